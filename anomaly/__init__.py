@@ -1,0 +1,1 @@
+"""Streaming degradation detection per device and metric, plus a fleet peer model."""

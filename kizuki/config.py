@@ -1,0 +1,151 @@
+"""One root Settings object, read once at start-up (env prefix ``KIZUKI_``, ``__`` nests).
+
+Every default is embedded: SQLite files under ``./.kizuki/``, an embedded broker, and
+notifications written to the log and ``./.kizuki/outbox/``. Example::
+
+    KIZUKI_MQTT__URL=mqtt://127.0.0.1:1883 KIZUKI_API__PORT=8080 kizuki run
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_SECRET = "kizuki-dev-secret-change-me"
+
+
+class MqttSettings(BaseModel):
+    url: str | None = Field(
+        default=None,
+        description="mqtt://[user:pass@]host:port of an existing broker; unset = start one.",
+    )
+    client_id: str = "kizuki-engine"
+    topic: str = "devices/+/telemetry"
+    status_topic: str = "devices/+/status"
+    qos: Literal[0, 1, 2] = 1
+    keepalive: int = 30
+    max_inflight: int = 1000
+    session_expiry_s: int = 3600
+
+    @field_validator("url")
+    @classmethod
+    def _url_is_mqtt(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("mqtt", "mqtts", "tcp") or not parts.hostname:
+            raise ValueError(f"expected mqtt://host:port, got {value!r}")
+        try:
+            parts.port  # noqa: B018 - raises on a non-numeric port
+        except ValueError as exc:
+            raise ValueError(f"bad port in {value!r}") from exc
+        return value
+
+
+class StoreSettings(BaseModel):
+    backend: Literal["sqlite", "influxdb"] = "sqlite"
+    sqlite_path: Path | None = Field(default=None, description="Default: <data_dir>/telemetry.db")
+    influx_url: str = "http://127.0.0.1:8086"
+    influx_token: SecretStr = SecretStr("")
+    influx_org: str = "kizuki"
+    influx_bucket: str = "telemetry"
+    influx_query_url: str | None = Field(
+        default=None, description="Base URL of the InfluxQL /query endpoint; default influx_url."
+    )
+    influx_database: str | None = Field(
+        default=None, description="InfluxQL database (DBRP-mapped to the bucket); default bucket."
+    )
+    batch_size: int = 5000
+    flush_interval_s: float = 0.2
+
+
+class IngestSettings(BaseModel):
+    max_payload_bytes: int = 256 * 1024
+    max_future_skew_s: float = 300.0
+    max_past_skew_s: float = 400 * 86400.0
+    queue_size: int = 20000
+
+
+class DetectSettings(BaseModel):
+    checkpoint_every_s: float = 60.0
+    peer_retrain_every_s: float = 6 * 3600.0
+
+
+class CaseSettings(BaseModel):
+    db_url: str | None = Field(default=None, description="Default: sqlite:///<data_dir>/cases.db")
+    auto_resolve_after_s: float = 6 * 3600.0
+    default_sla_hours: dict[str, float] = {"critical": 4, "high": 24, "medium": 72, "low": 168}
+
+
+class NotifySettings(BaseModel):
+    mode: Literal["log", "apprise"] = Field(
+        default="log",
+        description="'log' writes notifications to the log and outbox_dir (demo); "
+        "'apprise' delivers them to each contact point's URL.",
+    )
+    outbox_dir: Path | None = Field(default=None, description="Default: <data_dir>/outbox")
+    max_attempts: int = 5
+    backoff_s: float = 2.0
+    poll_interval_s: float = 0.5
+    public_base_url: str = "http://127.0.0.1:8000"
+
+
+class ApiSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    secret_key: SecretStr = SecretStr(DEV_SECRET)
+    admin_api_key: SecretStr | None = Field(
+        default=None, description="Bootstrap admin key; created hashed at start-up if set."
+    )
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="KIZUKI_",
+        env_nested_delimiter="__",
+        extra="ignore",
+    )
+
+    environment: Literal["development", "production"] = "development"
+    data_dir: Path = Path(".kizuki")
+    log_level: str = "INFO"
+    mqtt: MqttSettings = MqttSettings()
+    store: StoreSettings = StoreSettings()
+    ingest: IngestSettings = IngestSettings()
+    detect: DetectSettings = DetectSettings()
+    cases: CaseSettings = CaseSettings()
+    notify: NotifySettings = NotifySettings()
+    api: ApiSettings = ApiSettings()
+
+    @model_validator(mode="after")
+    def _no_dev_secret_in_production(self) -> Settings:
+        if self.environment == "production" and self.api.secret_key.get_secret_value() in (
+            DEV_SECRET,
+            "",
+        ):
+            raise ValueError("set KIZUKI_API__SECRET_KEY: the default secret is for development")
+        return self
+
+    @property
+    def telemetry_path(self) -> Path:
+        return self.store.sqlite_path or self.data_dir / "telemetry.db"
+
+    @property
+    def cases_url(self) -> str:
+        return self.cases.db_url or f"sqlite:///{self.data_dir / 'cases.db'}"
+
+    @property
+    def outbox_dir(self) -> Path:
+        return self.notify.outbox_dir or self.data_dir / "outbox"
+
+    @property
+    def deadletter_path(self) -> Path:
+        return self.data_dir / "deadletters.db"
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.data_dir / "detectors.ckpt"

@@ -1,0 +1,92 @@
+"""Fixtures shared by every test: real services on loopback, free ports, unique names."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from email import message_from_bytes
+from email.message import Message
+
+import pytest
+
+MOSQUITTO_URL = os.environ.get("KIZUKI_TEST_MQTT_URL", "mqtt://127.0.0.1:1883")
+POSTGRES_URL = os.environ.get(
+    "KIZUKI_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def port() -> int:
+    return free_port()
+
+
+@pytest.fixture
+def mosquitto_url() -> str:
+    """The machine's real Mosquitto; a test fails (not skips) when it is not running."""
+    host, port = MOSQUITTO_URL.removeprefix("mqtt://").split(":")
+    with socket.create_connection((host, int(port)), timeout=3):
+        pass
+    return MOSQUITTO_URL
+
+
+@pytest.fixture
+def unique() -> str:
+    """A short unique token for topics, device ids and database names."""
+    return uuid.uuid4().hex[:10]
+
+
+@pytest.fixture
+def postgres_url() -> str:
+    return POSTGRES_URL
+
+
+@dataclass
+class SmtpSink:
+    host: str
+    port: int
+    messages: list[Message] = field(default_factory=list)
+    arrived: threading.Condition = field(default_factory=threading.Condition)
+
+    def wait_for(self, count: int, timeout: float = 30.0) -> list[Message]:
+        with self.arrived:
+            self.arrived.wait_for(lambda: len(self.messages) >= count, timeout=timeout)
+            return list(self.messages)
+
+
+class _Handler:
+    def __init__(self, sink: SmtpSink) -> None:
+        self.sink = sink
+
+    async def handle_DATA(self, server, session, envelope) -> str:  # noqa: N802 - aiosmtpd API
+        msg = message_from_bytes(envelope.content)
+        msg["X-Envelope-To"] = ", ".join(envelope.rcpt_tos)
+        with self.sink.arrived:
+            self.sink.messages.append(msg)
+            self.sink.arrived.notify_all()
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SmtpSink]:
+    """A real SMTP server (aiosmtpd) on a free loopback port, collecting what it receives."""
+    from aiosmtpd.controller import Controller
+
+    sink = SmtpSink("127.0.0.1", free_port())
+    controller = Controller(
+        _Handler(sink), hostname=sink.host, port=sink.port, auth_require_tls=False
+    )
+    controller.start()
+    try:
+        yield sink
+    finally:
+        controller.stop()
