@@ -27,6 +27,10 @@ class MqttSettings(BaseModel):
     topic: str = "devices/+/telemetry"
     status_topic: str = "devices/+/status"
     qos: Literal[0, 1, 2] = 1
+    protocol: Literal["5", "3.1.1"] = Field(
+        default="5",
+        description="MQTT protocol version; the embedded amqtt broker speaks 3.1.1 only.",
+    )
     keepalive: int = 30
     max_inflight: int = 1000
     session_expiry_s: int = 3600
