@@ -1,0 +1,1 @@
+"""Service cases, routing, knowledge base and customer notifications (outbox + dispatcher)."""

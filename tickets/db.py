@@ -1,0 +1,89 @@
+"""Engines, sessions and migrations for the case database.
+
+SQLite (default) runs in WAL mode with foreign keys on and a busy timeout, so the API
+reads while the engine writes; PostgreSQL is reached through psycopg 3
+(``postgresql+psycopg://``; a bare ``postgresql://`` URL is mapped to it).
+
+``migrate(url)`` runs the Alembic migrations shipped in ``tickets/migrations`` up to head.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+class DatabaseError(Exception):
+    """The case database cannot be opened or migrated."""
+
+
+def normalise_url(url: str) -> str:
+    """Map ``postgresql://`` / ``postgres://`` to the psycopg 3 driver."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url.removeprefix(prefix)
+    return url
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    """An engine for ``url``; SQLite gets WAL, foreign keys and a busy timeout."""
+    url = normalise_url(url)
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return create_engine(url, pool_pre_ping=True, **kwargs)
+    if parsed.database and parsed.database != ":memory:":
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(
+        url,
+        connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
+        **kwargs,
+    )
+    event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def make_session_factory(url: str | Engine) -> sessionmaker[Session]:
+    """A session factory bound to ``url`` (or an existing engine); objects stay usable
+    after commit (``expire_on_commit=False``)."""
+    engine = url if isinstance(url, Engine) else make_engine(url)
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+def alembic_config(url: str) -> Config:
+    """An Alembic config pointing at the packaged migrations and ``url``."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["url"] = normalise_url(url)
+    return config
+
+
+def migrate(url: str, revision: str = "head") -> None:
+    """Upgrade the schema at ``url`` to ``revision`` (default: head)."""
+    engine = make_engine(url)
+    try:
+        with engine.begin() as connection:
+            config = alembic_config(url)
+            config.attributes["connection"] = connection
+            command.upgrade(config, revision)
+    except Exception as exc:
+        raise DatabaseError(f"migrating {make_url(normalise_url(url))!r} failed: {exc}") from exc
+    finally:
+        engine.dispose()
