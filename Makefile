@@ -1,0 +1,34 @@
+# Two commands for a newcomer: `make demo` and `make test`. Each creates the virtual
+# environment in .venv (Python >= 3.11) and installs what it needs first.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.kizuki-installed
+
+.PHONY: demo test lint bench evaluate clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[test]"
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/kizuki demo
+
+test: $(STAMP)
+	bash scripts/test-env.sh
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+bench: $(STAMP)
+	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/detectors.py
+
+evaluate: $(STAMP)
+	$(BIN)/kizuki evaluate
+
+clean:
+	rm -rf $(VENV) .kizuki test-output .pytest_cache

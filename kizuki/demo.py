@@ -1,0 +1,191 @@
+"""``kizuki demo``: the whole pipeline on embedded defaults, with a simulated fleet."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import typer
+
+from kizuki.config import Settings
+from kizuki.runner import StartupError, start_engine, stop_on_signals, with_port
+
+log = logging.getLogger(__name__)
+
+DEMO_USERS = (("demo", "demo", "agent"), ("admin", "admin", "admin"))
+
+
+@dataclass(frozen=True)
+class DemoOptions:
+    devices: int = 50
+    days: float = 10.0
+    speed: float = 14400.0
+    seed: int = 7
+    port: int | None = None
+    broker: str = "auto"
+    exit_when_done: bool = False
+    keep: bool = False
+
+
+def demo_settings(settings: Settings, options: DemoOptions) -> Settings:
+    """The demo keeps its data apart from ``kizuki run``'s, under <data_dir>/demo."""
+    settings = with_port(settings, options.port)
+    return settings.model_copy(update={"data_dir": settings.data_dir / "demo"})
+
+
+def run_demo(settings: Settings, options: DemoOptions) -> None:
+    settings = demo_settings(settings, options)
+    if not options.keep and settings.data_dir.exists():
+        shutil.rmtree(settings.data_dir)
+    broker = _start_broker(settings, options)
+    try:
+        _run_with_broker(settings, options, broker)
+    finally:
+        if broker is not None:
+            broker.stop()
+            typer.echo(f"broker stopped ({broker.kind})")
+
+
+def _start_broker(settings: Settings, options: DemoOptions) -> Any:
+    from kizuki.broker import BrokerStartError, start_broker
+
+    if settings.mqtt.url is not None:
+        return None
+    try:
+        return start_broker(options.broker)  # type: ignore[arg-type]
+    except BrokerStartError as exc:
+        raise StartupError(str(exc)) from None
+
+
+def _run_with_broker(settings: Settings, options: DemoOptions, broker: Any) -> None:
+    from simulator.fleet import Fleet
+
+    url = broker.url if broker else settings.mqtt.url
+    if broker is not None:
+        mqtt = settings.mqtt.model_copy(update={"protocol": broker.protocol})
+        settings = settings.model_copy(update={"mqtt": mqtt})
+    fleet = Fleet.demo(n_devices=options.devices, seed=options.seed, days=options.days)
+    engine = start_engine(settings, url)
+    try:
+        _seed(engine, fleet)
+        _banner(settings, url, broker, fleet)
+        with stop_on_signals() as stop:
+            _replay(engine, fleet, url, options, stop)
+            if not options.exit_when_done and not stop.is_set():
+                typer.echo("fleet replayed; the UI stays up. Ctrl-C to stop.")
+                stop.wait()
+    finally:
+        typer.echo("stopping...")
+        engine.stop()
+
+
+def _seed(engine: Any, fleet: Any) -> None:
+    from api.auth import create_user
+    from tickets.registry import import_manifest, seed_demo_agents
+
+    import_manifest(engine.session_factory, fleet.manifest())
+    seed_demo_agents(engine.session_factory)
+    for username, password, role in DEMO_USERS:
+        create_user(engine.session_factory, username, password, role)
+
+
+def _banner(settings: Settings, url: str, broker: Any, fleet: Any) -> None:
+    failing = [t for t in fleet.truth()]
+    where = f"http://{settings.api.host}:{settings.api.port}/"
+    typer.echo(
+        f"Kizuki demo: broker {url} ({broker.kind if broker else 'external'}), "
+        f"{len(fleet.devices)} devices, {len(failing)} will degrade.\n"
+        f"  web UI: {where}  (log in as demo/demo, or admin/admin)\n"
+        f"  outbox: {settings.outbox_dir}/"
+    )
+
+
+def _replay(engine: Any, fleet: Any, url: str, options: DemoOptions, stop: threading.Event) -> None:
+    from simulator.publisher import publish
+
+    started = time.monotonic()
+    done = threading.Event()
+    result: dict[str, Any] = {}
+
+    def worker() -> None:
+        try:
+            result["stats"] = publish(
+                fleet, url, qos=1, speed=options.speed, stop_event=stop,
+                protocol=engine.settings.mqtt.protocol,
+            )
+        except Exception as exc:  # reported below, in the main thread
+            result["error"] = exc
+        finally:
+            done.set()
+
+    threading.Thread(target=worker, name="simulator", daemon=True).start()
+    while not done.wait(2.0) and not stop.is_set():
+        typer.echo(progress_line(engine, time.monotonic() - started))
+    if "error" in result:
+        raise StartupError(f"simulator failed: {result['error']}")
+    _wait_for_drain(engine, fleet, stop)
+    typer.echo(progress_line(engine, time.monotonic() - started))
+    typer.echo(summary(engine, fleet))
+
+
+def _wait_for_drain(engine: Any, fleet: Any, stop: threading.Event, timeout: float = 60) -> None:
+    """Give ingest and the dispatcher time to finish what the simulator sent."""
+    expected = sum(len(r) for _, r in fleet.ticks()) if len(fleet.devices) <= 500 else None
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not stop.is_set():
+        if expected is None or engine.counters.readings >= expected:
+            break
+        time.sleep(0.5)
+    time.sleep(2 * engine.settings.notify.poll_interval_s + 1)
+
+
+def progress_line(engine: Any, elapsed: float) -> str:
+    counts = case_counts(engine)
+    c = engine.counters
+    rate = c.readings / elapsed if elapsed > 0 else 0.0
+    return (
+        f"[{elapsed:6.1f}s] readings {c.readings:,} ({rate:,.0f}/s) | anomalies {c.anomalies} | "
+        f"cases opened {counts['cases']} | notifications sent {counts['sent']}"
+    )
+
+
+def case_counts(engine: Any) -> dict[str, int]:
+    from sqlalchemy import func, select
+
+    from tickets.models import Case, Notification
+
+    with engine.session_factory() as session:
+        cases = session.scalar(select(func.count()).select_from(Case)) or 0
+        sent = session.scalar(
+            select(func.count()).select_from(Notification).where(Notification.status == "sent")
+        ) or 0
+    return {"cases": int(cases), "sent": int(sent)}
+
+
+def summary(engine: Any, fleet: Any) -> str:
+    """Which degrading devices got a case, and how early in simulated time."""
+    first_event: dict[str, float] = {}
+    for event in engine.events:
+        if event.kind == "anomaly":
+            first_event.setdefault(event.device_id, event.ts)
+    lines = ["Degrading devices (simulated time):"]
+    for truth in fleet.truth():
+        seen = first_event.get(truth.device_id)
+        if seen is None:
+            lines.append(f"  {truth.device_id} {truth.failure_mode}: no case")
+            continue
+        after_onset = (seen - truth.onset_ts) / 3600
+        before = "" if truth.notice_ts is None else (
+            f", {(truth.notice_ts - seen) / 3600:.1f} h before the customer would notice"
+        )
+        lines.append(
+            f"  {truth.device_id} {truth.failure_mode}: case {after_onset:.1f} h after onset{before}"
+        )
+    healthy = {d.device_id for d in fleet.devices} - {t.device_id for t in fleet.truth()}
+    false = sorted(set(first_event) & healthy)
+    lines.append(f"Healthy devices with an anomaly: {len(false)} {false[:5] if false else ''}")
+    return "\n".join(lines)
