@@ -87,6 +87,12 @@ class Cusum(Stateful):
             return self._down
         return self._up if self._up > self._down else self._down
 
+    def accept(self, level: float) -> None:
+        """Take ``level`` (a de-seasonalised mean) as the new normal; forget the sums."""
+        if level == level and self._ref.warm:
+            self._ref.shift(level - self._ref.expected_mean())
+        self.reset()
+
     def reset(self) -> None:
         """Forget the accumulated sums (after an alarm was handled)."""
         self._up = self._down = 0.0

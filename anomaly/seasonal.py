@@ -69,6 +69,16 @@ class SeasonalBaseline(Stateful):
             return self._level
         return self._level + self._season[self._bucket(ts)]
 
+    def expected_mean(self) -> float:
+        """The level averaged over the seasonal cycle."""
+        if not self._season:
+            return self._level
+        return self._level + sum(self._season) / len(self._season)
+
+    def shift(self, delta: float) -> None:
+        """Move the level by ``delta`` (accept a change as the new normal)."""
+        self._level += delta
+
     @property
     def sigma(self) -> float:
         """Current spread as a standard deviation."""

@@ -1,0 +1,68 @@
+"""Which failure mode explains the metrics that moved, and how to say why in one line."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+
+from anomaly.profiles import DeviceProfile, MetricSpec
+
+_SEVERITIES = ("low", "medium", "high", "critical")
+
+
+def attribute(profile: DeviceProfile, fracs: Mapping[str, float], metric: str) -> str:
+    """The failure mode whose ``effects`` best fit the observed moves.
+
+    ``fracs`` holds, per metric, how far it moved toward its limit as a fraction of
+    the distance from its healthy reference to the limit (negative = away). Each mode
+    is fitted as ``a * effects`` (``a >= 0``); the smallest squared error wins, and
+    ties go to modes whose primary metric is ``metric``.
+
+    >>> from anomaly.profiles import load_profiles
+    >>> ac = load_profiles()["aircon-x1"]
+    >>> attribute(ac, {"cooling_delta_c": 0.3, "compressor_current_a": 0.2}, "cooling_delta_c")
+    'refrigerant_leak'
+    >>> attribute(ac, {"cooling_delta_c": 0.3, "compressor_current_a": 0.0}, "cooling_delta_c")
+    'sensor_fault'
+    """
+    candidates = profile.modes_for_metric(metric) or list(profile.failure_modes)
+    best, best_err = candidates[0], float("inf")
+    for name in candidates:
+        effects = profile.failure_modes[name].effects or {profile.failure_modes[name].metric: 1.0}
+        dot = sum(fracs.get(m, 0.0) * e for m, e in effects.items())
+        norm = sum(e * e for e in effects.values())
+        a = max(dot / norm, 0.0)
+        err = sum((f - a * effects.get(m, 0.0)) ** 2 for m, f in fracs.items())
+        err += sum((a * e) ** 2 for m, e in effects.items() if m not in fracs)
+        if err < best_err - 1e-12:
+            best, best_err = name, err
+    return best
+
+
+def bump(severity: str) -> str:
+    """One severity level higher (critical stays critical)."""
+    i = _SEVERITIES.index(severity) if severity in _SEVERITIES else 1
+    return _SEVERITIES[min(i + 1, len(_SEVERITIES) - 1)]
+
+
+def describe(
+    metric: str,
+    spec: MetricSpec,
+    expected: float,
+    observed: float,
+    per_day: float | None,
+    eta_ts: float | None,
+    now: float,
+) -> str:
+    """One line a service agent can check, e.g. 'filter_dp_pa 81.2 Pa (expected 55.0)...'."""
+    u = spec.unit
+    text = f"{metric} {observed:.4g} {u} (expected {expected:.4g} {u}, limit {spec.limit:g} {u})"
+    if per_day:
+        text += f", trend {per_day:+.3g} {u}/day"
+    if spec.breached(observed):
+        return text + "; past the user-visible limit"
+    if eta_ts is not None:
+        days = max(eta_ts - now, 0.0) / 86400.0
+        when = datetime.fromtimestamp(eta_ts, UTC).strftime("%Y-%m-%d %H:%M UTC")
+        text += f"; limit reached in ~{days:.1f} days ({when})"
+    return text
