@@ -1,0 +1,1 @@
+"""Fleet simulator: seeded products with failure modes, ground truth, MQTT publishing."""

@@ -1,0 +1,132 @@
+"""Failure injectors: how far a failure has progressed at each tick.
+
+A failure's *severity* is the fraction of the distance from the normal midpoint to the
+user-visible limit by which it moves each metric (times the profile's ``effects``).
+Severity 1.0 puts the primary metric's midpoint exactly on its limit.
+
+Shapes, by the profile's ``kind``:
+
+- ``gradual`` ("accelerating"): ``((t - onset) / duration) ** power``, power 1.6-2.6.
+- ``intermittent`` ("episodes"): episodes of a few hours that come more often and go
+  deeper as time passes; severity is zero between them.
+- ``sudden`` ("step"): a short precursor (6-48 h of the metric creeping to 0.3), then a
+  step to 1.3. Motor overloads and similar trips announce themselves briefly.
+- ``sensor``: either ``stuck`` (the reading freezes at the device's level, then the
+  sensor fails to a rail reading beyond the limit) or ``spikes`` (single-reading spikes
+  towards the limit, growing in size and rate).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+DAY = 86400.0
+RAIL_SEVERITY = 1.4
+Episodes = tuple[tuple[float, float, float], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class FailurePlan:
+    """What will happen to one device: mode, shape and its timing parameters."""
+
+    mode: str
+    kind: str
+    variant: str
+    onset_ts: float
+    duration_s: float
+    power: float = 1.0
+    episodes: Episodes = ()
+
+
+def plan_failure(
+    rng: np.random.Generator,
+    mode: str,
+    kind: str,
+    window: tuple[float, float],
+    step_s: float,
+    duration_s: float | None = None,
+    onset_ts: float | None = None,
+) -> FailurePlan:
+    """Draw the timing of one failure so that, usually, the limit is crossed in ``window``."""
+    start, end = window
+    span = end - start
+    if duration_s is None:
+        duration_s = float(rng.uniform(3.0, 9.0)) * DAY
+        duration_s = min(duration_s, 0.55 * span)
+    if onset_ts is None:
+        lo, hi = start + 0.25 * span, end - 1.1 * duration_s
+        onset_ts = float(rng.uniform(lo, max(lo, hi)))
+    if kind == "gradual":
+        power = float(rng.uniform(1.6, 2.6))
+        return FailurePlan(mode, kind, "accelerating", onset_ts, duration_s, power)
+    if kind == "intermittent":
+        episodes = _intermittent_episodes(rng, onset_ts, duration_s, step_s)
+        return FailurePlan(mode, kind, "episodes", onset_ts, duration_s, episodes=episodes)
+    if kind == "sudden":
+        precursor = min(float(rng.uniform(6.0, 48.0)) * 3600.0, duration_s)
+        return FailurePlan(mode, kind, "step", onset_ts, precursor)
+    if rng.random() < 0.5:
+        return FailurePlan(mode, kind, "stuck", onset_ts, duration_s * 0.6)
+    episodes = _spike_episodes(rng, onset_ts, duration_s, step_s, start)
+    return FailurePlan(mode, kind, "spikes", onset_ts, duration_s, episodes=episodes)
+
+
+def _intermittent_episodes(
+    rng: np.random.Generator, onset: float, duration: float, step_s: float
+) -> Episodes:
+    episodes = []
+    t = onset
+    while t < onset + 2.0 * duration:
+        progress = (t - onset) / duration
+        depth = min(0.35 + 0.95 * progress**1.2, 1.6)
+        length = max(1.5 * step_s, float(rng.uniform(0.5, 2.0 + 2.0 * progress)) * 3600.0)
+        episodes.append((t, t + length, depth))
+        gap_h = max(3.0, 30.0 * (1.0 - 0.8 * min(progress, 1.0)))
+        t += length + float(rng.exponential(gap_h)) * 3600.0
+    return tuple(episodes)
+
+
+def _spike_episodes(
+    rng: np.random.Generator, onset: float, duration: float, step_s: float, start: float
+) -> Episodes:
+    episodes = []
+    t = onset
+    while t < onset + 2.0 * duration:
+        progress = (t - onset) / duration
+        tick = start + round((t - start) / step_s) * step_s
+        size = min(0.5 + 0.9 * progress, 1.8)
+        episodes.append((tick - step_s / 2, tick + step_s / 2, size))
+        gap_h = max(1.0, 16.0 * (1.0 - 0.85 * min(progress, 1.0)))
+        t += float(rng.exponential(gap_h)) * 3600.0 + step_s
+    return tuple(episodes)
+
+
+def severity(plan: FailurePlan, t: np.ndarray) -> np.ndarray:
+    """Severity of ``plan`` at times ``t`` (zero before onset and, for stuck, always)."""
+    since = t - plan.onset_ts
+    if plan.variant == "accelerating":
+        return np.clip(since / plan.duration_s, 0.0, None) ** plan.power
+    if plan.variant == "step":
+        ramp = np.clip(since / plan.duration_s, 0.0, 1.0) * 0.3
+        return np.where(since >= plan.duration_s, 1.3, ramp)
+    if plan.episodes:
+        return _episode_severity(plan.episodes, t)
+    return np.zeros_like(t)
+
+
+def _episode_severity(episodes: Episodes, t: np.ndarray) -> np.ndarray:
+    arr = np.asarray(episodes, dtype=float)
+    inside = (t[:, None] >= arr[None, :, 0]) & (t[:, None] < arr[None, :, 1])
+    return (inside * arr[None, :, 2]).max(axis=1)
+
+
+def stuck_readings(plan: FailurePlan, t: np.ndarray, level: float, rail: float) -> np.ndarray:
+    """For a stuck sensor, the value it reports at ``t`` (NaN while it still works)."""
+    out = np.full(t.shape, np.nan)
+    if plan.variant != "stuck":
+        return out
+    out[t >= plan.onset_ts] = level
+    out[t >= plan.onset_ts + plan.duration_s] = rail
+    return out

@@ -1,0 +1,244 @@
+"""A seeded fleet of simulated products, with the ground truth of every injected failure.
+
+Example::
+
+    fleet = Fleet(n_devices=500, seed=42, failure_rate=0.05, start_ts=t0, days=30)
+    for ts, readings in fleet.ticks():
+        ...
+    fleet.truth()      # failures: onset and the time the customer notices
+    fleet.manifest()   # customers and devices, for tickets.registry.import_manifest
+
+``notice_ts`` is the first tick at which the primary metric's *underlying* value (noise
+free: level + daily cycle + benign shifts + failure effect, see ``Fleet.underlying``)
+reaches the profile's user-visible limit. Same seed, same arguments: identical output.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from anomaly.profiles import DeviceProfile, load_profiles
+from ingest.base import Reading
+from simulator.benign import BenignChange
+from simulator.blocks import build_block, first_breach
+from simulator.customers import ContactFactory, Customer, draw_customers, with_contacts
+from simulator.failures import DAY, FailurePlan, plan_failure
+from simulator.readings import frame_readings
+from simulator.signals import Frame, ModelBlock, Realism
+
+PREFIXES = {"aircon-x1": "ac", "waterheater-w2": "wh", "pump-p3": "pump"}
+
+
+@dataclass(frozen=True, slots=True)
+class GroundTruth:
+    """An injected failure: when it began and when the customer would notice it."""
+
+    device_id: str
+    model: str
+    failure_mode: str
+    kind: str
+    onset_ts: float
+    notice_ts: float | None
+    metric: str = ""
+    variant: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SimDevice:
+    """One simulated product; ``failure`` is None for a healthy device."""
+
+    device_id: str
+    model: str
+    customer_id: str
+    failure: GroundTruth | None
+    benign: tuple[BenignChange, ...]
+
+
+class Fleet:
+    """Simulated devices of several product models, readable tick by tick."""
+
+    def __init__(
+        self,
+        n_devices: int,
+        seed: int,
+        failure_rate: float,
+        start_ts: float,
+        days: float,
+        step_s: float = 600.0,
+        profiles: Mapping[str, DeviceProfile] | None = None,
+        benign_rate: float = 0.1,
+        *,
+        realism: Realism | None = None,
+        contact_factory: ContactFactory | None = None,
+        plans: Mapping[int, FailurePlan] | None = None,
+    ) -> None:
+        _check(n_devices, seed, failure_rate, benign_rate, days, step_s)
+        self.seed = seed
+        self.start_ts = float(start_ts)
+        self.step_s = float(step_s)
+        self.n_ticks = max(1, int(round(days * DAY / step_s)))
+        self.end_ts = self.start_ts + self.n_ticks * self.step_s
+        self.realism = realism or Realism()
+        self.profiles = dict(profiles or load_profiles())
+        rng = np.random.default_rng([seed, 0])
+        customers, owners = draw_customers(rng, n_devices)
+        self._customers = customers
+        models = sorted(self.profiles)
+        picks = rng.integers(len(models), size=n_devices)
+        self._models = [models[i] for i in picks]
+        self._ids = [f"{_prefix(m)}-{i + 1:05d}" for i, m in enumerate(self._models)]
+        self._owners = owners
+        self._plans = self._draw_plans(rng, failure_rate, plans or {})
+        self._blocks, benign = self._build_blocks(rng, benign_rate)
+        self._truth = self._trace_truth()
+        self.devices = [self._device(i, benign.get(i, ())) for i in range(n_devices)]
+
+    # -- construction -------------------------------------------------------------------
+
+    def _draw_plans(
+        self, rng: np.random.Generator, rate: float, forced: Mapping[int, FailurePlan]
+    ) -> dict[int, FailurePlan]:
+        failing = np.flatnonzero(rng.random(len(self._ids)) < rate)
+        window = (self.start_ts, self.end_ts)
+        plans: dict[int, FailurePlan] = {}
+        for i in failing:
+            modes = self.profiles[self._models[i]].failure_modes
+            name = sorted(modes)[int(rng.integers(len(modes)))]
+            plans[int(i)] = plan_failure(rng, name, modes[name].kind, window, self.step_s)
+        plans.update(forced)
+        return plans
+
+    def _build_blocks(
+        self, rng: np.random.Generator, benign_rate: float
+    ) -> tuple[list[ModelBlock], dict[int, tuple[BenignChange, ...]]]:
+        has_benign = rng.random(len(self._ids)) < benign_rate
+        blocks, benign = [], {}
+        for model in sorted(self.profiles):
+            rows = [i for i, m in enumerate(self._models) if m == model]
+            if not rows:
+                continue
+            block, changes = build_block(
+                rng,
+                self.profiles[model],
+                [self._ids[i] for i in rows],
+                [self._customers[self._owners[i]].utc_offset_h for i in rows],
+                [self._plans.get(i) for i in rows],
+                [bool(has_benign[i]) for i in rows],
+                (self.start_ts, self.end_ts, self.step_s),
+                self.realism,
+            )
+            blocks.append(block)
+            benign.update({rows[r]: c for r, c in changes.items()})
+        return blocks, benign
+
+    def _trace_truth(self) -> dict[str, GroundTruth]:
+        truth = {}
+        index = {d: i for i, d in enumerate(self._ids)}
+        for block in self._blocks:
+            profile = self.profiles[block.model]
+            for device_id, notice in first_breach(block, profile, self._plans, index).items():
+                plan = self._plans[index[device_id]]
+                metric = profile.failure_modes[plan.mode].metric
+                truth[device_id] = GroundTruth(
+                    device_id, block.model, plan.mode, plan.kind, plan.onset_ts, notice,
+                    metric, plan.variant,
+                )  # fmt: skip
+        return truth
+
+    def _device(self, i: int, benign: tuple[BenignChange, ...]) -> SimDevice:
+        device_id, customer = self._ids[i], self._customers[self._owners[i]].id
+        return SimDevice(device_id, self._models[i], customer, self._truth.get(device_id), benign)
+
+    # -- public API ---------------------------------------------------------------------
+
+    def truth(self) -> list[GroundTruth]:
+        """Every injected failure, in device order."""
+        return [d.failure for d in self.devices if d.failure is not None]
+
+    def customers(self) -> list[Customer]:
+        return list(self._customers)
+
+    def manifest(self) -> dict[str, list[dict[str, object]]]:
+        """Customers and devices in the documented manifest format (JSON-ready)."""
+        return {
+            "customers": [c.to_manifest() for c in self._customers],
+            "devices": [
+                {"id": d.device_id, "model": d.model, "customer_id": d.customer_id}
+                for d in self.devices
+            ],
+        }
+
+    def with_contacts(self, factory: ContactFactory) -> Fleet:
+        """A copy of this fleet whose customers' contacts come from ``factory``."""
+        clone = copy.copy(self)
+        clone._customers = [with_contacts(c, factory) for c in self._customers]
+        return clone
+
+    def frames(self) -> Iterator[tuple[float, list[Frame]]]:
+        """Per tick, one array ``Frame`` per product model (the fast path)."""
+        rng = np.random.default_rng([self.seed, 1])
+        for k in range(self.n_ticks):
+            frames = [block.frame(k, rng, self.realism) for block in self._blocks]
+            yield self.start_ts + k * self.step_s, frames
+
+    def ticks(self) -> Iterator[tuple[float, list[Reading]]]:
+        """Per tick, in time order, the readings every reporting device sent."""
+        for ts, frames in self.frames():
+            yield ts, [r for f in frames for r in frame_readings(f)]
+
+    def underlying(self, device_id: str, metric: str) -> tuple[np.ndarray, np.ndarray]:
+        """Tick times and the noise-free value of one metric of one device."""
+        for block in self._blocks:
+            if device_id in block.device_ids:
+                sub = block.subset(np.array([block.device_ids.index(device_id)]))
+                ks = np.arange(self.n_ticks)
+                values = sub.underlying(ks)[:, 0, block.metrics.index(metric)]
+                return sub.times(ks), values
+        raise KeyError(device_id)
+
+    @property
+    def readings_count(self) -> int:
+        """Upper bound of readings ``ticks()`` yields (before dropouts)."""
+        return self.n_ticks * len(self.devices)
+
+    @classmethod
+    def demo(
+        cls,
+        n_devices: int = 50,
+        seed: int = 7,
+        end_ts: float | None = None,
+        days: float = 10.0,
+        step_s: float = 600.0,
+    ) -> Fleet:
+        """History ending at ``end_ts`` (default now) where a few devices degrade.
+
+        Five failures of different modes start 4-7 days before the end and reach the
+        user-visible limit in the last day or so, leaving detection days of lead.
+        """
+        from simulator.demo import demo_plans
+
+        end = time.time() if end_ts is None else float(end_ts)
+        start = (end - days * DAY) // step_s * step_s
+        probe = cls(n_devices, seed, 0.0, start, days, step_s)
+        plans = demo_plans(probe, np.random.default_rng([seed, 2]))
+        return cls(n_devices, seed, 0.0, start, days, step_s, plans=plans)
+
+
+def _prefix(model: str) -> str:
+    return PREFIXES.get(model, model.split("-")[0])
+
+
+def _check(n: int, seed: int, rate: float, benign: float, days: float, step: float) -> None:
+    if n < 1:
+        raise ValueError(f"n_devices must be at least 1, got {n}")
+    if seed < 0:
+        raise ValueError(f"seed must be >= 0, got {seed}")
+    if not (0.0 <= rate <= 1.0 and 0.0 <= benign <= 1.0):
+        raise ValueError("failure_rate and benign_rate must lie in [0, 1]")
+    if days <= 0 or step <= 0:
+        raise ValueError("days and step_s must be positive")

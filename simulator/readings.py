@@ -1,0 +1,25 @@
+"""Turn array frames into ``Reading`` objects (dropped metrics left out)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ingest.base import Reading
+from simulator.signals import Frame
+
+
+def frame_readings(frame: Frame) -> list[Reading]:
+    """The readings of the devices present in ``frame``; NaN metrics are omitted."""
+    rows = np.flatnonzero(frame.present)
+    values = frame.values[rows]
+    gaps = np.isnan(values).any(axis=1)
+    names, ts, ids = frame.metrics, frame.ts, frame.device_ids
+    out = []
+    for row, vals, gap in zip(rows.tolist(), values.tolist(), gaps.tolist(), strict=True):
+        if gap:
+            metrics = {k: v for k, v in zip(names, vals, strict=True) if v == v}
+        else:
+            metrics = dict(zip(names, vals, strict=True))
+        if metrics:
+            out.append(Reading(ids[row], ts, metrics))
+    return out
