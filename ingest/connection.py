@@ -1,0 +1,114 @@
+"""The MQTT connection: URL parsing, the paho client, and paho/OS errors in our words."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from urllib.parse import unquote, urlsplit
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from ingest.base import IngestError
+from kizuki.config import MqttSettings
+
+HINT = "set KIZUKI_MQTT__URL"
+RECEIVE_MAXIMUM_CAP = 65535
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerAddress:
+    """Where the broker is and who we are to it (from ``mqtt[s]://[user:pass@]host:port``)."""
+
+    host: str
+    port: int
+    username: str | None = None
+    password: str | None = None
+    tls: bool = False
+
+    @classmethod
+    def parse(cls, url: str) -> BrokerAddress:
+        parts = urlsplit(url)
+        if parts.scheme not in ("mqtt", "mqtts", "tcp") or not parts.hostname:
+            raise IngestError(f"bad MQTT URL {url!r}: expected mqtt://[user:pass@]host:port")
+        tls = parts.scheme == "mqtts"
+        try:
+            port = parts.port or (8883 if tls else 1883)
+        except ValueError:
+            raise IngestError(f"bad port in MQTT URL {url!r}") from None
+        user = unquote(parts.username) if parts.username else None
+        password = unquote(parts.password) if parts.password else None
+        return cls(parts.hostname, port, user, password, tls)
+
+    def __str__(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+def make_client(settings: MqttSettings, address: BrokerAddress) -> paho.Client:
+    """A paho client with manual acks and a persistent session (not yet connected)."""
+    v5 = settings.protocol == "5"
+    client = paho.Client(
+        CallbackAPIVersion.VERSION2,
+        client_id=settings.client_id,
+        protocol=paho.MQTTv5 if v5 else paho.MQTTv311,
+        clean_session=None if v5 else False,
+        manual_ack=True,
+    )
+    if address.username is not None:
+        client.username_pw_set(address.username, address.password)
+    if address.tls:
+        client.tls_set()
+    client.reconnect_delay_set(min_delay=1, max_delay=30)
+    return client
+
+
+def connect_properties(settings: MqttSettings, receive_maximum: int) -> Properties | None:
+    """MQTT 5 CONNECT properties: session expiry and how many unacked messages we take."""
+    if settings.protocol != "5":
+        return None
+    props = Properties(PacketTypes.CONNECT)
+    props.SessionExpiryInterval = settings.session_expiry_s
+    props.ReceiveMaximum = max(1, min(RECEIVE_MAXIMUM_CAP, receive_maximum))
+    return props
+
+
+def open_connection(
+    client: paho.Client,
+    settings: MqttSettings,
+    address: BrokerAddress,
+    receive_maximum: int,
+) -> None:
+    """TCP connect and send CONNECT; ``IngestError`` with one clear line when that fails."""
+    props = connect_properties(settings, receive_maximum)
+    try:
+        if props is None:
+            client.connect(address.host, address.port, settings.keepalive)
+        else:
+            client.connect(
+                address.host, address.port, settings.keepalive, clean_start=False, properties=props
+            )
+    except OSError as exc:
+        why = (exc.strerror or str(exc) or type(exc).__name__).lower()
+        raise IngestError(f"cannot reach MQTT broker at {address}: {why}; {HINT}") from None
+    except ValueError as exc:
+        raise IngestError(f"bad MQTT settings for {address}: {exc}; {HINT}") from None
+
+
+@dataclass(slots=True)
+class ConnectOutcome:
+    """What the broker answered to CONNECT, set from paho's thread."""
+
+    done: threading.Event
+    refused: str | None = None
+
+    def wait(self, address: BrokerAddress, username: str | None, timeout: float) -> None:
+        if not self.done.wait(timeout):
+            raise IngestError(f"no answer from MQTT broker at {address} in {timeout:.0f} s; {HINT}")
+        if self.refused is not None:
+            who = f" as user {username!r}" if username else ""
+            raise IngestError(
+                f"MQTT broker at {address} refused the connection{who}: {self.refused}; "
+                f"check the credentials in KIZUKI_MQTT__URL"
+            )

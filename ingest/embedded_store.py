@@ -1,0 +1,145 @@
+"""SQLite telemetry store: embedded, zero set-up, WAL so readers never block the writer.
+
+Layout (measured, see ``docs/ingest.md``)::
+
+    series(id INTEGER PRIMARY KEY, device, metric, UNIQUE(device, metric))
+    points(series, ts_ms, value, PRIMARY KEY(series, ts_ms)) WITHOUT ROWID
+
+The primary key makes writes idempotent on (device, metric, ts at ms precision): a
+redelivered message replaces its own points instead of adding new ones. Integer keys keep
+the B-tree small and writes fast; the series id cache avoids a lookup per point.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import threading
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from ingest.base import Reading, StoreError
+
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS series (id INTEGER PRIMARY KEY, device TEXT NOT NULL, "
+    "metric TEXT NOT NULL, UNIQUE(device, metric))",
+    "CREATE TABLE IF NOT EXISTS points (series INTEGER NOT NULL, ts_ms INTEGER NOT NULL, "
+    "value REAL NOT NULL, PRIMARY KEY(series, ts_ms)) WITHOUT ROWID",
+)
+_INSERT = "INSERT OR REPLACE INTO points (series, ts_ms, value) VALUES (?, ?, ?)"
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30.0)
+    conn.execute("PRAGMA journal_mode=WAL")
+    # FULL: a committed batch survives power loss too, since its messages are acked next.
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("PRAGMA cache_size=-65536")
+    return conn
+
+
+class SqliteStore:
+    """``TelemetryStore`` in one SQLite file; safe to share between threads."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._conn = _connect(self.path)
+            for statement in _SCHEMA:
+                self._conn.execute(statement)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open telemetry database {self.path}: {exc}") from None
+        self._lock = threading.Lock()
+        self._series: dict[tuple[str, str], int] = {}
+
+    def write(self, readings: Sequence[Reading]) -> int:
+        """Commit readings in one transaction; return the number of points written."""
+        with self._lock:
+            try:
+                self._conn.execute("BEGIN IMMEDIATE")
+                rows = self._rows(readings)
+                self._conn.executemany(_INSERT, rows)
+                self._conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                self._rollback()
+                self._series.clear()
+                raise StoreError(f"telemetry write failed: {exc}") from None
+        return len(rows)
+
+    def query(
+        self,
+        device_id: str,
+        metric: str,
+        start: float,
+        end: float,
+        every: float | None = None,
+    ) -> list[tuple[float, float]]:
+        """Points of one metric in [start, end), oldest first; ``every`` s averages buckets."""
+        lo, hi = _ms(start), _ms(end)
+        if every is None:
+            sql = (
+                "SELECT p.ts_ms / 1000.0, p.value FROM points p JOIN series s ON s.id = p.series "
+                "WHERE s.device = ? AND s.metric = ? AND p.ts_ms >= ? AND p.ts_ms < ? "
+                "ORDER BY p.ts_ms"
+            )
+            return self._fetch(sql, (device_id, metric, lo, hi))
+        step = max(1, _ms(every))
+        sql = (
+            "SELECT (p.ts_ms - (p.ts_ms % ?)) / 1000.0 AS bucket, avg(p.value) FROM points p "
+            "JOIN series s ON s.id = p.series WHERE s.device = ? AND s.metric = ? "
+            "AND p.ts_ms >= ? AND p.ts_ms < ? GROUP BY bucket ORDER BY bucket"
+        )
+        return self._fetch(sql, (step, device_id, metric, lo, hi))
+
+    def latest(self, device_id: str) -> Reading | None:
+        """The newest value of each metric of a device, stamped with the newest ts."""
+        sql = (
+            "SELECT s.metric, p.ts_ms, p.value FROM series s JOIN points p ON p.series = s.id "
+            "AND p.ts_ms = (SELECT max(ts_ms) FROM points WHERE series = s.id) "
+            "WHERE s.device = ?"
+        )
+        rows = self._fetch(sql, (device_id,))
+        if not rows:
+            return None
+        newest = max(int(ts_ms) for _, ts_ms, _ in rows)
+        return Reading(device_id, newest / 1000.0, {m: float(v) for m, _, v in rows})
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def _rows(self, readings: Iterable[Reading]) -> list[tuple[int, int, float]]:
+        series = self._series
+        rows = []
+        for reading in readings:
+            ts_ms = round(reading.ts * 1000)
+            for metric, value in reading.metrics.items():
+                key = (reading.device_id, metric)
+                sid = series.get(key)
+                if sid is None:
+                    sid = self._series_id(key)
+                rows.append((sid, ts_ms, value))
+        return rows
+
+    def _series_id(self, key: tuple[str, str]) -> int:
+        conn = self._conn
+        conn.execute("INSERT OR IGNORE INTO series (device, metric) VALUES (?, ?)", key)
+        row = conn.execute("SELECT id FROM series WHERE device = ? AND metric = ?", key).fetchone()
+        self._series[key] = int(row[0])
+        return int(row[0])
+
+    def _fetch(self, sql: str, params: tuple[object, ...]) -> list[tuple]:  # type: ignore[type-arg]
+        with self._lock:
+            try:
+                return [tuple(row) for row in self._conn.execute(sql, params)]
+            except sqlite3.Error as exc:
+                raise StoreError(f"telemetry query failed: {exc}") from None
+
+    def _rollback(self) -> None:
+        with contextlib.suppress(sqlite3.Error):
+            self._conn.execute("ROLLBACK")
+
+
+def _ms(seconds: float) -> int:
+    return round(seconds * 1000)

@@ -1,0 +1,176 @@
+"""Payload decoding and validation: bytes of one MQTT message -> readings + problems.
+
+Accepted payloads (UTF-8 JSON):
+
+* one object ``{"ts": 1700000000.5, "metrics": {"temp_c": 21.5}}`` (optionally with
+  ``"device"``, which must name the topic's device),
+* a JSON list of such objects,
+* SenML (RFC 8428) JSON: a list of records with ``bn``/``bt``/``n``/``t``/``v``/``vb``.
+
+A problem refuses only the part it concerns: a bad metric drops that metric, a bad entry
+that entry; valid neighbours are kept. Problems carry reason codes (see ``REASONS``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import orjson
+
+from anomaly.profiles import MetricSpec
+from ingest.base import PayloadError, Reading
+from ingest.senml import is_senml, senml_entries
+from ingest.timestamps import check_skew, parse_ts
+
+REASONS = (
+    "not_json", "bad_schema", "wrong_type", "non_finite", "missing_ts", "ts_future",
+    "ts_past", "too_large", "unknown_metric", "out_of_range", "topic_mismatch", "bad_topic",
+)  # fmt: skip
+MAX_METRIC_NAME = 128
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Bounds a payload must respect (see ``kizuki.config.IngestSettings``)."""
+
+    max_payload_bytes: int = 256 * 1024
+    max_future_skew_s: float = 300.0
+    max_past_skew_s: float = 400 * 86400.0
+
+
+@dataclass(slots=True)
+class Decoded:
+    """What one message became: readings to store and problems to dead-letter."""
+
+    readings: list[Reading] = field(default_factory=list)
+    problems: list[PayloadError] = field(default_factory=list)
+
+
+class PayloadParser(Protocol):
+    """Turns one message's payload into readings of ``device_id`` and problems."""
+
+    def __call__(
+        self,
+        device_id: str,
+        payload: bytes,
+        now: float,
+        metrics: Mapping[str, MetricSpec] | None = None,
+    ) -> Decoded: ...
+
+
+class JsonParser:
+    """The JSON / JSON list / SenML parser; ``metrics`` is the device profile, if known."""
+
+    def __init__(self, limits: Limits = Limits()) -> None:
+        self.limits = limits
+
+    def __call__(
+        self,
+        device_id: str,
+        payload: bytes,
+        now: float,
+        metrics: Mapping[str, MetricSpec] | None = None,
+    ) -> Decoded:
+        out = Decoded()
+        try:
+            entries = self._entries(device_id, payload)
+        except PayloadError as exc:
+            out.problems.append(exc)
+            return out
+        for entry in entries:
+            try:
+                self._entry(device_id, entry, now, metrics, out)
+            except PayloadError as exc:
+                out.problems.append(exc)
+        return out
+
+    def _entries(self, device_id: str, payload: bytes) -> list[Any]:
+        if len(payload) > self.limits.max_payload_bytes:
+            raise PayloadError(
+                "too_large", f"{len(payload)} bytes > {self.limits.max_payload_bytes}"
+            )
+        doc = _loads(payload)
+        if isinstance(doc, dict):
+            return [doc]
+        if isinstance(doc, list):
+            return senml_entries(device_id, doc) if is_senml(doc) else doc
+        raise PayloadError("bad_schema", f"expected an object or a list, got {type(doc).__name__}")
+
+    def _entry(
+        self,
+        device_id: str,
+        entry: Any,
+        now: float,
+        profile: Mapping[str, MetricSpec] | None,
+        out: Decoded,
+    ) -> None:
+        if isinstance(entry, PayloadError):
+            raise entry
+        if not isinstance(entry, dict):
+            raise PayloadError("bad_schema", f"entry must be an object, got {entry!r:.80}")
+        named = entry.get("device", entry.get("device_id"))
+        if named is not None and named != device_id:
+            raise PayloadError("topic_mismatch", f"payload names {named!r:.80}, topic {device_id}")
+        if "ts" not in entry:
+            raise PayloadError("missing_ts", "entry has no ts")
+        values = entry.get("metrics")
+        if not isinstance(values, dict) or not values:
+            raise PayloadError("bad_schema", "entry needs a non-empty 'metrics' object")
+        ts = parse_ts(entry["ts"])
+        check_skew(ts, now, self.limits.max_future_skew_s, self.limits.max_past_skew_s)
+        good = _metrics(values, profile, out.problems)
+        if good:
+            out.readings.append(Reading(device_id, ts, good))
+
+
+def _loads(payload: bytes) -> Any:
+    try:
+        return orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        pass
+    # orjson refuses NaN/Infinity literals; the stdlib reads them so we can say non_finite.
+    try:
+        return json.loads(payload)
+    except (ValueError, RecursionError) as exc:
+        raise PayloadError("not_json", str(exc)[:200]) from None
+
+
+def _metrics(
+    values: dict[str, Any],
+    profile: Mapping[str, MetricSpec] | None,
+    problems: list[PayloadError],
+) -> dict[str, float]:
+    good: dict[str, float] = {}
+    for name, value in values.items():
+        if type(value) is float or (type(value) is int):
+            number = float(value)
+        else:
+            problems.append(PayloadError("wrong_type", f"{name[:80]}={value!r:.40} not a number"))
+            continue
+        if not math.isfinite(number):
+            problems.append(PayloadError("non_finite", f"{name[:80]}={value}"))
+            continue
+        if profile is not None and not _fits(name, number, profile, problems):
+            continue
+        if not name or len(name) > MAX_METRIC_NAME:
+            problems.append(PayloadError("bad_schema", f"metric name {name[:80]!r} length"))
+            continue
+        good[name] = number
+    return good
+
+
+def _fits(
+    name: str, value: float, profile: Mapping[str, MetricSpec], problems: list[PayloadError]
+) -> bool:
+    spec = profile.get(name)
+    if spec is None:
+        problems.append(PayloadError("unknown_metric", f"{name[:80]!r} not in the profile"))
+        return False
+    if spec.valid is not None and not spec.valid[0] <= value <= spec.valid[1]:
+        problems.append(PayloadError("out_of_range", f"{name}={value} outside {spec.valid}"))
+        return False
+    return True

@@ -1,0 +1,51 @@
+"""Run ingest alone until SIGINT/SIGTERM: ``python -m ingest.run`` (settings from env).
+
+Prints one line ``ingest ready`` on stdout once subscribed, so supervisors and tests know
+when messages are being taken.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+
+from ingest.base import IngestError
+from ingest.mqtt import MqttIngest
+from ingest.stores import open_deadletters, open_store
+from kizuki.config import Settings
+
+
+def serve(settings: Settings, stop: threading.Event, url: str | None = None) -> dict[str, int]:
+    """Ingest until ``stop`` is set; return the final counts."""
+    store, deadletters = open_store(settings), open_deadletters(settings)
+    ingest = MqttIngest(settings, store, deadletters, url=url)
+    try:
+        ingest.start()
+        print("ingest ready", flush=True)
+        stop.wait()
+        ingest.stop()
+        return ingest.stats()
+    finally:
+        store.close()
+        deadletters.close()
+
+
+def main() -> int:
+    settings = Settings()
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(message)s")
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    try:
+        stats = serve(settings, stop)
+    except IngestError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"ingest stopped: {stats}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
