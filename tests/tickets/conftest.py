@@ -1,0 +1,139 @@
+"""Case-database fixtures: every case test runs on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.orm import Session, sessionmaker
+
+from anomaly.base import AnomalyEvent, Explanation
+from anomaly.profiles import DeviceProfile, load_profiles
+from kizuki.config import Settings
+from tickets.db import make_engine, make_session_factory, migrate
+from tickets.registry import import_manifest, seed_demo_agents
+
+T0 = datetime(2026, 11, 20, 3, 0, tzinfo=UTC)  # 12:00 in Tokyo, 03:00 UTC
+
+
+def pg_schema_url(base: str, schema: str) -> str:
+    sep = "&" if "?" in base else "?"
+    return f"{base}{sep}options=-csearch_path%3D{schema}"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path, unique: str, postgres_url: str) -> Iterator[str]:
+    """A freshly migrated case database: a SQLite file, or a private PostgreSQL schema."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'cases.db'}"
+        migrate(url)
+        yield url
+        return
+    schema = f"kz_{unique}"
+    admin = make_engine(postgres_url)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        url = pg_schema_url(postgres_url, schema)
+        migrate(url)
+        yield url
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture
+def session_factory(db_url: str) -> Iterator[sessionmaker[Session]]:
+    factory = make_session_factory(db_url)
+    yield factory
+    factory.kw["bind"].dispose()
+
+
+@pytest.fixture
+def profiles() -> dict[str, DeviceProfile]:
+    return load_profiles()
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(
+        data_dir=tmp_path / "data",
+        notify={"mode": "apprise", "backoff_s": 1.0, "max_attempts": 3,
+                "public_base_url": "https://kizuki.example"},
+        cases={"auto_resolve_after_s": 3600.0},
+    )  # fmt: skip
+
+
+class FakeClock:
+    """A settable clock (aware UTC)."""
+
+    def __init__(self, start: datetime = T0) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> datetime:
+        self.now += timedelta(seconds=seconds)
+        return self.now
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+MANIFEST = {
+    "customers": [
+        {"id": "c-ja", "name": "佐藤 花子", "locale": "ja", "timezone": "Asia/Tokyo",
+         "quiet_hours": [22, 7], "contacts": [{"channel": "log", "url": "log://"}]},
+        {"id": "c-en", "name": "Alex Smith", "locale": "en", "timezone": "Europe/London",
+         "contacts": [{"url": "log://"}]},
+    ],
+    "devices": [
+        {"id": "ac-1", "model": "aircon-x1", "customer_id": "c-ja"},
+        {"id": "ac-2", "model": "aircon-x1", "customer_id": "c-en"},
+        {"id": "pu-1", "model": "pump-p3", "customer_id": "c-en"},
+        {"id": "wh-1", "model": "waterheater-w2", "customer_id": "c-ja"},
+    ],
+}  # fmt: skip
+
+
+@pytest.fixture
+def fleet(session_factory: sessionmaker[Session]) -> sessionmaker[Session]:
+    """The case DB with two customers, four devices and the demo agents."""
+    import_manifest(session_factory, MANIFEST)
+    seed_demo_agents(session_factory)
+    return session_factory
+
+
+def make_event(
+    device_id: str = "ac-1",
+    failure_mode: str = "filter_clog",
+    kind: str = "anomaly",
+    at: datetime = T0,
+    severity: str = "low",
+    model: str = "aircon-x1",
+    score: float = 5.0,
+) -> AnomalyEvent:
+    ts = at.timestamp()
+    why = Explanation(
+        metric="filter_dp_pa", unit="Pa", expected=55.0, observed=131.0, trend_per_day=6.0,
+        limit=150.0, eta_ts=ts + 3 * 86400, detectors=("ewma",), text="filter pressure rising",
+    )  # fmt: skip
+    return AnomalyEvent(
+        device_id=device_id, model=model, failure_mode=failure_mode, kind=kind,  # type: ignore[arg-type]
+        ts=ts, started_at=ts - 86400, severity=severity, score=score, why=why,  # type: ignore[arg-type]
+    )  # fmt: skip
+
+
+EventFactory = Callable[..., AnomalyEvent]
+
+
+@pytest.fixture
+def event() -> EventFactory:
+    return make_event

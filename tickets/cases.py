@@ -1,0 +1,101 @@
+"""Case rules in small pieces: severity order, priority, SLA, the one-open-case upsert."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from kizuki.config import Settings
+from tickets.models import OPEN_STATUSES, OPEN_WHERE, Case, Customer, Device, MaintenanceWindow
+
+SEVERITY_RANK = {"low": 0, "medium": 1, "high": 2, "critical": 3}
+BASE_PRIORITY = {"critical": 1, "high": 2, "medium": 3, "low": 4}
+URGENT_ETA_S = 86400.0
+
+
+def as_datetime(value: float | datetime) -> datetime:
+    """Epoch seconds or a datetime, as an aware UTC datetime."""
+    if isinstance(value, datetime):
+        return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+    return datetime.fromtimestamp(value, UTC)
+
+
+def higher(a: str, b: str) -> str:
+    """The more severe of two severities."""
+    return a if SEVERITY_RANK.get(a, 1) >= SEVERITY_RANK.get(b, 1) else b
+
+
+def priority(severity: str, customer: Customer | None, eta_ts: float | None, now: datetime) -> int:
+    """1 (most urgent) .. 4: from severity, raised one step for a premium customer and one
+    step when the customer will notice the problem within a day."""
+    value = BASE_PRIORITY.get(severity, 3)
+    if customer is not None and customer.tier == "premium":
+        value -= 1
+    if eta_ts is not None and eta_ts - now.timestamp() < URGENT_ETA_S:
+        value -= 1
+    return max(1, value)
+
+
+def sla_due(settings: Settings, severity: str, now: datetime) -> datetime:
+    """When the case must be handled, from ``settings.cases.default_sla_hours``."""
+    hours = settings.cases.default_sla_hours.get(severity, 72.0)
+    return now + timedelta(hours=hours)
+
+
+def maintenance_at(session: Session, device_id: str, at: datetime) -> MaintenanceWindow | None:
+    """The maintenance window covering ``at`` for the device, if any (suppress wins)."""
+    windows = session.scalars(
+        select(MaintenanceWindow).where(
+            MaintenanceWindow.device_id == device_id,
+            MaintenanceWindow.starts_at <= at,
+            MaintenanceWindow.ends_at > at,
+        )
+    ).all()
+    return min(windows, key=lambda w: w.mode != "suppress", default=None)
+
+
+def insert_open(session: Session, values: Mapping[str, Any]) -> int | None:
+    """INSERT the case unless an open one exists for (device, failure mode).
+
+    Returns the new id, or None when the partial unique index said a case is already
+    open. Atomic on SQLite and PostgreSQL: ``INSERT ... ON CONFLICT DO NOTHING``.
+    """
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    stmt = (
+        insert(Case)
+        .values(**values)
+        .on_conflict_do_nothing(
+            index_elements=["device_id", "failure_mode"], index_where=text(OPEN_WHERE)
+        )
+        .returning(Case.id)
+    )
+    return session.execute(stmt).scalar_one_or_none()
+
+
+def find_open(
+    session: Session, device_id: str, failure_mode: str | None = None, lock: bool = False
+) -> list[Case]:
+    """Open cases of a device (one failure mode, or all); optionally row-locked."""
+    query = select(Case).where(Case.device_id == device_id, Case.status.in_(OPEN_STATUSES))
+    if failure_mode:
+        query = query.where(Case.failure_mode == failure_mode)
+    if lock and session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update()
+    return list(session.scalars(query.order_by(Case.id)))
+
+
+def ensure_device(session: Session, device_id: str, model: str, product_line: str) -> Device:
+    """The device row, created (without customer) if detection knows a device we don't."""
+    device = session.get(Device, device_id)
+    if device is None:
+        device = Device(id=device_id, model=model, product_line=product_line)
+        session.add(device)
+        session.flush()
+    return device

@@ -1,0 +1,198 @@
+"""Signed feedback links on every notification, and recording the customer's vote.
+
+A token is ``itsdangerous`` URL-safe and timestamped, signed with
+``settings.api.secret_key`` (salt ``kizuki-feedback``), and carries the notification and
+case ids. Links look like ``{public_base_url}/feedback/{token}?vote=up|down``; the API
+serves that route and calls ``record_feedback``. A thumbs-down on a "detected" notice
+is also stored in ``detector_labels`` as a customer-reported false positive.
+
+Errors::
+
+    FeedbackError
+     +-- InvalidToken          forged, tampered or malformed token
+     |    +-- ExpiredToken     genuine but older than max_age_s
+     +-- UnknownNotification   token names a notification that no longer exists
+     +-- InvalidVote           vote is not "up" or "down"
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from kizuki.config import Settings
+from tickets.models import CaseEvent, DetectorLabel, Feedback, Notification, utcnow
+
+SALT = "kizuki-feedback"
+DEFAULT_MAX_AGE_S = 30 * 86400
+VOTES = ("up", "down")
+
+
+class FeedbackError(Exception):
+    """Feedback that cannot be recorded."""
+
+
+class InvalidToken(FeedbackError):
+    """The token was not signed by us (forged, tampered or truncated)."""
+
+
+class ExpiredToken(InvalidToken):
+    """The token is genuine but too old."""
+
+
+class UnknownNotification(FeedbackError):
+    """The token's notification does not exist (any more)."""
+
+
+class InvalidVote(FeedbackError):
+    """A vote other than "up" or "down"."""
+
+
+@dataclass(frozen=True, slots=True)
+class FeedbackClaim:
+    notification_id: int
+    case_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class FeedbackResult:
+    case_id: int
+    notification_id: int
+    vote: str
+    false_positive: bool
+
+
+def _serializer(secret: str, now: Callable[[], float] | None) -> URLSafeTimedSerializer:
+    class _Signer(TimestampSigner):
+        def get_timestamp(self) -> int:
+            return int(now()) if now is not None else int(time.time())
+
+    return URLSafeTimedSerializer(secret, salt=SALT, signer=_Signer)
+
+
+def _secret(settings: Settings) -> str:
+    return settings.api.secret_key.get_secret_value()
+
+
+def make_token(
+    settings: Settings, notification_id: int, case_id: int, now: Callable[[], float] | None = None
+) -> str:
+    """A signed, timestamped token for one notification."""
+    payload = {"n": notification_id, "c": case_id}
+    return str(_serializer(_secret(settings), now).dumps(payload))
+
+
+def read_token(
+    settings: Settings,
+    token: str,
+    max_age_s: float = DEFAULT_MAX_AGE_S,
+    now: Callable[[], float] | None = None,
+) -> FeedbackClaim:
+    """Verify ``token``; raises ``ExpiredToken`` or ``InvalidToken``."""
+    try:
+        data: Any = _serializer(_secret(settings), now).loads(token, max_age=max_age_s)
+    except SignatureExpired:
+        raise ExpiredToken("this feedback link has expired") from None
+    except BadSignature:
+        raise InvalidToken("this feedback link is not valid (bad signature)") from None
+    if not isinstance(data, dict) or not {"n", "c"} <= data.keys():
+        raise InvalidToken("this feedback link is not valid (bad payload)")
+    return FeedbackClaim(notification_id=int(data["n"]), case_id=int(data["c"]))
+
+
+def feedback_url(settings: Settings, token: str, vote: str | None = None) -> str:
+    """The public link for ``token`` (with ``?vote=`` when given)."""
+    base = settings.notify.public_base_url.rstrip("/")
+    url = f"{base}/feedback/{token}"
+    return f"{url}?vote={vote}" if vote else url
+
+
+def record_feedback(
+    session_factory: sessionmaker[Session],
+    token: str,
+    vote: str,
+    comment: str = "",
+    *,
+    settings: Settings | None = None,
+    max_age_s: float = DEFAULT_MAX_AGE_S,
+    now: Callable[[], float] | None = None,
+) -> FeedbackResult:
+    """Record (or change) the customer's vote on the notification behind ``token``.
+
+    ``settings`` provides the signing key (default: ``Settings()`` from the environment).
+    One vote per notification: voting again replaces the earlier vote.
+    """
+    if vote not in VOTES:
+        raise InvalidVote(f"vote must be 'up' or 'down', not {vote!r}")
+    claim = read_token(settings or Settings(), token, max_age_s, now)
+    with session_factory.begin() as session:
+        notification = session.get(Notification, claim.notification_id)
+        if notification is None or notification.case_id != claim.case_id:
+            raise UnknownNotification(f"notification {claim.notification_id} does not exist")
+        at = utcnow()
+        _upsert_vote(session, notification, vote, comment.strip()[:2000], at)
+        false_positive = vote == "down" and notification.kind == "detected"
+        if notification.kind == "detected":
+            _label(session, notification, false_positive, at)
+        return FeedbackResult(notification.case_id, notification.id, vote, false_positive)
+
+
+def _upsert_vote(
+    session: Session, notification: Notification, vote: str, comment: str, at: datetime
+) -> None:
+    existing = session.scalar(select(Feedback).where(Feedback.notification_id == notification.id))
+    if existing is None:
+        session.add(
+            Feedback(
+                case_id=notification.case_id,
+                notification_id=notification.id,
+                vote=vote,
+                comment=comment,
+                at=at,
+            )
+        )
+    else:
+        existing.vote, existing.comment, existing.at = vote, comment, at
+    session.add(
+        CaseEvent(
+            case_id=notification.case_id,
+            at=at,
+            actor=f"customer:{notification.customer_id}",
+            kind="feedback",
+            detail={"vote": vote, "comment": comment, "notification_id": notification.id},
+        )
+    )
+
+
+def _label(
+    session: Session, notification: Notification, false_positive: bool, at: datetime
+) -> None:
+    """Keep exactly one customer false-positive label per case while the vote is down."""
+    session.execute(
+        delete(DetectorLabel).where(
+            DetectorLabel.case_id == notification.case_id,
+            DetectorLabel.source == "customer_feedback",
+        )
+    )
+    if not false_positive:
+        return
+    case = notification.case
+    session.add(
+        DetectorLabel(
+            case_id=case.id,
+            device_id=case.device_id,
+            model=case.model,
+            failure_mode=case.failure_mode,
+            label="false_positive",
+            source="customer_feedback",
+            started_at=case.started_at,
+            created_at=at,
+        )
+    )

@@ -1,0 +1,122 @@
+"""Write customer notifications into the outbox, inside the caller's transaction.
+
+The row carries everything the dispatcher needs (rendered subject, short and long body,
+first-choice contact point, a unique idempotency key, a signed feedback token), so a
+case change and its notification commit or roll back together.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy.orm import Session
+
+from anomaly.profiles import DeviceProfile
+from kizuki.config import Settings
+from tickets.feedback import feedback_url, make_token
+from tickets.kb import ALL_CLEAR, Kind, render
+from tickets.models import Case, ContactPoint, Customer, Notification
+
+OBSERVED = {
+    "en": "{metric} {observed:.4g} {unit} (normally about {expected:.4g} {unit})",
+    "ja": "{metric} {observed:.4g} {unit}（通常は約 {expected:.4g} {unit}）",
+}
+
+
+def enqueue(
+    session: Session,
+    settings: Settings,
+    case: Case,
+    kind: Kind,
+    profiles: Mapping[str, DeviceProfile],
+    now: datetime,
+) -> Notification | None:
+    """Add one notification about ``case`` for its customer; None without a customer."""
+    customer = case.customer
+    if customer is None:
+        return None
+    contact = first_contact(customer)
+    row = Notification(
+        case_id=case.id,
+        customer_id=customer.id,
+        kind=kind,
+        locale=customer.locale,
+        channel=contact.channel if contact else "log",
+        contact_point_id=contact.id if contact else None,
+        subject="",
+        short_body="",
+        long_body="",
+        idempotency_key=f"kizuki-{case.id}-{kind}-{uuid.uuid4().hex}",
+        status="pending",
+        next_attempt_at=now,
+        created_at=now,
+    )
+    session.add(row)
+    session.flush()  # the id goes into the signed feedback token
+    row.feedback_token = make_token(settings, row.id, case.id)
+    article = ALL_CLEAR if kind == "all_clear" else (case.kb_article or ALL_CLEAR)
+    text = render(article, customer.locale, kind, _context(settings, case, customer, row, profiles))
+    row.subject, row.short_body, row.long_body = text.subject[:300], text.short, text.long
+    return row
+
+
+def first_contact(customer: Customer, after: int | None = None) -> ContactPoint | None:
+    """The customer's most preferred enabled contact point (after preference ``after``)."""
+    for contact in customer.contacts:
+        if contact.enabled and (after is None or contact.preference > after):
+            return contact
+    return None
+
+
+def _context(
+    settings: Settings,
+    case: Case,
+    customer: Customer,
+    row: Notification,
+    profiles: Mapping[str, DeviceProfile],
+) -> dict[str, Any]:
+    profile = profiles.get(case.model)
+    title = (
+        profile.title.get(customer.locale, profile.title.get("en", case.model)) if profile else ""
+    )
+    return {
+        "case_id": case.id,
+        "customer_name": customer.name,
+        "device_id": case.device_id,
+        "device_title": title or case.model,
+        "observed": _observed(case.explanation, customer.locale),
+        "eta": _eta(case.explanation, customer.timezone),
+        "up_url": feedback_url(settings, row.feedback_token, "up"),
+        "down_url": feedback_url(settings, row.feedback_token, "down"),
+    }
+
+
+def _observed(why: Mapping[str, Any], locale: str) -> str:
+    try:
+        return OBSERVED.get(locale, OBSERVED["en"]).format(
+            metric=why["metric"],
+            observed=why["observed"],
+            expected=why["expected"],
+            unit=why["unit"],
+        )
+    except (KeyError, TypeError, ValueError):
+        return ""
+
+
+def _eta(why: Mapping[str, Any], timezone: str) -> str:
+    eta = why.get("eta_ts")
+    if not isinstance(eta, int | float):
+        return ""
+    return datetime.fromtimestamp(eta, UTC).astimezone(zone(timezone)).strftime("%Y-%m-%d %H:%M")
+
+
+def zone(name: str) -> ZoneInfo:
+    """The time zone ``name``, UTC when unknown."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")

@@ -1,0 +1,156 @@
+"""Customers, contact points, devices and agents: import a fleet manifest, seed agents.
+
+Manifest format (docs/architecture.md)::
+
+    {"customers": [{"id": "c-0001", "name": "...", "locale": "ja", "timezone": "Asia/Tokyo",
+                    "quiet_hours": [22, 7], "opted_out": false, "tier": "standard",
+                    "contacts": [{"channel": "email", "url": "mailto://..."}, ...]}],
+     "devices":   [{"id": "ac-00001", "model": "aircon-x1", "customer_id": "c-0001"}]}
+
+``contacts`` are in preference order. Importing again updates rows in place (idempotent).
+
+Errors::
+
+    ManifestError    a manifest entry that is missing a field or names an unknown customer
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from anomaly.profiles import DeviceProfile, load_profiles
+from tickets.models import Agent, ContactPoint, Customer, Device
+
+SCHEME_CHANNELS = {
+    "mailto": "email", "mailtos": "email", "json": "webhook", "jsons": "webhook",
+    "form": "webhook", "forms": "webhook", "slack": "slack", "line": "line",
+    "msteams": "teams", "log": "log", "twilio": "sms", "vonage": "sms", "sns": "sms",
+}  # fmt: skip
+
+
+class ManifestError(ValueError):
+    """A manifest that cannot be imported."""
+
+
+@dataclass(frozen=True, slots=True)
+class ImportResult:
+    customers: int
+    contacts: int
+    devices: int
+
+
+def channel_of(url: str) -> str:
+    """The channel name for an Apprise URL, from its scheme ("other" if unknown)."""
+    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+    return SCHEME_CHANNELS.get(scheme, scheme or "other")
+
+
+def import_manifest(
+    session_factory: sessionmaker[Session],
+    manifest: Mapping[str, Any],
+    profiles: Mapping[str, DeviceProfile] | None = None,
+) -> ImportResult:
+    """Upsert the manifest's customers (with contacts) and devices in one transaction."""
+    profiles = profiles if profiles is not None else load_profiles()
+    customers = list(manifest.get("customers") or [])
+    devices = list(manifest.get("devices") or [])
+    contacts = 0
+    with session_factory.begin() as session:
+        for entry in customers:
+            contacts += _upsert_customer(session, entry)
+        session.flush()
+        for entry in devices:
+            _upsert_device(session, entry, profiles)
+    return ImportResult(len(customers), contacts, len(devices))
+
+
+def _field(entry: Mapping[str, Any], name: str, what: str) -> Any:
+    if name not in entry or entry[name] in (None, ""):
+        raise ManifestError(f"{what} entry {dict(entry)!r} lacks {name!r}")
+    return entry[name]
+
+
+def _upsert_customer(session: Session, entry: Mapping[str, Any]) -> int:
+    customer_id = str(_field(entry, "id", "customer"))
+    customer = session.get(Customer, customer_id) or Customer(id=customer_id)
+    customer.name = str(entry.get("name") or customer_id)
+    customer.locale = str(entry.get("locale") or "en")
+    customer.timezone = str(entry.get("timezone") or "UTC")
+    quiet = entry.get("quiet_hours")
+    customer.quiet_start_hour, customer.quiet_end_hour = (
+        (int(quiet[0]), int(quiet[1])) if quiet else (None, None)
+    )
+    customer.opted_out = bool(entry.get("opted_out", False))
+    customer.tier = str(entry.get("tier") or "standard")
+    session.add(customer)
+    customer.contacts.clear()
+    session.flush()  # delete the old contact rows before re-adding preference 0..n
+    for preference, contact in enumerate(entry.get("contacts") or []):
+        url = str(_field(contact, "url", "contact"))
+        customer.contacts.append(
+            ContactPoint(
+                channel=str(contact.get("channel") or channel_of(url)),
+                url=url,
+                preference=preference,
+                enabled=bool(contact.get("enabled", True)),
+            )
+        )
+    return len(customer.contacts)
+
+
+def _upsert_device(
+    session: Session, entry: Mapping[str, Any], profiles: Mapping[str, DeviceProfile]
+) -> None:
+    device_id = str(_field(entry, "id", "device"))
+    model = str(_field(entry, "model", "device"))
+    customer_id = entry.get("customer_id")
+    if customer_id is not None and session.get(Customer, str(customer_id)) is None:
+        raise ManifestError(f"device {device_id!r} names unknown customer {customer_id!r}")
+    device = session.get(Device, device_id) or Device(id=device_id)
+    device.model = model
+    profile = profiles.get(model)
+    device.product_line = str(
+        entry.get("product_line") or (profile.product_line if profile else "")
+    )
+    device.customer_id = str(customer_id) if customer_id is not None else None
+    session.add(device)
+
+
+DEMO_AGENTS: tuple[dict[str, Any], ...] = (
+    {"name": "Haruto Sato", "email": "haruto.sato@example.com",
+     "product_lines": ["air-conditioning"],
+     "skills": ["aircon-maintenance", "aircon-repair", "refrigerant-certified"],
+     "languages": ["ja"], "capacity": 8},
+    {"name": "Yui Tanaka", "email": "yui.tanaka@example.com",
+     "product_lines": ["air-conditioning", "water-heating"],
+     "skills": ["aircon-maintenance", "aircon-repair", "plumbing", "electrical"],
+     "languages": ["ja", "en"], "capacity": 6},
+    {"name": "Emma Wilson", "email": "emma.wilson@example.com",
+     "product_lines": ["air-conditioning", "water-heating"],
+     "skills": ["aircon-maintenance", "aircon-repair", "refrigerant-certified", "plumbing"],
+     "languages": ["en"], "capacity": 6},
+    {"name": "Kenji Yamamoto", "email": "kenji.yamamoto@example.com",
+     "product_lines": ["pumps", "water-heating"],
+     "skills": ["pump-mechanical", "electrical", "plumbing"],
+     "languages": ["ja", "en"], "capacity": 6},
+    {"name": "Liam Carter", "email": "liam.carter@example.com",
+     "product_lines": ["pumps"], "skills": ["pump-mechanical", "electrical"],
+     "languages": ["en"], "capacity": 4},
+)  # fmt: skip
+
+
+def seed_demo_agents(session_factory: sessionmaker[Session]) -> int:
+    """Add the demo service team (idempotent by e-mail); returns how many were added."""
+    added = 0
+    with session_factory.begin() as session:
+        known = set(session.scalars(select(Agent.email)))
+        for spec in DEMO_AGENTS:
+            if spec["email"] not in known:
+                session.add(Agent(active=True, **spec))
+                added += 1
+    return added

@@ -1,0 +1,84 @@
+"""Route a case to the least-loaded active agent who has every skill it needs.
+
+An agent qualifies when they cover the case's product line, hold the failure mode's
+skill (from the device profile) and speak the customer's language, and have fewer open
+cases than their capacity. Among those, the one with the fewest open cases wins (lowest
+id on a tie). When nobody qualifies the case stays unassigned and the decision says why.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from tickets.models import OPEN_STATUSES, Agent, Case
+
+
+@dataclass(frozen=True, slots=True)
+class Need:
+    """What a case asks of its agent."""
+
+    product_line: str
+    skill: str
+    language: str
+
+
+@dataclass(frozen=True, slots=True)
+class RoutingDecision:
+    agent_id: int | None
+    reason: str
+
+
+def open_loads(session: Session) -> dict[int, int]:
+    """Open cases per assigned agent id."""
+    rows = session.execute(
+        select(Case.assignee_id, func.count())
+        .where(Case.status.in_(OPEN_STATUSES), Case.assignee_id.is_not(None))
+        .group_by(Case.assignee_id)
+    )
+    return {int(agent_id): int(count) for agent_id, count in rows}
+
+
+def route(session: Session, need: Need) -> RoutingDecision:
+    """Pick an agent for ``need``; on PostgreSQL the agent rows are locked so two
+    concurrent cases cannot both take an agent's last free slot."""
+    query = select(Agent).where(Agent.active.is_(True)).order_by(Agent.id)
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update()
+    agents = list(session.scalars(query))
+    if not agents:
+        return RoutingDecision(None, "no active agents")
+    skilled, missing = _skilled(agents, need)
+    if not skilled:
+        return RoutingDecision(None, missing)
+    loads = open_loads(session)
+    free = [a for a in skilled if loads.get(a.id, 0) < a.capacity]
+    if not free:
+        names = ", ".join(a.name for a in skilled)
+        return RoutingDecision(None, f"all {len(skilled)} skilled agents at capacity ({names})")
+    best = min(free, key=lambda a: (loads.get(a.id, 0), a.id))
+    load = loads.get(best.id, 0)
+    return RoutingDecision(
+        best.id,
+        f"least loaded of {len(free)} skilled agents with free capacity "
+        f"({load}/{best.capacity} open cases)",
+    )
+
+
+def _skilled(agents: list[Agent], need: Need) -> tuple[list[Agent], str]:
+    """Agents matching every requirement, or none and the first requirement nobody meets."""
+    checks = (
+        ("product line", need.product_line, lambda a: a.product_lines),
+        ("skill", need.skill, lambda a: a.skills),
+        ("language", need.language, lambda a: a.languages),
+    )
+    pool = agents
+    for label, wanted, held in checks:
+        if not wanted:
+            continue
+        pool = [a for a in pool if wanted in held(a)]
+        if not pool:
+            return [], f"no active agent with {label} {wanted!r} (and the other skills needed)"
+    return pool, ""

@@ -1,0 +1,308 @@
+"""CaseService: anomaly events in, one case per (device, failure mode) out.
+
+* ``handle(event)``: an "anomaly" opens a case (routed, on the timeline, with a
+  "detected" notice in the outbox, all in one transaction) or updates the open one
+  (timeline entry; severity may rise, which sends an "update" notice). A "recovery"
+  starts the case's healthy clock.
+* ``tick(now)``: resolves cases whose device stayed healthy for
+  ``settings.cases.auto_resolve_after_s`` and queues an "all clear" notice.
+* ``acknowledge/start/assign/add_note/resolve/close/reopen``: the lifecycle for the API;
+  errors are the ``tickets.lifecycle`` hierarchy (``CaseError`` and subclasses).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from anomaly.base import AnomalyEvent
+from anomaly.profiles import DeviceProfile
+from kizuki.config import Settings
+from kizuki.metrics import CASES_OPENED, CASES_RESOLVED
+from tickets import cases as rules
+from tickets import lifecycle
+from tickets.lifecycle import CaseError, CaseNotFound, InvalidTransition, UnknownAgent
+from tickets.models import OPEN_STATUSES, Case, utcnow
+from tickets.outbox import enqueue
+from tickets.routing import Need, route
+
+__all__ = [
+    "CaseError",
+    "CaseNotFound",
+    "CaseService",
+    "InvalidTransition",
+    "Outcome",
+    "UnknownAgent",
+]
+log = logging.getLogger(__name__)
+SYSTEM = "kizuki"
+Clock = Callable[[], datetime]
+Telemetry = Callable[[str, float, float], Mapping[str, Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What ``handle`` did with one event."""
+
+    action: Literal["opened", "updated", "suppressed", "recovering", "ignored"]
+    case_id: int | None = None
+    detail: str = ""
+
+
+class CaseService:
+    """Cases from anomaly events, and the case lifecycle (see the module docstring)."""
+
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        profiles: Mapping[str, DeviceProfile],
+        settings: Settings,
+        clock: Clock = utcnow,
+        telemetry: Telemetry | None = None,
+        snapshot_before_s: float = 6 * 3600.0,
+    ) -> None:
+        self.session_factory = session_factory
+        self.profiles = profiles
+        self.settings = settings
+        self.clock = clock
+        self.telemetry = telemetry
+        self.snapshot_before_s = snapshot_before_s
+
+    # -- events -------------------------------------------------------------------------
+
+    def handle(self, event: AnomalyEvent) -> Outcome:
+        """Open, update or start recovering the case for ``event``."""
+        if event.kind == "recovery":
+            return self._recover(event)
+        snapshot = self._snapshot(event)
+        with self.session_factory.begin() as session:
+            outcome = self._anomaly(session, event, snapshot)
+        if outcome.action == "opened":
+            CASES_OPENED.inc()
+        log.info("%s %s/%s: %s", event.kind, event.device_id, event.failure_mode, outcome)
+        return outcome
+
+    def _anomaly(self, session: Session, event: AnomalyEvent, snapshot: dict[str, Any]) -> Outcome:
+        now, at = self.clock(), rules.as_datetime(event.ts)
+        profile = self.profiles.get(event.model)
+        device = rules.ensure_device(
+            session, event.device_id, event.model, profile.product_line if profile else ""
+        )
+        window = rules.maintenance_at(session, device.id, at)
+        if window is not None and window.mode == "suppress":
+            return Outcome("suppressed", None, f"maintenance window {window.id}: {window.reason}")
+        quiet = window is not None
+        case_id = rules.insert_open(session, self._new_case(event, device, now, quiet, snapshot))
+        if case_id is not None:
+            self._opened(session, session.get_one(Case, case_id), event, now)
+            return Outcome("opened", case_id, "quiet (maintenance)" if quiet else "")
+        case = rules.find_open(session, device.id, event.failure_mode, lock=True)[0]
+        return self._repeated(session, case, event, now)
+
+    def _new_case(
+        self,
+        event: AnomalyEvent,
+        device: Any,
+        now: datetime,
+        quiet: bool,
+        snapshot: dict[str, Any],
+    ) -> dict[str, Any]:
+        profile = self.profiles.get(event.model)
+        mode = profile.failure_modes.get(event.failure_mode) if profile else None
+        customer = device.customer
+        locale = customer.locale if customer else "en"
+        title = mode.title.get(locale, mode.title.get("en", "")) if mode else ""
+        return {
+            "device_id": device.id,
+            "customer_id": device.customer_id,
+            "model": event.model,
+            "product_line": device.product_line or (profile.product_line if profile else ""),
+            "failure_mode": event.failure_mode,
+            "kb_article": mode.kb_article if mode else "",
+            "status": "open",
+            "severity": event.severity,
+            "priority": rules.priority(event.severity, customer, event.why.eta_ts, now),
+            "quiet": quiet,
+            "sla_due_at": rules.sla_due(self.settings, event.severity, now),
+            "title": f"{title or event.failure_mode} ({device.id})"[:300],
+            "score": float(event.score),
+            "explanation": _jsonable(asdict(event.why)),
+            "telemetry": snapshot,
+            "anomaly_count": 1,
+            "started_at": rules.as_datetime(event.started_at),
+            "last_anomaly_at": rules.as_datetime(event.ts),
+            "opened_at": now,
+            "updated_at": now,
+        }
+
+    def _opened(self, session: Session, case: Case, event: AnomalyEvent, now: datetime) -> None:
+        lifecycle.log(
+            session, case, SYSTEM, "opened", now,
+            severity=case.severity, priority=case.priority, score=case.score,
+            why=event.why.text, quiet=case.quiet,
+        )  # fmt: skip
+        decision = route(session, self._need(case))
+        lifecycle.assign(session, case, decision.agent_id, SYSTEM, now, decision.reason)
+        if not case.quiet:
+            enqueue(session, self.settings, case, "detected", self.profiles, now)
+
+    def _need(self, case: Case) -> Need:
+        profile = self.profiles.get(case.model)
+        mode = profile.failure_modes.get(case.failure_mode) if profile else None
+        language = case.customer.locale if case.customer else ""
+        return Need(case.product_line, mode.skill if mode else "", language)
+
+    def _repeated(
+        self, session: Session, case: Case, event: AnomalyEvent, now: datetime
+    ) -> Outcome:
+        before = case.severity
+        case.severity = rules.higher(case.severity, event.severity)
+        case.anomaly_count += 1
+        case.score = max(case.score, float(event.score))
+        case.last_anomaly_at = rules.as_datetime(event.ts)
+        case.healthy_since = None
+        case.explanation = _jsonable(asdict(event.why))
+        case.updated_at = now
+        raised = case.severity != before
+        lifecycle.log(
+            session, case, SYSTEM, "severity_raised" if raised else "anomaly_again", now,
+            severity_from=before, severity_to=case.severity, score=float(event.score),
+            why=event.why.text,
+        )  # fmt: skip
+        if raised:
+            case.priority = min(
+                case.priority, rules.priority(case.severity, case.customer, event.why.eta_ts, now)
+            )
+            case.sla_due_at = min(case.sla_due_at, rules.sla_due(self.settings, case.severity, now))
+            if not case.quiet:
+                enqueue(session, self.settings, case, "update", self.profiles, now)
+        return Outcome("updated", case.id, "severity raised" if raised else "")
+
+    def _recover(self, event: AnomalyEvent) -> Outcome:
+        at, now = rules.as_datetime(event.ts), self.clock()
+        with self.session_factory.begin() as session:
+            cases = rules.find_open(session, event.device_id, event.failure_mode, lock=True)
+            for case in cases:
+                if case.healthy_since is None:
+                    case.healthy_since, case.updated_at = at, now
+                    lifecycle.log(
+                        session, case, SYSTEM, "recovering", now, healthy_since=at.isoformat()
+                    )
+        if not cases:
+            return Outcome("ignored", None, "no open case")
+        return Outcome("recovering", cases[0].id, f"{len(cases)} case(s)")
+
+    def _snapshot(self, event: AnomalyEvent) -> dict[str, Any]:
+        if self.telemetry is None:
+            return {}
+        with self.session_factory() as session:
+            if rules.find_open(session, event.device_id, event.failure_mode):
+                return {}  # the open case already holds its snapshot
+        start = min(event.started_at, event.ts) - self.snapshot_before_s
+        try:
+            series = self.telemetry(event.device_id, start, event.ts)
+        except Exception:  # a telemetry outage must not stop the case from opening
+            log.exception("telemetry snapshot for %s failed", event.device_id)
+            return {"error": "telemetry unavailable"}
+        return {"start": start, "end": event.ts, "series": _jsonable(dict(series))}
+
+    # -- auto-resolve -------------------------------------------------------------------
+
+    def tick(self, now: float | datetime | None = None) -> list[int]:
+        """Resolve cases healthy for ``auto_resolve_after_s``; returns their ids."""
+        at = rules.as_datetime(now) if now is not None else self.clock()
+        cutoff = at - timedelta(seconds=self.settings.cases.auto_resolve_after_s)
+        with self.session_factory.begin() as session:
+            query = select(Case).where(Case.status.in_(OPEN_STATUSES), Case.healthy_since <= cutoff)
+            if session.get_bind().dialect.name == "postgresql":
+                query = query.with_for_update(skip_locked=True)
+            resolved = list(session.scalars(query.order_by(Case.id)))
+            for case in resolved:
+                healthy_s = (at - case.healthy_since).total_seconds() if case.healthy_since else 0
+                self._resolve(session, case, SYSTEM, at, auto=True, healthy_for_s=healthy_s)
+        CASES_RESOLVED.inc(len(resolved))
+        return [case.id for case in resolved]
+
+    def _resolve(
+        self, session: Session, case: Case, actor: str, at: datetime, **detail: Any
+    ) -> None:
+        lifecycle.transition(session, case, "resolve", actor, at, **detail)
+        if not case.quiet:
+            enqueue(session, self.settings, case, "all_clear", self.profiles, at)
+
+    # -- lifecycle for the API ----------------------------------------------------------
+
+    def acknowledge(self, case_id: int, actor: str) -> Case:
+        """open -> acknowledged."""
+        return self._act(
+            case_id, lambda s, c, now: lifecycle.transition(s, c, "acknowledge", actor, now)
+        )
+
+    def start(self, case_id: int, actor: str) -> Case:
+        """open/acknowledged -> in_progress."""
+        return self._act(case_id, lambda s, c, now: lifecycle.transition(s, c, "start", actor, now))
+
+    def resolve(self, case_id: int, actor: str, note: str = "", notify: bool = True) -> Case:
+        """Any open status -> resolved; queues an "all clear" notice unless ``notify=False``."""
+
+        def act(session: Session, case: Case, now: datetime) -> None:
+            if notify:
+                self._resolve(session, case, actor, now, note=note)
+            else:
+                lifecycle.transition(session, case, "resolve", actor, now, note=note)
+
+        case = self._act(case_id, act)
+        CASES_RESOLVED.inc()
+        return case
+
+    def close(self, case_id: int, actor: str) -> Case:
+        """resolved -> closed."""
+        return self._act(case_id, lambda s, c, now: lifecycle.transition(s, c, "close", actor, now))
+
+    def reopen(self, case_id: int, actor: str, reason: str = "") -> Case:
+        """resolved/closed -> open (refused while another case is open for the same problem)."""
+        return self._act(
+            case_id,
+            lambda s, c, now: lifecycle.transition(s, c, "reopen", actor, now, reason=reason),
+        )
+
+    def assign(self, case_id: int, agent_id: int | None, actor: str) -> Case:
+        """Assign to an active agent, or unassign with ``agent_id=None``."""
+        reason = f"assigned by {actor}" if agent_id is not None else f"unassigned by {actor}"
+        return self._act(
+            case_id, lambda s, c, now: lifecycle.assign(s, c, agent_id, actor, now, reason)
+        )
+
+    def add_note(self, case_id: int, actor: str, text: str) -> Case:
+        """A free-text note on the timeline."""
+
+        def act(session: Session, case: Case, now: datetime) -> None:
+            case.updated_at = now
+            lifecycle.log(session, case, actor, "note", now, text=text)
+
+        return self._act(case_id, act)
+
+    def _act(self, case_id: int, action: Callable[[Session, Case, datetime], None]) -> Case:
+        with self.session_factory.begin() as session:
+            case = lifecycle.load(session, case_id)
+            action(session, case, self.clock())
+            session.flush()
+            return case
+
+
+def _jsonable(value: Any) -> Any:
+    """Tuples to lists, non-finite floats to None: safe for JSON columns."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
