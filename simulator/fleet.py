@@ -79,12 +79,23 @@ class Fleet:
     ) -> None:
         _check(n_devices, seed, failure_rate, benign_rate, days, step_s)
         self.seed = seed
+        self._parameters: dict[str, object] = {
+            "n_devices": n_devices,
+            "seed": seed,
+            "failure_rate": failure_rate,
+            "start_ts": float(start_ts),
+            "days": days,
+            "step_s": step_s,
+            "benign_rate": benign_rate,
+            "forced_failures": len(plans or {}),
+        }
         self.start_ts = float(start_ts)
         self.step_s = float(step_s)
         self.n_ticks = max(1, int(round(days * DAY / step_s)))
         self.end_ts = self.start_ts + self.n_ticks * self.step_s
         self.realism = realism or Realism()
         self.profiles = dict(profiles or load_profiles())
+        self._parameters["models"] = sorted(self.profiles)
         rng = np.random.default_rng([seed, 0])
         customers, owners = draw_customers(rng, n_devices)
         self._customers = customers
@@ -159,6 +170,10 @@ class Fleet:
     def truth(self) -> list[GroundTruth]:
         """Every injected failure, in device order."""
         return [d.failure for d in self.devices if d.failure is not None]
+
+    def parameters(self) -> dict[str, object]:
+        """The arguments this fleet was built with (JSON-ready)."""
+        return dict(self._parameters)
 
     def customers(self) -> list[Customer]:
         return list(self._customers)

@@ -1,0 +1,157 @@
+"""``kizuki simulate``: run a seeded fleet to an MQTT broker or to files."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, cast
+
+import orjson
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+from simulator.failures import DAY
+from simulator.fleet import Fleet
+
+DEFAULT_URL = "mqtt://127.0.0.1:1883"
+err = Console(stderr=True)
+
+
+def simulate(
+    devices: Annotated[int, typer.Option(min=1, help="Number of simulated devices.")] = 100,
+    speed: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            help="Simulated seconds per wall-clock second: 1 = real time, 3600 = one hour "
+            "per second, 0 = as fast as the broker acknowledges.",
+        ),
+    ] = 0.0,
+    failure_rate: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Share of devices given a failure.")
+    ] = 0.05,
+    seed: Annotated[int, typer.Option(min=0, help="Same seed, same data.")] = 42,
+    days: Annotated[float, typer.Option(min=0.01, help="Simulated days.")] = 30.0,
+    step: Annotated[float, typer.Option(min=1.0, help="Seconds between readings.")] = 600.0,
+    qos: Annotated[int, typer.Option(min=0, max=2, help="MQTT QoS of telemetry.")] = 1,
+    url: Annotated[
+        str | None,
+        typer.Option(help="Broker, mqtt://host:port. Default: KIZUKI_MQTT__URL, else local."),
+    ] = None,
+    offline: Annotated[
+        Path | None,
+        typer.Option(help="Write readings, truth.json and manifest.json here; no MQTT."),
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", help="Offline readings: jsonl or csv.")] = "jsonl",
+    benign_rate: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Share of devices with a benign change.")
+    ] = 0.1,
+    start: Annotated[
+        str | None,
+        typer.Option(help="First timestamp (ISO 8601 or epoch s). Default: ends now."),
+    ] = None,
+    topic_prefix: Annotated[str, typer.Option(help="Prefix for every MQTT topic.")] = "",
+    manifest: Annotated[
+        Path | None, typer.Option(help="Also write the fleet manifest (JSON) here.")
+    ] = None,
+    truth: Annotated[
+        Path | None, typer.Option(help="Also write the ground truth (JSON) here.")
+    ] = None,
+    demo: Annotated[
+        bool, typer.Option(help="Use the demo preset (a few failures ending near now).")
+    ] = False,
+) -> None:
+    """Simulate a fleet of products with failures and ground truth."""
+    if fmt not in ("jsonl", "csv"):
+        raise typer.BadParameter("use jsonl or csv", param_hint="--format")
+    first = _start_ts(start, days, speed)
+    if start is None:
+        first = first // step * step  # round timestamps are easier to read
+    if demo:
+        fleet = Fleet.demo(devices, seed, end_ts=first + days * DAY, days=days, step_s=step)
+    else:
+        fleet = Fleet(devices, seed, failure_rate, first, days, step, benign_rate=benign_rate)
+    _write_side_files(fleet, manifest, truth)
+    if offline is not None:
+        _run_offline(fleet, offline, fmt)
+    else:
+        _run_publish(fleet, url or _settings_url(), qos, speed, topic_prefix)
+
+
+def _start_ts(start: str | None, days: float, speed: float) -> float:
+    """Parse ``--start``; by default the run's last reading is stamped about 'now'."""
+    if start is not None:
+        try:
+            return float(start)
+        except ValueError:
+            return datetime.fromisoformat(start).timestamp()
+    now, span = time.time(), days * DAY
+    if speed <= 0:
+        return now - span
+    # Paced: finish at wall-clock 'now + span/speed' with the last reading stamped then,
+    # so no reading ever carries a future timestamp.
+    return min(now, now - span + span / speed)
+
+
+def _settings_url() -> str:
+    from kizuki.config import Settings
+
+    return Settings().mqtt.url or DEFAULT_URL
+
+
+def _write_side_files(fleet: Fleet, manifest: Path | None, truth: Path | None) -> None:
+    import dataclasses
+
+    if manifest is not None:
+        manifest.write_bytes(orjson.dumps(fleet.manifest(), option=orjson.OPT_INDENT_2))
+    if truth is not None:
+        rows = [dataclasses.asdict(t) for t in fleet.truth()]
+        truth.write_bytes(orjson.dumps(rows, option=orjson.OPT_INDENT_2))
+
+
+def _run_offline(fleet: Fleet, directory: Path, fmt: str) -> None:
+    from simulator.offline import Format, write_offline
+
+    started = time.monotonic()
+    with _progress("generating") as advance:
+        count = write_offline(fleet, directory, cast(Format, fmt), advance)
+    took = time.monotonic() - started
+    typer.echo(
+        f"wrote {count:,} readings of {len(fleet.devices):,} devices to {directory} "
+        f"in {took:.1f} s; {len(fleet.truth())} failures in truth.json"
+    )
+
+
+def _run_publish(fleet: Fleet, url: str, qos: int, speed: float, prefix: str) -> None:
+    from simulator.publisher import PublishError, publish
+
+    try:
+        with _progress("publishing") as advance:
+            stats = publish(fleet, url, qos, speed, advance, topic_prefix=prefix)
+    except (PublishError, ValueError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        raise typer.Exit(130) from None
+    typer.echo(
+        f"published {stats.messages:,} messages ({stats.readings:,} readings, "
+        f"{stats.ticks} ticks) to {url} in {stats.seconds:.1f} s "
+        f"({stats.per_second:,.0f} msg/s); {len(fleet.truth())} failures injected"
+    )
+
+
+@contextmanager
+def _progress(label: str) -> Iterator[Callable[[int, int], None]]:
+    columns = (f"[bold]{label}", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=err, transient=True) as bar:
+        task = bar.add_task(label, total=None)
+
+        def advance(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield advance

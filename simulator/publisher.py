@@ -1,0 +1,212 @@
+"""Publish a fleet's readings over MQTT, one client for every device.
+
+Topics: ``{prefix}devices/{device_id}/telemetry`` with the JSON payload
+``{"ts": <epoch s>, "metrics": {...}}``; ``{prefix}devices/{device_id}/status`` gets
+``online`` before a device's first reading and ``offline`` at the end. The client's last
+will (``offline`` on ``{prefix}simulator/{client_id}/status``) tells subscribers when
+the simulator itself died. With QoS 1 or 2 at most ``max_inflight`` messages are
+unacknowledged at any time, so nothing is queued without bound and nothing is lost.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import orjson
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from ingest.base import Reading
+from simulator.fleet import Fleet
+from simulator.mqtt_url import BrokerAddress, parse_broker_url
+
+Progress = Callable[[int, int], None]
+
+
+class PublishError(Exception):
+    """The broker could not be reached, refused us, or stopped acknowledging."""
+
+
+@dataclass(frozen=True, slots=True)
+class PublishStats:
+    """What a ``publish`` run did."""
+
+    messages: int
+    readings: int
+    ticks: int
+    seconds: float
+    stopped: bool
+
+    @property
+    def per_second(self) -> float:
+        return self.messages / self.seconds if self.seconds > 0 else 0.0
+
+
+class _Window:
+    """Counts unacknowledged messages and blocks the sender at ``limit``."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.outstanding = 0
+        self.cond = threading.Condition()
+
+    def acquire(self, stop: threading.Event) -> bool:
+        with self.cond:
+            while self.outstanding >= self.limit:
+                if stop.is_set():
+                    return False
+                self.cond.wait(0.5)
+            self.outstanding += 1
+            return True
+
+    def release(self, *_: Any) -> None:
+        with self.cond:
+            self.outstanding -= 1
+            self.cond.notify_all()
+
+    def drain(self, timeout: float) -> bool:
+        with self.cond:
+            return self.cond.wait_for(lambda: self.outstanding <= 0, timeout)
+
+
+def publish(
+    fleet: Fleet,
+    url: str,
+    qos: int = 1,
+    speed: float = 0.0,
+    progress: Progress | None = None,
+    stop_event: threading.Event | None = None,
+    *,
+    topic_prefix: str = "",
+    client_id: str | None = None,
+    max_inflight: int = 1000,
+    protocol: Literal["5", "3.1.1"] = "3.1.1",
+    drain_timeout: float = 60.0,
+) -> PublishStats:
+    """Send every tick of ``fleet`` to the broker at ``url``.
+
+    ``speed`` is simulated seconds per wall second (1 = real time); 0 sends as fast as
+    the broker acknowledges. ``progress(ticks_done, ticks_total)`` is called after each
+    tick. Setting ``stop_event`` stops after the current tick. Raises ``PublishError``.
+    """
+    stop = stop_event or threading.Event()
+    client_id = client_id or f"kizuki-sim-{uuid.uuid4().hex[:8]}"
+    window = _Window(max_inflight if qos > 0 else max_inflight * 10)
+    client = _connect(parse_broker_url(url), client_id, topic_prefix, protocol, window)
+    started = time.monotonic()
+    try:
+        sender = _Sender(client, window, stop, qos, topic_prefix)
+        sender.statuses((d.device_id for d in fleet.devices), b"online")
+        ticks, readings = _run_ticks(fleet, sender, speed, progress, stop)
+        sender.statuses((d.device_id for d in fleet.devices), b"offline")
+        if not window.drain(drain_timeout):
+            raise PublishError(
+                f"broker stopped acknowledging: {window.outstanding} messages unconfirmed"
+            )
+    finally:
+        client.disconnect()
+        client.loop_stop()
+    elapsed = time.monotonic() - started
+    return PublishStats(sender.sent, readings, ticks, elapsed, stop.is_set())
+
+
+class _Sender:
+    def __init__(
+        self,
+        client: mqtt.Client,
+        window: _Window,
+        stop: threading.Event,
+        qos: int,
+        prefix: str,
+    ) -> None:
+        self.client, self.window, self.stop = client, window, stop
+        self.qos, self.prefix = qos, prefix
+        self.sent = 0
+
+    def send(self, topic: str, payload: bytes) -> bool:
+        if not self.window.acquire(self.stop):
+            return False
+        info = self.client.publish(self.prefix + topic, payload, qos=self.qos)
+        if info.rc not in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN):
+            self.window.release()
+            raise PublishError(f"publish failed: {mqtt.error_string(info.rc)}")
+        self.sent += 1
+        return True
+
+    def readings(self, readings: Iterable[Reading]) -> int:
+        count = 0
+        for r in readings:
+            payload = orjson.dumps({"ts": r.ts, "metrics": r.metrics})
+            if not self.send(f"devices/{r.device_id}/telemetry", payload):
+                break
+            count += 1
+        return count
+
+    def statuses(self, device_ids: Iterable[str], status: bytes) -> None:
+        for device_id in device_ids:
+            self.send(f"devices/{device_id}/status", status)
+
+
+def _run_ticks(
+    fleet: Fleet,
+    sender: _Sender,
+    speed: float,
+    progress: Progress | None,
+    stop: threading.Event,
+) -> tuple[int, int]:
+    wall0, ticks, readings = time.monotonic(), 0, 0
+    for ts, batch in fleet.ticks():
+        if speed > 0:
+            delay = wall0 + (ts - fleet.start_ts) / speed - time.monotonic()
+            if delay > 0 and stop.wait(delay):
+                break
+        if stop.is_set():
+            break
+        readings += sender.readings(batch)
+        ticks += 1
+        if progress is not None:
+            progress(ticks, fleet.n_ticks)
+    return ticks, readings
+
+
+def _connect(
+    address: BrokerAddress,
+    client_id: str,
+    prefix: str,
+    protocol: str,
+    window: _Window,
+) -> mqtt.Client:
+    version = mqtt.MQTTv5 if protocol == "5" else mqtt.MQTTv311
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=version)
+    client.max_inflight_messages_set(window.limit)
+    client.max_queued_messages_set(0)
+    client.will_set(f"{prefix}simulator/{client_id}/status", b"offline", qos=1)
+    if address.username:
+        client.username_pw_set(address.username, address.password)
+    if address.tls:
+        client.tls_set()
+    connected = threading.Event()
+    refused: list[str] = []
+
+    def on_connect(_c: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
+        if reason.is_failure:
+            refused.append(str(reason))
+        connected.set()
+
+    client.on_connect = on_connect
+    client.on_publish = window.release
+    try:
+        client.connect(address.host, address.port, keepalive=30)
+    except OSError as exc:
+        raise PublishError(f"cannot reach MQTT broker at {address}: {exc}") from None
+    client.loop_start()
+    if not connected.wait(10.0) or refused:
+        client.loop_stop()
+        why = refused[0] if refused else "no answer to CONNECT within 10 s"
+        raise PublishError(f"MQTT broker at {address} refused the connection: {why}")
+    return client
