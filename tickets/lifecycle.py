@@ -46,7 +46,9 @@ class UnknownAgent(CaseError, LookupError):
     """No active agent with that id."""
 
 
-def log(session: Session, case: Case, actor: str, kind: str, at: datetime, **detail: Any) -> None:
+def log(
+    session: Session, case: Case, actor: str, kind: str, at: datetime, /, **detail: Any
+) -> None:
     """Append one timeline entry to ``case``."""
     session.add(CaseEvent(case_id=case.id, at=at, actor=actor, kind=kind, detail=detail))
 

@@ -1,0 +1,66 @@
+"""Delivery through Apprise: e-mail, SMS gateways, Slack, Teams, LINE, JSON webhooks...
+
+The contact point's Apprise URL picks the service. E-mail gets the long form, every other
+service the short one. Apprise reports failures through its logger and a False return;
+we capture that text and call a failure permanent when the URL is unusable or the service
+answered with an HTTP 4xx other than 408/429, recoverable otherwise.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+import apprise
+
+from tickets.channels.base import OutgoingMessage, SendResult
+
+LONG_FORM_SCHEMES = frozenset({"mailto", "mailtos"})
+_HTTP_ERROR = re.compile(r"error=(\d{3})")
+_RETRYABLE_4XX = frozenset({408, 425, 429})
+
+
+class AppriseChannel:
+    """Any Apprise URL; one plugin instance per send (URLs differ per contact point)."""
+
+    name = "apprise"
+
+    def send(self, url: str, message: OutgoingMessage) -> SendResult:
+        try:
+            plugin = apprise.Apprise.instantiate(url, suppress_exceptions=True)
+        except Exception as exc:  # Apprise plugins may raise on odd URLs
+            return SendResult.failed(f"bad Apprise URL: {exc}", recoverable=False)
+        if not plugin:
+            return SendResult.failed("invalid or unsupported Apprise URL", recoverable=False)
+        _add_headers(plugin, message)
+        scheme = url.split("://", 1)[0].lower()
+        body = message.long_body if scheme in LONG_FORM_SCHEMES else message.short_body
+        with apprise.LogCapture(level=logging.WARNING) as captured:
+            try:
+                ok = plugin.notify(
+                    body=body, title=message.subject, body_format=apprise.NotifyFormat.TEXT
+                )
+            except Exception as exc:  # translate at the boundary: send() never raises
+                return SendResult.failed(f"{type(exc).__name__}: {exc}", recoverable=True)
+            text = captured.getvalue().strip()
+        if ok:
+            return SendResult.sent()
+        return SendResult.failed(_summary(text), recoverable=_recoverable(text))
+
+
+def _add_headers(plugin: Any, message: OutgoingMessage) -> None:
+    headers = getattr(plugin, "headers", None)
+    if isinstance(headers, dict):
+        headers["Idempotency-Key"] = message.idempotency_key
+        headers["X-Kizuki-Case"] = str(message.case_id)
+
+
+def _recoverable(text: str) -> bool:
+    codes = [int(code) for code in _HTTP_ERROR.findall(text)]
+    return not any(400 <= code < 500 and code not in _RETRYABLE_4XX for code in codes)
+
+
+def _summary(text: str) -> str:
+    lines = [line.split(" - ", 2)[-1] for line in text.splitlines() if line.strip()]
+    return " | ".join(lines[-3:])[:1000] or "delivery failed (no detail from Apprise)"

@@ -1,0 +1,100 @@
+"""Delivery policy for one outbox row: opt-out, quiet hours, target channel, retry, fallback.
+
+Pure functions of the row and the clock, so the dispatcher stays a small loop.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Literal
+
+from kizuki.config import Settings
+from tickets.channels import OutgoingMessage, channel_key
+from tickets.models import ContactPoint, Customer, Notification
+from tickets.outbox import first_contact, zone
+
+MAX_BACKOFF_S = 3600.0
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """Where to send: the channel implementation key, the URL and the contact point."""
+
+    key: str  # "log" | "apprise"
+    url: str
+    channel: str
+    contact: ContactPoint | None
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    action: Literal["send", "skip", "defer", "fail"]
+    reason: str = ""
+    target: Target | None = None
+    until: datetime | None = None
+
+
+def quiet_until(customer: Customer, now: datetime) -> datetime | None:
+    """End of the customer's quiet hours (UTC) if ``now`` falls inside them, else None.
+
+    Quiet hours are whole local hours ``[start, end)`` and may wrap midnight (22 -> 7).
+    """
+    start, end = customer.quiet_start_hour, customer.quiet_end_hour
+    if start is None or end is None or start == end:
+        return None
+    local = now.astimezone(zone(customer.timezone))
+    inside = start <= local.hour < end if start < end else (local.hour >= start or local.hour < end)
+    if not inside:
+        return None
+    until = local.replace(hour=end, minute=0, second=0, microsecond=0)
+    if until <= local:
+        until += timedelta(days=1)
+    return until.astimezone(UTC)
+
+
+def decide(row: Notification, settings: Settings, now: datetime) -> Decision:
+    """What to do with a claimed row right now."""
+    customer = row.customer
+    if customer.opted_out:
+        return Decision("skip", "customer opted out of notifications")
+    urgent = row.kind == "detected" and row.case.severity == "critical"
+    until = None if urgent else quiet_until(customer, now)
+    if until is not None:
+        return Decision("defer", f"quiet hours until {until.isoformat()}", until=until)
+    target = target_for(row, settings)
+    if target is None:
+        return Decision("fail", "no enabled contact point left")
+    return Decision("send", target=target)
+
+
+def target_for(row: Notification, settings: Settings) -> Target | None:
+    """The row's current contact point (or the log channel in log mode)."""
+    if settings.notify.mode == "log":
+        return Target("log", "log://", "log", row.contact_point)
+    contact = row.contact_point
+    if contact is None or not contact.enabled:
+        contact = first_contact(row.customer, after=contact.preference if contact else None)
+    if contact is None:
+        return None
+    return Target(channel_key(contact.url), contact.url, contact.channel, contact)
+
+
+def backoff(settings: Settings, attempts_on_contact: int) -> timedelta:
+    """Exponential backoff: backoff_s, 2x, 4x ... capped at an hour."""
+    seconds = settings.notify.backoff_s * 2 ** max(0, attempts_on_contact - 1)
+    return timedelta(seconds=min(seconds, MAX_BACKOFF_S))
+
+
+def message_of(row: Notification, channel: str) -> OutgoingMessage:
+    return OutgoingMessage(
+        idempotency_key=row.idempotency_key,
+        subject=row.subject,
+        short_body=row.short_body,
+        long_body=row.long_body,
+        locale=row.locale,
+        kind=row.kind,
+        case_id=row.case_id,
+        customer_id=row.customer_id,
+        channel=channel,
+    )

@@ -1,0 +1,239 @@
+"""Send outbox rows: claim with a lease, deliver, record every attempt, retry or fall back.
+
+Exactly-once, as far as a network allows:
+
+1. *Claim* (own transaction): due rows (``pending`` and due, or ``sending`` with an
+   expired lease) are switched to ``sending`` with ``lease_until = now + lease_s`` by a
+   compare-and-set UPDATE; on PostgreSQL the candidate SELECT uses ``FOR UPDATE SKIP
+   LOCKED`` so parallel dispatchers take disjoint rows.
+2. *Send* (no transaction open) with the row's idempotency key.
+3. *Mark* (own transaction): the attempt is recorded and the row updated, but only if
+   our lease is still the row's lease (a slow dispatcher cannot overwrite a newer claim).
+
+A crash between 2 and 3 leaves the row ``sending``; once the lease expires another
+dispatcher re-claims it and sends again *with the same idempotency key*, logging an
+"outcome unknown" attempt. Nothing is lost; the duplicate is dropped by the receiver:
+webhooks get an ``Idempotency-Key`` header, e-mails an ``Idempotency-Key`` header, and
+the log channel creates its file exclusively. A channel that cannot deduplicate (plain
+SMS) may show the customer the message twice in that one crash case, never zero times.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.sql.elements import ColumnElement
+
+from kizuki.config import Settings
+from kizuki.metrics import NOTIFICATIONS
+from tickets import delivery
+from tickets.channels import AppriseChannel, Channel, LogChannel, SendResult
+from tickets.lifecycle import log as timeline
+from tickets.models import DeliveryAttempt, Notification, utcnow
+from tickets.outbox import first_contact
+
+log = logging.getLogger(__name__)
+ACTOR = "dispatcher"
+
+
+class Dispatcher:
+    """Delivers the outbox; ``run_once()`` for one pass, ``run_forever(stop)`` as a loop."""
+
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        settings: Settings,
+        clock: Callable[[], datetime] = utcnow,
+        channels: Mapping[str, Channel] | None = None,
+        batch_size: int = 50,
+        lease_s: float = 120.0,
+    ) -> None:
+        self.session_factory = session_factory
+        self.settings = settings
+        self.clock = clock
+        self.channels: Mapping[str, Channel] = channels or {
+            "log": LogChannel(settings.outbox_dir),
+            "apprise": AppriseChannel(),
+        }
+        self.batch_size = batch_size
+        self.lease_s = lease_s
+
+    def run_once(self) -> int:
+        """Process every due row once (up to ``batch_size``); returns how many."""
+        claimed = self._claim(self.clock())
+        for row_id, lease, reclaimed in claimed:
+            self._process(row_id, lease, reclaimed)
+        return len(claimed)
+
+    def run_forever(self, stop: threading.Event) -> None:
+        """Loop until ``stop`` is set; sleeps ``poll_interval_s`` when nothing is due."""
+        while not stop.is_set():
+            try:
+                busy = self.run_once()
+            except Exception:  # keep the loop alive through a DB outage; it is logged
+                log.exception("dispatcher pass failed")
+                busy = 0
+            if not busy:
+                stop.wait(self.settings.notify.poll_interval_s)
+
+    # -- claim --------------------------------------------------------------------------
+
+    def _due(self, now: datetime) -> ColumnElement[bool]:
+        return or_(
+            and_(Notification.status == "pending", Notification.next_attempt_at <= now),
+            and_(Notification.status == "sending", Notification.lease_until < now),
+        )
+
+    def _claim(self, now: datetime) -> list[tuple[int, datetime, bool]]:
+        lease = now + timedelta(seconds=self.lease_s)
+        with self.session_factory.begin() as session:
+            query = (
+                select(Notification.id, Notification.status)
+                .where(self._due(now))
+                .order_by(Notification.next_attempt_at, Notification.id)
+                .limit(self.batch_size)
+            )
+            if session.get_bind().dialect.name == "postgresql":
+                query = query.with_for_update(skip_locked=True)
+            claimed = []
+            for row_id, status in session.execute(query).all():
+                result = session.execute(
+                    update(Notification)
+                    .where(Notification.id == row_id, self._due(now))
+                    .values(status="sending", lease_until=lease)
+                )
+                if result.rowcount == 1:  # type: ignore[attr-defined]
+                    claimed.append((row_id, lease, status == "sending"))
+        return claimed
+
+    # -- deliver ------------------------------------------------------------------------
+
+    def _process(self, row_id: int, lease: datetime, reclaimed: bool) -> None:
+        now = self.clock()
+        with self.session_factory() as session:
+            row = session.get_one(Notification, row_id)
+            decision = delivery.decide(row, self.settings, now)
+            message = delivery.message_of(row, decision.target.channel) if decision.target else None
+        result = None
+        if decision.target is not None and message is not None:
+            result = self.channels[decision.target.key].send(decision.target.url, message)
+        with self.session_factory.begin() as session:
+            row = session.get_one(Notification, row_id)
+            if row.status != "sending" or row.lease_until != lease:
+                log.warning("lost the lease on notification %s; not marking it", row_id)
+                return
+            if reclaimed:
+                self._attempt(
+                    session,
+                    row,
+                    None,
+                    "outcome unknown: a dispatcher stopped "
+                    "during send; re-sending with the same idempotency key",
+                    now,
+                )
+            self._apply(session, row, decision, result, now)
+
+    def _apply(
+        self,
+        session: Session,
+        row: Notification,
+        decision: delivery.Decision,
+        result: SendResult | None,
+        now: datetime,
+    ) -> None:
+        row.lease_until = None
+        if decision.action == "skip":
+            row.status, row.last_error = "skipped", decision.reason
+            timeline(session, row.case, ACTOR, "notification_skipped", now, reason=decision.reason)
+        elif decision.action == "defer":
+            row.status, row.next_attempt_at = "pending", decision.until or now
+            row.last_error = decision.reason
+        elif decision.action == "fail" or result is None:
+            self._give_up(session, row, decision.reason, now)
+        else:
+            self._record(session, row, decision.target, result, now)  # type: ignore[arg-type]
+
+    def _record(
+        self,
+        session: Session,
+        row: Notification,
+        target: delivery.Target,
+        result: SendResult,
+        now: datetime,
+    ) -> None:
+        contact_id = target.contact.id if target.contact and target.key != "log" else None
+        self._attempt(session, row, result, "", now, target.channel, contact_id)
+        NOTIFICATIONS.labels(target.channel, "sent" if result.ok else "failed").inc()
+        if target.contact is not None and row.contact_point_id != target.contact.id:
+            row.contact_point_id, row.channel = target.contact.id, target.contact.channel
+        if result.ok:
+            row.status, row.sent_at, row.last_error = "sent", now, ""
+            timeline(
+                session, row.case, ACTOR, "notified", now, notification_id=row.id,
+                kind=row.kind, channel=target.channel, duplicate=result.duplicate,
+            )  # fmt: skip
+            return
+        row.last_error = result.error
+        tries = self._tries_on(session, row.id, contact_id)
+        if result.recoverable and tries < self.settings.notify.max_attempts:
+            row.status = "pending"
+            row.next_attempt_at = now + delivery.backoff(self.settings, tries)
+        else:
+            self._fall_back(session, row, target, now)
+
+    def _fall_back(
+        self, session: Session, row: Notification, target: delivery.Target, now: datetime
+    ) -> None:
+        after = target.contact.preference if target.contact else None
+        following = first_contact(row.customer, after=after) if after is not None else None
+        if following is None or target.key == "log" and self.settings.notify.mode == "log":
+            self._give_up(session, row, f"all channels failed; last: {row.last_error}", now)
+            return
+        row.status, row.next_attempt_at = "pending", now
+        row.contact_point_id, row.channel = following.id, following.channel
+        timeline(
+            session, row.case, ACTOR, "channel_fallback", now, notification_id=row.id,
+            from_channel=target.channel, to_channel=following.channel, error=row.last_error,
+        )  # fmt: skip
+
+    def _give_up(self, session: Session, row: Notification, reason: str, now: datetime) -> None:
+        row.status, row.last_error = "failed", reason
+        timeline(session, row.case, ACTOR, "notification_failed", now, notification_id=row.id,
+                 reason=reason)  # fmt: skip
+        log.warning("notification %s for case %s failed: %s", row.id, row.case_id, reason)
+
+    def _attempt(
+        self,
+        session: Session,
+        row: Notification,
+        result: SendResult | None,
+        note: str,
+        now: datetime,
+        channel: str | None = None,
+        contact_id: int | None = None,
+    ) -> None:
+        row.attempts += 1
+        session.add(
+            DeliveryAttempt(
+                notification_id=row.id, at=now, channel=channel or row.channel,
+                contact_point_id=contact_id if channel else row.contact_point_id,
+                ok=bool(result and result.ok), error=result.error if result else note,
+                recoverable=bool(result.recoverable) if result else True,
+            )
+        )  # fmt: skip
+
+    def _tries_on(self, session: Session, row_id: int, contact_id: int | None) -> int:
+        session.flush()
+        query = select(func.count()).where(
+            DeliveryAttempt.notification_id == row_id,
+            DeliveryAttempt.ok.is_(False),
+            DeliveryAttempt.contact_point_id.is_(None)
+            if contact_id is None
+            else DeliveryAttempt.contact_point_id == contact_id,
+        )
+        return int(session.scalar(query) or 0)
