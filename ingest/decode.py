@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Mapping
 
 from anomaly.profiles import DeviceProfile, MetricSpec
 from ingest.base import DeadLetter, PayloadError, Reading
 from ingest.parsers import JsonParser, PayloadParser
-from ingest.topics import device_from_topic
+from ingest.topics import TopicParser
 from kizuki.metrics import DEAD_LETTERS
+
+log = logging.getLogger(__name__)
 
 Directory = Callable[[str], str | None]
 MAX_DETAILS = 5
@@ -27,11 +30,13 @@ class BatchDecoder:
         directory: Directory | None = None,
         profiles: Mapping[str, DeviceProfile] | None = None,
         directory_ttl_s: float = 60.0,
+        topics: TopicParser | None = None,
     ) -> None:
         self.parser = parser or JsonParser()
         self.directory = directory
         self.profiles = profiles or {}
         self.directory_ttl_s = directory_ttl_s
+        self.topics = topics or TopicParser()
         self._models: dict[str, tuple[float, Mapping[str, MetricSpec] | None]] = {}
         self._topics: dict[str, str] = {}
 
@@ -58,7 +63,7 @@ class BatchDecoder:
     def _device(self, topic: str) -> str:
         device_id = self._topics.get(topic)
         if device_id is None:
-            device_id = device_from_topic(topic)
+            device_id = self.topics(topic)
             if len(self._topics) > 100_000:
                 self._topics.clear()
             self._topics[topic] = device_id
@@ -70,7 +75,11 @@ class BatchDecoder:
         cached = self._models.get(device_id)
         if cached is not None and cached[0] > now:
             return cached[1]
-        model = self.directory(device_id)
+        try:
+            model = self.directory(device_id)
+        except Exception:  # noqa: BLE001 - an unknown model only skips the profile check
+            log.exception("device directory failed for %s", device_id)
+            model = None
         profile = self.profiles.get(model) if model is not None else None
         metrics = profile.metrics if profile is not None else None
         self._models[device_id] = (now + self.directory_ttl_s, metrics)

@@ -25,6 +25,7 @@ from ingest.base import DeadLetterStore, IngestError, Reading, TelemetryStore
 from ingest.connection import BrokerAddress, ConnectOutcome, make_client, open_connection
 from ingest.decode import BatchDecoder, Directory
 from ingest.parsers import JsonParser, Limits
+from ingest.topics import TopicParser
 from ingest.writer import Committer
 from kizuki.config import Settings
 from kizuki.metrics import INGEST_QUEUE, MESSAGES_IN
@@ -60,6 +61,7 @@ class MqttIngest:
             JsonParser(_limits(settings)),
             directory,
             profiles if profiles is not None else (load_profiles() if directory else {}),
+            topics=TopicParser(settings.mqtt.topic),
         )
         self._committer = Committer(store, deadletters, sink, clock)
         self._queue: collections.deque[Inbound] = collections.deque()

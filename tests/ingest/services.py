@@ -71,10 +71,10 @@ def influxdb1(workdir: Path) -> Service:
         f"""reporting-disabled = true
 bind-address = "127.0.0.1:{rpc_port}"
 [meta]
-  dir = "{workdir / 'meta'}"
+  dir = "{workdir / "meta"}"
 [data]
-  dir = "{workdir / 'data'}"
-  wal-dir = "{workdir / 'wal'}"
+  dir = "{workdir / "data"}"
+  wal-dir = "{workdir / "wal"}"
   query-log-enabled = false
 [monitor]
   store-enabled = false
@@ -84,7 +84,9 @@ bind-address = "127.0.0.1:{rpc_port}"
 """
     )
     url = f"http://127.0.0.1:{http_port}"
-    return Service("influxd", ["influxd", "-config", str(config)], url, "/ping", workdir / "influx.log")
+    return Service(
+        "influxd", ["influxd", "-config", str(config)], url, "/ping", workdir / "influx.log"
+    )
 
 
 def vm_points(url: str, metric: str) -> dict[str, list[tuple[int, float]]]:

@@ -44,9 +44,7 @@ class MirroredInflux:
 
 
 @pytest.fixture(params=["sqlite", "influx"])
-def store(
-    request: pytest.FixtureRequest, tmp_path: Path
-) -> Iterator[TelemetryStore]:
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TelemetryStore]:
     if request.param == "sqlite":
         backend: TelemetryStore = SqliteStore(tmp_path / "telemetry.db")
     else:

@@ -1,0 +1,162 @@
+"""MqttIngest over the real Mosquitto: bad input, SenML, sinks, broker errors."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import orjson
+import pytest
+
+from ingest.base import IngestError, Reading
+from ingest.deadletters import SqliteDeadLetters
+from ingest.embedded_store import SqliteStore
+from ingest.mqtt import MqttIngest
+from kizuki.config import Settings
+from kizuki.metrics import DEAD_LETTERS
+from tests.ingest.helpers import publish, wait_until
+
+
+def settings_for(url: str, unique: str, **ingest: object) -> Settings:
+    return Settings(
+        mqtt={
+            "url": url,
+            "client_id": f"kz-test-{unique}",
+            "topic": f"kz-{unique}/devices/+/telemetry",
+            "session_expiry_s": 60,
+        },
+        ingest={"max_payload_bytes": 4096, **ingest},
+    )
+
+
+class Harness:
+    def __init__(self, url: str, unique: str, tmp: Path) -> None:
+        self.url, self.unique = url, unique
+        self.store = SqliteStore(tmp / "telemetry.db")
+        self.letters = SqliteDeadLetters(tmp / "dead.db")
+        self.batches: list[list[Reading]] = []
+
+    def topic(self, device: str) -> str:
+        return f"kz-{self.unique}/devices/{device}/telemetry"
+
+    def start(self, directory: dict[str, str] | None = None, fail_sink: bool = False) -> MqttIngest:
+        def sink(batch: list[Reading]) -> None:
+            self.batches.append(batch)
+            if fail_sink:
+                raise RuntimeError("detector exploded")
+
+        ingest = MqttIngest(
+            settings_for(self.url, self.unique), self.store, self.letters,
+            directory.get if directory else None, sink,
+        )  # fmt: skip
+        ingest.start()
+        return ingest
+
+
+@pytest.fixture
+def harness(mosquitto_url: str, unique: str, tmp_path: Path) -> Iterator[Harness]:
+    h = Harness(mosquitto_url, unique, tmp_path)
+    yield h
+    h.store.close()
+    h.letters.close()
+
+
+def test_each_bad_input_is_dead_lettered_and_neighbours_stored(harness: Harness) -> None:
+    now = time.time()
+    ac, free = f"ac{harness.unique}", f"x{harness.unique}"
+    ok = {"ts": now, "metrics": {"fan_rpm": 1200.0}}
+    cases: list[tuple[str, str, object]] = [
+        ("not_json", ac, b"{oops"),
+        ("bad_schema", ac, {"ts": now, "metrics": 5}),
+        ("wrong_type", ac, {"ts": now + 1, "metrics": {"fan_rpm": "fast", "filter_dp_pa": 50}}),
+        ("non_finite", ac, b'{"ts": %f, "metrics": {"fan_rpm": Infinity}}' % now),
+        (
+            "missing_ts",
+            ac,
+            [{"metrics": {"fan_rpm": 1}}, {"ts": now + 2, "metrics": {"fan_rpm": 1210}}],
+        ),
+        ("ts_future", ac, {"ts": now + 86400, "metrics": {"fan_rpm": 1}}),
+        ("ts_past", ac, {"ts": now - 900 * 86400, "metrics": {"fan_rpm": 1}}),
+        ("too_large", ac, {"ts": now, "metrics": {f"m{i}": i for i in range(400)}}),
+        ("unknown_metric", ac, {"ts": now + 3, "metrics": {"fan_rpm": 1220, "warp_drive": 9}}),
+        ("out_of_range", ac, {"ts": now + 4, "metrics": {"fan_rpm": 1230, "filter_dp_pa": -3}}),
+        ("topic_mismatch", ac, {"ts": now, "device": "someone-else", "metrics": {"fan_rpm": 1}}),
+        ("bad_topic", "bad!id", ok),
+    ]
+    before = {r: DEAD_LETTERS.labels(r)._value.get() for r, _, _ in cases}
+    messages = [(harness.topic(ac), orjson.dumps(ok))]
+    messages += [
+        (harness.topic(d), p if isinstance(p, bytes) else orjson.dumps(p)) for _, d, p in cases
+    ]
+    messages.append((harness.topic(free), orjson.dumps({"ts": now, "metrics": {"anything": 1}})))
+    ingest = harness.start({ac: "aircon-x1"})
+    publish(harness.url, messages)
+    assert wait_until(lambda: ingest.stats()["acked"] >= len(messages))
+    ingest.stop()
+
+    counts = harness.letters.counts()
+    assert counts == {reason: 1 for reason, _, _ in cases}
+    for reason, _, _ in cases:
+        assert DEAD_LETTERS.labels(reason)._value.get() == before[reason] + 1
+    kept = harness.letters.list(reason="bad_topic")[0]
+    assert kept.payload == orjson.dumps(ok) and kept.topic.endswith("/bad!id/telemetry")
+    rpm = [v for _, v in harness.store.query(ac, "fan_rpm", now - 1, now + 10)]
+    assert rpm == [1200.0, 1210.0, 1220.0, 1230.0]
+    assert harness.store.query(ac, "filter_dp_pa", now - 1, now + 10) == [(round(now + 1, 3), 50.0)]
+    assert harness.store.latest(free) == Reading(free, round(now, 3), {"anything": 1.0})
+
+
+def test_senml_and_timestamp_forms_are_stored(harness: Harness) -> None:
+    dev, t0 = f"s{harness.unique}", float(int(time.time()))
+    senml = [
+        {"bn": f"urn:dev:{dev}:", "bt": t0, "n": "temp", "v": 20.5},
+        {"n": "temp", "t": 1, "v": 21},
+    ]
+    messages = [
+        (harness.topic(dev), orjson.dumps(senml)),
+        (harness.topic(dev), orjson.dumps({"ts": (t0 + 2) * 1000, "metrics": {"temp": 22}})),
+        (
+            harness.topic(dev),
+            orjson.dumps(
+                {
+                    "ts": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t0 + 3)),
+                    "metrics": {"temp": 23},
+                }
+            ),
+        ),
+    ]
+    ingest = harness.start()
+    publish(harness.url, messages)
+    assert wait_until(lambda: ingest.stats()["acked"] >= 3)
+    ingest.stop()
+    assert harness.store.query(dev, "temp", t0, t0 + 10) == [
+        (t0, 20.5), (t0 + 1, 21.0), (t0 + 2, 22.0), (t0 + 3, 23.0),
+    ]  # fmt: skip
+    assert harness.letters.counts() == {}
+
+
+def test_failing_sink_does_not_stop_ingest(harness: Harness) -> None:
+    dev, now = f"k{harness.unique}", time.time()
+    ingest = harness.start(fail_sink=True)
+    publish(
+        harness.url,
+        [
+            (harness.topic(dev), orjson.dumps({"ts": now + i, "metrics": {"t": i}}))
+            for i in range(50)
+        ],
+    )
+    assert wait_until(lambda: ingest.stats()["acked"] >= 50)
+    ingest.stop()
+    assert len(harness.store.query(dev, "t", now - 1, now + 100)) == 50
+    assert ingest.stats()["sink_errors"] >= 1
+    assert sum(len(b) for b in harness.batches) == 50
+
+
+def test_unreachable_broker_is_one_clear_line(harness: Harness, port: int) -> None:
+    harness.url = f"mqtt://127.0.0.1:{port}"
+    with pytest.raises(IngestError) as err:
+        harness.start()
+    assert str(err.value) == (
+        f"cannot reach MQTT broker at 127.0.0.1:{port}: connection refused; set KIZUKI_MQTT__URL"
+    )
