@@ -99,7 +99,7 @@ def _spike_episodes(
         size = min(0.5 + 0.9 * progress, 1.8)
         episodes.append((tick - step_s / 2, tick + step_s / 2, size))
         gap_h = max(1.0, 16.0 * (1.0 - 0.85 * min(progress, 1.0)))
-        t += float(rng.exponential(gap_h)) * 3600.0 + step_s
+        t += float(rng.exponential(gap_h)) * 3600.0 + 2 * step_s  # never adjacent
     return tuple(episodes)
 
 
