@@ -1,0 +1,140 @@
+"""Users, API keys and who is asking.
+
+Roles are ordered ``viewer < agent < admin``. Passwords are scrypt-hashed and API keys
+SHA-256-hashed (:mod:`api.passwords`); plaintext keys are shown once, at creation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Literal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from api.passwords import (
+    api_key_matches,
+    hash_api_key,
+    hash_password,
+    key_prefix,
+    new_api_key,
+    verify_password,
+)
+from tickets.models import ApiKey, User
+
+Role = Literal["viewer", "agent", "admin"]
+ROLES: tuple[Role, ...] = ("viewer", "agent", "admin")
+_DUMMY_HASH = hash_password("kizuki-timing-equaliser")
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Whoever a request acts for: a logged-in user or an API key."""
+
+    name: str
+    role: Role
+    via: Literal["session", "api_key"]
+    user_id: int | None = None
+    agent_id: int | None = None
+    locale: str | None = None
+
+    def has_role(self, needed: Role) -> bool:
+        return ROLES.index(self.role) >= ROLES.index(needed)
+
+    @property
+    def actor(self) -> str:
+        """How this principal appears in case timelines."""
+        return f"user:{self.name}" if self.via == "session" else f"key:{self.name}"
+
+
+def _check_role(role: str) -> Role:
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {ROLES}, not {role!r}")
+    return role  # type: ignore[return-value]
+
+
+def create_user(
+    session_factory: sessionmaker[Session],
+    username: str,
+    password: str,
+    role: str,
+    locale: str = "en",
+    agent_id: int | None = None,
+) -> int:
+    """Create a web user, or reset the password and role of an existing one; its id."""
+    checked = _check_role(role)
+    with session_factory.begin() as session:
+        user = session.scalar(select(User).where(User.username == username))
+        if user is None:
+            user = User(username=username, password_hash="", role=checked)
+            session.add(user)
+        user.password_hash = hash_password(password)
+        user.role, user.locale, user.active = checked, locale, True
+        if agent_id is not None:
+            user.agent_id = agent_id
+        session.flush()
+        return user.id
+
+
+def _lookup_prefix(key: str) -> str:
+    """Our keys carry their prefix; any other key (bootstrap) is keyed by its hash."""
+    return key_prefix(key) or "h" + hash_api_key(key)[:15]
+
+
+def create_api_key(
+    session_factory: sessionmaker[Session], name: str, role: str, key: str | None = None
+) -> str:
+    """Store a hashed API key with ``role`` and return the plaintext (shown only now).
+
+    With ``key`` given (the bootstrap admin key), store that one; doing so twice is harmless.
+    """
+    checked = _check_role(role)
+    plaintext = key or new_api_key()[0]
+    prefix = _lookup_prefix(plaintext)
+    with session_factory.begin() as session:
+        row = session.scalar(select(ApiKey).where(ApiKey.prefix == prefix))
+        if row is None:
+            row = ApiKey(name=name, prefix=prefix, key_hash="", role=checked)
+            session.add(row)
+        row.name, row.role, row.revoked_at = name, checked, None
+        row.key_hash = hash_api_key(plaintext)
+    return plaintext
+
+
+def revoke_api_key(session_factory: sessionmaker[Session], prefix: str) -> bool:
+    """Revoke the key with this prefix; False if there is none."""
+    with session_factory.begin() as session:
+        row = session.scalar(select(ApiKey).where(ApiKey.prefix == prefix))
+        if row is None:
+            return False
+        row.revoked_at = row.revoked_at or datetime.now(UTC)
+        return True
+
+
+def principal_for_key(session: Session, key: str) -> Principal | None:
+    """The principal of a valid, unrevoked API key, or None."""
+    row = session.scalar(select(ApiKey).where(ApiKey.prefix == _lookup_prefix(key)))
+    if row is None or row.revoked_at is not None or not api_key_matches(key, row.key_hash):
+        return None
+    return Principal(name=row.name, role=_check_role(row.role), via="api_key")
+
+
+def authenticate(session: Session, username: str, password: str) -> User | None:
+    """The active user with these credentials, or None (same work either way)."""
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None or not user.active:
+        verify_password(password, _DUMMY_HASH)
+        return None
+    return user if verify_password(password, user.password_hash) else None
+
+
+def principal_for_user(user: User) -> Principal:
+    return Principal(
+        name=user.username,
+        role=_check_role(user.role),
+        via="session",
+        user_id=user.id,
+        agent_id=user.agent_id,
+        locale=user.locale,
+    )

@@ -1,0 +1,193 @@
+"""A small server-side SVG line chart for one metric around an anomaly.
+
+It draws the readings, the normal band, the user-visible limit, the anomaly onset and
+the predicted crossing of the limit (with the trend leading to it). No JavaScript.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from html import escape
+
+from markupsafe import Markup
+
+W, H = 760, 280
+PAD_L, PAD_R, PAD_T, PAD_B = 56, 20, 16, 34
+
+
+@dataclass(frozen=True, slots=True)
+class ChartSpec:
+    """What to draw; labels arrive already translated."""
+
+    points: Sequence[tuple[float, float]]
+    unit: str
+    normal: tuple[float, float] | None = None
+    limit: float | None = None
+    onset_ts: float | None = None
+    eta_ts: float | None = None
+    title: str = ""
+    label_normal: str = "normal"
+    label_limit: str = "limit"
+    label_eta: str = "predicted crossing"
+
+
+@dataclass(frozen=True, slots=True)
+class _Scale:
+    x0: float
+    x1: float
+    y0: float
+    y1: float
+
+    def x(self, ts: float) -> float:
+        span = (self.x1 - self.x0) or 1.0
+        return PAD_L + (ts - self.x0) / span * (W - PAD_L - PAD_R)
+
+    def y(self, value: float) -> float:
+        span = (self.y1 - self.y0) or 1.0
+        return H - PAD_B - (value - self.y0) / span * (H - PAD_T - PAD_B)
+
+
+def _scale(spec: ChartSpec) -> _Scale:
+    times = [t for t, _ in spec.points] or [0.0, 1.0]
+    values = [v for _, v in spec.points]
+    x0, x1 = min(times), max(times)
+    if spec.eta_ts is not None and x1 > x0 and spec.eta_ts <= x1 + 2 * (x1 - x0):
+        x1 = max(x1, spec.eta_ts)
+    if spec.normal:
+        values += list(spec.normal)
+    if spec.limit is not None:
+        values.append(spec.limit)
+    lo, hi = (min(values), max(values)) if values else (0.0, 1.0)
+    margin = (hi - lo) * 0.08 or 1.0
+    return _Scale(x0, x1 if x1 > x0 else x0 + 1.0, lo - margin, hi + margin)
+
+
+def _nice_ticks(lo: float, hi: float, count: int = 5) -> list[float]:
+    raw = (hi - lo) / max(count, 1)
+    step = 10 ** math.floor(math.log10(raw)) if raw > 0 else 1.0
+    for mult in (1, 2, 5, 10):
+        if raw <= step * mult:
+            step *= mult
+            break
+    first = math.ceil(lo / step) * step
+    return [first + i * step for i in range(int((hi - first) / step) + 1)]
+
+
+def _fmt(value: float) -> str:
+    return f"{value:.0f}" if abs(value) >= 100 else f"{value:.3g}"
+
+
+def _when(ts: float, span: float) -> str:
+    dt = datetime.fromtimestamp(ts, UTC)
+    return dt.strftime("%m-%d %H:%M" if span < 3 * 86400 else "%m-%d")
+
+
+def _axes(s: _Scale) -> list[str]:
+    parts = ['<g class="axis" font-size="11" fill="#555">']
+    for v in _nice_ticks(s.y0, s.y1):
+        y = s.y(v)
+        parts.append(
+            f'<line x1="{PAD_L}" x2="{W - PAD_R}" y1="{y:.1f}" y2="{y:.1f}" stroke="#eee"/>'
+            f'<text x="{PAD_L - 6}" y="{y + 4:.1f}" text-anchor="end">{_fmt(v)}</text>'
+        )
+    span = s.x1 - s.x0
+    for i in range(5):
+        ts = s.x0 + span * i / 4
+        anchor = "start" if i == 0 else "end" if i == 4 else "middle"
+        parts.append(
+            f'<text x="{s.x(ts):.1f}" y="{H - 10}" text-anchor="{anchor}">{_when(ts, span)}</text>'
+        )
+    parts.append("</g>")
+    return parts
+
+
+def _band(spec: ChartSpec, s: _Scale) -> list[str]:
+    if not spec.normal:
+        return []
+    top, bottom = s.y(spec.normal[1]), s.y(spec.normal[0])
+    return [
+        f'<rect class="normal-band" x="{PAD_L}" y="{top:.1f}" width="{W - PAD_L - PAD_R}" '
+        f'height="{bottom - top:.1f}" fill="#d9f2e3"><title>{escape(spec.label_normal)}</title>'
+        f"</rect>",
+        f'<text x="{W - PAD_R - 4}" y="{top + 12:.1f}" text-anchor="end" font-size="11" '
+        f'fill="#2d7a4b">{escape(spec.label_normal)}</text>',
+    ]
+
+
+def _limit(spec: ChartSpec, s: _Scale) -> list[str]:
+    if spec.limit is None:
+        return []
+    y = s.y(spec.limit)
+    label = f"{spec.label_limit} {_fmt(spec.limit)} {spec.unit}"
+    return [
+        f'<line class="limit" x1="{PAD_L}" x2="{W - PAD_R}" y1="{y:.1f}" y2="{y:.1f}" '
+        f'stroke="#c0392b" stroke-width="1.5" stroke-dasharray="6 4"/>',
+        f'<text x="{PAD_L + 4}" y="{y - 4:.1f}" font-size="11" fill="#c0392b">'
+        f"{escape(label)}</text>",
+    ]
+
+
+def _series(spec: ChartSpec, s: _Scale) -> list[str]:
+    if not spec.points:
+        return []
+    coords = " ".join(f"{s.x(t):.1f},{s.y(v):.1f}" for t, v in spec.points)
+    return [
+        f'<polyline class="series" points="{coords}" fill="none" stroke="#1f5fa8" '
+        f'stroke-width="1.6" stroke-linejoin="round"/>'
+    ]
+
+
+def _onset(spec: ChartSpec, s: _Scale) -> list[str]:
+    if spec.onset_ts is None or not s.x0 <= spec.onset_ts <= s.x1:
+        return []
+    x = s.x(spec.onset_ts)
+    return [
+        f'<line class="onset" x1="{x:.1f}" x2="{x:.1f}" y1="{PAD_T}" y2="{H - PAD_B}" '
+        f'stroke="#e67e22" stroke-dasharray="2 3"/>'
+    ]
+
+
+def _eta(spec: ChartSpec, s: _Scale) -> list[str]:
+    if spec.eta_ts is None or spec.limit is None or not spec.points:
+        return []
+    last_t, last_v = spec.points[-1]
+    label = f"{spec.label_eta} {datetime.fromtimestamp(spec.eta_ts, UTC):%Y-%m-%d %H:%M} UTC"
+    if spec.eta_ts > s.x1:  # too far to draw: say so at the right edge
+        return [
+            f'<text class="eta" x="{W - PAD_R}" y="{PAD_T + 12}" text-anchor="end" '
+            f'font-size="11" fill="#c0392b">{escape(label)} →</text>'
+        ]
+    ex, ey = s.x(spec.eta_ts), s.y(spec.limit)
+    anchor = "end" if ex > W / 2 else "start"
+    dx = -8 if anchor == "end" else 8
+    return [
+        f'<line class="trend" x1="{s.x(last_t):.1f}" y1="{s.y(last_v):.1f}" x2="{ex:.1f}" '
+        f'y2="{ey:.1f}" stroke="#c0392b" stroke-dasharray="3 3"/>',
+        f'<circle class="eta" cx="{ex:.1f}" cy="{ey:.1f}" r="5" fill="#c0392b">'
+        f"<title>{escape(label)}</title></circle>",
+        f'<text x="{ex + dx:.1f}" y="{ey + 16:.1f}" text-anchor="{anchor}" font-size="11" '
+        f'fill="#c0392b">{escape(label)}</text>',
+    ]
+
+
+def render_chart(spec: ChartSpec) -> Markup:
+    """The chart as an inline ``<svg>`` element, safe to place in a template."""
+    s = _scale(spec)
+    body = (
+        _axes(s)
+        + _band(spec, s)
+        + _limit(spec, s)
+        + _onset(spec, s)
+        + _series(spec, s)
+        + _eta(spec, s)
+    )
+    title = escape(spec.title)
+    head = (
+        f'<svg class="chart" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {W} {H}" '
+        f'role="img" aria-label="{title}" data-points="{len(spec.points)}">'
+        f"<title>{title}</title>"
+    )
+    return Markup(head + "".join(body) + "</svg>")

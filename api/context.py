@@ -1,0 +1,37 @@
+"""What the app is built from, held on ``app.state.ctx`` for the dependencies."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from anomaly.profiles import DeviceProfile
+from ingest.base import DeadLetterStore, TelemetryStore
+from kizuki.config import Settings
+
+
+@dataclass
+class AppContext:
+    """The engine parts the API reads from and acts through."""
+
+    settings: Settings
+    session_factory: sessionmaker[Session]
+    store: TelemetryStore
+    deadletters: DeadLetterStore
+    profiles: dict[str, DeviceProfile]
+    case_service: Any
+    clock: Callable[[], float] = field(default=time.time)
+
+    def now(self) -> datetime:
+        """The engine's current time: the case service's clock if it has one (the demo
+        runs on simulated time), else ours."""
+        clock = getattr(self.case_service, "clock", None)
+        value = clock() if callable(clock) else self.clock()
+        if isinstance(value, datetime):
+            return value.astimezone(UTC)
+        return datetime.fromtimestamp(float(value), UTC)

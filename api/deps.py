@@ -1,0 +1,136 @@
+"""FastAPI dependencies as ``Annotated`` aliases: context, DB session, who is asking.
+
+``Viewer``, ``AgentRole`` and ``Admin`` authenticate (API key, bearer token or session
+cookie) and enforce the role: nobody -> 401, too little -> 403. Page variants redirect
+to the login form instead of answering 401.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from collections.abc import Callable, Iterator
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, Security
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session
+
+from api.auth import Principal, Role, principal_for_key, principal_for_user
+from api.context import AppContext
+from api.errors import LoginRequired
+from tickets.models import User
+
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+api_key_scheme = APIKeyHeader(
+    name="X-API-Key", auto_error=False, description="An API key (viewer, agent or admin)."
+)
+bearer_scheme = HTTPBearer(auto_error=False, description="The same API key as a bearer token.")
+
+
+def get_ctx(request: Request) -> AppContext:
+    return request.app.state.ctx
+
+
+CtxDep = Annotated[AppContext, Depends(get_ctx)]
+
+
+def get_db(ctx: CtxDep) -> Iterator[Session]:
+    with ctx.session_factory() as session:
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(get_db)]
+
+
+def csrf_token(request: Request) -> str:
+    """The session's CSRF token, created on first use."""
+    token = request.session.get("csrf")
+    if not token:
+        token = request.session["csrf"] = secrets.token_urlsafe(24)
+    return str(token)
+
+
+def csrf_ok(request: Request, offered: str | None) -> bool:
+    expected = request.session.get("csrf")
+    return bool(expected and offered and hmac.compare_digest(str(expected), offered))
+
+
+def _session_principal(request: Request, db: Session) -> Principal | None:
+    uid = request.session.get("uid")
+    if not isinstance(uid, int):
+        return None
+    user = db.get(User, uid)
+    return principal_for_user(user) if user is not None and user.active else None
+
+
+def get_principal(
+    request: Request,
+    db: SessionDep,
+    api_key: Annotated[str | None, Security(api_key_scheme)] = None,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Security(bearer_scheme)] = None,
+) -> Principal | None:
+    """Whoever the request acts for, or None. A key that does not check out is a 401."""
+    key = api_key or (bearer.credentials if bearer else None)
+    if key:
+        principal = principal_for_key(db, key)
+        if principal is None:
+            raise HTTPException(401, "Unknown or revoked API key.", _challenge())
+        return principal
+    principal = _session_principal(request, db)
+    unsafe = request.method in UNSAFE_METHODS
+    if principal and unsafe and not csrf_ok(request, request.headers.get("x-csrf-token")):
+        raise HTTPException(403, "Missing or wrong X-CSRF-Token for a cookie session.")
+    return principal
+
+
+MaybePrincipal = Annotated[Principal | None, Depends(get_principal)]
+
+
+def _challenge() -> dict[str, str]:
+    return {"WWW-Authenticate": 'Bearer realm="kizuki"'}
+
+
+def require(role: Role) -> Callable[[Principal | None], Principal]:
+    """A dependency that lets through principals with at least ``role``."""
+
+    def _require(principal: MaybePrincipal) -> Principal:
+        if principal is None:
+            raise HTTPException(401, "Authentication required.", _challenge())
+        if not principal.has_role(role):
+            raise HTTPException(403, f"This needs the {role} role.")
+        return principal
+
+    return _require
+
+
+Viewer = Annotated[Principal, Depends(require("viewer"))]
+AgentRole = Annotated[Principal, Depends(require("agent"))]
+Admin = Annotated[Principal, Depends(require("admin"))]
+
+
+def page_user(request: Request, db: SessionDep) -> Principal:
+    """The logged-in user of a web page; nobody -> redirect to the login form."""
+    principal = _session_principal(request, db)
+    if principal is None:
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        raise LoginRequired(target)
+    return principal
+
+
+PageUser = Annotated[Principal, Depends(page_user)]
+
+
+async def page_agent_form(request: Request, user: PageUser) -> Principal:
+    """A form post from a logged-in agent (or admin) carrying the right CSRF token."""
+    form = await request.form()
+    offered = form.get("csrf_token")
+    if not csrf_ok(request, offered if isinstance(offered, str) else None):
+        raise HTTPException(403, "The form has expired; reload the page and try again.")
+    if not user.has_role("agent"):
+        raise HTTPException(403, "This needs the agent role.")
+    return user
+
+
+PageAgentForm = Annotated[Principal, Depends(page_agent_form)]

@@ -1,0 +1,118 @@
+"""Every error leaves the app as an RFC 9457 problem document, never a traceback.
+
+Exceptions::
+
+    LoginRequired    a web page was asked for without a session (redirects to /login)
+"""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+log = logging.getLogger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+
+
+class LoginRequired(Exception):
+    """Raised by page dependencies when nobody is logged in."""
+
+    def __init__(self, next_url: str) -> None:
+        super().__init__(next_url)
+        self.next_url = next_url
+
+
+def problem(status: int, detail: str | None = None, **extra: Any) -> dict[str, Any]:
+    """A problem-details body for ``status``."""
+    body: dict[str, Any] = {
+        "type": "about:blank",
+        "title": HTTPStatus(status).phrase,
+        "status": status,
+    }
+    if detail:
+        body["detail"] = detail
+    body.update(extra)
+    return body
+
+
+def _wants_html(request: Request) -> bool:
+    if request.url.path.startswith("/api/"):
+        return False
+    return "text/html" in request.headers.get("accept", "")
+
+
+def _respond(request: Request, body: dict[str, Any], headers: dict[str, str] | None) -> Response:
+    body.setdefault("instance", request.url.path)
+    if _wants_html(request) and hasattr(request.app.state, "templates"):
+        from api.templating import render  # late: templating imports the deps
+
+        return render(request, "error.html", None, status_code=body["status"], problem=body)
+    return JSONResponse(body, status_code=body["status"], headers=headers, media_type=PROBLEM_JSON)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    if not isinstance(exc, StarletteHTTPException):  # pragma: no cover - registration guard
+        raise exc
+    detail = exc.detail if isinstance(exc.detail, str) else None
+    return _respond(request, problem(exc.status_code, detail), exc.headers)
+
+
+async def _validation_error(request: Request, exc: Exception) -> Response:
+    errors = exc.errors() if isinstance(exc, RequestValidationError) else []
+    clean = [{"loc": list(e.get("loc", ())), "msg": str(e.get("msg", ""))} for e in errors]
+    body = problem(422, "The request is not valid.", errors=clean)
+    return _respond(request, body, None)
+
+
+async def _login_required(request: Request, exc: Exception) -> Response:
+    target = exc.next_url if isinstance(exc, LoginRequired) else "/"
+    return RedirectResponse(f"/login?next={target}", status_code=303)
+
+
+class CatchAll:
+    """ASGI middleware: an unexpected exception becomes a 500 problem, logged once.
+
+    Starlette's own last-resort handler re-raises after answering, which makes servers
+    drop the keep-alive connection; this one answers and stops there.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception:
+            if started:
+                raise
+            request = Request(scope)
+            log.exception("unhandled error on %s %s", request.method, request.url.path)
+            body = problem(500, "Something went wrong on our side.", instance=request.url.path)
+            response = JSONResponse(body, status_code=500, media_type=PROBLEM_JSON)
+            await response(scope, receive, send)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Route HTTP, validation and unexpected errors through problem details."""
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(LoginRequired, _login_required)
+    app.add_middleware(CatchAll)

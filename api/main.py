@@ -1,0 +1,119 @@
+"""The app factory: JSON API, web pages, static files, errors and auth wired together."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.middleware.sessions import SessionMiddleware
+
+from anomaly.profiles import DeviceProfile, load_profiles
+from api.auth import create_api_key
+from api.context import AppContext
+from api.errors import install_error_handlers
+from api.openapi import install_openapi
+from api.routes import (
+    agents,
+    anomalies,
+    case_page,
+    cases,
+    customers,
+    deadletters,
+    device_page,
+    devices,
+    feedback,
+    health,
+    keys,
+    knowledge,
+    pages,
+    web_auth,
+)
+from api.templating import make_templates
+from ingest.base import DeadLetterStore, TelemetryStore
+from kizuki.config import Settings
+
+log = logging.getLogger(__name__)
+HERE = Path(__file__).parent
+SESSION_MAX_AGE_S = 12 * 3600
+
+API_ROUTERS = (devices, anomalies, cases, customers, agents, knowledge, deadletters, keys)
+
+
+def create_app(
+    settings: Settings,
+    session_factory: sessionmaker[Session],
+    store: TelemetryStore,
+    deadletters: DeadLetterStore,
+    profiles: dict[str, DeviceProfile] | None = None,
+    case_service: Any = None,
+    clock: Callable[[], float] = time.time,
+) -> FastAPI:
+    """Build the Kizuki web app over already-open stores (the case DB must be migrated).
+
+    ``case_service`` performs case actions (a ``tickets.service.CaseService``); without one,
+    a default is built over ``session_factory``.
+    """
+    profiles = profiles if profiles is not None else load_profiles()
+    app = FastAPI(
+        title="Kizuki",
+        version="0.1.0",
+        summary="Proactive-service engine: devices, telemetry, anomalies and service cases.",
+        docs_url="/api/docs",
+        redoc_url=None,
+        openapi_url="/api/v1/openapi.json",
+    )
+    service = case_service or _default_case_service(session_factory, profiles, settings)
+    app.state.ctx = AppContext(
+        settings, session_factory, store, deadletters, profiles, service, clock
+    )
+    app.state.templates = make_templates()
+    install_error_handlers(app)  # its catch-all sits inside the session middleware
+    _add_middleware(app, settings)
+    _include_routes(app)
+    install_openapi(app)
+    _bootstrap(settings, session_factory)
+    return app
+
+
+def _add_middleware(app: FastAPI, settings: Settings) -> None:
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=settings.api.secret_key.get_secret_value(),
+        session_cookie="kizuki_session",
+        max_age=SESSION_MAX_AGE_S,
+        same_site="lax",
+        https_only=settings.environment == "production",
+    )
+
+
+def _include_routes(app: FastAPI) -> None:
+    for module in API_ROUTERS:
+        app.include_router(module.router, prefix="/api/v1")
+    app.include_router(health.router)
+    app.include_router(feedback.router)
+    app.include_router(web_auth.router)
+    app.include_router(pages.router)
+    app.include_router(case_page.router)
+    app.include_router(device_page.router)
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+
+
+def _default_case_service(
+    session_factory: sessionmaker[Session], profiles: dict[str, DeviceProfile], settings: Settings
+) -> Any:
+    from tickets.service import CaseService
+
+    return CaseService(session_factory, profiles, settings)
+
+
+def _bootstrap(settings: Settings, session_factory: sessionmaker[Session]) -> None:
+    key = settings.api.admin_api_key
+    if key is not None and key.get_secret_value():
+        create_api_key(session_factory, "bootstrap-admin", "admin", key=key.get_secret_value())
+        log.info("bootstrap admin API key is in place")

@@ -1,0 +1,149 @@
+"""Read-side queries shared by the JSON API and the pages: filtered, keyset-paged cases.
+
+Exceptions::
+
+    BadCursor    a pagination cursor that was not made by us (or is stale in shape)
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal, get_args
+
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
+from sqlalchemy.orm import InstrumentedAttribute, Session, selectinload
+
+from tickets.models import OPEN_STATUSES, Case
+
+SORTS: dict[str, InstrumentedAttribute[Any]] = {
+    "sla_due_at": Case.sla_due_at,
+    "opened_at": Case.opened_at,
+    "updated_at": Case.updated_at,
+    "priority": Case.priority,
+    "score": Case.score,
+}
+SortName = Literal[
+    "sla_due_at",
+    "opened_at",
+    "updated_at",
+    "priority",
+    "score",
+    "-sla_due_at",
+    "-opened_at",
+    "-updated_at",
+    "-priority",
+    "-score",
+]
+SORT_CHOICES: tuple[str, ...] = get_args(SortName)
+SEVERITIES = ("critical", "high", "medium", "low")
+
+
+class BadCursor(ValueError):
+    """The cursor does not decode to a position in this sort order."""
+
+
+@dataclass
+class CaseFilter:
+    """What the queue shows; empty lists mean 'any'."""
+
+    status: list[str] = field(default_factory=list)
+    severity: list[str] = field(default_factory=list)
+    assignee: str | None = None  # an agent id, or "none" for unassigned
+    model: str | None = None
+    failure_mode: str | None = None
+    device_id: str | None = None
+
+    def where(self) -> list[ColumnElement[bool]]:
+        clauses: list[ColumnElement[bool]] = []
+        if self.status:
+            clauses.append(Case.status.in_(self.status))
+        if self.severity:
+            clauses.append(Case.severity.in_(self.severity))
+        if self.assignee == "none":
+            clauses.append(Case.assignee_id.is_(None))
+        elif self.assignee:
+            clauses.append(Case.assignee_id == int(self.assignee))
+        for column, value in (
+            (Case.model, self.model),
+            (Case.failure_mode, self.failure_mode),
+            (Case.device_id, self.device_id),
+        ):
+            if value:
+                clauses.append(column == value)
+        return clauses
+
+
+@dataclass
+class CasePage:
+    cases: list[Case]
+    total: int
+    next_cursor: str | None
+
+
+def _encode(value: Any, case_id: int) -> str:
+    raw = value.isoformat() if isinstance(value, datetime) else value
+    return base64.urlsafe_b64encode(json.dumps([raw, case_id]).encode()).decode()
+
+
+def _decode(cursor: str, column: InstrumentedAttribute[Any]) -> tuple[Any, int]:
+    try:
+        raw, case_id = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        python_type = column.type.python_type
+        value = datetime.fromisoformat(raw) if python_type is datetime else python_type(raw)
+        if isinstance(value, datetime) and value.tzinfo is None:
+            raise ValueError("naive datetime in cursor")
+        return value, int(case_id)
+    except (ValueError, TypeError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise BadCursor(str(exc)) from None
+
+
+def _after(column: InstrumentedAttribute[Any], desc: bool, value: Any, case_id: int) -> Any:
+    if desc:
+        return or_(column < value, and_(column == value, Case.id < case_id))
+    return or_(column > value, and_(column == value, Case.id > case_id))
+
+
+def list_cases(
+    session: Session,
+    flt: CaseFilter,
+    sort: str = "sla_due_at",
+    limit: int = 50,
+    cursor: str | None = None,
+) -> CasePage:
+    """One page of cases matching ``flt`` in ``sort`` order (``-name`` = descending)."""
+    desc = sort.startswith("-")
+    column = SORTS[sort.lstrip("-")]
+    where = flt.where()
+    total = session.scalar(select(func.count(Case.id)).where(*where)) or 0
+    query: Select[tuple[Case]] = select(Case).where(*where)
+    if cursor:
+        query = query.where(_after(column, desc, *_decode(cursor, column)))
+    order = (column.desc(), Case.id.desc()) if desc else (column.asc(), Case.id.asc())
+    query = query.order_by(*order).limit(limit + 1).options(selectinload(Case.assignee))
+    rows = list(session.scalars(query))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    last = rows[-1] if more and rows else None
+    next_cursor = _encode(getattr(last, column.key), last.id) if last else None
+    return CasePage(rows, total, next_cursor)
+
+
+def severity_counts(session: Session, flt: CaseFilter) -> dict[str, int]:
+    """Cases matching ``flt`` per severity (every severity present, zeros included)."""
+    rows = session.execute(
+        select(Case.severity, func.count(Case.id)).where(*flt.where()).group_by(Case.severity)
+    )
+    counts = dict.fromkeys(SEVERITIES, 0)
+    counts.update({severity: n for severity, n in rows})
+    return counts
+
+
+def open_case_counts(session: Session, column: InstrumentedAttribute[Any]) -> dict[Any, int]:
+    """Open cases grouped by ``column`` (device, model, assignee...)."""
+    rows = session.execute(
+        select(column, func.count(Case.id)).where(Case.status.in_(OPEN_STATUSES)).group_by(column)
+    )
+    return {key: n for key, n in rows}

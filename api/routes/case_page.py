@@ -1,0 +1,94 @@
+"""The case page (chart, explanation, timeline, notifications, feedback) and its actions."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Form, HTTPException, Path, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import select
+
+from api.actions import ActionError, perform
+from api.case_chart import case_chart, chart_metric
+from api.deps import CtxDep, PageAgentForm, PageUser, SessionDep
+from api.i18n import pick_locale, translator
+from api.present import case_detail, customer_public
+from api.routes.cases import load_case, load_feedback
+from api.templating import render
+from tickets.kb import KbError, load_article
+from tickets.lifecycle import TRANSITIONS
+from tickets.models import OPEN_STATUSES, Agent
+
+router = APIRouter(include_in_schema=False)
+CaseId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+PageAction = Literal["acknowledge", "assign", "start", "note", "resolve", "close", "reopen"]
+
+
+def allowed_actions(status: str) -> list[str]:
+    """Buttons to show for a case in ``status`` (assign and note while it is open)."""
+    moves = [name for name, (sources, _) in TRANSITIONS.items() if status in sources]
+    return moves + (["assign", "note"] if status in OPEN_STATUSES else [])
+
+
+@router.get("/cases/{case_id}", response_class=HTMLResponse)
+def case_page(
+    request: Request, user: PageUser, ctx: CtxDep, db: SessionDep, case_id: CaseId
+) -> Response:
+    case = load_case(db, case_id)
+    if case is None:
+        raise HTTPException(404, f"No case {case_id}.")
+    locale = pick_locale(request, user.locale)
+    _ = translator(locale)
+    detail = case_detail(case, load_feedback(db, case_id), ctx.profiles, locale)
+    try:
+        article = load_article(case.kb_article, locale) if case.kb_article else None
+    except KbError:
+        article = None
+    customer = case.customer if user.has_role("agent") else None
+    by_channel: dict[str, list[object]] = {}
+    for n in detail.notifications:
+        by_channel.setdefault(n.channel or "—", []).append(n)
+    return render(
+        request,
+        "case.html",
+        user,
+        nav="queue",
+        case=detail,
+        now=ctx.now(),
+        chart=case_chart(ctx, case, _),
+        metric=chart_metric(ctx, case),
+        article=article,
+        by_channel=by_channel,
+        customer=customer_public(customer) if customer else None,
+        can_act=user.has_role("agent"),
+        actions=allowed_actions(case.status),
+        agents=db.scalars(select(Agent).where(Agent.active).order_by(Agent.name)).all(),
+    )
+
+
+@router.post("/cases/{case_id}/actions/{action}")
+async def case_action(
+    request: Request,
+    who: PageAgentForm,
+    ctx: CtxDep,
+    case_id: CaseId,
+    action: Annotated[PageAction, Path()],
+    agent_id: Annotated[int | None, Form(ge=1)] = None,
+    text: Annotated[str, Form(max_length=4000)] = "",
+) -> Response:
+    kwargs: dict[str, object] = {}
+    if action == "assign":
+        if agent_id is None:
+            raise HTTPException(422, "Pick an agent.")
+        kwargs["agent_id"] = agent_id
+    elif action == "note":
+        if not text.strip():
+            raise HTTPException(422, "Write a note first.")
+        kwargs["text"] = text.strip()
+    elif action in ("resolve", "close", "reopen"):
+        kwargs["note"] = text.strip()
+    try:
+        perform(ctx, case_id, action, who.actor, **kwargs)
+    except ActionError as exc:
+        raise HTTPException(exc.status, exc.detail) from None
+    return RedirectResponse(f"/cases/{case_id}", status_code=303)

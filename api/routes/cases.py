@@ -1,0 +1,175 @@
+"""Service cases: the filtered queue, one case in full, and what agents do to a case."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Path, Query
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from api.actions import ActionError, perform
+from api.deps import AgentRole, CtxDep, SessionDep, Viewer
+from api.openapi import AUTH_ERRORS, problem_responses
+from api.present import case_detail, case_public
+from api.queries import BadCursor, CaseFilter, SortName, list_cases
+from api.schemas import (
+    ActionBody,
+    AssignBody,
+    CaseDetail,
+    CasesPublic,
+    NoteBody,
+    SeverityName,
+    StatusName,
+)
+from tickets.models import Case, Feedback, Notification
+
+router = APIRouter(prefix="/cases", tags=["cases"], responses=AUTH_ERRORS)
+CaseId = Annotated[int, Path(ge=1, le=2**31 - 1, description="Case id.")]
+NOT_FOUND = problem_responses(404)
+ACTION_ERRORS = problem_responses(404, 409)
+
+
+@router.get(
+    "",
+    response_model=CasesPublic,
+    summary="List cases (filter, sort, page)",
+    responses=problem_responses(400),
+)
+def read_cases(
+    _: Viewer,
+    ctx: CtxDep,
+    db: SessionDep,
+    status: Annotated[list[StatusName] | None, Query()] = None,
+    severity: Annotated[list[SeverityName] | None, Query()] = None,
+    assignee: Annotated[
+        str | None,
+        Query(
+            pattern=r"^(none|[1-9][0-9]{0,8})$", description="Agent id, or 'none' for unassigned."
+        ),
+    ] = None,
+    model: Annotated[str | None, Query(max_length=64, description="Product model.")] = None,
+    failure_mode: Annotated[str | None, Query(max_length=64)] = None,
+    device_id: Annotated[str | None, Query(max_length=64)] = None,
+    sort: Annotated[SortName, Query(description="Order; '-' = descending.")] = "sla_due_at",
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+) -> CasesPublic:
+    flt = CaseFilter(
+        list(status or []), list(severity or []), assignee, model, failure_mode, device_id
+    )
+    try:
+        page = list_cases(db, flt, sort, limit, cursor)
+    except BadCursor:
+        raise HTTPException(400, "The cursor is not valid for this query.") from None
+    data = [case_public(c, ctx.profiles) for c in page.cases]
+    return CasesPublic(data=data, count=page.total, next_cursor=page.next_cursor)
+
+
+def load_case(db: Session, case_id: int) -> Case | None:
+    """A case with everything its page shows, or None."""
+    return db.scalar(
+        select(Case)
+        .where(Case.id == case_id)
+        .options(
+            selectinload(Case.events),
+            selectinload(Case.assignee),
+            selectinload(Case.notifications).selectinload(Notification.attempts_log),
+        )
+    )
+
+
+def load_feedback(db: Session, case_id: int) -> list[Feedback]:
+    return list(
+        db.scalars(select(Feedback).where(Feedback.case_id == case_id).order_by(Feedback.id))
+    )
+
+
+def _detail(ctx: CtxDep, db: Session, case_id: int) -> CaseDetail:
+    case = load_case(db, case_id)
+    if case is None:
+        raise HTTPException(404, f"No case {case_id}.")
+    return case_detail(case, load_feedback(db, case_id), ctx.profiles)
+
+
+@router.get(
+    "/{case_id}", response_model=CaseDetail, summary="One case in full", responses=NOT_FOUND
+)
+def read_case(_: Viewer, ctx: CtxDep, db: SessionDep, case_id: CaseId) -> CaseDetail:
+    return _detail(ctx, db, case_id)
+
+
+def _act(ctx: CtxDep, case_id: int, action: str, actor: str, **kwargs: object) -> CaseDetail:
+    try:
+        perform(ctx, case_id, action, actor, **kwargs)
+    except ActionError as exc:
+        raise HTTPException(exc.status, exc.detail) from None
+    with ctx.session_factory() as db:
+        return _detail(ctx, db, case_id)
+
+
+@router.post(
+    "/{case_id}/acknowledge",
+    response_model=CaseDetail,
+    responses=ACTION_ERRORS,
+    summary="Acknowledge: someone is looking at it",
+)
+def acknowledge(who: AgentRole, ctx: CtxDep, case_id: CaseId) -> CaseDetail:
+    return _act(ctx, case_id, "acknowledge", who.actor)
+
+
+@router.post(
+    "/{case_id}/assign",
+    response_model=CaseDetail,
+    responses=ACTION_ERRORS,
+    summary="Assign to an agent",
+)
+def assign(who: AgentRole, ctx: CtxDep, case_id: CaseId, body: AssignBody) -> CaseDetail:
+    return _act(ctx, case_id, "assign", who.actor, agent_id=body.agent_id)
+
+
+@router.post(
+    "/{case_id}/start",
+    response_model=CaseDetail,
+    responses=ACTION_ERRORS,
+    summary="Start work on the case",
+)
+def start(who: AgentRole, ctx: CtxDep, case_id: CaseId) -> CaseDetail:
+    return _act(ctx, case_id, "start", who.actor)
+
+
+@router.post(
+    "/{case_id}/notes",
+    response_model=CaseDetail,
+    responses=ACTION_ERRORS,
+    summary="Add a note to the timeline",
+)
+def add_note(who: AgentRole, ctx: CtxDep, case_id: CaseId, body: NoteBody) -> CaseDetail:
+    return _act(ctx, case_id, "note", who.actor, text=body.text)
+
+
+@router.post(
+    "/{case_id}/resolve",
+    response_model=CaseDetail,
+    responses=ACTION_ERRORS,
+    summary="Resolve: the problem is fixed",
+)
+def resolve(who: AgentRole, ctx: CtxDep, case_id: CaseId, body: ActionBody) -> CaseDetail:
+    return _act(ctx, case_id, "resolve", who.actor, note=body.note)
+
+
+@router.post(
+    "/{case_id}/close", response_model=CaseDetail, responses=ACTION_ERRORS, summary="Close the case"
+)
+def close(who: AgentRole, ctx: CtxDep, case_id: CaseId, body: ActionBody) -> CaseDetail:
+    return _act(ctx, case_id, "close", who.actor, note=body.note)
+
+
+@router.post(
+    "/{case_id}/reopen",
+    response_model=CaseDetail,
+    responses=ACTION_ERRORS,
+    summary="Reopen a resolved or closed case",
+)
+def reopen(who: AgentRole, ctx: CtxDep, case_id: CaseId, body: ActionBody) -> CaseDetail:
+    return _act(ctx, case_id, "reopen", who.actor, note=body.note)

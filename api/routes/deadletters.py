@@ -1,0 +1,51 @@
+"""Messages ingest refused, with the reason (admins only: payloads are raw device data)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query
+
+from api.deps import Admin, CtxDep
+from api.openapi import AUTH_ERRORS, problem_responses
+from api.schemas import DeadLetterPublic, DeadLettersPublic
+from ingest.base import DeadLetter, IngestError
+
+router = APIRouter(prefix="/dead-letters", tags=["dead letters"], responses=AUTH_ERRORS)
+PAYLOAD_CUT = 4096
+
+
+def _public(letter: DeadLetter) -> DeadLetterPublic:
+    return DeadLetterPublic(
+        id=letter.id,
+        topic=letter.topic,
+        reason=letter.reason,
+        detail=letter.detail,
+        received_at=letter.received_at,
+        payload=letter.payload[:PAYLOAD_CUT].decode("utf-8", errors="replace"),
+        payload_bytes=len(letter.payload),
+    )
+
+
+@router.get(
+    "",
+    response_model=DeadLettersPublic,
+    summary="Refused messages, newest first",
+    responses=problem_responses(503),
+)
+def read_dead_letters(
+    _: Admin,
+    ctx: CtxDep,
+    reason: Annotated[str | None, Query(max_length=64)] = None,
+    before_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> DeadLettersPublic:
+    try:
+        letters = ctx.deadletters.list(limit=limit, before_id=before_id, reason=reason)
+        counts = ctx.deadletters.counts()
+    except IngestError as exc:
+        raise HTTPException(503, f"The dead-letter store does not answer: {exc}") from None
+    last = letters[-1].id if len(letters) == limit and letters else None
+    return DeadLettersPublic(
+        data=[_public(d) for d in letters], count=len(letters), next_cursor=last, counts=counts
+    )

@@ -1,0 +1,86 @@
+"""The device page: latest readings against their ranges, a chart per metric, its cases."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Path, Request
+from fastapi.responses import HTMLResponse, Response
+from markupsafe import Markup
+from sqlalchemy import select
+
+from anomaly.profiles import DeviceProfile
+from api.chart import ChartSpec, render_chart
+from api.context import AppContext
+from api.deps import CtxDep, PageUser, SessionDep
+from api.fleet import health_of
+from api.i18n import pick_locale, translator
+from api.present import case_public
+from api.templating import render
+from ingest.base import Reading, StoreError
+from tickets.models import OPEN_STATUSES, Case, Device
+
+router = APIRouter(include_in_schema=False)
+WINDOW_S = 7 * 86400.0
+
+
+def _charts(
+    ctx: AppContext, device_id: str, profile: DeviceProfile, latest: Reading | None, locale: str
+) -> dict[str, Markup]:
+    if latest is None:
+        return {}
+    _ = translator(locale)
+    end, charts = latest.ts, {}
+    for name, spec in profile.metrics.items():
+        try:
+            points = ctx.store.query(device_id, name, end - WINDOW_S, end + 1, 3600.0)
+        except StoreError:
+            points = []
+        charts[name] = render_chart(
+            ChartSpec(
+                points=points,
+                unit=spec.unit,
+                normal=spec.normal,
+                limit=spec.limit,
+                title=f"{name} ({spec.unit})",
+                label_normal=_("normal_band"),
+                label_limit=_("limit"),
+            )
+        )
+    return charts
+
+
+@router.get("/devices/{device_id}", response_class=HTMLResponse)
+def device_page(
+    request: Request,
+    user: PageUser,
+    ctx: CtxDep,
+    db: SessionDep,
+    device_id: Annotated[str, Path(min_length=1, max_length=64)],
+) -> Response:
+    device = db.get(Device, device_id)
+    if device is None:
+        raise HTTPException(404, f"No device {device_id!r}.")
+    locale = pick_locale(request, user.locale)
+    profile = ctx.profiles.get(device.model)
+    try:
+        latest = ctx.store.latest(device_id)
+    except StoreError:
+        latest = None
+    cases = db.scalars(
+        select(Case).where(Case.device_id == device_id).order_by(Case.opened_at.desc())
+    ).all()
+    open_count = sum(c.status in OPEN_STATUSES for c in cases)
+    return render(
+        request,
+        "device.html",
+        user,
+        nav="fleet",
+        device=device,
+        profile=profile,
+        latest=latest,
+        health=health_of(open_count, latest is not None),
+        now=ctx.now(),
+        charts=_charts(ctx, device_id, profile, latest, locale) if profile else {},
+        cases=[case_public(c, ctx.profiles, locale) for c in cases],
+    )

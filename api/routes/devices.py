@@ -1,0 +1,123 @@
+"""Devices with their latest readings and health, and their telemetry over time."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Path, Query
+from sqlalchemy import func, select
+
+from api.deps import CtxDep, SessionDep, Viewer
+from api.fleet import device_public
+from api.openapi import AUTH_ERRORS, problem_responses
+from api.queries import open_case_counts
+from api.schemas import DevicePublic, DevicesPublic, TelemetryPublic
+from ingest.base import StoreError
+from tickets.models import Case, Device
+
+router = APIRouter(prefix="/devices", tags=["devices"], responses=AUTH_ERRORS)
+DeviceId = Annotated[str, Path(min_length=1, max_length=64, description="Device id.")]
+DEFAULT_SPAN_S = 7 * 86400.0
+MAX_SPAN_S = 400 * 86400.0
+RAW_SPAN_S = 2 * 86400.0  # longer ranges are averaged unless ``every`` says otherwise
+TARGET_POINTS = 1000
+
+
+@router.get(
+    "",
+    response_model=DevicesPublic,
+    summary="List devices with health",
+    responses=problem_responses(503),
+)
+def read_devices(
+    _: Viewer,
+    ctx: CtxDep,
+    db: SessionDep,
+    model: Annotated[str | None, Query(max_length=64)] = None,
+    customer_id: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
+) -> DevicesPublic:
+    query = select(Device).order_by(Device.id)
+    if model:
+        query = query.where(Device.model == model)
+    if customer_id:
+        query = query.where(Device.customer_id == customer_id)
+    total = db.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = db.scalars(query.limit(limit).offset(offset)).all()
+    counts = open_case_counts(db, Case.device_id)
+    try:
+        data = [device_public(d, counts.get(d.id, 0), ctx.store) for d in rows]
+    except StoreError as exc:
+        raise HTTPException(503, f"The telemetry store does not answer: {exc}") from None
+    return DevicesPublic(data=data, count=total)
+
+
+@router.get(
+    "/{device_id}",
+    response_model=DevicePublic,
+    summary="One device, latest readings",
+    responses=problem_responses(404, 503),
+)
+def read_device(_: Viewer, ctx: CtxDep, db: SessionDep, device_id: DeviceId) -> DevicePublic:
+    device = db.get(Device, device_id)
+    if device is None:
+        raise HTTPException(404, f"No device {device_id!r}.")
+    counts = open_case_counts(db, Case.device_id)
+    try:
+        return device_public(device, counts.get(device_id, 0), ctx.store)
+    except StoreError as exc:
+        raise HTTPException(503, f"The telemetry store does not answer: {exc}") from None
+
+
+@router.get(
+    "/{device_id}/telemetry",
+    response_model=TelemetryPublic,
+    summary="One metric of a device over a time range, optionally averaged",
+    responses=problem_responses(400, 404, 503),
+)
+def read_telemetry(
+    _: Viewer,
+    ctx: CtxDep,
+    db: SessionDep,
+    device_id: DeviceId,
+    metric: Annotated[str, Query(min_length=1, max_length=64, description="Metric name.")],
+    start: Annotated[float | None, Query(ge=0, le=1e11, description="Epoch seconds.")] = None,
+    end: Annotated[float | None, Query(ge=0, le=1e11, description="Epoch seconds.")] = None,
+    every: Annotated[
+        float | None,
+        Query(
+            ge=1,
+            le=MAX_SPAN_S,
+            description="Average over buckets of this many "
+            "seconds. Default: raw up to 2 days, else ~1000 "
+            "buckets.",
+        ),
+    ] = None,
+) -> TelemetryPublic:
+    device = db.get(Device, device_id)
+    if device is None:
+        raise HTTPException(404, f"No device {device_id!r}.")
+    profile = ctx.profiles.get(device.model)
+    spec = profile.metrics.get(metric) if profile else None
+    if spec is None:
+        raise HTTPException(404, f"Device {device_id!r} has no metric {metric!r}.")
+    end = end if end is not None else ctx.clock()
+    start = start if start is not None else end - DEFAULT_SPAN_S
+    if not 0 < end - start <= MAX_SPAN_S:
+        raise HTTPException(400, "start must lie before end, at most 400 days apart.")
+    if every is None and end - start > RAW_SPAN_S:
+        every = round((end - start) / TARGET_POINTS)
+    try:
+        points = ctx.store.query(device_id, metric, start, end, every)
+    except StoreError as exc:
+        raise HTTPException(503, f"The telemetry store does not answer: {exc}") from None
+    return TelemetryPublic(
+        device_id=device_id,
+        metric=metric,
+        unit=spec.unit,
+        start=start,
+        end=end,
+        every=every,
+        points=points,
+    )

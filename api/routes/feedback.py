@@ -1,0 +1,67 @@
+"""The public feedback page behind the link in every notification (no login).
+
+GET shows the question (with the vote from the link preselected, so a mail scanner
+following links records nothing); POST records the vote and an optional comment.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Form, HTTPException, Path, Query, Request
+from fastapi.responses import HTMLResponse, Response
+
+from api.deps import CtxDep, csrf_ok
+from api.templating import render
+from tickets.feedback import (
+    ExpiredToken,
+    FeedbackError,
+    InvalidToken,
+    InvalidVote,
+    UnknownNotification,
+    read_token,
+    record_feedback,
+)
+
+router = APIRouter(tags=["feedback"], include_in_schema=False)
+Token = Annotated[str, Path(min_length=1, max_length=500)]
+Vote = Literal["up", "down"]
+
+
+def _status_of(exc: FeedbackError) -> int:
+    if isinstance(exc, ExpiredToken):
+        return 410
+    if isinstance(exc, InvalidToken):
+        return 400
+    if isinstance(exc, UnknownNotification):
+        return 404
+    return 422 if isinstance(exc, InvalidVote) else 400
+
+
+@router.get("/feedback/{token}", response_class=HTMLResponse)
+def feedback_form(
+    request: Request, ctx: CtxDep, token: Token, vote: Annotated[Vote | None, Query()] = None
+) -> Response:
+    try:
+        read_token(ctx.settings, token)
+    except FeedbackError as exc:
+        raise HTTPException(_status_of(exc), str(exc)) from None
+    return render(request, "feedback.html", None, token=token, vote=vote, done=False)
+
+
+@router.post("/feedback/{token}", response_class=HTMLResponse)
+def feedback_submit(
+    request: Request,
+    ctx: CtxDep,
+    token: Token,
+    vote: Annotated[Vote, Form()],
+    csrf_token: Annotated[str, Form()] = "",
+    comment: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    if not csrf_ok(request, csrf_token):
+        raise HTTPException(403, "The form has expired; open the link again.")
+    try:
+        record_feedback(ctx.session_factory, token, vote, comment, settings=ctx.settings)
+    except FeedbackError as exc:
+        raise HTTPException(_status_of(exc), str(exc)) from None
+    return render(request, "feedback.html", None, token=token, vote=vote, done=True)

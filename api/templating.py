@@ -1,0 +1,77 @@
+"""Jinja2 set-up for the web pages: translations, CSRF token, date and SLA helpers."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi.templating import Jinja2Templates
+from starlette.requests import Request
+from starlette.responses import Response
+
+from api.auth import Principal
+from api.deps import csrf_token
+from api.i18n import LOCALES, localised, pick_locale, translator
+
+TEMPLATES = Path(__file__).with_name("templates")
+
+
+def when(value: datetime | float | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """A UTC datetime or epoch seconds as text ('' for None)."""
+    if value is None:
+        return ""
+    if isinstance(value, int | float):
+        value = datetime.fromtimestamp(value, UTC)
+    return value.astimezone(UTC).strftime(fmt)
+
+
+def duration(seconds: float) -> str:
+    """A short human duration: '3d 4h', '5h 12m', '7m'."""
+    seconds = abs(int(seconds))
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes = rest // 60
+    if days:
+        return f"{days}d {hours}h"
+    return f"{hours}h {minutes}m" if hours else f"{minutes}m"
+
+
+def query(request: Request, **changes: str | None) -> str:
+    """The current query string with ``changes`` applied (None or '' removes a key)."""
+    params = dict(request.query_params)
+    for key, value in changes.items():
+        if value:
+            params[key] = value
+        else:
+            params.pop(key, None)
+    return "?" + urlencode(params)
+
+
+def make_templates() -> Jinja2Templates:
+    """The page templates with our filters installed."""
+    templates = Jinja2Templates(directory=TEMPLATES)
+    templates.env.filters["when"] = when
+    templates.env.filters["duration"] = duration
+    templates.env.globals["LOCALES"] = LOCALES
+    templates.env.globals["query"] = query
+    return templates
+
+
+def render(
+    request: Request, name: str, user: Principal | None, status_code: int = 200, **context: Any
+) -> Response:
+    """Render a page in the viewer's language, with the CSRF token forms need."""
+    locale = pick_locale(request, user.locale if user else None)
+    if (lang := request.query_params.get("lang")) and lang in LOCALES:
+        request.session["lang"] = lang
+    templates: Jinja2Templates = request.app.state.templates
+    base = {
+        "user": user,
+        "locale": locale,
+        "_": translator(locale),
+        "title_of": lambda titles: localised(titles, locale),
+        "csrf_token": csrf_token(request),
+    }
+    return templates.TemplateResponse(request, name, base | context, status_code=status_code)

@@ -1,0 +1,216 @@
+"""A small, real Kizuki world for API tests: migrated SQLite case DB, SQLite telemetry
+store and dead letters, cases opened by the real CaseService, users and API keys."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from anomaly.base import AnomalyEvent, Explanation
+from anomaly.profiles import load_profiles
+from api.auth import create_api_key, create_user
+from ingest.base import DeadLetter, Reading
+from ingest.deadletters import SqliteDeadLetters
+from ingest.embedded_store import SqliteStore
+from kizuki.config import Settings
+from tickets.db import make_session_factory, migrate
+from tickets.registry import import_manifest, seed_demo_agents
+from tickets.service import CaseService
+
+HOUR, DAY = 3600.0, 86400.0
+ROLES = ("viewer", "agent", "admin")
+PASSWORD = "correct horse battery"
+
+MANIFEST: dict[str, Any] = {
+    "customers": [
+        {
+            "id": "c-0001",
+            "name": "Yamada Taro",
+            "locale": "ja",
+            "timezone": "Asia/Tokyo",
+            "contacts": [{"channel": "email", "url": "mailto://yamada@example.com"}],
+        },
+        {
+            "id": "c-0002",
+            "name": "Jane Smith",
+            "locale": "en",
+            "timezone": "Europe/London",
+            "contacts": [{"channel": "sms", "url": "log://sms/+441234"}],
+        },
+    ],
+    "devices": [
+        {"id": "ac-00001", "model": "aircon-x1", "customer_id": "c-0001"},
+        {"id": "ac-00002", "model": "aircon-x1", "customer_id": "c-0002"},
+        {"id": "pump-0001", "model": "pump-p3", "customer_id": "c-0001"},
+        {"id": "wh-00001", "model": "waterheater-w2", "customer_id": "c-0002"},
+    ],
+}
+
+
+@dataclass
+class World:
+    settings: Settings
+    session_factory: Any
+    store: SqliteStore
+    deadletters: SqliteDeadLetters
+    service: CaseService
+    now: float
+    keys: dict[str, str] = field(default_factory=dict)
+    cases: dict[str, int] = field(default_factory=dict)
+
+    def close(self) -> None:
+        self.store.close()
+        self.deadletters.close()
+        self.session_factory.kw["bind"].dispose()
+
+
+def _telemetry(now: float) -> list[Reading]:
+    """Five days hourly; ac-00001's filter clogs from day 2 (rising pressure drop)."""
+    readings = []
+    for i in range(int(5 * DAY / HOUR)):
+        ts = now - 5 * DAY + i * HOUR
+        day = math.sin(2 * math.pi * ts / DAY)
+        rise = max(0.0, ts - (now - 3 * DAY)) / DAY * 18.0
+        readings.append(
+            Reading(
+                "ac-00001",
+                ts,
+                {
+                    "filter_dp_pa": 55 + 3 * day + rise,
+                    "cooling_delta_c": 10 + day,
+                    "compressor_current_a": 5.2,
+                    "fan_rpm": 1200 + 5 * day,
+                },
+            )
+        )
+        readings.append(
+            Reading(
+                "ac-00002",
+                ts,
+                {
+                    "filter_dp_pa": 55 + 3 * day,
+                    "cooling_delta_c": 10 + day,
+                    "compressor_current_a": 5.1,
+                    "fan_rpm": 1195.0,
+                },
+            )
+        )
+    return readings
+
+
+def _event(
+    device: str,
+    model: str,
+    mode: str,
+    severity: str,
+    metric: str,
+    unit: str,
+    expected: float,
+    observed: float,
+    limit: float,
+    now: float,
+) -> AnomalyEvent:
+    why = Explanation(
+        metric=metric,
+        unit=unit,
+        expected=expected,
+        observed=observed,
+        trend_per_day=18.0,
+        limit=limit,
+        eta_ts=now + 3 * DAY,
+        detectors=("trend",),
+        text=f"{metric} drifting towards {limit} {unit}",
+    )
+    return AnomalyEvent(
+        device_id=device,
+        model=model,
+        failure_mode=mode,
+        kind="anomaly",
+        ts=now - HOUR,
+        started_at=now - 3 * DAY,
+        severity=severity,  # type: ignore[arg-type]
+        score=0.9,
+        why=why,
+    )
+
+
+def build_world(tmp: Path) -> World:
+    """Everything the API reads, populated the way the engine would populate it."""
+    settings = Settings(data_dir=tmp, api={"secret_key": "test-secret-key-0123456789"})
+    url = f"sqlite:///{tmp / 'cases.db'}"
+    migrate(url)
+    factory = make_session_factory(url)
+    import_manifest(factory, MANIFEST)
+    seed_demo_agents(factory)
+    now = time.time()
+    store = SqliteStore(tmp / "telemetry.db")
+    store.write(_telemetry(now))
+    letters = SqliteDeadLetters(tmp / "deadletters.db")
+    letters.add(
+        [
+            DeadLetter(
+                "devices/ac-00001/telemetry",
+                b"{not json",
+                "bad_json",
+                "Expecting property name",
+                now - HOUR,
+            )
+        ]
+    )
+    service = CaseService(factory, load_profiles(), settings, clock=lambda: datetime.now(UTC))
+    world = World(settings, factory, store, letters, service, now)
+    _open_cases(world)
+    for role in ROLES:
+        create_user(factory, role, PASSWORD, role)
+        world.keys[role] = create_api_key(factory, f"test-{role}", role)
+    return world
+
+
+def _open_cases(world: World) -> None:
+    now = world.now
+    events = {
+        "filter": _event(
+            "ac-00001",
+            "aircon-x1",
+            "filter_clog",
+            "low",
+            "filter_dp_pa",
+            "Pa",
+            55.0,
+            109.0,
+            150.0,
+            now,
+        ),
+        "refrigerant": _event(
+            "ac-00002",
+            "aircon-x1",
+            "refrigerant_leak",
+            "high",
+            "cooling_delta_c",
+            "°C",
+            10.0,
+            6.0,
+            4.0,
+            now,
+        ),
+        "bearing": _event(
+            "pump-0001",
+            "pump-p3",
+            "bearing_wear",
+            "medium",
+            "vibration_mm_s",
+            "mm/s",
+            2.0,
+            5.0,
+            7.1,
+            now,
+        ),
+    }
+    for name, event in events.items():
+        outcome = world.service.handle(event)
+        assert outcome.case_id is not None
+        world.cases[name] = outcome.case_id
