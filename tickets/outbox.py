@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from anomaly.profiles import DeviceProfile
 from kizuki.config import Settings
 from tickets.feedback import feedback_url, make_token
-from tickets.kb import ALL_CLEAR, Kind, render
+from tickets.kb import ALL_CLEAR, GENERIC, Kind, render
 from tickets.models import Case, ContactPoint, Customer, Notification
 
 OBSERVED = {
@@ -58,7 +58,7 @@ def enqueue(
     session.add(row)
     session.flush()  # the id goes into the signed feedback token
     row.feedback_token = make_token(settings, row.id, case.id)
-    article = ALL_CLEAR if kind == "all_clear" else (case.kb_article or ALL_CLEAR)
+    article = ALL_CLEAR if kind == "all_clear" else (case.kb_article or GENERIC)
     text = render(article, customer.locale, kind, _context(settings, case, customer, row, profiles))
     row.subject, row.short_body, row.long_body = text.subject[:300], text.short, text.long
     return row

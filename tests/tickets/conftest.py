@@ -25,7 +25,9 @@ def pg_schema_url(base: str, schema: str) -> str:
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path, unique: str, postgres_url: str) -> Iterator[str]:
+def db_url(
+    request: pytest.FixtureRequest, tmp_path: Path, unique: str, postgres_url: str
+) -> Iterator[str]:
     """A freshly migrated case database: a SQLite file, or a private PostgreSQL schema."""
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'cases.db'}"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from tickets.kb.render import (
     ALL_CLEAR,
+    GENERIC,
     LOCALES,
     Article,
     KbError,
@@ -22,6 +23,7 @@ from tickets.kb.render import (
 
 __all__ = [
     "ALL_CLEAR",
+    "GENERIC",
     "LOCALES",
     "Article",
     "KbError",

@@ -18,6 +18,7 @@ from jinja2 import Environment, StrictUndefined
 HERE = Path(__file__).parent
 ARTICLES = HERE / "articles"
 ALL_CLEAR = "all-clear"
+GENERIC = "generic"  # for a failure mode without an article of its own
 LOCALES: tuple[str, ...] = ("en", "ja")
 FALLBACK_LOCALE = "en"
 Kind = Literal["detected", "update", "all_clear"]

@@ -1,0 +1,223 @@
+"""Cases from anomaly events: open, update, lifecycle, maintenance, auto-resolve."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from kizuki.config import Settings
+from tests.tickets.conftest import T0, FakeClock
+from tickets.models import Case, CaseEvent, Customer, MaintenanceWindow, Notification
+from tickets.service import CaseNotFound, CaseService, InvalidTransition, UnknownAgent
+
+
+@pytest.fixture
+def service(fleet: sessionmaker[Session], profiles, settings: Settings, clock: FakeClock):
+    return CaseService(fleet, profiles, settings, clock=clock)
+
+
+def timeline(factory: sessionmaker[Session], case_id: int) -> list[str]:
+    with factory() as session:
+        return list(
+            session.scalars(
+                select(CaseEvent.kind).where(CaseEvent.case_id == case_id).order_by(CaseEvent.id)
+            )
+        )
+
+
+def notices(factory: sessionmaker[Session], case_id: int) -> list[str]:
+    with factory() as session:
+        return list(
+            session.scalars(
+                select(Notification.kind)
+                .where(Notification.case_id == case_id)
+                .order_by(Notification.id)
+            )
+        )
+
+
+def test_anomaly_opens_a_routed_case_with_a_detected_notice(service, fleet, event, clock):
+    outcome = service.handle(event(severity="high", failure_mode="refrigerant_leak"))
+    assert outcome.action == "opened"
+    with fleet() as session:
+        case = session.get_one(Case, outcome.case_id)
+        assert case.status == "open"
+        assert case.severity == "high" and case.priority == 2
+        assert case.sla_due_at == clock.now + timedelta(hours=24)
+        assert case.opened_at == clock.now and case.opened_at.tzinfo is not None
+        assert case.customer_id == "c-ja" and case.product_line == "air-conditioning"
+        assert case.kb_article == "ac-refrigerant-leak"
+        assert case.title == "冷媒漏れ (ac-1)"
+        assert case.explanation["metric"] == "filter_dp_pa"
+        assert case.explanation["text"] == "filter pressure rising"
+        # refrigerant work + Japanese: only Haruto Sato qualifies (Emma speaks English)
+        assert case.assignee is not None and case.assignee.name == "Haruto Sato"
+        assert "least loaded" in case.routing_reason
+    assert timeline(fleet, outcome.case_id) == ["opened", "assigned"]
+    assert notices(fleet, outcome.case_id) == ["detected"]
+
+
+def test_repeat_anomaly_updates_the_open_case_and_severity_only_rises(service, fleet, event):
+    first = service.handle(event(severity="low"))
+    again = service.handle(event(severity="low"))
+    raised = service.handle(event(severity="high"))
+    lower = service.handle(event(severity="medium"))
+    assert [o.action for o in (first, again, raised, lower)] == ["opened", *["updated"] * 3]
+    assert {o.case_id for o in (first, again, raised, lower)} == {first.case_id}
+    with fleet() as session:
+        case = session.get_one(Case, first.case_id)
+        assert case.severity == "high" and case.anomaly_count == 4 and case.priority == 2
+    assert timeline(fleet, first.case_id) == [
+        "opened", "assigned", "anomaly_again", "severity_raised", "anomaly_again",
+    ]  # fmt: skip
+    assert notices(fleet, first.case_id) == ["detected", "update"]
+
+
+def test_other_failure_mode_or_device_gets_its_own_case(service, event):
+    a = service.handle(event(device_id="ac-1", failure_mode="filter_clog"))
+    b = service.handle(event(device_id="ac-1", failure_mode="fan_bearing_wear"))
+    c = service.handle(event(device_id="ac-2", failure_mode="filter_clog"))
+    assert [o.action for o in (a, b, c)] == ["opened"] * 3
+    assert len({a.case_id, b.case_id, c.case_id}) == 3
+
+
+def test_premium_customer_and_near_eta_raise_priority(service, fleet, event):
+    with fleet.begin() as session:
+        session.get_one(Customer, "c-en").tier = "premium"
+    outcome = service.handle(event(device_id="ac-2", severity="medium"))
+    with fleet() as session:
+        assert session.get_one(Case, outcome.case_id).priority == 2  # medium 3, premium -1
+
+
+def test_lifecycle_with_actor_on_the_timeline(service, fleet, event):
+    case_id = service.handle(event()).case_id
+    service.acknowledge(case_id, "agent:yui")
+    service.add_note(case_id, "agent:yui", "called the customer")
+    service.start(case_id, "agent:yui")
+    resolved = service.resolve(case_id, "agent:yui", note="filter cleaned")
+    assert resolved.status == "resolved" and resolved.resolved_at is not None
+    closed = service.close(case_id, "agent:yui")
+    assert closed.status == "closed" and closed.closed_at is not None
+    reopened = service.reopen(case_id, "agent:yui", reason="customer called back")
+    assert reopened.status == "open" and reopened.resolved_at is None
+    assert timeline(fleet, case_id)[2:] == [
+        "acknowledge", "note", "start", "resolve", "close", "reopen",
+    ]  # fmt: skip
+    with fleet() as session:
+        actors = set(session.scalars(select(CaseEvent.actor).where(CaseEvent.case_id == case_id)))
+    assert actors == {"kizuki", "agent:yui"}
+    assert notices(fleet, case_id) == ["detected", "all_clear"]
+
+
+def test_invalid_transitions_raise_clear_errors(service, event):
+    case_id = service.handle(event()).case_id
+    with pytest.raises(InvalidTransition, match="cannot close case .* it is open"):
+        service.close(case_id, "agent:x")
+    service.resolve(case_id, "agent:x")
+    with pytest.raises(InvalidTransition, match="cannot acknowledge"):
+        service.acknowledge(case_id, "agent:x")
+    with pytest.raises(CaseNotFound):
+        service.start(999_999, "agent:x")
+    service.reopen(case_id, "agent:x")
+    with pytest.raises(UnknownAgent, match="no active agent with id 999999"):
+        service.assign(case_id, 999_999, "agent:x")
+
+
+def test_reopen_refused_while_a_newer_case_is_open(service, event):
+    old = service.handle(event()).case_id
+    service.resolve(old, "agent:x")
+    new = service.handle(event()).case_id
+    assert new != old
+    with pytest.raises(InvalidTransition, match=f"case {new} is already open"):
+        service.reopen(old, "agent:x")
+
+
+def test_manual_assign_and_unassign(service, fleet, event):
+    case_id = service.handle(event(device_id="pu-1", model="pump-p3",
+                                   failure_mode="bearing_wear")).case_id  # fmt: skip
+    with fleet() as session:
+        before = session.get_one(Case, case_id).assignee_id
+    case = service.assign(case_id, None, "admin:root")
+    assert case.assignee_id is None and case.routing_reason == "unassigned by admin:root"
+    case = service.assign(case_id, before, "admin:root")
+    assert case.assignee_id == before
+    assert timeline(fleet, case_id)[-2:] == ["unassigned", "assigned"]
+
+
+def test_suppressing_maintenance_window_opens_no_case(service, fleet, event, clock):
+    with fleet.begin() as session:
+        session.add(MaintenanceWindow(device_id="ac-1", starts_at=T0 - timedelta(hours=1),
+                                      ends_at=T0 + timedelta(hours=1), mode="suppress",
+                                      reason="technician on site"))  # fmt: skip
+    outcome = service.handle(event(at=T0))
+    assert outcome.action == "suppressed" and "technician on site" in outcome.detail
+    after = service.handle(event(at=T0 + timedelta(hours=2)))
+    assert after.action == "opened"
+
+
+def test_quiet_maintenance_window_opens_a_case_without_telling_the_customer(service, fleet, event):
+    with fleet.begin() as session:
+        session.add(MaintenanceWindow(device_id="ac-1", starts_at=T0 - timedelta(hours=1),
+                                      ends_at=T0 + timedelta(hours=1), mode="quiet"))  # fmt: skip
+    outcome = service.handle(event(at=T0))
+    assert outcome.action == "opened"
+    with fleet() as session:
+        assert session.get_one(Case, outcome.case_id).quiet is True
+    assert notices(fleet, outcome.case_id) == []
+
+
+def test_auto_resolve_after_healthy_period_with_all_clear(service, fleet, event, clock):
+    case_id = service.handle(event(at=T0)).case_id
+    assert service.handle(event(kind="recovery", at=T0 + timedelta(minutes=10))).action == (
+        "recovering"
+    )
+    assert service.tick(T0 + timedelta(minutes=10 + 59)) == []  # healthy 59 min < 1 h
+    assert service.tick((T0 + timedelta(minutes=10 + 61)).timestamp()) == [case_id]
+    with fleet() as session:
+        case = session.get_one(Case, case_id)
+        assert case.status == "resolved"
+    assert timeline(fleet, case_id)[-2:] == ["recovering", "resolve"]
+    assert notices(fleet, case_id) == ["detected", "all_clear"]
+    assert service.tick(T0 + timedelta(days=2)) == []  # resolved once
+
+
+def test_new_anomaly_stops_the_healthy_clock(service, event):
+    case_id = service.handle(event(at=T0)).case_id
+    service.handle(event(kind="recovery", at=T0 + timedelta(minutes=10)))
+    service.handle(event(at=T0 + timedelta(minutes=30)))
+    assert service.tick(T0 + timedelta(hours=5)) == []
+    service.handle(event(kind="recovery", at=T0 + timedelta(hours=5)))
+    assert service.tick(T0 + timedelta(hours=6, minutes=1)) == [case_id]
+
+
+def test_recovery_without_a_case_is_ignored(service, event):
+    assert service.handle(event(kind="recovery")).action == "ignored"
+
+
+def test_telemetry_snapshot_is_kept_on_the_case(fleet, profiles, settings, clock, event):
+    calls = []
+
+    def telemetry(device_id: str, start: float, end: float) -> dict[str, list[list[float]]]:
+        calls.append((device_id, start, end))
+        return {"filter_dp_pa": [[start, 60.0], [end, 131.0]]}
+
+    service = CaseService(fleet, profiles, settings, clock=clock, telemetry=telemetry)
+    ev = event()
+    case_id = service.handle(ev).case_id
+    service.handle(event())  # the open case keeps its first snapshot; no second query
+    assert calls == [("ac-1", ev.started_at - 6 * 3600, ev.ts)]
+    with fleet() as session:
+        snap = session.get_one(Case, case_id).telemetry
+    assert snap["series"]["filter_dp_pa"][1] == [ev.ts, 131.0]
+
+
+def test_unknown_device_still_gets_a_case_without_customer(service, fleet, event):
+    outcome = service.handle(event(device_id="ac-new"))
+    assert outcome.action == "opened"
+    with fleet() as session:
+        case = session.get_one(Case, outcome.case_id)
+        assert case.customer_id is None
+    assert notices(fleet, outcome.case_id) == []

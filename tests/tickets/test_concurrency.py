@@ -1,0 +1,94 @@
+"""One open case per (device, failure mode) under 8 concurrent writers.
+
+The naive check-then-insert is measured on the same database with the partial unique
+index dropped, to show that the index (and INSERT ... ON CONFLICT) is what keeps the
+count at one.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+from sqlalchemy import func, select, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from tests.tickets.conftest import T0, make_event
+from tickets.models import OPEN_STATUSES, Case
+from tickets.service import CaseService
+
+WRITERS = 8
+KEYS = [
+    ("ac-1", "filter_clog"), ("ac-1", "refrigerant_leak"), ("ac-2", "fan_bearing_wear"),
+    ("ac-2", "sensor_fault"), ("pu-1", "bearing_wear"), ("pu-1", "motor_overload"),
+]  # fmt: skip
+MODELS = {"ac": "aircon-x1", "pu": "pump-p3"}
+
+
+def race(fn: Callable[[str, str], object]) -> None:
+    """Run ``fn(device, mode)`` from WRITERS threads at once, for every key."""
+    for device, mode in KEYS:
+        barrier = threading.Barrier(WRITERS)
+
+        def go(device: str = device, mode: str = mode, barrier: threading.Barrier = barrier):
+            barrier.wait()
+            return fn(device, mode)
+
+        with ThreadPoolExecutor(WRITERS) as pool:
+            for future in [pool.submit(go) for _ in range(WRITERS)]:
+                future.result()
+
+
+def duplicates(factory: sessionmaker[Session]) -> int:
+    """Open cases beyond the first, summed over (device, failure mode)."""
+    with factory() as session:
+        counts = session.execute(
+            select(func.count())
+            .where(Case.status.in_(OPEN_STATUSES))
+            .group_by(Case.device_id, Case.failure_mode)
+        ).scalars()
+        return sum(count - 1 for count in counts)
+
+
+def test_eight_concurrent_writers_open_exactly_one_case(fleet, profiles, settings, clock):
+    service = CaseService(fleet, profiles, settings, clock=clock)
+    outcomes: list[str] = []
+
+    def handle(device: str, mode: str) -> None:
+        ev = make_event(device, mode, model=MODELS[device[:2]], at=T0)
+        outcomes.append(service.handle(ev).action)
+
+    race(handle)
+    assert duplicates(fleet) == 0
+    assert outcomes.count("opened") == len(KEYS)
+    assert outcomes.count("updated") == len(KEYS) * (WRITERS - 1)
+    with fleet() as session:
+        counts = set(session.scalars(select(Case.anomaly_count)))
+    assert counts == {WRITERS}  # no update lost either
+
+
+def test_check_then_insert_without_the_index_duplicates(fleet, record_property):
+    """The measurement behind the design: without the index the naive way duplicates."""
+    with fleet.begin() as session:
+        session.execute(text("DROP INDEX uq_cases_one_open"))
+
+    def naive(device: str, mode: str) -> None:
+        with fleet.begin() as session:
+            exists = session.scalar(
+                select(Case.id).where(
+                    Case.device_id == device,
+                    Case.failure_mode == mode,
+                    Case.status.in_(OPEN_STATUSES),
+                )
+            )
+            if exists is None:
+                session.add(Case(device_id=device, model=MODELS[device[:2]], failure_mode=mode,
+                                 severity="low", priority=4, sla_due_at=T0, title=mode,
+                                 started_at=T0, last_anomaly_at=T0))  # fmt: skip
+
+    race(naive)
+    found = duplicates(fleet)
+    record_property("naive_duplicates", found)
+    print(f"naive check-then-insert: {found} duplicate open cases over {len(KEYS)} races")
+    assert found > 0
