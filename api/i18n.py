@@ -82,6 +82,25 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "what": ("What", "内容"),
     "telemetry": ("Telemetry", "テレメトリ"),
     "cases": ("Cases", "ケース"),
+    # statuses, severities, notification states and kinds
+    "open": ("open", "未対応"),
+    "acknowledged": ("acknowledged", "確認済み"),
+    "in_progress": ("in progress", "対応中"),
+    "resolved": ("resolved", "解決済み"),
+    "closed": ("closed", "クローズ"),
+    "critical": ("critical", "緊急"),
+    "high": ("high", "高"),
+    "medium": ("medium", "中"),
+    "low": ("low", "低"),
+    "pending": ("pending", "送信待ち"),
+    "sending": ("sending", "送信中"),
+    "sent": ("sent", "送信済み"),
+    "failed": ("failed", "失敗"),
+    "skipped": ("skipped", "スキップ"),
+    "detected": ("detected", "検知のお知らせ"),
+    "update": ("update", "更新のお知らせ"),
+    "all_clear": ("all clear", "復旧のお知らせ"),
+    "active_statuses": ("open · acknowledged · in progress", "未対応・確認済み・対応中"),
 }
 
 
