@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import threading
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -139,3 +144,63 @@ EventFactory = Callable[..., AnomalyEvent]
 @pytest.fixture
 def event() -> EventFactory:
     return make_event
+
+
+@dataclass
+class WebhookReceiver:
+    """A real HTTP server on loopback that records JSON posts (like a customer's webhook).
+
+    ``statuses`` are answered in order before falling back to 200. ``delivered()``
+    deduplicates by the ``Idempotency-Key`` header, as a careful receiver would.
+    """
+
+    port: int
+    statuses: list[int] = field(default_factory=list)
+    requests: list[tuple[dict[str, str], dict[str, Any]]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def url(self) -> str:
+        return f"json://127.0.0.1:{self.port}/hook"
+
+    def delivered(self) -> dict[str, dict[str, Any]]:
+        with self.lock:
+            return {headers["Idempotency-Key"]: body for headers, body in self.requests}
+
+    def answer(self, headers: dict[str, str], body: dict[str, Any]) -> int:
+        with self.lock:
+            status = self.statuses.pop(0) if self.statuses else 200
+            if status == 200:
+                self.requests.append((headers, body))
+            return status
+
+
+def _handler(receiver: WebhookReceiver) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - http.server API
+            length = int(self.headers.get("Content-Length", 0))
+            body = json.loads(self.rfile.read(length) or b"{}")
+            status = receiver.answer(dict(self.headers.items()), body)
+            self.send_response(status)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            pass
+
+    return Handler
+
+
+@pytest.fixture
+def webhook() -> Iterator[WebhookReceiver]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(WebhookReceiver(0)))
+    receiver = WebhookReceiver(server.server_address[1])
+    server.RequestHandlerClass = _handler(receiver)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield receiver
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)

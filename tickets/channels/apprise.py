@@ -10,9 +10,20 @@ from __future__ import annotations
 
 import logging
 import re
+import warnings
 from typing import Any
 
 import apprise
+
+with warnings.catch_warnings():
+    # Apprise's e-mail/PGP support imports the stdlib ``imghdr`` lazily, which warns on
+    # Python 3.11-3.12; import it once here, quietly, so a first send does not trip
+    # warnings-as-errors. (Python 3.13 removed it and Apprise then installs a shim.)
+    warnings.simplefilter("ignore", DeprecationWarning)
+    try:
+        import imghdr  # noqa: F401
+    except ImportError:
+        pass
 
 from tickets.channels.base import OutgoingMessage, SendResult
 
