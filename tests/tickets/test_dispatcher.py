@@ -29,7 +29,8 @@ def customers(session_factory, smtp_server, webhook: WebhookReceiver):
             {"id": "c-web", "name": "Alex Smith", "locale": "en", "timezone": "Europe/London",
              "contacts": [{"url": webhook.url}, {"url": mailto(smtp_server, "alex@example.com")}]},
             {"id": "c-mail", "name": "佐藤 花子", "locale": "ja", "timezone": "Asia/Tokyo",
-             "quiet_hours": [22, 7], "contacts": [{"url": mailto(smtp_server, "hanako@example.jp")}]},
+             "quiet_hours": [22, 7],
+             "contacts": [{"url": mailto(smtp_server, "hanako@example.jp")}]},
         ],
         "devices": [
             {"id": "ac-w", "model": "aircon-x1", "customer_id": "c-web"},

@@ -8,6 +8,7 @@ answered with an HTTP 4xx other than 408/429, recoverable otherwise.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import warnings
@@ -20,10 +21,8 @@ with warnings.catch_warnings():
     # Python 3.11-3.12; import it once here, quietly, so a first send does not trip
     # warnings-as-errors. (Python 3.13 removed it and Apprise then installs a shim.)
     warnings.simplefilter("ignore", DeprecationWarning)
-    try:
+    with contextlib.suppress(ImportError):
         import imghdr  # noqa: F401
-    except ImportError:
-        pass
 
 from tickets.channels.base import OutgoingMessage, SendResult
 
