@@ -84,7 +84,7 @@ def publish(
     *,
     topic_prefix: str = "",
     client_id: str | None = None,
-    max_inflight: int = 1000,
+    max_inflight: int = 100,
     protocol: Literal["5", "3.1.1"] = "3.1.1",
     drain_timeout: float = 60.0,
 ) -> PublishStats:
