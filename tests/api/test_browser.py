@@ -32,8 +32,9 @@ def browser() -> Iterator[Browser]:
 
 @pytest.fixture
 def page(browser: Browser, base_url: str) -> Iterator[Page]:
-    context = browser.new_context(base_url=base_url, viewport={"width": 1280, "height": 900},
-                                  locale="en-US")
+    context = browser.new_context(
+        base_url=base_url, viewport={"width": 1280, "height": 900}, locale="en-US"
+    )
     p = context.new_page()
     p.set_default_timeout(10_000)
     yield p

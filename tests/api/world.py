@@ -61,6 +61,7 @@ class World:
     now: float
     keys: dict[str, str] = field(default_factory=dict)
     cases: dict[str, int] = field(default_factory=dict)
+    serial: int = 0
 
     def close(self) -> None:
         self.store.close()
@@ -167,7 +168,36 @@ def build_world(tmp: Path) -> World:
     for role in ROLES:
         create_user(factory, role, PASSWORD, role)
         world.keys[role] = create_api_key(factory, f"test-{role}", role)
+    world.keys["spare"] = create_api_key(factory, "spare", "viewer")
     return world
+
+
+def open_case(world: World) -> int:
+    """Open one more case, on a device registered just for it."""
+    world.serial += 1
+    device = f"ac-t{world.serial:04d}"
+    import_manifest(
+        world.session_factory,
+        {
+            "customers": [],
+            "devices": [{"id": device, "model": "aircon-x1", "customer_id": "c-0001"}],
+        },
+    )
+    event = _event(
+        device,
+        "aircon-x1",
+        "fan_bearing_wear",
+        "medium",
+        "fan_rpm",
+        "rpm",
+        1200.0,
+        1010.0,
+        950.0,
+        world.now,
+    )
+    case_id = world.service.handle(event).case_id
+    assert case_id is not None
+    return case_id
 
 
 def _open_cases(world: World) -> None:
