@@ -30,6 +30,7 @@ class Case:
     device_id: str
     failure_mode: str
     opened_ts: float
+    detectors: tuple[str, ...] = ()
 
 
 class Truth(Protocol):
@@ -54,7 +55,7 @@ class CaseLedger:
                 self._open.discard(key)
             elif key not in self._open:
                 self._open.add(key)
-                self.cases.append(Case(e.device_id, e.failure_mode, e.ts))
+                self.cases.append(Case(e.device_id, e.failure_mode, e.ts, e.why.detectors))
 
 
 def _stats(values: Sequence[float]) -> dict[str, float | None]:
@@ -116,6 +117,9 @@ def scorecard(
         "healthy_device_days": round(device_days, 2),
         "false_cases_per_1000_device_days": round(1000.0 * len(false) / device_days, 4)
         if device_days else None,
+        "false_case_list": [{"device_id": c.device_id, "mode": c.failure_mode,
+                             "opened_ts": c.opened_ts, "detectors": list(c.detectors)}
+                            for c in false],
         "by_failure_mode": {m: _summary([r for r in rows if r["mode"] == m])
                             for m in sorted({r["mode"] for r in rows})},
         "leads": [{k: r[k] for k in ("device_id", "mode", "detected", "lead_h", "lead_frac")}

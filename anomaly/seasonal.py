@@ -69,6 +69,12 @@ class SeasonalBaseline(Stateful):
             return self._level
         return self._level + self._season[self._bucket(ts)]
 
+    def offset(self, ts: float) -> float:
+        """The seasonal part at ``ts`` (zero-mean over the cycle)."""
+        if not self._season:
+            return 0.0
+        return self._season[self._bucket(ts)] - sum(self._season) / self.buckets
+
     def expected_mean(self) -> float:
         """The level averaged over the seasonal cycle."""
         if not self._season:

@@ -4,9 +4,14 @@ The degradation score ``D`` (alarm at 1) is the largest of:
 
 - drift:  CUSUM shift toward the limit AND a robust trend heading for it, with the
           forecast crossing (ETA) inside ``horizon_days``: ``min(cusum/h, t/t_min)``;
-- level:  the smoothed value has moved ``p_big`` of the way from its healthy
-          reference to the user-visible limit;
-- spikes: the rate of large deviations toward the limit (intermittent faults);
+- level:  the smoothed, de-seasonalised value has moved ``p_big`` of the way from its
+          healthy reference to the user-visible limit;
+- normal-range: that value has left the profile's normal range toward the limit by
+          ``out_frac`` of the room between the range's edge and the limit (benign
+          changes stay inside the normal range);
+- excursions: short runs far toward the limit that come back (spikes of a failing
+          sensor, episodes of an intermittent fault), decayed, ``spike_mass`` of them;
+- flatline: ``flat_n`` identical readings in a row (a stuck sensor);
 - breach: the smoothed value is past the limit.
 
 A level shift that stays flat (a benign change) never gets a trend, and after
@@ -33,13 +38,17 @@ class StreamConfig:
     cusum_k: float = 0.5
     cusum_h: float = 12.0
     cusum_alpha: float = 0.003
-    trend_window: int = 96
+    trend_window: int = 72
+    trend_lag: int = 24
     t_min: float = 4.0
     horizon_days: float = 30.0
     p_big: float = 0.5
+    out_frac: float = 0.05
     spike_z: float = 5.0
-    spike_alpha: float = 1.0 / 144.0
-    spike_rate: float = 0.03
+    spike_max_run: int = 24
+    spike_decay: float = 1.0 / 288.0
+    spike_mass: float = 2.0
+    flat_n: int = 12
     smooth_alpha: float = 1.0 / 12.0
     rebase_days: float = 3.0
     alarm_n: int = 6
@@ -56,64 +65,85 @@ class MetricStream:
     """Detectors, smoothing and the alarm for one metric of one device."""
 
     __slots__ = (
-        "spec", "cfg", "sign", "fast", "cusum", "trend", "alarm", "smooth", "spikes",
-        "score", "drift", "level_frac", "_flat_since", "_n",
+        "spec", "cfg", "sign", "edge", "fast", "cusum", "trend", "alarm", "smooth", "deseason",
+        "spikes", "score", "drift", "level_frac", "out", "_run", "_flat", "_last",
+        "_flat_since", "_n",
     )  # fmt: skip
 
     def __init__(self, spec: MetricSpec, cfg: StreamConfig) -> None:
         self.spec = spec
         self.cfg = cfg
         self.sign = 1.0 if spec.direction == "up" else -1.0
+        self.edge = spec.normal[1] if spec.direction == "up" else spec.normal[0]
         self.fast = SeasonalBaseline(warmup=cfg.warmup)
         self.cusum = Cusum(k=cfg.cusum_k, alpha=cfg.cusum_alpha, warmup=cfg.warmup,
                            direction=spec.direction)  # fmt: skip
-        self.trend = Trend(window=cfg.trend_window, limit=spec.limit, direction=spec.direction)
+        self.trend = Trend(window=cfg.trend_window, lag=cfg.trend_lag, limit=spec.limit,
+                           direction=spec.direction)  # fmt: skip
         self.alarm = Alarm(threshold=1.0, clear=cfg.clear, n=cfg.alarm_n, m=cfg.alarm_m,
                            clear_n=cfg.clear_n, suppress_s=cfg.suppress_s)  # fmt: skip
-        self.smooth = 0.0
-        self.spikes = 0.0
-        self.score = 0.0
-        self.drift = 0.0
-        self.level_frac = 0.0
+        self.smooth = self.deseason = 0.0
+        self.spikes = self.score = self.drift = self.level_frac = self.out = 0.0
+        self._run = self._flat = 0
+        self._last = float("nan")
         self._flat_since: float | None = None
         self._n = 0
 
     def update(self, ts: float, x: float) -> Edge:
         """Score one value, learn from it, and return the alarm edge (if any)."""
         cfg = self.cfg
-        self._n += 1
-        a = cfg.smooth_alpha if self._n > 12 else 1.0 / self._n
-        s = self.smooth = x if self._n == 1 else self.smooth + a * (x - self.smooth)
-        z = self.sign * self.fast.deviation(ts, x)
+        n = self._n = self._n + 1
+        a = cfg.smooth_alpha if n > 12 else 1.0 / n
+        d = x - self.cusum.reference.offset(ts)
+        self.smooth += a * (x - self.smooth)
+        self.deseason += a * (d - self.deseason)
+        excursion = self._excursions(self.sign * self.fast.deviation(ts, x))
         self.fast.learn_one(ts, x)
-        self.spikes += cfg.spike_alpha * ((z > cfg.spike_z) - self.spikes)
+        self._flat = self._flat + 1 if x == self._last else 0
+        self._last = x
         c = self.cusum.update(ts, x) / cfg.cusum_h
         t = self.trend.update(ts, x) / cfg.t_min
         eta = self.trend.eta_ts
         soon = eta is not None and eta - ts < cfg.horizon_days * 86400
-        drift = self.drift = (c if c < t else t) if soon else 0.0
-        frac = self._level_frac(ts, s)
-        score = drift
-        if frac / cfg.p_big > score:
-            score = frac / cfg.p_big
-        if self.spikes / cfg.spike_rate > score:
-            score = self.spikes / cfg.spike_rate
-        if self.sign * (s - self.spec.limit) >= 0.0 and self._n > 6:
+        self.drift = (c if c < t else t) if soon else 0.0
+        score = max(self.drift, self._level_frac() / cfg.p_big, self._out() / cfg.out_frac,
+                    excursion, self._flat / cfg.flat_n)  # fmt: skip
+        if n > 6 and self.sign * (self.smooth - self.spec.limit) >= 0.0:
             score = 2.0
         self.score = score
         edge = self.alarm.step(ts, score)
         self._maybe_rebase(ts, c, t)
         return edge
 
-    def _level_frac(self, ts: float, smooth: float) -> float:
+    def _excursions(self, z: float) -> float:
+        """Short runs far toward the limit that come back: spikes and episodes."""
+        cfg = self.cfg
+        self.spikes -= cfg.spike_decay * self.spikes
+        if z > cfg.spike_z:
+            self._run += 1
+        elif self._run and z < 2.0:
+            if self._run <= cfg.spike_max_run:
+                self.spikes += self._run
+            self._run = 0
+        return self.spikes / cfg.spike_mass
+
+    def _out(self) -> float:
+        """How far the de-seasonalised level is past the normal range, per room to limit."""
+        if self._n <= 12 or not self.cusum.reference.warm:
+            self.out = 0.0
+            return 0.0
+        self.out = self.sign * (self.deseason - self.edge) / abs(self.spec.limit - self.edge)
+        return self.out
+
+    def _level_frac(self) -> float:
         ref = self.cusum.reference
         if not ref.warm:
             self.level_frac = 0.0
             return 0.0
-        expected = ref.expected(ts)
+        expected = ref.expected_mean()
         room = abs(self.spec.limit - expected) or 1e-9
-        self.level_frac = self.sign * (smooth - expected) / room
-        return self.level_frac if self.level_frac > 0.0 else 0.0
+        self.level_frac = self.sign * (self.deseason - expected) / room
+        return self.level_frac
 
     def _maybe_rebase(self, ts: float, c: float, t: float) -> None:
         if self.alarm.active or c < 1.0 or t >= 0.5:
@@ -142,8 +172,12 @@ class MetricStream:
             names += ["cusum", "trend"]
         if self.level_frac >= cfg.p_big:
             names.append("level")
-        if self.spikes >= cfg.spike_rate:
-            names.append("spikes")
+        if self.out >= cfg.out_frac:
+            names.append("normal-range")
+        if self.spikes >= cfg.spike_mass:
+            names.append("excursions")
+        if self._flat >= cfg.flat_n:
+            names.append("flatline")
         if self.sign * (self.smooth - self.spec.limit) >= 0.0:
             names.append("limit")
         return tuple(names)
@@ -151,8 +185,10 @@ class MetricStream:
     def state_dict(self) -> dict[str, Any]:
         return {"fast": self.fast.state_dict(), "cusum": self.cusum.state_dict(),
                 "trend": self.trend.state_dict(), "alarm": self.alarm.state_dict(),
-                "smooth": self.smooth, "spikes": self.spikes, "score": self.score,
-                "drift": self.drift, "level_frac": self.level_frac,
+                "smooth": self.smooth, "deseason": self.deseason, "spikes": self.spikes,
+                "score": self.score, "drift": self.drift, "level_frac": self.level_frac,
+                "out": self.out, "run": self._run, "flat": self._flat,
+                "last": None if self._last != self._last else self._last,
                 "flat_since": self._flat_since, "n": self._n}  # fmt: skip
 
     def load_state_dict(self, st: dict[str, Any]) -> None:
@@ -165,5 +201,10 @@ class MetricStream:
         self.score = float(st["score"])
         self.drift = float(st["drift"])
         self.level_frac = float(st["level_frac"])
+        self.deseason = float(st["deseason"])
+        self.out = float(st["out"])
+        self._run = int(st["run"])
+        self._flat = int(st["flat"])
+        self._last = float("nan") if st["last"] is None else float(st["last"])
         self._flat_since = st["flat_since"]
         self._n = int(st["n"])
