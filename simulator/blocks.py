@@ -9,7 +9,7 @@ import numpy as np
 from anomaly.profiles import DeviceProfile
 from simulator.benign import BenignChange, draw_benign
 from simulator.failures import RAIL_SEVERITY, FailurePlan, severity, stuck_readings
-from simulator.signals import ModelBlock, Realism
+from simulator.signals import FailureArrays, ModelBlock, Realism
 
 TRACE_CHUNK = 256
 
@@ -49,11 +49,21 @@ def build_block(
     ).reshape(-1, 5)  # fmt: skip
     n_ticks = int(round((end - start) / step))
     t_all = start + np.arange(n_ticks) * step
-    failures = _failure_arrays(profile, names, level, plans, t_all)
     block = ModelBlock(
-        profile.model, tuple(device_ids), names, start, step, level, amplitude, phase,
-        sigma, valid, benign_table, *failures, _outages(rng, n, start, end, realism),
-    )  # fmt: skip
+        model=profile.model,
+        device_ids=tuple(device_ids),
+        metrics=names,
+        start_ts=start,
+        step_s=step,
+        level=level,
+        amplitude=amplitude,
+        phase=phase,
+        sigma=sigma,
+        valid=valid,
+        benign=benign_table,
+        failures=_failure_arrays(profile, names, level, plans, t_all),
+        outages=_outages(rng, n, start, end, realism),
+    )
     return block, changes
 
 
@@ -63,7 +73,7 @@ def _failure_arrays(
     level: np.ndarray,
     plans: Sequence[FailurePlan | None],
     t_all: np.ndarray,
-) -> list[np.ndarray]:
+) -> FailureArrays:
     mids = np.array([sum(profile.metrics[m].normal) / 2 for m in names])
     span = np.array([profile.metrics[m].limit for m in names]) - mids
     planned = [(r, p) for r, p in enumerate(plans) if p is not None]
@@ -82,14 +92,14 @@ def _failure_arrays(
             stuck_rows.append(r)
             stuck_cols.append(col)
             stuck_values.append(stuck_readings(plan, t_all, float(level[r, col]), rail))
-    return [
-        np.array(rows, dtype=int),
-        effect,
-        sev,
-        np.array(stuck_rows, dtype=int),
-        np.array(stuck_cols, dtype=int),
-        np.array(stuck_values, dtype=float).reshape(len(stuck_rows), len(t_all)),
-    ]
+    return FailureArrays(
+        rows=np.array(rows, dtype=int),
+        effect=effect,
+        severity=sev,
+        stuck_rows=np.array(stuck_rows, dtype=int),
+        stuck_cols=np.array(stuck_cols, dtype=int),
+        stuck_values=np.array(stuck_values, dtype=float).reshape(len(stuck_rows), len(t_all)),
+    )
 
 
 def _outages(
@@ -109,11 +119,11 @@ def first_breach(
     index: Mapping[str, int],
 ) -> dict[str, float | None]:
     """For each failing device of ``block``: first tick its primary metric hits the limit."""
-    n_ticks = block.fail_severity.shape[1] if len(block.fail_rows) else 0
-    ks = np.arange(n_ticks)
+    failing = block.failures.rows
+    ks = np.arange(block.failures.severity.shape[1])
     out: dict[str, float | None] = {}
-    for at in range(0, len(block.fail_rows), TRACE_CHUNK):
-        rows = block.fail_rows[at : at + TRACE_CHUNK]
+    for at in range(0, len(failing), TRACE_CHUNK):
+        rows = failing[at : at + TRACE_CHUNK]
         values = block.subset(rows).underlying(ks)  # (T, r, m)
         for j, row in enumerate(rows):
             device_id = block.device_ids[row]

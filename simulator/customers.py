@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import TypedDict
 
 import numpy as np
 
@@ -13,6 +14,22 @@ EN_FAMILY = ("Smith", "Jones", "Taylor", "Brown", "Wilson", "Evans", "Clarke", "
 EN_GIVEN = ("Alice", "Ben", "Chloe", "David", "Emma", "Frank", "Grace", "Henry", "Isla")
 EN_ZONES = (("Europe/London", 0.0), ("America/New_York", -5.0), ("Australia/Sydney", 10.0))
 JA_ZONE = ("Asia/Tokyo", 9.0)
+
+
+class ContactEntry(TypedDict):
+    channel: str
+    url: str
+
+
+class CustomerEntry(TypedDict):
+    """A customer as the fleet manifest (JSON) carries it."""
+
+    id: str
+    name: str
+    locale: str
+    timezone: str
+    quiet_hours: list[int]
+    contacts: list[ContactEntry]
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +52,7 @@ class Customer:
     quiet_hours: tuple[int, int]
     contacts: tuple[Contact, ...]
 
-    def to_manifest(self) -> dict[str, object]:
+    def to_manifest(self) -> CustomerEntry:
         return {
             "id": self.id,
             "name": self.name,
@@ -79,15 +96,7 @@ def _customer(rng: np.random.Generator, number: int) -> Customer:
 
 def with_contacts(customer: Customer, factory: ContactFactory) -> Customer:
     """The same customer with the contacts ``factory`` gives it."""
-    return Customer(
-        customer.id,
-        customer.name,
-        customer.locale,
-        customer.timezone,
-        customer.utc_offset_h,
-        customer.quiet_hours,
-        tuple(factory(customer)),
-    )
+    return replace(customer, contacts=tuple(factory(customer)))
 
 
 def _pick(rng: np.random.Generator, options: Sequence[str]) -> str:

@@ -119,7 +119,7 @@ def severity(plan: FailurePlan, t: np.ndarray) -> np.ndarray:
 def _episode_severity(episodes: Episodes, t: np.ndarray) -> np.ndarray:
     arr = np.asarray(episodes, dtype=float)
     inside = (t[:, None] >= arr[None, :, 0]) & (t[:, None] < arr[None, :, 1])
-    return (inside * arr[None, :, 2]).max(axis=1)
+    return np.asarray((inside * arr[None, :, 2]).max(axis=1), dtype=float)
 
 
 def stuck_readings(plan: FailurePlan, t: np.ndarray, level: float, rail: float) -> np.ndarray:

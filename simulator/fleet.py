@@ -19,6 +19,7 @@ import copy
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from typing import TypedDict
 
 import numpy as np
 
@@ -26,12 +27,31 @@ from anomaly.profiles import DeviceProfile, load_profiles
 from ingest.base import Reading
 from simulator.benign import BenignChange
 from simulator.blocks import build_block, first_breach
-from simulator.customers import ContactFactory, Customer, draw_customers, with_contacts
+from simulator.customers import (
+    ContactFactory,
+    Customer,
+    CustomerEntry,
+    draw_customers,
+    with_contacts,
+)
 from simulator.failures import DAY, FailurePlan, plan_failure
 from simulator.readings import frame_readings
 from simulator.signals import Frame, ModelBlock, Realism
 
 PREFIXES = {"aircon-x1": "ac", "waterheater-w2": "wh", "pump-p3": "pump"}
+
+
+class DeviceEntry(TypedDict):
+    id: str
+    model: str
+    customer_id: str
+
+
+class Manifest(TypedDict):
+    """The fleet manifest (docs/architecture.md) that tickets imports."""
+
+    customers: list[CustomerEntry]
+    devices: list[DeviceEntry]
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,7 +198,7 @@ class Fleet:
     def customers(self) -> list[Customer]:
         return list(self._customers)
 
-    def manifest(self) -> dict[str, list[dict[str, object]]]:
+    def manifest(self) -> Manifest:
         """Customers and devices in the documented manifest format (JSON-ready)."""
         return {
             "customers": [c.to_manifest() for c in self._customers],

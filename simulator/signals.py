@@ -43,7 +43,31 @@ class Frame:
     present: np.ndarray
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
+class FailureArrays:
+    """Injected failures of one block: ``rows`` index the block's devices."""
+
+    rows: np.ndarray  # (f,)
+    effect: np.ndarray  # (f, m): severity -> shift per metric
+    severity: np.ndarray  # (f, n_ticks)
+    stuck_rows: np.ndarray  # (s,)
+    stuck_cols: np.ndarray  # (s,)
+    stuck_values: np.ndarray  # (s, n_ticks), NaN where not stuck
+
+    def subset(self, pos: np.ndarray) -> FailureArrays:
+        """Keep the devices with ``pos[row] >= 0``, renumbered to ``pos[row]``."""
+        keep, stuck = pos[self.rows] >= 0, pos[self.stuck_rows] >= 0
+        return FailureArrays(
+            pos[self.rows][keep],
+            self.effect[keep],
+            self.severity[keep],
+            pos[self.stuck_rows][stuck],
+            self.stuck_cols[stuck],
+            self.stuck_values[stuck],
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class ModelBlock:
     """Per-device arrays for one model; see module docstring."""
 
@@ -58,12 +82,7 @@ class ModelBlock:
     sigma: np.ndarray  # (n, m)
     valid: np.ndarray  # (2, m)
     benign: np.ndarray  # (b, 5): row, col, start, end, shift
-    fail_rows: np.ndarray  # (f,)
-    fail_effect: np.ndarray  # (f, m): severity -> shift per metric
-    fail_severity: np.ndarray  # (f, n_ticks)
-    stuck_rows: np.ndarray  # (s,)
-    stuck_cols: np.ndarray  # (s,)
-    stuck_values: np.ndarray  # (s, n_ticks), NaN where not stuck
+    failures: FailureArrays
     outages: np.ndarray  # (o, 3): row, start, end
 
     def times(self, ks: np.ndarray) -> np.ndarray:
@@ -75,22 +94,24 @@ class ModelBlock:
         daily = np.sin(TWO_PI * t[:, None] / 86400.0 + self.phase[None, :])
         out = self.level[None] + self.amplitude[None] * daily[:, :, None]
         benign_offsets(self.benign, t, out)
-        if len(self.fail_rows):
-            sev = self.fail_severity[:, ks].T  # (T, f)
-            out[:, self.fail_rows, :] += sev[:, :, None] * self.fail_effect[None]
-        if len(self.stuck_rows):
-            stuck = self.stuck_values[:, ks].T  # (T, s)
-            current = out[:, self.stuck_rows, self.stuck_cols]
-            out[:, self.stuck_rows, self.stuck_cols] = np.where(np.isnan(stuck), current, stuck)
-        return out
+        f = self.failures
+        if len(f.rows):
+            sev = f.severity[:, ks].T  # (T, f)
+            out[:, f.rows, :] += sev[:, :, None] * f.effect[None]
+        if len(f.stuck_rows):
+            stuck = f.stuck_values[:, ks].T  # (T, s)
+            current = out[:, f.stuck_rows, f.stuck_cols]
+            out[:, f.stuck_rows, f.stuck_cols] = np.where(np.isnan(stuck), current, stuck)
+        return np.asarray(out, dtype=float)
 
     def frame(self, k: int, rng: np.random.Generator, realism: Realism) -> Frame:
         """What the devices report at tick ``k``: noise, clipping, rounding, dropouts."""
         values = self.underlying(np.array([k]))[0]
         noise = rng.standard_normal(values.shape) * self.sigma
-        if len(self.stuck_rows):
-            frozen = ~np.isnan(self.stuck_values[:, k])
-            noise[self.stuck_rows[frozen], self.stuck_cols[frozen]] = 0.0
+        f = self.failures
+        if len(f.stuck_rows):
+            frozen = ~np.isnan(f.stuck_values[:, k])
+            noise[f.stuck_rows[frozen], f.stuck_cols[frozen]] = 0.0
         values = np.clip(values + noise, self.valid[0], self.valid[1])
         values = np.round(values, realism.decimals)
         present = rng.random(len(self.device_ids)) >= realism.drop_reading
@@ -106,20 +127,19 @@ class ModelBlock:
         pos = np.full(len(self.device_ids), -1)
         pos[rows] = np.arange(len(rows))
         return ModelBlock(
-            self.model,
-            tuple(self.device_ids[r] for r in rows),
-            self.metrics,
-            self.start_ts,
-            self.step_s,
-            self.level[rows],
-            self.amplitude[rows],
-            self.phase[rows],
-            self.sigma[rows],
-            self.valid,
-            _remap(self.benign, pos),
-            *_remap_rows(pos, self.fail_rows, self.fail_effect, self.fail_severity),
-            *_remap_rows(pos, self.stuck_rows, self.stuck_cols, self.stuck_values),
-            _remap(self.outages, pos),
+            model=self.model,
+            device_ids=tuple(self.device_ids[r] for r in rows),
+            metrics=self.metrics,
+            start_ts=self.start_ts,
+            step_s=self.step_s,
+            level=self.level[rows],
+            amplitude=self.amplitude[rows],
+            phase=self.phase[rows],
+            sigma=self.sigma[rows],
+            valid=self.valid,
+            benign=_remap(self.benign, pos),
+            failures=self.failures.subset(pos),
+            outages=_remap(self.outages, pos),
         )
 
 
@@ -130,9 +150,4 @@ def _remap(table: np.ndarray, pos: np.ndarray) -> np.ndarray:
     new = pos[table[:, 0].astype(int)]
     out = table[new >= 0].copy()
     out[:, 0] = new[new >= 0]
-    return out
-
-
-def _remap_rows(pos: np.ndarray, rows: np.ndarray, *arrays: np.ndarray) -> list[np.ndarray]:
-    keep = pos[rows] >= 0
-    return [pos[rows][keep], *(a[keep] for a in arrays)]
+    return np.asarray(out, dtype=float)

@@ -118,13 +118,15 @@ def test_benign_changes_move_a_level_but_stay_in_the_normal_range(fleet: Fleet) 
 
 
 def test_emitted_values_agree_with_the_truth(failing_fleet: Fleet) -> None:
-    gradual = [t for t in failing_fleet.truth() if t.kind == "gradual" and t.notice_ts]
-    series = _emitted(failing_fleet, {t.device_id for t in gradual[:20]})
-    for t in gradual[:20]:
+    gradual = [
+        (t, t.notice_ts) for t in failing_fleet.truth() if t.kind == "gradual" and t.notice_ts
+    ][:20]
+    series = _emitted(failing_fleet, {t.device_id for t, _ in gradual})
+    for t, notice in gradual:
         spec = failing_fleet.profiles[t.model].metrics[t.metric]
         points = series[t.device_id]
         early = [m[t.metric] for ts, m in points if ts < t.onset_ts - 6 * 3600 and t.metric in m]
-        late = [m[t.metric] for ts, m in points if t.notice_ts + 6 * 3600 < ts and t.metric in m]
+        late = [m[t.metric] for ts, m in points if notice + 6 * 3600 < ts and t.metric in m]
         assert not any(spec.breached(v) for v in early[-144:])
         if len(late) >= 12:
             assert spec.breached(float(np.median(late)))
