@@ -34,7 +34,9 @@ class DemoOptions:
 def demo_settings(settings: Settings, options: DemoOptions) -> Settings:
     """The demo keeps its data apart from ``kizuki run``'s, under <data_dir>/demo."""
     settings = with_port(settings, options.port)
-    return settings.model_copy(update={"data_dir": settings.data_dir / "demo"})
+    base = f"http://{settings.api.host}:{settings.api.port}"
+    notify = settings.notify.model_copy(update={"public_base_url": base})
+    return settings.model_copy(update={"data_dir": settings.data_dir / "demo", "notify": notify})
 
 
 def run_demo(settings: Settings, options: DemoOptions) -> None:
@@ -115,7 +117,7 @@ def _replay(engine: Any, fleet: Any, url: str, options: DemoOptions, stop: threa
         try:
             result["stats"] = publish(
                 fleet, url, qos=1, speed=options.speed, stop_event=stop,
-                protocol=engine.settings.mqtt.protocol,
+                protocol=engine.settings.mqtt.protocol, client_id="kizuki-demo-fleet",
             )
         except Exception as exc:  # reported below, in the main thread
             result["error"] = exc
