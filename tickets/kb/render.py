@@ -67,10 +67,16 @@ def load_article(article_id: str, locale: str) -> Article:
             summary=body["summary"],
             action=body["action"],
             call_us=body["call_us"],
-            steps=tuple(body.get("steps") or ()),
+            steps=tuple(_text(step) for step in body.get("steps") or ()),
         )
     except KeyError as exc:
         raise KbError(f"article {article_id!r} ({locale}) lacks {exc}") from None
+
+
+def _text(value: object) -> str:
+    if not isinstance(value, str):
+        raise KbError(f"expected text, got {value!r} (quote YAML lines containing ': ')")
+    return value
 
 
 def render(article_id: str, locale: str, kind: Kind, context: dict[str, Any]) -> Rendered:

@@ -1,0 +1,91 @@
+"""Signed feedback links: votes recorded, false positives labelled, bad tokens refused."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from sqlalchemy import select
+
+from kizuki.config import Settings
+from tests.tickets.conftest import make_event
+from tickets.feedback import (
+    ExpiredToken,
+    InvalidToken,
+    InvalidVote,
+    UnknownNotification,
+    feedback_url,
+    make_token,
+    read_token,
+    record_feedback,
+)
+from tickets.models import CaseEvent, DetectorLabel, Feedback, Notification
+from tickets.service import CaseService
+
+
+@pytest.fixture
+def notice(fleet, profiles, settings, clock) -> Notification:
+    CaseService(fleet, profiles, settings, clock=clock).handle(make_event())
+    with fleet() as session:
+        return session.scalars(select(Notification)).one()
+
+
+def test_every_notice_links_to_signed_votes(notice, settings):
+    up = feedback_url(settings, notice.feedback_token, "up")
+    assert up == f"https://kizuki.example/feedback/{notice.feedback_token}?vote=up"
+    assert up in notice.short_body and up in notice.long_body
+    claim = read_token(settings, notice.feedback_token)
+    assert (claim.notification_id, claim.case_id) == (notice.id, notice.case_id)
+
+
+def test_thumbs_up_is_recorded_on_the_case(fleet, notice, settings):
+    result = record_feedback(fleet, notice.feedback_token, "up", "thanks!", settings=settings)
+    assert result.vote == "up" and result.false_positive is False
+    with fleet() as session:
+        fb = session.scalars(select(Feedback)).one()
+        assert (fb.case_id, fb.vote, fb.comment) == (notice.case_id, "up", "thanks!")
+        event = session.scalars(select(CaseEvent).where(CaseEvent.kind == "feedback")).one()
+        assert event.actor == "customer:c-ja" and event.detail["vote"] == "up"
+        assert session.scalars(select(DetectorLabel)).all() == []
+
+
+def test_thumbs_down_on_detected_notice_is_a_labelled_false_positive(fleet, notice, settings):
+    result = record_feedback(fleet, notice.feedback_token, "down", "works fine", settings=settings)
+    assert result.false_positive is True
+    with fleet() as session:
+        label = session.scalars(select(DetectorLabel)).one()
+        assert (label.device_id, label.model, label.failure_mode, label.label) == (
+            "ac-1", "aircon-x1", "filter_clog", "false_positive",
+        )  # fmt: skip
+    # changing one's mind replaces the vote and withdraws the label
+    record_feedback(fleet, notice.feedback_token, "up", settings=settings)
+    with fleet() as session:
+        assert [f.vote for f in session.scalars(select(Feedback))] == ["up"]
+        assert session.scalars(select(DetectorLabel)).all() == []
+
+
+def test_forged_or_tampered_tokens_are_refused(fleet, notice, settings):
+    other = Settings(api={"secret_key": "someone-else"})
+    forged = make_token(other, notice.id, notice.case_id)
+    for bad in (forged, notice.feedback_token[:-2] + "xx", "not-a-token", ""):
+        with pytest.raises(InvalidToken, match="not valid"):
+            record_feedback(fleet, bad, "down", settings=settings)
+    with fleet() as session:
+        assert session.scalars(select(Feedback)).all() == []
+
+
+def test_expired_tokens_are_refused(fleet, notice, settings):
+    month_ago = time.time() - 31 * 86400
+    old = make_token(settings, notice.id, notice.case_id, now=lambda: month_ago)
+    with pytest.raises(ExpiredToken, match="expired"):
+        record_feedback(fleet, old, "up", settings=settings)
+    # ... and a fresh token is accepted up to the limit
+    assert record_feedback(fleet, notice.feedback_token, "up", settings=settings).vote == "up"
+
+
+def test_bad_vote_and_unknown_notification(fleet, notice, settings):
+    with pytest.raises(InvalidVote):
+        record_feedback(fleet, notice.feedback_token, "meh", settings=settings)
+    ghost = make_token(settings, 999_999, notice.case_id)
+    with pytest.raises(UnknownNotification):
+        record_feedback(fleet, ghost, "up", settings=settings)

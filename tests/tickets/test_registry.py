@@ -1,0 +1,97 @@
+"""Fleet manifest import, demo agents, the DB-backed device directory, migrations."""
+
+from __future__ import annotations
+
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import inspect, select
+
+from tests.tickets.conftest import MANIFEST
+from tickets.db import alembic_config, make_engine, migrate
+from tickets.directory import DbDeviceDirectory
+from tickets.models import Agent, Base, ContactPoint, Customer, Device
+from tickets.registry import ManifestError, channel_of, import_manifest, seed_demo_agents
+
+
+def test_manifest_import_is_idempotent_and_keeps_contact_order(session_factory):
+    first = import_manifest(session_factory, MANIFEST)
+    assert (first.customers, first.contacts, first.devices) == (2, 2, 4)
+    changed = {**MANIFEST, "customers": [{
+        **MANIFEST["customers"][0],
+        "contacts": [{"url": "json://127.0.0.1:9/hook"}, {"url": "mailto://a@b.example"}],
+    }]}  # fmt: skip
+    import_manifest(session_factory, changed)
+    with session_factory() as session:
+        assert session.scalar(select(Customer).where(Customer.id == "c-ja")).quiet_start_hour == 22
+        contacts = session.scalars(
+            select(ContactPoint).where(ContactPoint.customer_id == "c-ja")
+            .order_by(ContactPoint.preference)
+        ).all()  # fmt: skip
+        assert [(c.preference, c.channel) for c in contacts] == [(0, "webhook"), (1, "email")]
+        device = session.get_one(Device, "pu-1")
+        assert (device.model, device.product_line, device.customer_id) == (
+            "pump-p3", "pumps", "c-en",
+        )  # fmt: skip
+        assert len(session.scalars(select(Device)).all()) == 4
+
+
+def test_manifest_errors_are_clear(session_factory):
+    with pytest.raises(ManifestError, match="unknown customer 'nobody'"):
+        import_manifest(session_factory, {"devices": [
+            {"id": "x", "model": "aircon-x1", "customer_id": "nobody"}]})  # fmt: skip
+    with pytest.raises(ManifestError, match="lacks 'model'"):
+        import_manifest(session_factory, {"devices": [{"id": "x"}]})
+
+
+def test_channel_names_from_apprise_urls():
+    assert [channel_of(u) for u in ("mailto://x", "json://h/p", "slack://a/b", "line://t",
+                                    "twilio://a", "log://", "weird://z")] == [
+        "email", "webhook", "slack", "line", "sms", "log", "weird",
+    ]  # fmt: skip
+
+
+def test_demo_agents_seed_once(session_factory):
+    assert seed_demo_agents(session_factory) == 5
+    assert seed_demo_agents(session_factory) == 0
+    with session_factory() as session:
+        langs = {lang for a in session.scalars(select(Agent)) for lang in a.languages}
+    assert langs == {"ja", "en"}
+
+
+def test_directory_answers_from_the_db_and_caches(session_factory):
+    ticks = [0.0]
+    directory = DbDeviceDirectory(session_factory, negative_ttl_s=30, monotonic=lambda: ticks[0])
+    assert directory("ac-1") is None
+    import_manifest(session_factory, MANIFEST)
+    assert directory("ac-1") is None  # a miss is cached ...
+    ticks[0] = 31.0
+    assert directory("ac-1") == "aircon-x1"  # ... for negative_ttl_s only
+    with session_factory.begin() as session:
+        session.get_one(Device, "ac-1").model = "changed"
+    assert directory.model_of("ac-1") == "aircon-x1"  # hits are cached
+    assert directory.refresh() == 4 and directory("ac-1") == "changed"
+
+
+def test_migrations_match_the_models_and_rerun_cleanly(db_url):
+    migrate(db_url)  # second run: already at head
+    engine = make_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+            indexes = {ix["name"] for ix in inspect(conn).get_indexes("cases")}
+        assert diff == []
+        assert "uq_cases_one_open" in indexes
+    finally:
+        engine.dispose()
+
+
+def test_downgrade_to_base_and_back(db_url):
+    command.downgrade(alembic_config(db_url), "base")
+    engine = make_engine(db_url)
+    try:
+        assert "cases" not in inspect(engine).get_table_names()
+    finally:
+        engine.dispose()
+    migrate(db_url)
