@@ -51,7 +51,7 @@ def _logging(level: str) -> None:
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
         datefmt="%H:%M:%S",
     )
-    for noisy in ("amqtt", "transitions", "uvicorn.error", "httpx", "apprise"):
+    for noisy in ("amqtt", "transitions", "uvicorn.error", "httpx", "apprise", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
@@ -181,10 +181,13 @@ def version() -> None:
 
 
 def _register_package_commands() -> None:
-    from anomaly.cli import evaluate, score
     from simulator.cli import simulate
 
     app.command()(simulate)
+    try:  # TEMP until anomaly.cli lands
+        from anomaly.cli import evaluate, score
+    except ImportError:
+        return
     app.command()(score)
     app.command()(evaluate)
 

@@ -12,7 +12,7 @@ from typing import Any
 import typer
 
 from kizuki.config import Settings
-from kizuki.runner import StartupError, start_engine, stop_on_signals, with_port
+from kizuki.runner import StartupError, check_api_port, start_engine, stop_on_signals, with_port
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +41,7 @@ def demo_settings(settings: Settings, options: DemoOptions) -> Settings:
 
 def run_demo(settings: Settings, options: DemoOptions) -> None:
     settings = demo_settings(settings, options)
+    check_api_port(settings)
     if not options.keep and settings.data_dir.exists():
         shutil.rmtree(settings.data_dir)
     broker = _start_broker(settings, options)
@@ -129,6 +130,8 @@ def _replay(engine: Any, fleet: Any, url: str, options: DemoOptions, stop: threa
         typer.echo(progress_line(engine, time.monotonic() - started))
     if "error" in result:
         raise StartupError(f"simulator failed: {result['error']}")
+    if stop.is_set():
+        return
     _wait_for_drain(engine, fleet, stop)
     typer.echo(progress_line(engine, time.monotonic() - started))
     typer.echo(summary(engine, fleet))

@@ -55,6 +55,7 @@ class Engine:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._api_server: Any = None
+        self._api_thread: threading.Thread | None = None
         self.events: list[AnomalyEvent] = []
 
     def open_storage(self) -> None:
@@ -106,6 +107,8 @@ class Engine:
             thread.join(timeout=10)
         if self._api_server is not None:
             self._api_server.should_exit = True
+            if self._api_thread is not None:
+                self._api_thread.join(timeout=10)
         if hasattr(self, "bank"):
             self._save_bank()
         for closable in ("store", "deadletters"):
