@@ -1,0 +1,109 @@
+"""`kizuki demo` and `kizuki run` as a user runs them: a real process, real output."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from tests.conftest import free_port
+
+KIZUKI = [sys.executable, "-c", "from kizuki.cli import main; main()"]
+
+
+def env_for(tmp_path: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KIZUKI_")}
+    env.update({"KIZUKI_DATA_DIR": str(tmp_path / "data"), **extra})
+    return env
+
+
+def children_of(pid: int) -> list[int]:
+    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True)
+    return [int(p) for p in out.stdout.split()]
+
+
+def test_demo_runs_the_pipeline_and_leaves_cases_and_notifications(tmp_path: Path) -> None:
+    port = free_port()
+    result = subprocess.run(
+        [*KIZUKI, "demo", "--devices", "20", "--speed", "0", "--port", str(port),
+         "--exit-when-done"],
+        env=env_for(tmp_path), capture_output=True, text=True, timeout=240,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = result.stdout
+    assert f"http://127.0.0.1:{port}/" in out
+    last = [line for line in out.splitlines() if "cases opened" in line][-1]
+    opened = int(last.split("cases opened ")[1].split()[0])
+    sent = int(last.split("notifications sent ")[1].split()[0])
+    assert opened >= 1 and sent >= opened
+    assert "broker stopped" in out
+    assert "Traceback" not in result.stderr
+    outbox = tmp_path / "data" / "demo" / "outbox"
+    assert len(list(outbox.iterdir())) == sent
+
+
+def test_demo_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
+    port = free_port()
+    proc = subprocess.Popen(
+        [*KIZUKI, "demo", "--devices", "10", "--port", str(port)],
+        env=env_for(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.3)
+        children = children_of(proc.pid)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err[-2000:]
+    assert "Traceback" not in err
+    assert "broker stopped" in out
+    for child in children:  # the broker it started is gone too
+        assert not Path(f"/proc/{child}").exists() or "zombie" in Path(
+            f"/proc/{child}/status"
+        ).read_text()
+
+
+def test_wrong_settings_stop_start_up_with_one_clear_line(tmp_path: Path) -> None:
+    cases = [
+        ({"KIZUKI_MQTT__URL": "http://broker"}, "KIZUKI_MQTT__URL"),
+        ({"KIZUKI_MQTT__URL": f"mqtt://127.0.0.1:{free_port()}"}, "cannot reach MQTT broker"),
+        ({"KIZUKI_API__PORT": "eighty"}, "KIZUKI_API__PORT"),
+        ({}, "set KIZUKI_MQTT__URL"),
+    ]
+    for extra, expected in cases:
+        result = subprocess.run(
+            [*KIZUKI, "run", "--port", str(free_port())],
+            env=env_for(tmp_path, **extra), capture_output=True, text=True, timeout=60,
+        )
+        assert result.returncode == 2, (extra, result.stderr)
+        lines = [line for line in result.stderr.splitlines() if line.startswith("kizuki:")]
+        assert len(lines) == 1 and expected in lines[0], result.stderr
+        assert "Traceback" not in result.stderr
+
+
+def test_port_taken_is_reported(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = subprocess.run(
+            [*KIZUKI, "demo", "--port", str(port)],
+            env=env_for(tmp_path), capture_output=True, text=True, timeout=60,
+        )
+    assert result.returncode == 2
+    assert f"port {port} on 127.0.0.1 is taken" in result.stderr
