@@ -16,7 +16,7 @@ from typing import Any, Literal, get_args
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session, selectinload
 
-from tickets.models import OPEN_STATUSES, Case
+from tickets.models import OPEN_STATUSES, Case, UtcDateTime
 
 SORTS: dict[str, InstrumentedAttribute[Any]] = {
     "sla_due_at": Case.sla_due_at,
@@ -84,19 +84,23 @@ class CasePage:
 
 
 def _encode(value: Any, case_id: int) -> str:
-    raw = value.isoformat() if isinstance(value, datetime) else value
+    raw = {"t": value.isoformat()} if isinstance(value, datetime) else value
     return base64.urlsafe_b64encode(json.dumps([raw, case_id]).encode()).decode()
 
 
-def _decode(cursor: str, column: InstrumentedAttribute[Any]) -> tuple[Any, int]:
+def _decode(cursor: str) -> tuple[Any, int]:
     try:
         raw, case_id = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-        python_type = column.type.python_type
-        value = datetime.fromisoformat(raw) if python_type is datetime else python_type(raw)
-        if isinstance(value, datetime) and value.tzinfo is None:
-            raise ValueError("naive datetime in cursor")
+        if isinstance(raw, dict):
+            value: Any = datetime.fromisoformat(raw["t"])
+            if value.tzinfo is None:
+                raise ValueError("naive datetime in cursor")
+        elif isinstance(raw, int | float) and not isinstance(raw, bool):
+            value = raw
+        else:
+            raise ValueError("cursor value of unknown type")
         return value, int(case_id)
-    except (ValueError, TypeError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except (ValueError, TypeError, KeyError, json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise BadCursor(str(exc)) from None
 
 
@@ -120,7 +124,10 @@ def list_cases(
     total = session.scalar(select(func.count(Case.id)).where(*where)) or 0
     query: Select[tuple[Case]] = select(Case).where(*where)
     if cursor:
-        query = query.where(_after(column, desc, *_decode(cursor, column)))
+        value, after_id = _decode(cursor)
+        if isinstance(value, datetime) != isinstance(column.type, UtcDateTime):
+            raise BadCursor(f"the cursor was not made for sort={sort}")
+        query = query.where(_after(column, desc, value, after_id))
     order = (column.desc(), Case.id.desc()) if desc else (column.asc(), Case.id.asc())
     query = query.order_by(*order).limit(limit + 1).options(selectinload(Case.assignee))
     rows = list(session.scalars(query))

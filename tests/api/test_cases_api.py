@@ -1,0 +1,149 @@
+"""The case API as a client uses it: filters, order, pages, detail, actions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.api.world import World
+from tickets.dispatcher import Dispatcher
+from tickets.feedback import make_token, record_feedback
+
+
+def get(client: httpx.Client, world: World, path: str, **params: Any) -> Any:
+    response = client.get(path, params=params, headers={"X-API-Key": world.keys["viewer"]})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def act(
+    client: httpx.Client, world: World, case: int, action: str, body: Any = None
+) -> httpx.Response:
+    return client.post(
+        f"/api/v1/cases/{case}/{action}",
+        json=body or {},
+        headers={"X-API-Key": world.keys["agent"]},
+    )
+
+
+def test_filters_narrow_the_queue(client: httpx.Client, world: World) -> None:
+    def ids(**params: Any) -> set[int]:
+        return {c["id"] for c in get(client, world, "/api/v1/cases", **params)["data"]}
+
+    assert ids(severity="high") == {world.cases["refrigerant"]}
+    assert ids(model="pump-p3") == {world.cases["bearing"]}
+    assert ids(failure_mode="filter_clog") == {world.cases["filter"]}
+    assert ids(severity=["high", "medium"], model="aircon-x1") == {world.cases["refrigerant"]}
+    assert ids(status="closed") == set()
+    assert ids(assignee="none") == set()  # the router assigned every case
+    owner = get(client, world, f"/api/v1/cases/{world.cases['bearing']}")["assignee"]["id"]
+    assert world.cases["bearing"] in ids(assignee=str(owner))
+
+
+def test_sort_orders_by_urgency(client: httpx.Client, world: World) -> None:
+    data = get(client, world, "/api/v1/cases", sort="priority", status="open")["data"]
+    assert [c["priority"] for c in data] == sorted(c["priority"] for c in data)
+    data = get(client, world, "/api/v1/cases", sort="-sla_due_at")["data"]
+    assert [c["sla_due_at"] for c in data] == sorted((c["sla_due_at"] for c in data), reverse=True)
+
+
+def test_cursor_pages_through_every_case_once(client: httpx.Client, world: World) -> None:
+    everything = get(client, world, "/api/v1/cases", limit=200)
+    seen: list[int] = []
+    cursor = None
+    while True:
+        params: dict[str, Any] = {"limit": 1, "sort": "-opened_at"}
+        if cursor:
+            params["cursor"] = cursor
+        page = get(client, world, "/api/v1/cases", **params)
+        assert page["count"] == everything["count"]
+        seen += [c["id"] for c in page["data"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert sorted(seen) == sorted(c["id"] for c in everything["data"])
+    assert len(seen) == len(set(seen))
+
+
+def test_a_forged_cursor_is_a_400_problem(client: httpx.Client, world: World) -> None:
+    response = client.get(
+        "/api/v1/cases",
+        params={"cursor": "bm90LWEtY3Vyc29y"},
+        headers={"X-API-Key": world.keys["viewer"]},
+    )
+    assert response.status_code == 400
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_case_detail_tells_the_whole_story(client: httpx.Client, world: World) -> None:
+    case = world.cases["refrigerant"]
+    Dispatcher(world.session_factory, world.settings).run_once()  # deliver the outbox (log mode)
+    detail = get(client, world, f"/api/v1/cases/{case}")
+    notice = detail["notifications"][0]
+    token = make_token(world.settings, notice["id"], case)
+    record_feedback(world.session_factory, token, "up", "Thanks!", settings=world.settings)
+    detail = get(client, world, f"/api/v1/cases/{case}")
+
+    assert detail["failure_mode_title"] == "Refrigerant leak"
+    assert detail["explanation"]["metric"] == "cooling_delta_c"
+    assert detail["explanation"]["limit"] == 4.0
+    assert [e["kind"] for e in detail["timeline"]][:2] == ["opened", "assigned"]
+    notice = detail["notifications"][0]
+    assert notice["kind"] == "detected" and notice["status"] == "sent"
+    assert notice["delivery_attempts"] and notice["delivery_attempts"][0]["ok"] is True
+    assert detail["feedback"][0]["vote"] == "up"
+    assert detail["feedback"][0]["comment"] == "Thanks!"
+
+
+def test_an_agent_walks_a_case_through_its_life(
+    client: httpx.Client, world: World, fresh_case: int
+) -> None:
+    assert act(client, world, fresh_case, "acknowledge").json()["status"] == "acknowledged"
+    assert act(client, world, fresh_case, "assign", {"agent_id": 2}).json()["assignee"]["id"] == 2
+    assert act(client, world, fresh_case, "start").json()["status"] == "in_progress"
+    noted = act(client, world, fresh_case, "notes", {"text": "Bearing ordered."}).json()
+    assert noted["timeline"][-1]["detail"]["text"] == "Bearing ordered."
+    assert noted["timeline"][-1]["actor"] == "key:test-agent"
+    assert (
+        act(client, world, fresh_case, "resolve", {"note": "Replaced"}).json()["status"]
+        == "resolved"
+    )
+    assert act(client, world, fresh_case, "close").json()["status"] == "closed"
+    assert (
+        act(client, world, fresh_case, "reopen", {"note": "Noise again"}).json()["status"] == "open"
+    )
+
+
+def test_actions_that_do_not_fit_are_409_and_unknown_cases_404(
+    client: httpx.Client, world: World, fresh_case: int
+) -> None:
+    refused = act(client, world, fresh_case, "close")
+    assert refused.status_code == 409
+    assert "cannot close" in refused.json()["detail"]
+    assert act(client, world, 999999, "acknowledge").status_code == 404
+    assert act(client, world, fresh_case, "assign", {"agent_id": 9999}).status_code == 404
+
+
+@pytest.mark.parametrize("body", [{}, {"text": ""}, {"text": 5}])
+def test_a_bad_note_is_a_422_problem_listing_the_field(
+    client: httpx.Client, world: World, body: Any
+) -> None:
+    response = act(client, world, world.cases["filter"], "notes", body)
+    assert response.status_code == 422
+    problem = response.json()
+    assert (
+        problem["errors"][0]["loc"][:2] == ["body", "text"]
+        or problem["errors"][0]["loc"][0] == "body"
+    )
+
+
+def test_a_cursor_from_another_sort_order_is_refused(client: httpx.Client, world: World) -> None:
+    page = get(client, world, "/api/v1/cases", limit=1, sort="sla_due_at")
+    response = client.get(
+        "/api/v1/cases",
+        params={"limit": 1, "sort": "priority", "cursor": page["next_cursor"]},
+        headers={"X-API-Key": world.keys["viewer"]},
+    )
+    assert response.status_code == 400
