@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -99,3 +100,14 @@ def ensure_device(session: Session, device_id: str, model: str, product_line: st
         session.add(device)
         session.flush()
     return device
+
+
+def jsonable(value: Any) -> Any:
+    """Tuples to lists, non-finite floats to None: safe for JSON columns."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value

@@ -97,7 +97,7 @@ def read_token(
 ) -> FeedbackClaim:
     """Verify ``token``; raises ``ExpiredToken`` or ``InvalidToken``."""
     try:
-        data: Any = _serializer(_secret(settings), now).loads(token, max_age=max_age_s)
+        data: Any = _serializer(_secret(settings), now).loads(token, max_age=int(max_age_s))
     except SignatureExpired:
         raise ExpiredToken("this feedback link has expired") from None
     except BadSignature:

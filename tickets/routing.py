@@ -38,7 +38,7 @@ def open_loads(session: Session) -> dict[int, int]:
         .where(Case.status.in_(OPEN_STATUSES), Case.assignee_id.is_not(None))
         .group_by(Case.assignee_id)
     )
-    return {int(agent_id): int(count) for agent_id, count in rows}
+    return {int(agent_id): int(count) for agent_id, count in rows if agent_id is not None}
 
 
 def route(session: Session, need: Need) -> RoutingDecision:
@@ -70,15 +70,15 @@ def route(session: Session, need: Need) -> RoutingDecision:
 def _skilled(agents: list[Agent], need: Need) -> tuple[list[Agent], str]:
     """Agents matching every requirement, or none and the first requirement nobody meets."""
     checks = (
-        ("product line", need.product_line, lambda a: a.product_lines),
-        ("skill", need.skill, lambda a: a.skills),
-        ("language", need.language, lambda a: a.languages),
+        ("product line", need.product_line, "product_lines"),
+        ("skill", need.skill, "skills"),
+        ("language", need.language, "languages"),
     )
     pool = agents
-    for label, wanted, held in checks:
+    for label, wanted, attribute in checks:
         if not wanted:
             continue
-        pool = [a for a in pool if wanted in held(a)]
+        pool = [a for a in pool if wanted in getattr(a, attribute)]
         if not pool:
             return [], f"no active agent with {label} {wanted!r} (and the other skills needed)"
     return pool, ""

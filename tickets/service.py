@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
@@ -133,7 +132,7 @@ class CaseService:
             "sla_due_at": rules.sla_due(self.settings, event.severity, now),
             "title": f"{title or event.failure_mode} ({device.id})"[:300],
             "score": float(event.score),
-            "explanation": _jsonable(asdict(event.why)),
+            "explanation": rules.jsonable(asdict(event.why)),
             "telemetry": snapshot,
             "anomaly_count": 1,
             "started_at": rules.as_datetime(event.started_at),
@@ -168,7 +167,7 @@ class CaseService:
         case.score = max(case.score, float(event.score))
         case.last_anomaly_at = rules.as_datetime(event.ts)
         case.healthy_since = None
-        case.explanation = _jsonable(asdict(event.why))
+        case.explanation = rules.jsonable(asdict(event.why))
         case.updated_at = now
         raised = case.severity != before
         lifecycle.log(
@@ -211,7 +210,7 @@ class CaseService:
         except Exception:  # a telemetry outage must not stop the case from opening
             log.exception("telemetry snapshot for %s failed", event.device_id)
             return {"error": "telemetry unavailable"}
-        return {"start": start, "end": event.ts, "series": _jsonable(dict(series))}
+        return {"start": start, "end": event.ts, "series": rules.jsonable(dict(series))}
 
     # -- auto-resolve -------------------------------------------------------------------
 
@@ -295,14 +294,3 @@ class CaseService:
             action(session, case, self.clock())
             session.flush()
             return case
-
-
-def _jsonable(value: Any) -> Any:
-    """Tuples to lists, non-finite floats to None: safe for JSON columns."""
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value

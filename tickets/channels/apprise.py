@@ -46,7 +46,7 @@ class AppriseChannel:
         _add_headers(plugin, message)
         scheme = url.split("://", 1)[0].lower()
         body = message.long_body if scheme in LONG_FORM_SCHEMES else message.short_body
-        with apprise.LogCapture(level=logging.WARNING) as captured:
+        with apprise.LogCapture(level=logging.WARNING) as captured:  # type: ignore[no-untyped-call]
             try:
                 ok = plugin.notify(
                     body=body, title=message.subject, body_format=apprise.NotifyFormat.TEXT
