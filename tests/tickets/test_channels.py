@@ -1,0 +1,87 @@
+"""Channel contract: send() reports success, or a failure that says if it is recoverable.
+
+A table of (URL, what the receiver does) -> expected outcome, played against real
+loopback receivers (HTTP and SMTP) and a closed port.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.conftest import free_port
+from tests.tickets.conftest import WebhookReceiver
+from tickets.channels import AppriseChannel, LogChannel, OutgoingMessage, SendResult, channel_key
+
+MESSAGE = OutgoingMessage(
+    idempotency_key="kizuki-1-detected-abc", subject="[Case #1] Filter", short_body="short",
+    long_body="long\nform", locale="en", kind="detected", case_id=1, customer_id="c-1",
+    channel="webhook",
+)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [
+        (200, SendResult.sent()),
+        (400, "permanent"),
+        (404, "permanent"),
+        (408, "recoverable"),
+        (429, "recoverable"),
+        (500, "recoverable"),
+        (503, "recoverable"),
+    ],
+)
+def test_webhook_status_table(webhook: WebhookReceiver, status, expected):
+    webhook.statuses = [status]
+    result = AppriseChannel().send(webhook.url, MESSAGE)
+    if isinstance(expected, SendResult):
+        assert result == expected
+        [(headers, body)] = webhook.requests
+        assert headers["Idempotency-Key"] == MESSAGE.idempotency_key
+        assert headers["X-Kizuki-Case"] == "1" and body["message"] == "short"
+        return
+    assert not result.ok and result.recoverable is (expected == "recoverable")
+    assert str(status) in result.error
+
+
+@pytest.mark.parametrize(
+    ("url", "recoverable"),
+    [
+        ("nosuchservice://x/y", False),  # Apprise does not know the scheme
+        ("mailto://", False),  # known scheme, unusable URL
+        ("json://127.0.0.1:{closed}/hook", True),  # connection refused: try again later
+        ("mailto://127.0.0.1:{closed}?mode=insecure&from=k@example.com&to=a@example.com", True),
+    ],
+)
+def test_unusable_or_unreachable_targets(url, recoverable):
+    result = AppriseChannel().send(url.format(closed=free_port()), MESSAGE)
+    assert result.ok is False and result.recoverable is recoverable and result.error
+
+
+def test_email_gets_the_long_form(smtp_server):
+    url = (
+        f"mailto://{smtp_server.host}:{smtp_server.port}"
+        "?mode=insecure&from=k@example.com&to=a@example.com"
+    )
+    assert AppriseChannel().send(url, MESSAGE).ok
+    [message] = smtp_server.wait_for(1)
+    part = next(p for p in message.walk() if p.get_content_type() == "text/plain")
+    assert part.get_payload(decode=True).decode().splitlines() == ["long", "form"]
+    assert message["Idempotency-Key"] == MESSAGE.idempotency_key
+
+
+def test_log_channel_writes_once_per_key(tmp_path, caplog):
+    channel = LogChannel(tmp_path / "outbox")
+    with caplog.at_level("INFO", logger="kizuki.notifications"):
+        assert channel.send("log://", MESSAGE) == SendResult.sent()
+    assert channel.send("log://", MESSAGE) == SendResult.sent(duplicate=True)
+    [path] = (tmp_path / "outbox").glob("*.json")
+    record = json.loads(path.read_text(encoding="utf-8"))
+    assert path.stem == MESSAGE.idempotency_key and record["long_body"] == "long\nform"
+    assert "short" in caplog.text
+
+
+def test_channel_key():
+    assert channel_key("log://") == "log" and channel_key("mailto://x") == "apprise"
