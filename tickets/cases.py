@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
-from collections.abc import Mapping
+import numbers
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -103,11 +105,27 @@ def ensure_device(session: Session, device_id: str, model: str, product_line: st
 
 
 def jsonable(value: Any) -> Any:
-    """Tuples to lists, non-finite floats to None: safe for JSON columns."""
+    """Plain JSON values: tuples to lists, numpy-style numbers to float, non-finite to None."""
+    if value is None or isinstance(value, str | bool | int):
+        return value
     if isinstance(value, dict):
         return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [jsonable(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return jsonable(dataclasses.asdict(value))
+    if isinstance(value, numbers.Real):
+        number = float(value)
+        return number if math.isfinite(number) else None
+    return str(value)
+
+
+def thin(points: Sequence[Any], max_points: int) -> list[Any]:
+    """At most ``max_points`` evenly spaced items, always keeping the last one."""
+    if len(points) <= max_points:
+        return list(points)
+    step = math.ceil(len(points) / max_points)
+    kept = list(points[::step])
+    if kept[-1] is not points[-1]:
+        kept[-1] = points[-1]
+    return kept

@@ -42,6 +42,7 @@ __all__ = [
 ]
 log = logging.getLogger(__name__)
 SYSTEM = "kizuki"
+SNAPSHOT_POINTS = 500  # per metric; longer series are thinned evenly
 Clock = Callable[[], datetime]
 Telemetry = Callable[[str, float, float], Mapping[str, Any]]
 
@@ -210,7 +211,10 @@ class CaseService:
         except Exception:  # a telemetry outage must not stop the case from opening
             log.exception("telemetry snapshot for %s failed", event.device_id)
             return {"error": "telemetry unavailable"}
-        return {"start": start, "end": event.ts, "series": rules.jsonable(dict(series))}
+        thinned = {
+            str(m): rules.thin(list(points), SNAPSHOT_POINTS) for m, points in series.items()
+        }
+        return {"start": start, "end": event.ts, "series": rules.jsonable(thinned)}
 
     # -- auto-resolve -------------------------------------------------------------------
 

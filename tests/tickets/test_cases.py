@@ -221,3 +221,31 @@ def test_unknown_device_still_gets_a_case_without_customer(service, fleet, event
         case = session.get_one(Case, outcome.case_id)
         assert case.customer_id is None
     assert notices(fleet, outcome.case_id) == []
+
+
+def test_long_telemetry_is_thinned_and_made_json_safe(fleet, profiles, settings, clock, event):
+    import numpy as np
+
+    def telemetry(device_id: str, start: float, end: float):
+        return {"fan_rpm": [(start + i, np.float64(1200.0 - i)) for i in range(2000)]}
+
+    service = CaseService(fleet, profiles, settings, clock=clock, telemetry=telemetry)
+    case_id = service.handle(event()).case_id
+    with fleet() as session:
+        points = session.get_one(Case, case_id).telemetry["series"]["fan_rpm"]
+    assert 250 <= len(points) <= 500 and points[-1][1] == -799.0
+
+
+def test_failing_telemetry_does_not_block_the_case(fleet, profiles, settings, clock, event,
+                                                   caplog):  # fmt: skip
+    def telemetry(device_id: str, start: float, end: float):
+        raise ConnectionError("store down")
+
+    service = CaseService(fleet, profiles, settings, clock=clock, telemetry=telemetry)
+    with caplog.at_level("ERROR"):
+        outcome = service.handle(event())
+    assert outcome.action == "opened" and "telemetry snapshot" in caplog.text
+    with fleet() as session:
+        assert session.get_one(Case, outcome.case_id).telemetry == {
+            "error": "telemetry unavailable"
+        }
