@@ -1,0 +1,85 @@
+"""When things break: a store that is down, a bug, the bootstrap admin key."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import httpx
+from pydantic import SecretStr
+
+from api.main import create_app
+from ingest.base import Reading, StoreUnavailable
+from tests.api.server import serve
+from tests.api.world import World
+
+
+class DownStore:
+    """A telemetry store whose backend is unreachable."""
+
+    def write(self, readings: Sequence[Reading]) -> int:
+        raise StoreUnavailable("connection refused")
+
+    def query(self, *args: object, **kwargs: object) -> list[tuple[float, float]]:
+        raise StoreUnavailable("connection refused")
+
+    def latest(self, device_id: str) -> Reading | None:
+        raise StoreUnavailable("connection refused")
+
+    def close(self) -> None: ...
+
+
+class BuggyStore(DownStore):
+    """A store with a bug: it raises something nobody expects."""
+
+    def latest(self, device_id: str) -> Reading | None:
+        raise ZeroDivisionError("oops")
+
+
+def test_a_store_outage_is_503_and_readyz_says_so(world: World) -> None:
+    app = create_app(
+        world.settings,
+        world.session_factory,
+        DownStore(),
+        world.deadletters,
+        case_service=world.service,
+    )
+    with serve(app) as url, httpx.Client(base_url=url) as client:
+        headers = {"X-API-Key": world.keys["viewer"]}
+        response = client.get("/api/v1/devices/ac-00001", headers=headers)
+        assert response.status_code == 503
+        assert response.headers["content-type"] == "application/problem+json"
+        ready = client.get("/readyz")
+        assert ready.status_code == 503 and ready.json()["checks"]["telemetry_store"] is False
+        assert client.get("/api/v1/cases", headers=headers).status_code == 200
+
+
+def test_a_bug_is_a_500_problem_without_traceback(world: World) -> None:
+    app = create_app(
+        world.settings,
+        world.session_factory,
+        BuggyStore(),
+        world.deadletters,
+        case_service=world.service,
+    )
+    with serve(app) as url, httpx.Client(base_url=url) as client:
+        headers = {"X-API-Key": world.keys["viewer"]}
+        response = client.get("/api/v1/devices", headers=headers)
+        assert response.status_code == 500
+        assert response.json()["title"] == "Internal Server Error"
+        assert "oops" not in response.text and "Traceback" not in response.text
+        # the same keep-alive connection still serves the next request
+        assert client.get("/api/v1/cases", headers=headers).status_code == 200
+
+
+def test_the_bootstrap_admin_key_from_settings_works(world: World) -> None:
+    api = world.settings.api.model_copy(update={"admin_api_key": SecretStr("let-me-in-0123")})
+    settings = world.settings.model_copy(update={"api": api})
+    app = create_app(
+        settings, world.session_factory, world.store, world.deadletters, case_service=world.service
+    )
+    create_app(
+        settings, world.session_factory, world.store, world.deadletters, case_service=world.service
+    )  # a restart must not trip over the existing key
+    with serve(app) as url, httpx.Client(base_url=url) as client:
+        response = client.get("/api/v1/dead-letters", headers={"X-API-Key": "let-me-in-0123"})
+        assert response.status_code == 200

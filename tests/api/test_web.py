@@ -1,0 +1,171 @@
+"""Log-in, sessions, CSRF, languages, the feedback page and error pages, over HTTP."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from tests.api.world import PASSWORD, World
+from tickets.feedback import make_token
+from tickets.models import ApiKey, Feedback, Notification, User
+
+HTML = {"Accept": "text/html"}
+
+
+def csrf_of(html: str) -> str:
+    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert match, "no CSRF token on the page"
+    return match.group(1)
+
+
+def log_in(client: httpx.Client, username: str, next_url: str = "/cases") -> httpx.Response:
+    form = client.get("/login")
+    data = {
+        "username": username,
+        "password": PASSWORD,
+        "csrf_token": csrf_of(form.text),
+        "next": next_url,
+    }
+    return client.post("/login", data=data)
+
+
+def test_pages_send_strangers_to_the_login_form(client: httpx.Client) -> None:
+    response = client.get("/cases?severity=high", headers=HTML)
+    assert response.status_code == 303
+    assert response.headers["location"] == "/login?next=/cases?severity=high"
+
+
+def test_login_then_the_queue(client: httpx.Client) -> None:
+    response = log_in(client, "agent")
+    assert response.status_code == 303 and response.headers["location"] == "/cases"
+    assert "kizuki_session" in client.cookies
+    queue = client.get("/cases", headers=HTML)
+    assert queue.status_code == 200 and "Case queue" in queue.text
+
+
+def test_wrong_password_is_refused_without_saying_which_part(client: httpx.Client) -> None:
+    form = client.get("/login")
+    response = client.post(
+        "/login", data={"username": "agent", "password": "nope", "csrf_token": csrf_of(form.text)}
+    )
+    assert response.status_code == 401
+    assert "Wrong username or password" in response.text
+    assert "kizuki_session" not in client.cookies or "uid" not in client.get("/cases").text
+
+
+def test_login_without_csrf_token_is_refused(client: httpx.Client) -> None:
+    client.get("/login")
+    response = client.post("/login", data={"username": "agent", "password": PASSWORD}, headers=HTML)
+    assert response.status_code == 403
+    assert "<html" in response.text  # a page for people, not JSON
+
+
+@pytest.mark.parametrize("target", ["//evil.example/x", "https://evil.example/", "/\\evil"])
+def test_login_never_redirects_off_site(client: httpx.Client, target: str) -> None:
+    assert log_in(client, "viewer", target).headers["location"] == "/cases"
+
+
+def test_a_tampered_session_cookie_is_ignored(client: httpx.Client, base_url: str) -> None:
+    log_in(client, "admin")
+    forged = client.cookies["kizuki_session"][:-4] + "AAAA"
+    with httpx.Client(base_url=base_url, cookies={"kizuki_session": forged}) as other:
+        assert other.get("/api/v1/cases").status_code == 401
+
+
+def test_cookie_sessions_need_the_csrf_header_to_act(client: httpx.Client, fresh_case: int) -> None:
+    log_in(client, "agent")
+    assert client.get("/api/v1/cases").status_code == 200
+    assert client.post(f"/api/v1/cases/{fresh_case}/acknowledge").status_code == 403
+    token = csrf_of(client.get("/cases", headers=HTML).text)
+    response = client.post(
+        f"/api/v1/cases/{fresh_case}/acknowledge", headers={"X-CSRF-Token": token}
+    )
+    assert response.status_code == 200 and response.json()["status"] == "acknowledged"
+
+
+def test_case_page_forms_check_csrf_and_role(
+    client: httpx.Client, base_url: str, fresh_case: int
+) -> None:
+    log_in(client, "agent")
+    page = client.get(f"/cases/{fresh_case}", headers=HTML)
+    bad = client.post(f"/cases/{fresh_case}/actions/start", data={"csrf_token": "x"}, headers=HTML)
+    assert bad.status_code == 403
+    good = client.post(
+        f"/cases/{fresh_case}/actions/start", data={"csrf_token": csrf_of(page.text)}
+    )
+    assert good.status_code == 303
+    with httpx.Client(base_url=base_url) as viewer:
+        log_in(viewer, "viewer")
+        token = csrf_of(viewer.get(f"/cases/{fresh_case}", headers=HTML).text)
+        refused = viewer.post(
+            f"/cases/{fresh_case}/actions/resolve", data={"csrf_token": token}, headers=HTML
+        )
+        assert refused.status_code == 403
+    assert "in progress" in client.get(f"/cases/{fresh_case}", headers=HTML).text
+
+
+def test_logout_ends_the_session(client: httpx.Client) -> None:
+    log_in(client, "viewer")
+    token = csrf_of(client.get("/cases", headers=HTML).text)
+    assert client.post("/logout", data={"csrf_token": token}).status_code == 303
+    assert client.get("/cases", headers=HTML).status_code == 303
+
+
+def test_language_from_header_query_and_user_setting(client: httpx.Client, world: World) -> None:
+    assert "ログイン" in client.get("/login", headers={"Accept-Language": "ja-JP,en;q=0.5"}).text
+    log_in(client, "viewer")
+    assert "Case queue" in client.get("/cases", headers={"Accept-Language": "ja"}).text
+    assert "ケース一覧" in client.get("/cases?lang=ja").text
+    assert "ケース一覧" in client.get("/cases").text  # ?lang= sticks for the session
+    token = csrf_of(client.get("/cases", headers=HTML).text)
+    client.post("/me/locale", data={"locale": "ja", "csrf_token": token, "back": "/fleet"})
+    with world.session_factory.begin() as session:
+        user = session.scalars(select(User).where(User.username == "viewer")).one()
+        assert user.locale == "ja"
+        user.locale = "en"  # leave the shared world as it was
+
+
+def test_html_errors_for_people_json_problems_for_programs(client: httpx.Client) -> None:
+    log_in(client, "viewer")
+    page = client.get("/cases/999999", headers=HTML)
+    assert page.status_code == 404 and "<html" in page.text and "Not Found" in page.text
+    api = client.get("/api/v1/cases/999999", headers=HTML)
+    assert api.status_code == 404
+    assert api.headers["content-type"] == "application/problem+json"
+
+
+def test_feedback_page_records_the_customers_vote(client: httpx.Client, world: World) -> None:
+    with world.session_factory() as session:
+        notice = session.scalars(
+            select(Notification).where(Notification.case_id == world.cases["bearing"])
+        ).first()
+        assert notice is not None
+    token = make_token(world.settings, notice.id, notice.case_id)
+    form = client.get(f"/feedback/{token}?vote=down", headers={"Accept-Language": "ja"})
+    assert form.status_code == 200 and "役に立ちましたか" in form.text
+    with world.session_factory() as session:  # opening the link records nothing
+        assert session.scalar(select(Feedback).where(Feedback.notification_id == notice.id)) is None
+    done = client.post(
+        f"/feedback/{token}",
+        data={"vote": "down", "comment": "No problem here", "csrf_token": csrf_of(form.text)},
+    )
+    assert done.status_code == 200
+    with world.session_factory() as session:
+        fb = session.scalar(select(Feedback).where(Feedback.notification_id == notice.id))
+        assert fb is not None and fb.vote == "down" and fb.comment == "No problem here"
+
+
+def test_a_forged_feedback_link_is_refused(client: httpx.Client) -> None:
+    response = client.get("/feedback/not-a-real-token", headers=HTML)
+    assert response.status_code == 400
+
+
+def test_secrets_are_stored_hashed(world: World) -> None:
+    with world.session_factory() as session:
+        hashes = session.scalars(select(User.password_hash)).all()
+        key_hashes = session.scalars(select(ApiKey.key_hash)).all()
+    assert hashes and all(h.startswith("scrypt$") and PASSWORD not in h for h in hashes)
+    assert not set(world.keys.values()) & set(key_hashes)
