@@ -196,3 +196,25 @@ def _label(
             created_at=at,
         )
     )
+
+
+def false_positives(
+    session_factory: sessionmaker[Session], model: str | None = None
+) -> list[dict[str, Any]]:
+    """Customer-labelled false positives (for the detectors), oldest first, as plain dicts."""
+    query = select(DetectorLabel).where(DetectorLabel.label == "false_positive")
+    if model is not None:
+        query = query.where(DetectorLabel.model == model)
+    with session_factory() as session:
+        return [
+            {
+                "case_id": label.case_id,
+                "device_id": label.device_id,
+                "model": label.model,
+                "failure_mode": label.failure_mode,
+                "started_at": label.started_at.timestamp(),
+                "labelled_at": label.created_at.timestamp(),
+                "source": label.source,
+            }
+            for label in session.scalars(query.order_by(DetectorLabel.id))
+        ]

@@ -11,20 +11,23 @@ Manifest format (docs/architecture.md)::
 
 Errors::
 
-    ManifestError    a manifest entry that is missing a field or names an unknown customer
+    RegistryError
+     +-- ManifestError     a manifest entry missing a field or naming an unknown customer
+     +-- MaintenanceError  a maintenance window on an unknown device, or a bad one
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from anomaly.profiles import DeviceProfile, load_profiles
-from tickets.models import Agent, ContactPoint, Customer, Device
+from tickets.models import Agent, ContactPoint, Customer, Device, MaintenanceWindow
 
 SCHEME_CHANNELS = {
     "mailto": "email", "mailtos": "email", "json": "webhook", "jsons": "webhook",
@@ -33,8 +36,16 @@ SCHEME_CHANNELS = {
 }  # fmt: skip
 
 
-class ManifestError(ValueError):
+class RegistryError(ValueError):
+    """Registry data that cannot be stored."""
+
+
+class ManifestError(RegistryError):
     """A manifest that cannot be imported."""
+
+
+class MaintenanceError(RegistryError):
+    """A maintenance window that cannot be scheduled."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,3 +165,28 @@ def seed_demo_agents(session_factory: sessionmaker[Session]) -> int:
                 session.add(Agent(active=True, **spec))
                 added += 1
     return added
+
+
+def schedule_maintenance(
+    session_factory: sessionmaker[Session],
+    device_id: str,
+    starts_at: datetime,
+    ends_at: datetime,
+    mode: str = "suppress",
+    reason: str = "",
+) -> int:
+    """Add a maintenance window: ``suppress`` opens no case, ``quiet`` opens one without
+    telling the customer. Returns the window id."""
+    if mode not in ("suppress", "quiet"):
+        raise MaintenanceError(f"mode must be 'suppress' or 'quiet', not {mode!r}")
+    if starts_at.tzinfo is None or ends_at.tzinfo is None or ends_at <= starts_at:
+        raise MaintenanceError("a maintenance window needs aware datetimes with end > start")
+    with session_factory.begin() as session:
+        if session.get(Device, device_id) is None:
+            raise MaintenanceError(f"unknown device {device_id!r}")
+        window = MaintenanceWindow(
+            device_id=device_id, starts_at=starts_at, ends_at=ends_at, mode=mode, reason=reason
+        )
+        session.add(window)
+        session.flush()
+        return window.id

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from kizuki.config import Settings
 from tests.tickets.conftest import T0, FakeClock
 from tickets.models import Case, CaseEvent, Customer, MaintenanceWindow, Notification
+from tickets.registry import MaintenanceError, schedule_maintenance
 from tickets.service import CaseNotFound, CaseService, InvalidTransition, UnknownAgent
 
 
@@ -148,10 +149,8 @@ def test_manual_assign_and_unassign(service, fleet, event):
 
 
 def test_suppressing_maintenance_window_opens_no_case(service, fleet, event, clock):
-    with fleet.begin() as session:
-        session.add(MaintenanceWindow(device_id="ac-1", starts_at=T0 - timedelta(hours=1),
-                                      ends_at=T0 + timedelta(hours=1), mode="suppress",
-                                      reason="technician on site"))  # fmt: skip
+    hour = timedelta(hours=1)
+    schedule_maintenance(fleet, "ac-1", T0 - hour, T0 + hour, "suppress", "technician on site")
     outcome = service.handle(event(at=T0))
     assert outcome.action == "suppressed" and "technician on site" in outcome.detail
     after = service.handle(event(at=T0 + timedelta(hours=2)))
@@ -249,3 +248,12 @@ def test_failing_telemetry_does_not_block_the_case(fleet, profiles, settings, cl
         assert session.get_one(Case, outcome.case_id).telemetry == {
             "error": "telemetry unavailable"
         }
+
+
+def test_bad_maintenance_windows_are_refused(fleet):
+    with pytest.raises(MaintenanceError, match="unknown device"):
+        schedule_maintenance(fleet, "nope", T0, T0 + timedelta(hours=1))
+    with pytest.raises(MaintenanceError, match="end > start"):
+        schedule_maintenance(fleet, "ac-1", T0, T0)
+    with pytest.raises(MaintenanceError, match="mode"):
+        schedule_maintenance(fleet, "ac-1", T0, T0 + timedelta(hours=1), mode="off")

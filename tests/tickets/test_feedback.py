@@ -89,3 +89,13 @@ def test_bad_vote_and_unknown_notification(fleet, notice, settings):
     ghost = make_token(settings, 999_999, notice.case_id)
     with pytest.raises(UnknownNotification):
         record_feedback(fleet, ghost, "up", settings=settings)
+
+
+def test_false_positives_are_listed_for_the_detectors(fleet, notice, settings):
+    from tickets.feedback import false_positives
+
+    assert false_positives(fleet) == []
+    record_feedback(fleet, notice.feedback_token, "down", settings=settings)
+    [label] = false_positives(fleet, model="aircon-x1")
+    assert (label["device_id"], label["failure_mode"]) == ("ac-1", "filter_clog")
+    assert false_positives(fleet, model="pump-p3") == []
