@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from jinja2 import Environment, StrictUndefined
+from jinja2 import Environment, StrictUndefined, Template
 
 HERE = Path(__file__).parent
 ARTICLES = HERE / "articles"
@@ -96,11 +96,11 @@ def render(article_id: str, locale: str, kind: Kind, context: dict[str, Any]) ->
         "a": article,
         "prefix": layout["prefix"][kind],
     }
-    env = _environment()
+    loc = article.locale
     return Rendered(
-        subject=env.from_string(layout["subject"]).render(values).strip(),
-        short=" ".join(env.from_string(layout["short"]).render(values).split()),
-        long=env.from_string(layout["long"]).render(values).strip() + "\n",
+        subject=_template(loc, "subject").render(values).strip(),
+        short=" ".join(_template(loc, "short").render(values).split()),
+        long=_template(loc, "long").render(values).strip() + "\n",
     )
 
 
@@ -124,6 +124,7 @@ def _layouts() -> dict[str, dict[str, Any]]:
 
 
 @cache
-def _environment() -> Environment:
-    # Plain text out (SMS, chat, text email), so no HTML autoescaping.
-    return Environment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
+def _template(locale: str, form: str) -> Template:
+    # Plain text out (SMS, chat, text e-mail), so no HTML autoescaping.
+    env = Environment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
+    return env.from_string(_layouts()[locale][form])
