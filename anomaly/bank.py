@@ -138,30 +138,39 @@ class DetectorBank:
         started_at: float,
     ) -> AnomalyEvent:  # fmt: skip
         st = dev.streams[metric]
-        spec, trend = st.spec, st.trend
-        expected, observed = st.expected(ts), st.smooth
-        eta = trend.eta_ts if kind == "anomaly" else None
-        fired = st.fired() if kind == "anomaly" else ()
-        peer = self.peers.score(device_id)
-        if kind == "anomaly" and peer is not None and peer >= self.peers.config.flag_score:
-            fired = (*fired, "peers")
-        per_day = trend.slope_per_day if trend.slope_per_day == trend.slope_per_day else None
-        why = Explanation(
-            metric=metric, unit=spec.unit, expected=expected, observed=observed,
-            trend_per_day=per_day, limit=spec.limit, eta_ts=eta, detectors=fired,
-            text=describe(metric, spec, expected, observed, per_day, eta, ts),
-        )  # fmt: skip
+        why = self.explain(device_id, metric, ts, fired=kind == "anomaly")
         fm = dev.profile.failure_modes[mode]
         severity = fm.severity
-        if kind == "anomaly" and (spec.breached(observed) or (eta is not None and eta - ts < 86400)):
+        eta = why.eta_ts
+        if kind == "anomaly" and (st.spec.breached(why.observed) or (eta and eta - ts < 86400)):
             severity = bump(severity)
         extra: dict[str, Any] = {"level_frac": round(st.level_frac, 4), "kb_article": fm.kb_article,
-                                 "skill": fm.skill, "peer_score": peer}  # fmt: skip
+                                 "skill": fm.skill, "peer_score": self.peers.score(device_id)}  # fmt: skip
         return AnomalyEvent(
             device_id=device_id, model=dev.model, failure_mode=mode, kind=kind,  # type: ignore[arg-type]
             ts=ts, started_at=started_at, severity=severity, score=round(st.score, 4), why=why,
             extra=extra,
         )  # fmt: skip
+
+    def explain(self, device_id: str, metric: str, ts: float, fired: bool = True) -> Explanation:
+        """Numbers behind one metric of one device now (KeyError if never seen)."""
+        st = self._devices[device_id].streams[metric]
+        spec, trend = st.spec, st.trend
+        expected, observed = st.expected(ts), st.smooth
+        eta = trend.eta_ts if fired else None
+        detectors = st.fired() if fired else ()
+        if fired and self.peers.flagged(device_id):
+            detectors = (*detectors, "peers")
+        per_day = trend.slope_per_day if trend.level == trend.level else None
+        return Explanation(
+            metric=metric, unit=spec.unit, expected=expected, observed=observed,
+            trend_per_day=per_day, limit=spec.limit, eta_ts=eta, detectors=detectors,
+            text=describe(metric, spec, expected, observed, per_day, eta, ts),
+        )  # fmt: skip
+
+    def device_count(self) -> int:
+        """Devices with detector state."""
+        return len(self._devices)
 
     def open_anomalies(self) -> dict[tuple[str, str], float]:
         """(device, failure mode) -> started_at for every anomaly not yet recovered."""

@@ -18,7 +18,9 @@ class Cusum(Stateful):
 
     ``k`` is the allowance per point (half the shift to detect, in sigmas); ``z_cap``
     bounds one point's contribution so a lone spike cannot raise the alarm by itself.
-    ``relearn`` is the sum below which the reference keeps learning.
+    ``relearn`` is the sum below which the reference keeps learning. With ``max_hold``
+    > 0, a shift that keeps the sums above ``relearn`` for that many points is accepted
+    as the new normal (the reference jumps to the recent level and the sums reset).
 
     Examples
     --------
@@ -33,7 +35,10 @@ class Cusum(Stateful):
     True
     """
 
-    __slots__ = ("k", "z_cap", "relearn", "alpha", "warmup", "direction", "_ref", "_up", "_down")
+    __slots__ = (
+        "k", "z_cap", "relearn", "alpha", "season_alpha", "warmup", "direction", "max_hold",
+        "_ref", "_up", "_down", "_hold", "_recent",
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -41,16 +46,24 @@ class Cusum(Stateful):
         z_cap: float = 4.0,
         relearn: float = 2.0,
         alpha: float = 0.003,
+        season_alpha: float = 0.1,
         warmup: int = 144,
         direction: str = "both",
+        max_hold: int = 0,
     ) -> None:
         self.k = k
         self.z_cap = z_cap
         self.relearn = relearn
         self.alpha = alpha
+        self.season_alpha = season_alpha
         self.warmup = warmup
         self.direction = direction
-        self._ref = SeasonalBaseline(alpha=alpha, season_alpha=0.02, warmup=warmup)
+        self.max_hold = max_hold
+        self._hold = 0
+        self._recent = 0.0
+        self._ref = SeasonalBaseline(
+            alpha=alpha, season_alpha=season_alpha, warmup=warmup, min_count=12
+        )
         self._up = 0.0
         self._down = 0.0
 
@@ -59,6 +72,8 @@ class Cusum(Stateful):
         return self._ref
 
     def _sums(self, ts: float, value: float) -> tuple[float, float]:
+        if not self._ref.ready(ts):
+            return self._up, self._down
         z = self._ref.deviation(ts, value)
         z = self.z_cap if z > self.z_cap else (-self.z_cap if z < -self.z_cap else z)
         up = self._up + z - self.k
@@ -75,8 +90,17 @@ class Cusum(Stateful):
 
     def learn_one(self, ts: float, value: float) -> None:
         self._up, self._down = self._sums(ts, value)
-        if self._up < self.relearn and self._down < self.relearn:
+        if (self._up < self.relearn and self._down < self.relearn) or not self._ref.ready(ts):
             self._ref.learn_one(ts, value)
+            self._hold = 0
+        elif self.max_hold > 0:
+            self._recent += 0.1 * (value - self._ref.expected(ts) - self._recent)
+            self._hold += 1
+            if self._hold > self.max_hold:
+                self._ref.shift(self._recent)
+                self._hold = 0
+                self._recent = 0.0
+                self.reset()
 
     def update(self, ts: float, value: float) -> float:
         self.learn_one(ts, value)
@@ -98,9 +122,12 @@ class Cusum(Stateful):
         self._up = self._down = 0.0
 
     def _state(self) -> dict[str, Any]:
-        return {"ref": self._ref.state_dict(), "up": self._up, "down": self._down}
+        return {"ref": self._ref.state_dict(), "up": self._up, "down": self._down,
+                "hold": self._hold, "recent": self._recent}  # fmt: skip
 
     def _load(self, state: dict[str, Any]) -> None:
         self._ref.load_state_dict(state["ref"])
         self._up = float(state["up"])
         self._down = float(state["down"])
+        self._hold = int(state["hold"])
+        self._recent = float(state["recent"])

@@ -33,7 +33,7 @@ class SeasonalBaseline(Stateful):
 
     __slots__ = (
         "alpha", "season_alpha", "buckets", "period_s", "warmup", "clip", "min_scale",
-        "direction", "_level", "_spread", "_season", "_n",
+        "direction", "min_count", "_level", "_spread", "_season", "_counts", "_n",
     )  # fmt: skip
 
     def __init__(
@@ -46,6 +46,7 @@ class SeasonalBaseline(Stateful):
         clip: float = 3.0,
         min_scale: float = 1e-9,
         direction: str = "both",
+        min_count: int = 3,
     ) -> None:
         self.alpha = alpha
         self.season_alpha = season_alpha
@@ -55,25 +56,39 @@ class SeasonalBaseline(Stateful):
         self.clip = clip
         self.min_scale = min_scale
         self.direction = direction
+        self.min_count = min_count
         self._level = 0.0
         self._spread = 0.0
         self._season: list[float] = []
+        self._counts: list[int] = []
         self._n = 0
 
     def _bucket(self, ts: float) -> int:
         return int((ts % self.period_s) / self.period_s * self.buckets) % self.buckets
 
+    def _where(self, ts: float) -> tuple[int, int, float]:
+        """The two bucket centres around ``ts`` and the weight of the second."""
+        p = (ts % self.period_s) / self.period_s * self.buckets - 0.5
+        i = int(p // 1.0)
+        w = p - i
+        return i % self.buckets, (i + 1) % self.buckets, w
+
+    def _seasonal(self, ts: float) -> float:
+        i0, i1, w = self._where(ts)
+        season = self._season
+        return season[i0] + w * (season[i1] - season[i0])
+
     def expected(self, ts: float) -> float:
         """The value the baseline expects at ``ts`` (level + seasonal offset)."""
         if not self._season:
             return self._level
-        return self._level + self._season[self._bucket(ts)]
+        return self._level + self._seasonal(ts)
 
     def offset(self, ts: float) -> float:
         """The seasonal part at ``ts`` (zero-mean over the cycle)."""
         if not self._season:
             return 0.0
-        return self._season[self._bucket(ts)] - sum(self._season) / self.buckets
+        return self._seasonal(ts) - sum(self._season) / self.buckets
 
     def expected_mean(self) -> float:
         """The level averaged over the seasonal cycle."""
@@ -94,6 +109,10 @@ class SeasonalBaseline(Stateful):
     def warm(self) -> bool:
         return self._n >= self.warmup
 
+    def ready(self, ts: float) -> bool:
+        """Warm, and the hour-of-day bucket of ``ts`` has had ``min_count`` values."""
+        return self._n >= self.warmup and self._counts[self._bucket(ts)] >= self.min_count
+
     def deviation(self, ts: float, value: float) -> float:
         """Signed robust z of ``value`` (0 during warm-up)."""
         if self._n < self.warmup:
@@ -111,17 +130,24 @@ class SeasonalBaseline(Stateful):
     def learn_one(self, ts: float, value: float) -> None:
         if not self._season:
             self._season = [0.0] * self.buckets
+            self._counts = [0] * self.buckets
             self._level = value
-        b = self._bucket(ts)
+        i0, i1, w = self._where(ts)
+        season, counts = self._season, self._counts
         n = self._n = self._n + 1
         a = 1.0 / n if n < 1.0 / self.alpha else self.alpha
-        r = value - self._level - self._season[b]
+        seasonal = season[i0] + w * (season[i1] - season[i0])
+        r = value - self._level - seasonal
         bound = self.clip * self.sigma if n > 10 else abs(r)
         rc = r if -bound <= r <= bound else (bound if r > 0 else -bound)
         self._spread += a * (abs(rc) - self._spread)
         self._level += a * rc
-        sa = self.season_alpha if n > self.buckets else 0.5
-        self._season[b] += sa * (value - self._level - self._season[b] - (r - rc))
+        e = value - self._level - seasonal - (r - rc)
+        near = i1 if w >= 0.5 else i0
+        c = counts[near] = counts[near] + 1
+        sa = 1.0 / (c + 1) if c * self.season_alpha < 1.0 else self.season_alpha
+        season[i0] += sa * (1.0 - w) * e
+        season[i1] += sa * w * e
 
     def update(self, ts: float, value: float) -> float:
         """Score, then learn (the bank's per-reading path)."""
@@ -131,10 +157,11 @@ class SeasonalBaseline(Stateful):
 
     def _state(self) -> dict[str, Any]:
         return {"level": self._level, "spread": self._spread, "season": list(self._season),
-                "n": self._n}  # fmt: skip
+                "counts": list(self._counts), "n": self._n}  # fmt: skip
 
     def _load(self, state: dict[str, Any]) -> None:
         self._level = float(state["level"])
         self._spread = float(state["spread"])
         self._season = [float(v) for v in state["season"]]
+        self._counts = [int(v) for v in state["counts"]]
         self._n = int(state["n"])

@@ -46,7 +46,8 @@ class StreamConfig:
     out_frac: float = 0.05
     spike_z: float = 5.0
     spike_max_run: int = 24
-    spike_decay: float = 1.0 / 288.0
+    spike_cap: int = 4
+    spike_decay: float = 1.0 / 144.0
     spike_mass: float = 2.0
     flat_n: int = 12
     smooth_alpha: float = 1.0 / 12.0
@@ -123,7 +124,7 @@ class MetricStream:
             self._run += 1
         elif self._run and z < 2.0:
             if self._run <= cfg.spike_max_run:
-                self.spikes += self._run
+                self.spikes += min(self._run, cfg.spike_cap)
             self._run = 0
         return self.spikes / cfg.spike_mass
 

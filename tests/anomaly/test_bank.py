@@ -1,0 +1,102 @@
+"""DetectorBank on a small synthetic air-conditioner fleet with one known failure."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import pytest
+
+from anomaly.bank import DetectorBank
+from anomaly.profiles import load_profiles
+from ingest.base import Reading
+from tests.anomaly.series import DAY_POINTS, STEP, T0
+
+PROFILES = load_profiles()
+AC = PROFILES["aircon-x1"]
+FAIL_AT, FAIL_DAYS = 8 * DAY_POINTS, 6.0  # filter clogs from day 8, limit on day 14
+
+
+def _value(name: str, i: int, rng: random.Random, severity: float) -> float:
+    spec = AC.metrics[name]
+    mid = sum(spec.normal) / 2
+    effect = AC.failure_modes["filter_clog"].effects.get(name, 0.0)
+    ts = T0 + STEP * i
+    cycle = spec.daily_amplitude * math.sin(2 * math.pi * ts / 86400)
+    return mid + cycle + rng.gauss(0, spec.noise) + severity * effect * (spec.limit - mid)
+
+
+def fleet_ticks(n_devices: int, days: float, failing: str | None = "ac-0"):
+    """Per tick, readings of every device; ``failing`` gets a linear filter clog."""
+    rngs = {f"ac-{d}": random.Random(d) for d in range(n_devices)}
+    for i in range(int(days * DAY_POINTS)):
+        batch = []
+        for device, rng in rngs.items():
+            sev = max(i - FAIL_AT, 0) / (FAIL_DAYS * DAY_POINTS) if device == failing else 0.0
+            metrics = {m: _value(m, i, rng, sev) for m in AC.metrics}
+            batch.append(Reading(device, T0 + STEP * i, metrics))
+        yield batch
+
+
+def directory_for(n: int):
+    models = {f"ac-{d}": "aircon-x1" for d in range(n)}
+    return models.get
+
+
+def test_one_event_for_the_failing_device_with_mode_and_explanation():
+    bank = DetectorBank(PROFILES, directory_for(25))
+    events = [e for batch in fleet_ticks(25, 14) for e in bank.update(batch)]
+    assert [(e.device_id, e.kind) for e in events] == [("ac-0", "anomaly")]
+    e = events[0]
+    notice = T0 + STEP * FAIL_AT + FAIL_DAYS * 86400 * (150 - 55 - 6) / 95  # ~limit - cycle
+    assert T0 + STEP * FAIL_AT < e.ts < notice, "raised after onset, before the customer notices"
+    assert e.failure_mode == "filter_clog"
+    assert e.why.metric in {"filter_dp_pa", "cooling_delta_c", "fan_rpm"}
+    assert e.why.limit == AC.metrics[e.why.metric].limit
+    assert e.why.text and e.why.detectors
+    dp = bank.explain("ac-0", "filter_dp_pa", e.ts)
+    assert dp.trend_per_day is not None and dp.trend_per_day > 0
+    assert bank.open_anomalies() == {("ac-0", "filter_clog"): e.ts}
+
+
+def test_unknown_devices_are_ignored():
+    bank = DetectorBank(PROFILES, directory_for(1))
+    stranger = Reading("zz-9", T0, {"filter_dp_pa": 9999.0})
+    assert bank.update([stranger] * 50) == []
+    assert bank.device_count() == 0
+
+
+def test_recovery_event_when_the_device_is_healthy_again():
+    bank = DetectorBank(PROFILES, directory_for(1))
+    rng = random.Random(3)
+    events = []
+    for i in range(9 * DAY_POINTS):
+        sev = 1.6 if 3 * DAY_POINTS <= i < 3 * DAY_POINTS + 60 else 0.0  # 10 h past the limit
+        metrics = {m: _value(m, i, rng, sev) for m in AC.metrics}
+        events += bank.update([Reading("ac-0", T0 + STEP * i, metrics)])
+    kinds = [(e.kind, e.failure_mode) for e in events]
+    assert kinds == [("anomaly", "filter_clog"), ("recovery", "filter_clog")]
+    assert events[1].started_at == events[0].ts
+    assert bank.open_anomalies() == {}
+
+
+def test_checkpoint_round_trip_continues_exactly(tmp_path):
+    ticks = list(fleet_ticks(20, 12))
+    split = 9 * DAY_POINTS
+    a = DetectorBank(PROFILES, directory_for(20))
+    for batch in ticks[:split]:
+        a.update(batch)
+    path = tmp_path / "ckpt.json"
+    a.save(path)
+    b = DetectorBank.load(path, PROFILES, directory_for(20))
+    tail_a = [e.to_dict() for batch in ticks[split:] for e in a.update(batch)]
+    tail_b = [e.to_dict() for batch in ticks[split:] for e in b.update(batch)]
+    assert tail_a == tail_b
+    assert tail_a, "the failure is detected after the restart"
+
+
+def test_checkpoint_version_is_checked(tmp_path):
+    path = tmp_path / "ckpt.json"
+    path.write_text('{"version": 99}')
+    with pytest.raises(ValueError, match="version"):
+        DetectorBank.load(path, PROFILES, directory_for(1))

@@ -1,0 +1,115 @@
+"""Each detector on series with known answers, plus the contract every detector keeps."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from anomaly.base import Detector
+from anomaly.cusum import Cusum
+from anomaly.peers import FleetPeerModel
+from anomaly.seasonal import SeasonalBaseline
+from anomaly.trend import Trend
+from tests.anomaly.series import DAY_POINTS, healthy, with_ramp, with_spike, with_step
+
+WARM = 3 * DAY_POINTS
+
+
+def scores(det, series):
+    out = []
+    for ts, v in series:
+        out.append(det.score_one(ts, v))
+        det.learn_one(ts, v)
+    return out
+
+
+def make_detectors():
+    return [SeasonalBaseline(), Cusum(), Trend(limit=20.0, direction="up")]
+
+
+@pytest.mark.parametrize("det", make_detectors(), ids=lambda d: type(d).__name__)
+def test_contract_protocol_warmup_and_state_round_trip(det):
+    assert isinstance(det, Detector)
+    series = healthy(6 * DAY_POINTS, seed=1)
+    assert det.score_one(*series[0]) == 0.0, "neutral score before any data"
+    first, rest = series[:WARM], series[WARM:]
+    scores(det, first)
+    state = json.loads(json.dumps(det.state_dict()))  # plain JSON data
+    twin = type(det).from_state_dict(state)
+    assert scores(det, rest) == scores(twin, rest)
+    fresh = det.clone()
+    assert fresh.params() == det.params()
+    assert fresh.score_one(*series[0]) == 0.0
+
+
+def test_seasonal_baseline_quiet_on_healthy_cycle_and_loud_on_spike():
+    det = SeasonalBaseline()
+    series = with_spike(healthy(5 * DAY_POINTS, seed=2), at=4 * DAY_POINTS, size=3.0)
+    s = scores(det, series)
+    assert all(v == 0.0 for v in s[:143]), "neutral during warm-up"
+    healthy_part = s[2 * DAY_POINTS : 4 * DAY_POINTS]
+    assert max(healthy_part) < 5.0, "the daily cycle is learned, not flagged"
+    assert s[4 * DAY_POINTS] > 8.0, "a 15-sigma spike stands out"
+    assert max(s[4 * DAY_POINTS + 1 :]) < 5.0, "one spike does not move the baseline"
+
+
+def test_seasonal_direction_only_counts_one_side():
+    up = SeasonalBaseline(direction="up")
+    series = with_step(healthy(3 * DAY_POINTS, seed=3), at=2 * DAY_POINTS, size=-3.0)
+    assert max(scores(up, series)) < 5.0
+
+
+def test_cusum_flat_series_stays_below_threshold():
+    s = scores(Cusum(), healthy(10 * DAY_POINTS, seed=4))
+    assert max(s) < 12.0
+
+
+def test_cusum_detects_a_small_persistent_step_quickly():
+    at = 6 * DAY_POINTS
+    series = with_step(healthy(8 * DAY_POINTS, seed=5), at=at, size=0.4)  # 2 sigma
+    s = scores(Cusum(direction="up"), series)
+    crossed = next(i for i, v in enumerate(s) if v >= 12.0)
+    assert at <= crossed <= at + 18, "within three hours of a 2-sigma step"
+
+
+def test_cusum_direction_ignores_the_other_way():
+    series = with_step(healthy(8 * DAY_POINTS, seed=5), at=6 * DAY_POINTS, size=-1.0)
+    assert max(scores(Cusum(direction="up"), series)) < 12.0
+
+
+def test_trend_measures_a_ramp_and_forecasts_the_limit():
+    at = 2 * DAY_POINTS
+    series = with_ramp(healthy(7 * DAY_POINTS, seed=6), at=at, per_day=1.0)
+    det = Trend(limit=20.0, direction="up")
+    s = scores(det, series)
+    assert det.slope_per_day == pytest.approx(1.0, abs=0.15)
+    assert s[-1] > 4.0
+    now = series[-1][0]
+    level_now = 10.0 + (len(series) - at) / DAY_POINTS
+    expected_eta = now + (20.0 - level_now) * 86400.0
+    assert det.eta_ts == pytest.approx(expected_eta, abs=86400.0)
+
+
+def test_trend_flat_series_has_no_forecast_and_small_score():
+    det = Trend(limit=20.0, direction="up")
+    s = scores(det, healthy(6 * DAY_POINTS, seed=7))
+    assert max(s) < 4.0
+    assert abs(det.slope_per_day) < 0.2
+
+
+def test_trend_is_robust_to_a_step_in_the_window():
+    series = with_step(healthy(8 * DAY_POINTS, seed=8), at=6 * DAY_POINTS, size=2.0)
+    det = Trend(window=72, direction="up")
+    scores(det, series[: 6 * DAY_POINTS + 12 * 6])  # 12 h after the step
+    assert abs(det.slope_per_day) < 0.3, "a step is not a trend"
+
+
+def test_peer_model_flags_the_device_unlike_its_peers():
+    rng = np.random.default_rng(1)
+    X = rng.normal(0.0, 0.05, size=(150, 6))
+    X[7] += 0.6
+    s = FleetPeerModel().fit_score(X)
+    assert int(np.argmax(s)) == 7
+    assert np.sum(s >= 0.65) <= 3
