@@ -32,7 +32,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from kizuki.config import Settings
 from kizuki.metrics import NOTIFICATIONS
 from tickets import delivery
-from tickets.channels import AppriseChannel, Channel, LogChannel, SendResult
+from tickets.channels import AppriseChannel, Channel, LogChannel, OutgoingMessage, SendResult
 from tickets.lifecycle import log as timeline
 from tickets.models import DeliveryAttempt, Notification, utcnow
 from tickets.outbox import first_contact
@@ -121,7 +121,7 @@ class Dispatcher:
             message = delivery.message_of(row, decision.target.channel) if decision.target else None
         result = None
         if decision.target is not None and message is not None:
-            result = self.channels[decision.target.key].send(decision.target.url, message)
+            result = self._send(decision.target, message)
         with self.session_factory.begin() as session:
             row = session.get_one(Notification, row_id)
             if row.status != "sending" or row.lease_until != lease:
@@ -137,6 +137,12 @@ class Dispatcher:
                     now,
                 )
             self._apply(session, row, decision, result, now)
+
+    def _send(self, target: delivery.Target, message: OutgoingMessage) -> SendResult:
+        channel = self.channels.get(target.key)
+        if channel is None:
+            return SendResult.failed(f"no {target.key!r} channel configured", recoverable=False)
+        return channel.send(target.url, message)
 
     def _apply(
         self,

@@ -209,3 +209,19 @@ def test_parallel_dispatchers_never_send_a_row_twice(service, customers, setting
         thread.join(10)
     assert len(webhook.requests) == 12 == len(webhook.delivered())
     assert {r.status for r in rows(customers)} == {"sent"}
+
+
+def test_all_channels_failing_marks_the_row_failed_on_the_record(service, customers, settings,
+                                                                 clock, webhook):  # fmt: skip
+    from tickets.channels import LogChannel
+
+    only_log = Dispatcher(customers, settings, clock=clock,
+                          channels={"log": LogChannel(settings.outbox_dir)})  # fmt: skip
+    case_id = service.handle(make_event("ac-w")).case_id
+    assert only_log.run_once() == 1 and only_log.run_once() == 1
+    [row] = rows(customers)
+    assert row.status == "failed" and "no 'apprise' channel configured" in row.last_error
+    with customers() as session:
+        kinds = list(session.scalars(select(CaseEvent.kind).where(CaseEvent.case_id == case_id)))
+    assert kinds[-2:] == ["channel_fallback", "notification_failed"]
+    assert webhook.requests == []
