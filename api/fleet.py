@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from statistics import median
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from api.schemas import DevicePublic, ReadingPublic
@@ -49,11 +49,30 @@ class ModelRow:
     lead_time_days: float | None  # median time from detection to the predicted crossing
 
 
+def device_rows(
+    session: Session, store: TelemetryStore, model: str | None, limit: int = 200
+) -> list[DevicePublic]:
+    """Devices for the fleet page, those with open cases first."""
+    counts = dict(
+        session.execute(
+            select(Case.device_id, func.count(Case.id))
+            .where(Case.status.in_(OPEN_STATUSES))
+            .group_by(Case.device_id)
+        ).all()
+    )
+    query = select(Device).order_by(Device.id)
+    if model:
+        query = query.where(Device.model == model)
+    devices = sorted(session.scalars(query), key=lambda d: -counts.get(d.id, 0))[:limit]
+    return [device_public(d, counts.get(d.id, 0), store) for d in devices]
+
+
 def _lead_days(case: Case) -> float | None:
     eta = (case.explanation or {}).get("eta_ts")
     if not isinstance(eta, int | float):
         return None
-    lead = (eta - case.opened_at.timestamp()) / 86400
+    # both ends in the telemetry's own time, so a replayed (simulated) fleet reads right
+    lead = (eta - case.last_anomaly_at.timestamp()) / 86400
     return lead if lead >= 0 else None
 
 

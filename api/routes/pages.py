@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 
 from api.deps import CtxDep, PageUser, SessionDep
-from api.fleet import fleet_rows
+from api.fleet import device_rows, fleet_rows
 from api.i18n import localised, pick_locale
 from api.present import case_public
 from api.queries import (
@@ -22,6 +22,7 @@ from api.queries import (
     severity_counts,
 )
 from api.templating import render
+from ingest.base import StoreError
 from tickets.models import CASE_STATUSES, OPEN_STATUSES, Agent, Case
 
 router = APIRouter(include_in_schema=False)
@@ -33,17 +34,22 @@ def home() -> Response:
     return RedirectResponse("/cases", status_code=303)
 
 
-def _filter(status: str, severity: str, assignee: str, model: str, mode: str) -> CaseFilter:
+def _filter(
+    status: str, severity: str, assignee: str, model: str, mode: str, device_id: str = ""
+) -> CaseFilter:
     statuses = (
         list(OPEN_STATUSES) if status == "active" else [status] if status in CASE_STATUSES else []
     )
-    ok_assignee = assignee if assignee == "none" or assignee.isdigit() else None
+    ok_assignee = (
+        assignee if assignee == "none" or (assignee.isdigit() and len(assignee) < 10) else None
+    )
     return CaseFilter(
         status=statuses,
         severity=[severity] if severity in SEVERITIES else [],
         assignee=ok_assignee,
         model=model or None,
         failure_mode=mode or None,
+        device_id=device_id or None,
     )
 
 
@@ -66,17 +72,20 @@ def queue(
     assignee: Text = "",
     model: Text = "",
     failure_mode: Text = "",
+    device_id: Text = "",
     sort: Text = "sla_due_at",
     cursor: Annotated[str | None, Query(max_length=500)] = None,
 ) -> Response:
     locale = pick_locale(request, user.locale)
-    flt = _filter(status, severity, assignee, model, failure_mode)
+    flt = _filter(status, severity, assignee, model, failure_mode, device_id)
     sort = sort if sort in SORT_CHOICES else "sla_due_at"
     try:
         page = list_cases(db, flt, sort, 50, cursor)
     except BadCursor:
         page = list_cases(db, flt, sort, 50, None)
-    counts_filter = CaseFilter(flt.status, [], flt.assignee, flt.model, flt.failure_mode)
+    counts_filter = CaseFilter(
+        flt.status, [], flt.assignee, flt.model, flt.failure_mode, flt.device_id
+    )
     agents = db.scalars(select(Agent).where(Agent.active).order_by(Agent.name)).all()
     load = open_case_counts(db, Case.assignee_id)
     return render(
@@ -103,15 +112,22 @@ def queue(
             "assignee": assignee,
             "model": model,
             "failure_mode": failure_mode,
+            "device_id": device_id,
             "sort": sort,
         },
     )
 
 
 @router.get("/fleet", response_class=HTMLResponse)
-def fleet(request: Request, user: PageUser, ctx: CtxDep, db: SessionDep) -> Response:
+def fleet(
+    request: Request, user: PageUser, ctx: CtxDep, db: SessionDep, model: Text = ""
+) -> Response:
     rows = fleet_rows(db)
     counts = severity_counts(db, CaseFilter(status=list(OPEN_STATUSES)))
+    try:
+        devices = device_rows(db, ctx.store, model or None)
+    except StoreError:
+        devices = []
     return render(
         request,
         "fleet.html",
@@ -119,5 +135,7 @@ def fleet(request: Request, user: PageUser, ctx: CtxDep, db: SessionDep) -> Resp
         nav="fleet",
         rows=rows,
         counts=counts,
+        devices=devices,
+        model=model,
         titles={m: p.title for m, p in ctx.profiles.items()},
     )

@@ -169,3 +169,16 @@ def test_secrets_are_stored_hashed(world: World) -> None:
         key_hashes = session.scalars(select(ApiKey.key_hash)).all()
     assert hashes and all(h.startswith("scrypt$") and PASSWORD not in h for h in hashes)
     assert not set(world.keys.values()) & set(key_hashes)
+
+
+def test_fleet_lists_models_and_devices_degraded_first(client: httpx.Client) -> None:
+    log_in(client, "viewer")
+    page = client.get("/fleet", headers=HTML).text
+    assert 'data-model="aircon-x1"' in page and 'data-model="pump-p3"' in page
+    rows = re.findall(r'data-device="([^"]+)"', page)
+    assert rows[0] in {"ac-00001", "ac-00002", "pump-0001"} and "wh-00001" in rows
+    only = client.get("/fleet?model=pump-p3", headers=HTML).text
+    assert re.findall(r'data-device="([^"]+)"', only) == ["pump-0001"]
+    queue = client.get("/cases?device_id=pump-0001", headers=HTML).text
+    assert re.findall(r'data-case-id="(\d+)"', queue) and "pump-0001" in queue
+    assert "ac-00001" not in re.findall(r'href="/devices/([^"]+)"', queue)
