@@ -80,7 +80,7 @@ def test_log_channel_writes_once_per_key(tmp_path, caplog):
     [path] = (tmp_path / "outbox").glob("*.json")
     record = json.loads(path.read_text(encoding="utf-8"))
     assert path.stem == MESSAGE.idempotency_key and record["long_body"] == "long\nform"
-    assert "short" in caplog.text
+    assert "[Case #1] Filter" in caplog.text and path.name in caplog.text
 
 
 def test_channel_key():

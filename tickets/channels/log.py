@@ -45,8 +45,8 @@ class LogChannel:
         except OSError as exc:
             return SendResult.failed(f"cannot write {path}: {exc}", recoverable=True)
         log.info(
-            "notify %s case #%s -> %s [%s]: %s",
+            "notify %s case #%s -> %s [%s]: %s (%s)",
             message.kind, message.case_id, message.customer_id, message.locale,
-            message.short_body,
+            message.subject, path.name,
         )  # fmt: skip
         return SendResult.sent()
