@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from statistics import median
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, distinct, func, select
 from sqlalchemy.orm import Session
 
 from api.schemas import DevicePublic, ReadingPublic
@@ -67,33 +68,54 @@ def device_rows(
     return [device_public(d, counts.get(d.id, 0), store) for d in devices]
 
 
-def _lead_days(case: Case) -> float | None:
-    eta = (case.explanation or {}).get("eta_ts")
+def _lead_days(explanation: dict[str, object] | None, detected: datetime) -> float | None:
+    eta = (explanation or {}).get("eta_ts")
     if not isinstance(eta, int | float):
         return None
     # both ends in the telemetry's own time, so a replayed (simulated) fleet reads right
-    lead = (eta - case.last_anomaly_at.timestamp()) / 86400
+    lead = (eta - detected.timestamp()) / 86400
     return lead if lead >= 0 else None
 
 
-def fleet_rows(session: Session) -> list[ModelRow]:
-    """Per model: devices, devices with an open case, open cases, median lead time."""
-    devices: dict[str, int] = {}
-    for model in session.scalars(select(Device.model)):
-        devices[model] = devices.get(model, 0) + 1
-    cases = session.scalars(select(Case)).all()
-    rows = []
-    for model in sorted(set(devices) | {c.model for c in cases}):
-        mine = [c for c in cases if c.model == model]
-        open_ = [c for c in mine if c.status in OPEN_STATUSES]
-        leads = [d for c in mine if (d := _lead_days(c)) is not None]
-        rows.append(
-            ModelRow(
-                model=model,
-                devices=devices.get(model, 0),
-                degraded=len({c.device_id for c in open_}),
-                open_cases=len(open_),
-                lead_time_days=median(leads) if leads else None,
-            )
+def _grouped(session: Session, query: Select[tuple[str, int]]) -> dict[str, int]:
+    return {key: n for key, n in session.execute(query)}
+
+
+def _leads(session: Session, recent: int) -> dict[str, list[float]]:
+    rows = session.execute(
+        select(Case.model, Case.explanation, Case.last_anomaly_at)
+        .order_by(Case.id.desc())
+        .limit(recent)
+    )
+    leads: dict[str, list[float]] = {}
+    for model, explanation, detected in rows:
+        if (days := _lead_days(explanation, detected)) is not None:
+            leads.setdefault(model, []).append(days)
+    return leads
+
+
+def fleet_rows(session: Session, recent: int = 2000) -> list[ModelRow]:
+    """Per model: devices, devices with an open case, open cases, and the median lead
+    time (detection to predicted crossing) over the ``recent`` newest cases."""
+    is_open = Case.status.in_(OPEN_STATUSES)
+    devices = _grouped(session, select(Device.model, func.count()).group_by(Device.model))
+    open_cases = _grouped(
+        session, select(Case.model, func.count()).where(is_open).group_by(Case.model)
+    )
+    degraded = _grouped(
+        session,
+        select(Case.model, func.count(distinct(Case.device_id)))
+        .where(is_open)
+        .group_by(Case.model),
+    )
+    leads = _leads(session, recent)
+    return [
+        ModelRow(
+            model=model,
+            devices=devices.get(model, 0),
+            degraded=degraded.get(model, 0),
+            open_cases=open_cases.get(model, 0),
+            lead_time_days=median(leads[model]) if leads.get(model) else None,
         )
-    return rows
+        for model in sorted(set(devices) | set(open_cases) | set(leads))
+    ]

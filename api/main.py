@@ -18,6 +18,7 @@ from api.auth import create_api_key
 from api.context import AppContext
 from api.errors import install_error_handlers
 from api.openapi import install_openapi
+from api.security import LoginThrottle, SecurityHeaders
 from api.routes import (
     agents,
     anomalies,
@@ -73,6 +74,7 @@ def create_app(
         settings, session_factory, store, deadletters, profiles, service, clock
     )
     app.state.templates = make_templates()
+    app.state.login_throttle = LoginThrottle()
     install_error_handlers(app)  # its catch-all sits inside the session middleware
     _add_middleware(app, settings)
     _include_routes(app)
@@ -82,6 +84,7 @@ def create_app(
 
 
 def _add_middleware(app: FastAPI, settings: Settings) -> None:
+    app.add_middleware(SecurityHeaders)
     app.add_middleware(
         SessionMiddleware,
         secret_key=settings.api.secret_key.get_secret_value(),

@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from api.auth import authenticate
 from api.deps import PageUser, SessionDep, csrf_ok
 from api.i18n import normalise
+from api.security import LoginThrottle
 from api.templating import render
 from tickets.models import User
 
@@ -44,8 +45,13 @@ def login(
 ) -> Response:
     if not csrf_ok(request, csrf_token):
         raise HTTPException(403, "The form has expired; reload the page and try again.")
+    throttle: LoginThrottle = request.app.state.login_throttle
+    client = request.client.host if request.client else "?"
+    if throttle.blocked(username, client):
+        raise HTTPException(429, "Too many failed log-ins; wait a few minutes.")
     user = authenticate(db, username, password)
     if user is None:
+        throttle.failed(username, client)
         return render(
             request,
             "login.html",
@@ -55,6 +61,7 @@ def login(
             failed=True,
             username=username,
         )
+    throttle.succeeded(username, client)
     lang = request.session.get("lang")
     request.session.clear()  # a fresh session (and CSRF token) after log-in
     request.session["uid"] = user.id

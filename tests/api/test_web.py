@@ -182,3 +182,24 @@ def test_fleet_lists_models_and_devices_degraded_first(client: httpx.Client) -> 
     queue = client.get("/cases?device_id=pump-0001", headers=HTML).text
     assert re.findall(r'data-case-id="(\d+)"', queue) and "pump-0001" in queue
     assert "ac-00001" not in re.findall(r'href="/devices/([^"]+)"', queue)
+
+
+def test_password_guessing_is_slowed_down(client: httpx.Client) -> None:
+    token = csrf_of(client.get("/login").text)
+    data = {"username": "viewer-guess", "password": "wrong", "csrf_token": token}
+    codes = [client.post("/login", data=data).status_code for _ in range(6)]
+    assert codes == [401] * 5 + [429]
+
+
+def test_pages_carry_hardening_headers(client: httpx.Client) -> None:
+    response = client.get("/login")
+    assert response.headers["x-frame-options"] == "DENY"
+    assert "script-src 'self'" in response.headers["content-security-policy"]
+    assert response.headers["x-content-type-options"] == "nosniff"
+
+
+def test_fleet_shows_the_median_lead_time(client: httpx.Client) -> None:
+    log_in(client, "viewer")
+    page = client.get("/fleet", headers=HTML).text
+    row = page[page.index('data-model="aircon-x1"') :].split("</tr>")[0]
+    assert "3.0 d" in row  # predicted crossing three days after detection
