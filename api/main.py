@@ -18,7 +18,6 @@ from api.auth import create_api_key
 from api.context import AppContext
 from api.errors import install_error_handlers
 from api.openapi import install_openapi
-from api.security import LoginThrottle, SecurityHeaders
 from api.routes import (
     agents,
     anomalies,
@@ -35,6 +34,7 @@ from api.routes import (
     pages,
     web_auth,
 )
+from api.security import LoginThrottle, SecurityHeaders
 from api.templating import make_templates
 from ingest.base import DeadLetterStore, TelemetryStore
 from kizuki.config import Settings
