@@ -15,7 +15,15 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from kizuki.config import Settings
-from tickets.models import OPEN_STATUSES, OPEN_WHERE, Case, Customer, Device, MaintenanceWindow
+from tickets.models import (
+    OPEN_STATUSES,
+    OPEN_WHERE,
+    Case,
+    Customer,
+    Device,
+    MaintenanceWindow,
+    utcnow,
+)
 
 SEVERITY_RANK = {"low": 0, "medium": 1, "high": 2, "critical": 3}
 BASE_PRIORITY = {"critical": 1, "high": 2, "medium": 3, "low": 4}
@@ -69,10 +77,8 @@ def insert_open(session: Session, values: Mapping[str, Any]) -> int | None:
     Returns the new id, or None when the partial unique index said a case is already
     open. Atomic on SQLite and PostgreSQL: ``INSERT ... ON CONFLICT DO NOTHING``.
     """
-    dialect = session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
     stmt = (
-        insert(Case)
+        _insert(session)(Case)
         .values(**values)
         .on_conflict_do_nothing(
             index_elements=["device_id", "failure_mode"], index_where=text(OPEN_WHERE)
@@ -95,13 +101,19 @@ def find_open(
 
 
 def ensure_device(session: Session, device_id: str, model: str, product_line: str) -> Device:
-    """The device row, created (without customer) if detection knows a device we don't."""
+    """The device row, created (without customer) if detection knows a device we don't;
+    race-free (``ON CONFLICT DO NOTHING``) when several events for it arrive at once."""
     device = session.get(Device, device_id)
     if device is None:
-        device = Device(id=device_id, model=model, product_line=product_line)
-        session.add(device)
-        session.flush()
+        values = {"id": device_id, "model": model, "product_line": product_line,
+                  "created_at": utcnow()}  # fmt: skip
+        session.execute(_insert(session)(Device).values(**values).on_conflict_do_nothing())
+        device = session.get_one(Device, device_id)
     return device
+
+
+def _insert(session: Session) -> Any:
+    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
 
 
 def jsonable(value: Any) -> Any:

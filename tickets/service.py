@@ -28,7 +28,7 @@ from kizuki.metrics import CASES_OPENED, CASES_RESOLVED
 from tickets import cases as rules
 from tickets import lifecycle
 from tickets.lifecycle import CaseError, CaseNotFound, InvalidTransition, UnknownAgent
-from tickets.models import OPEN_STATUSES, Case, utcnow
+from tickets.models import OPEN_STATUSES, Case, Device, utcnow
 from tickets.outbox import enqueue
 from tickets.routing import Need, route
 
@@ -109,7 +109,7 @@ class CaseService:
     def _new_case(
         self,
         event: AnomalyEvent,
-        device: Any,
+        device: Device,
         now: datetime,
         quiet: bool,
         snapshot: dict[str, Any],

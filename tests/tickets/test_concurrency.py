@@ -92,3 +92,17 @@ def test_check_then_insert_without_the_index_duplicates(fleet, record_property):
     record_property("naive_duplicates", found)
     print(f"naive check-then-insert: {found} duplicate open cases over {len(KEYS)} races")
     assert found > 0
+
+
+def test_concurrent_first_events_of_an_unregistered_device(fleet, profiles, settings, clock):
+    service = CaseService(fleet, profiles, settings, clock=clock)
+    barrier = threading.Barrier(WRITERS)
+
+    def handle(_: int) -> str:
+        barrier.wait()
+        return service.handle(make_event("ac-unregistered", at=T0)).action
+
+    with ThreadPoolExecutor(WRITERS) as pool:
+        actions = list(pool.map(handle, range(WRITERS)))
+    assert sorted(actions) == ["opened"] + ["updated"] * (WRITERS - 1)
+    assert duplicates(fleet) == 0
