@@ -44,6 +44,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "limit": ("User-visible limit", "お客様が気づく限界"),
     "eta": ("Predicted crossing", "限界到達予測"),
     "normal_band": ("Normal range", "正常範囲"),
+    "onset": ("Degradation began", "劣化の始まり"),
     "timeline": ("Timeline", "タイムライン"),
     "notifications": ("Notifications", "通知"),
     "channel": ("Channel", "チャネル"),

@@ -115,3 +115,14 @@ def test_pages_speak_japanese(page: Page, world: World) -> None:
     page.goto("/devices/ac-00001")
     expect(page.locator("svg.chart")).to_have_count(4)
     shot(page, "09-device-ja")
+
+
+def test_sla_countdown_runs_in_the_page(page: Page, world: World) -> None:
+    log_in(page, "viewer")
+    sla = page.locator(f"tr[data-case-id='{world.cases['refrigerant']}'] .sla")
+    expect(sla).to_contain_text("due in 23h")
+    page.clock.install()
+    page.reload()
+    page.clock.fast_forward("25:00:00")  # a day later the high-severity case is overdue
+    expect(sla).to_contain_text("overdue by")
+    expect(sla).to_have_class(re.compile("overdue"))
