@@ -101,6 +101,21 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "detected": ("detected", "検知のお知らせ"),
     "update": ("update", "更新のお知らせ"),
     "all_clear": ("all clear", "復旧のお知らせ"),
+    # timeline entries
+    "ev_opened": ("opened", "起票"),
+    "ev_assigned": ("assigned", "割り当て"),
+    "ev_unassigned": ("unassigned", "割り当て解除"),
+    "ev_acknowledge": ("acknowledged", "確認"),
+    "ev_start": ("work started", "対応開始"),
+    "ev_resolve": ("resolved", "解決"),
+    "ev_close": ("closed", "クローズ"),
+    "ev_reopen": ("reopened", "再オープン"),
+    "ev_note": ("note", "メモ"),
+    "ev_feedback": ("customer feedback", "お客様の評価"),
+    "ev_notified": ("customer notified", "お客様へ通知"),
+    "ev_severity_raised": ("severity raised", "重要度の引き上げ"),
+    "ev_anomaly_again": ("anomaly again", "異常の再検知"),
+    "ev_recovering": ("recovering", "回復傾向"),
     "active_statuses": ("open · acknowledged · in progress", "未対応・確認済み・対応中"),
 }
 
