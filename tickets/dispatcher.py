@@ -33,6 +33,7 @@ from kizuki.config import Settings
 from kizuki.metrics import NOTIFICATIONS
 from tickets import delivery
 from tickets.channels import AppriseChannel, Channel, LogChannel, OutgoingMessage, SendResult
+from tickets.coalesce import coalesce
 from tickets.lifecycle import log as timeline
 from tickets.models import DeliveryAttempt, Notification, utcnow
 from tickets.outbox import first_contact
@@ -66,7 +67,8 @@ class Dispatcher:
     def run_once(self) -> int:
         """Process every due row once (up to ``batch_size``); returns how many."""
         claimed = self._claim(self.clock())
-        for row_id, lease, reclaimed in claimed:
+        # oldest first within the batch, so a case's notices are judged in order (coalesce)
+        for row_id, lease, reclaimed in sorted(claimed):
             self._process(row_id, lease, reclaimed)
         return len(claimed)
 
@@ -117,7 +119,7 @@ class Dispatcher:
         now = self.clock()
         with self.session_factory() as session:
             row = session.get_one(Notification, row_id)
-            decision = delivery.decide(row, self.settings, now)
+            decision = coalesce(session, row, now) or delivery.decide(row, self.settings, now)
             message = delivery.message_of(row, decision.target.channel) if decision.target else None
         result = None
         if decision.target is not None and message is not None:

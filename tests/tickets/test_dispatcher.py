@@ -225,3 +225,33 @@ def test_all_channels_failing_marks_the_row_failed_on_the_record(service, custom
         kinds = list(session.scalars(select(CaseEvent.kind).where(CaseEvent.case_id == case_id)))
     assert kinds[-2:] == ["channel_fallback", "notification_failed"]
     assert webhook.requests == []
+
+
+def test_problem_over_during_quiet_hours_is_not_announced_at_all(service, dispatcher, customers,
+                                                                 smtp_server, clock):  # fmt: skip
+    clock.now = datetime(2026, 11, 20, 14, 30, tzinfo=UTC)  # 23:30 in Tokyo
+    service.handle(make_event("ac-m", at=clock.now))
+    dispatcher.run_once()  # deferred to 07:00
+    service.handle(make_event("ac-m", kind="recovery", at=clock.now + timedelta(minutes=30)))
+    clock.advance(2 * 3600)  # 01:30: healthy for over an hour -> auto-resolved
+    assert len(service.tick(clock.now)) == 1
+    clock.now = datetime(2026, 11, 20, 22, 0, tzinfo=UTC)  # 07:00 in Tokyo
+    while dispatcher.run_once():
+        clock.advance(1.0)
+    assert [(r.kind, r.status) for r in rows(customers)] == [
+        ("detected", "skipped"), ("all_clear", "skipped"),
+    ]  # fmt: skip
+    assert "superseded" in rows(customers)[0].last_error
+    assert "never told" in rows(customers)[1].last_error
+    assert smtp_server.wait_for(1, timeout=0.5) == []
+
+
+def test_all_clear_follows_a_notice_that_was_sent(service, dispatcher, customers, smtp_server,
+                                                  clock):  # fmt: skip
+    case_id = service.handle(make_event("ac-m")).case_id
+    dispatcher.run_once()
+    service.resolve(case_id, "agent:yui", note="filter cleaned on site")
+    dispatcher.run_once()
+    messages = smtp_server.wait_for(2)
+    subjects = [str(make_header(decode_header(m["Subject"]))) for m in messages]
+    assert "エアフィルター" in subjects[0] and "正常に戻りました" in subjects[1]
