@@ -51,7 +51,7 @@ class Principal:
 def _check_role(role: str) -> Role:
     if role not in ROLES:
         raise ValueError(f"role must be one of {ROLES}, not {role!r}")
-    return role  # type: ignore[return-value]
+    return role
 
 
 def create_user(

@@ -30,7 +30,8 @@ bearer_scheme = HTTPBearer(auto_error=False, description="The same API key as a 
 
 
 def get_ctx(request: Request) -> AppContext:
-    return request.app.state.ctx
+    ctx: AppContext = request.app.state.ctx
+    return ctx
 
 
 CtxDep = Annotated[AppContext, Depends(get_ctx)]

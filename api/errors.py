@@ -8,6 +8,7 @@ Exceptions::
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
 
@@ -49,7 +50,7 @@ def _wants_html(request: Request) -> bool:
     return "text/html" in request.headers.get("accept", "")
 
 
-def _respond(request: Request, body: dict[str, Any], headers: dict[str, str] | None) -> Response:
+def _respond(request: Request, body: dict[str, Any], headers: Mapping[str, str] | None) -> Response:
     body.setdefault("instance", request.url.path)
     if _wants_html(request) and hasattr(request.app.state, "templates"):
         from api.templating import render  # late: templating imports the deps

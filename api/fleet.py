@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from statistics import median
+from typing import Any
 
-from sqlalchemy import Select, distinct, func, select
+from sqlalchemy import distinct, func, select
 from sqlalchemy.orm import Session
 
 from api.schemas import DevicePublic, ReadingPublic
@@ -77,8 +78,9 @@ def _lead_days(explanation: dict[str, object] | None, detected: datetime) -> flo
     return lead if lead >= 0 else None
 
 
-def _grouped(session: Session, query: Select[tuple[str, int]]) -> dict[str, int]:
-    return {key: n for key, n in session.execute(query)}
+def _grouped(session: Session, key: Any, counted: Any, *where: Any) -> dict[str, int]:
+    rows = session.execute(select(key, counted).where(*where).group_by(key))
+    return {row[0]: int(row[1]) for row in rows}
 
 
 def _leads(session: Session, recent: int) -> dict[str, list[float]]:
@@ -88,9 +90,9 @@ def _leads(session: Session, recent: int) -> dict[str, list[float]]:
         .limit(recent)
     )
     leads: dict[str, list[float]] = {}
-    for model, explanation, detected in rows:
-        if (days := _lead_days(explanation, detected)) is not None:
-            leads.setdefault(model, []).append(days)
+    for row in rows:
+        if (days := _lead_days(row.explanation, row.last_anomaly_at)) is not None:
+            leads.setdefault(row.model, []).append(days)
     return leads
 
 
@@ -98,16 +100,9 @@ def fleet_rows(session: Session, recent: int = 2000) -> list[ModelRow]:
     """Per model: devices, devices with an open case, open cases, and the median lead
     time (detection to predicted crossing) over the ``recent`` newest cases."""
     is_open = Case.status.in_(OPEN_STATUSES)
-    devices = _grouped(session, select(Device.model, func.count()).group_by(Device.model))
-    open_cases = _grouped(
-        session, select(Case.model, func.count()).where(is_open).group_by(Case.model)
-    )
-    degraded = _grouped(
-        session,
-        select(Case.model, func.count(distinct(Case.device_id)))
-        .where(is_open)
-        .group_by(Case.model),
-    )
+    devices = _grouped(session, Device.model, func.count())
+    open_cases = _grouped(session, Case.model, func.count(), is_open)
+    degraded = _grouped(session, Case.model, func.count(distinct(Case.device_id)), is_open)
     leads = _leads(session, recent)
     return [
         ModelRow(

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, get_args
 
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session, selectinload
 
 from tickets.models import OPEN_STATUSES, Case, UtcDateTime
@@ -122,7 +122,7 @@ def list_cases(
     column = SORTS[sort.lstrip("-")]
     where = flt.where()
     total = session.scalar(select(func.count(Case.id)).where(*where)) or 0
-    query: Select[tuple[Case]] = select(Case).where(*where)
+    query = select(Case).where(*where)
     if cursor:
         value, after_id = _decode(cursor)
         if isinstance(value, datetime) != isinstance(column.type, UtcDateTime):
