@@ -25,6 +25,8 @@ from typing import Any
 
 from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
 from sqlalchemy import delete, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from kizuki.config import Settings
@@ -133,7 +135,8 @@ def record_feedback(
         raise InvalidVote(f"vote must be 'up' or 'down', not {vote!r}")
     claim = read_token(settings or Settings(), token, max_age_s, now)
     with session_factory.begin() as session:
-        notification = session.get(Notification, claim.notification_id)
+        # row lock (PostgreSQL): concurrent votes on one notice apply one after the other
+        notification = session.get(Notification, claim.notification_id, with_for_update=True)
         if notification is None or notification.case_id != claim.case_id:
             raise UnknownNotification(f"notification {claim.notification_id} does not exist")
         at = utcnow()
@@ -147,19 +150,23 @@ def record_feedback(
 def _upsert_vote(
     session: Session, notification: Notification, vote: str, comment: str, at: datetime
 ) -> None:
-    existing = session.scalar(select(Feedback).where(Feedback.notification_id == notification.id))
-    if existing is None:
-        session.add(
-            Feedback(
-                case_id=notification.case_id,
-                notification_id=notification.id,
-                vote=vote,
-                comment=comment,
-                at=at,
-            )
-        )
-    else:
-        existing.vote, existing.comment, existing.at = vote, comment, at
+    """One vote per notification (unique index); a second vote, even a concurrent one,
+    replaces the first (``INSERT ... ON CONFLICT DO UPDATE``)."""
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    values = {"case_id": notification.case_id, "notification_id": notification.id,
+              "vote": vote, "comment": comment, "at": at}  # fmt: skip
+    stmt = insert(Feedback).values(**values)
+    session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["notification_id"],
+            set_={
+                "vote": stmt.excluded.vote,
+                "comment": stmt.excluded.comment,
+                "at": stmt.excluded.at,
+            },
+        )  # fmt: skip
+    )
     session.add(
         CaseEvent(
             case_id=notification.case_id,

@@ -99,3 +99,21 @@ def test_false_positives_are_listed_for_the_detectors(fleet, notice, settings):
     [label] = false_positives(fleet, model="aircon-x1")
     assert (label["device_id"], label["failure_mode"]) == ("ac-1", "filter_clog")
     assert false_positives(fleet, model="pump-p3") == []
+
+
+def test_concurrent_votes_on_one_notice_leave_one_vote(fleet, notice, settings):
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    barrier = threading.Barrier(6)
+
+    def vote(i: int) -> None:
+        barrier.wait()
+        record_feedback(fleet, notice.feedback_token, "up" if i % 2 else "down", settings=settings)
+
+    with ThreadPoolExecutor(6) as pool:
+        list(pool.map(vote, range(6)))
+    with fleet() as session:
+        [final] = session.scalars(select(Feedback)).all()
+        labels = session.scalars(select(DetectorLabel)).all()
+    assert len(labels) == (1 if final.vote == "down" else 0)
