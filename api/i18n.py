@@ -24,6 +24,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "status": ("Status", "状態"),
     "severity": ("Severity", "重要度"),
     "assignee": ("Assignee", "担当者"),
+    "who_has_what": ("Who has what", "担当状況"),
     "model": ("Product model", "製品モデル"),
     "failure_mode": ("Failure mode", "故障モード"),
     "filter": ("Filter", "絞り込み"),

@@ -43,6 +43,25 @@ log = logging.getLogger(__name__)
 HERE = Path(__file__).parent
 SESSION_MAX_AGE_S = 12 * 3600
 
+OPENAPI_TAGS = [
+    {
+        "name": "cases",
+        "description": "Service cases opened from anomalies, and what agents "
+        "do to them. Acting needs the agent role.",
+    },
+    {
+        "name": "devices",
+        "description": "Devices with their latest readings and health, and "
+        "their telemetry over time.",
+    },
+    {"name": "anomalies", "description": "The degradations detection reported, one per case."},
+    {"name": "customers", "description": "Customers and their contact points (agent role)."},
+    {"name": "agents", "description": "The service team and its load."},
+    {"name": "knowledge base", "description": "The answer customers get, per failure mode."},
+    {"name": "dead letters", "description": "Messages ingest refused (admin role)."},
+    {"name": "api keys", "description": "Key management (admin role)."},
+    {"name": "operations", "description": "Probes and Prometheus metrics; no credentials."},
+]
 API_ROUTERS = (devices, anomalies, cases, customers, agents, knowledge, deadletters, keys)
 
 
@@ -68,6 +87,7 @@ def create_app(
         docs_url="/api/docs",
         redoc_url=None,
         openapi_url="/api/v1/openapi.json",
+        openapi_tags=OPENAPI_TAGS,
     )
     service = case_service or _default_case_service(session_factory, profiles, settings)
     app.state.ctx = AppContext(
