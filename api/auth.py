@@ -26,6 +26,7 @@ from tickets.models import ApiKey, User
 Role = Literal["viewer", "agent", "admin"]
 ROLES: tuple[Role, ...] = ("viewer", "agent", "admin")
 _DUMMY_HASH = hash_password("kizuki-timing-equaliser")
+TOUCH_EVERY_S = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +118,16 @@ def principal_for_key(session: Session, key: str) -> Principal | None:
     row = session.scalar(select(ApiKey).where(ApiKey.prefix == _lookup_prefix(key)))
     if row is None or row.revoked_at is not None or not api_key_matches(key, row.key_hash):
         return None
+    _touch(session, row)
     return Principal(name=row.name, role=_check_role(row.role), via="api_key")
+
+
+def _touch(session: Session, row: ApiKey) -> None:
+    """Record use, at most once a minute per key (no write per request)."""
+    now = datetime.now(UTC)
+    if row.last_used_at is None or (now - row.last_used_at).total_seconds() > TOUCH_EVERY_S:
+        row.last_used_at = now
+        session.commit()
 
 
 def authenticate(session: Session, username: str, password: str) -> User | None:

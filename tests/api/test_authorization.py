@@ -140,6 +140,7 @@ def test_a_revoked_key_stops_working(client: httpx.Client, world: World) -> None
     listed = client.get("/api/v1/api-keys", headers=admin).json()["data"]
     assert key not in str(listed)
     assert [k["revoked_at"] is not None for k in listed if k["prefix"] == prefix] == [True]
+    assert [k["last_used_at"] is not None for k in listed if k["prefix"] == prefix] == [True]
 
 
 def test_health_and_metrics_need_no_credentials(client: httpx.Client) -> None:
