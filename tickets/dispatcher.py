@@ -40,6 +40,9 @@ from tickets.outbox import first_contact
 
 log = logging.getLogger(__name__)
 ACTOR = "dispatcher"
+OUTCOME_UNKNOWN = (
+    "outcome unknown: a dispatcher stopped during send; re-sending with the same idempotency key"
+)
 
 
 class Dispatcher:
@@ -125,19 +128,12 @@ class Dispatcher:
         if decision.target is not None and message is not None:
             result = self._send(decision.target, message)
         with self.session_factory.begin() as session:
-            row = session.get_one(Notification, row_id)
+            row = session.get_one(Notification, row_id, with_for_update=True)
             if row.status != "sending" or row.lease_until != lease:
                 log.warning("lost the lease on notification %s; not marking it", row_id)
                 return
             if reclaimed:
-                self._attempt(
-                    session,
-                    row,
-                    None,
-                    "outcome unknown: a dispatcher stopped "
-                    "during send; re-sending with the same idempotency key",
-                    now,
-                )
+                self._attempt(session, row, None, OUTCOME_UNKNOWN, now)
             self._apply(session, row, decision, result, now)
 
     def _send(self, target: delivery.Target, message: OutgoingMessage) -> SendResult:
