@@ -44,13 +44,18 @@ def run_demo(settings: Settings, options: DemoOptions) -> None:
     check_api_port(settings)
     if not options.keep and settings.data_dir.exists():
         shutil.rmtree(settings.data_dir)
-    broker = _start_broker(settings, options)
-    try:
-        _run_with_broker(settings, options, broker)
-    finally:
-        if broker is not None:
-            broker.stop()
-            typer.echo(f"broker stopped ({broker.kind})")
+    with stop_on_signals() as stop:
+        broker = _start_broker(settings, options)
+        try:
+            _run_with_broker(settings, options, broker, stop)
+        finally:
+            _stop_broker(broker)
+
+
+def _stop_broker(broker: Any) -> None:
+    if broker is not None:
+        broker.stop()
+        typer.echo(f"broker stopped ({broker.kind})")
 
 
 def _start_broker(settings: Settings, options: DemoOptions) -> Any:
@@ -64,7 +69,9 @@ def _start_broker(settings: Settings, options: DemoOptions) -> Any:
         raise StartupError(str(exc)) from None
 
 
-def _run_with_broker(settings: Settings, options: DemoOptions, broker: Any) -> None:
+def _run_with_broker(
+    settings: Settings, options: DemoOptions, broker: Any, stop: threading.Event
+) -> None:
     from simulator.fleet import Fleet
 
     url = broker.url if broker else settings.mqtt.url
@@ -76,11 +83,11 @@ def _run_with_broker(settings: Settings, options: DemoOptions, broker: Any) -> N
     try:
         _seed(engine, fleet)
         _banner(settings, url, broker, fleet)
-        with stop_on_signals() as stop:
+        if not stop.is_set():
             _replay(engine, fleet, url, options, stop)
-            if not options.exit_when_done and not stop.is_set():
-                typer.echo("fleet replayed; the UI stays up. Ctrl-C to stop.")
-                stop.wait()
+        if not options.exit_when_done and not stop.is_set():
+            typer.echo("fleet replayed; the UI stays up. Ctrl-C to stop.")
+            stop.wait()
     finally:
         typer.echo("stopping...")
         engine.stop()
