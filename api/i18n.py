@@ -62,6 +62,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "close": ("Close", "クローズ"),
     "reopen": ("Reopen", "再オープン"),
     "latest": ("Latest readings", "最新の値"),
+    "last_seen": ("Last heard from", "最終受信"),
     "health": ("Health", "健全性"),
     "open_cases": ("Open cases", "未解決ケース"),
     "lead_time": ("Median lead time", "リードタイム中央値"),
