@@ -21,6 +21,7 @@ DEFAULT_SPAN_S = 7 * 86400.0
 MAX_SPAN_S = 400 * 86400.0
 RAW_SPAN_S = 2 * 86400.0  # longer ranges are averaged unless ``every`` says otherwise
 TARGET_POINTS = 1000
+MAX_BUCKETS = 20_000
 
 
 @router.get(
@@ -108,6 +109,8 @@ def read_telemetry(
         raise HTTPException(400, "start must lie before end, at most 400 days apart.")
     if every is None and end - start > RAW_SPAN_S:
         every = round((end - start) / TARGET_POINTS)
+    if every is not None and (end - start) / every > MAX_BUCKETS:
+        raise HTTPException(400, f"At most {MAX_BUCKETS} buckets: raise 'every'.")
     try:
         points = ctx.store.query(device_id, metric, start, end, every)
     except StoreError as exc:

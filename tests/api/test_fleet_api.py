@@ -76,6 +76,12 @@ def test_telemetry_errors_are_clear(client: httpx.Client, world: World) -> None:
         headers=headers,
     )
     assert backwards.status_code == 400
+    too_fine = client.get(
+        "/api/v1/devices/ac-00001/telemetry",
+        params={"metric": "fan_rpm", "start": 0, "end": 300 * 86400, "every": 1},
+        headers=headers,
+    )
+    assert too_fine.status_code == 400 and "every" in too_fine.json()["detail"]
     assert client.get("/api/v1/devices/ghost", headers=headers).status_code == 404
 
 
