@@ -85,3 +85,23 @@ def test_log_channel_writes_once_per_key(tmp_path, caplog):
 
 def test_channel_key():
     assert channel_key("log://") == "log" and channel_key("mailto://x") == "apprise"
+
+
+@pytest.mark.parametrize(
+    ("url", "channel"),
+    [
+        ("slack://T1JJ3T3L2/A1BRTD4JD/TIiajkdnlazkcOXrIdevi7FQ/#support", "slack"),
+        ("line://abcdefghijklmnopqrstuvwxyz0123456789/U1234567890abcdef1234567890abcdef", "line"),
+        ("twilio://AC0123456789abcdef0123456789abcdef:token@15551234567/15557654321", "sms"),
+        ("mailto://user:pass@smtp.example.com?to=a@example.com", "email"),
+        ("json://hooks.example.com/kizuki", "webhook"),
+    ],
+)
+def test_manifest_urls_for_other_services_are_valid_apprise_urls(url, channel):
+    """The services we name in the docs parse in Apprise (no message is sent: no network)."""
+    import apprise
+
+    from tickets.registry import channel_of
+
+    assert apprise.Apprise.instantiate(url, suppress_exceptions=True) is not None
+    assert channel_of(url) == channel
