@@ -160,12 +160,20 @@ def _eta(spec: ChartSpec, s: _Scale) -> list[str]:
             f'<text class="eta" x="{W - PAD_R}" y="{PAD_T + 12}" text-anchor="end" '
             f'font-size="11" fill="#c0392b">{escape(label)} →</text>'
         ]
+    if spec.eta_ts < s.x0:
+        return []
     ex, ey = s.x(spec.eta_ts), s.y(spec.limit)
     anchor = "end" if ex > W / 2 else "start"
     dx = -8 if anchor == "end" else 8
-    return [
-        f'<line class="trend" x1="{s.x(last_t):.1f}" y1="{s.y(last_v):.1f}" x2="{ex:.1f}" '
-        f'y2="{ey:.1f}" stroke="#c0392b" stroke-dasharray="3 3"/>',
+    trend = (  # from the newest reading to the crossing, when that still lies ahead
+        [
+            f'<line class="trend" x1="{s.x(last_t):.1f}" y1="{s.y(last_v):.1f}" x2="{ex:.1f}" '
+            f'y2="{ey:.1f}" stroke="#c0392b" stroke-dasharray="3 3"/>'
+        ]
+        if spec.eta_ts > last_t
+        else []
+    )
+    return trend + [
         f'<circle class="eta" cx="{ex:.1f}" cy="{ey:.1f}" r="5" fill="#c0392b">'
         f"<title>{escape(label)}</title></circle>",
         f'<text x="{ex + dx:.1f}" y="{ey + 16:.1f}" text-anchor="{anchor}" font-size="11" '

@@ -60,10 +60,18 @@ def make_templates() -> Jinja2Templates:
 
 
 def render(
-    request: Request, name: str, user: Principal | None, status_code: int = 200, **context: Any
+    request: Request,
+    name: str,
+    user: Principal | None,
+    status_code: int = 200,
+    default_locale: str | None = None,
+    **context: Any,
 ) -> Response:
-    """Render a page in the viewer's language, with the CSRF token forms need."""
-    locale = pick_locale(request, user.locale if user else None)
+    """Render a page in the viewer's language, with the CSRF token forms need.
+
+    ``default_locale`` stands in for the user's setting on public pages (the customer's
+    language on the feedback page)."""
+    locale = pick_locale(request, user.locale if user else default_locale)
     if (lang := request.query_params.get("lang")) and lang in LOCALES:
         request.session["lang"] = lang
     templates: Jinja2Templates = request.app.state.templates

@@ -15,6 +15,7 @@ from api.deps import CtxDep, csrf_ok
 from api.templating import render
 from tickets.feedback import (
     ExpiredToken,
+    FeedbackClaim,
     FeedbackError,
     InvalidToken,
     InvalidVote,
@@ -22,6 +23,7 @@ from tickets.feedback import (
     read_token,
     record_feedback,
 )
+from tickets.models import Notification
 
 router = APIRouter(tags=["feedback"], include_in_schema=False)
 Token = Annotated[str, Path(min_length=1, max_length=500)]
@@ -43,10 +45,20 @@ def feedback_form(
     request: Request, ctx: CtxDep, token: Token, vote: Annotated[Vote | None, Query()] = None
 ) -> Response:
     try:
-        read_token(ctx.settings, token)
+        claim = read_token(ctx.settings, token)
     except FeedbackError as exc:
         raise HTTPException(_status_of(exc), str(exc)) from None
-    return render(request, "feedback.html", None, token=token, vote=vote, done=False)
+    return render(
+        request, "feedback.html", None, default_locale=_customer_locale(ctx, claim),
+        token=token, vote=vote, done=False,
+    )  # fmt: skip
+
+
+def _customer_locale(ctx: CtxDep, claim: FeedbackClaim) -> str | None:
+    """The language the customer was written to in."""
+    with ctx.session_factory() as session:
+        notification = session.get(Notification, claim.notification_id)
+        return notification.locale if notification else None
 
 
 @router.post("/feedback/{token}", response_class=HTMLResponse)
@@ -61,7 +73,11 @@ def feedback_submit(
     if not csrf_ok(request, csrf_token):
         raise HTTPException(403, "The form has expired; open the link again.")
     try:
-        record_feedback(ctx.session_factory, token, vote, comment, settings=ctx.settings)
+        result = record_feedback(ctx.session_factory, token, vote, comment, settings=ctx.settings)
     except FeedbackError as exc:
         raise HTTPException(_status_of(exc), str(exc)) from None
-    return render(request, "feedback.html", None, token=token, vote=vote, done=True)
+    claim = FeedbackClaim(result.notification_id, result.case_id)
+    return render(
+        request, "feedback.html", None, default_locale=_customer_locale(ctx, claim),
+        token=token, vote=vote, done=True,
+    )  # fmt: skip
