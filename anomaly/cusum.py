@@ -37,7 +37,7 @@ class Cusum(Stateful):
 
     __slots__ = (
         "k", "z_cap", "relearn", "alpha", "season_alpha", "warmup", "direction", "max_hold",
-        "_ref", "_up", "_down", "_hold", "_recent",
+        "_ref", "_up", "_down", "_hold", "_recent", "last_z",
     )  # fmt: skip
 
     def __init__(
@@ -61,6 +61,7 @@ class Cusum(Stateful):
         self.max_hold = max_hold
         self._hold = 0
         self._recent = 0.0
+        self.last_z = 0.0  # robust z of the last value learned (uncapped, signed)
         self._ref = SeasonalBaseline(
             alpha=alpha, season_alpha=season_alpha, warmup=warmup, min_count=12
         )
@@ -74,7 +75,9 @@ class Cusum(Stateful):
     def _sums(self, ts: float, value: float) -> tuple[float, float]:
         if not self._ref.ready(ts):
             return self._up, self._down
-        z = self._ref.deviation(ts, value)
+        return self._step(self._ref.deviation(ts, value))
+
+    def _step(self, z: float) -> tuple[float, float]:
         z = self.z_cap if z > self.z_cap else (-self.z_cap if z < -self.z_cap else z)
         up = self._up + z - self.k
         down = self._down - z - self.k
@@ -89,8 +92,13 @@ class Cusum(Stateful):
         return up if up > down else down
 
     def learn_one(self, ts: float, value: float) -> None:
-        self._up, self._down = self._sums(ts, value)
-        if (self._up < self.relearn and self._down < self.relearn) or not self._ref.ready(ts):
+        ready = self._ref.ready(ts)
+        if ready:
+            z = self.last_z = self._ref.deviation(ts, value)
+            self._up, self._down = self._step(z)
+        else:
+            self.last_z = 0.0
+        if not ready or (self._up < self.relearn and self._down < self.relearn):
             self._ref.learn_one(ts, value)
             self._hold = 0
         elif self.max_hold > 0:
@@ -123,7 +131,7 @@ class Cusum(Stateful):
 
     def _state(self) -> dict[str, Any]:
         return {"ref": self._ref.state_dict(), "up": self._up, "down": self._down,
-                "hold": self._hold, "recent": self._recent}  # fmt: skip
+                "hold": self._hold, "recent": self._recent, "last_z": self.last_z}  # fmt: skip
 
     def _load(self, state: dict[str, Any]) -> None:
         self._ref.load_state_dict(state["ref"])
@@ -131,3 +139,4 @@ class Cusum(Stateful):
         self._down = float(state["down"])
         self._hold = int(state["hold"])
         self._recent = float(state["recent"])
+        self.last_z = float(state["last_z"])

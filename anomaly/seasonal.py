@@ -8,6 +8,7 @@ deviation, scaled to a standard deviation.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from anomaly.stateful import Stateful
@@ -33,7 +34,7 @@ class SeasonalBaseline(Stateful):
 
     __slots__ = (
         "alpha", "season_alpha", "buckets", "period_s", "warmup", "clip", "min_scale",
-        "direction", "min_count", "_level", "_spread", "_season", "_counts", "_n",
+        "direction", "min_count", "_level", "_spread", "_season", "_sum", "_counts", "_n",
     )  # fmt: skip
 
     def __init__(
@@ -60,6 +61,7 @@ class SeasonalBaseline(Stateful):
         self._level = 0.0
         self._spread = 0.0
         self._season: list[float] = []
+        self._sum = 0.0  # sum of the seasonal offsets, kept so the mean costs nothing
         self._counts: list[int] = []
         self._n = 0
 
@@ -88,13 +90,13 @@ class SeasonalBaseline(Stateful):
         """The seasonal part at ``ts`` (zero-mean over the cycle)."""
         if not self._season:
             return 0.0
-        return self._seasonal(ts) - sum(self._season) / self.buckets
+        return self._seasonal(ts) - self._sum / self.buckets
 
     def expected_mean(self) -> float:
         """The level averaged over the seasonal cycle."""
         if not self._season:
             return self._level
-        return self._level + sum(self._season) / len(self._season)
+        return self._level + self._sum / self.buckets
 
     def shift(self, delta: float) -> None:
         """Move the level by ``delta`` (accept a change as the new normal)."""
@@ -148,6 +150,7 @@ class SeasonalBaseline(Stateful):
         sa = 1.0 / (c + 1) if c * self.season_alpha < 1.0 else self.season_alpha
         season[i0] += sa * (1.0 - w) * e
         season[i1] += sa * w * e
+        self._sum += sa * e
 
     def update(self, ts: float, value: float) -> float:
         """Score, then learn (the bank's per-reading path)."""
@@ -163,5 +166,6 @@ class SeasonalBaseline(Stateful):
         self._level = float(state["level"])
         self._spread = float(state["spread"])
         self._season = [float(v) for v in state["season"]]
+        self._sum = math.fsum(self._season)
         self._counts = [int(v) for v in state["counts"]]
         self._n = int(state["n"])

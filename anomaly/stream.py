@@ -14,7 +14,10 @@ The degradation score ``D`` (alarm at 1) is the largest of:
 - flatline: ``flat_n`` identical readings in a row (a stuck sensor);
 - breach: the smoothed value is past the limit.
 
-A level shift that stays flat (a benign change) never gets a trend, and after
+The healthy reference is the CUSUM's robust seasonal baseline (``SeasonalBaseline``:
+level + hour-of-day offsets + spread), which learns only while the CUSUM is in control,
+so a developing fault is not learned as normal; its robust z also feeds the excursion
+count. A level shift that stays flat (a benign change) never gets a trend, and after
 ``rebase_days`` without an alarm the reference accepts it as the new normal.
 """
 
@@ -26,7 +29,6 @@ from typing import Any
 from anomaly.cusum import Cusum
 from anomaly.postprocess import Alarm, Edge
 from anomaly.profiles import MetricSpec
-from anomaly.seasonal import SeasonalBaseline
 from anomaly.trend import Trend
 
 
@@ -41,6 +43,7 @@ class StreamConfig:
     trend_window: int = 72
     trend_lag: int = 24
     t_min: float = 4.0
+    step_veto: float = 0.3
     horizon_days: float = 30.0
     p_big: float = 0.5
     out_frac: float = 0.05
@@ -66,8 +69,8 @@ class MetricStream:
     """Detectors, smoothing and the alarm for one metric of one device."""
 
     __slots__ = (
-        "spec", "cfg", "sign", "edge", "fast", "cusum", "trend", "alarm", "smooth", "deseason",
-        "spikes", "score", "drift", "level_frac", "out", "_run", "_flat", "_last",
+        "spec", "cfg", "sign", "edge", "cusum", "trend", "alarm", "smooth", "deseason",
+        "spikes", "score", "drift", "level_frac", "out", "_run", "_zbar", "_flat", "_last",
         "_flat_since", "_n",
     )  # fmt: skip
 
@@ -76,16 +79,16 @@ class MetricStream:
         self.cfg = cfg
         self.sign = 1.0 if spec.direction == "up" else -1.0
         self.edge = spec.normal[1] if spec.direction == "up" else spec.normal[0]
-        self.fast = SeasonalBaseline(warmup=cfg.warmup)
         self.cusum = Cusum(k=cfg.cusum_k, alpha=cfg.cusum_alpha, warmup=cfg.warmup,
                            direction=spec.direction)  # fmt: skip
         self.trend = Trend(window=cfg.trend_window, lag=cfg.trend_lag, limit=spec.limit,
-                           direction=spec.direction)  # fmt: skip
+                           direction=spec.direction, step_veto=cfg.step_veto)  # fmt: skip
         self.alarm = Alarm(threshold=1.0, clear=cfg.clear, n=cfg.alarm_n, m=cfg.alarm_m,
                            clear_n=cfg.clear_n, suppress_s=cfg.suppress_s)  # fmt: skip
         self.smooth = self.deseason = 0.0
         self.spikes = self.score = self.drift = self.level_frac = self.out = 0.0
         self._run = self._flat = 0
+        self._zbar = 0.0
         self._last = float("nan")
         self._flat_since: float | None = None
         self._n = 0
@@ -98,12 +101,11 @@ class MetricStream:
         d = x - self.cusum.reference.offset(ts)
         self.smooth += a * (x - self.smooth)
         self.deseason += a * (d - self.deseason)
-        excursion = self._excursions(self.sign * self.fast.deviation(ts, x))
-        self.fast.learn_one(ts, x)
         self._flat = self._flat + 1 if x == self._last else 0
         self._last = x
         c = self.cusum.update(ts, x) / cfg.cusum_h
-        t = self.trend.update(ts, x) / cfg.t_min
+        excursion = self._excursions(self.sign * self.cusum.last_z)
+        t = self.trend.update(ts, d) / cfg.t_min
         eta = self.trend.eta_ts
         soon = eta is not None and eta - ts < cfg.horizon_days * 86400
         self.drift = (c if c < t else t) if soon else 0.0
@@ -117,9 +119,15 @@ class MetricStream:
         return edge
 
     def _excursions(self, z: float) -> float:
-        """Short runs far toward the limit that come back: spikes and episodes."""
+        """Short runs far toward the limit that come back: spikes and episodes.
+
+        z is taken relative to its own recent level (an EW mean of z clipped to +-3), so
+        a moderate level shift does not turn ordinary noise peaks into "spikes".
+        """
         cfg = self.cfg
         self.spikes -= cfg.spike_decay * self.spikes
+        zc = 3.0 if z > 3.0 else (-3.0 if z < -3.0 else z)
+        z, self._zbar = z - self._zbar, self._zbar + (zc - self._zbar) / 36.0
         if z > cfg.spike_z:
             self._run += 1
         elif self._run and z < 2.0:
@@ -184,16 +192,15 @@ class MetricStream:
         return tuple(names)
 
     def state_dict(self) -> dict[str, Any]:
-        return {"fast": self.fast.state_dict(), "cusum": self.cusum.state_dict(),
+        return {"cusum": self.cusum.state_dict(),
                 "trend": self.trend.state_dict(), "alarm": self.alarm.state_dict(),
                 "smooth": self.smooth, "deseason": self.deseason, "spikes": self.spikes,
                 "score": self.score, "drift": self.drift, "level_frac": self.level_frac,
-                "out": self.out, "run": self._run, "flat": self._flat,
+                "out": self.out, "run": self._run, "zbar": self._zbar, "flat": self._flat,
                 "last": None if self._last != self._last else self._last,
                 "flat_since": self._flat_since, "n": self._n}  # fmt: skip
 
     def load_state_dict(self, st: dict[str, Any]) -> None:
-        self.fast.load_state_dict(st["fast"])
         self.cusum.load_state_dict(st["cusum"])
         self.trend.load_state_dict(st["trend"])
         self.alarm.load_state_dict(st["alarm"])
@@ -205,6 +212,7 @@ class MetricStream:
         self.deseason = float(st["deseason"])
         self.out = float(st["out"])
         self._run = int(st["run"])
+        self._zbar = float(st["zbar"])
         self._flat = int(st["flat"])
         self._last = float("nan") if st["last"] is None else float(st["last"])
         self._flat_since = st["flat_since"]

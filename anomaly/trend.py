@@ -17,6 +17,33 @@ from anomaly.stateful import Stateful
 _NAN = float("nan")
 
 
+def step_vs_line(ys: list[float]) -> float:
+    """Squared error of the best single step over that of the least-squares line.
+
+    Small (say < 0.35) when the window holds a level shift rather than a trend.
+
+    >>> round(step_vs_line([0.0] * 10 + [1.0] * 10), 3)
+    0.0
+    >>> step_vs_line([float(i) for i in range(20)]) > 0.2
+    True
+    """
+    n = len(ys)
+    if n < 8:
+        return 1.0
+    total = sum(ys)
+    my, mx = total / n, (n - 1) / 2.0
+    sst = sum((y - my) ** 2 for y in ys)
+    sxy = sum((i - mx) * (y - my) for i, y in enumerate(ys))
+    sxx = n * (n * n - 1) / 12.0
+    sse_line = sst - sxy * sxy / sxx
+    best, prefix = sst, ys[0] + ys[1]
+    for k in range(2, n - 1):
+        m1, m2 = prefix / k, (total - prefix) / (n - k)
+        best = min(best, sst - k * (m1 - my) ** 2 - (n - k) * (m2 - my) ** 2)
+        prefix += ys[k]
+    return best / sse_line if sse_line > 1e-12 else 1.0
+
+
 class Trend(Stateful):
     """Score = robust t-statistic of the slope in ``direction`` (0 until enough data).
 
@@ -35,7 +62,7 @@ class Trend(Stateful):
     """
 
     __slots__ = (
-        "bucket_s", "window", "lag", "limit", "direction", "min_pairs",
+        "bucket_s", "window", "lag", "limit", "direction", "min_pairs", "step_veto",
         "_bucket", "_sum", "_count", "_means", "_t", "slope_per_day", "level", "eta_ts",
     )  # fmt: skip
 
@@ -47,6 +74,7 @@ class Trend(Stateful):
         limit: float | None = None,
         direction: str = "both",
         min_pairs: int = 12,
+        step_veto: float = 0.0,
     ) -> None:
         self.bucket_s = bucket_s
         self.window = window
@@ -54,6 +82,7 @@ class Trend(Stateful):
         self.limit = limit
         self.direction = direction
         self.min_pairs = min_pairs
+        self.step_veto = step_veto
         self._bucket = -1
         self._sum = 0.0
         self._count = 0
@@ -109,6 +138,8 @@ class Trend(Stateful):
         self._t = max(t, 0.0) if self.direction == "up" else (
             max(-t, 0.0) if self.direction == "down" else abs(t)
         )
+        if self._t and self.step_veto and step_vs_line([m for m in means if m == m]) < self.step_veto:
+            self._t = 0.0  # one jump explains the window better than a slope: not a trend
         recent = [m for m in means[-lag:] if m == m]
         self.level = sum(recent) / len(recent) if recent else _NAN
         self.eta_ts = self._eta(now - lag * self.bucket_s / 2.0)
