@@ -33,9 +33,13 @@ def log_in(client: httpx.Client, username: str, next_url: str = "/cases") -> htt
 
 
 def test_pages_send_strangers_to_the_login_form(client: httpx.Client) -> None:
-    response = client.get("/cases?severity=high", headers=HTML)
+    response = client.get("/cases?severity=high&model=pump-p3", headers=HTML)
     assert response.status_code == 303
-    assert response.headers["location"] == "/login?next=/cases?severity=high"
+    assert (
+        response.headers["location"] == "/login?next=%2Fcases%3Fseverity%3Dhigh%26model%3Dpump-p3"
+    )
+    form = client.get(response.headers["location"]).text
+    assert 'name="next" value="/cases?severity=high&amp;model=pump-p3"' in form
 
 
 def test_login_then_the_queue(client: httpx.Client) -> None:
