@@ -48,30 +48,48 @@ class PublishStats:
 
 
 class _Window:
-    """Counts unacknowledged messages and blocks the sender at ``limit``."""
+    """Counts unacknowledged messages; blocks the sender at ``limit``.
 
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
+    Raises ``PublishError`` once the broker has acknowledged nothing for ``ack_timeout``
+    seconds while messages wait (it went away and did not come back).
+    """
+
+    def __init__(self, limit: int, ack_timeout: float) -> None:
+        self.limit, self.ack_timeout = limit, ack_timeout
         self.outstanding = 0
+        self.last_ack = time.monotonic()
         self.cond = threading.Condition()
 
     def acquire(self, stop: threading.Event) -> bool:
         with self.cond:
+            since = time.monotonic()
             while self.outstanding >= self.limit:
                 if stop.is_set():
                     return False
-                self.cond.wait(0.5)
+                self._check_stalled(since)
+                self.cond.wait(0.2)
             self.outstanding += 1
             return True
 
     def release(self, *_: Any) -> None:
         with self.cond:
             self.outstanding -= 1
+            self.last_ack = time.monotonic()
             self.cond.notify_all()
 
-    def drain(self, timeout: float) -> bool:
+    def drain(self) -> None:
         with self.cond:
-            return self.cond.wait_for(lambda: self.outstanding <= 0, timeout)
+            since = time.monotonic()
+            while self.outstanding > 0:
+                self._check_stalled(since)
+                self.cond.wait(0.2)
+
+    def _check_stalled(self, since: float) -> None:
+        if time.monotonic() - max(since, self.last_ack) > self.ack_timeout:
+            raise PublishError(
+                f"broker acknowledged nothing for {self.ack_timeout:g} s; "
+                f"{self.outstanding} messages unconfirmed"
+            )
 
 
 def publish(
@@ -86,17 +104,20 @@ def publish(
     client_id: str | None = None,
     max_inflight: int = 100,
     protocol: Literal["5", "3.1.1"] = "3.1.1",
-    drain_timeout: float = 60.0,
+    ack_timeout: float = 60.0,
 ) -> PublishStats:
     """Send every tick of ``fleet`` to the broker at ``url``.
 
     ``speed`` is simulated seconds per wall second (1 = real time); 0 sends as fast as
     the broker acknowledges. ``progress(ticks_done, ticks_total)`` is called after each
-    tick. Setting ``stop_event`` stops after the current tick. Raises ``PublishError``.
+    tick. Setting ``stop_event`` stops after the current tick. While the broker is away
+    paho reconnects and resends what is unacknowledged; after ``ack_timeout`` seconds
+    without any acknowledgement this raises ``PublishError``, as it does when the broker
+    cannot be reached or refuses the connection.
     """
     stop = stop_event or threading.Event()
     client_id = client_id or f"kizuki-sim-{uuid.uuid4().hex[:8]}"
-    window = _Window(max_inflight if qos > 0 else max_inflight * 10)
+    window = _Window(max_inflight if qos > 0 else max_inflight * 10, ack_timeout)
     client = _connect(parse_broker_url(url), client_id, topic_prefix, protocol, window)
     started = time.monotonic()
     try:
@@ -104,10 +125,7 @@ def publish(
         sender.statuses((d.device_id for d in fleet.devices), b"online")
         ticks, readings = _run_ticks(fleet, sender, speed, progress, stop)
         sender.statuses((d.device_id for d in fleet.devices), b"offline")
-        if not window.drain(drain_timeout):
-            raise PublishError(
-                f"broker stopped acknowledging: {window.outstanding} messages unconfirmed"
-            )
+        window.drain()
     finally:
         client.disconnect()
         client.loop_stop()
@@ -185,6 +203,7 @@ def _connect(
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=version)
     client.max_inflight_messages_set(window.limit)
     client.max_queued_messages_set(0)
+    client.reconnect_delay_set(1, 5)
     client.will_set(f"{prefix}simulator/{client_id}/status", b"offline", qos=1)
     if address.username:
         client.username_pw_set(address.username, address.password)

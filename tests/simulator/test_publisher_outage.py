@@ -1,0 +1,136 @@
+"""The publisher through broker outages, on a Mosquitto this test starts and stops."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import orjson
+import paho.mqtt.client as mqtt
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+
+from simulator.fleet import Fleet
+from simulator.publisher import PublishError, publish
+from tests.simulator.conftest import START
+
+
+class Broker:
+    """A private Mosquitto on a loopback port, with persistence so a restart keeps state."""
+
+    def __init__(self, port: int, workdir: Path) -> None:
+        self.port = port
+        self.config = workdir / "mosquitto.conf"
+        self.config.write_text(
+            f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence true\n"
+            f"persistence_location {workdir}/\nmax_queued_messages 0\n"
+        )
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            ["mosquitto", "-c", str(self.config)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("private mosquitto did not start")
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(sig)
+            self.process.wait(10)
+
+    @property
+    def url(self) -> str:
+        return f"mqtt://127.0.0.1:{self.port}"
+
+
+@pytest.fixture
+def broker(port: int, tmp_path: Path) -> Iterator[Broker]:
+    own = Broker(port, tmp_path)
+    own.start()
+    yield own
+    own.stop(signal.SIGKILL)
+
+
+def later(seconds: float, *actions: object) -> threading.Thread:
+    def run() -> None:
+        time.sleep(seconds)
+        for action in actions:
+            action()  # type: ignore[operator]
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread
+
+
+def persistent_subscriber(url_port: int, got: set[tuple[str, float]]) -> mqtt.Client:
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="outage-sub", clean_session=False)
+
+    def on_message(_c: mqtt.Client, _u: object, msg: mqtt.MQTTMessage) -> None:
+        if msg.topic.endswith("/telemetry"):
+            got.add((msg.topic.split("/")[1], orjson.loads(msg.payload)["ts"]))
+
+    client.on_message = on_message
+    client.on_connect = lambda c, *_: c.subscribe("devices/+/telemetry", qos=1)
+    client.reconnect_delay_set(1, 1)
+    client.connect("127.0.0.1", url_port)
+    client.loop_start()
+    return client
+
+
+def test_publishing_resumes_after_a_broker_restart(broker: Broker) -> None:
+    fleet = Fleet(40, seed=2, failure_rate=0.2, start_ts=START, days=1)
+    expected = {(r.device_id, r.ts) for _, rs in fleet.ticks() for r in rs}
+    got: set[tuple[str, float]] = set()
+    subscriber = persistent_subscriber(broker.port, got)
+    time.sleep(0.5)
+    tick = [0]
+    stopped_at: list[int] = []
+    bounce = later(
+        1.5, lambda: stopped_at.append(tick[0]), broker.stop, lambda: time.sleep(1.0), broker.start
+    )
+    stats = publish(
+        fleet,
+        broker.url,
+        qos=1,
+        speed=86400 / 5,
+        ack_timeout=20,
+        progress=lambda k, _n: tick.__setitem__(0, k),
+    )
+    bounce.join()
+    deadline = time.monotonic() + 10
+    while got != expected and time.monotonic() < deadline:
+        time.sleep(0.2)
+    subscriber.disconnect()
+    subscriber.loop_stop()
+    # publish() returned, so the broker acknowledged every message (QoS 1).
+    assert stats.readings == len(expected) and not stats.stopped
+    # Mosquitto 2.0 acknowledges a few messages in the instant SIGTERM arrives and then
+    # does not deliver them after the restart; any loss must be confined to that instant
+    # (the last ticks sent: 100 messages in flight are 2.5 ticks of 40 devices).
+    lost_ticks = {round((ts - START) / 600) for _, ts in expected - got}
+    assert lost_ticks <= set(range(stopped_at[0] - 4, stopped_at[0] + 3)), lost_ticks
+    after = {(d, ts) for d, ts in expected if ts >= START + (stopped_at[0] + 3) * 600}
+    assert after <= got and len(after) > len(expected) / 2
+
+
+def test_a_broker_gone_for_good_is_an_error_not_a_hang(broker: Broker) -> None:
+    fleet = Fleet(40, seed=2, failure_rate=0.0, start_ts=START, days=1)
+    later(1.0, lambda: broker.stop(signal.SIGKILL))
+    began = time.monotonic()
+    with pytest.raises(PublishError, match="acknowledged nothing for 2 s"):
+        publish(fleet, broker.url, qos=1, speed=86400 / 5, ack_timeout=2)
+    assert time.monotonic() - began < 10
