@@ -6,22 +6,50 @@ tests that need a pristine case use ``fresh_case``.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import text
 
 from api.main import create_app
 from tests.api.server import serve
 from tests.api.world import World, build_world, open_case
+from tests.conftest import POSTGRES_URL
+from tickets.db import make_engine
+
+
+@contextmanager
+def world_on(backend: str, tmp: Path) -> Iterator[World]:
+    """A world whose case DB is SQLite, or a private schema in the test PostgreSQL."""
+    if backend == "sqlite":
+        built = build_world(tmp)
+        yield built
+        built.close()
+        return
+    schema = f"kz_api_{uuid.uuid4().hex[:10]}"
+    admin = make_engine(POSTGRES_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    sep = "&" if "?" in POSTGRES_URL else "?"
+    try:
+        built = build_world(tmp, f"{POSTGRES_URL}{sep}options=-csearch_path%3D{schema}")
+        yield built
+        built.close()
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
 
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    built = build_world(tmp_path_factory.mktemp("world"))
-    yield built
-    built.close()
+    with world_on("sqlite", tmp_path_factory.mktemp("world")) as built:
+        yield built
 
 
 @pytest.fixture(scope="module")

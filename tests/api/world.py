@@ -139,10 +139,12 @@ def _event(
     )
 
 
-def build_world(tmp: Path) -> World:
-    """Everything the API reads, populated the way the engine would populate it."""
+def build_world(tmp: Path, cases_url: str | None = None) -> World:
+    """Everything the API reads, populated the way the engine would populate it.
+
+    The case DB is a SQLite file under ``tmp`` unless ``cases_url`` names another one."""
     settings = Settings(data_dir=tmp, api={"secret_key": "test-secret-key-0123456789"})
-    url = f"sqlite:///{tmp / 'cases.db'}"
+    url = cases_url or f"sqlite:///{tmp / 'cases.db'}"
     migrate(url)
     factory = make_session_factory(url)
     import_manifest(factory, MANIFEST)
