@@ -118,6 +118,8 @@ class Fleet:
         self._parameters["models"] = sorted(self.profiles)
         rng = np.random.default_rng([seed, 0])
         customers, owners = draw_customers(rng, n_devices)
+        if contact_factory is not None:
+            customers = [with_contacts(c, contact_factory) for c in customers]
         self._customers = customers
         models = sorted(self.profiles)
         picks = rng.integers(len(models), size=n_devices)

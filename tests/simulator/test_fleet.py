@@ -7,6 +7,7 @@ import re
 import numpy as np
 import orjson
 
+from simulator.customers import Customer, default_contacts
 from simulator.fleet import Fleet
 from tests.simulator.conftest import START
 
@@ -165,6 +166,20 @@ def test_callers_choose_the_contacts(fleet: Fleet) -> None:
     urls = [p["url"] for c in routed.manifest()["customers"] for p in c["contacts"]]
     assert all(u.startswith("mailto://localhost:2525?to=c-") for u in urls)
     assert fleet.manifest()["customers"][0]["contacts"][0]["url"].endswith("@example.com")
+
+
+def test_contact_factory_at_construction_changes_contacts_only() -> None:
+    from simulator.customers import Contact
+
+    def two_ways(customer: Customer) -> list[Contact]:
+        return [Contact("sms", f"json://127.0.0.1:9/{customer.id}"), *default_contacts(customer)]
+
+    plain = Fleet(20, seed=2, failure_rate=0.2, start_ts=START, days=1)
+    routed = Fleet(20, seed=2, failure_rate=0.2, start_ts=START, days=1, contact_factory=two_ways)
+    for a, b in zip(plain.manifest()["customers"], routed.manifest()["customers"], strict=True):
+        assert [p["channel"] for p in b["contacts"]] == ["sms", "email"]
+        assert b["contacts"][1] == a["contacts"][0] and b["name"] == a["name"]
+    assert _dump(plain) == _dump(routed) and plain.truth() == routed.truth()
 
 
 def test_demo_fleet_degrades_a_few_devices_before_the_end() -> None:
