@@ -129,16 +129,18 @@ class Trend(Stateful):
         if len(diffs) < self.min_pairs:
             return
         diffs.sort()
-        med = diffs[len(diffs) // 2]
-        mad = sorted(abs(d - med) for d in diffs)[len(diffs) // 2] * 1.4826
+        n = len(diffs)
+        med = diffs[n // 2]
+        spread = (diffs[(3 * n) // 4] - diffs[n // 4]) / 1.349  # IQR -> sigma
         span_days = lag * self.bucket_s / 86400.0
         self.slope_per_day = med / span_days
-        se = (mad + 1e-12) / math.sqrt(len(diffs))
+        se = (spread + 1e-12) / math.sqrt(n)
         t = med / se
         self._t = max(t, 0.0) if self.direction == "up" else (
             max(-t, 0.0) if self.direction == "down" else abs(t)
         )
-        if self._t and self.step_veto and step_vs_line([m for m in means if m == m]) < self.step_veto:
+        veto = self.step_veto and self._t >= 1.0
+        if veto and step_vs_line([m for m in means if m == m]) < self.step_veto:
             self._t = 0.0  # one jump explains the window better than a slope: not a trend
         recent = [m for m in means[-lag:] if m == m]
         self.level = sum(recent) / len(recent) if recent else _NAN
