@@ -254,8 +254,9 @@ class Fleet:
     ) -> Fleet:
         """History ending at ``end_ts`` (default now) where a few devices degrade.
 
-        Five failures of different modes start 4-7 days before the end and reach the
-        user-visible limit in the last day or so, leaving detection days of lead.
+        Up to six failures of different modes (``simulator.demo.DEMO_MODES``; fewer when
+        a model has no device) start 4.5-7 days before the end and reach the
+        user-visible limit 6-30 hours before it, leaving detection days of lead.
         """
         from simulator.demo import demo_plans
 
