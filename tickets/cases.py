@@ -88,6 +88,18 @@ def insert_open(session: Session, values: Mapping[str, Any]) -> int | None:
     return session.execute(stmt).scalar_one_or_none()
 
 
+def write_lock(session: Session) -> None:
+    """Take SQLite's write lock now, before reading what will be changed.
+
+    SQLite has no ``SELECT ... FOR UPDATE``; a deferred transaction that reads first and
+    writes later can act on stale rows. Starting the write transaction first (a no-op
+    UPDATE) makes every following read current until commit. PostgreSQL uses row locks
+    instead, so this is a no-op there.
+    """
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(text("UPDATE cases SET id = id WHERE 0"))
+
+
 def find_open(
     session: Session, device_id: str, failure_mode: str | None = None, lock: bool = False
 ) -> list[Case]:
@@ -95,8 +107,9 @@ def find_open(
     query = select(Case).where(Case.device_id == device_id, Case.status.in_(OPEN_STATUSES))
     if failure_mode:
         query = query.where(Case.failure_mode == failure_mode)
-    if lock and session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update()
+    if lock:
+        write_lock(session)
+        query = query.with_for_update()  # row locks on PostgreSQL; ignored by SQLite
     return list(session.scalars(query.order_by(Case.id)))
 
 

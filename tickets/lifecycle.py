@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from tickets.cases import write_lock
 from tickets.models import OPEN_STATUSES, Agent, Case, CaseEvent
 
 TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
@@ -54,11 +55,10 @@ def log(
 
 
 def load(session: Session, case_id: int) -> Case:
-    """The case, row-locked on PostgreSQL; raises ``CaseNotFound``."""
-    query = select(Case).where(Case.id == case_id)
-    if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update()
-    case = session.scalar(query)
+    """The case, locked for this transaction (row lock / SQLite write lock); raises
+    ``CaseNotFound``."""
+    write_lock(session)
+    case = session.scalar(select(Case).where(Case.id == case_id).with_for_update())
     if case is None:
         raise CaseNotFound(f"case {case_id} does not exist")
     return case

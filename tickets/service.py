@@ -31,6 +31,7 @@ from tickets.lifecycle import CaseError, CaseNotFound, InvalidTransition, Unknow
 from tickets.models import OPEN_STATUSES, Case, Device, utcnow
 from tickets.outbox import enqueue
 from tickets.routing import Need, route
+from tickets.snapshot import Telemetry, take_snapshot
 
 __all__ = [
     "CaseError",
@@ -42,9 +43,8 @@ __all__ = [
 ]
 log = logging.getLogger(__name__)
 SYSTEM = "kizuki"
-SNAPSHOT_POINTS = 500  # per metric; longer series are thinned evenly
+RACE_RETRIES = 5
 Clock = Callable[[], datetime]
-Telemetry = Callable[[str, float, float], Mapping[str, Any]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,12 +99,17 @@ class CaseService:
         if window is not None and window.mode == "suppress":
             return Outcome("suppressed", None, f"maintenance window {window.id}: {window.reason}")
         quiet = window is not None
-        case_id = rules.insert_open(session, self._new_case(event, device, now, quiet, snapshot))
-        if case_id is not None:
-            self._opened(session, session.get_one(Case, case_id), event, now)
-            return Outcome("opened", case_id, "quiet (maintenance)" if quiet else "")
-        case = rules.find_open(session, device.id, event.failure_mode, lock=True)[0]
-        return self._repeated(session, case, event, now)
+        values = self._new_case(event, device, now, quiet, snapshot)
+        for _ in range(RACE_RETRIES):
+            case_id = rules.insert_open(session, values)
+            if case_id is not None:
+                self._opened(session, session.get_one(Case, case_id), event, now)
+                return Outcome("opened", case_id, "quiet (maintenance)" if quiet else "")
+            found = rules.find_open(session, device.id, event.failure_mode, lock=True)
+            if found:  # locked: it stays open until we commit
+                return self._repeated(session, found[0], event, now)
+            # the open case we collided with was resolved meanwhile (PostgreSQL): try again
+        raise CaseError(f"no open case for {device.id}/{event.failure_mode} after retries")
 
     def _new_case(
         self,
@@ -205,16 +210,7 @@ class CaseService:
         with self.session_factory() as session:
             if rules.find_open(session, event.device_id, event.failure_mode):
                 return {}  # the open case already holds its snapshot
-        start = min(event.started_at, event.ts) - self.snapshot_before_s
-        try:
-            series = self.telemetry(event.device_id, start, event.ts)
-        except Exception:  # a telemetry outage must not stop the case from opening
-            log.exception("telemetry snapshot for %s failed", event.device_id)
-            return {"error": "telemetry unavailable"}
-        thinned = {
-            str(m): rules.thin(list(points), SNAPSHOT_POINTS) for m, points in series.items()
-        }
-        return {"start": start, "end": event.ts, "series": rules.jsonable(thinned)}
+        return take_snapshot(self.telemetry, event, self.snapshot_before_s)
 
     # -- auto-resolve -------------------------------------------------------------------
 
@@ -222,16 +218,27 @@ class CaseService:
         """Resolve cases healthy for ``auto_resolve_after_s``; returns their ids."""
         at = rules.as_datetime(now) if now is not None else self.clock()
         cutoff = at - timedelta(seconds=self.settings.cases.auto_resolve_after_s)
-        with self.session_factory.begin() as session:
-            query = select(Case).where(Case.status.in_(OPEN_STATUSES), Case.healthy_since <= cutoff)
-            if session.get_bind().dialect.name == "postgresql":
-                query = query.with_for_update(skip_locked=True)
-            resolved = list(session.scalars(query.order_by(Case.id)))
-            for case in resolved:
-                healthy_s = (at - case.healthy_since).total_seconds() if case.healthy_since else 0
-                self._resolve(session, case, SYSTEM, at, auto=True, healthy_for_s=healthy_s)
+        with self.session_factory() as session:
+            candidates = session.scalars(
+                select(Case.id)
+                .where(Case.status.in_(OPEN_STATUSES), Case.healthy_since <= cutoff)
+                .order_by(Case.id)
+            ).all()
+        resolved = [case_id for case_id in candidates if self._auto_resolve(case_id, at, cutoff)]
         CASES_RESOLVED.inc(len(resolved))
-        return [case.id for case in resolved]
+        return resolved
+
+    def _auto_resolve(self, case_id: int, at: datetime, cutoff: datetime) -> bool:
+        """Resolve one case if it is *still* open and healthy once locked (an anomaly may
+        have arrived since the candidates were listed)."""
+        with self.session_factory.begin() as session:
+            case = lifecycle.load(session, case_id)
+            healthy_since = case.healthy_since
+            if case.status not in OPEN_STATUSES or healthy_since is None or healthy_since > cutoff:
+                return False
+            healthy_s = (at - healthy_since).total_seconds()
+            self._resolve(session, case, SYSTEM, at, auto=True, healthy_for_s=healthy_s)
+            return True
 
     def _resolve(
         self, session: Session, case: Case, actor: str, at: datetime, **detail: Any

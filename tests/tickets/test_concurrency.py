@@ -106,3 +106,32 @@ def test_concurrent_first_events_of_an_unregistered_device(fleet, profiles, sett
         actions = list(pool.map(handle, range(WRITERS)))
     assert sorted(actions) == ["opened"] + ["updated"] * (WRITERS - 1)
     assert duplicates(fleet) == 0
+
+
+def test_auto_resolve_never_closes_a_case_that_just_fell_ill_again(fleet, profiles, settings,
+                                                                    clock):  # fmt: skip
+    """tick() racing handle(): a case is only auto-resolved while it is still healthy."""
+    from datetime import timedelta
+
+    service = CaseService(fleet, profiles, settings, clock=clock)
+    stop = threading.Event()
+    far_future = T0 + timedelta(days=30)
+
+    def ticker() -> None:
+        while not stop.is_set():
+            service.tick(far_future)
+
+    thread = threading.Thread(target=ticker)
+    thread.start()
+    try:
+        for i in range(60):
+            at = T0 + timedelta(minutes=i)
+            service.handle(make_event("ac-1", kind="anomaly" if i % 2 == 0 else "recovery", at=at))
+    finally:
+        stop.set()
+        thread.join(30)
+    with fleet() as session:
+        resolved = session.scalars(select(Case).where(Case.status == "resolved")).all()
+    assert resolved, "the ticker should have resolved some cases"
+    assert all(case.healthy_since is not None for case in resolved)
+    assert duplicates(fleet) == 0
