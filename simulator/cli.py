@@ -61,6 +61,10 @@ def simulate(
     truth: Annotated[
         Path | None, typer.Option(help="Also write the ground truth (JSON) here.")
     ] = None,
+    per_message: Annotated[
+        int,
+        typer.Option(min=1, help="Readings per device per MQTT message (>1: a JSON list; faster)."),
+    ] = 1,
     demo: Annotated[
         bool, typer.Option(help="Use the demo preset (a few failures ending near now).")
     ] = False,
@@ -79,7 +83,7 @@ def simulate(
     if offline is not None:
         _run_offline(fleet, offline, fmt)
     else:
-        _run_publish(fleet, url or _settings_url(), qos, speed, topic_prefix)
+        _run_publish(fleet, url or _settings_url(), qos, speed, topic_prefix, per_message)
 
 
 def _start_ts(start: str | None, days: float, speed: float) -> float:
@@ -126,12 +130,16 @@ def _run_offline(fleet: Fleet, directory: Path, fmt: str) -> None:
     )
 
 
-def _run_publish(fleet: Fleet, url: str, qos: int, speed: float, prefix: str) -> None:
+def _run_publish(
+    fleet: Fleet, url: str, qos: int, speed: float, prefix: str, per_message: int
+) -> None:
     from simulator.publisher import PublishError, publish
 
     try:
         with _progress("publishing") as advance:
-            stats = publish(fleet, url, qos, speed, advance, topic_prefix=prefix)
+            stats = publish(
+                fleet, url, qos, speed, advance, topic_prefix=prefix, per_message=per_message
+            )
     except (PublishError, ValueError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None

@@ -86,6 +86,28 @@ def test_every_reading_arrives_once_with_the_documented_payload(
     assert received == expected
 
 
+def test_several_readings_per_message_arrive_as_json_lists(
+    mosquitto_url: str, unique: str, collector: Collector
+) -> None:
+    fleet = Fleet(12, seed=3, failure_rate=0.3, start_ts=START, days=1)
+    expected = [(r.device_id, r.ts, dict(r.metrics)) for _, rs in fleet.ticks() for r in rs]
+    stats = publish(
+        fleet, mosquitto_url, speed=60_000.0, topic_prefix=f"t-{unique}/", per_message=6
+    )
+    telemetry = [m for m in collector.wait_for(stats.messages) if m.topic.endswith("telemetry")]
+    assert len(telemetry) <= len(fleet.devices) * fleet.n_ticks / 6
+    received = []
+    for msg in telemetry:
+        device_id = msg.topic.split("/")[2]
+        entries = orjson.loads(msg.payload)
+        assert isinstance(entries, list) and len(entries) <= 6
+        received += [(device_id, e["ts"], e["metrics"]) for e in entries]
+    assert stats.readings == len(expected)
+    assert sorted(received, key=lambda x: (x[0], x[1])) == sorted(
+        expected, key=lambda x: (x[0], x[1])
+    )
+
+
 def test_device_status_online_then_offline(
     mosquitto_url: str, unique: str, collector: Collector
 ) -> None:
