@@ -5,12 +5,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, cast
 
 import orjson
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
@@ -89,10 +90,7 @@ def simulate(
 def _start_ts(start: str | None, days: float, speed: float) -> float:
     """Parse ``--start``; by default the run's last reading is stamped about 'now'."""
     if start is not None:
-        try:
-            return float(start)
-        except ValueError:
-            return datetime.fromisoformat(start).timestamp()
+        return _parse_start(start)
     now, span = time.time(), days * DAY
     if speed <= 0:
         return now - span
@@ -101,10 +99,29 @@ def _start_ts(start: str | None, days: float, speed: float) -> float:
     return min(now, now - span + span / speed)
 
 
+def _parse_start(start: str) -> float:
+    """Epoch seconds, or ISO 8601 (UTC unless it names an offset)."""
+    try:
+        return float(start)
+    except ValueError:
+        pass
+    try:
+        parsed = datetime.fromisoformat(start)
+    except ValueError:
+        raise typer.BadParameter("use ISO 8601 or epoch seconds", param_hint="--start") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.timestamp()
+
+
 def _settings_url() -> str:
     from kizuki.config import Settings
 
-    return Settings().mqtt.url or DEFAULT_URL
+    try:
+        return Settings().mqtt.url or DEFAULT_URL
+    except ValidationError as exc:  # a bad KIZUKI_* variable
+        why = exc.errors()[0]["msg"]
+        raise typer.BadParameter(why, param_hint="KIZUKI_* environment") from None
 
 
 def _write_side_files(fleet: Fleet, manifest: Path | None, truth: Path | None) -> None:

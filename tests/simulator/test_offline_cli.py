@@ -66,6 +66,16 @@ def test_unreachable_broker_is_one_line_and_exit_1(app: typer.Typer, port: int) 
     assert lines[0].startswith(f"error: cannot reach MQTT broker at mqtt://127.0.0.1:{port}")
 
 
+def test_iso_start_without_offset_is_utc(app: typer.Typer, tmp_path: Path) -> None:
+    args = ["--devices", "2", "--days", "0.1", "--offline", str(tmp_path)]
+    result = CliRunner().invoke(app, [*args, "--start", "2026-01-01T00:00:00"])
+    assert result.exit_code == 0, result.output
+    first = orjson.loads((tmp_path / "readings.jsonl").read_bytes().splitlines()[0])
+    assert first["ts"] == START
+    bad = CliRunner().invoke(app, [*args, "--start", "yesterday"])
+    assert bad.exit_code == 2 and "ISO 8601" in bad.output
+
+
 def test_help_explains_the_options(app: typer.Typer) -> None:
     result = CliRunner().invoke(app, ["--help"], env={"COLUMNS": "200"})
     assert result.exit_code == 0
