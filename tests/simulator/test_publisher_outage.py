@@ -23,12 +23,12 @@ from tests.simulator.conftest import START
 class Broker:
     """A private Mosquitto on a loopback port, with persistence so a restart keeps state."""
 
-    def __init__(self, port: int, workdir: Path) -> None:
+    def __init__(self, port: int, workdir: Path, anonymous: bool = True) -> None:
         self.port = port
         self.config = workdir / "mosquitto.conf"
         self.config.write_text(
-            f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence true\n"
-            f"persistence_location {workdir}/\nmax_queued_messages 0\n"
+            f"listener {port} 127.0.0.1\nallow_anonymous {str(anonymous).lower()}\n"
+            f"persistence true\npersistence_location {workdir}/\nmax_queued_messages 0\n"
         )
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -134,3 +134,14 @@ def test_a_broker_gone_for_good_is_an_error_not_a_hang(broker: Broker) -> None:
     with pytest.raises(PublishError, match="acknowledged nothing for 2 s"):
         publish(fleet, broker.url, qos=1, speed=86400 / 5, ack_timeout=2)
     assert time.monotonic() - began < 10
+
+
+def test_a_refused_login_is_one_clear_error(port: int, tmp_path: Path) -> None:
+    closed = Broker(port, tmp_path, anonymous=False)
+    closed.start()
+    try:
+        fleet = Fleet(2, seed=1, failure_rate=0.0, start_ts=START, days=0.1)
+        with pytest.raises(PublishError, match="refused the connection: Not authorized"):
+            publish(fleet, f"mqtt://someone:wrong@127.0.0.1:{port}")
+    finally:
+        closed.stop(signal.SIGKILL)
