@@ -98,17 +98,26 @@ def open_connection(
 
 @dataclass(slots=True)
 class ConnectOutcome:
-    """What the broker answered to CONNECT, set from paho's thread."""
+    """What the broker answered to CONNECT and SUBSCRIBE, set from paho's thread."""
 
     done: threading.Event
     refused: str | None = None
+    sub_refused: str | None = None
 
-    def wait(self, address: BrokerAddress, username: str | None, timeout: float) -> None:
+    def wait(
+        self, address: BrokerAddress, username: str | None, topic: str, timeout: float
+    ) -> None:
+        """Until subscribed; ``IngestError`` with one clear line when the broker says no."""
         if not self.done.wait(timeout):
             raise IngestError(f"no answer from MQTT broker at {address} in {timeout:.0f} s; {HINT}")
+        who = f" as user {username!r}" if username else ""
         if self.refused is not None:
-            who = f" as user {username!r}" if username else ""
             raise IngestError(
                 f"MQTT broker at {address} refused the connection{who}: {self.refused}; "
                 f"check the credentials in KIZUKI_MQTT__URL"
+            )
+        if self.sub_refused is not None:
+            raise IngestError(
+                f"MQTT broker at {address} refused the subscription to {topic}{who}: "
+                f"{self.sub_refused}; check the broker ACL"
             )

@@ -85,11 +85,14 @@ class MqttIngest:
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
+        client.on_subscribe = self._on_subscribe
         self._client = client
         open_connection(client, self.settings.mqtt, address, self._capacity)
         client.loop_start()
         try:
-            self._outcome.wait(address, address.username, self.connect_timeout_s)
+            self._outcome.wait(
+                address, address.username, self.settings.mqtt.topic, self.connect_timeout_s
+            )
         except IngestError:
             client.disconnect()
             client.loop_stop()
@@ -129,6 +132,12 @@ class MqttIngest:
             return
         self._generation += 1
         client.subscribe(self.settings.mqtt.topic, qos=self.settings.mqtt.qos)
+
+    def _on_subscribe(self, _c: paho.Client, _u: Any, _m: int, reasons: list[Any], _p: Any) -> None:
+        refused = [str(r) for r in reasons if r.is_failure]
+        if refused:
+            self._outcome.sub_refused = refused[0]
+            log.error("MQTT broker refused the subscription: %s", refused[0])
         self._outcome.done.set()
 
     def _on_disconnect(self, _c: paho.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
