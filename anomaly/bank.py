@@ -144,8 +144,12 @@ class DetectorBank:
         eta = why.eta_ts
         if kind == "anomaly" and (st.spec.breached(why.observed) or (eta and eta - ts < 86400)):
             severity = bump(severity)
-        extra: dict[str, Any] = {"level_frac": round(st.level_frac, 4), "kb_article": fm.kb_article,
-                                 "skill": fm.skill, "peer_score": self.peers.score(device_id)}  # fmt: skip
+        extra: dict[str, Any] = {
+            "level_frac": round(st.level_frac, 4),
+            "kb_article": fm.kb_article,
+            "skill": fm.skill,
+            "peer_score": self.peers.score(device_id),
+        }
         return AnomalyEvent(
             device_id=device_id, model=dev.model, failure_mode=mode, kind=kind,  # type: ignore[arg-type]
             ts=ts, started_at=started_at, severity=severity, score=round(st.score, 4), why=why,
@@ -213,9 +217,11 @@ def _config_dict(cfg: BankConfig) -> dict[str, Any]:
 
 
 def _device_state(dev: _Device) -> dict[str, Any]:
-    return {"model": dev.model,
-            "streams": {m: s.state_dict() for m, s in dev.streams.items()},
-            "open": {m: [op.started_at, sorted(op.metrics)] for m, op in dev.open.items()}}  # fmt: skip
+    return {
+        "model": dev.model,
+        "streams": {m: s.state_dict() for m, s in dev.streams.items()},
+        "open": {m: [op.started_at, sorted(op.metrics)] for m, op in dev.open.items()},
+    }
 
 
 def _load_device(st: dict[str, Any], profile: DeviceProfile, cfg: StreamConfig) -> _Device:

@@ -76,6 +76,7 @@ def run(
 
 def targets(k: dict[str, Any], b: dict[str, Any]) -> dict[str, bool | None]:
     """The issue's targets, checked on the figures."""
+
     def ok(v: Any, f: Callable[[Any], bool]) -> bool | None:
         return None if v is None else f(v)
 

@@ -62,7 +62,10 @@ def _stats(values: Sequence[float]) -> dict[str, float | None]:
     if not values:
         return {"median": None, "p10": None}
     arr = np.asarray(values, dtype=float)
-    return {"median": round(float(np.median(arr)), 4), "p10": round(float(np.quantile(arr, 0.1)), 4)}
+    return {
+        "median": round(float(np.median(arr)), 4),
+        "p10": round(float(np.quantile(arr, 0.1)), 4),
+    }
 
 
 def _failure_rows(cases: list[Case], truth: Sequence[Truth]) -> list[dict[str, Any]]:
@@ -73,14 +76,17 @@ def _failure_rows(cases: list[Case], truth: Sequence[Truth]) -> list[dict[str, A
     for t in truth:
         if t.notice_ts is None:
             continue
-        hits = [c for c in by_device.get(t.device_id, []) if t.onset_ts <= c.opened_ts < t.notice_ts]
+        hits = [
+            c for c in by_device.get(t.device_id, []) if t.onset_ts <= c.opened_ts < t.notice_ts
+        ]
         first = min(hits, key=lambda c: c.opened_ts) if hits else None
         lead = t.notice_ts - first.opened_ts if first else 0.0
         window = max(t.notice_ts - t.onset_ts, 1.0)
         rows.append({"device_id": t.device_id, "mode": t.failure_mode, "kind": t.kind,
                      "detected": first is not None, "lead_h": lead / 3600.0,
                      "lead_frac": lead / window, "window_h": window / 3600.0,
-                     "mode_right": first is not None and first.failure_mode == t.failure_mode})  # fmt: skip
+                     "mode_right": first is not None and first.failure_mode == t.failure_mode,
+                     })  # fmt: skip
     return rows
 
 

@@ -17,8 +17,9 @@ The degradation score ``D`` (alarm at 1) is the largest of:
 The healthy reference is the CUSUM's robust seasonal baseline (``SeasonalBaseline``:
 level + hour-of-day offsets + spread), which learns only while the CUSUM is in control,
 so a developing fault is not learned as normal; its robust z also feeds the excursion
-count. A level shift that stays flat (a benign change) never gets a trend, and after
-``rebase_days`` without an alarm the reference accepts it as the new normal.
+count. A level shift (a benign change) never gets a trend, and a shift that has kept the
+CUSUM out of control for ``rebase_days`` without raising an alarm is accepted by the
+reference as the new normal.
 """
 
 from __future__ import annotations
@@ -121,19 +122,26 @@ class MetricStream:
     def _excursions(self, z: float) -> float:
         """Short runs far toward the limit that come back: spikes and episodes.
 
-        z is taken relative to its own recent level (an EW mean of z clipped to +-3), so
-        a moderate level shift does not turn ordinary noise peaks into "spikes".
+        z is taken relative to its recent level ``_zbar`` (a robust EW mean of z, ~2 h, that
+        pauses during an excursion). An excursion starts above ``spike_z`` and ends when
+        z is back within 2 of that level; one that lasts longer than ``spike_max_run``
+        is a level shift, not an excursion: it is not counted and becomes the new level.
         """
         cfg = self.cfg
         self.spikes -= cfg.spike_decay * self.spikes
-        zc = 3.0 if z > 3.0 else (-3.0 if z < -3.0 else z)
-        z, self._zbar = z - self._zbar, self._zbar + (zc - self._zbar) / 36.0
-        if z > cfg.spike_z:
+        rel = z - self._zbar
+        if self._run:
             self._run += 1
-        elif self._run and z < 2.0:
-            if self._run <= cfg.spike_max_run:
-                self.spikes += min(self._run, cfg.spike_cap)
-            self._run = 0
+            if rel < 2.0:
+                self.spikes += min(self._run - 1, cfg.spike_cap)
+                self._run = 0
+            elif self._run > cfg.spike_max_run:
+                self._run = 0
+                self._zbar = z
+        elif rel > cfg.spike_z:
+            self._run = 1
+        else:
+            self._zbar += (3.0 if rel > 3.0 else (-3.0 if rel < -3.0 else rel)) / 12.0
         return self.spikes / cfg.spike_mass
 
     def _out(self) -> float:
@@ -155,7 +163,7 @@ class MetricStream:
         return self.level_frac
 
     def _maybe_rebase(self, ts: float, c: float, t: float) -> None:
-        if self.alarm.active or c < 1.0 or t >= 0.5:
+        if self.alarm.active or c < 1.0:
             self._flat_since = None
             return
         if self._flat_since is None:

@@ -136,8 +136,10 @@ class Trend(Stateful):
         self.slope_per_day = med / span_days
         se = (spread + 1e-12) / math.sqrt(n)
         t = med / se
-        self._t = max(t, 0.0) if self.direction == "up" else (
-            max(-t, 0.0) if self.direction == "down" else abs(t)
+        self._t = (
+            max(t, 0.0)
+            if self.direction == "up"
+            else (max(-t, 0.0) if self.direction == "down" else abs(t))
         )
         veto = self.step_veto and self._t >= 1.0
         if veto and step_vs_line([m for m in means if m == m]) < self.step_veto:

@@ -17,7 +17,9 @@ def healthy(n: int, seed: int = 0, level: float = 10.0, noise: float = 0.2,
     out = []
     for i in range(n):
         ts = T0 + STEP * i
-        out.append((ts, level + amplitude * math.sin(2 * math.pi * ts / 86400) + rng.gauss(0, noise)))
+        out.append(
+            (ts, level + amplitude * math.sin(2 * math.pi * ts / 86400) + rng.gauss(0, noise))
+        )
     return out
 
 
@@ -31,5 +33,7 @@ def with_ramp(
     return [(ts, v + max(i - at, 0) * per_day / DAY_POINTS) for i, (ts, v) in enumerate(series)]
 
 
-def with_spike(series: list[tuple[float, float]], at: int, size: float) -> list[tuple[float, float]]:
+def with_spike(
+    series: list[tuple[float, float]], at: int, size: float
+) -> list[tuple[float, float]]:
     return [(ts, v + (size if i == at else 0.0)) for i, (ts, v) in enumerate(series)]

@@ -82,7 +82,7 @@ def test_recovery_event_when_the_device_is_healthy_again():
 
 def test_checkpoint_round_trip_continues_exactly(tmp_path):
     ticks = list(fleet_ticks(20, 12))
-    split = 9 * DAY_POINTS
+    split = FAIL_AT  # restart at the onset: detection happens after it
     a = DetectorBank(PROFILES, directory_for(20))
     for batch in ticks[:split]:
         a.update(batch)

@@ -59,8 +59,8 @@ def test_lead_times_are_notice_minus_first_case(small_result):
     truth = {t.device_id: t for t in fleet.truth() if t.notice_ts is not None}
     for row in small_result["kizuki"]["leads"]:
         t = truth[row["device_id"]]
-        opened = [c.opened_ts for c in cases
-                  if c.device_id == t.device_id and t.onset_ts <= c.opened_ts < t.notice_ts]  # fmt: skip
+        mine = [c.opened_ts for c in cases if c.device_id == t.device_id]
+        opened = [ts for ts in mine if t.onset_ts <= ts < t.notice_ts]
         lead = (t.notice_ts - min(opened)) / 3600 if opened else 0.0
         assert row["lead_h"] == pytest.approx(lead)
         assert row["lead_frac"] == pytest.approx(lead * 3600 / (t.notice_ts - t.onset_ts))
