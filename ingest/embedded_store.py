@@ -1,6 +1,6 @@
 """SQLite telemetry store: embedded, zero set-up, WAL so readers never block the writer.
 
-Layout (measured, see ``docs/ingest.md``)::
+Layout::
 
     series(id INTEGER PRIMARY KEY, device, metric, UNIQUE(device, metric))
     points(series, ts_ms, value, PRIMARY KEY(series, ts_ms)) WITHOUT ROWID
@@ -8,6 +8,16 @@ Layout (measured, see ``docs/ingest.md``)::
 The primary key makes writes idempotent on (device, metric, ts at ms precision): a
 redelivered message replaces its own points instead of adding new ones. Integer keys keep
 the B-tree small and writes fast; the series id cache avoids a lookup per point.
+
+Measured on the shared 2-core dev machine (800k points, 8,000 series, 4 metrics per
+reading, WAL, INSERT OR REPLACE, 5,000 readings per transaction; points/s):
+rowid table + UNIQUE(device, metric, ts) 190k; WITHOUT ROWID PK(device, metric, ts)
+207k (258k with a 64 MB page cache); WITHOUT ROWID PK(series, ts) 264k (342k with
+64 MB cache, chosen); plain rowid table without any key 1.1M (not idempotent).
+PK(ts, device, metric) wrote 830k but makes per-device queries scan a time range.
+With 50 readings per transaction every layout lost 30-40 %; this class with
+synchronous=FULL writes ~41k readings/s (164k points/s) at 5,000 per commit and ~11k
+at 50, which is why ingest commits whatever has queued up in one transaction.
 """
 
 from __future__ import annotations

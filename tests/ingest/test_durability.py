@@ -16,6 +16,7 @@ import orjson
 from ingest.deadletters import SqliteDeadLetters
 from ingest.influx_store import InfluxStore
 from ingest.mqtt import MqttIngest
+from kizuki.metrics import STORE_BACKPRESSURE
 from tests.ingest.helpers import publish, wait_until
 from tests.ingest.services import Service, vm_points
 from tests.ingest.test_mqtt_ingest import settings_for
@@ -106,12 +107,14 @@ def test_store_down_30s_loses_nothing(
         )
         publisher.start()
         assert wait_until(lambda: ingest.stats()["backpressure"] == 1, timeout=10)
+        assert STORE_BACKPRESSURE._value.get() == 1
         time.sleep(28)
         acked_while_down = ingest.stats()["acked"]
         own_victoria.start()
         publisher.join()
         assert wait_until(lambda: ingest.stats()["acked"] >= n, timeout=60)
         assert ingest.stats()["backpressure"] == 0
+        assert STORE_BACKPRESSURE._value.get() == 0
     finally:
         ingest.stop()
         store.close()
