@@ -68,7 +68,7 @@ def connect_properties(settings: MqttSettings, receive_maximum: int) -> Properti
     """MQTT 5 CONNECT properties: session expiry and how many unacked messages we take."""
     if settings.protocol != "5":
         return None
-    props = Properties(PacketTypes.CONNECT)
+    props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
     props.SessionExpiryInterval = settings.session_expiry_s
     props.ReceiveMaximum = max(1, min(RECEIVE_MAXIMUM_CAP, receive_maximum))
     return props

@@ -6,6 +6,7 @@ import sqlite3
 import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from ingest.base import DeadLetter, StoreError
 
@@ -16,6 +17,7 @@ _SCHEMA = (
     "CREATE INDEX IF NOT EXISTS dead_letters_reason ON dead_letters (reason, id)",
 )
 _COLUMNS = "topic, payload, reason, detail, received_at, id"
+_Rows = list[tuple[Any, ...]]
 
 
 class SqliteDeadLetters:
@@ -58,7 +60,8 @@ class SqliteDeadLetters:
         self, limit: int = 100, before_id: int | None = None, reason: str | None = None
     ) -> list[DeadLetter]:
         """Newest first; page with ``before_id``; filter by ``reason``."""
-        where, params = ["1 = 1"], []
+        where: list[str] = ["1 = 1"]
+        params: list[object] = []
         if before_id is not None:
             where.append("id < ?")
             params.append(before_id)
@@ -81,7 +84,7 @@ class SqliteDeadLetters:
         with self._lock:
             self._conn.close()
 
-    def _fetch(self, sql: str, params: tuple[object, ...]) -> list[tuple]:  # type: ignore[type-arg]
+    def _fetch(self, sql: str, params: tuple[object, ...]) -> _Rows:
         with self._lock:
             try:
                 return list(self._conn.execute(sql, params))

@@ -27,6 +27,7 @@ import sqlite3
 import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 from ingest.base import Reading, StoreError
 
@@ -139,7 +140,7 @@ class SqliteStore:
         self._series[key] = int(row[0])
         return int(row[0])
 
-    def _fetch(self, sql: str, params: tuple[object, ...]) -> list[tuple]:  # type: ignore[type-arg]
+    def _fetch(self, sql: str, params: tuple[object, ...]) -> list[tuple[Any, ...]]:
         with self._lock:
             try:
                 return [tuple(row) for row in self._conn.execute(sql, params)]

@@ -18,8 +18,9 @@ from typing import Any
 
 import httpx
 import urllib3
-from influxdb_client import InfluxDBClient, WritePrecision
+from influxdb_client.client.influxdb_client import InfluxDBClient
 from influxdb_client.client.write_api import SYNCHRONOUS
+from influxdb_client.domain.write_precision import WritePrecision
 from influxdb_client.rest import ApiException
 
 from ingest.base import Reading, StoreError, StoreUnavailable
@@ -98,13 +99,16 @@ class InfluxStore:
 
     def close(self) -> None:
         self._http.close()
-        self._writes.close()
-        self._client.close()
+        self._writes.close()  # type: ignore[no-untyped-call]
+        self._client.close()  # type: ignore[no-untyped-call]
 
     def _write_once(self, body: str) -> None:
         try:
             self._writes.write(
-                bucket=self.bucket, org=self.org, record=body, write_precision=WritePrecision.MS
+                bucket=self.bucket,
+                org=self.org,
+                record=body,
+                write_precision=WritePrecision.MS,  # type: ignore[arg-type]
             )
         except ApiException as exc:
             if exc.status in (429, 500, 502, 503, 504):

@@ -16,7 +16,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, cast
 
 import paho.mqtt.client as paho
 
@@ -146,7 +146,7 @@ class MqttIngest:
 
     def _on_message(self, _c: paho.Client, _u: Any, msg: paho.MQTTMessage) -> None:
         self._queue.append(
-            (self._generation, msg.mid, msg.qos, msg.topic, msg.payload, self.clock())
+            (self._generation, msg.mid, msg.qos, msg.topic, cast(bytes, msg.payload), self.clock())
         )
         self._received += 1
         if self._idle:

@@ -1,5 +1,9 @@
 """One TelemetryStore contract, run against every backend on real databases.
 
+``influx2``: the same suite against a real InfluxDB 2 (writes /api/v2/write, reads InfluxQL
+through its DBRP mapping), only when ``KIZUKI_TEST_INFLUX_URL`` is set (token in
+``KIZUKI_TEST_INFLUX_TOKEN``, default the docker-compose development token).
+
 ``influx``: InfluxStore writes to VictoriaMetrics (/api/v2/write, influxdb-client) and
 reads with InfluxQL from InfluxDB 1.x, which receives the same line protocol on its v1
 /write (1.x has no /api/v2/write). ``test_influx_writes_reach_victoria`` checks that
@@ -8,6 +12,7 @@ VictoriaMetrics holds exactly what InfluxStore wrote.
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from collections.abc import Iterator, Sequence
@@ -43,10 +48,12 @@ class MirroredInflux:
         return getattr(self.inner, name)
 
 
-@pytest.fixture(params=["sqlite", "influx"])
+@pytest.fixture(params=["sqlite", "influx", pytest.param("influx2", marks=pytest.mark.influx2)])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TelemetryStore]:
     if request.param == "sqlite":
         backend: TelemetryStore = SqliteStore(tmp_path / "telemetry.db")
+    elif request.param == "influx2":
+        backend = influx2_store()
     else:
         vm: Service = request.getfixturevalue("victoria")
         influx1: Service = request.getfixturevalue("influx1")
@@ -54,6 +61,19 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TelemetryS
         backend = MirroredInflux(inner, influx1.url)  # type: ignore[assignment]
     yield backend
     backend.close()
+
+
+def influx2_store() -> InfluxStore:
+    """Round trip on a real InfluxDB 2 (``docker compose up influxdb``) when configured."""
+    url = os.environ.get("KIZUKI_TEST_INFLUX_URL")
+    if not url:
+        pytest.skip(
+            "InfluxDB 2 round trip: set KIZUKI_TEST_INFLUX_URL (docker compose up influxdb)"
+        )
+    token = os.environ.get("KIZUKI_TEST_INFLUX_TOKEN", "kizuki-dev-token")
+    return InfluxStore(
+        url, token, "kizuki", os.environ.get("KIZUKI_TEST_INFLUX_BUCKET", "telemetry")
+    )
 
 
 @pytest.fixture

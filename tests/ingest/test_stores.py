@@ -1,0 +1,41 @@
+"""open_store / open_deadletters follow the settings; dead letters page and filter."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ingest.base import DeadLetter
+from ingest.embedded_store import SqliteStore
+from ingest.influx_store import InfluxStore
+from ingest.stores import open_deadletters, open_store
+from kizuki.config import Settings
+
+
+def test_default_backend_is_sqlite_under_data_dir(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path)
+    store = open_store(settings)
+    assert isinstance(store, SqliteStore) and store.path == tmp_path / "telemetry.db"
+    store.close()
+
+
+def test_influxdb_backend_from_settings(tmp_path: Path) -> None:
+    settings = Settings(store={"backend": "influxdb", "influx_url": "http://127.0.0.1:9"})
+    store = open_store(settings)
+    assert isinstance(store, InfluxStore) and store.database == "telemetry"
+    store.close()
+
+
+def test_dead_letters_page_newest_first_and_filter(tmp_path: Path) -> None:
+    letters = open_deadletters(Settings(data_dir=tmp_path))
+    letters.add(
+        [
+            DeadLetter("t", bytes([i]), "not_json" if i % 2 else "ts_past", f"#{i}", i)
+            for i in range(5)
+        ]
+    )
+    page = letters.list(limit=2)
+    assert [d.detail for d in page] == ["#4", "#3"]
+    assert [d.detail for d in letters.list(limit=10, before_id=page[-1].id)] == ["#2", "#1", "#0"]
+    assert [d.payload for d in letters.list(reason="not_json")] == [b"\x03", b"\x01"]
+    assert letters.counts() == {"not_json": 2, "ts_past": 3}
+    letters.close()
