@@ -113,7 +113,13 @@ class MqttIngest:
         INGEST_QUEUE.set(0)
 
     def stats(self) -> dict[str, int]:
-        """Counts since start: messages received/acked, readings, dead letters, queue depth."""
+        """Counts since start.
+
+        ``received`` messages (redeliveries included), ``acked`` (committed and acked on
+        the live connection), ``readings``/``points`` committed, ``dead_letters`` kept,
+        ``batches``, ``store_errors``, ``sink_errors``, ``backpressure`` (1 while the
+        store is down), ``queue_depth`` and ``connections`` (1 + reconnects).
+        """
         return {
             "received": self._received,
             "queue_depth": len(self._queue),
@@ -197,12 +203,15 @@ class MqttIngest:
         client, generation = self._client, self._generation
         if client is None:
             return
+        settled = 0
         for gen, mid, qos, *_ in batch:
             # After a reconnect the broker redelivers older messages itself; acking them
             # by mid on the new connection could ack a different, uncommitted message.
-            if qos and gen == generation:
-                client.ack(mid, qos)
-        self._committer.acked(len(batch))
+            if gen == generation:
+                settled += 1
+                if qos:
+                    client.ack(mid, qos)
+        self._committer.acked(settled)
 
 
 def _limits(settings: Settings) -> Limits:

@@ -45,29 +45,47 @@ def test_compose_file_is_valid_and_wires_the_stack() -> None:
     assert services["kizuki"]["build"]["context"] == str(ROOT)
 
 
-@pytest.fixture
-def broker(tmp_path: Path) -> Iterator[str]:
+class ShippedBroker:
     """Mosquitto running the shipped config, moved to a free loopback port and temp dirs."""
-    port = free_port()
-    conf = (DEPLOY / "mosquitto.conf").read_text()
-    conf = conf.replace("listener 1883", f"listener {port} 127.0.0.1")
-    conf = conf.replace("/mosquitto/config/", f"{tmp_path}/").replace(
-        "/mosquitto/data/", f"{tmp_path}/"
-    )
-    # As root, mosquitto would drop to its own user, which cannot read pytest's temp dirs.
-    (tmp_path / "mosquitto.conf").write_text(conf + f"\nuser {getpass.getuser()}\n")
-    for name in ("passwd", "acl"):
-        shutil.copy(DEPLOY / name, tmp_path / name)
-    proc = subprocess.Popen(
-        ["mosquitto", "-c", str(tmp_path / "mosquitto.conf")],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        assert wait_until(lambda: _port_open(port), timeout=10)
-        yield f"127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        proc.wait(10)
+
+    def __init__(self, workdir: Path) -> None:
+        self.port = free_port()
+        self.address = f"127.0.0.1:{self.port}"
+        conf = (DEPLOY / "mosquitto.conf").read_text()
+        conf = conf.replace("listener 1883", f"listener {self.port} 127.0.0.1")
+        conf = conf.replace("/mosquitto/config/", f"{workdir}/")
+        conf = conf.replace("/mosquitto/data/", f"{workdir}/")
+        # As root, mosquitto would drop to its own user, which cannot read pytest's dirs.
+        self.conf = workdir / "mosquitto.conf"
+        self.conf.write_text(conf + f"\nuser {getpass.getuser()}\n")
+        for name in ("passwd", "acl"):
+            shutil.copy(DEPLOY / name, workdir / name)
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            ["mosquitto", "-c", str(self.conf)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        assert wait_until(lambda: _port_open(self.port), timeout=10)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+
+
+@pytest.fixture
+def shipped(tmp_path: Path) -> Iterator[ShippedBroker]:
+    broker = ShippedBroker(tmp_path)
+    broker.start()
+    yield broker
+    broker.stop()
+
+
+@pytest.fixture
+def broker(shipped: ShippedBroker) -> str:
+    return shipped.address
 
 
 def _port_open(port: int) -> bool:
@@ -130,3 +148,42 @@ def test_acl_pins_devices_and_backlog_beyond_1000_is_kept(broker: str, tmp_path:
     assert len(store.query("ac-00001", "fan_rpm", now - 1, now + 10)) == 2500
     assert store.latest("ac-00002") is None
     assert ingest.stats()["received"] == 2500
+
+
+def test_broker_restart_mid_stream_loses_and_doubles_nothing(
+    shipped: ShippedBroker, tmp_path: Path
+) -> None:
+    """Acks held across a reconnect are dropped; the broker redelivers; the key dedups."""
+    batches: list[int] = []
+
+    def slow_sink(batch: list[object]) -> None:
+        batches.append(len(batch))
+        time.sleep(0.05)
+
+    settings = Settings(
+        mqtt={"url": f"mqtt://{ENGINE}@{shipped.address}", "session_expiry_s": 600},
+        store={"batch_size": 100},
+    )
+    store = SqliteStore(tmp_path / "t.db")
+    ingest = MqttIngest(settings, store, SqliteDeadLetters(tmp_path / "d.db"), sink=slow_sink)
+    ingest.start()
+    now = time.time()
+    payloads = [
+        orjson.dumps({"ts": now + i / 1000, "metrics": {"fan_rpm": i}}) for i in range(3000)
+    ]
+    try:
+        _device_publish(shipped.address, "ac-00001", "device-dev-password",
+                        "devices/ac-00001/telemetry", payloads[:2000])  # fmt: skip
+        assert wait_until(lambda: ingest.stats()["acked"] >= 200)
+        shipped.stop()  # clean shutdown: the session and its unacked messages are saved
+        shipped.start()
+        _device_publish(shipped.address, "ac-00001", "device-dev-password",
+                        "devices/ac-00001/telemetry", payloads[2000:])  # fmt: skip
+        points = lambda: len(store.query("ac-00001", "fan_rpm", now - 1, now + 10))  # noqa: E731
+        assert wait_until(lambda: points() == 3000, timeout=60)
+        time.sleep(0.5)
+    finally:
+        ingest.stop()
+    assert ingest.stats()["connections"] == 2
+    assert points() == 3000
+    assert ingest.stats()["received"] > 3000  # messages in flight at the restart came twice

@@ -160,3 +160,18 @@ def test_unreachable_broker_is_one_clear_line(harness: Harness, port: int) -> No
     assert str(err.value) == (
         f"cannot reach MQTT broker at 127.0.0.1:{port}: connection refused; set KIZUKI_MQTT__URL"
     )
+
+
+def test_clean_stop_acks_everything_it_committed(harness: Harness) -> None:
+    dev, now = f"c{harness.unique}", time.time()
+    ingest = harness.start()
+    messages = [
+        (harness.topic(dev), orjson.dumps({"ts": now + i, "metrics": {"t": i}})) for i in range(300)
+    ]
+    publish(harness.url, messages)
+    assert wait_until(lambda: ingest.stats()["acked"] >= 300)
+    ingest.stop()
+    again = harness.start()  # same client id and session: nothing may come back
+    time.sleep(1.0)
+    again.stop()
+    assert again.stats()["received"] == 0
