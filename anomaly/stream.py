@@ -47,7 +47,7 @@ class StreamConfig:
     step_veto: float = 0.3
     horizon_days: float = 30.0
     p_big: float = 0.5
-    out_frac: float = 0.05
+    out_frac: float = 0.02
     spike_z: float = 5.0
     spike_max_run: int = 24
     spike_cap: int = 4
