@@ -35,6 +35,7 @@ class SeasonalBaseline(Stateful):
     __slots__ = (
         "alpha", "season_alpha", "buckets", "period_s", "warmup", "clip", "min_scale",
         "direction", "min_count", "_level", "_spread", "_season", "_sum", "_counts", "_n",
+        "_where_ts", "_where_at",
     )  # fmt: skip
 
     def __init__(
@@ -62,6 +63,8 @@ class SeasonalBaseline(Stateful):
         self._spread = 0.0
         self._season: list[float] = []
         self._sum = 0.0  # sum of the seasonal offsets, kept so the mean costs nothing
+        self._where_ts = float("nan")
+        self._where_at = (0, 0, 0.0)
         self._counts: list[int] = []
         self._n = 0
 
@@ -70,10 +73,13 @@ class SeasonalBaseline(Stateful):
 
     def _where(self, ts: float) -> tuple[int, int, float]:
         """The two bucket centres around ``ts`` and the weight of the second."""
+        if ts == self._where_ts:  # the same reading asks several times
+            return self._where_at
         p = (ts % self.period_s) / self.period_s * self.buckets - 0.5
         i = int(p // 1.0)
-        w = p - i
-        return i % self.buckets, (i + 1) % self.buckets, w
+        at = self._where_at = (i % self.buckets, (i + 1) % self.buckets, p - i)
+        self._where_ts = ts
+        return at
 
     def _seasonal(self, ts: float) -> float:
         i0, i1, w = self._where(ts)
