@@ -65,8 +65,11 @@ def demo(
     seed: Annotated[int, typer.Option(help="Random seed of the fleet.")] = 7,
     port: Annotated[int | None, typer.Option(help="Web UI port (default 8000).")] = None,
     broker: Annotated[
-        str, typer.Option(help="Broker to start: auto (mosquitto if installed, else amqtt), "
-                          "mosquitto or amqtt. Ignored when KIZUKI_MQTT__URL is set.")
+        str,
+        typer.Option(
+            help="Broker to start: auto (mosquitto if installed, else amqtt), "
+            "mosquitto or amqtt. Ignored when KIZUKI_MQTT__URL is set."
+        ),
     ] = "auto",
     exit_when_done: Annotated[
         bool, typer.Option(help="Stop after the fleet has been replayed (for scripts).")

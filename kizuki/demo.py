@@ -11,6 +11,7 @@ from typing import Any
 
 import typer
 
+from kizuki.clock import ReplayClock
 from kizuki.config import Settings
 from kizuki.runner import StartupError, check_api_port, start_engine, stop_on_signals, with_port
 
@@ -79,12 +80,14 @@ def _run_with_broker(
         mqtt = settings.mqtt.model_copy(update={"protocol": broker.protocol})
         settings = settings.model_copy(update={"mqtt": mqtt})
     fleet = Fleet.demo(n_devices=options.devices, seed=options.seed, days=options.days)
-    engine = start_engine(settings, url)
+    clock = ReplayClock(start=fleet.start_ts)
+    engine = start_engine(settings, url, clock=clock)
     try:
         _seed(engine, fleet)
         _banner(settings, url, broker, fleet)
         if not stop.is_set():
             _replay(engine, fleet, url, options, stop)
+        clock.go_live()
         if not options.exit_when_done and not stop.is_set():
             typer.echo("fleet replayed; the UI stays up. Ctrl-C to stop.")
             stop.wait()
@@ -124,8 +127,13 @@ def _replay(engine: Any, fleet: Any, url: str, options: DemoOptions, stop: threa
     def worker() -> None:
         try:
             result["stats"] = publish(
-                fleet, url, qos=1, speed=options.speed, stop_event=stop,
-                protocol=engine.settings.mqtt.protocol, client_id="kizuki-demo-fleet",
+                fleet,
+                url,
+                qos=1,
+                speed=options.speed,
+                stop_event=stop,
+                protocol=engine.settings.mqtt.protocol,
+                client_id="kizuki-demo-fleet",
             )
         except Exception as exc:  # reported below, in the main thread
             result["error"] = exc
@@ -152,30 +160,41 @@ def _wait_for_drain(engine: Any, fleet: Any, stop: threading.Event, timeout: flo
         if expected is None or engine.counters.readings >= expected:
             break
         time.sleep(0.5)
-    time.sleep(2 * engine.settings.notify.poll_interval_s + 1)
+    while time.monotonic() < deadline and not stop.is_set() and case_counts(engine)["due"]:
+        time.sleep(engine.settings.notify.poll_interval_s)
+    time.sleep(engine.settings.notify.poll_interval_s + 0.5)
 
 
 def progress_line(engine: Any, elapsed: float) -> str:
     counts = case_counts(engine)
     c = engine.counters
     rate = c.readings / elapsed if elapsed > 0 else 0.0
+    held = f" ({counts['held']} held for quiet hours)" if counts["held"] else ""
     return (
         f"[{elapsed:6.1f}s] readings {c.readings:,} ({rate:,.0f}/s) | anomalies {c.anomalies} | "
-        f"cases opened {counts['cases']} | notifications sent {counts['sent']}"
+        f"cases opened {counts['cases']} | notifications sent {counts['sent']}{held}"
     )
 
 
 def case_counts(engine: Any) -> dict[str, int]:
+    """Cases so far; notifications sent, held (quiet hours) and due now."""
     from sqlalchemy import func, select
 
     from tickets.models import Case, Notification
 
+    now = engine.now()
+    pending = Notification.status.in_(("pending", "sending"))
     with engine.session_factory() as session:
-        cases = session.scalar(select(func.count()).select_from(Case)) or 0
-        sent = session.scalar(
-            select(func.count()).select_from(Notification).where(Notification.status == "sent")
-        ) or 0
-    return {"cases": int(cases), "sent": int(sent)}
+
+        def count(*where: Any) -> int:
+            query = select(func.count()).select_from(Notification).where(*where)
+            return int(session.scalar(query) or 0)
+
+        cases = int(session.scalar(select(func.count()).select_from(Case)) or 0)
+        sent = count(Notification.status == "sent")
+        held = count(pending, Notification.last_error.like("quiet hours%"))
+        due = count(pending, Notification.next_attempt_at <= now)
+    return {"cases": cases, "sent": sent, "held": held, "due": due}
 
 
 def summary(engine: Any, fleet: Any) -> str:
@@ -191,12 +210,13 @@ def summary(engine: Any, fleet: Any) -> str:
             lines.append(f"  {truth.device_id} {truth.failure_mode}: no case")
             continue
         after_onset = (seen - truth.onset_ts) / 3600
-        before = "" if truth.notice_ts is None else (
-            f", {(truth.notice_ts - seen) / 3600:.1f} h before the customer would notice"
+        before = (
+            ""
+            if truth.notice_ts is None
+            else (f", {(truth.notice_ts - seen) / 3600:.1f} h before the customer would notice")
         )
-        lines.append(
-            f"  {truth.device_id} {truth.failure_mode}: case {after_onset:.1f} h after onset{before}"
-        )
+        head = f"  {truth.device_id} {truth.failure_mode}"
+        lines.append(f"{head}: case {after_onset:.1f} h after onset{before}")
     healthy = {d.device_id for d in fleet.devices} - {t.device_id for t in fleet.truth()}
     false = sorted(set(first_event) & healthy)
     lines.append(f"Healthy devices with an anomaly: {len(false)} {false[:5] if false else ''}")

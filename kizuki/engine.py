@@ -46,8 +46,10 @@ class Engine:
         *,
         with_api: bool = True,
         clock: Callable[[], float] = time.time,
+        batch_listeners: Sequence[Callable[[Sequence[Reading]], None]] = (),
     ) -> None:
         self.settings = settings
+        self.batch_listeners = tuple(batch_listeners)
         self.mqtt_url = mqtt_url
         self.with_api = with_api
         self.clock = clock
@@ -80,18 +82,30 @@ class Engine:
 
         self.bank = self._load_bank()
         self.cases = CaseService(
-            self.session_factory, self.profiles, self.settings, clock=self._now_dt,
+            self.session_factory,
+            self.profiles,
+            self.settings,
+            clock=self.now,
             telemetry=self._telemetry_window,
         )
-        self.dispatcher = Dispatcher(self.session_factory, self.settings, clock=self._now_dt)
+        self.dispatcher = Dispatcher(self.session_factory, self.settings, clock=self.now)
         self.ingest = MqttIngest(
-            self.settings, self.store, self.deadletters, self.directory,
-            sink=self._on_batch, url=self.mqtt_url,
+            self.settings,
+            self.store,
+            self.deadletters,
+            self.directory,
+            sink=self._on_batch,
+            url=self.mqtt_url,
         )
         if self.with_api:
             app = create_app(
-                self.settings, self.session_factory, self.store, self.deadletters,
-                profiles=self.profiles, case_service=self.cases,
+                self.settings,
+                self.session_factory,
+                self.store,
+                self.deadletters,
+                profiles=self.profiles,
+                case_service=self.cases,
+                clock=self.clock,
             )
             self._start_api(app)
         self.ingest.start()
@@ -118,6 +132,8 @@ class Engine:
     # -- the reading path -------------------------------------------------------------
 
     def _on_batch(self, readings: Sequence[Reading]) -> None:
+        for listener in self.batch_listeners:
+            listener(readings)
         events = self.bank.update(readings)
         with self.counters.lock:
             self.counters.readings += len(readings)
@@ -151,7 +167,7 @@ class Engine:
         last_save = time.monotonic()
         while not self._stop.wait(1.0):
             try:
-                self.cases.tick(self._now_dt())
+                self.cases.tick(self.now())
             except Exception:
                 log.exception("auto-resolve pass failed")
             if time.monotonic() - last_save >= self.settings.detect.checkpoint_every_s:
@@ -179,8 +195,11 @@ class Engine:
         import uvicorn
 
         config = uvicorn.Config(
-            app, host=self.settings.api.host, port=self.settings.api.port,
-            log_level="warning", access_log=False,
+            app,
+            host=self.settings.api.host,
+            port=self.settings.api.port,
+            log_level="warning",
+            access_log=False,
         )
         self._api_server = uvicorn.Server(config)
         thread = threading.Thread(target=self._api_server.run, name="api", daemon=True)
@@ -200,7 +219,8 @@ class Engine:
         thread.start()
         self._threads.append(thread)
 
-    def _now_dt(self) -> Any:
+    def now(self) -> Any:
+        """The engine clock as an aware UTC datetime."""
         from datetime import UTC, datetime
 
         return datetime.fromtimestamp(self.clock(), tz=UTC)

@@ -51,14 +51,26 @@ def check_api_port(settings: Settings) -> None:
         )
 
 
-def start_engine(settings: Settings, mqtt_url: str, with_api: bool = True) -> Any:
-    """Open storage and start every part; translate start-up failures into one line."""
+def start_engine(
+    settings: Settings, mqtt_url: str, with_api: bool = True, clock: Any = None
+) -> Any:
+    """Open storage and start every part; translate start-up failures into one line.
+
+    ``clock`` (default: the wall clock) may be a :class:`~kizuki.clock.ReplayClock`, which
+    then follows the committed telemetry.
+    """
     from ingest.base import IngestError
+    from kizuki.clock import ReplayClock
     from kizuki.engine import Engine, EngineError
 
     if with_api:
         check_api_port(settings)
-    engine = Engine(settings, mqtt_url, with_api=with_api)
+    if clock is None:
+        engine = Engine(settings, mqtt_url, with_api=with_api)
+    else:
+        listeners = [clock.observe] if isinstance(clock, ReplayClock) else []
+        engine = Engine(settings, mqtt_url, with_api=with_api, clock=clock,
+                        batch_listeners=listeners)  # fmt: skip
     try:
         engine.open_storage()
         engine.start()
@@ -87,8 +99,8 @@ def run_engine(settings: Settings, port: int | None, with_api: bool) -> None:
 def serve_api(settings: Settings, port: int | None) -> None:
     import uvicorn
 
-    from api.main import create_app
     from anomaly.profiles import load_profiles
+    from api.main import create_app
     from ingest.stores import open_deadletters, open_store
     from tickets.db import make_session_factory, migrate
 
@@ -97,8 +109,11 @@ def serve_api(settings: Settings, port: int | None) -> None:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     migrate(settings.cases_url)
     app = create_app(
-        settings, make_session_factory(settings.cases_url), open_store(settings),
-        open_deadletters(settings), profiles=load_profiles(),
+        settings,
+        make_session_factory(settings.cases_url),
+        open_store(settings),
+        open_deadletters(settings),
+        profiles=load_profiles(),
     )
     uvicorn.run(app, host=settings.api.host, port=settings.api.port, log_level="warning")
 

@@ -18,8 +18,12 @@ def engine_settings(tmp_path: Path, unique: str, protocol: str = "5") -> Setting
         data_dir=tmp_path / "data",
         mqtt={"client_id": f"kizuki-e2e-{unique}", "protocol": protocol},
         api={"port": free_port()},
-        notify={"mode": "apprise", "poll_interval_s": 0.2, "backoff_s": 0.2,
-                "public_base_url": "http://127.0.0.1:8000"},
+        notify={
+            "mode": "apprise",
+            "poll_interval_s": 0.2,
+            "backoff_s": 0.2,
+            "public_base_url": "http://127.0.0.1:8000",
+        },
     )
 
 

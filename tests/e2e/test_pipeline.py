@@ -10,6 +10,7 @@ from collections import Counter
 from pathlib import Path
 
 import httpx
+
 from api.auth import create_api_key
 from kizuki.broker import start_broker
 from simulator.customers import Contact
@@ -89,7 +90,8 @@ def test_degrading_devices_get_one_case_and_an_email_healthy_ones_none(
 def wait_for_recipients(smtp: SmtpSink, recipients: set[str]) -> list:
     """Every recipient got mail (a case may also send an update when severity rises)."""
     wait_until(
-        lambda: recipients <= {m["X-Envelope-To"] for m in smtp.messages}, 60,
+        lambda: recipients <= {m["X-Envelope-To"] for m in smtp.messages},
+        60,
         f"mail to {sorted(recipients)}",
     )
     return smtp.messages
