@@ -28,12 +28,16 @@ class CliError(Exception):
 
 
 def _settings(**overrides: object):  # noqa: ANN202 - returns Settings
-    from kizuki.config import Settings
+    from kizuki.config import ConfigFileError, Settings, config_file
 
     try:
         settings = Settings()
     except ValidationError as exc:
         raise CliError(_describe_validation(exc)) from None
+    except ConfigFileError as exc:
+        raise CliError(str(exc)) from None
+    except ValueError as exc:  # tomllib.TOMLDecodeError
+        raise CliError(f"cannot read settings file {config_file()}: {exc}") from None
     return settings.model_copy(update={k: v for k, v in overrides.items() if v is not None})
 
 

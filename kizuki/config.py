@@ -4,16 +4,26 @@ Every default is embedded: SQLite files under ``./.kizuki/``, an embedded broker
 notifications written to the log and ``./.kizuki/outbox/``. Example::
 
     KIZUKI_MQTT__URL=mqtt://127.0.0.1:1883 KIZUKI_API__PORT=8080 kizuki run
+
+Sources, strongest first: environment variables, ``KIZUKI_MQTT_URL`` (shorthand for
+``KIZUKI_MQTT__URL``), then a TOML file: ``$KIZUKI_CONFIG`` or ``./kizuki.toml`` when it
+exists, with the same names in sections (``[mqtt]`` ``url = "mqtt://..."``).
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
 
 DEV_SECRET = "kizuki-dev-secret-change-me"
 
@@ -125,6 +135,21 @@ class Settings(BaseSettings):
     notify: NotifySettings = NotifySettings()
     api: ApiSettings = ApiSettings()
 
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources = [init_settings, env_settings, _Shorthands(settings_cls)]
+        toml = config_file()
+        if toml is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml))
+        return tuple(sources)
+
     @model_validator(mode="after")
     def _no_dev_secret_in_production(self) -> Settings:
         if self.environment == "production" and self.api.secret_key.get_secret_value() in (
@@ -153,3 +178,30 @@ class Settings(BaseSettings):
     @property
     def checkpoint_path(self) -> Path:
         return self.data_dir / "detectors.ckpt"
+
+
+class ConfigFileError(ValueError):
+    """``KIZUKI_CONFIG`` names a file that does not exist."""
+
+
+def config_file() -> Path | None:
+    """The TOML settings file: ``$KIZUKI_CONFIG`` (must exist) or ``./kizuki.toml`` if any."""
+    named = os.environ.get("KIZUKI_CONFIG")
+    if named:
+        path = Path(named)
+        if not path.is_file():
+            raise ConfigFileError(f"KIZUKI_CONFIG: no such file {named!r}")
+        return path
+    default = Path("kizuki.toml")
+    return default if default.is_file() else None
+
+
+class _Shorthands(PydanticBaseSettingsSource):
+    """``KIZUKI_MQTT_URL`` means ``KIZUKI_MQTT__URL`` (the nested name wins if both are set)."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        url = os.environ.get("KIZUKI_MQTT_URL")
+        return {"mqtt": {"url": url}} if url else {}
