@@ -15,6 +15,7 @@ from tickets.models import ContactPoint, Customer, Notification
 from tickets.outbox import first_contact, zone
 
 MAX_BACKOFF_S = 3600.0
+URGENT_KINDS = frozenset({"detected", "update"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,14 +59,19 @@ def decide(row: Notification, settings: Settings, now: datetime) -> Decision:
     customer = row.customer
     if customer.opted_out:
         return Decision("skip", "customer opted out of notifications")
-    urgent = row.kind == "detected" and row.case.severity == "critical"
-    until = None if urgent else quiet_until(customer, now)
+    until = None if is_urgent(row) else quiet_until(customer, now)
     if until is not None:
         return Decision("defer", f"quiet hours until {until.isoformat()}", until=until)
     target = target_for(row, settings)
     if target is None:
         return Decision("fail", "no enabled contact point left")
     return Decision("send", target=target)
+
+
+def is_urgent(row: Notification) -> bool:
+    """A notice about a case that is critical *now* ignores quiet hours: its "detected"
+    and its "update" notices alike (a low case that became critical overnight)."""
+    return row.kind in URGENT_KINDS and row.case.severity == "critical"
 
 
 def target_for(row: Notification, settings: Settings) -> Target | None:

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from anomaly.profiles import DeviceProfile
@@ -62,6 +63,23 @@ def enqueue(
     text = render(article, customer.locale, kind, _context(settings, case, customer, row, profiles))
     row.subject, row.short_body, row.long_body = text.subject[:300], text.short, text.long
     return row
+
+
+def pull_forward(session: Session, case_id: int, now: datetime) -> int:
+    """Make the case's held notices (quiet hours, a retry wait) due now; returns how many.
+
+    Used when a case turns critical: the dispatcher then judges them again at once, and a
+    critical case's notices are not held by quiet hours."""
+    result = session.execute(
+        update(Notification)
+        .where(
+            Notification.case_id == case_id,
+            Notification.status == "pending",
+            Notification.next_attempt_at > now,
+        )
+        .values(next_attempt_at=now)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 def first_contact(customer: Customer, after: int | None = None) -> ContactPoint | None:

@@ -29,7 +29,7 @@ from tickets import cases as rules
 from tickets import lifecycle
 from tickets.lifecycle import CaseError, CaseNotFound, InvalidTransition, UnknownAgent
 from tickets.models import OPEN_STATUSES, Case, Device, utcnow
-from tickets.outbox import enqueue
+from tickets.outbox import enqueue, pull_forward
 from tickets.routing import Need, route
 from tickets.snapshot import Telemetry, take_snapshot
 
@@ -188,6 +188,8 @@ class CaseService:
             case.sla_due_at = min(case.sla_due_at, rules.sla_due(self.settings, case.severity, now))
             if not case.quiet:
                 enqueue(session, self.settings, case, "update", self.profiles, now)
+            if case.severity == "critical":
+                pull_forward(session, case.id, now)
         return Outcome("updated", case.id, "severity raised" if raised else "")
 
     def _recover(self, event: AnomalyEvent) -> Outcome:

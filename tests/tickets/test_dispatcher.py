@@ -164,6 +164,33 @@ def test_critical_problem_is_sent_even_in_quiet_hours(service, dispatcher, custo
     assert "ポンプ" in str(make_header(decode_header(message["Subject"])))
 
 
+def test_escalation_to_critical_in_quiet_hours_is_sent_at_once(service, dispatcher, customers,
+                                                               smtp_server, clock):  # fmt: skip
+    clock.now = datetime(2026, 11, 20, 14, 30, tzinfo=UTC)  # 23:30 in Tokyo
+    service.handle(make_event("ac-m", severity="low", at=clock.now))
+    assert dispatcher.run_once() == 1  # "detected" held until 07:00
+    assert smtp_server.wait_for(1, timeout=0.5) == []
+    clock.advance(600)  # 23:40: the same problem is now critical
+    service.handle(make_event("ac-m", severity="critical", at=clock.now))
+    assert dispatcher.run_once() == 2  # the held notice is due again, with the update
+    subjects = [str(make_header(decode_header(m["Subject"]))) for m in smtp_server.wait_for(2)]
+    assert "【続報】" not in subjects[0] and "【続報】" in subjects[1]
+    assert [(r.kind, r.status, r.sent_at) for r in rows(customers)] == [
+        ("detected", "sent", clock.now), ("update", "sent", clock.now),
+    ]  # fmt: skip
+
+
+def test_escalation_below_critical_still_waits_for_morning(service, dispatcher, customers,
+                                                          smtp_server, clock):  # fmt: skip
+    clock.now = datetime(2026, 11, 20, 14, 30, tzinfo=UTC)  # 23:30 in Tokyo
+    service.handle(make_event("ac-m", severity="low", at=clock.now))
+    service.handle(make_event("ac-m", severity="high", at=clock.now))
+    assert dispatcher.run_once() == 2
+    morning = datetime(2026, 11, 20, 22, 0, tzinfo=UTC)
+    assert [(r.status, r.next_attempt_at) for r in rows(customers)] == [("pending", morning)] * 2
+    assert smtp_server.wait_for(1, timeout=0.5) == []
+
+
 def test_opted_out_customer_is_not_contacted(service, dispatcher, customers, smtp_server):
     with customers.begin() as session:
         session.get_one(Customer, "c-mail").opted_out = True
