@@ -2,13 +2,14 @@
 
 Exceptions::
 
-    BadCursor    a pagination cursor that was not made by us (or is stale in shape)
+    BadCursor    a pagination cursor we did not make, or made for another sort order
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import math
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, get_args
@@ -16,6 +17,7 @@ from typing import Any, Literal, get_args
 from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session, selectinload
 
+from api.schemas.common import MAX_ID
 from tickets.models import OPEN_STATUSES, Case, UtcDateTime
 
 SORTS: dict[str, InstrumentedAttribute[Any]] = {
@@ -39,6 +41,7 @@ SortName = Literal[
 ]
 SORT_CHOICES: tuple[str, ...] = get_args(SortName)
 SEVERITIES = ("critical", "high", "medium", "low")
+MAX_CURSOR_NUMBER = 2**53  # priorities and scores are small; anything bigger is forged
 
 
 class BadCursor(ValueError):
@@ -64,8 +67,8 @@ class CaseFilter:
             clauses.append(Case.severity.in_(self.severity))
         if self.assignee == "none":
             clauses.append(Case.assignee_id.is_(None))
-        elif self.assignee:
-            clauses.append(Case.assignee_id == int(self.assignee))
+        elif (agent_id := parse_id(self.assignee)) is not None:
+            clauses.append(Case.assignee_id == agent_id)
         for column, value in (
             (Case.model, self.model),
             (Case.failure_mode, self.failure_mode),
@@ -83,25 +86,46 @@ class CasePage:
     next_cursor: str | None
 
 
-def _encode(value: Any, case_id: int) -> str:
+def parse_id(text: str | None) -> int | None:
+    """A positive id from user text (a query or form field), or None when it is not one."""
+    if not text or not text.isascii() or not text.isdigit() or len(text) > 10:
+        return None
+    value = int(text)
+    return value if 1 <= value <= MAX_ID else None
+
+
+def _encode(sort: str, value: Any, case_id: int) -> str:
     raw = {"t": value.isoformat()} if isinstance(value, datetime) else value
-    return base64.urlsafe_b64encode(json.dumps([raw, case_id]).encode()).decode()
+    blob = json.dumps({"s": sort, "v": raw, "id": case_id}, separators=(",", ":"))
+    return base64.urlsafe_b64encode(blob.encode()).decode()
 
 
-def _decode(cursor: str) -> tuple[Any, int]:
+def _value(raw: Any) -> Any:
+    if isinstance(raw, dict):
+        value = datetime.fromisoformat(raw["t"])
+        if value.tzinfo is None:
+            raise ValueError("naive datetime in cursor")
+        return value
+    if isinstance(raw, bool) or not isinstance(raw, int | float):
+        raise ValueError("cursor value of unknown type")
+    if not math.isfinite(raw) or abs(raw) > MAX_CURSOR_NUMBER:
+        raise ValueError("cursor value out of range")
+    return raw
+
+
+def _decode(cursor: str, sort: str) -> tuple[Any, int]:
+    """The position a cursor holds; it must have been made for ``sort`` (name and order)."""
     try:
-        raw, case_id = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-        if isinstance(raw, dict):
-            value: Any = datetime.fromisoformat(raw["t"])
-            if value.tzinfo is None:
-                raise ValueError("naive datetime in cursor")
-        elif isinstance(raw, int | float) and not isinstance(raw, bool):
-            value = raw
-        else:
-            raise ValueError("cursor value of unknown type")
-        return value, int(case_id)
-    except (ValueError, TypeError, KeyError, json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise BadCursor(str(exc)) from None
+        data = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        made_for, raw, case_id = data["s"], data["v"], data["id"]
+        value = _value(raw)
+        if isinstance(case_id, bool) or not isinstance(case_id, int) or not 1 <= case_id <= MAX_ID:
+            raise ValueError("cursor position out of range")
+    except (ValueError, TypeError, KeyError, UnicodeDecodeError) as exc:
+        raise BadCursor(f"the cursor is not one we issued ({exc})") from None
+    if made_for != sort:
+        raise BadCursor(f"the cursor was made for sort={made_for}, not sort={sort}")
+    return value, case_id
 
 
 def _after(column: InstrumentedAttribute[Any], desc: bool, value: Any, case_id: int) -> Any:
@@ -124,9 +148,9 @@ def list_cases(
     total = session.scalar(select(func.count(Case.id)).where(*where)) or 0
     query = select(Case).where(*where)
     if cursor:
-        value, after_id = _decode(cursor)
+        value, after_id = _decode(cursor, sort)
         if isinstance(value, datetime) != isinstance(column.type, UtcDateTime):
-            raise BadCursor(f"the cursor was not made for sort={sort}")
+            raise BadCursor(f"the cursor does not fit sort={sort}")
         query = query.where(_after(column, desc, value, after_id))
     order = (column.desc(), Case.id.desc()) if desc else (column.asc(), Case.id.asc())
     query = query.order_by(*order).limit(limit + 1).options(selectinload(Case.assignee))
@@ -134,7 +158,7 @@ def list_cases(
     more = len(rows) > limit
     rows = rows[:limit]
     last = rows[-1] if more and rows else None
-    next_cursor = _encode(getattr(last, column.key), last.id) if last else None
+    next_cursor = _encode(sort, getattr(last, column.key), last.id) if last else None
     return CasePage(rows, total, next_cursor)
 
 

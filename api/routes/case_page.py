@@ -14,13 +14,14 @@ from api.deps import CtxDep, PageAgentForm, PageUser, SessionDep
 from api.i18n import pick_locale, translator
 from api.present import case_detail, customer_public
 from api.routes.cases import load_case, load_feedback
+from api.schemas.common import MAX_ID
 from api.templating import render
 from tickets.kb import KbError, load_article
 from tickets.lifecycle import TRANSITIONS
 from tickets.models import OPEN_STATUSES, Agent
 
 router = APIRouter(include_in_schema=False)
-CaseId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+CaseId = Annotated[int, Path(ge=1, le=MAX_ID)]
 PageAction = Literal["acknowledge", "assign", "start", "note", "resolve", "close", "reopen"]
 
 
@@ -73,7 +74,7 @@ async def case_action(
     ctx: CtxDep,
     case_id: CaseId,
     action: Annotated[PageAction, Path()],
-    agent_id: Annotated[int | None, Form(ge=1)] = None,
+    agent_id: Annotated[int | None, Form(ge=1, le=MAX_ID)] = None,
     text: Annotated[str, Form(max_length=4000)] = "",
 ) -> Response:
     kwargs: dict[str, object] = {}

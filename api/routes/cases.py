@@ -22,10 +22,11 @@ from api.schemas import (
     SeverityName,
     StatusName,
 )
+from api.schemas.common import MAX_ID
 from tickets.models import Case, Feedback, Notification
 
 router = APIRouter(prefix="/cases", tags=["cases"], responses=AUTH_ERRORS)
-CaseId = Annotated[int, Path(ge=1, le=2**31 - 1, description="Case id.")]
+CaseId = Annotated[int, Path(ge=1, le=MAX_ID, description="Case id.", examples=[1])]
 NOT_FOUND = problem_responses(404)
 ACTION_ERRORS = problem_responses(404, 409)
 
@@ -60,8 +61,8 @@ def read_cases(
     )
     try:
         page = list_cases(db, flt, sort, limit, cursor)
-    except BadCursor:
-        raise HTTPException(400, "The cursor is not valid for this query.") from None
+    except BadCursor as exc:
+        raise HTTPException(400, f"Bad cursor: {exc}. Start again without ?cursor=.") from None
     data = [case_public(c, ctx.profiles) for c in page.cases]
     return CasesPublic(data=data, count=page.total, next_cursor=page.next_cursor)
 

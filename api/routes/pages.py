@@ -19,6 +19,7 @@ from api.queries import (
     CaseFilter,
     list_cases,
     open_case_counts,
+    parse_id,
     severity_counts,
 )
 from api.templating import render
@@ -40,9 +41,7 @@ def _filter(
     statuses = (
         list(OPEN_STATUSES) if status == "active" else [status] if status in CASE_STATUSES else []
     )
-    ok_assignee = (
-        assignee if assignee == "none" or (assignee.isdigit() and len(assignee) < 10) else None
-    )
+    ok_assignee = assignee if assignee == "none" or parse_id(assignee) is not None else None
     return CaseFilter(
         status=statuses,
         severity=[severity] if severity in SEVERITIES else [],

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.schemas.common import T0, SeverityName, StatusName, ex
+from api.schemas.common import MAX_ID, T0, SeverityName, StatusName, ex
 
 
 class ExplanationPublic(BaseModel):
@@ -205,7 +205,7 @@ class AnomaliesPublic(BaseModel):
 
 class AssignBody(BaseModel):
     model_config = ex({"agent_id": 2})
-    agent_id: int = Field(ge=1)
+    agent_id: int = Field(ge=1, le=MAX_ID, description="The agent to assign the case to.")
 
 
 class NoteBody(BaseModel):

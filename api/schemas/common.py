@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict
 SeverityName = Literal["low", "medium", "high", "critical"]
 StatusName = Literal["open", "acknowledged", "in_progress", "resolved", "closed"]
 T0 = "2026-11-20T08:00:00Z"
+MAX_ID = 2**31 - 1  # case-DB ids are 32-bit integers on PostgreSQL; SQLite overflows at 2**63
 
 
 def ex(example: dict[str, Any]) -> ConfigDict:

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from tests.api.world import PASSWORD, World
 from tickets.feedback import make_token
-from tickets.models import ApiKey, Feedback, Notification, User
+from tickets.models import ApiKey, Case, Feedback, Notification, User
 
 HTML = {"Accept": "text/html"}
 
@@ -57,7 +57,8 @@ def test_wrong_password_is_refused_without_saying_which_part(client: httpx.Clien
     )
     assert response.status_code == 401
     assert "Wrong username or password" in response.text
-    assert "kizuki_session" not in client.cookies or "uid" not in client.get("/cases").text
+    still_out = client.get("/cases", headers=HTML)
+    assert still_out.status_code == 303 and still_out.headers["location"].startswith("/login")
 
 
 def test_login_without_csrf_token_is_refused(client: httpx.Client) -> None:
@@ -109,6 +110,30 @@ def test_case_page_forms_check_csrf_and_role(
         )
         assert refused.status_code == 403
     assert "in progress" in client.get(f"/cases/{fresh_case}", headers=HTML).text
+
+
+@pytest.mark.parametrize("agent_id", ["99999999999999999999", "2147483648", "0", "x"])
+def test_an_assign_form_with_an_impossible_agent_id_is_refused(
+    client: httpx.Client, world: World, fresh_case: int, agent_id: str
+) -> None:
+    log_in(client, "agent")
+    token = csrf_of(client.get(f"/cases/{fresh_case}", headers=HTML).text)
+    response = client.post(
+        f"/cases/{fresh_case}/actions/assign",
+        data={"csrf_token": token, "agent_id": agent_id},
+        headers=HTML,
+    )
+    assert response.status_code == 422
+    assert "<html" in response.text and "Traceback" not in response.text
+    with world.session_factory() as session:
+        case = session.get(Case, fresh_case)
+        assert case is not None and case.assignee_id is not None  # still the routed agent
+
+
+def test_a_case_page_id_outside_32_bits_is_refused(client: httpx.Client) -> None:
+    log_in(client, "viewer")
+    response = client.get("/cases/99999999999999999999", headers=HTML)
+    assert response.status_code == 422 and "<html" in response.text
 
 
 def test_logout_ends_the_session(client: httpx.Client) -> None:
