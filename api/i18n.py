@@ -118,6 +118,21 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "ev_severity_raised": ("severity raised", "重要度の引き上げ"),
     "ev_anomaly_again": ("anomaly again", "異常の再検知"),
     "ev_recovering": ("recovering", "回復傾向"),
+    # notifications and their delivery
+    "message": ("Message sent", "送信した文面"),
+    "attempt_ok": ("delivered", "送信成功"),
+    "attempt_retry": ("failed, will retry", "失敗(再送予定)"),
+    "attempt_failed": ("failed", "失敗"),
+    "no_attempts": ("not sent yet", "未送信"),
+    "ch_email": ("e-mail", "メール"),
+    "ch_sms": ("SMS", "SMS"),
+    "ch_chat": ("chat", "チャット"),
+    "ch_webhook": ("webhook", "Webhook"),
+    "ch_slack": ("Slack", "Slack"),
+    "ch_line": ("LINE", "LINE"),
+    "ch_teams": ("Teams", "Teams"),
+    "ch_log": ("log (demo)", "ログ(デモ)"),
+    "ch_other": ("other", "その他"),
     "active_statuses": ("open · acknowledged · in progress", "未対応・確認済み・対応中"),
 }
 

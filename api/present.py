@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -52,11 +53,24 @@ def case_public(case: Case, profiles: dict[str, DeviceProfile], locale: str = "e
     )
 
 
+FEEDBACK_LINK = re.compile(r"\S*/feedback/\S+")
+REDACTED_LINK = "[feedback link]"
+
+
+def redact_feedback(text: str, token: str) -> str:
+    """``text`` without the customer's signed feedback links (and the bare token): staff
+    read what the customer got, but must not be able to vote in the customer's name."""
+    text = FEEDBACK_LINK.sub(REDACTED_LINK, text)
+    return text.replace(token, REDACTED_LINK) if token else text
+
+
 def notification_public(row: Notification) -> NotificationPublic:
     attempts = [DeliveryAttemptPublic.model_validate(a) for a in row.attempts_log]
     return NotificationPublic.model_validate(
         {
             **{n: getattr(row, n) for n in NotificationPublic.model_fields if hasattr(row, n)},
+            "short_body": redact_feedback(row.short_body, row.feedback_token),
+            "long_body": redact_feedback(row.long_body, row.feedback_token),
             "delivery_attempts": attempts,
         }
     )

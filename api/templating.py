@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,14 @@ def duration(seconds: float) -> str:
     if days:
         return f"{days}d {hours}h"
     return f"{hours}h {minutes}m" if hours else f"{minutes}m"
+
+
+def term(_: Callable[..., str], group: str, value: object) -> str:
+    """A value from a known vocabulary (channel, tier, role...) in the page's language;
+    values we have no word for are shown as they are."""
+    key = f"{group}_{value}"
+    text = _(key)
+    return str(value) if text == key else text
 
 
 def query(request: Request, **changes: str | None) -> str:
@@ -75,10 +84,12 @@ def render(
     if (lang := request.query_params.get("lang")) and lang in LOCALES:
         request.session["lang"] = lang
     templates: Jinja2Templates = request.app.state.templates
+    _ = translator(locale)
     base = {
         "user": user,
         "locale": locale,
-        "_": translator(locale),
+        "_": _,
+        "term": lambda group, value: term(_, group, value),
         "title_of": lambda titles: localised(titles, locale),
         "csrf_token": csrf_token(request),
     }

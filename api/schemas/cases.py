@@ -145,7 +145,11 @@ class NotificationPublic(BaseModel):
     channel: str
     status: str
     subject: str
-    short_body: str
+    short_body: str = Field(
+        description="The SMS/chat text the customer got, feedback links replaced by "
+        "'[feedback link]' (staff must not vote in the customer's name)."
+    )
+    long_body: str = Field(description="The e-mail text, feedback links replaced likewise.")
     attempts: int
     last_error: str
     created_at: datetime

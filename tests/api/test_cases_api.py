@@ -9,11 +9,13 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
 
 from tests.api.conftest import world_on
 from tests.api.world import World
 from tickets.dispatcher import Dispatcher
 from tickets.feedback import make_token, record_feedback
+from tickets.models import Notification
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
@@ -108,6 +110,25 @@ def test_case_detail_tells_the_whole_story(client: httpx.Client, world: World) -
     assert notice["delivery_attempts"] and notice["delivery_attempts"][0]["ok"] is True
     assert detail["feedback"][0]["vote"] == "up"
     assert detail["feedback"][0]["comment"] == "Thanks!"
+
+
+@pytest.mark.parametrize("role", ["viewer", "agent", "admin"])
+def test_no_role_sees_the_customers_feedback_links(
+    client: httpx.Client, world: World, role: str
+) -> None:
+    case = world.cases["bearing"]
+    with world.session_factory() as session:
+        tokens = session.scalars(
+            select(Notification.feedback_token).where(Notification.case_id == case)
+        ).all()
+    assert tokens and all(tokens)
+    response = client.get(f"/api/v1/cases/{case}", headers={"X-API-Key": world.keys[role]})
+    assert response.status_code == 200
+    assert "/feedback/" not in response.text
+    assert not [t for t in tokens if t in response.text]
+    notice = response.json()["notifications"][0]
+    assert "[feedback link]" in notice["short_body"] and "[feedback link]" in notice["long_body"]
+    assert "#" + str(case) in notice["long_body"]  # the rest of the message is still there
 
 
 def test_an_agent_walks_a_case_through_its_life(

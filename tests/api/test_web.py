@@ -8,7 +8,9 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from tests.api.world import PASSWORD, World
+from tests.api.world import PASSWORD, World, open_case_reaching
+from tests.conftest import free_port
+from tickets.dispatcher import Dispatcher
 from tickets.feedback import make_token
 from tickets.models import ApiKey, Case, Feedback, Notification, User
 
@@ -185,6 +187,38 @@ def test_feedback_page_records_the_customers_vote(client: httpx.Client, world: W
     with world.session_factory() as session:
         fb = session.scalar(select(Feedback).where(Feedback.notification_id == notice.id))
         assert fb is not None and fb.vote == "down" and fb.comment == "No problem here"
+
+
+def _attempts(page: str) -> list[list[str]]:
+    """[channel, outcome] of each delivery attempt listed on a case page."""
+    section = page[page.index('id="notifications"') : page.index('id="feedback"')]
+    items = re.findall(
+        r'<li class="(?:ok|err)" data-ok="\w+"><time>[^<]+</time>(.*?)</li>', section
+    )
+    return [re.sub(r"<[^>]+>", "", item).strip().split(" · ", 1) for item in items]
+
+
+@pytest.mark.parametrize("role", ["viewer", "agent", "admin"])
+def test_the_case_page_lists_each_delivery_attempt_without_feedback_links(
+    client: httpx.Client, world: World, role: str
+) -> None:
+    Dispatcher(world.session_factory, world.settings).run_once()  # the demo log channel
+    failing = open_case_reaching(world, "webhook", f"json://127.0.0.1:{free_port()}/hook")
+    apprise = world.settings.notify.model_copy(update={"mode": "apprise"})
+    Dispatcher(
+        world.session_factory, world.settings.model_copy(update={"notify": apprise})
+    ).run_once()
+    log_in(client, role)
+    with world.session_factory() as session:
+        tokens = set(session.scalars(select(Notification.feedback_token)).all())
+    for case in (world.cases["bearing"], failing):
+        page = client.get(f"/cases/{case}", headers=HTML).text
+        assert "/feedback/" not in page and not [t for t in tokens if t and t in page]
+        assert "[feedback link]" in page  # the message itself is shown
+    delivered = _attempts(client.get(f"/cases/{world.cases['bearing']}", headers=HTML).text)
+    assert delivered[:1] == [["log (demo)", "delivered"]]
+    refused = _attempts(client.get(f"/cases/{failing}", headers=HTML).text)
+    assert refused[0][0] == "webhook" and refused[0][1].startswith("failed, will retry: ")
 
 
 def test_a_forged_feedback_link_is_refused(client: httpx.Client) -> None:

@@ -202,6 +202,28 @@ def open_case(world: World) -> int:
     return case_id
 
 
+def open_case_reaching(world: World, channel: str, url: str) -> int:
+    """Open a case for a new customer whose only contact point is ``url``."""
+    world.serial += 1
+    customer, device = f"c-t{world.serial:04d}", f"ac-t{world.serial:04d}"
+    contact = {"channel": channel, "url": url}
+    person = {"id": customer, "name": "Test", "locale": "en", "timezone": "UTC"}
+    import_manifest(
+        world.session_factory,
+        {
+            "customers": [{**person, "contacts": [contact]}],
+            "devices": [{"id": device, "model": "aircon-x1", "customer_id": customer}],
+        },
+    )
+    event = _event(
+        device, "aircon-x1", "filter_clog", "low", "filter_dp_pa", "Pa", 55.0, 109.0, 150.0,
+        world.now,
+    )  # fmt: skip
+    case_id = world.service.handle(event).case_id
+    assert case_id is not None
+    return case_id
+
+
 def _open_cases(world: World) -> None:
     now = world.now
     events = {
