@@ -102,8 +102,17 @@ class NotifySettings(BaseModel):
         "'apprise' delivers them to each contact point's URL.",
     )
     outbox_dir: Path | None = Field(default=None, description="Default: <data_dir>/outbox")
-    max_attempts: int = 5
-    backoff_s: float = 2.0
+    max_attempts: int = Field(
+        default=5, ge=1, description="Tries per contact point before the next one takes over."
+    )
+    backoff_s: float = Field(default=2.0, gt=0, description="First retry wait; doubles after.")
+    max_backoff_s: float = Field(default=3600.0, gt=0, description="Cap of the retry wait.")
+    give_up_after_s: float = Field(
+        default=48 * 3600.0,
+        gt=0,
+        description="Retry budget from the first attempt, going round the contact points "
+        "again and again; after it the notification is marked failed.",
+    )
     poll_interval_s: float = 0.5
     public_base_url: str = "http://127.0.0.1:8000"
 

@@ -1,4 +1,5 @@
-"""Delivery policy for one outbox row: opt-out, quiet hours, target channel, retry, fallback.
+"""Delivery policy for one outbox row: opt-out, quiet hours, target channel (what happens
+after a failed send is ``tickets.retry``).
 
 Pure functions of the row and the clock, so the dispatcher stays a small loop.
 """
@@ -14,7 +15,6 @@ from tickets.channels import OutgoingMessage, channel_key
 from tickets.models import ContactPoint, Customer, Notification
 from tickets.outbox import first_contact, zone
 
-MAX_BACKOFF_S = 3600.0
 URGENT_KINDS = frozenset({"detected", "update"})
 
 
@@ -80,16 +80,11 @@ def target_for(row: Notification, settings: Settings) -> Target | None:
         return Target("log", "log://", "log", row.contact_point)
     contact = row.contact_point
     if contact is None or not contact.enabled:
-        contact = first_contact(row.customer, after=contact.preference if contact else None)
+        after = contact.preference if contact else None
+        contact = first_contact(row.customer, after=after) or first_contact(row.customer)
     if contact is None:
         return None
     return Target(channel_key(contact.url), contact.url, contact.channel, contact)
-
-
-def backoff(settings: Settings, attempts_on_contact: int) -> timedelta:
-    """Exponential backoff: backoff_s, 2x, 4x ... capped at an hour."""
-    seconds = settings.notify.backoff_s * 2 ** max(0, attempts_on_contact - 1)
-    return timedelta(seconds=min(seconds, MAX_BACKOFF_S))
 
 
 def message_of(row: Notification, channel: str) -> OutgoingMessage:

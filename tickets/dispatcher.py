@@ -1,5 +1,8 @@
 """Send outbox rows: claim with a lease, deliver, record every attempt, retry or fall back.
 
+What follows a failed send (retry the contact point, the next one, another round, give
+up once ``notify.give_up_after_s`` is spent) is decided by ``tickets.retry``.
+
 Exactly-once, as far as a network allows:
 
 1. *Claim* (own transaction): due rows (``pending`` and due, or ``sending`` with an
@@ -25,24 +28,20 @@ import threading
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql.elements import ColumnElement
 
 from kizuki.config import Settings
 from kizuki.metrics import NOTIFICATIONS
-from tickets import delivery
+from tickets import delivery, retry
 from tickets.channels import AppriseChannel, Channel, LogChannel, OutgoingMessage, SendResult
 from tickets.coalesce import coalesce
 from tickets.lifecycle import log as timeline
-from tickets.models import DeliveryAttempt, Notification, utcnow
-from tickets.outbox import first_contact
+from tickets.models import ContactPoint, DeliveryAttempt, Notification, utcnow
 
 log = logging.getLogger(__name__)
 ACTOR = "dispatcher"
-OUTCOME_UNKNOWN = (
-    "outcome unknown: a dispatcher stopped during send; re-sending with the same idempotency key"
-)
 
 
 class Dispatcher:
@@ -133,7 +132,7 @@ class Dispatcher:
                 log.warning("lost the lease on notification %s; not marking it", row_id)
                 return
             if reclaimed:
-                self._attempt(session, row, None, OUTCOME_UNKNOWN, now)
+                self._attempt(session, row, None, retry.OUTCOME_UNKNOWN, now)
             self._apply(session, row, decision, result, now)
 
     def _send(self, target: delivery.Target, message: OutgoingMessage) -> SendResult:
@@ -170,7 +169,8 @@ class Dispatcher:
         result: SendResult,
         now: datetime,
     ) -> None:
-        contact_id = target.contact.id if target.contact and target.key != "log" else None
+        log_mode = self.settings.notify.mode == "log"
+        contact_id = target.contact.id if target.contact and not log_mode else None
         self._attempt(session, row, result, "", now, target.channel, contact_id)
         NOTIFICATIONS.labels(target.channel, "sent" if result.ok else "failed").inc()
         if target.contact is not None and row.contact_point_id != target.contact.id:
@@ -183,27 +183,31 @@ class Dispatcher:
             )  # fmt: skip
             return
         row.last_error = result.error
-        tries = self._tries_on(session, row.id, contact_id)
-        if result.recoverable and tries < self.settings.notify.max_attempts:
-            row.status = "pending"
-            row.next_attempt_at = now + delivery.backoff(self.settings, tries)
-        else:
-            self._fall_back(session, row, target, now)
+        self._retry(session, row, target, now)
 
-    def _fall_back(
+    def _retry(
         self, session: Session, row: Notification, target: delivery.Target, now: datetime
     ) -> None:
-        after = target.contact.preference if target.contact else None
-        following = first_contact(row.customer, after=after) if after is not None else None
-        if following is None or target.key == "log" and self.settings.notify.mode == "log":
-            self._give_up(session, row, f"all channels failed; last: {row.last_error}", now)
+        """Schedule the next try (same or next contact point) or give up (``tickets.retry``)."""
+        plan = retry.plan(self._history(session, row.id), self._slots(row), self.settings, now)
+        if plan.action == "give_up" or plan.at is None:
+            self._give_up(session, row, f"{plan.reason}; last: {row.last_error}", now)
             return
-        row.status, row.next_attempt_at = "pending", now
+        row.status, row.next_attempt_at = "pending", plan.at
+        following = session.get(ContactPoint, plan.slot) if plan.slot is not None else None
+        if following is None or following.id == row.contact_point_id:
+            return
         row.contact_point_id, row.channel = following.id, following.channel
         timeline(
             session, row.case, ACTOR, "channel_fallback", now, notification_id=row.id,
             from_channel=target.channel, to_channel=following.channel, error=row.last_error,
+            next_attempt_at=plan.at.isoformat(),
         )  # fmt: skip
+
+    def _slots(self, row: Notification) -> list[retry.Slot]:
+        if self.settings.notify.mode == "log":
+            return [None]
+        return [contact.id for contact in row.customer.contacts if contact.enabled]
 
     def _give_up(self, session: Session, row: Notification, reason: str, now: datetime) -> None:
         row.status, row.last_error = "failed", reason
@@ -231,13 +235,14 @@ class Dispatcher:
             )
         )  # fmt: skip
 
-    def _tries_on(self, session: Session, row_id: int, contact_id: int | None) -> int:
+    def _history(self, session: Session, row_id: int) -> list[retry.Tried]:
         session.flush()
-        query = select(func.count()).where(
-            DeliveryAttempt.notification_id == row_id,
-            DeliveryAttempt.ok.is_(False),
-            DeliveryAttempt.contact_point_id.is_(None)
-            if contact_id is None
-            else DeliveryAttempt.contact_point_id == contact_id,
+        found = session.scalars(
+            select(DeliveryAttempt)
+            .where(
+                DeliveryAttempt.notification_id == row_id,
+                DeliveryAttempt.error != retry.OUTCOME_UNKNOWN,
+            )
+            .order_by(DeliveryAttempt.id)
         )
-        return int(session.scalar(query) or 0)
+        return [retry.Tried(a.contact_point_id, a.at, a.ok, a.recoverable) for a in found]

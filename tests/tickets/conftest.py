@@ -150,14 +150,19 @@ def event() -> EventFactory:
 class WebhookReceiver:
     """A real HTTP server on loopback that records JSON posts (like a customer's webhook).
 
-    ``statuses`` are answered in order before falling back to 200. ``delivered()``
-    deduplicates by the ``Idempotency-Key`` header, as a careful receiver would.
+    ``statuses`` are answered in order before falling back to 200; ``hits`` counts every
+    request. ``delivered()`` deduplicates by the ``Idempotency-Key`` header, as a careful
+    receiver would. ``stop()`` takes it down (connection refused) and ``start()`` brings
+    it back on the same port.
     """
 
-    port: int
+    port: int = 0
     statuses: list[int] = field(default_factory=list)
     requests: list[tuple[dict[str, str], dict[str, Any]]] = field(default_factory=list)
+    hits: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
+    server: ThreadingHTTPServer | None = None
+    thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
@@ -169,10 +174,26 @@ class WebhookReceiver:
 
     def answer(self, headers: dict[str, str], body: dict[str, Any]) -> int:
         with self.lock:
+            self.hits += 1
             status = self.statuses.pop(0) if self.statuses else 200
             if status == 200:
                 self.requests.append((headers, body))
             return status
+
+    def start(self) -> None:
+        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), _handler(self))
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,))
+        self.thread.daemon = True
+        self.thread.start()
+
+    def stop(self) -> None:
+        if self.server is None or self.thread is None:
+            return
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(5)
+        self.server = self.thread = None
 
 
 def _handler(receiver: WebhookReceiver) -> type[BaseHTTPRequestHandler]:
@@ -193,14 +214,9 @@ def _handler(receiver: WebhookReceiver) -> type[BaseHTTPRequestHandler]:
 
 @pytest.fixture
 def webhook() -> Iterator[WebhookReceiver]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(WebhookReceiver(0)))
-    receiver = WebhookReceiver(server.server_address[1])
-    server.RequestHandlerClass = _handler(receiver)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
+    receiver = WebhookReceiver()
+    receiver.start()
     try:
         yield receiver
     finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
+        receiver.stop()

@@ -112,3 +112,29 @@ def test_log_channel_crash_between_send_and_mark_writes_once(three_notices, db_u
         details = list(session.scalars(select(CaseEvent.detail).where(
             CaseEvent.kind == "notified")))  # fmt: skip
     assert sorted(d["duplicate"] for d in details) == [False, False, True]
+
+
+def test_outcome_unknown_does_not_use_up_a_channels_tries(session_factory, profiles, settings,
+                                                          db_url, webhook):  # fmt: skip
+    """The crashed send's outcome is unknown, so the webhook still gets max_attempts (3)
+    real tries before the next contact point (the log channel) takes over."""
+    import_manifest(session_factory, {
+        "customers": [{"id": "c-1", "name": "Alex", "contacts": [{"url": webhook.url},
+                                                                 {"url": "log://"}]}],
+        "devices": [{"id": "ac-1", "model": "aircon-x1", "customer_id": "c-1"}],
+    })  # fmt: skip
+    CaseService(session_factory, profiles, settings, clock=FakeClock()).handle(make_event("ac-1"))
+    webhook.statuses = [503] * 10
+    assert crash_dispatcher(db_url, settings.data_dir, "apprise") == 71  # failed, then died
+    clock = FakeClock(datetime.now(UTC) + timedelta(seconds=LEASE_S + 1))
+    dispatcher = Dispatcher(session_factory, settings, clock=clock, lease_s=LEASE_S)
+    for wait in (1.0, 2.0, 0.0):  # backoff 1 s, 2 s, then the log channel at once
+        assert dispatcher.run_once() == 1
+        clock.advance(wait)
+    assert dispatcher.run_once() == 1
+    assert webhook.hits == 1 + 3 and statuses(session_factory) == ["sent"]
+    with session_factory() as session:
+        found = session.scalars(select(DeliveryAttempt).order_by(DeliveryAttempt.id))
+        tried = [(a.channel, a.ok, "outcome unknown" in a.error) for a in found]
+    unknown, failed = ("webhook", False, True), ("webhook", False, False)
+    assert tried == [unknown, failed, failed, failed, ("log", True, False)]
