@@ -22,6 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
+FASTAPI_BODY_ERROR = "There was an error parsing the body"
 
 
 class LoginRequired(Exception):
@@ -64,7 +65,16 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     if not isinstance(exc, StarletteHTTPException):  # pragma: no cover - registration guard
         raise exc
     detail = exc.detail if isinstance(exc.detail, str) else None
+    if exc.status_code == 400 and detail == FASTAPI_BODY_ERROR:
+        return _respond(request, _unreadable_body(), None)
     return _respond(request, problem(exc.status_code, detail), exc.headers)
+
+
+def _unreadable_body() -> dict[str, Any]:
+    """FastAPI answers 400 for a body it cannot even decode (not UTF-8); for the client
+    that is one more invalid request, so it gets the same 422 as malformed JSON."""
+    errors = [{"loc": ["body"], "msg": "The body is not readable JSON (UTF-8 expected)."}]
+    return problem(422, "The request is not valid.", errors=errors)
 
 
 async def _validation_error(request: Request, exc: Exception) -> Response:

@@ -54,7 +54,11 @@ OPENAPI_TAGS = [
         "description": "Devices with their latest readings and health, and "
         "their telemetry over time.",
     },
-    {"name": "anomalies", "description": "The degradations detection reported, one per case."},
+    {
+        "name": "anomalies",
+        "description": "The degradations detection reported, one per case (detections "
+        "that opened no case are not stored).",
+    },
     {"name": "customers", "description": "Customers and their contact points (agent role)."},
     {"name": "agents", "description": "The service team and its load."},
     {"name": "knowledge base", "description": "The answer customers get, per failure mode."},
@@ -62,6 +66,17 @@ OPENAPI_TAGS = [
     {"name": "api keys", "description": "Key management (admin role)."},
     {"name": "operations", "description": "Probes and Prometheus metrics; no credentials."},
 ]
+DESCRIPTION = """\
+Send an API key in `X-API-Key` or as `Authorization: Bearer <key>`. Roles: **viewer**
+reads devices, telemetry, anomalies, cases, agents and the knowledge base; **agent** also
+acts on cases and reads customers; **admin** also reads dead letters and manages keys.
+No credentials: 401; too little role: 403. A browser session (cookie) calling the API must
+send its CSRF token as `X-CSRF-Token` on POST and DELETE.
+
+Errors are `application/problem+json` (RFC 9457); 422 lists each bad field in `errors`.
+Case lists page with an opaque `cursor` that only fits the `sort` it was made for.
+Timestamps of records are ISO 8601 UTC; telemetry times are epoch seconds.
+"""
 API_ROUTERS = (devices, anomalies, cases, customers, agents, knowledge, deadletters, keys)
 
 
@@ -84,6 +99,7 @@ def create_app(
         title="Kizuki",
         version="0.1.0",
         summary="Proactive-service engine: devices, telemetry, anomalies and service cases.",
+        description=DESCRIPTION,
         docs_url="/api/docs",
         redoc_url=None,
         openapi_url="/api/v1/openapi.json",

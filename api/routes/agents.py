@@ -16,6 +16,8 @@ router = APIRouter(prefix="/agents", tags=["agents"], responses=AUTH_ERRORS)
 
 @router.get("", response_model=AgentsPublic, summary="List agents with their open cases")
 def read_agents(_: Viewer, db: SessionDep) -> AgentsPublic:
+    """Every agent with product lines, skills, languages, capacity and how many open cases
+    they hold now (the queue's "who has what")."""
     load = open_case_counts(db, Case.assignee_id)
     agents = db.scalars(select(Agent).order_by(Agent.id)).all()
     data = [

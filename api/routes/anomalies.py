@@ -27,6 +27,12 @@ def read_anomalies(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
 ) -> AnomaliesPublic:
+    """The degradations detection reported, newest first, with their explanation.
+
+    Built from the cases: one entry per case (device and failure mode), carrying the first
+    and latest detection and how many detections the case folded together. Detections that
+    never opened a case (de-flapped, suppressed by a maintenance window) are not stored, so
+    they are not listed."""
     query = select(Case)
     for column, value in (
         (Case.device_id, device_id),

@@ -56,6 +56,9 @@ def read_cases(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
 ) -> CasesPublic:
+    """The queue: cases matching every filter given (repeat ``status`` or ``severity`` for
+    several), in ``sort`` order, a page at a time. ``count`` is the total over all pages;
+    pass ``next_cursor`` back as ``cursor`` with the same ``sort`` for the next page."""
     flt = CaseFilter(
         list(status or []), list(severity or []), assignee, model, failure_mode, device_id
     )
@@ -97,6 +100,8 @@ def _detail(ctx: CtxDep, db: Session, case_id: int) -> CaseDetail:
     "/{case_id}", response_model=CaseDetail, summary="One case in full", responses=NOT_FOUND
 )
 def read_case(_: Viewer, ctx: CtxDep, db: SessionDep, case_id: CaseId) -> CaseDetail:
+    """Everything about one case: the explanation, the timeline, each notification with
+    its delivery attempts (feedback links redacted), and the customer's feedback."""
     return _detail(ctx, db, case_id)
 
 
@@ -116,6 +121,7 @@ def _act(ctx: CtxDep, case_id: int, action: str, actor: str, **kwargs: object) -
     summary="Acknowledge: someone is looking at it",
 )
 def acknowledge(who: AgentRole, ctx: CtxDep, case_id: CaseId) -> CaseDetail:
+    """open -> acknowledged. Answers the case as it is now."""
     return _act(ctx, case_id, "acknowledge", who.actor)
 
 
@@ -126,6 +132,7 @@ def acknowledge(who: AgentRole, ctx: CtxDep, case_id: CaseId) -> CaseDetail:
     summary="Assign to an agent",
 )
 def assign(who: AgentRole, ctx: CtxDep, case_id: CaseId, body: AssignBody) -> CaseDetail:
+    """Give an open case to an active agent (404 if there is none with that id)."""
     return _act(ctx, case_id, "assign", who.actor, agent_id=body.agent_id)
 
 
@@ -136,6 +143,7 @@ def assign(who: AgentRole, ctx: CtxDep, case_id: CaseId, body: AssignBody) -> Ca
     summary="Start work on the case",
 )
 def start(who: AgentRole, ctx: CtxDep, case_id: CaseId) -> CaseDetail:
+    """open or acknowledged -> in_progress."""
     return _act(ctx, case_id, "start", who.actor)
 
 
@@ -146,6 +154,7 @@ def start(who: AgentRole, ctx: CtxDep, case_id: CaseId) -> CaseDetail:
     summary="Add a note to the timeline",
 )
 def add_note(who: AgentRole, ctx: CtxDep, case_id: CaseId, body: NoteBody) -> CaseDetail:
+    """Append a note to the timeline, signed by the caller."""
     return _act(ctx, case_id, "note", who.actor, text=body.text)
 
 
@@ -156,6 +165,7 @@ def add_note(who: AgentRole, ctx: CtxDep, case_id: CaseId, body: NoteBody) -> Ca
     summary="Resolve: the problem is fixed",
 )
 def resolve(who: AgentRole, ctx: CtxDep, case_id: CaseId, body: ActionBody) -> CaseDetail:
+    """Any open status -> resolved, with an optional note; the customer gets an all-clear."""
     return _act(ctx, case_id, "resolve", who.actor, note=body.note)
 
 
@@ -163,6 +173,7 @@ def resolve(who: AgentRole, ctx: CtxDep, case_id: CaseId, body: ActionBody) -> C
     "/{case_id}/close", response_model=CaseDetail, responses=ACTION_ERRORS, summary="Close the case"
 )
 def close(who: AgentRole, ctx: CtxDep, case_id: CaseId, body: ActionBody) -> CaseDetail:
+    """resolved -> closed, with an optional note."""
     return _act(ctx, case_id, "close", who.actor, note=body.note)
 
 
@@ -173,4 +184,6 @@ def close(who: AgentRole, ctx: CtxDep, case_id: CaseId, body: ActionBody) -> Cas
     summary="Reopen a resolved or closed case",
 )
 def reopen(who: AgentRole, ctx: CtxDep, case_id: CaseId, body: ActionBody) -> CaseDetail:
+    """resolved or closed -> open (409 while another case is open for the same device and
+    failure mode)."""
     return _act(ctx, case_id, "reopen", who.actor, note=body.note)

@@ -24,6 +24,8 @@ def read_customers(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
 ) -> CustomersPublic:
+    """Customers (personal data: agent role) with their contact points in preference
+    order; credentials in contact URLs are removed."""
     total = db.scalar(select(func.count(Customer.id))) or 0
     rows = db.scalars(
         select(Customer)
@@ -46,6 +48,7 @@ def read_customer(
     db: SessionDep,
     customer_id: Annotated[str, Path(min_length=1, max_length=64)],
 ) -> CustomerPublic:
+    """One customer with language, time zone, tier and contact points."""
     customer = db.get(Customer, customer_id)
     if customer is None:
         raise HTTPException(404, f"No customer {customer_id!r}.")

@@ -40,6 +40,8 @@ def read_dead_letters(
     before_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> DeadLettersPublic:
+    """Messages ingest refused, newest first, with the reason and the raw payload (cut at
+    4 KiB), plus how many are kept per reason. Page with ``before_id=next_cursor``."""
     try:
         letters = ctx.deadletters.list(limit=limit, before_id=before_id, reason=reason)
         counts = ctx.deadletters.counts()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Query
@@ -39,6 +40,9 @@ def read_devices(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
 ) -> DevicesPublic:
+    """Registered devices in id order, a page at a time, each with its newest readings and
+    health: ``degraded`` while a case is open, ``silent`` when nothing arrived for the
+    staleness threshold, ``unknown`` if never heard from, else ``healthy``."""
     query = select(Device).order_by(Device.id)
     if model:
         query = query.where(Device.model == model)
@@ -61,6 +65,7 @@ def read_devices(
     responses=problem_responses(404, 503),
 )
 def read_device(_: Viewer, ctx: CtxDep, db: SessionDep, device_id: DeviceId) -> DevicePublic:
+    """One device with its newest readings, health and open cases."""
     device = db.get(Device, device_id)
     if device is None:
         raise HTTPException(404, f"No device {device_id!r}.")
@@ -71,11 +76,27 @@ def read_device(_: Viewer, ctx: CtxDep, db: SessionDep, device_id: DeviceId) -> 
         raise HTTPException(503, f"The telemetry store does not answer: {exc}") from None
 
 
+def _window(
+    start: float | None, end: float | None, every: float | None, now: float
+) -> tuple[float, float, float | None]:
+    """The range and bucket actually served: at most 400 days back from ``end``, raw up to
+    two days, and never more than MAX_BUCKETS buckets."""
+    end = end if end is not None else now
+    start = start if start is not None else end - DEFAULT_SPAN_S
+    start = max(start, end - MAX_SPAN_S)
+    span = end - start
+    if every is None and span > RAW_SPAN_S:
+        every = float(round(span / TARGET_POINTS))
+    if every is not None and span / every > MAX_BUCKETS:
+        every = float(math.ceil(span / MAX_BUCKETS))
+    return start, end, every
+
+
 @router.get(
     "/{device_id}/telemetry",
     response_model=TelemetryPublic,
     summary="One metric of a device over a time range, optionally averaged",
-    responses=problem_responses(400, 404, 503),
+    responses=problem_responses(404, 503),
 )
 def read_telemetry(
     _: Viewer,
@@ -83,19 +104,27 @@ def read_telemetry(
     db: SessionDep,
     device_id: DeviceId,
     metric: Annotated[str, Query(min_length=1, max_length=64, description="Metric name.")],
-    start: Annotated[float | None, Query(ge=0, le=1e11, description="Epoch seconds.")] = None,
-    end: Annotated[float | None, Query(ge=0, le=1e11, description="Epoch seconds.")] = None,
+    start: Annotated[
+        float | None, Query(ge=0, le=1e11, description="Epoch seconds; default end - 7 days.")
+    ] = None,
+    end: Annotated[
+        float | None, Query(ge=0, le=1e11, description="Epoch seconds; default now.")
+    ] = None,
     every: Annotated[
         float | None,
         Query(
             ge=1,
             le=MAX_SPAN_S,
-            description="Average over buckets of this many "
-            "seconds. Default: raw up to 2 days, else ~1000 "
-            "buckets.",
+            description="Average over buckets of this many seconds. Default: raw up to 2 "
+            "days, else ~1000 buckets.",
         ),
     ] = None,
 ) -> TelemetryPublic:
+    """Points of one metric in [start, end), oldest first, raw or averaged per bucket.
+
+    The response's ``start``, ``end`` and ``every`` are what was served: a range longer
+    than 400 days is cut to the 400 days before ``end``, ``every`` is raised so there are
+    at most 20,000 buckets, and an empty or backwards range has no points."""
     device = db.get(Device, device_id)
     if device is None:
         raise HTTPException(404, f"No device {device_id!r}.")
@@ -103,16 +132,9 @@ def read_telemetry(
     spec = profile.metrics.get(metric) if profile else None
     if spec is None:
         raise HTTPException(404, f"Device {device_id!r} has no metric {metric!r}.")
-    end = end if end is not None else ctx.clock()
-    start = start if start is not None else end - DEFAULT_SPAN_S
-    if not 0 < end - start <= MAX_SPAN_S:
-        raise HTTPException(400, "start must lie before end, at most 400 days apart.")
-    if every is None and end - start > RAW_SPAN_S:
-        every = round((end - start) / TARGET_POINTS)
-    if every is not None and (end - start) / every > MAX_BUCKETS:
-        raise HTTPException(400, f"At most {MAX_BUCKETS} buckets: raise 'every'.")
+    start, end, every = _window(start, end, every, ctx.clock())
     try:
-        points = ctx.store.query(device_id, metric, start, end, every)
+        points = ctx.store.query(device_id, metric, start, end, every) if end > start else []
     except StoreError as exc:
         raise HTTPException(503, f"The telemetry store does not answer: {exc}") from None
     return TelemetryPublic(

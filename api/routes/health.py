@@ -16,6 +16,7 @@ router = APIRouter(tags=["operations"])
 
 @router.get("/healthz", response_model=Health, summary="The process is up")
 def healthz() -> Health:
+    """Liveness: the process answers HTTP. No credentials."""
     return Health(status="ok")
 
 
@@ -26,6 +27,8 @@ def healthz() -> Health:
     responses={503: {"model": Readiness, "description": "A dependency does not answer."}},
 )
 def readyz(ctx: CtxDep) -> Response:
+    """Readiness: the case database and the telemetry store both answer (200), or not
+    (503, the same body saying which check failed). No credentials."""
     checks = {"cases_db": _db_ok(ctx), "telemetry_store": _store_ok(ctx)}
     ready = all(checks.values())
     body = Readiness(status="ready" if ready else "not ready", checks=checks)
@@ -56,4 +59,6 @@ def _store_ok(ctx: CtxDep) -> bool:
     responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
 )
 def metrics() -> Response:
+    """Prometheus text exposition: readings in, dead letters, write latency, anomalies,
+    cases opened, notifications sent and failed. No credentials."""
     return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)

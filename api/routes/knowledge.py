@@ -40,6 +40,8 @@ def _public(article_id: str, locale: str, modes: dict[str, list[str]]) -> KbArti
 
 @router.get("", response_model=KbArticlesPublic, summary="All articles in one language")
 def read_articles(_: Viewer, ctx: CtxDep, locale: Locale = "en") -> KbArticlesPublic:
+    """Every knowledge-base article in ``locale``: the answer customers get, per failure
+    mode (the same text on SMS, chat and e-mail)."""
     modes = _modes(ctx.profiles)
     data = [_public(i, locale, modes) for i in article_ids()]
     return KbArticlesPublic(data=data, count=len(data))
@@ -57,6 +59,7 @@ def read_article(
     article_id: Annotated[str, Path(min_length=1, max_length=64)],
     locale: Locale = "en",
 ) -> KbArticlePublic:
+    """One article in ``locale``, with the failure modes it answers."""
     if article_id not in article_ids():
         raise HTTPException(404, f"No article {article_id!r}.")
     try:

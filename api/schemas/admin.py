@@ -5,24 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
+from api.schemas import examples as ex_
 from api.schemas.common import ex
 
 
 class KbArticlePublic(BaseModel):
-    model_config = ex(
-        {
-            "id": "ac-filter-clog",
-            "locale": "en",
-            "title": "The air filter is clogging",
-            "summary": "...",
-            "action": "...",
-            "steps": ["..."],
-            "call_us": "...",
-            "failure_modes": ["aircon-x1/filter_clog"],
-        }
-    )
+    model_config = ex(ex_.KB_ARTICLE)
     id: str
     locale: str
     title: str
@@ -34,34 +24,26 @@ class KbArticlePublic(BaseModel):
 
 
 class KbArticlesPublic(BaseModel):
+    model_config = ex(ex_.listing(ex_.KB_ARTICLE))
     data: list[KbArticlePublic]
     count: int
 
 
 class DeadLetterPublic(BaseModel):
-    model_config = ex(
-        {
-            "id": 12,
-            "topic": "devices/ac-00001/telemetry",
-            "reason": "bad_json",
-            "detail": "Expecting value: line 1 column 1",
-            "received_at": 1795680000.0,
-            "payload": "{not json",
-            "payload_bytes": 9,
-        }
-    )
+    model_config = ex(ex_.DEAD_LETTER)
     id: int | None
     topic: str
     reason: str
     detail: str
-    received_at: float
+    received_at: float = Field(description="Epoch seconds.")
     payload: str = Field(
         description="The raw payload as UTF-8 (undecodable bytes replaced), cut at 4 KiB."
     )
-    payload_bytes: int
+    payload_bytes: int = Field(description="Size of the whole raw payload.")
 
 
 class DeadLettersPublic(BaseModel):
+    model_config = ex(ex_.listing(ex_.DEAD_LETTER, next_cursor=12, counts={"bad_json": 1}))
     data: list[DeadLetterPublic]
     count: int
     next_cursor: int | None = Field(description="Pass as ?before_id= for older letters.")
@@ -75,22 +57,24 @@ class ApiKeyCreate(BaseModel):
 
 
 class ApiKeyPublic(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ex(ex_.API_KEY)
     id: int
     name: str
-    prefix: str
+    prefix: str = Field(description="The key's public part; DELETE /api-keys/{prefix} revokes.")
     role: str
     created_at: datetime
-    last_used_at: datetime | None
+    last_used_at: datetime | None = Field(description="Updated at most once a minute.")
     revoked_at: datetime | None
 
 
 class ApiKeysPublic(BaseModel):
+    model_config = ex(ex_.listing(ex_.API_KEY))
     data: list[ApiKeyPublic]
     count: int
 
 
 class ApiKeyCreated(BaseModel):
+    model_config = ex(ex_.API_KEY_CREATED)
     name: str
     role: str
     key: str = Field(description="The key itself; shown only once.")

@@ -3,91 +3,60 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
-from api.schemas.common import MAX_ID, T0, SeverityName, StatusName, ex
+from api.schemas import examples as ex_
+from api.schemas.common import MAX_ID, SeverityName, StatusName, ex
 
 
 class ExplanationPublic(BaseModel):
-    model_config = ex(
-        {
-            "metric": "filter_dp_pa",
-            "unit": "Pa",
-            "expected": 55.0,
-            "observed": 96.0,
-            "trend_per_day": 6.1,
-            "limit": 150.0,
-            "eta_ts": 1796300000.0,
-            "detectors": ["trend"],
-            "text": "...",
-        }
-    )
-    metric: str = ""
+    """Why detection raised the anomaly, in numbers an agent can check."""
+
+    model_config = ex(ex_.EXPLANATION)
+    metric: str = Field(default="", description="The metric that moved (a profile metric id).")
     unit: str = ""
-    expected: float | None = None
-    observed: float | None = None
-    trend_per_day: float | None = None
-    limit: float | None = None
-    eta_ts: float | None = None
-    detectors: list[str] = []
-    text: str = ""
+    expected: float | None = Field(default=None, description="What the healthy device reads.")
+    observed: float | None = Field(default=None, description="What it read instead.")
+    trend_per_day: float | None = Field(default=None, description="Drift per day, in unit.")
+    limit: float | None = Field(default=None, description="Where the customer notices.")
+    eta_ts: float | None = Field(
+        default=None, description="Predicted crossing of the limit (epoch seconds)."
+    )
+    detectors: list[str] = Field(default=[], description="The detectors that fired.")
+    text: str = Field(default="", description="Detection's own one-line summary (English).")
 
 
 class AgentBrief(BaseModel):
+    model_config = ex(ex_.AGENT_BRIEF)
     id: int
     name: str
 
 
 class CasePublic(BaseModel):
-    model_config = ex(
-        {
-            "id": 7,
-            "device_id": "ac-00001",
-            "customer_id": "c-0001",
-            "model": "aircon-x1",
-            "product_line": "air-conditioning",
-            "failure_mode": "filter_clog",
-            "failure_mode_title": "Clogged air filter",
-            "kb_article": "ac-filter-clog",
-            "status": "open",
-            "severity": "low",
-            "priority": 4,
-            "title": "Clogged air filter on ac-00001",
-            "score": 0.93,
-            "quiet": False,
-            "assignee": {"id": 2, "name": "Sato"},
-            "sla_due_at": T0,
-            "opened_at": T0,
-            "updated_at": T0,
-            "started_at": T0,
-            "last_anomaly_at": T0,
-            "anomaly_count": 3,
-            "acknowledged_at": None,
-            "resolved_at": None,
-            "closed_at": None,
-        }
-    )
+    """A case as the queue lists it."""
+
+    model_config = ex(ex_.CASE)
     id: int
     device_id: str
     customer_id: str | None
     model: str
     product_line: str
     failure_mode: str
-    failure_mode_title: str = ""
+    failure_mode_title: str = Field(default="", description="In the asker's language.")
     kb_article: str
     status: StatusName
     severity: SeverityName
-    priority: int
+    priority: int = Field(description="1 is the most urgent.")
     title: str
     score: float
-    quiet: bool
+    quiet: bool = Field(description="Opened without telling the customer.")
     assignee: AgentBrief | None
     sla_due_at: datetime
-    opened_at: datetime
+    opened_at: datetime = Field(description="First detection: when the case was opened.")
     updated_at: datetime
-    started_at: datetime
+    started_at: datetime = Field(description="When the degradation began, per detection.")
     last_anomaly_at: datetime
     anomaly_count: int
     acknowledged_at: datetime | None
@@ -96,51 +65,43 @@ class CasePublic(BaseModel):
 
 
 class CasesPublic(BaseModel):
+    model_config = ex(ex_.listing(ex_.CASE, next_cursor="eyJzIjoic2xhX2R1ZV9hdCJ9"))
     data: list[CasePublic]
     count: int = Field(description="Cases matching the filters (all pages).")
-    next_cursor: str | None = Field(description="Pass as ?cursor= for the next page.")
+    next_cursor: str | None = Field(
+        description="Pass as ?cursor= (with the same sort) for the next page; null on the last."
+    )
 
 
 class CaseEventPublic(BaseModel):
-    model_config = ex(
-        {"id": 1, "at": T0, "actor": "user:demo", "kind": "acknowledged", "detail": {}}
-    )
+    """One timeline entry; ``detail`` depends on ``kind``."""
+
+    model_config = ex(ex_.CASE_EVENT)
     id: int
     at: datetime
-    actor: str
+    actor: str = Field(description="'kizuki', 'dispatcher', 'user:<name>', 'key:<name>'...")
     kind: str
     detail: dict[str, Any]
 
 
 class DeliveryAttemptPublic(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+    """One try at delivering a notification on one channel."""
+
+    model_config = ex(ex_.DELIVERY_ATTEMPT)
     id: int
     at: datetime
     channel: str
     ok: bool
     error: str
-    recoverable: bool
+    recoverable: bool = Field(description="A failure that will be retried.")
 
 
 class NotificationPublic(BaseModel):
-    model_config = ex(
-        {
-            "id": 3,
-            "kind": "detected",
-            "locale": "ja",
-            "channel": "email",
-            "status": "sent",
-            "subject": "...",
-            "short_body": "...",
-            "attempts": 1,
-            "last_error": "",
-            "created_at": T0,
-            "sent_at": T0,
-            "delivery_attempts": [],
-        }
-    )
+    """A message to the customer (the outbox row) and its delivery attempts."""
+
+    model_config = ex(ex_.NOTIFICATION)
     id: int
-    kind: str
+    kind: str = Field(description="detected, update or all_clear.")
     locale: str
     channel: str
     status: str
@@ -158,15 +119,20 @@ class NotificationPublic(BaseModel):
 
 
 class FeedbackPublic(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+    """The customer's vote on a notification."""
+
+    model_config = ex(ex_.FEEDBACK)
     id: int
     notification_id: int
-    vote: Literal["up", "down"] | str
+    vote: str = Field(description="up or down.")
     comment: str
     at: datetime
 
 
 class CaseDetail(CasePublic):
+    """A case in full: what the case page shows."""
+
+    model_config = ex(ex_.CASE_DETAIL)
     explanation: ExplanationPublic
     timeline: list[CaseEventPublic]
     notifications: list[NotificationPublic]
@@ -176,20 +142,7 @@ class CaseDetail(CasePublic):
 class AnomalyPublic(BaseModel):
     """The degradation behind a case, as detection described it."""
 
-    model_config = ex(
-        {
-            "case_id": 7,
-            "device_id": "ac-00001",
-            "model": "aircon-x1",
-            "failure_mode": "filter_clog",
-            "severity": "low",
-            "score": 0.93,
-            "started_at": T0,
-            "last_anomaly_at": T0,
-            "anomaly_count": 3,
-            "explanation": {"metric": "filter_dp_pa", "unit": "Pa"},
-        }
-    )
+    model_config = ex(ex_.ANOMALY)
     case_id: int
     device_id: str
     model: str
@@ -198,11 +151,12 @@ class AnomalyPublic(BaseModel):
     score: float
     started_at: datetime
     last_anomaly_at: datetime
-    anomaly_count: int
+    anomaly_count: int = Field(description="Detections folded into the case.")
     explanation: ExplanationPublic
 
 
 class AnomaliesPublic(BaseModel):
+    model_config = ex(ex_.listing(ex_.ANOMALY))
     data: list[AnomalyPublic]
     count: int
 

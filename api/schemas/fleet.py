@@ -6,34 +6,19 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from api.schemas import examples as ex_
 from api.schemas.common import ex
 
 
 class ReadingPublic(BaseModel):
-    model_config = ex(
-        {
-            "device_id": "ac-00001",
-            "ts": 1795680000.0,
-            "metrics": {"filter_dp_pa": 88.5, "fan_rpm": 1190.0},
-        }
-    )
+    model_config = ex(ex_.READING)
     device_id: str
-    ts: float
-    metrics: dict[str, float]
+    ts: float = Field(description="Epoch seconds of the newest reading.")
+    metrics: dict[str, float] = Field(description="The newest value of each metric.")
 
 
 class DevicePublic(BaseModel):
-    model_config = ex(
-        {
-            "id": "ac-00001",
-            "model": "aircon-x1",
-            "product_line": "air-conditioning",
-            "customer_id": "c-0001",
-            "health": "degraded",
-            "open_cases": 1,
-            "latest": None,
-        }
-    )
+    model_config = ex(ex_.DEVICE)
     id: str
     model: str
     product_line: str
@@ -44,22 +29,13 @@ class DevicePublic(BaseModel):
 
 
 class DevicesPublic(BaseModel):
+    model_config = ex(ex_.listing(ex_.DEVICE))
     data: list[DevicePublic]
     count: int
 
 
 class TelemetryPublic(BaseModel):
-    model_config = ex(
-        {
-            "device_id": "ac-00001",
-            "metric": "filter_dp_pa",
-            "unit": "Pa",
-            "start": 1795600000.0,
-            "end": 1795680000.0,
-            "every": 3600.0,
-            "points": [[1795600000.0, 61.2], [1795603600.0, 62.0]],
-        }
-    )
+    model_config = ex(ex_.TELEMETRY)
     device_id: str
     metric: str
     unit: str
