@@ -4,6 +4,10 @@
   "detected" notice in the outbox, all in one transaction) or updates the open one
   (timeline entry; severity may rise, which sends an "update" notice). A "recovery"
   starts the case's healthy clock.
+* Maintenance is judged per event, at the event's time: a ``suppress`` window opens no
+  case (an open one is still updated), and no notice goes out for an event inside any
+  window. After the window, a case the customer never heard of is announced
+  ("detected") by its next anomaly.
 * ``tick(now)``: resolves cases whose device stayed healthy for
   ``settings.cases.auto_resolve_after_s`` and queues an "all clear" notice.
 * ``acknowledge/start/assign/add_note/resolve/close/reopen``: the lifecycle for the API;
@@ -14,7 +18,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
@@ -27,8 +31,9 @@ from kizuki.config import Settings
 from kizuki.metrics import CASES_OPENED, CASES_RESOLVED
 from tickets import cases as rules
 from tickets import lifecycle
+from tickets.anomalies import apply_repeat, new_case_values
 from tickets.lifecycle import CaseError, CaseNotFound, InvalidTransition, UnknownAgent
-from tickets.models import OPEN_STATUSES, Case, Device, utcnow
+from tickets.models import OPEN_STATUSES, Case, Device, MaintenanceWindow, Notification, utcnow
 from tickets.outbox import enqueue, pull_forward
 from tickets.routing import Need, route
 from tickets.snapshot import Telemetry, take_snapshot
@@ -97,9 +102,9 @@ class CaseService:
         )
         window = rules.maintenance_at(session, device.id, at)
         if window is not None and window.mode == "suppress":
-            return Outcome("suppressed", None, f"maintenance window {window.id}: {window.reason}")
-        quiet = window is not None
-        values = self._new_case(event, device, now, quiet, snapshot)
+            return self._in_suppress_window(session, device, event, now, window)
+        quiet = window is not None  # in maintenance: no notice for this event
+        values = new_case_values(event, device, self.profiles, self.settings, now, quiet, snapshot)
         for _ in range(RACE_RETRIES):
             case_id = rules.insert_open(session, values)
             if case_id is not None:
@@ -107,45 +112,25 @@ class CaseService:
                 return Outcome("opened", case_id, "quiet (maintenance)" if quiet else "")
             found = rules.find_open(session, device.id, event.failure_mode, lock=True)
             if found:  # locked: it stays open until we commit
-                return self._repeated(session, found[0], event, now)
+                return self._repeated(session, found[0], event, now, announce=not quiet)
             # the open case we collided with was resolved meanwhile (PostgreSQL): try again
         raise CaseError(f"no open case for {device.id}/{event.failure_mode} after retries")
 
-    def _new_case(
+    def _in_suppress_window(
         self,
-        event: AnomalyEvent,
+        session: Session,
         device: Device,
+        event: AnomalyEvent,
         now: datetime,
-        quiet: bool,
-        snapshot: dict[str, Any],
-    ) -> dict[str, Any]:
-        profile = self.profiles.get(event.model)
-        mode = profile.failure_modes.get(event.failure_mode) if profile else None
-        customer = device.customer
-        locale = customer.locale if customer else "en"
-        title = mode.title.get(locale, mode.title.get("en", "")) if mode else ""
-        return {
-            "device_id": device.id,
-            "customer_id": device.customer_id,
-            "model": event.model,
-            "product_line": device.product_line or (profile.product_line if profile else ""),
-            "failure_mode": event.failure_mode,
-            "kb_article": mode.kb_article if mode else "",
-            "status": "open",
-            "severity": event.severity,
-            "priority": rules.priority(event.severity, customer, event.why.eta_ts, now),
-            "quiet": quiet,
-            "sla_due_at": rules.sla_due(self.settings, event.severity, now),
-            "title": f"{title or event.failure_mode} ({device.id})"[:300],
-            "score": float(event.score),
-            "explanation": rules.jsonable(asdict(event.why)),
-            "telemetry": snapshot,
-            "anomaly_count": 1,
-            "started_at": rules.as_datetime(event.started_at),
-            "last_anomaly_at": rules.as_datetime(event.ts),
-            "opened_at": now,
-            "updated_at": now,
-        }
+        window: MaintenanceWindow,
+    ) -> Outcome:
+        """A suppress window opens no case, but an open case still takes the update
+        (timeline, severity) without telling the customer."""
+        found = rules.find_open(session, device.id, event.failure_mode, lock=True)
+        if not found:
+            return Outcome("suppressed", None, f"maintenance window {window.id}: {window.reason}")
+        outcome = self._repeated(session, found[0], event, now, announce=False)
+        return Outcome(outcome.action, outcome.case_id, f"in maintenance window {window.id}")
 
     def _opened(self, session: Session, case: Case, event: AnomalyEvent, now: datetime) -> None:
         lifecycle.log(
@@ -155,7 +140,7 @@ class CaseService:
         )  # fmt: skip
         decision = route(session, self._need(case))
         lifecycle.assign(session, case, decision.agent_id, SYSTEM, now, decision.reason)
-        if not case.quiet:
+        if not case.quiet:  # opened in a maintenance window: the customer is not told
             enqueue(session, self.settings, case, "detected", self.profiles, now)
 
     def _need(self, case: Case) -> Need:
@@ -165,32 +150,31 @@ class CaseService:
         return Need(case.product_line, mode.skill if mode else "", language)
 
     def _repeated(
-        self, session: Session, case: Case, event: AnomalyEvent, now: datetime
+        self, session: Session, case: Case, event: AnomalyEvent, now: datetime, announce: bool
     ) -> Outcome:
         before = case.severity
-        case.severity = rules.higher(case.severity, event.severity)
-        case.anomaly_count += 1
-        case.score = max(case.score, float(event.score))
-        case.last_anomaly_at = rules.as_datetime(event.ts)
-        case.healthy_since = None
-        case.explanation = rules.jsonable(asdict(event.why))
-        case.updated_at = now
-        raised = case.severity != before
+        raised = apply_repeat(case, event, self.settings, now)
         lifecycle.log(
             session, case, SYSTEM, "severity_raised" if raised else "anomaly_again", now,
             severity_from=before, severity_to=case.severity, score=float(event.score),
-            why=event.why.text,
+            why=event.why.text, in_maintenance=not announce,
         )  # fmt: skip
-        if raised:
-            case.priority = min(
-                case.priority, rules.priority(case.severity, case.customer, event.why.eta_ts, now)
-            )
-            case.sla_due_at = min(case.sla_due_at, rules.sla_due(self.settings, case.severity, now))
-            if not case.quiet:
-                enqueue(session, self.settings, case, "update", self.profiles, now)
-            if case.severity == "critical":
-                pull_forward(session, case.id, now)
+        if announce:
+            self._announce(session, case, raised, now)
+        if raised and case.severity == "critical":
+            pull_forward(session, case.id, now)
         return Outcome("updated", case.id, "severity raised" if raised else "")
+
+    def _announce(self, session: Session, case: Case, raised: bool, now: datetime) -> None:
+        """Tell the customer: "detected" if they never heard of this case (it opened in a
+        maintenance window that has ended since), "update" when the severity rose."""
+        told = session.scalar(
+            select(Notification.id).where(Notification.case_id == case.id).limit(1)
+        )
+        if told is None:
+            enqueue(session, self.settings, case, "detected", self.profiles, now)
+        elif raised:
+            enqueue(session, self.settings, case, "update", self.profiles, now)
 
     def _recover(self, event: AnomalyEvent) -> Outcome:
         at, now = rules.as_datetime(event.ts), self.clock()
@@ -246,8 +230,8 @@ class CaseService:
         self, session: Session, case: Case, actor: str, at: datetime, **detail: Any
     ) -> None:
         lifecycle.transition(session, case, "resolve", actor, at, **detail)
-        if not case.quiet:
-            enqueue(session, self.settings, case, "all_clear", self.profiles, at)
+        # always queued: the dispatcher drops it if the customer never heard of the case
+        enqueue(session, self.settings, case, "all_clear", self.profiles, at)
 
     # -- lifecycle for the API ----------------------------------------------------------
 

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from kizuki.config import Settings
 from tests.tickets.conftest import T0, FakeClock
+from tickets.dispatcher import Dispatcher
 from tickets.models import Case, CaseEvent, Customer, MaintenanceWindow, Notification
 from tickets.registry import MaintenanceError, schedule_maintenance
 from tickets.service import CaseNotFound, CaseService, InvalidTransition, UnknownAgent
@@ -166,6 +167,69 @@ def test_quiet_maintenance_window_opens_a_case_without_telling_the_customer(serv
     with fleet() as session:
         assert session.get_one(Case, outcome.case_id).quiet is True
     assert notices(fleet, outcome.case_id) == []
+
+
+def test_suppress_window_still_updates_an_open_case_without_telling_the_customer(
+    service, fleet, event
+):
+    case_id = service.handle(event(at=T0, severity="low")).case_id
+    hour = timedelta(hours=1)
+    schedule_maintenance(fleet, "ac-1", T0 + hour, T0 + 3 * hour, "suppress", "on site")
+    outcome = service.handle(event(at=T0 + 2 * hour, severity="high"))
+    assert (outcome.action, outcome.case_id) == ("updated", case_id)
+    assert "maintenance window" in outcome.detail
+    with fleet() as session:
+        case = session.get_one(Case, case_id)
+        assert case.severity == "high" and case.anomaly_count == 2
+    assert timeline(fleet, case_id)[-1] == "severity_raised"
+    assert notices(fleet, case_id) == ["detected"]  # no "update" during maintenance
+
+
+def test_quiet_case_is_announced_once_the_window_has_ended(service, fleet, event):
+    hour = timedelta(hours=1)
+    schedule_maintenance(fleet, "ac-1", T0 - hour, T0 + hour, "quiet", "firmware update")
+    case_id = service.handle(event(at=T0, severity="low")).case_id
+    service.handle(event(at=T0 + hour / 2, severity="high"))  # still in the window
+    assert notices(fleet, case_id) == []
+    service.handle(event(at=T0 + 2 * hour, severity="high"))  # the problem outlived it
+    assert notices(fleet, case_id) == ["detected"]
+    service.handle(event(at=T0 + 3 * hour, severity="critical"))
+    assert notices(fleet, case_id) == ["detected", "update"]
+
+
+def test_quiet_case_resolved_unannounced_sends_no_all_clear(service, fleet, settings, event,
+                                                            clock):  # fmt: skip
+    hour = timedelta(hours=1)
+    schedule_maintenance(fleet, "ac-1", T0 - hour, T0 + hour, "quiet", "firmware update")
+    case_id = service.handle(event(at=T0)).case_id
+    service.handle(event(kind="recovery", at=T0 + hour / 2))
+    assert service.tick(T0 + 2 * hour) == [case_id]  # after the window
+    clock.now = T0 + 2 * hour
+    assert Dispatcher(fleet, settings, clock=clock).run_once() == 1
+    with fleet() as session:
+        [row] = session.scalars(select(Notification).where(Notification.case_id == case_id))
+    assert (row.kind, row.status) == ("all_clear", "skipped")
+    assert "never told" in row.last_error
+
+
+def test_announced_case_resolved_in_a_quiet_window_gets_its_all_clear(service, fleet, settings,
+                                                                      event, clock):  # fmt: skip
+    case_id = service.handle(event(at=T0)).case_id
+    dispatcher = Dispatcher(fleet, settings, clock=clock)
+    assert dispatcher.run_once() == 1  # "detected" sent
+    hour = timedelta(hours=1)
+    schedule_maintenance(fleet, "ac-1", T0 + hour, T0 + 4 * hour, "quiet", "filter change")
+    service.handle(event(at=T0 + 1.5 * hour))  # in the window: no notice
+    service.handle(event(kind="recovery", at=T0 + 1.6 * hour))
+    assert service.tick(T0 + 3 * hour) == [case_id]
+    clock.now = T0 + 3 * hour
+    assert dispatcher.run_once() == 1
+    with fleet() as session:
+        sent = session.scalars(
+            select(Notification.kind).where(Notification.case_id == case_id,
+                                            Notification.status == "sent")
+        ).all()  # fmt: skip
+    assert list(sent) == ["detected", "all_clear"]
 
 
 def test_auto_resolve_after_healthy_period_with_all_clear(service, fleet, event, clock):

@@ -1,0 +1,72 @@
+"""What an anomaly event does to case fields: the new case's values, or the open case's
+update (severity only rises)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any
+
+from anomaly.base import AnomalyEvent
+from anomaly.profiles import DeviceProfile
+from kizuki.config import Settings
+from tickets import cases as rules
+from tickets.models import Case, Device
+
+
+def new_case_values(
+    event: AnomalyEvent,
+    device: Device,
+    profiles: Mapping[str, DeviceProfile],
+    settings: Settings,
+    now: datetime,
+    quiet: bool,
+    snapshot: dict[str, Any],
+) -> dict[str, Any]:
+    """Column values for the case ``event`` opens on ``device``."""
+    profile = profiles.get(event.model)
+    mode = profile.failure_modes.get(event.failure_mode) if profile else None
+    customer = device.customer
+    locale = customer.locale if customer else "en"
+    title = mode.title.get(locale, mode.title.get("en", "")) if mode else ""
+    return {
+        "device_id": device.id,
+        "customer_id": device.customer_id,
+        "model": event.model,
+        "product_line": device.product_line or (profile.product_line if profile else ""),
+        "failure_mode": event.failure_mode,
+        "kb_article": mode.kb_article if mode else "",
+        "status": "open",
+        "severity": event.severity,
+        "priority": rules.priority(event.severity, customer, event.why.eta_ts, now),
+        "quiet": quiet,
+        "sla_due_at": rules.sla_due(settings, event.severity, now),
+        "title": f"{title or event.failure_mode} ({device.id})"[:300],
+        "score": float(event.score),
+        "explanation": rules.jsonable(asdict(event.why)),
+        "telemetry": snapshot,
+        "anomaly_count": 1,
+        "started_at": rules.as_datetime(event.started_at),
+        "last_anomaly_at": rules.as_datetime(event.ts),
+        "opened_at": now,
+        "updated_at": now,
+    }
+
+
+def apply_repeat(case: Case, event: AnomalyEvent, settings: Settings, now: datetime) -> bool:
+    """Update the open ``case`` with another anomaly; True when its severity rose."""
+    before = case.severity
+    case.severity = rules.higher(case.severity, event.severity)
+    case.anomaly_count += 1
+    case.score = max(case.score, float(event.score))
+    case.last_anomaly_at = rules.as_datetime(event.ts)
+    case.healthy_since = None
+    case.explanation = rules.jsonable(asdict(event.why))
+    case.updated_at = now
+    raised = case.severity != before
+    if raised:
+        urgency = rules.priority(case.severity, case.customer, event.why.eta_ts, now)
+        case.priority = min(case.priority, urgency)
+        case.sla_due_at = min(case.sla_due_at, rules.sla_due(settings, case.severity, now))
+    return raised
