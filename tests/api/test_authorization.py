@@ -1,62 +1,35 @@
-"""Who may do what: every API endpoint for nobody, viewer, agent and admin."""
+"""Who may do what: every route of the app (API, pages, forms) for nobody, viewer, agent
+and admin, from the table in ``tests.api.roles``."""
 
 from __future__ import annotations
 
-from typing import Any
+import re
+from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
+from fastapi.staticfiles import StaticFiles
 
-from tests.api.world import World
+from tests.api.roles import API, EVERY_ROW, PAGES, PUBLIC, ROLES, Row, app_routes
+from tests.api.world import PASSWORD, World
 
-ROLES = ("viewer", "agent", "admin")
-NEEDS: dict[str, int] = {"viewer": 0, "agent": 1, "admin": 2}
-
-# (method, path, least role, JSON body); {case_id} is a case the world opened
-TABLE: list[tuple[str, str, str, dict[str, Any] | None]] = [
-    ("GET", "/api/v1/devices", "viewer", None),
-    ("GET", "/api/v1/devices/{device_id}", "viewer", None),
-    ("GET", "/api/v1/devices/{device_id}/telemetry?metric=filter_dp_pa", "viewer", None),
-    ("GET", "/api/v1/anomalies", "viewer", None),
-    ("GET", "/api/v1/cases", "viewer", None),
-    ("GET", "/api/v1/cases/{case_id}", "viewer", None),
-    ("POST", "/api/v1/cases/{case_id}/acknowledge", "agent", None),
-    ("POST", "/api/v1/cases/{case_id}/assign", "agent", {"agent_id": 1}),
-    ("POST", "/api/v1/cases/{case_id}/start", "agent", None),
-    ("POST", "/api/v1/cases/{case_id}/notes", "agent", {"text": "checked"}),
-    ("POST", "/api/v1/cases/{case_id}/resolve", "agent", {"note": "fixed"}),
-    ("POST", "/api/v1/cases/{case_id}/close", "agent", {}),
-    ("POST", "/api/v1/cases/{case_id}/reopen", "agent", {}),
-    ("GET", "/api/v1/customers", "agent", None),
-    ("GET", "/api/v1/customers/{customer_id}", "agent", None),
-    ("GET", "/api/v1/agents", "viewer", None),
-    ("GET", "/api/v1/kb", "viewer", None),
-    ("GET", "/api/v1/kb/{article_id}", "viewer", None),
-    ("GET", "/api/v1/dead-letters", "admin", None),
-    ("GET", "/api/v1/api-keys", "admin", None),
-    ("POST", "/api/v1/api-keys", "admin", {"name": "ci", "role": "viewer"}),
-    ("DELETE", "/api/v1/api-keys/{prefix}", "admin", None),
-]
-IDS = [f"{m} {p}" for m, p, _, _ in TABLE]
+HTML = {"Accept": "text/html"}
 
 
-def _call(
-    client: httpx.Client,
-    world: World,
-    row: tuple[str, str, str, dict[str, Any] | None],
-    headers: dict[str, str],
-) -> httpx.Response:
-    method, path, _, body = row
-    prefix = world.keys["spare"].split("_")[1]
-    url = path.format(
+def _url(row: Row, world: World) -> str:
+    return row.url.format(
         case_id=world.cases["filter"],
-        prefix=prefix,
+        prefix=world.keys["spare"].split("_")[1],
         device_id="ac-00001",
         customer_id="c-0001",
         article_id="ac-filter-clog",
     )
-    return client.request(method, url, json=body, headers=headers)
+
+
+def _call(client: httpx.Client, world: World, row: Row, headers: dict[str, str]) -> httpx.Response:
+    return client.request(row.method, _url(row, world), json=row.body, headers=headers)
 
 
 def _is_problem(response: httpx.Response, status: int) -> bool:
@@ -68,38 +41,110 @@ def _is_problem(response: httpx.Response, status: int) -> bool:
     )
 
 
-def test_the_table_covers_every_api_endpoint(app: FastAPI) -> None:
-    listed = {(m, p.split("?")[0].replace("{case_id}", "{case_id}")) for m, p, _, _ in TABLE}
-    listed = {(m, p.replace("{prefix}", "{prefix}")) for m, p in listed}
-    documented = {
-        (method.upper(), path)
-        for path, operations in app.openapi()["paths"].items()
-        if path.startswith("/api/v1")
-        for method in operations
-    }
-    assert documented == listed
+def test_the_table_covers_every_route_of_the_app(app: FastAPI) -> None:
+    served = app_routes(app)
+    listed = {(row.method, row.template) for row in EVERY_ROW}
+    assert served - listed == set(), "routes without a row in tests/api/roles.py"
+    assert listed - served == set(), "rows for routes the app does not serve"
+    assert len(served) >= 40
 
 
-@pytest.mark.parametrize("row", TABLE, ids=IDS)
-def test_nobody_gets_401(client: httpx.Client, world: World, row: Any) -> None:
+@pytest.mark.parametrize("row", API, ids=lambda r: f"{r.method} {r.url}")
+def test_nobody_gets_401(client: httpx.Client, world: World, row: Row) -> None:
     response = _call(client, world, row, {})
     assert response.status_code == 401
     assert _is_problem(response, 401)
     assert response.headers["www-authenticate"].startswith("Bearer")
 
 
-@pytest.mark.parametrize("row", TABLE, ids=IDS)
+@pytest.mark.parametrize("row", API, ids=lambda r: f"{r.method} {r.url}")
 @pytest.mark.parametrize("role", ROLES)
 def test_each_role_on_each_endpoint(
-    client: httpx.Client, world: World, row: Any, role: str
+    client: httpx.Client, world: World, row: Row, role: str
 ) -> None:
     response = _call(client, world, row, {"X-API-Key": world.keys[role]})
-    if NEEDS[role] < NEEDS[row[2]]:
+    if not row.allows(role):
         assert response.status_code == 403, response.text
         assert _is_problem(response, 403)
     else:
         # allowed: it may still be refused for business reasons (409), never for auth
         assert response.status_code in (200, 201, 204, 409), response.text
+
+
+def _stranger(base_url: str) -> tuple[httpx.Client, str]:
+    """A browser with a session but nobody logged in (it has seen the login form)."""
+    client = httpx.Client(base_url=base_url, timeout=30)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").text)
+    assert token
+    return client, token.group(1)
+
+
+def _log_in(base_url: str, role: str) -> tuple[httpx.Client, str]:
+    client, token = _stranger(base_url)
+    data = {"username": role, "password": PASSWORD, "csrf_token": token}
+    assert client.post("/login", data=data).status_code == 303
+    page = client.get("/cases", headers=HTML).text
+    fresh = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert fresh
+    return client, fresh.group(1)
+
+
+@pytest.fixture(scope="module")
+def sessions(base_url: str) -> Iterator[dict[str, tuple[httpx.Client, str]]]:
+    """A logged-in browser session (client, CSRF token) per role, and one for nobody."""
+    made = {role: _log_in(base_url, role) for role in ROLES}
+    made["nobody"] = _stranger(base_url)
+    yield made
+    for client, _ in made.values():
+        client.close()
+
+
+def _send(client: httpx.Client, world: World, row: Row, token: str) -> httpx.Response:
+    form = {k: v.replace("{csrf}", token) for k, v in (row.body or {}).items()}
+    return client.request(row.method, _url(row, world), data=form or None, headers=HTML)
+
+
+@pytest.mark.parametrize("row", PAGES, ids=lambda r: f"{r.method} {r.url}")
+@pytest.mark.parametrize("who", ("nobody", *ROLES))
+def test_each_role_on_each_page_and_form(
+    sessions: dict[str, tuple[httpx.Client, str]], world: World, row: Row, who: str
+) -> None:
+    client, token = sessions[who]
+    response = _send(client, world, row, token)
+    if who == "nobody":
+        assert response.status_code == 303
+        assert response.headers["location"].startswith("/login?next=%2F")
+    elif not row.allows(who):
+        assert response.status_code == 403 and "<html" in response.text
+    else:
+        assert response.status_code in (200, 303, 409), response.text[:300]
+        assert not response.headers.get("location", "").startswith("/login")
+
+
+@pytest.mark.parametrize("row", PUBLIC, ids=lambda r: f"{r.method} {r.url}")
+@pytest.mark.parametrize("who", ("nobody", *ROLES))
+def test_public_routes_need_no_credentials(
+    base_url: str, sessions: dict[str, tuple[httpx.Client, str]], world: World, row: Row, who: str
+) -> None:
+    if row.template == "/logout":  # logging out would end the shared session
+        own, token = _log_in(base_url, who) if who != "nobody" else _stranger(base_url)
+        response = _send(own, world, row, token)
+        own.close()
+    else:
+        response = _send(sessions[who][0], world, row, sessions[who][1])
+    assert response.status_code in row.public_codes, response.text[:300]
+    assert not response.headers.get("location", "").startswith("/login?next")
+
+
+def test_the_route_walk_sees_nested_routers_and_mounts() -> None:
+    inner, outer, app = APIRouter(prefix="/inner"), APIRouter(prefix="/outer"), FastAPI()
+    inner.add_api_route("/x/{id}", lambda id: id, methods=["PATCH"])
+    outer.include_router(inner)
+    app.include_router(outer, prefix="/v9")
+    app.mount("/files", StaticFiles(directory=Path(__file__).parent))
+    found = app_routes(app)
+    assert ("PATCH", "/v9/outer/inner/x/{id}") in found
+    assert ("GET", "/files/{path}") in found
 
 
 def test_viewer_cannot_act_on_a_case_and_nothing_changes(
