@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from tickets.cases import write_lock
@@ -74,11 +75,28 @@ def transition(
             f"cannot {action} case {case.id}: it is {case.status} "
             f"(allowed from: {', '.join(sorted(allowed))})"
         )
+    before = case.status
     if action == "reopen":
-        _check_no_other_open(session, case)
-    before, case.status, case.updated_at = case.status, target, at
-    _stamp(case, target, at)
+        _reopen(session, case, at)
+    else:
+        case.status, case.updated_at = target, at
+        _stamp(case, target, at)
     log(session, case, actor, action, at, status_from=before, status_to=target, **detail)
+
+
+def _reopen(session: Session, case: Case, at: datetime) -> None:
+    """Reopen inside a savepoint, written at once: a case for the same problem opened by a
+    concurrent transaction after our check trips the one-open-case index here, and is
+    reported like the check would have (``InvalidTransition``), not as a database error."""
+    _check_no_other_open(session, case)
+    try:
+        with session.begin_nested():  # flushes earlier changes first, outside the savepoint
+            case.status, case.updated_at = "open", at
+            _stamp(case, "open", at)
+            session.flush()
+    except IntegrityError:
+        _check_no_other_open(session, case)  # the other case is committed and visible now
+        raise _already_open(case, None) from None
 
 
 def _stamp(case: Case, target: str, at: datetime) -> None:
@@ -102,10 +120,15 @@ def _check_no_other_open(session: Session, case: Case) -> None:
         )
     )
     if other is not None:
-        raise InvalidTransition(
-            f"cannot reopen case {case.id}: case {other} is already open for "
-            f"{case.device_id} / {case.failure_mode}"
-        )
+        raise _already_open(case, other)
+
+
+def _already_open(case: Case, other: int | None) -> InvalidTransition:
+    number = f" #{other}" if other is not None else ""
+    return InvalidTransition(
+        f"cannot reopen case {case.id}: device {case.device_id} already has an open "
+        f"case{number} for failure mode {case.failure_mode}"
+    )
 
 
 def assign(

@@ -133,7 +133,8 @@ def test_reopen_refused_while_a_newer_case_is_open(service, event):
     service.resolve(old, "agent:x")
     new = service.handle(event()).case_id
     assert new != old
-    with pytest.raises(InvalidTransition, match=f"case {new} is already open"):
+    message = f"device ac-1 already has an open case #{new} for failure mode filter_clog"
+    with pytest.raises(InvalidTransition, match=message):
         service.reopen(old, "agent:x")
 
 

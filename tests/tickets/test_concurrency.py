@@ -8,6 +8,7 @@ count at one.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
@@ -16,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tests.tickets.conftest import T0, make_event
 from tickets.models import OPEN_STATUSES, Case
-from tickets.service import CaseService
+from tickets.service import CaseService, InvalidTransition
 
 WRITERS = 8
 KEYS = [
@@ -134,4 +135,56 @@ def test_auto_resolve_never_closes_a_case_that_just_fell_ill_again(fleet, profil
         resolved = session.scalars(select(Case).where(Case.status == "resolved")).all()
     assert resolved, "the ticker should have resolved some cases"
     assert all(case.healthy_since is not None for case in resolved)
+    assert duplicates(fleet) == 0
+
+
+def blocked_by(factory: sessionmaker[Session], writer: Session) -> Callable[[], bool]:
+    """Whether another backend waits for ``writer``'s transaction (PostgreSQL); on SQLite
+    the writer holds the database write lock and the other side simply waits for it."""
+    if writer.get_bind().dialect.name != "postgresql":
+        return lambda: True
+    pid = writer.scalar(text("SELECT pg_backend_pid()"))
+    query = text("SELECT count(*) FROM pg_stat_activity WHERE :pid = ANY(pg_blocking_pids(pid))")
+
+    def check() -> bool:
+        with factory() as session:
+            return bool(session.scalar(query, {"pid": pid}))
+
+    return check
+
+
+def test_reopen_racing_a_new_open_case_is_an_invalid_transition(fleet, profiles, settings,
+                                                                 clock):  # fmt: skip
+    """The new case is written (not yet committed) after reopen's check could see it: the
+    one-open-case index refuses the reopen, reported as InvalidTransition (the API's 409)."""
+    service = CaseService(fleet, profiles, settings, clock=clock)
+    old = service.handle(make_event("ac-1", at=T0)).case_id
+    service.resolve(old, "agent:x", notify=False)
+    writer = fleet()
+    new = Case(device_id="ac-1", model="aircon-x1", failure_mode="filter_clog", severity="low",
+               priority=4, sla_due_at=T0, title="new", started_at=T0,
+               last_anomaly_at=T0)  # fmt: skip
+    writer.add(new)
+    writer.flush()
+    errors: list[BaseException] = []
+
+    def reopen() -> None:
+        try:
+            service.reopen(old, "agent:x")
+        except Exception as exc:  # collected for the assertion below
+            errors.append(exc)
+
+    thread = threading.Thread(target=reopen)
+    thread.start()
+    waiting, deadline = blocked_by(fleet, writer), time.monotonic() + 10
+    while not waiting() and time.monotonic() < deadline:  # poll until reopen is stuck
+        time.sleep(0.01)
+    writer.commit()
+    writer.close()
+    thread.join(30)
+    [error] = errors
+    assert isinstance(error, InvalidTransition), repr(error)
+    assert f"device ac-1 already has an open case #{new.id} for failure mode filter_clog" in str(
+        error
+    )
     assert duplicates(fleet) == 0
