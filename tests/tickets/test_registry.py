@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect, select
 
+import tickets
 from tests.tickets.conftest import MANIFEST
 from tickets.db import alembic_config, make_engine, migrate
 from tickets.directory import DbDeviceDirectory
 from tickets.models import Agent, Base, ContactPoint, Customer, Device
 from tickets.registry import ManifestError, channel_of, import_manifest, seed_demo_agents
+
+ALEMBIC_INI = Path(tickets.__file__).with_name("alembic.ini")
 
 
 def test_manifest_import_is_idempotent_and_keeps_contact_order(session_factory):
@@ -95,3 +104,48 @@ def test_downgrade_to_base_and_back(db_url):
     finally:
         engine.dispose()
     migrate(db_url)
+
+
+def tables(url: str) -> set[str]:
+    engine = make_engine(url)
+    try:
+        return set(inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
+
+
+def alembic_cli(tmp_path: Path, db_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """``python -m alembic -c tickets/alembic.ini ...`` with the case DB given the way an
+    operator would: ``KIZUKI_CASES__DB_URL``, from a directory without kizuki.toml."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KIZUKI_")}
+    env["KIZUKI_CASES__DB_URL"] = db_url
+    return subprocess.run(
+        [sys.executable, "-m", "alembic", "-c", str(ALEMBIC_INI), *args],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+
+
+def test_plain_alembic_cli_takes_the_url_from_the_kizuki_settings(db_url, tmp_path):
+    down = alembic_cli(tmp_path, db_url, "downgrade", "base")
+    assert down.returncode == 0, down.stderr
+    assert "cases" not in tables(db_url)
+    up = alembic_cli(tmp_path, db_url, "upgrade", "head")
+    assert up.returncode == 0, up.stderr
+    assert "Running upgrade 0001 -> 0002" in up.stderr
+    assert {"cases", "notifications", "delivery_attempts"} <= tables(db_url)
+    current = alembic_cli(tmp_path, db_url, "current")
+    assert "0002 (head)" in current.stdout
+
+
+def test_alembic_config_with_only_sqlalchemy_url(db_url):
+    config = Config(str(ALEMBIC_INI))
+    config.set_main_option("sqlalchemy.url", db_url.replace("%", "%%"))  # ini interpolation
+    command.downgrade(config, "0001")
+    assert "cases" in tables(db_url)
+    command.upgrade(config, "head")
+    engine = make_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+    finally:
+        engine.dispose()

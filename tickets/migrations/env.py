@@ -1,7 +1,14 @@
-"""Alembic environment: runs on the connection ``tickets.db.migrate`` hands in, or on
-``config.attributes["url"]`` when invoked another way."""
+"""Alembic environment for the case database.
+
+The connection is, in order: the one ``tickets.db.migrate`` hands in
+(``config.attributes["connection"]``), ``config.attributes["url"]``, the ``sqlalchemy.url``
+option (``tickets/alembic.ini``), else the Kizuki settings'
+``cases_url`` (``KIZUKI_CASES__DB_URL``, ``kizuki.toml``, default SQLite file).
+"""
 
 from __future__ import annotations
+
+from logging.config import fileConfig
 
 from alembic import context
 from sqlalchemy import Connection
@@ -20,6 +27,19 @@ def _run(connection: Connection) -> None:
         context.run_migrations()
 
 
+def database_url() -> str:
+    """Where to migrate when no connection is handed in (see the module docstring)."""
+    config = context.config
+    url = config.attributes.get("url") or config.get_main_option("sqlalchemy.url")
+    if not url:
+        from kizuki.config import Settings
+
+        url = Settings().cases_url
+    from tickets.db import normalise_url
+
+    return normalise_url(str(url))
+
+
 def run_online() -> None:
     connection = context.config.attributes.get("connection")
     if connection is not None:
@@ -27,7 +47,7 @@ def run_online() -> None:
         return
     from tickets.db import make_engine
 
-    engine = make_engine(context.config.attributes["url"])
+    engine = make_engine(database_url())
     try:
         with engine.begin() as conn:
             _run(conn)
@@ -35,4 +55,6 @@ def run_online() -> None:
         engine.dispose()
 
 
+if context.config.config_file_name is not None:  # the CLI: logging from the .ini file
+    fileConfig(context.config.config_file_name, disable_existing_loggers=False)
 run_online()
