@@ -115,6 +115,19 @@ class NotifySettings(BaseModel):
     )
     poll_interval_s: float = 0.5
     public_base_url: str = "http://127.0.0.1:8000"
+    allow_log_in_production: bool = Field(
+        default=False,
+        description="Let environment=production run with mode='log' (nothing is delivered).",
+    )
+
+    def refuse_in_production(self) -> None:
+        """Raise ValueError if production would write notices to files, not deliver them."""
+        if self.mode == "log" and not self.allow_log_in_production:
+            raise ValueError(
+                "notify.mode is 'log' in production, so customers would get nothing: set "
+                "KIZUKI_NOTIFY__MODE=apprise (or KIZUKI_NOTIFY__ALLOW_LOG_IN_PRODUCTION=true "
+                "to keep writing notices to files)"
+            )
 
 
 class ApiSettings(BaseModel):

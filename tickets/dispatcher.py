@@ -35,7 +35,14 @@ from sqlalchemy.sql.elements import ColumnElement
 from kizuki.config import Settings
 from kizuki.metrics import NOTIFICATIONS
 from tickets import delivery, retry
-from tickets.channels import AppriseChannel, Channel, LogChannel, OutgoingMessage, SendResult
+from tickets.channels import (
+    AppriseChannel,
+    Channel,
+    ChannelConfigError,
+    LogChannel,
+    OutgoingMessage,
+    SendResult,
+)
 from tickets.coalesce import coalesce
 from tickets.lifecycle import log as timeline
 from tickets.models import ContactPoint, DeliveryAttempt, Notification, utcnow
@@ -45,7 +52,10 @@ ACTOR = "dispatcher"
 
 
 class Dispatcher:
-    """Delivers the outbox; ``run_once()`` for one pass, ``run_forever(stop)`` as a loop."""
+    """Delivers the outbox; ``run_once()`` for one pass, ``run_forever(stop)`` as a loop.
+
+    Raises ``ChannelConfigError`` in production with ``notify.mode="log"`` (unless
+    ``notify.allow_log_in_production``): that would write notices to files, silently."""
 
     def __init__(
         self,
@@ -56,6 +66,11 @@ class Dispatcher:
         batch_size: int = 50,
         lease_s: float = 120.0,
     ) -> None:
+        if settings.environment == "production":
+            try:
+                settings.notify.refuse_in_production()
+            except ValueError as exc:
+                raise ChannelConfigError(str(exc)) from None
         self.session_factory = session_factory
         self.settings = settings
         self.clock = clock

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from kizuki.config import Settings
 from tests.tickets.conftest import FakeClock, WebhookReceiver, make_event
+from tickets.channels import ChannelConfigError
 from tickets.dispatcher import Dispatcher
 from tickets.models import CaseEvent, Customer, DeliveryAttempt, Notification
 from tickets.registry import import_manifest
@@ -282,3 +283,15 @@ def test_all_clear_follows_a_notice_that_was_sent(service, dispatcher, customers
     messages = smtp_server.wait_for(2)
     subjects = [str(make_header(decode_header(m["Subject"]))) for m in messages]
     assert "エアフィルター" in subjects[0] and "正常に戻りました" in subjects[1]
+
+
+def test_production_refuses_to_deliver_by_writing_files(tmp_path):
+    def settings_for(**notify) -> Settings:
+        return Settings(environment="production", data_dir=tmp_path, notify=notify,
+                        api={"secret_key": "a-real-secret-of-forty-characters-long!!"})  # fmt: skip
+
+    with pytest.raises(ChannelConfigError, match="set KIZUKI_NOTIFY__MODE=apprise"):
+        Dispatcher(sessionmaker(), settings_for())  # mode defaults to "log"
+    Dispatcher(sessionmaker(), settings_for(mode="apprise"))
+    Dispatcher(sessionmaker(), settings_for(mode="log", allow_log_in_production=True))
+    assert Dispatcher(sessionmaker(), Settings(data_dir=tmp_path)).settings.notify.mode == "log"
