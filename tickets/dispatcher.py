@@ -3,7 +3,7 @@
 What follows a failed send (retry the contact point, the next one, another round, give
 up once ``notify.give_up_after_s`` is spent) is decided by ``tickets.retry``.
 
-Exactly-once, as far as a network allows:
+At least once; exactly once where the receiver deduplicates:
 
 1. *Claim* (own transaction): due rows (``pending`` and due, or ``sending`` with an
    expired lease) are switched to ``sending`` with ``lease_until = now + lease_s`` by a
@@ -15,10 +15,13 @@ Exactly-once, as far as a network allows:
 
 A crash between 2 and 3 leaves the row ``sending``; once the lease expires another
 dispatcher re-claims it and sends again *with the same idempotency key*, logging an
-"outcome unknown" attempt. Nothing is lost; the duplicate is dropped by the receiver:
-webhooks get an ``Idempotency-Key`` header, e-mails an ``Idempotency-Key`` header, and
-the log channel creates its file exclusively. A channel that cannot deduplicate (plain
-SMS) may show the customer the message twice in that one crash case, never zero times.
+"outcome unknown" attempt. Nothing is lost, but delivery is at least once: only a
+receiver that drops a key it has seen turns that into exactly once. The log channel
+does (one file per key, created exclusively); JSON/form/XML webhooks get the key as an
+``Idempotency-Key`` header and do if they honour it. E-mail carries the header but no
+mail client deduplicates on it, and Slack, Teams, LINE and SMS get no key at all, so
+there the customer may see the message twice after such a crash (or after a send that
+timed out once the provider had accepted it), never zero times.
 """
 
 from __future__ import annotations

@@ -5,9 +5,11 @@ whether the failure is *recoverable* (retry later on the same channel) or perman
 (fall back to the customer's next preferred channel). Construction raises
 ``ChannelConfigError`` on bad configuration.
 
-Every message carries its outbox idempotency key; channels pass it on (HTTP
-``Idempotency-Key`` header, e-mail ``Idempotency-Key`` header, the log channel's file
-name) so a receiver can drop the duplicate that a crash between send and mark can cause.
+Every message carries its outbox idempotency key; channels pass it on where the service
+takes it (``Idempotency-Key`` header on JSON/form/XML webhooks and e-mail, the log
+channel's file name) so a receiver can drop the duplicate that a crash between send and
+mark can cause. Slack, Teams, LINE and SMS plugins take no key: a duplicate is possible
+there (see ``tickets.dispatcher``).
 """
 
 from __future__ import annotations
