@@ -1,5 +1,5 @@
 """What an anomaly event does to case fields: the new case's values, or the open case's
-update (severity only rises)."""
+update (severity only rises, the latest explanation next to the first one)."""
 
 from __future__ import annotations
 
@@ -62,7 +62,7 @@ def apply_repeat(case: Case, event: AnomalyEvent, settings: Settings, now: datet
     case.score = max(case.score, float(event.score))
     case.last_anomaly_at = rules.as_datetime(event.ts)
     case.healthy_since = None
-    case.explanation = rules.jsonable(asdict(event.why))
+    case.explanation = latest_explanation(case.explanation, event)
     case.updated_at = now
     raised = case.severity != before
     if raised:
@@ -70,3 +70,12 @@ def apply_repeat(case: Case, event: AnomalyEvent, settings: Settings, now: datet
         case.priority = min(case.priority, urgency)
         case.sla_due_at = min(case.sla_due_at, rules.sla_due(settings, case.severity, now))
     return raised
+
+
+def latest_explanation(current: Mapping[str, Any], event: AnomalyEvent) -> dict[str, Any]:
+    """The event's explanation, with the case's first one kept under ``"first"``: the
+    telemetry snapshot is from the first anomaly, so an agent sees how it started and
+    where it is now."""
+    first = current.get("first") or {k: v for k, v in current.items() if k != "first"}
+    latest: dict[str, Any] = rules.jsonable(asdict(event.why))
+    return {**latest, "first": first}

@@ -126,11 +126,13 @@ def make_event(
     severity: str = "low",
     model: str = "aircon-x1",
     score: float = 5.0,
+    observed: float = 131.0,
+    eta_in_s: float = 3 * 86400,
 ) -> AnomalyEvent:
     ts = at.timestamp()
     why = Explanation(
-        metric="filter_dp_pa", unit="Pa", expected=55.0, observed=131.0, trend_per_day=6.0,
-        limit=150.0, eta_ts=ts + 3 * 86400, detectors=("ewma",), text="filter pressure rising",
+        metric="filter_dp_pa", unit="Pa", expected=55.0, observed=observed, trend_per_day=6.0,
+        limit=150.0, eta_ts=ts + eta_in_s, detectors=("ewma",), text="filter pressure rising",
     )  # fmt: skip
     return AnomalyEvent(
         device_id=device_id, model=model, failure_mode=failure_mode, kind=kind,  # type: ignore[arg-type]

@@ -87,11 +87,46 @@ def test_other_failure_mode_or_device_gets_its_own_case(service, event):
 
 
 def test_premium_customer_and_near_eta_raise_priority(service, fleet, event):
+    """Priority 1 (most urgent) .. 4: medium is 3; premium -1; noticeable within a day -1."""
     with fleet.begin() as session:
         session.get_one(Customer, "c-en").tier = "premium"
-    outcome = service.handle(event(device_id="ac-2", severity="medium"))
+    hours = 3600.0
+    cases = {
+        "standard, ETA in 3 days": event(device_id="ac-1", severity="medium"),
+        "standard, ETA in 6 h": event(device_id="wh-1", model="waterheater-w2",
+                                      failure_mode="scale_buildup", severity="medium",
+                                      eta_in_s=6 * hours),
+        "premium, ETA in 3 days": event(device_id="ac-2", severity="medium"),
+        "premium, ETA in 6 h": event(device_id="pu-1", model="pump-p3",
+                                     failure_mode="bearing_wear", severity="medium",
+                                     eta_in_s=6 * hours),
+    }  # fmt: skip
+    ids = {label: service.handle(ev).case_id for label, ev in cases.items()}
     with fleet() as session:
-        assert session.get_one(Case, outcome.case_id).priority == 2  # medium 3, premium -1
+        got = {label: session.get_one(Case, case_id).priority for label, case_id in ids.items()}
+    assert got == {
+        "standard, ETA in 3 days": 3, "standard, ETA in 6 h": 2,
+        "premium, ETA in 3 days": 2, "premium, ETA in 6 h": 1,
+    }  # fmt: skip
+
+
+def test_severity_rise_with_a_near_eta_raises_priority(service, fleet, event):
+    case_id = service.handle(event(severity="low")).case_id  # 4: low, ETA in 3 days
+    service.handle(event(severity="high", eta_in_s=2 * 3600.0))  # high 2, ETA near -1
+    with fleet() as session:
+        assert session.get_one(Case, case_id).priority == 1
+
+
+def test_repeat_anomaly_keeps_the_first_explanation_next_to_the_latest(service, fleet, event):
+    case_id = service.handle(event(observed=131.0)).case_id
+    service.handle(event(observed=160.0, severity="high"))
+    service.handle(event(observed=175.0))
+    with fleet() as session:
+        case = session.get_one(Case, case_id)
+        why, [detected, update] = case.explanation, case.notifications
+    assert why["observed"] == 175.0 and why["first"]["observed"] == 131.0
+    assert "first" not in why["first"]
+    assert "131" in detected.long_body and "160" in update.long_body  # each said what it saw
 
 
 def test_lifecycle_with_actor_on_the_timeline(service, fleet, event):
