@@ -176,7 +176,7 @@ def _progress(label: str) -> Iterator[Callable[[int, int], None]]:
     with Progress(*columns, console=err, transient=True) as bar:
         task = bar.add_task(label, total=None)
 
-        def advance(done: int, total: int) -> None:
+        def advance(done: int, total: int, _readings: int = 0) -> None:
             bar.update(task, completed=done, total=total)
 
         yield advance

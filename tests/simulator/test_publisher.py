@@ -71,7 +71,7 @@ def test_every_reading_arrives_once_with_the_documented_payload(
         qos=1,
         speed=60_000.0,
         topic_prefix=f"t-{unique}/",
-        progress=lambda k, n: done.append(k),
+        progress=lambda k, n, r: done.append(k),
     )
     assert stats.readings == len(expected) and stats.ticks == fleet.n_ticks
     assert done[-1] == fleet.n_ticks

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import signal
-import socket
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -17,49 +15,13 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from simulator.fleet import Fleet
 from simulator.publisher import PublishError, publish
+from tests.simulator.brokers import Broker
 from tests.simulator.conftest import START
-
-
-class Broker:
-    """A private Mosquitto on a loopback port, with persistence so a restart keeps state."""
-
-    def __init__(self, port: int, workdir: Path, anonymous: bool = True) -> None:
-        self.port = port
-        self.config = workdir / "mosquitto.conf"
-        self.config.write_text(
-            f"listener {port} 127.0.0.1\nallow_anonymous {str(anonymous).lower()}\n"
-            f"persistence true\npersistence_location {workdir}/\nmax_queued_messages 0\n"
-        )
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            ["mosquitto", "-c", str(self.config)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("private mosquitto did not start")
-
-    def stop(self, sig: int = signal.SIGTERM) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(sig)
-            self.process.wait(10)
-
-    @property
-    def url(self) -> str:
-        return f"mqtt://127.0.0.1:{self.port}"
 
 
 @pytest.fixture
 def broker(port: int, tmp_path: Path) -> Iterator[Broker]:
-    own = Broker(port, tmp_path)
+    own = Broker(port, tmp_path, persistence=True, extra="max_queued_messages 0")
     own.start()
     yield own
     own.stop(signal.SIGKILL)
@@ -108,7 +70,7 @@ def test_publishing_resumes_after_a_broker_restart(broker: Broker) -> None:
         qos=1,
         speed=86400 / 5,
         ack_timeout=20,
-        progress=lambda k, _n: tick.__setitem__(0, k),
+        progress=lambda k, _n, _r: tick.__setitem__(0, k),
     )
     bounce.join()
     deadline = time.monotonic() + 10
