@@ -27,10 +27,17 @@ from ingest.senml import is_senml, senml_entries
 from ingest.timestamps import check_skew, parse_ts
 
 REASONS = (
-    "not_json", "bad_schema", "wrong_type", "non_finite", "missing_ts", "ts_future",
-    "ts_past", "too_large", "unknown_metric", "out_of_range", "topic_mismatch", "bad_topic",
+    "not_json", "empty_payload", "bad_schema", "wrong_type", "non_finite", "missing_ts",
+    "ts_future", "ts_past", "too_large", "unknown_metric", "out_of_range", "reserved_name",
+    "topic_mismatch", "bad_topic",
+    "parser_error",    # the parser itself failed on this message (a bug; see the detail)
+    "store_rejected",  # the telemetry store refused the reading (see the detail)
 )  # fmt: skip
 MAX_METRIC_NAME = 128
+# InfluxDB refuses a field named "time" (HTTP 400) and reserves names starting with "_"
+# (InfluxDB 2); "device" is our tag, and a field of that name would shadow it in InfluxQL
+# WHERE clauses. Refused for every backend, so data stays portable between them.
+RESERVED_NAMES = frozenset({"time", "device"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,10 +100,14 @@ class JsonParser:
             raise PayloadError(
                 "too_large", f"{len(payload)} bytes > {self.limits.max_payload_bytes}"
             )
+        if not payload.strip():
+            raise PayloadError("empty_payload", "the message has no payload")
         doc = _loads(payload)
         if isinstance(doc, dict):
             return [doc]
         if isinstance(doc, list):
+            if not doc:
+                raise PayloadError("empty_payload", "an empty list holds no readings")
             return senml_entries(device_id, doc) if is_senml(doc) else doc
         raise PayloadError("bad_schema", f"expected an object or a list, got {type(doc).__name__}")
 
@@ -146,21 +157,38 @@ def _metrics(
 ) -> dict[str, float]:
     good: dict[str, float] = {}
     for name, value in values.items():
-        if type(value) is float or (type(value) is int):
-            number = float(value)
-        else:
-            problems.append(PayloadError("wrong_type", f"{name[:80]}={value!r:.40} not a number"))
-            continue
-        if not math.isfinite(number):
-            problems.append(PayloadError("non_finite", f"{name[:80]}={value}"))
+        try:
+            number = _number(name, value)
+            _check_name(name)
+        except PayloadError as exc:
+            problems.append(exc)
             continue
         if profile is not None and not _fits(name, number, profile, problems):
             continue
-        if not name or len(name) > MAX_METRIC_NAME:
-            problems.append(PayloadError("bad_schema", f"metric name {name[:80]!r} length"))
-            continue
         good[name] = number
     return good
+
+
+def _number(name: str, value: Any) -> float:
+    if type(value) is float:
+        number = value
+    elif type(value) is int:
+        try:
+            number = float(value)
+        except OverflowError:
+            raise PayloadError("non_finite", f"{name[:80]}: integer beyond float range") from None
+    else:
+        raise PayloadError("wrong_type", f"{name[:80]}={value!r:.40} not a number")
+    if not math.isfinite(number):
+        raise PayloadError("non_finite", f"{name[:80]}={value}")
+    return number
+
+
+def _check_name(name: str) -> None:
+    if not name or len(name) > MAX_METRIC_NAME:
+        raise PayloadError("bad_schema", f"metric name {name[:80]!r} length")
+    if name in RESERVED_NAMES or name.startswith("_"):
+        raise PayloadError("reserved_name", f"metric name {name[:80]!r} is reserved")
 
 
 def _fits(

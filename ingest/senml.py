@@ -13,6 +13,7 @@ refused as ``missing_ts`` instead of being stamped with the time of receipt.
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
@@ -61,7 +62,7 @@ def _time(record: dict[str, Any], base: dict[str, Any]) -> float:
     bt, t = base["bt"], record.get("t", 0.0)
     if not _number(bt) or not _number(t):
         raise PayloadError("wrong_type", f"SenML time bt={bt!r:.40} t={t!r:.40}")
-    ts = float(bt) + float(t)
+    ts = _add(bt, t, "SenML time")
     if abs(ts) < RELATIVE_LIMIT:
         raise PayloadError("missing_ts", f"SenML time {ts} is relative; send absolute time")
     return ts
@@ -84,7 +85,8 @@ def _metric(device_id: str, record: dict[str, Any], base: dict[str, Any]) -> str
 def _value(record: dict[str, Any], base: dict[str, Any]) -> Any:
     if "v" in record:
         value, offset = record["v"], base["bv"]
-        return value + offset if _number(value) and _number(offset) else value
+        name = f"SenML {record.get('n', '')!r:.80}"
+        return _add(value, offset, name) if _number(value) and _number(offset) else value
     if "vb" in record:
         flag = record["vb"]
         return (1.0 if flag else 0.0) if isinstance(flag, bool) else flag
@@ -92,6 +94,16 @@ def _value(record: dict[str, Any], base: dict[str, Any]) -> Any:
         name = record.get("n", "")
         raise PayloadError("wrong_type", f"SenML {name!r:.80} has a non-numeric value")
     raise PayloadError("bad_schema", f"SenML record {record.get('n', '')!r:.80} has no value")
+
+
+def _add(a: float, b: float, what: str) -> float:
+    try:
+        total = float(a) + float(b)
+    except OverflowError:
+        raise PayloadError("non_finite", f"{what}: number beyond float range") from None
+    if not math.isfinite(total):
+        raise PayloadError("non_finite", f"{what} is {total}")
+    return total
 
 
 def _number(value: Any) -> bool:

@@ -23,7 +23,11 @@ def parse_ts(value: object) -> float:
     if isinstance(value, bool):
         raise PayloadError("wrong_type", f"ts must be a number or ISO 8601 string, got {value}")
     if isinstance(value, int | float):
-        return _from_number(float(value))
+        try:
+            number = float(value)
+        except OverflowError:
+            raise PayloadError("non_finite", "ts is an integer beyond float range") from None
+        return _from_number(number)
     if isinstance(value, str):
         return _from_iso(value)
     raise PayloadError("wrong_type", f"ts must be a number or ISO 8601 string, got {value!r:.80}")
@@ -46,8 +50,8 @@ def _from_number(value: float) -> float:
 def _from_iso(text: str) -> float:
     try:
         parsed = datetime.fromisoformat(text)
-    except ValueError:
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=UTC)
+        return parsed.timestamp()
+    except (ValueError, OverflowError):
         raise PayloadError("wrong_type", f"ts {text[:80]!r} is not ISO 8601") from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.timestamp()

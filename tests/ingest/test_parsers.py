@@ -50,6 +50,17 @@ def test_timestamp_forms(value: object, expected: float) -> None:
         ({"ts": NOW - 500 * 86400, "metrics": {"t": 1}}, ["ts_past"]),
         ({"ts": NOW, "device": "ac-2", "metrics": {"t": 1}}, ["topic_mismatch"]),
         ({"ts": NOW, "metrics": {"t": "x" * 3000}}, ["too_large"]),
+        (b"[]", ["empty_payload"]),
+        (b"", ["empty_payload"]),
+        (b"  \n", ["empty_payload"]),
+        (b'{"ts": 1%s, "metrics": {"t": 1}}' % (b"0" * 400), ["non_finite"]),
+        (b'{"ts": 1750000000, "metrics": {"t": -1%s}}' % (b"0" * 400), ["non_finite"]),
+        (b'{"ts": 1750000000, "metrics": {"t": 1e400}}', ["non_finite"]),
+        (b'[{"bn": "ac-1/", "bt": 1%s, "n": "t", "v": 1}]' % (b"0" * 400), ["non_finite"]),
+        (b'[{"bn": "ac-1/", "bt": 1750000000, "n": "t", "v": 1%s}]' % (b"0" * 400), ["non_finite"]),
+        ({"ts": "9999-12-31T23:59:59-23:59", "metrics": {"t": 1}}, ["ts_future"]),
+        ({"ts": NOW, "metrics": {"time": 1}}, ["reserved_name"]),
+        ({"ts": NOW, "metrics": {"_field": 1, "device": 2}}, ["reserved_name"] * 2),
     ],
 )
 def test_refused_payloads_say_why(doc: object, reasons: list[str]) -> None:
