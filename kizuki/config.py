@@ -43,7 +43,14 @@ class MqttSettings(BaseModel):
     )
     keepalive: int = 30
     max_inflight: int = 1000
-    session_expiry_s: int = 3600
+    session_expiry_s: int = Field(
+        default=7 * 86400,
+        ge=0,
+        le=2**32 - 1,
+        description="How long the broker keeps our session and its unacked backlog while "
+        "the engine is away (MQTT 5 Session Expiry; Mosquitto caps it with "
+        "persistent_client_expiration, 7d in deploy/mosquitto).",
+    )
 
     @field_validator("url")
     @classmethod
