@@ -19,6 +19,7 @@ def open_store(settings: Settings) -> TelemetryStore:
             cfg.influx_bucket,
             query_url=cfg.influx_query_url,
             database=cfg.influx_database,
+            write_api=cfg.influx_write_api,
         )
     from ingest.embedded_store import SqliteStore
 

@@ -80,6 +80,11 @@ class StoreSettings(BaseModel):
     influx_database: str | None = Field(
         default=None, description="InfluxQL database (DBRP-mapped to the bucket); default bucket."
     )
+    influx_write_api: Literal["v2", "v1"] = Field(
+        default="v2",
+        description="'v2' writes to /api/v2/write (InfluxDB 2, 3, 1.8+); "
+        "'v1' to /write?db=influx_database (InfluxDB 1.x before 1.8).",
+    )
     batch_size: int = 5000
     flush_interval_s: float = 0.2
 

@@ -58,7 +58,8 @@ def victoria_metrics(workdir: Path) -> Service:
         f"-httpListenAddr=127.0.0.1:{port}",
         f"-storageDataPath={workdir / 'vm-data'}",
         "-retentionPeriod=100y",
-        "-dedup.minScrapeInterval=1ms",
+        # No -dedup.minScrapeInterval: every raw sample stays visible, so a test sees a
+        # point written twice (InfluxDB would overwrite it; VictoriaMetrics keeps both).
     ]
     url = f"http://127.0.0.1:{port}"
     return Service("victoria-metrics", argv, url, "/health", workdir / "vm.log")

@@ -7,7 +7,9 @@ through its DBRP mapping), only when ``KIZUKI_TEST_INFLUX_URL`` is set (token in
 ``influx``: InfluxStore writes to VictoriaMetrics (/api/v2/write, influxdb-client) and
 reads with InfluxQL from InfluxDB 1.x, which receives the same line protocol on its v1
 /write (1.x has no /api/v2/write). ``test_influx_writes_reach_victoria`` checks that
-VictoriaMetrics holds exactly what InfluxStore wrote.
+VictoriaMetrics holds exactly what InfluxStore wrote, sample for sample (no dedup).
+
+``influx1``: InfluxStore with ``write_api="v1"`` writing and reading InfluxDB 1.x itself.
 """
 
 from __future__ import annotations
@@ -48,12 +50,17 @@ class MirroredInflux:
         return getattr(self.inner, name)
 
 
-@pytest.fixture(params=["sqlite", "influx", pytest.param("influx2", marks=pytest.mark.influx2)])
+@pytest.fixture(
+    params=["sqlite", "influx", "influx1", pytest.param("influx2", marks=pytest.mark.influx2)]
+)
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TelemetryStore]:
     if request.param == "sqlite":
         backend: TelemetryStore = SqliteStore(tmp_path / "telemetry.db")
     elif request.param == "influx2":
         backend = influx2_store()
+    elif request.param == "influx1":
+        url = request.getfixturevalue("influx1").url
+        backend = InfluxStore(url, "", "kizuki", "telemetry", write_api="v1")
     else:
         vm: Service = request.getfixturevalue("victoria")
         influx1: Service = request.getfixturevalue("influx1")
@@ -138,7 +145,8 @@ def test_influx_writes_reach_victoria(victoria: Service, device: str) -> None:
     store = InfluxStore(victoria.url, "", "kizuki", "telemetry")
     readings = [Reading(device, T0 + i * 0.5, {"temp": float(i)}) for i in range(100)]
     assert store.write(readings) == 100
-    store.write(readings[:10])  # a redelivery
+    expected = [(round((T0 + i * 0.5) * 1000), float(i)) for i in range(100)]
+    assert sorted(vm_points(victoria.url, "temp")[device]) == expected  # each sample once
+    store.write(readings[:10])  # a redelivery: VictoriaMetrics keeps raw samples, so +10
     store.close()
-    samples = sorted(set(vm_points(victoria.url, "temp")[device]))
-    assert samples == [(round((T0 + i * 0.5) * 1000), float(i)) for i in range(100)]
+    assert sorted(vm_points(victoria.url, "temp")[device]) == sorted(expected + expected[:10])
