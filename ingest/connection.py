@@ -121,3 +121,18 @@ class ConnectOutcome:
                 f"MQTT broker at {address} refused the subscription to {topic}{who}: "
                 f"{self.sub_refused}; check the broker ACL"
             )
+
+
+def confirm_acks(client: paho.Client, client_id: str, timeout: float = 5.0) -> bool:
+    """Wait until the broker has processed every ack sent so far; False if it did not say.
+
+    Without this a clean stop followed by a quick restart can see committed messages
+    again: the broker may take the new connection over before it has read the old one's
+    last PUBACKs. A broker handles one connection's packets in order, so its answer to an
+    UNSUBSCRIBE sent after the acks means the acks are settled. The topic is one we never
+    subscribe to (unsubscribing the real one would stop the session collecting messages).
+    """
+    answered = threading.Event()
+    client.on_unsubscribe = lambda *_: answered.set()
+    result, _mid = client.unsubscribe(f"kizuki/ack-barrier/{client_id}")
+    return result == paho.MQTT_ERR_SUCCESS and answered.wait(timeout)

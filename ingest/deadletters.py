@@ -1,4 +1,11 @@
-"""Dead letters in SQLite: every refused message, its raw payload, reason and time."""
+"""Dead letters in SQLite: every refused message, its raw payload, reason and time.
+
+Payloads are BLOBs, kept byte for byte. Each letter may carry a ``msg_key`` (MQTT
+packet id + digest of topic and payload). A message the broker redelivers after a crash
+(DUP flag set) and that was already dead-lettered under the same key and reason is not
+kept again. A first delivery is always kept, even when an older letter happens to share
+its key: packet ids wrap, and a device may well send the same bad payload twice.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +23,20 @@ _SCHEMA = (
     "received_at REAL NOT NULL)",
     "CREATE INDEX IF NOT EXISTS dead_letters_reason ON dead_letters (reason, id)",
 )
-_COLUMNS = "topic, payload, reason, detail, received_at, id"
+_KEY_COLUMN = (  # added after the first release: existing files are upgraded in place
+    "ALTER TABLE dead_letters ADD COLUMN msg_key TEXT",
+    "CREATE INDEX IF NOT EXISTS dead_letters_key ON dead_letters (msg_key)",
+)
+_COLUMNS = "topic, payload, reason, detail, received_at, id, msg_key"
+_INSERT = (
+    "INSERT INTO dead_letters (topic, payload, reason, detail, received_at, msg_key) "
+    "VALUES (?, ?, ?, ?, ?, ?)"
+)
+_INSERT_UNSEEN = (
+    "INSERT INTO dead_letters (topic, payload, reason, detail, received_at, msg_key) "
+    "SELECT ?, ?, ?, ?, ?, ? WHERE NOT EXISTS "
+    "(SELECT 1 FROM dead_letters WHERE msg_key = ? AND reason = ?)"
+)
 _Rows = list[tuple[Any, ...]]
 
 
@@ -33,28 +53,25 @@ class SqliteDeadLetters:
             self._conn.execute("PRAGMA journal_mode=WAL")
             for statement in _SCHEMA:
                 self._conn.execute(statement)
+            self._add_key_column()
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open dead-letter database {self.path}: {exc}") from None
         self._lock = threading.Lock()
 
-    def add(self, letters: Sequence[DeadLetter]) -> None:
-        """Keep letters in one transaction."""
+    def add(self, letters: Sequence[DeadLetter]) -> list[DeadLetter]:
+        """Keep letters in one transaction; return those kept (see the module docstring)."""
         if not letters:
-            return
-        rows = [(d.topic, d.payload, d.reason, d.detail, d.received_at) for d in letters]
-        sql = (
-            "INSERT INTO dead_letters (topic, payload, reason, detail, received_at) "
-            "VALUES (?, ?, ?, ?, ?)"
-        )
+            return []
         with self._lock:
             try:
                 self._conn.execute("BEGIN")
-                self._conn.executemany(sql, rows)
+                kept = [d for d in letters if self._insert(d)]
                 self._conn.execute("COMMIT")
             except sqlite3.Error as exc:
                 if self._conn.in_transaction:
                     self._conn.execute("ROLLBACK")
                 raise StoreError(f"dead-letter write failed: {exc}") from None
+        return kept
 
     def list(
         self, limit: int = 100, before_id: int | None = None, reason: str | None = None
@@ -73,7 +90,7 @@ class SqliteDeadLetters:
             "ORDER BY id DESC LIMIT ?"
         )
         rows = self._fetch(sql, (*params, max(0, limit)))
-        return [DeadLetter(t, bytes(p), r, d, at, i) for t, p, r, d, at, i in rows]
+        return [DeadLetter(t, bytes(p), r, d, at, i, k) for t, p, r, d, at, i, k in rows]
 
     def counts(self) -> dict[str, int]:
         """Dead letters kept, per reason."""
@@ -83,6 +100,19 @@ class SqliteDeadLetters:
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+
+    def _insert(self, d: DeadLetter) -> bool:
+        row = (d.topic, d.payload, d.reason, d.detail, d.received_at, d.msg_key)
+        if d.redelivered and d.msg_key is not None:
+            return self._conn.execute(_INSERT_UNSEEN, (*row, d.msg_key, d.reason)).rowcount == 1
+        self._conn.execute(_INSERT, row)
+        return True
+
+    def _add_key_column(self) -> None:
+        columns = {row[1] for row in self._conn.execute("PRAGMA table_info(dead_letters)")}
+        if "msg_key" not in columns:
+            self._conn.execute(_KEY_COLUMN[0])
+        self._conn.execute(_KEY_COLUMN[1])
 
     def _fetch(self, sql: str, params: tuple[object, ...]) -> _Rows:
         with self._lock:

@@ -1,20 +1,62 @@
-"""A batch of MQTT messages -> readings to store and dead letters to keep."""
+"""A batch of MQTT messages -> readings to store and dead letters to keep.
+
+Each message is decoded on its own: whatever goes wrong with one message (even a bug in
+the parser) dead-letters that message alone, so its neighbours are stored and the whole
+batch can be acknowledged. Nothing here raises for bad input.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from anomaly.profiles import DeviceProfile, MetricSpec
 from ingest.base import DeadLetter, PayloadError, Reading
 from ingest.parsers import JsonParser, PayloadParser
 from ingest.topics import TopicParser
-from kizuki.metrics import DEAD_LETTERS
 
 log = logging.getLogger(__name__)
 
 Directory = Callable[[str], str | None]
 MAX_DETAILS = 5
+MAX_DETAIL_CHARS = 500
+
+
+class Inbound(NamedTuple):
+    """One received message: what the writer needs to decode, dead-letter and ack it."""
+
+    topic: str
+    payload: bytes
+    received_at: float
+    mid: int = 0
+    qos: int = 1
+    redelivered: bool = False  # the broker's DUP flag
+    generation: int = 0  # which connection delivered it (acks go back on that one only)
+
+
+@dataclass(slots=True)
+class DecodedBatch:
+    """Readings (``origins[i]`` indexes the message ``readings[i]`` came from) + letters."""
+
+    messages: Sequence[Inbound]
+    readings: list[Reading] = field(default_factory=list)
+    origins: list[int] = field(default_factory=list)
+    letters: list[DeadLetter] = field(default_factory=list)
+
+    def refuse(self, index: int, reason: str, detail: str) -> DeadLetter:
+        """A dead letter for message ``index`` (its raw payload, keyed for redelivery)."""
+        return dead_letter(self.messages[index], reason, detail)
+
+
+def dead_letter(msg: Inbound, reason: str, detail: str) -> DeadLetter:
+    digest = hashlib.blake2b(msg.topic.encode() + b"\0" + msg.payload, digest_size=12)
+    return DeadLetter(
+        msg.topic, msg.payload, reason, detail[:MAX_DETAIL_CHARS], msg.received_at,
+        msg_key=f"{msg.mid}:{digest.hexdigest()}", redelivered=msg.redelivered,
+    )  # fmt: skip
 
 
 class BatchDecoder:
@@ -40,25 +82,29 @@ class BatchDecoder:
         self._models: dict[str, tuple[float, Mapping[str, MetricSpec] | None]] = {}
         self._topics: dict[str, str] = {}
 
-    def decode(
-        self, messages: Iterable[tuple[str, bytes, float]], now: float
-    ) -> tuple[list[Reading], list[DeadLetter]]:
-        """``messages`` are (topic, payload, received_at); problems become dead letters."""
-        readings: list[Reading] = []
-        letters: list[DeadLetter] = []
-        for topic, payload, received_at in messages:
+    def decode(self, messages: Sequence[Inbound], now: float) -> DecodedBatch:
+        """Readings and dead letters of ``messages``; never raises for a bad message."""
+        out = DecodedBatch(messages)
+        for index, msg in enumerate(messages):
             try:
-                device_id = self._device(topic)
-            except PayloadError as exc:
-                letters.append(DeadLetter(topic, payload, exc.reason, exc.detail, received_at))
-                continue
-            decoded = self.parser(device_id, payload, now, self._profile(device_id, now))
-            readings.extend(decoded.readings)
-            if decoded.problems:
-                letters.extend(_letters(topic, payload, received_at, decoded.problems))
-        for letter in letters:
-            DEAD_LETTERS.labels(letter.reason).inc()
-        return readings, letters
+                self._one(index, msg, now, out)
+            except Exception as exc:  # noqa: BLE001 - one message's failure is its own
+                log.exception("parser failed on a message from %s", msg.topic[:200])
+                out.letters.append(dead_letter(msg, "parser_error", f"{type(exc).__name__}: {exc}"))
+        return out
+
+    def _one(self, index: int, msg: Inbound, now: float, out: DecodedBatch) -> None:
+        try:
+            device_id = self._device(msg.topic)
+        except PayloadError as exc:
+            out.letters.append(dead_letter(msg, exc.reason, exc.detail))
+            return
+        decoded = self.parser(device_id, msg.payload, now, self._profile(device_id, now))
+        if decoded.problems:
+            out.letters.extend(_letters(msg, decoded.problems))
+        if decoded.readings:
+            out.readings.extend(decoded.readings)
+            out.origins.extend([index] * len(decoded.readings))
 
     def _device(self, topic: str) -> str:
         device_id = self._topics.get(topic)
@@ -86,9 +132,7 @@ class BatchDecoder:
         return metrics
 
 
-def _letters(
-    topic: str, payload: bytes, received_at: float, problems: list[PayloadError]
-) -> list[DeadLetter]:
+def _letters(msg: Inbound, problems: list[PayloadError]) -> list[DeadLetter]:
     """One dead letter per reason per message, its detail listing the first few problems."""
     by_reason: dict[str, list[str]] = {}
     for problem in problems:
@@ -98,5 +142,5 @@ def _letters(
         detail = "; ".join(details[:MAX_DETAILS])
         if len(details) > MAX_DETAILS:
             detail += f"; and {len(details) - MAX_DETAILS} more"
-        letters.append(DeadLetter(topic, payload, reason, detail, received_at))
+        letters.append(dead_letter(msg, reason, detail))
     return letters

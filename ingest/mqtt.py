@@ -6,7 +6,14 @@ readings and dead letters, calls the sink, and only then acks the messages (QoS 
 ``manual_ack=True``). A crash loses nothing: unacked messages stay with the broker in
 our persistent session and are redelivered; the store's (device, metric, ts) key makes
 the redelivery harmless. When the store is down the writer retries with backoff and
-acks nothing, so the broker holds the backlog; ``kizuki_store_backpressure`` says so.
+acks nothing, so the broker holds the backlog; ``kizuki_store_backpressure`` says so,
+and ``kizuki_ingest_queue_depth`` counts the messages held (queued plus in the batch
+being written).
+
+Acks go back only on the connection that delivered the message: a packet id means
+nothing on another connection, so a reconnect drops the acks still owed (the broker
+redelivers those messages). The connection generation is bumped, and acks are sent,
+under one lock, so no ack can slip onto a new connection mid-batch.
 """
 
 from __future__ import annotations
@@ -15,26 +22,31 @@ import collections
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, cast
 
 import paho.mqtt.client as paho
 
 from anomaly.profiles import DeviceProfile, load_profiles
 from ingest.base import DeadLetterStore, IngestError, Reading, TelemetryStore
-from ingest.connection import BrokerAddress, ConnectOutcome, make_client, open_connection
-from ingest.decode import BatchDecoder, Directory
-from ingest.parsers import JsonParser, Limits
+from ingest.connection import (
+    BrokerAddress,
+    ConnectOutcome,
+    confirm_acks,
+    make_client,
+    open_connection,
+)
+from ingest.decode import BatchDecoder, Directory, Inbound
+from ingest.parsers import JsonParser, Limits, PayloadParser
 from ingest.topics import TopicParser
 from ingest.writer import Committer
-from kizuki.config import Settings
+from kizuki.config import MqttSettings, Settings
 from kizuki.metrics import INGEST_QUEUE, MESSAGES_IN
 
 log = logging.getLogger(__name__)
 
 Sink = Callable[[list[Reading]], None]
-# (connection generation, mid, qos, topic, payload, received_at)
-Inbound = tuple[int, int, int, str, bytes, float]
+ClientFactory = Callable[[MqttSettings, BrokerAddress], paho.Client]
 
 
 class MqttIngest:
@@ -52,13 +64,16 @@ class MqttIngest:
         url: str | None = None,
         profiles: Mapping[str, DeviceProfile] | None = None,
         connect_timeout_s: float = 10.0,
+        parser: PayloadParser | None = None,
+        client_factory: ClientFactory = make_client,
     ) -> None:
         self.settings = settings
         self.url = url or settings.mqtt.url
         self.clock = clock
         self.connect_timeout_s = connect_timeout_s
+        self.client_factory = client_factory
         self._decoder = BatchDecoder(
-            JsonParser(_limits(settings)),
+            parser or JsonParser(_limits(settings)),
             directory,
             profiles if profiles is not None else (load_profiles() if directory else {}),
             topics=TopicParser(settings.mqtt.topic),
@@ -70,8 +85,12 @@ class MqttIngest:
         self._room = threading.Condition()
         self._idle = False
         self._stopping = threading.Event()
+        self._connection = threading.Lock()  # generation changes and acks, never both at once
         self._generation = 0
+        self._connections = 0
         self._received = 0
+        self._redelivered = 0
+        self._inflight = 0
         self._client: paho.Client | None = None
         self._writer: threading.Thread | None = None
         self._outcome = ConnectOutcome(threading.Event())
@@ -81,12 +100,13 @@ class MqttIngest:
         if self.url is None:
             raise IngestError("no MQTT broker URL: set KIZUKI_MQTT__URL (mqtt://host:port)")
         address = BrokerAddress.parse(self.url)
-        client = make_client(self.settings.mqtt, address)
+        client = self.client_factory(self.settings.mqtt, address)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
         client.on_subscribe = self._on_subscribe
         self._client = client
+        INGEST_QUEUE.set_function(self._depth)
         open_connection(client, self.settings.mqtt, address, self._capacity)
         client.loop_start()
         try:
@@ -108,24 +128,31 @@ class MqttIngest:
         if self._writer is not None:
             self._writer.join(timeout)
         if self._client is not None:
+            confirm_acks(self._client, self.settings.mqtt.client_id)
             self._client.disconnect()
             self._client.loop_stop()
-        INGEST_QUEUE.set(0)
+        INGEST_QUEUE.set_function(lambda: 0)
 
     def stats(self) -> dict[str, int]:
         """Counts since start.
 
-        ``received`` messages (redeliveries included), ``acked`` (committed and acked on
-        the live connection), ``readings``/``points`` committed, ``dead_letters`` kept,
-        ``batches``, ``store_errors``, ``sink_errors``, ``backpressure`` (1 while the
-        store is down), ``queue_depth`` and ``connections`` (1 + reconnects).
+        ``received`` messages (redeliveries included), ``redelivered`` (of those, sent
+        again by the broker: DUP flag), ``acked`` (committed and acked on the live
+        connection), ``readings``/``points`` committed, ``dead_letters`` kept,
+        ``store_rejected`` (messages whose readings the store refused), ``batches``,
+        ``store_errors``, ``sink_errors``, ``backpressure`` (1 while the store is down),
+        ``queue_depth`` (received, not yet committed) and ``connections`` (1 + reconnects).
         """
         return {
             "received": self._received,
-            "queue_depth": len(self._queue),
-            "connections": self._generation,
+            "redelivered": self._redelivered,
+            "queue_depth": self._depth(),
+            "connections": self._connections,
             **self._committer.counts(),
         }
+
+    def _depth(self) -> int:
+        return len(self._queue) + self._inflight
 
     # paho's thread ------------------------------------------------------------------
 
@@ -136,7 +163,9 @@ class MqttIngest:
             self._outcome.done.set()
             client.disconnect()
             return
-        self._generation += 1
+        with self._connection:
+            self._generation += 1
+            self._connections += 1
         client.subscribe(self.settings.mqtt.topic, qos=self.settings.mqtt.qos)
 
     def _on_subscribe(self, _c: paho.Client, _u: Any, _m: int, reasons: list[Any], _p: Any) -> None:
@@ -147,14 +176,21 @@ class MqttIngest:
         self._outcome.done.set()
 
     def _on_disconnect(self, _c: paho.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
+        # Called before paho reconnects: from here on, acks owed to this connection are
+        # dropped (waits for an ack loop in progress to finish on the old connection).
+        with self._connection:
+            self._generation += 1
         if not self._stopping.is_set():
             log.warning("MQTT connection lost (%s); paho reconnects", reason)
 
     def _on_message(self, _c: paho.Client, _u: Any, msg: paho.MQTTMessage) -> None:
+        payload = cast(bytes, msg.payload)
         self._queue.append(
-            (self._generation, msg.mid, msg.qos, msg.topic, cast(bytes, msg.payload), self.clock())
+            Inbound(msg.topic, payload, self.clock(), msg.mid, msg.qos, msg.dup, self._generation)
         )
         self._received += 1
+        if msg.dup:
+            self._redelivered += 1
         if self._idle:
             self._wake.set()
         if len(self._queue) >= self._capacity:
@@ -186,31 +222,35 @@ class MqttIngest:
                 self._wake.wait(self.settings.store.flush_interval_s)
             self._idle = False
             self._wake.clear()
-        batch = [queue.popleft() for _ in range(min(limit, len(queue)))]
-        INGEST_QUEUE.set(len(queue))
+        n = min(limit, len(queue))
+        self._inflight = n  # still counted in the depth until committed
+        batch = [queue.popleft() for _ in range(n)]
         with self._room:
             self._room.notify_all()
         return batch
 
     def _handle(self, batch: list[Inbound]) -> None:
         MESSAGES_IN.inc(len(batch))
-        readings, letters = self._decoder.decode(((m[3], m[4], m[5]) for m in batch), self.clock())
-        if not self._committer.commit(readings, letters, self._stopping):
-            return  # store down while stopping: leave the messages with the broker
-        self._ack(batch)
+        decoded = self._decoder.decode(batch, self.clock())
+        if self._committer.commit(decoded, self._stopping):
+            self._ack(batch)
+        # else: store down while stopping; the broker keeps the messages
+        self._inflight = 0
 
-    def _ack(self, batch: list[Inbound]) -> None:
-        client, generation = self._client, self._generation
+    def _ack(self, batch: Sequence[Inbound]) -> None:
+        client = self._client
         if client is None:
             return
         settled = 0
-        for gen, mid, qos, *_ in batch:
-            # After a reconnect the broker redelivers older messages itself; acking them
-            # by mid on the new connection could ack a different, uncommitted message.
-            if gen == generation:
-                settled += 1
-                if qos:
-                    client.ack(mid, qos)
+        with self._connection:
+            generation = self._generation
+            for msg in batch:
+                # A message from an earlier connection is redelivered by the broker; its
+                # packet id on this connection could belong to another, uncommitted one.
+                if msg.generation == generation:
+                    settled += 1
+                    if msg.qos:
+                        client.ack(msg.mid, msg.qos)
         self._committer.acked(settled)
 
 

@@ -1,11 +1,12 @@
 """Run ingest alone until SIGINT/SIGTERM: ``python -m ingest.run`` (settings from env).
 
 Prints one line ``ingest ready`` on stdout once subscribed, so supervisors and tests know
-when messages are being taken.
+when messages are being taken, and ``ingest stopped: {...}`` (the counts, JSON) at exit.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import signal
 import sys
@@ -43,7 +44,7 @@ def main() -> int:
     except IngestError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(f"ingest stopped: {stats}", flush=True)
+    print(f"ingest stopped: {json.dumps(stats)}", flush=True)
     return 0
 
 

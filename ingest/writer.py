@@ -1,20 +1,37 @@
-"""Commit one decoded batch: store, dead letters, sink; retry with backoff while down."""
+"""Commit one decoded batch: store, dead letters, sink; retry with backoff while down.
+
+A store that refuses data (``StoreRejected``: InfluxDB's HTTP 400 for a field it will
+not take, points beyond the retention period) is not "down": retrying the same batch
+would fail forever and hold every acknowledgement behind it. The batch is bisected to
+find the readings the store refuses; those messages are dead-lettered as
+``store_rejected`` with the server's message, the rest are committed (writes are
+idempotent, so rewriting what a partial write already took is harmless).
+"""
 
 from __future__ import annotations
 
 import logging
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 
-from ingest.base import DeadLetter, DeadLetterStore, Reading, TelemetryStore
-from kizuki.metrics import READINGS_IN, STORE_BACKPRESSURE, STORE_ERRORS, WRITE_LATENCY
+from ingest.base import DeadLetter, DeadLetterStore, Reading, StoreRejected, TelemetryStore
+from ingest.decode import DecodedBatch
+from kizuki.metrics import (
+    DEAD_LETTERS,
+    READINGS_IN,
+    STORE_BACKPRESSURE,
+    STORE_ERRORS,
+    WRITE_LATENCY,
+)
 
 log = logging.getLogger(__name__)
 
 FIRST_DELAY_S = 0.25
 MAX_DELAY_S = 10.0
 STOP_GRACE_S = 10.0
+STILL_DOWN_LOG_S = 30.0
 
 
 class Committer:
@@ -26,24 +43,26 @@ class Committer:
         deadletters: DeadLetterStore,
         sink: Callable[[list[Reading]], None] | None,
         clock: Callable[[], float] = time.time,
+        *,
+        still_down_log_s: float = STILL_DOWN_LOG_S,
     ) -> None:
         self.store = store
         self.deadletters = deadletters
         self.sink = sink
         self.clock = clock
+        self.still_down_log_s = still_down_log_s
         self._counts = dict.fromkeys(
             ("acked", "readings", "points", "dead_letters", "batches", "store_errors",
-             "sink_errors", "backpressure"), 0,
+             "store_rejected", "sink_errors", "backpressure"), 0,
         )  # fmt: skip
+        self._down_since = self._last_log = 0.0
 
-    def commit(
-        self, readings: list[Reading], letters: Sequence[DeadLetter], stopping: threading.Event
-    ) -> bool:
+    def commit(self, batch: DecodedBatch, stopping: threading.Event) -> bool:
         """True once committed; False if the store stayed down past the stop grace period."""
         delay, give_up_at = FIRST_DELAY_S, None
         while True:
             try:
-                self._write(readings, letters)
+                accepted = self._write(batch)
                 break
             except Exception as exc:  # noqa: BLE001 - any store failure means: hold the acks
                 self._failed(exc)
@@ -55,7 +74,7 @@ class Committer:
             _pause(stopping, delay)
             delay = min(delay * 2, MAX_DELAY_S)
         self._recovered()
-        self._call_sink(readings)
+        self._call_sink(accepted)
         return True
 
     def acked(self, n: int) -> None:
@@ -64,32 +83,82 @@ class Committer:
     def counts(self) -> dict[str, int]:
         return dict(self._counts)
 
-    def _write(self, readings: list[Reading], letters: Sequence[DeadLetter]) -> None:
+    def _write(self, batch: DecodedBatch) -> list[Reading]:
         start = time.perf_counter()
-        points = self.store.write(readings) if readings else 0
-        if letters:
-            self.deadletters.add(letters)
+        points, accepted, refused = self._store(batch)
+        letters = batch.letters + refused
+        kept = self._keep(letters) if letters else []
         WRITE_LATENCY.observe(time.perf_counter() - start)
-        READINGS_IN.inc(len(readings))
+        READINGS_IN.inc(len(accepted))
         counts = self._counts
-        counts["readings"] += len(readings)
+        counts["readings"] += len(accepted)
         counts["points"] += points
-        counts["dead_letters"] += len(letters)
+        counts["dead_letters"] += len(kept)
+        counts["store_rejected"] += len(refused)
         counts["batches"] += 1
+        for reason, n in Counter(d.reason for d in kept).items():
+            DEAD_LETTERS.labels(reason).inc(n)
+        return accepted
+
+    def _store(self, batch: DecodedBatch) -> tuple[int, list[Reading], list[DeadLetter]]:
+        """(points written, readings accepted, letters for the messages the store refused)."""
+        if not batch.readings:
+            return 0, [], []
+        try:
+            return self.store.write(batch.readings), batch.readings, []
+        except StoreRejected as exc:
+            log.warning("store refused part of a batch (%s); finding the readings", exc.message)
+        refused: dict[int, list[str]] = {}
+        points = self._write_around(batch, 0, len(batch.readings), refused)
+        accepted = [r for i, r in enumerate(batch.readings) if i not in refused]
+        by_message: dict[int, set[str]] = {}
+        for i, why in refused.items():
+            by_message.setdefault(batch.origins[i], set()).update(why)
+        letters = [batch.refuse(m, "store_rejected", "; ".join(sorted(w)))
+                   for m, w in by_message.items()]  # fmt: skip
+        return points, accepted, letters
+
+    def _write_around(
+        self, batch: DecodedBatch, lo: int, hi: int, refused: dict[int, list[str]]
+    ) -> int:
+        """Write readings[lo:hi], halving around refusals; record refused reading indexes."""
+        try:
+            return self.store.write(batch.readings[lo:hi])
+        except StoreRejected as exc:
+            if hi - lo == 1:
+                refused[lo] = [exc.message]
+                return 0
+        mid = (lo + hi) // 2
+        return self._write_around(batch, lo, mid, refused) + self._write_around(
+            batch, mid, hi, refused
+        )
+
+    def _keep(self, letters: Sequence[DeadLetter]) -> Sequence[DeadLetter]:
+        kept = self.deadletters.add(letters)
+        return letters if kept is None else kept
 
     def _failed(self, exc: Exception) -> None:
         STORE_ERRORS.inc()
-        self._counts["store_errors"] += 1
-        if not self._counts["backpressure"]:
-            self._counts["backpressure"] = 1
+        counts, now = self._counts, time.monotonic()
+        counts["store_errors"] += 1
+        if not counts["backpressure"]:
+            counts["backpressure"] = 1
             STORE_BACKPRESSURE.set(1)
+            self._down_since = self._last_log = now
             log.warning("store write failed, holding acknowledgements and retrying: %s", exc)
+        elif now - self._last_log >= self.still_down_log_s:
+            self._last_log = now
+            log.warning(
+                "store still down after %.0f s (%d failed writes so far), acknowledgements "
+                "held: %s", now - self._down_since, counts["store_errors"], exc,
+            )  # fmt: skip
 
     def _recovered(self) -> None:
         if self._counts["backpressure"]:
             self._counts["backpressure"] = 0
             STORE_BACKPRESSURE.set(0)
-            log.warning("store is back; acknowledging again")
+            down = time.monotonic() - self._down_since
+            log.warning("store is back after %.0f s; acknowledging again", down)
 
     def _call_sink(self, readings: list[Reading]) -> None:
         if self.sink is None or not readings:

@@ -8,6 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.ingest.broker import ShippedBroker
 from tests.ingest.services import Service, influxdb1, victoria_metrics
 
 
@@ -37,3 +38,12 @@ def influx1(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     httpx.post(f"{service.url}/query", params={"q": "CREATE DATABASE telemetry"}).raise_for_status()
     yield service
     service.stop()
+
+
+@pytest.fixture
+def shipped(tmp_path: Path) -> Iterator[ShippedBroker]:
+    """A private Mosquitto running the shipped config (users, ACL, unlimited queues)."""
+    broker = ShippedBroker(tmp_path)
+    broker.start()
+    yield broker
+    broker.stop()

@@ -15,6 +15,8 @@ def publish(url: str, messages: Iterable[tuple[str, bytes]], qos: int = 1, rate:
     parts = urlsplit(url)
     client = paho.Client(CallbackAPIVersion.VERSION2, protocol=paho.MQTTv5)
     client.max_queued_messages_set(0)
+    if parts.username:
+        client.username_pw_set(parts.username, parts.password)
     client.connect(parts.hostname or "127.0.0.1", parts.port or 1883)
     client.loop_start()
     infos = []

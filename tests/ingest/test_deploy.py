@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import getpass
-import shutil
+import re
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import orjson
@@ -20,11 +18,10 @@ from ingest.deadletters import SqliteDeadLetters
 from ingest.embedded_store import SqliteStore
 from ingest.mqtt import MqttIngest
 from kizuki.config import Settings
-from tests.conftest import free_port
+from tests.ingest.broker import ShippedBroker
 from tests.ingest.helpers import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
-DEPLOY = ROOT / "deploy" / "mosquitto"
 ENGINE = "kizuki-engine:engine-dev-password"
 
 
@@ -45,54 +42,24 @@ def test_compose_file_is_valid_and_wires_the_stack() -> None:
     assert services["kizuki"]["build"]["context"] == str(ROOT)
 
 
-class ShippedBroker:
-    """Mosquitto running the shipped config, moved to a free loopback port and temp dirs."""
-
-    def __init__(self, workdir: Path) -> None:
-        self.port = free_port()
-        self.address = f"127.0.0.1:{self.port}"
-        conf = (DEPLOY / "mosquitto.conf").read_text()
-        conf = conf.replace("listener 1883", f"listener {self.port} 127.0.0.1")
-        conf = conf.replace("/mosquitto/config/", f"{workdir}/")
-        conf = conf.replace("/mosquitto/data/", f"{workdir}/")
-        # As root, mosquitto would drop to its own user, which cannot read pytest's dirs.
-        self.conf = workdir / "mosquitto.conf"
-        self.conf.write_text(conf + f"\nuser {getpass.getuser()}\n")
-        for name in ("passwd", "acl"):
-            shutil.copy(DEPLOY / name, workdir / name)
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            ["mosquitto", "-c", str(self.conf)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        assert wait_until(lambda: _port_open(self.port), timeout=10)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(10)
-
-
-@pytest.fixture
-def shipped(tmp_path: Path) -> Iterator[ShippedBroker]:
-    broker = ShippedBroker(tmp_path)
-    broker.start()
-    yield broker
-    broker.stop()
+def test_engine_session_outlives_a_week_away_like_the_broker_keeps_it() -> None:
+    """An engine down longer than its session expiry loses the broker's backlog silently."""
+    out = subprocess.run(
+        ["docker-compose", "-f", str(ROOT / "docker-compose.yml"), "config"],
+        capture_output=True, text=True, check=True, cwd=ROOT,
+    )  # fmt: skip
+    env = yaml.safe_load(out.stdout)["services"]["kizuki"]["environment"]
+    conf = (ROOT / "deploy" / "mosquitto" / "mosquitto.conf").read_text()
+    [expiry] = re.findall(r"^persistent_client_expiration (\d+)d$", conf, re.MULTILINE)
+    week = int(expiry) * 86400
+    assert week == 7 * 86400
+    assert int(env["KIZUKI_MQTT__SESSION_EXPIRY_S"]) == week
+    assert Settings().mqtt.session_expiry_s == week
 
 
 @pytest.fixture
 def broker(shipped: ShippedBroker) -> str:
     return shipped.address
-
-
-def _port_open(port: int) -> bool:
-    import socket
-
-    with socket.socket() as sock:
-        return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
 def _ingest(address: str, tmp: Path, creds: str = ENGINE) -> MqttIngest:
