@@ -33,6 +33,19 @@ class BenignChange:
     shift: float
 
 
+@dataclass(frozen=True, slots=True)
+class BenignTruth:
+    """One benign change of one device: a row of the offline ``benign.json``."""
+
+    device_id: str
+    model: str
+    kind: str
+    metric: str
+    start_ts: float
+    end_ts: float
+    shift: float
+
+
 def draw_benign(
     rng: np.random.Generator,
     profile: DeviceProfile,

@@ -45,7 +45,10 @@ def simulate(
     ] = None,
     offline: Annotated[
         Path | None,
-        typer.Option(help="Write readings, truth.json and manifest.json here; no MQTT."),
+        typer.Option(
+            help="Write readings, truth.json, benign.json and manifest.json into this "
+            "folder instead of publishing."
+        ),
     ] = None,
     fmt: Annotated[str, typer.Option("--format", help="Offline readings: jsonl or csv.")] = "jsonl",
     benign_rate: Annotated[
@@ -60,7 +63,10 @@ def simulate(
         Path | None, typer.Option(help="Also write the fleet manifest (JSON) here.")
     ] = None,
     truth: Annotated[
-        Path | None, typer.Option(help="Also write the ground truth (JSON) here.")
+        Path | None, typer.Option(help="Also write the failures' ground truth (JSON) here.")
+    ] = None,
+    benign: Annotated[
+        Path | None, typer.Option(help="Also write the benign changes (JSON) here.")
     ] = None,
     per_message: Annotated[
         int,
@@ -80,7 +86,7 @@ def simulate(
         fleet = Fleet.demo(devices, seed, end_ts=first + days * DAY, days=days, step_s=step)
     else:
         fleet = Fleet(devices, seed, failure_rate, first, days, step, benign_rate=benign_rate)
-    _write_side_files(fleet, manifest, truth)
+    _write_side_files(fleet, manifest, truth, benign)
     if offline is not None:
         _run_offline(fleet, offline, fmt)
     else:
@@ -124,14 +130,19 @@ def _settings_url() -> str:
         raise typer.BadParameter(why, param_hint="KIZUKI_* environment") from None
 
 
-def _write_side_files(fleet: Fleet, manifest: Path | None, truth: Path | None) -> None:
+def _write_side_files(
+    fleet: Fleet, manifest: Path | None, truth: Path | None, benign: Path | None
+) -> None:
     import dataclasses
 
-    if manifest is not None:
-        manifest.write_bytes(orjson.dumps(fleet.manifest(), option=orjson.OPT_INDENT_2))
-    if truth is not None:
-        rows = [dataclasses.asdict(t) for t in fleet.truth()]
-        truth.write_bytes(orjson.dumps(rows, option=orjson.OPT_INDENT_2))
+    files: list[tuple[Path | None, object]] = [
+        (manifest, fleet.manifest()),
+        (truth, [dataclasses.asdict(t) for t in fleet.truth()]),
+        (benign, [dataclasses.asdict(b) for b in fleet.benign()]),
+    ]
+    for path, data in files:
+        if path is not None:
+            path.write_bytes(orjson.dumps(data, option=orjson.OPT_INDENT_2))
 
 
 def _run_offline(fleet: Fleet, directory: Path, fmt: str) -> None:
@@ -143,7 +154,8 @@ def _run_offline(fleet: Fleet, directory: Path, fmt: str) -> None:
     took = time.monotonic() - started
     typer.echo(
         f"wrote {count:,} readings of {len(fleet.devices):,} devices to {directory} "
-        f"in {took:.1f} s; {len(fleet.truth())} failures in truth.json"
+        f"in {took:.1f} s; {len(fleet.truth())} failures in truth.json, "
+        f"{len(fleet.benign())} benign changes in benign.json"
     )
 
 

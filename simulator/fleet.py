@@ -6,6 +6,7 @@ Example::
     for ts, readings in fleet.ticks():
         ...
     fleet.truth()      # failures: onset and the time the customer notices
+    fleet.benign()     # benign changes: real shifts that must not open a case
     fleet.manifest()   # customers and devices, for tickets.registry.import_manifest
 
 ``notice_ts`` is the first tick at which the primary metric's *underlying* value (noise
@@ -16,6 +17,7 @@ reaches the profile's user-visible limit. Same seed, same arguments: identical o
 from __future__ import annotations
 
 import copy
+import dataclasses
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -25,7 +27,7 @@ import numpy as np
 
 from anomaly.profiles import DeviceProfile, load_profiles
 from ingest.base import Reading
-from simulator.benign import BenignChange
+from simulator.benign import BenignChange, BenignTruth
 from simulator.blocks import build_block, first_breach
 from simulator.customers import (
     ContactFactory,
@@ -108,6 +110,7 @@ class Fleet:
             "step_s": step_s,
             "benign_rate": benign_rate,
             "forced_failures": len(plans or {}),
+            "realism": dataclasses.asdict(realism or Realism()),
         }
         self.start_ts = float(start_ts)
         self.step_s = float(step_s)
@@ -193,6 +196,14 @@ class Fleet:
         """Every injected failure, in device order."""
         return [d.failure for d in self.devices if d.failure is not None]
 
+    def benign(self) -> list[BenignTruth]:
+        """Every benign change (which must not open a case), in device order."""
+        return [
+            BenignTruth(d.device_id, d.model, c.kind, c.metric, c.start_ts, c.end_ts, c.shift)
+            for d in self.devices
+            for c in d.benign
+        ]
+
     def parameters(self) -> dict[str, object]:
         """The arguments this fleet was built with (JSON-ready)."""
         return dict(self._parameters)
@@ -264,7 +275,9 @@ class Fleet:
         start = (end - days * DAY) // step_s * step_s
         probe = cls(n_devices, seed, 0.0, start, days, step_s)
         plans = demo_plans(probe, np.random.default_rng([seed, 2]))
-        return cls(n_devices, seed, 0.0, start, days, step_s, plans=plans)
+        fleet = cls(n_devices, seed, 0.0, start, days, step_s, plans=plans)
+        fleet._parameters.update(preset="demo", end_ts=end)
+        return fleet
 
 
 def _prefix(model: str) -> str:
