@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 from ingest.base import DeadLetter
+from ingest.deadletters import SqliteDeadLetters
 from ingest.embedded_store import SqliteStore
 from ingest.influx_store import InfluxStore
 from ingest.stores import open_deadletters, open_store
@@ -38,4 +40,23 @@ def test_dead_letters_page_newest_first_and_filter(tmp_path: Path) -> None:
     assert [d.detail for d in letters.list(limit=10, before_id=page[-1].id)] == ["#2", "#1", "#0"]
     assert [d.payload for d in letters.list(reason="not_json")] == [b"\x03", b"\x01"]
     assert letters.counts() == {"not_json": 2, "ts_past": 3}
+    letters.close()
+
+
+def test_dead_letter_file_from_before_msg_key_is_upgraded(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as conn:  # the first release's schema, one letter in it
+        conn.execute(
+            "CREATE TABLE dead_letters (id INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT "
+            "NULL, payload BLOB NOT NULL, reason TEXT NOT NULL, detail TEXT NOT NULL, "
+            "received_at REAL NOT NULL)"
+        )
+        conn.execute("INSERT INTO dead_letters VALUES (1, 't', x'00ff', 'not_json', '', 1.0)")
+    letters = SqliteDeadLetters(path)
+    new = DeadLetter("t", b"\x01", "not_json", "", 2.0, msg_key="7:ab", redelivered=True)
+    assert letters.add([new]) == [new]
+    assert letters.add([new]) == []  # the same delivery again: already kept
+    kept = [(d.payload, d.msg_key) for d in letters.list()]
+    assert kept == [(b"\x01", "7:ab"), (b"\x00\xff", None)]
+    assert letters.list()[1].payload_base64 == "AP8="
     letters.close()
