@@ -105,6 +105,9 @@ class CaseSettings(BaseModel):
     db_url: str | None = Field(default=None, description="Default: sqlite:///<data_dir>/cases.db")
     auto_resolve_after_s: float = 6 * 3600.0
     default_sla_hours: dict[str, float] = {"critical": 4, "high": 24, "medium": 72, "low": 168}
+    reroute_every_s: float = Field(
+        default=60.0, ge=0, description="How often unassigned cases are offered to agents again."
+    )
 
 
 class NotifySettings(BaseModel):

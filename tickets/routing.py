@@ -8,11 +8,13 @@ id on a tie). When nobody qualifies the case stays unassigned and the decision s
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from anomaly.profiles import DeviceProfile
 from tickets.models import OPEN_STATUSES, Agent, Case
 
 
@@ -23,6 +25,14 @@ class Need:
     product_line: str
     skill: str
     language: str
+
+
+def need_of(case: Case, profiles: Mapping[str, DeviceProfile]) -> Need:
+    """The product line, failure-mode skill (from the profile) and customer language."""
+    profile = profiles.get(case.model)
+    mode = profile.failure_modes.get(case.failure_mode) if profile else None
+    language = case.customer.locale if case.customer else ""
+    return Need(case.product_line, mode.skill if mode else "", language)
 
 
 @dataclass(frozen=True, slots=True)

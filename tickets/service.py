@@ -9,7 +9,9 @@
   window. After the window, a case the customer never heard of is announced
   ("detected") by its next anomaly.
 * ``tick(now)``: resolves cases whose device stayed healthy for
-  ``settings.cases.auto_resolve_after_s`` and queues an "all clear" notice.
+  ``settings.cases.auto_resolve_after_s`` and queues an "all clear" notice; every
+  ``settings.cases.reroute_every_s`` it also offers unassigned cases to the agents again
+  (``tickets.queue``).
 * ``acknowledge/start/assign/add_note/resolve/close/reopen``: the lifecycle for the API;
   errors are the ``tickets.lifecycle`` hierarchy (``CaseError`` and subclasses).
 """
@@ -35,7 +37,8 @@ from tickets.anomalies import apply_repeat, new_case_values
 from tickets.lifecycle import CaseError, CaseNotFound, InvalidTransition, UnknownAgent
 from tickets.models import OPEN_STATUSES, Case, Device, MaintenanceWindow, Notification, utcnow
 from tickets.outbox import enqueue, pull_forward
-from tickets.routing import Need, route
+from tickets.queue import route_queue
+from tickets.routing import need_of, route
 from tickets.snapshot import Telemetry, take_snapshot
 
 __all__ = [
@@ -79,6 +82,7 @@ class CaseService:
         self.clock = clock
         self.telemetry = telemetry
         self.snapshot_before_s = snapshot_before_s
+        self._routed_at: datetime | None = None
 
     # -- events -------------------------------------------------------------------------
 
@@ -138,16 +142,10 @@ class CaseService:
             severity=case.severity, priority=case.priority, score=case.score,
             why=event.why.text, quiet=case.quiet,
         )  # fmt: skip
-        decision = route(session, self._need(case))
+        decision = route(session, need_of(case, self.profiles))
         lifecycle.assign(session, case, decision.agent_id, SYSTEM, now, decision.reason)
         if not case.quiet:  # opened in a maintenance window: the customer is not told
             enqueue(session, self.settings, case, "detected", self.profiles, now)
-
-    def _need(self, case: Case) -> Need:
-        profile = self.profiles.get(case.model)
-        mode = profile.failure_modes.get(case.failure_mode) if profile else None
-        language = case.customer.locale if case.customer else ""
-        return Need(case.product_line, mode.skill if mode else "", language)
 
     def _repeated(
         self, session: Session, case: Case, event: AnomalyEvent, now: datetime, announce: bool
@@ -212,7 +210,17 @@ class CaseService:
             ).all()
         resolved = [case_id for case_id in candidates if self._auto_resolve(case_id, at, cutoff)]
         CASES_RESOLVED.inc(len(resolved))
+        self._route_queue(at)
         return resolved
+
+    def _route_queue(self, at: datetime) -> None:
+        """Every ``cases.reroute_every_s``: queued cases go to agents who can take them now."""
+        every = timedelta(seconds=self.settings.cases.reroute_every_s)
+        if self._routed_at is not None and abs(at - self._routed_at) < every:
+            return
+        self._routed_at = at
+        if assigned := route_queue(self.session_factory, self.profiles, SYSTEM, at):
+            log.info("assigned from the unassigned queue: cases %s", assigned)
 
     def _auto_resolve(self, case_id: int, at: datetime, cutoff: datetime) -> bool:
         """Resolve one case if it is *still* open and healthy once locked (an anomaly may

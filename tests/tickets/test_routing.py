@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from tests.tickets.conftest import T0, make_event
-from tickets.models import Agent, Case, Device
+from tickets.models import Agent, Case, CaseEvent, Device
 from tickets.routing import Need, route
 from tickets.service import CaseService
 
@@ -88,3 +90,53 @@ def test_service_routes_by_failure_mode_skill_and_customer_language(fleet, profi
     with fleet() as session:
         case = session.get_one(Case, orphan.case_id)
         assert case.assignee_id is None and case.routing_reason == "no active agents"
+
+
+def assignee(factory, case_id: int) -> str | None:
+    with factory() as session:
+        case = session.get_one(Case, case_id)
+        return case.assignee.name if case.assignee else None
+
+
+def test_queued_case_goes_to_an_agent_who_joins(fleet, profiles, settings, clock):
+    service = CaseService(fleet, profiles, settings, clock=clock)
+    with fleet.begin() as session:
+        session.execute(update(Agent).values(active=False))
+    case_id = service.handle(make_event("ac-2", "filter_clog", at=T0)).case_id
+    assert service.tick(T0) == [] and assignee(fleet, case_id) is None
+    with fleet.begin() as session:  # Emma (English, air-conditioning) starts her shift
+        session.execute(update(Agent).where(Agent.name == "Emma Wilson").values(active=True))
+    service.tick(T0 + timedelta(seconds=30))  # re-routing runs once a minute
+    assert assignee(fleet, case_id) is None
+    service.tick(T0 + timedelta(seconds=61))
+    assert assignee(fleet, case_id) == "Emma Wilson"
+    with fleet() as session:
+        event = session.scalars(select(CaseEvent).where(CaseEvent.case_id == case_id)
+                                .order_by(CaseEvent.id.desc())).first()  # fmt: skip
+    assert event is not None and (event.kind, event.actor) == ("assigned", "kizuki")
+    assert event.detail["reason"].startswith("from the unassigned queue: least loaded")
+
+
+def test_queued_cases_go_most_urgent_first_when_an_agent_frees_up(fleet, profiles, settings,
+                                                                  clock):  # fmt: skip
+    settings.cases.reroute_every_s = 0.0
+    service = CaseService(fleet, profiles, settings, clock=clock)
+    with fleet.begin() as session:  # one English pump engineer with room for one case
+        session.execute(update(Agent).where(Agent.name != "Liam Carter").values(active=False))
+        session.execute(update(Agent).values(capacity=1))
+    busy = service.handle(make_event("pu-1", "bearing_wear", model="pump-p3")).case_id
+    low = service.handle(make_event("pu-1", "impeller_clog", model="pump-p3")).case_id
+    high = service.handle(make_event("pu-1", "motor_overload", model="pump-p3",
+                                     severity="high")).case_id  # fmt: skip
+    assert [assignee(fleet, c) for c in (busy, low, high)] == ["Liam Carter", None, None]
+    service.resolve(busy, "agent:liam")
+    service.tick(T0)
+    assert [assignee(fleet, c) for c in (low, high)] == [None, "Liam Carter"]
+
+
+def test_a_case_unassigned_by_a_person_stays_in_the_queue(fleet, profiles, settings, clock):
+    service = CaseService(fleet, profiles, settings, clock=clock)
+    case_id = service.handle(make_event("ac-2", "filter_clog", at=T0)).case_id
+    service.assign(case_id, None, "admin:root")
+    service.tick(T0 + timedelta(hours=1))
+    assert assignee(fleet, case_id) is None
