@@ -61,6 +61,13 @@ def channel_of(url: str) -> str:
     return SCHEME_CHANNELS.get(scheme, scheme or "other")
 
 
+def language_of(locale: object) -> str:
+    """The language part of a locale tag, lower case: "ja-JP" -> "ja", "en_US" -> "en";
+    "en" when unset. Articles, agents' languages and routing all use the bare language."""
+    language = str(locale or "").strip().replace("_", "-").split("-")[0].lower()
+    return language or "en"
+
+
 def import_manifest(
     session_factory: sessionmaker[Session],
     manifest: Mapping[str, Any],
@@ -90,7 +97,7 @@ def _upsert_customer(session: Session, entry: Mapping[str, Any]) -> int:
     customer_id = str(_field(entry, "id", "customer"))
     customer = session.get(Customer, customer_id) or Customer(id=customer_id)
     customer.name = str(entry.get("name") or customer_id)
-    customer.locale = str(entry.get("locale") or "en")
+    customer.locale = language_of(entry.get("locale"))
     customer.timezone = str(entry.get("timezone") or "UTC")
     quiet = entry.get("quiet_hours")
     customer.quiet_start_hour, customer.quiet_end_hour = (

@@ -15,11 +15,18 @@ from alembic.migration import MigrationContext
 from sqlalchemy import inspect, select
 
 import tickets
-from tests.tickets.conftest import MANIFEST
+from tests.tickets.conftest import MANIFEST, FakeClock, make_event
 from tickets.db import alembic_config, make_engine, migrate
 from tickets.directory import DbDeviceDirectory
-from tickets.models import Agent, Base, ContactPoint, Customer, Device
-from tickets.registry import ManifestError, channel_of, import_manifest, seed_demo_agents
+from tickets.models import Agent, Base, Case, ContactPoint, Customer, Device
+from tickets.registry import (
+    ManifestError,
+    channel_of,
+    import_manifest,
+    language_of,
+    seed_demo_agents,
+)
+from tickets.service import CaseService
 
 ALEMBIC_INI = Path(tickets.__file__).with_name("alembic.ini")
 
@@ -149,3 +156,30 @@ def test_alembic_config_with_only_sqlalchemy_url(db_url):
             assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
     finally:
         engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("given", "stored"),
+    [("ja-JP", "ja"), ("en_US", "en"), ("JA", "ja"), (" en-GB ", "en"), (None, "en"), ("", "en")],
+)
+def test_customer_locale_is_stored_as_its_language(given, stored):
+    assert language_of(given) == stored
+
+
+def test_regional_locale_gets_japanese_notices_and_a_japanese_speaking_agent(
+    session_factory, profiles, settings
+):
+    import_manifest(session_factory, {
+        "customers": [{"id": "c-jp", "name": "佐藤 花子", "locale": "ja-JP",
+                       "contacts": [{"url": "log://"}]}],
+        "devices": [{"id": "ac-9", "model": "aircon-x1", "customer_id": "c-jp"}],
+    })  # fmt: skip
+    seed_demo_agents(session_factory)
+    service = CaseService(session_factory, profiles, settings, clock=FakeClock())
+    case_id = service.handle(make_event("ac-9", "refrigerant_leak")).case_id
+    with session_factory() as session:
+        assert session.get_one(Customer, "c-jp").locale == "ja"
+        case = session.get_one(Case, case_id)
+        [notice] = case.notifications
+        assert case.assignee is not None and "ja" in case.assignee.languages
+        assert notice.locale == "ja" and "冷媒" in notice.subject
