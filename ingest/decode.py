@@ -102,9 +102,13 @@ class BatchDecoder:
         decoded = self.parser(device_id, msg.payload, now, self._profile(device_id, now))
         if decoded.problems:
             out.letters.extend(_letters(msg, decoded.problems))
-        if decoded.readings:
-            out.readings.extend(decoded.readings)
-            out.origins.extend([index] * len(decoded.readings))
+        found = decoded.readings
+        if len(found) == 1:
+            out.readings.append(found[0])
+            out.origins.append(index)
+        elif found:
+            out.readings.extend(found)
+            out.origins.extend([index] * len(found))
 
     def _device(self, topic: str) -> str:
         device_id = self._topics.get(topic)

@@ -38,6 +38,8 @@ MAX_METRIC_NAME = 128
 # (InfluxDB 2); "device" is our tag, and a field of that name would shadow it in InfluxQL
 # WHERE clauses. Refused for every backend, so data stays portable between them.
 RESERVED_NAMES = frozenset({"time", "device"})
+EXACT = 2**53  # integers up to this convert to float exactly (and cannot overflow)
+Bounds = tuple[float, float]
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +76,9 @@ class JsonParser:
 
     def __init__(self, limits: Limits = Limits()) -> None:
         self.limits = limits
+        self._names: set[str] = set()  # metric names that passed _check_name
+        self._bounds: dict[int, tuple[Mapping[str, MetricSpec], dict[str, Bounds]]] = {}
+        self._last: tuple[Mapping[str, MetricSpec] | None, dict[str, Bounds]] = (None, {})
 
     def __call__(
         self,
@@ -100,8 +105,6 @@ class JsonParser:
             raise PayloadError(
                 "too_large", f"{len(payload)} bytes > {self.limits.max_payload_bytes}"
             )
-        if not payload.strip():
-            raise PayloadError("empty_payload", "the message has no payload")
         doc = _loads(payload)
         if isinstance(doc, dict):
             return [doc]
@@ -123,7 +126,9 @@ class JsonParser:
             raise entry
         if not isinstance(entry, dict):
             raise PayloadError("bad_schema", f"entry must be an object, got {entry!r:.80}")
-        named = entry.get("device", entry.get("device_id"))
+        named = entry.get("device")
+        if named is None:
+            named = entry.get("device_id")
         if named is not None and named != device_id:
             raise PayloadError("topic_mismatch", f"payload names {named!r:.80}, topic {device_id}")
         if "ts" not in entry:
@@ -133,40 +138,77 @@ class JsonParser:
             raise PayloadError("bad_schema", "entry needs a non-empty 'metrics' object")
         ts = parse_ts(entry["ts"])
         check_skew(ts, now, self.limits.max_future_skew_s, self.limits.max_past_skew_s)
-        good = _metrics(values, profile, out.problems)
+        good = self._metrics(values, profile, out.problems)
         if good:
             out.readings.append(Reading(device_id, ts, good))
+
+    def _metrics(
+        self,
+        values: dict[str, Any],
+        profile: Mapping[str, MetricSpec] | None,
+        problems: list[PayloadError],
+    ) -> dict[str, float]:
+        good: dict[str, float] = {}
+        names, bounds = self._names, self._bounds_of(profile)
+        for name, value in values.items():
+            # Fast path, the usual case: a finite number under a name already checked,
+            # within the profile's valid range. Anything else takes the full checks.
+            kind = type(value)
+            if (kind is float or (kind is int and -EXACT <= value <= EXACT)) and name in names:
+                number = float(value)
+                if number - number == 0.0:  # finite
+                    if bounds is None:
+                        good[name] = number
+                        continue
+                    lo_hi = bounds.get(name)
+                    if lo_hi is not None and lo_hi[0] <= number <= lo_hi[1]:
+                        good[name] = number
+                        continue
+            self._checked(name, value, profile, problems, good)
+        return good
+
+    def _checked(
+        self,
+        name: str,
+        value: Any,
+        profile: Mapping[str, MetricSpec] | None,
+        problems: list[PayloadError],
+        good: dict[str, float],
+    ) -> None:
+        try:
+            number = _number(name, value)
+            _check_name(name)
+        except PayloadError as exc:
+            problems.append(exc)
+            return
+        self._names.add(name)
+        if profile is None or _fits(name, number, profile, problems):
+            good[name] = number
+
+    def _bounds_of(self, profile: Mapping[str, MetricSpec] | None) -> dict[str, Bounds] | None:
+        if profile is None:
+            return None
+        if profile is self._last[0]:
+            return self._last[1]
+        cached = self._bounds.get(id(profile))
+        if cached is None or cached[0] is not profile:
+            ranges = {n: spec.valid or (-math.inf, math.inf) for n, spec in profile.items()}
+            cached = self._bounds[id(profile)] = (profile, ranges)
+        self._last = cached
+        return cached[1]
 
 
 def _loads(payload: bytes) -> Any:
     try:
         return orjson.loads(payload)
     except orjson.JSONDecodeError:
-        pass
+        if not payload.strip():
+            raise PayloadError("empty_payload", "the message has no payload") from None
     # orjson refuses NaN/Infinity literals; the stdlib reads them so we can say non_finite.
     try:
         return json.loads(payload)
     except (ValueError, RecursionError) as exc:
         raise PayloadError("not_json", str(exc)[:200]) from None
-
-
-def _metrics(
-    values: dict[str, Any],
-    profile: Mapping[str, MetricSpec] | None,
-    problems: list[PayloadError],
-) -> dict[str, float]:
-    good: dict[str, float] = {}
-    for name, value in values.items():
-        try:
-            number = _number(name, value)
-            _check_name(name)
-        except PayloadError as exc:
-            problems.append(exc)
-            continue
-        if profile is not None and not _fits(name, number, profile, problems):
-            continue
-        good[name] = number
-    return good
 
 
 def _number(name: str, value: Any) -> float:
