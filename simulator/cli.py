@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, cast
@@ -12,14 +10,12 @@ from typing import Annotated, cast
 import orjson
 import typer
 from pydantic import ValidationError
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
 from simulator.failures import DAY
 from simulator.fleet import Fleet
+from simulator.progress import progress
 
 DEFAULT_URL = "mqtt://127.0.0.1:1883"
-err = Console(stderr=True)
 
 
 def simulate(
@@ -149,7 +145,7 @@ def _run_offline(fleet: Fleet, directory: Path, fmt: str) -> None:
     from simulator.offline import Format, write_offline
 
     started = time.monotonic()
-    with _progress("generating") as advance:
+    with progress("generating") as advance:
         count = write_offline(fleet, directory, cast(Format, fmt), advance)
     took = time.monotonic() - started
     typer.echo(
@@ -165,7 +161,7 @@ def _run_publish(
     from simulator.publisher import PublishError, publish
 
     try:
-        with _progress("publishing") as advance:
+        with progress("publishing") as advance:
             stats = publish(
                 fleet, url, qos, speed, advance, topic_prefix=prefix, per_message=per_message
             )
@@ -180,15 +176,3 @@ def _run_publish(
         f"{stats.ticks} ticks) to {url} in {stats.seconds:.1f} s "
         f"({stats.per_second:,.0f} msg/s); {len(fleet.truth())} failures injected"
     )
-
-
-@contextmanager
-def _progress(label: str) -> Iterator[Callable[[int, int], None]]:
-    columns = (f"[bold]{label}", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=err, transient=True) as bar:
-        task = bar.add_task(label, total=None)
-
-        def advance(done: int, total: int, _readings: int = 0) -> None:
-            bar.update(task, completed=done, total=total)
-
-        yield advance
