@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, cast
+from typing import Annotated, Literal, cast
 
 import orjson
 import typer
@@ -16,6 +17,7 @@ from simulator.fleet import Fleet
 from simulator.progress import progress
 
 DEFAULT_URL = "mqtt://127.0.0.1:1883"
+Protocol = Literal["3.1.1", "5"]
 
 
 def simulate(
@@ -25,19 +27,33 @@ def simulate(
         typer.Option(
             min=0.0,
             help="Simulated seconds per wall-clock second: 1 = real time, 3600 = one hour "
-            "per second, 0 = as fast as the broker acknowledges.",
+            "per second, 0 = as fast as the broker acknowledges (MQTT only).",
         ),
     ] = 0.0,
     failure_rate: Annotated[
-        float, typer.Option(min=0.0, max=1.0, help="Share of devices given a failure.")
+        float,
+        typer.Option(min=0.0, max=1.0, help="Share of devices given a failure (not with --demo)."),
     ] = 0.05,
     seed: Annotated[int, typer.Option(min=0, help="Same seed, same data.")] = 42,
     days: Annotated[float, typer.Option(min=0.01, help="Simulated days.")] = 30.0,
     step: Annotated[float, typer.Option(min=1.0, help="Seconds between readings.")] = 600.0,
-    qos: Annotated[int, typer.Option(min=0, max=2, help="MQTT QoS of telemetry.")] = 1,
+    qos: Annotated[
+        int, typer.Option(min=0, max=2, help="MQTT QoS of telemetry and status messages.")
+    ] = 1,
+    protocol: Annotated[
+        str,
+        typer.Option(
+            help="MQTT version, 3.1.1 or 5. With 5 the broker's Receive Maximum caps the "
+            "messages in flight and refusals are reported; 3.1.1 assumes Mosquitto's 20 "
+            "for QoS 2.",
+        ),
+    ] = "3.1.1",
     url: Annotated[
         str | None,
-        typer.Option(help="Broker, mqtt://host:port. Default: KIZUKI_MQTT__URL, else local."),
+        typer.Option(
+            help="Broker, mqtt://[user:pass@]host:port. Default: the configured mqtt.url "
+            "(KIZUKI_MQTT__URL or kizuki.toml), else mqtt://127.0.0.1:1883."
+        ),
     ] = None,
     offline: Annotated[
         Path | None,
@@ -52,7 +68,10 @@ def simulate(
     ] = 0.1,
     start: Annotated[
         str | None,
-        typer.Option(help="First timestamp (ISO 8601 or epoch s). Default: ends now."),
+        typer.Option(
+            help="First timestamp (ISO 8601, UTC unless an offset is given, or epoch s). "
+            "Default: the last reading is stamped with the time the run ends."
+        ),
     ] = None,
     topic_prefix: Annotated[str, typer.Option(help="Prefix for every MQTT topic.")] = "",
     manifest: Annotated[
@@ -69,12 +88,22 @@ def simulate(
         typer.Option(min=1, help="Readings per device per MQTT message (>1: a JSON list; faster)."),
     ] = 1,
     demo: Annotated[
-        bool, typer.Option(help="Use the demo preset (a few failures ending near now).")
+        bool,
+        typer.Option(
+            help="Demo preset: up to six failures of different modes that reach their "
+            "limit 6-30 h before the end; --failure-rate and --benign-rate are ignored."
+        ),
     ] = False,
 ) -> None:
-    """Simulate a fleet of products with failures and ground truth."""
+    """Simulate a fleet of products with failures, benign changes and ground truth.
+
+    Publishes over MQTT (one client for the whole fleet), or with --offline writes
+    readings and the ground truth into a folder for scoring.
+    """
     if fmt not in ("jsonl", "csv"):
         raise typer.BadParameter("use jsonl or csv", param_hint="--format")
+    if protocol not in ("3.1.1", "5"):
+        raise typer.BadParameter("use 3.1.1 or 5", param_hint="--protocol")
     first = _start_ts(start, days, speed)
     if start is None:
         first = first // step * step  # round timestamps are easier to read
@@ -86,7 +115,8 @@ def simulate(
     if offline is not None:
         _run_offline(fleet, offline, fmt)
     else:
-        _run_publish(fleet, url or _settings_url(), qos, speed, topic_prefix, per_message)
+        mqtt = _Mqtt(url or _settings_url(), qos, cast(Protocol, protocol), topic_prefix)
+        _run_publish(fleet, mqtt, speed, per_message)
 
 
 def _start_ts(start: str | None, days: float, speed: float) -> float:
@@ -129,8 +159,6 @@ def _settings_url() -> str:
 def _write_side_files(
     fleet: Fleet, manifest: Path | None, truth: Path | None, benign: Path | None
 ) -> None:
-    import dataclasses
-
     files: list[tuple[Path | None, object]] = [
         (manifest, fleet.manifest()),
         (truth, [dataclasses.asdict(t) for t in fleet.truth()]),
@@ -150,21 +178,28 @@ def _run_offline(fleet: Fleet, directory: Path, fmt: str) -> None:
     took = time.monotonic() - started
     typer.echo(
         f"wrote {count:,} readings of {len(fleet.devices):,} devices to {directory} "
-        f"in {took:.1f} s; {len(fleet.truth())} failures in truth.json, "
-        f"{len(fleet.benign())} benign changes in benign.json"
+        f"in {took:.1f} s; {failure_summary(fleet, fleet.n_ticks)} (truth.json); "
+        f"{len(fleet.benign())} benign changes (benign.json)"
     )
 
 
-def _run_publish(
-    fleet: Fleet, url: str, qos: int, speed: float, prefix: str, per_message: int
-) -> None:
+@dataclasses.dataclass(frozen=True)
+class _Mqtt:
+    url: str
+    qos: int
+    protocol: Protocol
+    prefix: str
+
+
+def _run_publish(fleet: Fleet, mqtt: _Mqtt, speed: float, per_message: int) -> None:
     from simulator.publisher import PublishError, publish
 
     try:
         with progress("publishing") as advance:
             stats = publish(
-                fleet, url, qos, speed, advance, topic_prefix=prefix, per_message=per_message
-            )
+                fleet, mqtt.url, mqtt.qos, speed, advance, topic_prefix=mqtt.prefix,
+                protocol=mqtt.protocol, per_message=per_message,
+            )  # fmt: skip
     except (PublishError, ValueError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
@@ -173,6 +208,22 @@ def _run_publish(
         raise typer.Exit(130) from None
     typer.echo(
         f"published {stats.messages:,} messages ({stats.readings:,} readings, "
-        f"{stats.ticks} ticks) to {url} in {stats.seconds:.1f} s "
-        f"({stats.per_second:,.0f} msg/s); {len(fleet.truth())} failures injected"
+        f"{stats.ticks} ticks) to {mqtt.url} in {stats.seconds:.1f} s "
+        f"({stats.per_second:,.0f} msg/s, {stats.readings_per_second:,.0f} readings/s); "
+        f"{failure_summary(fleet, stats.ticks)}"
     )
+    if stats.rejected:
+        why = ", ".join(f"{reason}: {n:,}" for reason, n in stats.reasons.items())
+        typer.echo(f"error: the broker refused {stats.rejected:,} messages ({why})", err=True)
+        raise typer.Exit(1)
+
+
+def failure_summary(fleet: Fleet, ticks: int) -> str:
+    """How many failures begin within the first ``ticks`` ticks, and how many of those
+    the customer notices in them; failures planned after that are counted apart."""
+    last = fleet.start_ts + (ticks - 1) * fleet.step_s
+    begun = [t for t in fleet.truth() if t.onset_ts <= last]
+    noticed = sum(t.notice_ts is not None and t.notice_ts <= last for t in begun)
+    text = f"{len(begun)} failures begin in the window, {noticed} reach the notice limit"
+    later = len(fleet.truth()) - len(begun)
+    return text + (f" ({later} more begin later)" if later else "")

@@ -10,7 +10,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from simulator.cli import simulate
+from simulator.cli import failure_summary, simulate
 from simulator.fleet import Fleet
 from simulator.offline import (
     read_benign,
@@ -99,7 +99,8 @@ def test_simulate_offline_writes_the_scoring_files(app: typer.Typer, tmp_path: P
     assert result.exit_code == 0, result.output
     assert "wrote" in result.output and "readings of 30 devices" in result.output
     same = Fleet(30, seed=5, failure_rate=0.2, start_ts=START, days=3)
-    assert f"{len(same.benign())} benign changes in benign.json" in result.output
+    assert f"{len(same.truth())} failures begin in the window" in result.output
+    assert f"{len(same.benign())} benign changes (benign.json)" in result.output
     assert orjson.loads((out / "benign.json").read_bytes()) == [
         dataclasses.asdict(b) for b in same.benign()
     ]
@@ -139,6 +140,18 @@ def test_iso_start_without_offset_is_utc(app: typer.Typer, tmp_path: Path) -> No
 def test_help_explains_the_options(app: typer.Typer) -> None:
     result = CliRunner().invoke(app, ["--help"], env={"COLUMNS": "200"})
     assert result.exit_code == 0
-    for option in ("--devices", "--speed", "--failure-rate", "--seed", "--qos", "--offline"):
+    options = ("--devices", "--speed", "--failure-rate", "--seed", "--qos", "--offline")
+    for option in (*options, "--protocol", "--benign", "--truth"):
         assert option in result.output
-    assert "real time" in result.output
+    assert "real time" in result.output and "benign.json" in result.output
+    bad = CliRunner().invoke(app, ["--protocol", "4", "--devices", "1"])
+    assert bad.exit_code == 2 and "3.1.1 or 5" in bad.output
+
+
+def test_the_failure_count_covers_only_the_ticks_that_ran() -> None:
+    fleet = Fleet(300, seed=2, failure_rate=0.3, start_ts=START, days=10)
+    planned = len(fleet.truth())
+    assert failure_summary(fleet, fleet.n_ticks).startswith(f"{planned} failures begin")
+    first_day = failure_summary(fleet, 144)  # a run stopped after one day
+    assert first_day.startswith("0 failures begin in the window, 0 reach the notice limit")
+    assert first_day.endswith(f"({planned} more begin later)")

@@ -9,7 +9,10 @@ from pathlib import Path
 
 import orjson
 import pytest
+import typer
+from typer.testing import CliRunner
 
+from simulator.cli import simulate
 from simulator.fleet import Fleet
 from simulator.publisher import PublishStats, publish
 from tests.simulator.brokers import Broker, SubscriberProcess
@@ -109,3 +112,22 @@ def test_messages_an_mqtt5_broker_refuses_are_not_counted_as_published(
     assert stats.messages == 2 * len(fleet.devices)  # the status messages only
     assert stats.readings == 0
     assert stats.rejected == telemetry and stats.reasons == {"Not authorized": telemetry}
+
+
+def test_simulate_reports_refused_messages_and_exits_1(
+    make_broker: MakeBroker, tmp_path: Path
+) -> None:
+    acl = tmp_path / "acl"
+    acl.write_text("topic write devices/+/status\ntopic write simulator/#\n")
+    broker = make_broker(f"acl_file {acl}\nuser root")
+    app = typer.Typer()
+    app.command()(simulate)
+    args = ["--devices", "3", "--days", "0.05", "--start", str(START), "--seed", "4"]
+    result = CliRunner().invoke(app, [*args, "--url", broker.url, "--qos", "2", "--protocol", "5"])
+    same = Fleet(3, seed=4, failure_rate=0.05, start_ts=START, days=0.05)
+    telemetry = sum(len(rs) for _, rs in same.ticks())
+    assert result.exit_code == 1, result.output
+    assert "published 6 messages (0 readings, 7 ticks)" in result.output
+    assert f"error: the broker refused {telemetry} messages (Not authorized: {telemetry})" in (
+        result.output
+    )
