@@ -9,17 +9,23 @@ from __future__ import annotations
 import argparse
 import math
 import random
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
-from anomaly.bank import DetectorBank
-from anomaly.cusum import Cusum
-from anomaly.postprocess import Alarm
-from anomaly.profiles import load_profiles
-from anomaly.seasonal import SeasonalBaseline
-from anomaly.stream import MetricStream, StreamConfig
-from anomaly.trend import Trend
-from ingest.base import Reading
+# bench/ingest.py would shadow the ingest package; keep this folder off the import path.
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+
+from anomaly.bank import DetectorBank  # noqa: E402
+from anomaly.cusum import Cusum  # noqa: E402
+from anomaly.postprocess import Alarm  # noqa: E402
+from anomaly.profiles import load_profiles  # noqa: E402
+from anomaly.seasonal import SeasonalBaseline  # noqa: E402
+from anomaly.stream import MetricStream, StreamConfig  # noqa: E402
+from anomaly.trend import Trend  # noqa: E402
+from ingest.base import Reading  # noqa: E402
 
 T0 = 1_767_225_600.0
 
