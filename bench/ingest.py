@@ -1,10 +1,18 @@
 """Ingest benchmark: Kizuki's MqttIngest against a bare paho subscriber, same broker, same load.
 
-    python bench/ingest.py --readings 100000
+    python bench/ingest.py --readings 100000            # or: kizuki bench ingest -- ...
 
 Starts a private Mosquitto (the shipped deploy/mosquitto config on a free loopback port),
-then for each consumer (``bare``: paho QoS 1 subscriber that does nothing, the client
-ceiling; ``kizuki``: MqttIngest, ack-after-commit to SQLite, an EWMA detector as sink):
+then for each consumer, side by side:
+
+* ``bare``: paho QoS 1 subscriber that does nothing, the client ceiling;
+* ``kizuki``: what the engine runs (``kizuki/engine.py``): MqttIngest validating against
+  the device profiles, ack-after-commit to SQLite, the real ``anomaly.bank.DetectorBank``
+  as sink with every bench device registered (aircon-x1), so every reading is scored;
+* ``ewma``: the same MqttIngest with a bench-local EWMA z-score as sink instead, to show
+  what detection costs.
+
+For each:
 
 * backlog: N readings from many devices are queued in the consumer's persistent session
   by parallel ``mosquitto_pub -l`` processes, then the consumer drains them; readings/s
@@ -13,37 +21,45 @@ ceiling; ``kizuki``: MqttIngest, ack-after-commit to SQLite, an EWMA detector as
 * live: the consumer is connected while a paced paho publisher sends readings whose
   ``ts`` is the publish time; lag is commit (or receive) time minus ``ts``.
 
-Each consumer runs in its own process, so peak memory (max RSS) is its own.
+Each consumer runs in its own process, so peak memory (max RSS) is its own. The Kizuki
+rows also split the drain's wall time into the store commit and the sink (detection);
+the rest is MQTT receive, decoding and acks. ``--profile`` writes a cProfile of the
+``kizuki`` drain to ``bench-ingest.prof``.
 """
 
 from __future__ import annotations
 
 import argparse
-import getpass
 import json
 import os
 import resource
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import orjson  # noqa: E402
 import paho.mqtt.client as paho  # noqa: E402
-from paho.mqtt.enums import CallbackAPIVersion  # noqa: E402
-from paho.mqtt.packettypes import PacketTypes  # noqa: E402
-from paho.mqtt.properties import Properties  # noqa: E402
 
-ENGINE = ("kizuki-engine", "engine-dev-password")
-PUBLISHER = ("kizuki-simulator", "simulator-dev-password")
-TOPIC = "devices/+/telemetry"
+from bench._mqtt_load import (  # noqa: E402
+    ENGINE,
+    TOPIC,
+    backlog,
+    connect,
+    engine_client,
+    make_session,
+    paced,
+    start_broker,
+)
+
+MODEL = "aircon-x1"
+ROLES = ("bare", "kizuki", "ewma")
 
 
 # --- consumers (child processes) ---------------------------------------------------------
@@ -61,35 +77,45 @@ def _bare(url: str, client_id: str, expect: int) -> dict[str, object]:
         if len(got) >= expect:
             done.set()
 
-    client = _client(client_id)
+    client = engine_client(client_id)
     client.on_connect = lambda c, *_: c.subscribe(TOPIC, qos=1)
     client.on_message = on_message
-    start = time.time()
-    _connect(client, url)
+    start, cpu = time.time(), _cpu()
+    connect(client, url)
     client.loop_start()
     print("ready", flush=True)
     if not done.wait(120):
         raise SystemExit(f"bare consumer got {len(got)} of {expect} readings in 120 s")
-    end = got[-1][0]
+    end, cpu = got[-1][0], _cpu() - cpu
     client.disconnect()
     client.loop_stop()
     lags = [t - orjson.loads(p)["ts"] for t, p in got]
-    return {"n": len(got), "seconds": end - start, "lags": lags}
+    return {"n": len(got), "seconds": end - start, "lags": lags, "cpu_s": cpu}
 
 
-def _kizuki(url: str, client_id: str, expect: int, workdir: Path) -> dict[str, object]:
-    """MqttIngest committing to SQLite, with a per-(device, metric) EWMA detector sink."""
+def _kizuki(url: str, client_id: str, expect: int, workdir: Path, role: str,
+            profile: bool) -> dict[str, object]:  # fmt: skip
+    """MqttIngest committing to SQLite; sink = DetectorBank (kizuki) or a bare EWMA (ewma)."""
+    from anomaly.bank import DetectorBank
+    from anomaly.profiles import load_profiles
     from ingest.deadletters import SqliteDeadLetters
     from ingest.embedded_store import SqliteStore
     from ingest.mqtt import MqttIngest
     from kizuki.config import Settings
+    from kizuki.metrics import WRITE_LATENCY
 
     lags: list[float] = []
-    detector = EwmaDetector()
+    profiles = load_profiles()
+    directory = lambda device: MODEL if device.startswith("bench-") else None  # noqa: E731
+    bank = DetectorBank(profiles, directory)
+    detect = bank.update if role == "kizuki" else EwmaDetector().update
+    spent = [0.0]
 
     def sink(batch: list) -> None:  # type: ignore[type-arg]
         now = time.time()
-        detector.update(batch)
+        start = time.perf_counter()
+        detect(batch)
+        spent[0] += time.perf_counter() - start
         lags.extend(now - r.ts for r in batch)
 
     settings = Settings(
@@ -97,19 +123,52 @@ def _kizuki(url: str, client_id: str, expect: int, workdir: Path) -> dict[str, o
         store={"batch_size": 5000},
     )
     store = SqliteStore(workdir / f"{client_id}.db")
-    ingest = MqttIngest(settings, store, SqliteDeadLetters(workdir / "dead.db"), sink=sink)
-    start = time.time()
+    letters = SqliteDeadLetters(workdir / f"{client_id}-dead.db")
+    ingest = MqttIngest(settings, store, letters, directory, sink, profiles=profiles)
+    if profile:
+        _profile_writer(ingest, "bench-ingest.prof")
+    start, cpu = time.time(), _cpu()
     ingest.start()
     print("ready", flush=True)
-    deadline = time.time() + 120
+    deadline = time.time() + 300
     while ingest.stats()["acked"] < expect:
         if time.time() > deadline:
-            raise SystemExit(f"kizuki consumer acked {ingest.stats()['acked']} of {expect}")
+            raise SystemExit(f"{role} consumer acked {ingest.stats()['acked']} of {expect}")
         time.sleep(0.002)
-    end = time.time()
+    end, cpu = time.time(), _cpu() - cpu
     ingest.stop()
     store.close()
-    return {"n": ingest.stats()["readings"], "seconds": end - start, "lags": lags}
+    stats = ingest.stats()
+    if stats["dead_letters"]:
+        raise SystemExit(f"{role} consumer dead-lettered {stats['dead_letters']} readings")
+    if role == "kizuki" and bank.device_count() == 0:
+        raise SystemExit("kizuki consumer: the DetectorBank scored no device")
+    write_s = sum(s.value for s in WRITE_LATENCY.collect()[0].samples if s.name.endswith("_sum"))
+    return {"n": stats["readings"], "seconds": end - start, "lags": lags,
+            "sink_s": spent[0], "write_s": write_s, "cpu_s": cpu}  # fmt: skip
+
+
+def _cpu() -> float:
+    """CPU seconds this process has used (all threads): robust to a busy machine."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _profile_writer(ingest: Any, path: str) -> None:
+    """cProfile the writer thread (decode, commit, sink, acks) into ``path``."""
+    import cProfile
+
+    profiler, run = cProfile.Profile(), ingest._run
+
+    def profiled() -> None:
+        profiler.enable()
+        try:
+            run()
+        finally:
+            profiler.disable()
+            profiler.dump_stats(path)
+
+    ingest._run = profiled
 
 
 class EwmaDetector:
@@ -132,25 +191,12 @@ class EwmaDetector:
                 s[1] = (1 - a) * (s[1] + a * diff * diff)
 
 
-def _client(client_id: str) -> paho.Client:
-    client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv5)
-    client.username_pw_set(*ENGINE)
-    return client
-
-
-def _connect(client: paho.Client, url: str) -> None:
-    host, port = url.rsplit("@", 1)[-1].split(":")
-    props = Properties(PacketTypes.CONNECT)
-    props.SessionExpiryInterval = 600
-    props.ReceiveMaximum = 20000  # as MqttIngest asks (its queue size)
-    client.connect(host, int(port), clean_start=False, properties=props)
-
-
 def _child(args: argparse.Namespace) -> None:
     if args.role == "bare":
         result = _bare(args.url, args.client_id, args.expect)
     else:
-        result = _kizuki(args.url, args.client_id, args.expect, Path(args.workdir))
+        result = _kizuki(args.url, args.client_id, args.expect, Path(args.workdir), args.role,
+                         args.profile)  # fmt: skip
     result["max_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps(result), flush=True)
 
@@ -158,92 +204,12 @@ def _child(args: argparse.Namespace) -> None:
 # --- orchestration -------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def start_broker(workdir: Path) -> tuple[subprocess.Popen[bytes], int]:
-    """Mosquitto with the shipped config on a free loopback port."""
-    port, deploy = _free_port(), ROOT / "deploy" / "mosquitto"
-    conf = (
-        (deploy / "mosquitto.conf")
-        .read_text()
-        .replace("listener 1883", f"listener {port} 127.0.0.1")
-    )
-    conf = conf.replace("/mosquitto/config/", f"{workdir}/").replace(
-        "/mosquitto/data/", f"{workdir}/"
-    )
-    conf = conf.replace("persistence true", "persistence false")
-    (workdir / "mosquitto.conf").write_text(conf + f"\nuser {getpass.getuser()}\n")
-    for name in ("passwd", "acl"):
-        shutil.copy(deploy / name, workdir / name)
-    proc = subprocess.Popen(["mosquitto", "-c", str(workdir / "mosquitto.conf")],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-    for _ in range(100):
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return proc, port
-        time.sleep(0.05)
-    raise SystemExit("mosquitto did not start")
-
-
-def make_session(url: str, client_id: str) -> None:
-    client = _client(client_id)
-    client.on_connect = lambda c, *_: c.subscribe(TOPIC, qos=1)
-    client.on_subscribe = lambda c, *_: c.disconnect()
-    _connect(client, url)
-    client.loop_forever()
-
-
-def backlog(port: int, n: int, devices: int) -> float:
-    """Queue n readings from ``devices`` devices with parallel mosquitto_pub -l; seconds."""
-    per = [n // devices + (1 if i < n % devices else 0) for i in range(devices)]
-
-    def one(i: int) -> None:
-        ts = time.time()
-        lines = b"\n".join(
-            orjson.dumps({"ts": ts + k / 1000, "metrics": {"temp_c": 20 + k % 7, "rpm": 1200.0,
-                          "current_a": 5.1, "pressure_pa": 55.0 + k % 3}})
-            for k in range(per[i])
-        ) + b"\n"  # fmt: skip
-        topic = f"devices/bench-{i:04d}/telemetry"
-        subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(port), "-q", "1", "-M",
-                        "1000", "-u", PUBLISHER[0], "-P", PUBLISHER[1], "-t", topic, "-l"],
-                       input=lines, check=True)  # fmt: skip
-
-    start = time.time()
-    with ThreadPoolExecutor(max_workers=16) as pool:
-        list(pool.map(one, range(devices)))
-    return time.time() - start
-
-
-def paced(port: int, n: int, devices: int, rate: float) -> None:
-    """Publish n readings at ``rate``/s from a paho client, ts = publish time."""
-    client = paho.Client(CallbackAPIVersion.VERSION2, protocol=paho.MQTTv5)
-    client.username_pw_set(*PUBLISHER)
-    client.max_queued_messages_set(0)
-    client.connect("127.0.0.1", port)
-    client.loop_start()
-    start, infos = time.time(), []
-    for k in range(n):
-        payload = orjson.dumps(
-            {"ts": time.time(), "metrics": {"temp_c": 20.0 + k % 7, "rpm": 1200.0}}
-        )
-        infos.append(client.publish(f"devices/bench-{k % devices:04d}/telemetry", payload, qos=1))
-        if k % 100 == 99:
-            time.sleep(max(0.0, start + (k + 1) / rate - time.time()))
-    for info in infos:
-        info.wait_for_publish(60)
-    client.disconnect()
-    client.loop_stop()
-
-
 def consume(role: str, url: str, client_id: str, expect: int, workdir: Path,
-            during: object = None) -> dict:  # type: ignore[type-arg]  # fmt: skip
+            during: object = None, profile: bool = False) -> dict:  # type: ignore[type-arg]  # fmt: skip
     argv = [sys.executable, __file__, "--role", role, "--url", url, "--client-id", client_id,
             "--expect", str(expect), "--workdir", str(workdir)]  # fmt: skip
+    if profile:
+        argv.append("--profile")
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True, cwd=ROOT)
     assert proc.stdout is not None
     if proc.stdout.readline().strip() != "ready":
@@ -260,51 +226,93 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000 if ordered else float("nan")
 
 
-def run(n: int, devices: int, live_n: int, live_rate: float, repeat: int) -> None:
+Row = dict[str, float]
+
+
+def run(args: argparse.Namespace) -> None:
     workdir = Path(tempfile.mkdtemp(prefix="kizuki-bench-"))
     broker, port = start_broker(workdir)
     url = f"mqtt://{ENGINE[0]}:{ENGINE[1]}@127.0.0.1:{port}"
-    rows: dict[str, tuple[float, float, float, float]] = {}
+    rounds: list[dict[str, Row]] = []
     try:
-        # Interleaved and repeated, best run kept: the machine may be shared and noisy.
-        for attempt in range(repeat):
-            for role in ("bare", "kizuki"):
-                row = one_round(role, f"bench-{role}-{os.getpid()}-{attempt}", url, port,
-                                workdir, n, devices, live_n, live_rate)  # fmt: skip
-                if role not in rows or row[0] > rows[role][0]:
-                    rows[role] = row
+        # Interleaved and repeated: the machine may be shared and noisy; the range is shown.
+        for attempt in range(args.repeat):
+            rounds.append({
+                role: one_round(role, f"bench-{role}-{os.getpid()}-{attempt}", url, port,
+                                workdir, args, profile=args.profile and attempt == 0)
+                for role in args.consumers
+            })  # fmt: skip
     finally:
         broker.terminate()
         broker.wait(10)
         shutil.rmtree(workdir, ignore_errors=True)
-    report(rows, n, devices, live_n, live_rate)
+    report(rounds, args)
 
 
-def one_round(role: str, cid: str, url: str, port: int, workdir: Path, n: int, devices: int,
-              live_n: int, live_rate: float) -> tuple[float, float, float, float]:  # fmt: skip
-    """(readings/s draining a backlog of n, p50 and p99 live lag in ms, peak RSS in MB)."""
+def one_round(role: str, cid: str, url: str, port: int, workdir: Path, args: argparse.Namespace,
+              profile: bool) -> Row:  # fmt: skip
+    """Readings/s draining a backlog, where the time went, live lag (ms), peak RSS (MB)."""
+    n, devices = args.readings, args.devices
     make_session(url, cid)
     backlog(port, n, devices)
-    drained = consume(role, url, cid, n, workdir)
+    drained = consume(role, url, cid, n, workdir, profile=profile and role == "kizuki")
     make_session(url, cid + "-live")  # subscribed before the paced publisher starts
-    live = consume(role, url, cid + "-live", live_n, workdir,
-                   lambda: paced(port, live_n, devices, live_rate))  # fmt: skip
-    rss = max(drained["max_rss_mb"], live["max_rss_mb"])
-    return n / drained["seconds"], pct(live["lags"], 0.5), pct(live["lags"], 0.99), rss
+    live = consume(role, url, cid + "-live", args.live_readings, workdir,
+                   lambda: paced(port, args.live_readings, devices, args.live_rate))  # fmt: skip
+    seconds = drained["seconds"]
+    return {
+        "rate": n / seconds, "p50": pct(live["lags"], 0.5), "p99": pct(live["lags"], 0.99),
+        "rss": max(drained["max_rss_mb"], live["max_rss_mb"]),
+        "sink": drained.get("sink_s", 0.0) / seconds,
+        "write": drained.get("write_s", 0.0) / seconds,
+        "cpu_us": drained["cpu_s"] / n * 1e6,
+    }  # fmt: skip
 
 
-def report(rows: dict, n: int, devices: int, live_n: int, live_rate: float) -> None:  # type: ignore[type-arg]
-    ceiling = rows["bare"][0]
-    print(f"\n{n} readings (4 metrics each) from {devices} devices, QoS 1, private Mosquitto")
-    print(f"lag measured live: {live_n} readings published at {live_rate:.0f}/s")
-    print(f"load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs\n")
-    head = f"{'readings/s':>12}{'p50 lag':>10}{'p99 lag':>10}{'peak RSS':>10}{'ratio':>7}"
-    print(f"{'consumer':<44}{head}")
-    names = {"bare": "bare paho QoS 1, does nothing (ceiling)",
-             "kizuki": "MqttIngest -> SQLite, ack-after-commit, EWMA"}  # fmt: skip
-    for role, (rate, p50, p99, rss) in rows.items():
-        cells = f"{rate:>12,.0f}{p50:>8.1f}ms{p99:>8.1f}ms{rss:>8.0f}MB{rate / ceiling:>7.2f}"
-        print(f"{names[role]:<44}{cells}")
+NAMES = {"bare": "bare paho QoS 1, does nothing (ceiling)",
+         "kizuki": "MqttIngest -> SQLite + DetectorBank",
+         "ewma": "MqttIngest -> SQLite + bench EWMA"}  # fmt: skip
+
+
+def report(rounds: list[dict[str, Row]], args: argparse.Namespace) -> None:
+    print(
+        f"\n{args.readings} readings (4 metrics each) from {args.devices} devices, QoS 1, "
+        f"ack-after-commit, private Mosquitto; {len(rounds)} round(s), min-max shown"
+    )
+    print(f"lag measured live: {args.live_readings} readings published at "
+          f"{args.live_rate:.0f}/s; load average now {os.getloadavg()[0]:.1f} on "
+          f"{os.cpu_count()} CPUs\n")  # fmt: skip
+    head = "readings/s".rjust(15) + "ratio".rjust(11) + "CPU us/rd".rjust(11)
+    head += "CPU ratio".rjust(11) + "p50 ms".rjust(10) + "p99 ms".rjust(10)
+    print(f"{'consumer':<40}{head}{'RSS MB':>8}{'commit':>8}{'detect':>8}")
+    for role in args.consumers:
+        rows = [r[role] for r in rounds]
+        ratios = [r[role]["rate"] / r["bare"]["rate"] for r in rounds if "bare" in r]
+        cpu = [r["bare"]["cpu_us"] / r[role]["cpu_us"] for r in rounds if "bare" in r]
+        cells = (_span([r["rate"] for r in rows], "{:,.0f}", 15) + _span(ratios, "{:.2f}", 11)
+                 + _span([r["cpu_us"] for r in rows], "{:.0f}", 11) + _span(cpu, "{:.2f}", 11)
+                 + _span([r["p50"] for r in rows], "{:.0f}", 10)
+                 + _span([r["p99"] for r in rows], "{:.0f}", 10))  # fmt: skip
+        share = "" if role == "bare" else (f"{max(r['write'] for r in rows):>7.0%}"
+                                           f"{max(r['sink'] for r in rows):>8.0%}")  # fmt: skip
+        print(f"{NAMES[role]:<40}{cells}{max(r['rss'] for r in rows):>8.0f}{share}")
+    print(
+        "\nratio: readings/s over the same round's bare ceiling. CPU us/rd: the consumer's CPU "
+        "time per\nreading while draining (all threads), which a busy machine disturbs far "
+        "less than wall\ntime; CPU ratio = bare CPU / this CPU. commit/detect: share of the "
+        "drain's wall time in\nthe store commit and in the sink (detection); the rest is "
+        "MQTT receive, decoding and acks."
+    )
+
+
+def _span(values: list[float], fmt: str, width: int) -> str:
+    if not values:
+        return "-".rjust(width)
+    lo, hi = min(values), max(values)
+    text = (
+        fmt.format(lo) if fmt.format(lo) == fmt.format(hi) else f"{fmt.format(lo)}-{fmt.format(hi)}"
+    )
+    return text.rjust(width)
 
 
 def main() -> None:
@@ -313,8 +321,15 @@ def main() -> None:
     parser.add_argument("--devices", type=int, default=200)
     parser.add_argument("--live-readings", type=int, default=10_000)
     parser.add_argument("--live-rate", type=float, default=5_000)
-    parser.add_argument("--repeat", type=int, default=2, help="interleaved rounds; best kept")
-    parser.add_argument("--role", choices=["bare", "kizuki"], help=argparse.SUPPRESS)
+    parser.add_argument("--repeat", type=int, default=2, help="interleaved rounds")
+    parser.add_argument("--consumers", type=lambda t: t.split(","), default=list(ROLES),
+                        help="comma-separated, of: " + ",".join(ROLES))  # fmt: skip
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="cProfile the first kizuki drain's writer thread -> bench-ingest.prof",
+    )
+    parser.add_argument("--role", choices=ROLES, help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     parser.add_argument("--client-id", help=argparse.SUPPRESS)
     parser.add_argument("--expect", type=int, help=argparse.SUPPRESS)
@@ -323,7 +338,7 @@ def main() -> None:
     if args.role:
         _child(args)
     else:
-        run(args.readings, args.devices, args.live_readings, args.live_rate, args.repeat)
+        run(args)
 
 
 if __name__ == "__main__":
