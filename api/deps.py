@@ -10,9 +10,11 @@ from __future__ import annotations
 import hmac
 import secrets
 from collections.abc import Callable, Iterator
-from typing import Annotated
+from types import UnionType
+from typing import Annotated, Union, get_args, get_origin
 
 from fastapi import Depends, HTTPException, Request, Security
+from fastapi.exceptions import RequestValidationError
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
@@ -43,6 +45,29 @@ def get_db(ctx: CtxDep) -> Iterator[Session]:
 
 
 SessionDep = Annotated[Session, Depends(get_db)]
+
+
+def _is_list(annotation: object) -> bool:
+    origin = get_origin(annotation)
+    if origin in (list, tuple, set, frozenset):
+        return True
+    return origin in (Union, UnionType) and any(_is_list(a) for a in get_args(annotation))
+
+
+def single_query_values(request: Request) -> None:
+    """A query parameter that takes one value must come once: ``?model=a&model=b`` is a
+    422, not silently ``b``."""
+    dependant = getattr(request.scope.get("route"), "dependant", None)
+    params = dependant.query_params if dependant is not None else []
+    repeated = [
+        p.alias
+        for p in params
+        if not _is_list(p.field_info.annotation) and len(request.query_params.getlist(p.alias)) > 1
+    ]
+    if repeated:
+        raise RequestValidationError(
+            [{"loc": ("query", name), "msg": "Give this parameter once."} for name in repeated]
+        )
 
 
 def csrf_token(request: Request) -> str:

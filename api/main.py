@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.middleware.sessions import SessionMiddleware
@@ -16,6 +16,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from anomaly.profiles import DeviceProfile, load_profiles
 from api.auth import create_api_key
 from api.context import AppContext
+from api.deps import single_query_values
 from api.errors import install_error_handlers
 from api.openapi import install_openapi
 from api.routes import (
@@ -133,7 +134,9 @@ def _add_middleware(app: FastAPI, settings: Settings) -> None:
 
 def _include_routes(app: FastAPI) -> None:
     for module in API_ROUTERS:
-        app.include_router(module.router, prefix="/api/v1")
+        app.include_router(
+            module.router, prefix="/api/v1", dependencies=[Depends(single_query_values)]
+        )
     app.include_router(health.router)
     app.include_router(feedback.router)
     app.include_router(web_auth.router)

@@ -126,5 +126,5 @@ def app_routes(app: FastAPI) -> set[tuple[str, str]]:
 
 
 def needs_of(method: str, template: str) -> str:
-    """The least role the table gives an API operation."""
-    return next(r.needs for r in API if (r.method, r.template) == (method, template))
+    """The least role the table gives a route."""
+    return next(r.needs for r in EVERY_ROW if (r.method, r.template) == (method, template))

@@ -57,6 +57,19 @@ def test_filters_narrow_the_queue(client: httpx.Client, world: World) -> None:
     assert world.cases["bearing"] in ids(assignee=str(owner))
 
 
+def test_a_single_valued_filter_given_twice_is_a_422_problem(
+    client: httpx.Client, world: World
+) -> None:
+    twice = client.get(
+        "/api/v1/cases?model=pump-p3&model=aircon-x1&status=open&status=acknowledged",
+        headers={"X-API-Key": world.keys["viewer"]},
+    )
+    assert twice.status_code == 422
+    assert [e["loc"] for e in twice.json()["errors"]] == [["query", "model"]]
+    both = get(client, world, "/api/v1/cases", status=["open", "acknowledged"], model="pump-p3")
+    assert [c["id"] for c in both["data"]] == [world.cases["bearing"]]  # lists may repeat
+
+
 def test_sort_orders_by_urgency(client: httpx.Client, world: World) -> None:
     data = get(client, world, "/api/v1/cases", sort="priority", status="open")["data"]
     assert [c["priority"] for c in data] == sorted(c["priority"] for c in data)
