@@ -11,8 +11,11 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from anomaly.profiles import DeviceProfile
+from api.latest import LatestCache
 from ingest.base import DeadLetterStore, TelemetryStore
 from kizuki.config import Settings
+
+STALE_AFTER_S = 3600.0  # a device silent this long is "silent" (settings.api.stale_after_s)
 
 
 @dataclass
@@ -26,6 +29,11 @@ class AppContext:
     profiles: dict[str, DeviceProfile]
     case_service: Any
     clock: Callable[[], float] = field(default=time.time)
+    stale_after_s: float = STALE_AFTER_S
+    latest: LatestCache = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.latest = LatestCache(self.store)
 
     def now(self) -> datetime:
         """The engine's current time: the case service's clock if it has one (the demo

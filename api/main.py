@@ -15,7 +15,7 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from anomaly.profiles import DeviceProfile, load_profiles
 from api.auth import create_api_key
-from api.context import AppContext
+from api.context import STALE_AFTER_S, AppContext
 from api.deps import single_query_values
 from api.errors import install_error_handlers
 from api.openapi import install_openapi
@@ -29,6 +29,7 @@ from api.routes import (
     device_page,
     devices,
     feedback,
+    fleet_page,
     health,
     keys,
     knowledge,
@@ -89,11 +90,13 @@ def create_app(
     profiles: dict[str, DeviceProfile] | None = None,
     case_service: Any = None,
     clock: Callable[[], float] = time.time,
+    stale_after_s: float | None = None,
 ) -> FastAPI:
     """Build the Kizuki web app over already-open stores (the case DB must be migrated).
 
     ``case_service`` performs case actions (a ``tickets.service.CaseService``); without one,
-    a default is built over ``session_factory``.
+    a default is built over ``session_factory``. A device that sent nothing for
+    ``stale_after_s`` (default: ``settings.api.stale_after_s`` if set, else 1 h) is silent.
     """
     profiles = profiles if profiles is not None else load_profiles()
     app = FastAPI(
@@ -107,8 +110,9 @@ def create_app(
         openapi_tags=OPENAPI_TAGS,
     )
     service = case_service or _default_case_service(session_factory, profiles, settings)
+    stale = stale_after_s or getattr(settings.api, "stale_after_s", None) or STALE_AFTER_S
     app.state.ctx = AppContext(
-        settings, session_factory, store, deadletters, profiles, service, clock
+        settings, session_factory, store, deadletters, profiles, service, clock, float(stale)
     )
     app.state.templates = make_templates()
     app.state.login_throttle = LoginThrottle()
@@ -141,6 +145,7 @@ def _include_routes(app: FastAPI) -> None:
     app.include_router(feedback.router)
     app.include_router(web_auth.router)
     app.include_router(pages.router)
+    app.include_router(fleet_page.router)
     app.include_router(case_page.router)
     app.include_router(device_page.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")

@@ -9,6 +9,8 @@ from typing import Any
 from urllib.parse import urlencode
 
 from fastapi.templating import Jinja2Templates
+from jinja2 import pass_context
+from jinja2.runtime import Context
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -28,15 +30,24 @@ def when(value: datetime | float | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
     return value.astimezone(UTC).strftime(fmt)
 
 
-def duration(seconds: float) -> str:
-    """A short human duration: '3d 4h', '5h 12m', '7m'."""
+UNITS = {"en": ("d", "h", "m", " "), "ja": ("日", "時間", "分", "")}
+
+
+def duration(seconds: float, locale: str = "en") -> str:
+    """A short human duration: '3d 4h', '5h 12m', '7m' ('3日4時間' in Japanese)."""
+    d, h, m, gap = UNITS.get(locale, UNITS["en"])
     seconds = abs(int(seconds))
     days, rest = divmod(seconds, 86400)
     hours, rest = divmod(rest, 3600)
     minutes = rest // 60
     if days:
-        return f"{days}d {hours}h"
-    return f"{hours}h {minutes}m" if hours else f"{minutes}m"
+        return f"{days}{d}{gap}{hours}{h}"
+    return f"{hours}{h}{gap}{minutes}{m}" if hours else f"{minutes}{m}"
+
+
+@pass_context
+def _duration(context: Context, seconds: float) -> str:
+    return duration(seconds, str(context.get("locale", "en")))
 
 
 def term(_: Callable[..., str], group: str, value: object) -> str:
@@ -62,7 +73,7 @@ def make_templates() -> Jinja2Templates:
     """The page templates with our filters installed."""
     templates = Jinja2Templates(directory=TEMPLATES)
     templates.env.filters["when"] = when
-    templates.env.filters["duration"] = duration
+    templates.env.filters["duration"] = _duration
     templates.env.globals["LOCALES"] = LOCALES
     templates.env.globals["query"] = query
     return templates

@@ -13,7 +13,7 @@ from anomaly.profiles import DeviceProfile
 from api.chart import ChartSpec, render_chart
 from api.context import AppContext
 from api.deps import CtxDep, PageUser, SessionDep
-from api.fleet import health_of
+from api.fleet import clock_of, health_of
 from api.i18n import pick_locale, translator
 from api.present import case_public
 from api.templating import render
@@ -64,7 +64,7 @@ def device_page(
     locale = pick_locale(request, user.locale)
     profile = ctx.profiles.get(device.model)
     try:
-        latest = ctx.store.latest(device_id)
+        latest = ctx.latest.get(device_id)
     except StoreError:
         latest = None
     cases = db.scalars(
@@ -79,7 +79,8 @@ def device_page(
         device=device,
         profile=profile,
         latest=latest,
-        health=health_of(open_count, latest is not None),
+        health=health_of(open_count, latest, *clock_of(ctx)),
+        stale_after_s=ctx.stale_after_s,
         now=ctx.now(),
         charts=_charts(ctx, device_id, profile, latest, locale) if profile else {},
         cases=[case_public(c, ctx.profiles, locale) for c in cases],

@@ -9,7 +9,7 @@ from fastapi import APIRouter, HTTPException, Path, Query
 from sqlalchemy import func, select
 
 from api.deps import CtxDep, SessionDep, Viewer
-from api.fleet import device_public
+from api.fleet import clock_of, device_public
 from api.openapi import AUTH_ERRORS, problem_responses
 from api.queries import open_case_counts
 from api.schemas import DevicePublic, DevicesPublic, TelemetryPublic
@@ -51,8 +51,9 @@ def read_devices(
     total = db.scalar(select(func.count()).select_from(query.subquery())) or 0
     rows = db.scalars(query.limit(limit).offset(offset)).all()
     counts = open_case_counts(db, Case.device_id)
+    clock = clock_of(ctx)
     try:
-        data = [device_public(d, counts.get(d.id, 0), ctx.store) for d in rows]
+        data = [device_public(d, counts.get(d.id, 0), ctx.latest.get(d.id), *clock) for d in rows]
     except StoreError as exc:
         raise HTTPException(503, f"The telemetry store does not answer: {exc}") from None
     return DevicesPublic(data=data, count=total)
@@ -71,9 +72,10 @@ def read_device(_: Viewer, ctx: CtxDep, db: SessionDep, device_id: DeviceId) -> 
         raise HTTPException(404, f"No device {device_id!r}.")
     counts = open_case_counts(db, Case.device_id)
     try:
-        return device_public(device, counts.get(device_id, 0), ctx.store)
+        latest = ctx.latest.get(device_id)
     except StoreError as exc:
         raise HTTPException(503, f"The telemetry store does not answer: {exc}") from None
+    return device_public(device, counts.get(device_id, 0), latest, *clock_of(ctx))
 
 
 def _window(

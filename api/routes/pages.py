@@ -1,4 +1,4 @@
-"""Web pages for the service team: the case queue and the fleet overview."""
+"""Web pages for the service team: the case queue."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 
 from api.deps import CtxDep, PageUser, SessionDep
-from api.fleet import device_rows, fleet_rows
 from api.i18n import localised, pick_locale
 from api.present import case_public
 from api.queries import (
@@ -23,7 +22,6 @@ from api.queries import (
     severity_counts,
 )
 from api.templating import render
-from ingest.base import StoreError
 from tickets.models import CASE_STATUSES, OPEN_STATUSES, Agent, Case
 
 router = APIRouter(include_in_schema=False)
@@ -114,27 +112,4 @@ def queue(
             "device_id": device_id,
             "sort": sort,
         },
-    )
-
-
-@router.get("/fleet", response_class=HTMLResponse)
-def fleet(
-    request: Request, user: PageUser, ctx: CtxDep, db: SessionDep, model: Text = ""
-) -> Response:
-    rows = fleet_rows(db)
-    counts = severity_counts(db, CaseFilter(status=list(OPEN_STATUSES)))
-    try:
-        devices = device_rows(db, ctx.store, model or None)
-    except StoreError:
-        devices = []
-    return render(
-        request,
-        "fleet.html",
-        user,
-        nav="fleet",
-        rows=rows,
-        counts=counts,
-        devices=devices,
-        model=model,
-        titles={m: p.title for m, p in ctx.profiles.items()},
     )

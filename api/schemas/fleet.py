@@ -23,9 +23,12 @@ class DevicePublic(BaseModel):
     model: str
     product_line: str
     customer_id: str | None
-    health: Literal["healthy", "degraded", "unknown"]
+    health: Literal["healthy", "degraded", "silent", "unknown"] = Field(
+        description="degraded: a case is open; unknown: never heard from; silent: nothing "
+        "received for the staleness threshold (1 h by default); else healthy."
+    )
     open_cases: int
-    latest: ReadingPublic | None = None
+    latest: ReadingPublic | None = Field(default=None, description="Null if never heard from.")
 
 
 class DevicesPublic(BaseModel):

@@ -46,7 +46,9 @@ MANIFEST: dict[str, Any] = {
         {"id": "ac-00001", "model": "aircon-x1", "customer_id": "c-0001"},
         {"id": "ac-00002", "model": "aircon-x1", "customer_id": "c-0002"},
         {"id": "pump-0001", "model": "pump-p3", "customer_id": "c-0001"},
-        {"id": "wh-00001", "model": "waterheater-w2", "customer_id": "c-0002"},
+        {"id": "wh-00001", "model": "waterheater-w2", "customer_id": "c-0002"},  # never heard
+        {"id": "ac-00003", "model": "aircon-x1", "customer_id": "c-0002"},  # healthy
+        {"id": "ac-00004", "model": "aircon-x1", "customer_id": "c-0002"},  # silent for 2 days
     ],
 }
 
@@ -69,10 +71,17 @@ class World:
         self.session_factory.kw["bind"].dispose()
 
 
+def _healthy(device: str, ts: float) -> Reading:
+    day = math.sin(2 * math.pi * ts / DAY)
+    metrics = {"filter_dp_pa": 55 + 3 * day, "cooling_delta_c": 10 + day}
+    return Reading(device, ts, metrics | {"compressor_current_a": 5.1, "fan_rpm": 1195.0})
+
+
 def _telemetry(now: float) -> list[Reading]:
-    """Five days hourly; ac-00001's filter clogs from day 2 (rising pressure drop)."""
+    """Five days hourly up to now; ac-00001's filter clogs from day 2 (rising pressure
+    drop); ac-00004 fell silent two days ago."""
     readings = []
-    for i in range(int(5 * DAY / HOUR)):
+    for i in range(int(5 * DAY / HOUR) + 1):
         ts = now - 5 * DAY + i * HOUR
         day = math.sin(2 * math.pi * ts / DAY)
         rise = max(0.0, ts - (now - 3 * DAY)) / DAY * 18.0
@@ -88,18 +97,9 @@ def _telemetry(now: float) -> list[Reading]:
                 },
             )
         )
-        readings.append(
-            Reading(
-                "ac-00002",
-                ts,
-                {
-                    "filter_dp_pa": 55 + 3 * day,
-                    "cooling_delta_c": 10 + day,
-                    "compressor_current_a": 5.1,
-                    "fan_rpm": 1195.0,
-                },
-            )
-        )
+        readings += [_healthy("ac-00002", ts), _healthy("ac-00003", ts)]
+        if ts < now - 2 * DAY:
+            readings.append(_healthy("ac-00004", ts))
     return readings
 
 
