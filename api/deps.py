@@ -83,7 +83,8 @@ def csrf_ok(request: Request, offered: str | None) -> bool:
     return bool(expected and offered and hmac.compare_digest(str(expected), offered))
 
 
-def _session_principal(request: Request, db: Session) -> Principal | None:
+def session_principal(request: Request, db: Session) -> Principal | None:
+    """The active user of the request's signed session cookie, or None."""
     uid = request.session.get("uid")
     if not isinstance(uid, int):
         return None
@@ -104,7 +105,7 @@ def get_principal(
         if principal is None:
             raise HTTPException(401, "Unknown or revoked API key.", _challenge())
         return principal
-    principal = _session_principal(request, db)
+    principal = session_principal(request, db)
     unsafe = request.method in UNSAFE_METHODS
     if principal and unsafe and not csrf_ok(request, request.headers.get("x-csrf-token")):
         raise HTTPException(403, "Missing or wrong X-CSRF-Token for a cookie session.")
@@ -138,7 +139,7 @@ Admin = Annotated[Principal, Depends(require("admin"))]
 
 def page_user(request: Request, db: SessionDep) -> Principal:
     """The logged-in user of a web page; nobody -> redirect to the login form."""
-    principal = _session_principal(request, db)
+    principal = session_principal(request, db)
     if principal is None:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         raise LoginRequired(target)

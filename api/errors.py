@@ -55,9 +55,9 @@ def _wants_html(request: Request) -> bool:
 def _respond(request: Request, body: dict[str, Any], headers: Mapping[str, str] | None) -> Response:
     body.setdefault("instance", request.url.path)
     if _wants_html(request) and hasattr(request.app.state, "templates"):
-        from api.templating import render  # late: templating imports the deps
+        from api.templating import render_error  # late: templating imports the deps
 
-        return render(request, "error.html", None, status_code=body["status"], problem=body)
+        return render_error(request, body)
     return JSONResponse(body, status_code=body["status"], headers=headers, media_type=PROBLEM_JSON)
 
 
@@ -118,8 +118,16 @@ class CatchAll:
             request = Request(scope)
             log.exception("unhandled error on %s %s", request.method, request.url.path)
             body = problem(500, "Something went wrong on our side.", instance=request.url.path)
-            response = JSONResponse(body, status_code=500, media_type=PROBLEM_JSON)
-            await response(scope, receive, send)
+            await _last_resort(request, body)(scope, receive, send)
+
+
+def _last_resort(request: Request, body: dict[str, Any]) -> Response:
+    """The 500 answer: a page for people (if it can be drawn), else a problem document."""
+    try:
+        return _respond(request, body, None)
+    except Exception:  # noqa: BLE001 - drawing the page failed too
+        log.exception("the error page failed; answering with a problem document")
+        return JSONResponse(body, status_code=500, media_type=PROBLEM_JSON)
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -54,14 +54,15 @@ def case_public(case: Case, profiles: dict[str, DeviceProfile], locale: str = "e
 
 
 FEEDBACK_LINK = re.compile(r"\S*/feedback/\S+")
-REDACTED_LINK = "[feedback link]"
+REDACTED_LINK = {"en": "[feedback link]", "ja": "[評価リンク]"}  # in the message's language
 
 
-def redact_feedback(text: str, token: str) -> str:
+def redact_feedback(text: str, token: str, locale: str = "en") -> str:
     """``text`` without the customer's signed feedback links (and the bare token): staff
     read what the customer got, but must not be able to vote in the customer's name."""
-    text = FEEDBACK_LINK.sub(REDACTED_LINK, text)
-    return text.replace(token, REDACTED_LINK) if token else text
+    placeholder = REDACTED_LINK.get(locale, REDACTED_LINK["en"])
+    text = FEEDBACK_LINK.sub(placeholder, text)
+    return text.replace(token, placeholder) if token else text
 
 
 def notification_public(row: Notification) -> NotificationPublic:
@@ -69,8 +70,8 @@ def notification_public(row: Notification) -> NotificationPublic:
     return NotificationPublic.model_validate(
         {
             **{n: getattr(row, n) for n in NotificationPublic.model_fields if hasattr(row, n)},
-            "short_body": redact_feedback(row.short_body, row.feedback_token),
-            "long_body": redact_feedback(row.long_body, row.feedback_token),
+            "short_body": redact_feedback(row.short_body, row.feedback_token, row.locale),
+            "long_body": redact_feedback(row.long_body, row.feedback_token, row.locale),
             "delivery_attempts": attempts,
         }
     )

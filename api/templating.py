@@ -105,3 +105,22 @@ def render(
         "csrf_token": csrf_token(request),
     }
     return templates.TemplateResponse(request, name, base | context, status_code=status_code)
+
+
+def _session_user(request: Request) -> Principal | None:
+    """The logged-in user behind an error page, if that can still be told."""
+    from api.deps import session_principal  # late: deps imports the error handlers
+
+    try:
+        with request.app.state.ctx.session_factory() as db:
+            return session_principal(request, db)
+    except Exception:  # noqa: BLE001 - the database may be what failed
+        return None
+
+
+def render_error(request: Request, problem: dict[str, Any]) -> Response:
+    """An error page for people, in their language, with the header they know."""
+    return render(
+        request, "error.html", _session_user(request), status_code=problem["status"],
+        problem=problem,
+    )  # fmt: skip

@@ -11,11 +11,13 @@ from sqlalchemy import select
 from api.actions import ActionError, perform
 from api.case_chart import case_chart, chart_metric
 from api.deps import CtxDep, PageAgentForm, PageUser, SessionDep
+from api.explain import explain
 from api.i18n import pick_locale, translator
 from api.present import case_detail, customer_public
 from api.routes.cases import load_case, load_feedback
 from api.schemas.common import MAX_ID
 from api.templating import render
+from api.timeline import timeline
 from tickets.kb import KbError, load_article
 from tickets.lifecycle import TRANSITIONS
 from tickets.models import OPEN_STATUSES, Agent
@@ -56,6 +58,10 @@ def case_page(
         nav="queue",
         case=detail,
         now=ctx.now(),
+        why=explain(
+            detail.explanation, ctx.profiles.get(case.model), ctx.now().timestamp(), locale
+        ),
+        timeline=timeline(detail.timeline, locale),
         chart=case_chart(ctx, case, _),
         metric=chart_metric(ctx, case),
         article=article,

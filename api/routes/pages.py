@@ -98,7 +98,7 @@ def queue(
         agents=agents,
         load=load,
         unassigned=load.get(None, 0),
-        models=sorted(ctx.profiles),
+        models=sorted((m, p.title) for m, p in ctx.profiles.items()),
         modes=_failure_modes(ctx, locale),
         statuses=CASE_STATUSES,
         severities=SEVERITIES,

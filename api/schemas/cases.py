@@ -108,7 +108,8 @@ class NotificationPublic(BaseModel):
     subject: str
     short_body: str = Field(
         description="The SMS/chat text the customer got, feedback links replaced by "
-        "'[feedback link]' (staff must not vote in the customer's name)."
+        "'[feedback link]' ('[評価リンク]' in Japanese): staff must not vote in the "
+        "customer's name."
     )
     long_body: str = Field(description="The e-mail text, feedback links replaced likewise.")
     attempts: int

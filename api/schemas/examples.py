@@ -77,8 +77,8 @@ NOTIFICATION: dict[str, Any] = {
     "status": "sent",
     "subject": "[案件 #7] エアフィルターの目詰まり（ルームエアコン X1）",
     "short_body": "エアフィルターの目詰まり（ルームエアコン X1 ac-00001）。… "
-    "役に立った: [feedback link] 誤り: [feedback link]",
-    "long_body": "山田 太郎 様\n\n…\nこのお知らせは役に立ちましたか？ はい: [feedback link]\n",
+    "役に立った: [評価リンク] 誤り: [評価リンク]",
+    "long_body": "山田 太郎 様\n\n…\nこのお知らせは役に立ちましたか？ はい: [評価リンク]\n",
     "attempts": 1,
     "last_error": "",
     "created_at": T0,

@@ -140,7 +140,8 @@ def test_no_role_sees_the_customers_feedback_links(
     assert "/feedback/" not in response.text
     assert not [t for t in tokens if t in response.text]
     notice = response.json()["notifications"][0]
-    assert "[feedback link]" in notice["short_body"] and "[feedback link]" in notice["long_body"]
+    assert notice["locale"] == "ja"  # Yamada-san is written to in Japanese
+    assert "[評価リンク]" in notice["short_body"] and "[評価リンク]" in notice["long_body"]
     assert "#" + str(case) in notice["long_body"]  # the rest of the message is still there
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import httpx
@@ -10,7 +11,9 @@ from pydantic import SecretStr
 from api.main import create_app
 from ingest.base import Reading, StoreUnavailable
 from tests.api.server import serve
-from tests.api.world import World
+from tests.api.world import PASSWORD, World
+
+HTML = {"Accept": "text/html"}
 
 
 class DownStore:
@@ -69,6 +72,27 @@ def test_a_bug_is_a_500_problem_without_traceback(world: World) -> None:
         assert "oops" not in response.text and "Traceback" not in response.text
         # the same keep-alive connection still serves the next request
         assert client.get("/api/v1/cases", headers=headers).status_code == 200
+
+
+def test_a_bug_behind_a_page_is_an_error_page_in_the_users_language(world: World) -> None:
+    app = create_app(
+        world.settings,
+        world.session_factory,
+        BuggyStore(),
+        world.deadletters,
+        case_service=world.service,
+    )
+    with serve(app) as url, httpx.Client(base_url=url) as client:
+        form = client.get("/login", headers=HTML).text
+        token = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)  # type: ignore[union-attr]
+        data = {"username": "viewer", "password": PASSWORD, "csrf_token": token}
+        assert client.post("/login", data=data).status_code == 303
+        page = client.get("/devices/ac-00001?lang=ja", headers=HTML)
+        assert page.status_code == 500
+        assert page.headers["content-type"].startswith("text/html")
+        assert "500 · システムエラーが発生しました" in page.text
+        assert "oops" not in page.text and "Traceback" not in page.text
+        assert "viewer" in page.text  # the header still knows who is logged in
 
 
 def test_the_bootstrap_admin_key_from_settings_works(world: World) -> None:

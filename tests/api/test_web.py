@@ -162,7 +162,8 @@ def test_language_from_header_query_and_user_setting(client: httpx.Client, world
 def test_html_errors_for_people_json_problems_for_programs(client: httpx.Client) -> None:
     log_in(client, "viewer")
     page = client.get("/cases/999999", headers=HTML)
-    assert page.status_code == 404 and "<html" in page.text and "Not Found" in page.text
+    assert page.status_code == 404 and "<html" in page.text
+    assert "404 · Not found" in page.text and "No case 999999." in page.text
     api = client.get("/api/v1/cases/999999", headers=HTML)
     assert api.status_code == 404
     assert api.headers["content-type"] == "application/problem+json"
@@ -211,10 +212,13 @@ def test_the_case_page_lists_each_delivery_attempt_without_feedback_links(
     log_in(client, role)
     with world.session_factory() as session:
         tokens = set(session.scalars(select(Notification.feedback_token)).all())
-    for case in (world.cases["bearing"], failing):
+    for case, placeholder in (
+        (world.cases["bearing"], "[評価リンク]"),
+        (failing, "[feedback link]"),
+    ):
         page = client.get(f"/cases/{case}", headers=HTML).text
         assert "/feedback/" not in page and not [t for t in tokens if t and t in page]
-        assert "[feedback link]" in page  # the message itself is shown
+        assert placeholder in page  # the message itself is shown, in its language
     delivered = _attempts(client.get(f"/cases/{world.cases['bearing']}", headers=HTML).text)
     assert delivered[:1] == [["log (demo)", "delivered"]]
     refused = _attempts(client.get(f"/cases/{failing}", headers=HTML).text)

@@ -1,0 +1,172 @@
+"""A case's timeline for the case page, in the reader's language.
+
+The case service records events with structured details (tickets/); routing reasons
+arrive as English sentences from ``tickets.routing``, so their known shapes are matched
+here and said again in the page's language. Anything unrecognised is shown as it was
+recorded, marked ``lang="en"``; what people typed (notes, reasons, comments) is shown as
+they typed it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from api.i18n import translator
+from api.schemas import CaseEventPublic
+from api.templating import duration, term, when
+
+Tr = Callable[..., str]
+REASONS: list[tuple[re.Pattern[str], str]] = [
+    (
+        re.compile(
+            r"least loaded of (?P<n>\d+) skilled agents with free capacity "
+            r"\((?P<load>\d+)/(?P<cap>\d+) open cases\)"
+        ),
+        "rr_least_loaded",
+    ),
+    (re.compile(r"all (?P<n>\d+) skilled agents at capacity \((?P<names>.*)\)"), "rr_all_busy"),
+    (
+        re.compile(
+            r"no active agent with (?P<what>product line|skill|language) "
+            r"""['"](?P<wanted>.*)['"] \(and the other skills needed\)"""
+        ),
+        "rr_missing",
+    ),
+    (re.compile(r"no active agents"), "rr_no_agents"),
+    (re.compile(r"assigned by (?P<actor>\S+)"), "rr_assigned_by"),
+    (re.compile(r"unassigned by (?P<actor>\S+)"), "rr_unassigned_by"),
+]
+
+
+@dataclass
+class Line:
+    text: str
+    lang: str | None = None  # None: the page's language
+    note: bool = False  # something a person wrote
+
+
+@dataclass
+class Entry:
+    kind: str
+    at: datetime
+    label: str
+    actor: str
+    raw_actor: str
+    lines: list[Line] = field(default_factory=list)
+
+
+def actor_label(actor: str, _: Tr) -> str:
+    """'user:sato' -> 'sato', 'key:grafana' -> 'API key grafana', 'kizuki' -> 'Kizuki'."""
+    kind, _sep, name = actor.partition(":")
+    if kind == "user" and name:
+        return name
+    if kind == "key" and name:
+        return _("actor_key", name=name)
+    if kind == "customer" and name:
+        return _("actor_customer", id=name)
+    return "Kizuki" if actor == "kizuki" else term(_, "actor", actor)
+
+
+def routing_reason(reason: str, _: Tr) -> Line:
+    """A routing reason in the page's language, or as recorded if its shape is unknown."""
+    for pattern, key in REASONS:
+        if match := pattern.fullmatch(reason):
+            values = match.groupdict()
+            if "what" in values:
+                values["what"] = _("need_" + values["what"])
+            if "actor" in values:
+                values["actor"] = actor_label(values["actor"], _)
+            return Line(_(key, **values))
+    return Line(reason, lang="en")
+
+
+def _status_lines(d: dict[str, Any], _: Tr, locale: str) -> list[Line]:
+    """acknowledge, start, resolve, close, reopen: how, and what the agent wrote."""
+    lines = []
+    if d.get("auto") and isinstance(d.get("healthy_for_s"), int | float):
+        lines.append(Line(_("tl_auto_resolved", t=duration(d["healthy_for_s"], locale))))
+    for key in ("note", "reason"):  # typed by the agent
+        if d.get(key):
+            lines.append(Line(str(d[key]), note=True))
+    return lines
+
+
+def _opened(d: dict[str, Any], _: Tr, locale: str) -> list[Line]:
+    severity, priority = _(str(d.get("severity", ""))), d.get("priority", "")
+    lines = [Line(_("tl_opened", severity=severity, priority=priority))]
+    if locale == "en" and d.get("why"):  # detection's own words are English
+        lines.append(Line(str(d["why"]), lang="en"))
+    return lines
+
+
+def _severity(d: dict[str, Any], _: Tr, locale: str) -> list[Line]:
+    a, b = _(str(d.get("severity_from"))), _(str(d.get("severity_to")))
+    return [Line(_("tl_severity", a=a, b=b))]
+
+
+def _again(d: dict[str, Any], _: Tr, locale: str) -> list[Line]:
+    score = d.get("score")
+    return [Line(_("tl_score", score=f"{score:.2f}"))] if isinstance(score, int | float) else []
+
+
+def _recovering(d: dict[str, Any], _: Tr, locale: str) -> list[Line]:
+    if not d.get("healthy_since"):
+        return []
+    since = when(datetime.fromisoformat(str(d["healthy_since"])))
+    return [Line(_("tl_healthy_since", when=since))]
+
+
+def _assigned(d: dict[str, Any], _: Tr, locale: str) -> list[Line]:
+    who = [Line(_("tl_agent", name=d["agent_name"]))] if d.get("agent_name") else []
+    return who + ([routing_reason(str(d["reason"]), _)] if d.get("reason") else [])
+
+
+def _notified(d: dict[str, Any], _: Tr, locale: str) -> list[Line]:
+    kind, channel = _(str(d.get("kind", ""))), term(_, "ch", d.get("channel", ""))
+    again = [Line(_("tl_resent"))] if d.get("duplicate") else []
+    return [Line(_("tl_notified", kind=kind, channel=channel)), *again]
+
+
+def _feedback(d: dict[str, Any], _: Tr, locale: str) -> list[Line]:
+    vote = [Line(_("tl_vote_" + str(d["vote"])))] if d.get("vote") in ("up", "down") else []
+    return vote + ([Line(str(d["comment"]), note=True)] if d.get("comment") else [])
+
+
+def _note(d: dict[str, Any], _: Tr, locale: str) -> list[Line]:
+    return [Line(str(d.get("text", "")), note=True)]
+
+
+DETAILS: dict[str, Callable[[dict[str, Any], Tr, str], list[Line]]] = {
+    "opened": _opened,
+    "severity_raised": _severity,
+    "anomaly_again": _again,
+    "recovering": _recovering,
+    "assigned": _assigned,
+    "unassigned": _assigned,
+    "notified": _notified,
+    "feedback": _feedback,
+    "note": _note,
+}
+
+
+def timeline(events: list[CaseEventPublic], locale: str) -> list[Entry]:
+    """Newest first, each with its label, actor and detail lines."""
+    _ = translator(locale)
+    entries = []
+    for e in reversed(events):
+        label = _("ev_" + e.kind)
+        entries.append(
+            Entry(
+                kind=e.kind,
+                at=e.at,
+                label=e.kind.replace("_", " ") if label.startswith("ev_") else label,
+                actor=actor_label(e.actor, _),
+                raw_actor=e.actor,
+                lines=DETAILS.get(e.kind, _status_lines)(e.detail, _, locale),
+            )
+        )
+    return entries
