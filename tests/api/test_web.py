@@ -12,7 +12,7 @@ from tests.api.world import PASSWORD, World, open_case_reaching
 from tests.conftest import free_port
 from tickets.dispatcher import Dispatcher
 from tickets.feedback import make_token
-from tickets.models import ApiKey, Case, Feedback, Notification, User
+from tickets.models import OPEN_STATUSES, ApiKey, Case, Feedback, Notification, User
 
 HTML = {"Accept": "text/html"}
 
@@ -238,16 +238,25 @@ def test_secrets_are_stored_hashed(world: World) -> None:
     assert not set(world.keys.values()) & set(key_hashes)
 
 
-def test_fleet_lists_models_and_devices_degraded_first(client: httpx.Client) -> None:
+def test_fleet_lists_models_and_devices_with_open_cases_first(
+    client: httpx.Client, world: World
+) -> None:
     log_in(client, "viewer")
     page = client.get("/fleet", headers=HTML).text
     assert 'data-model="aircon-x1"' in page and 'data-model="pump-p3"' in page
-    rows = re.findall(r'data-device="([^"]+)"', page)
-    assert rows[0] in {"ac-00001", "ac-00002", "pump-0001"} and "wh-00001" in rows
+    rows = re.findall(r'<tr data-device="([^"]+)" data-health="(\w+)">', page)
+    with world.session_factory() as session:
+        with_cases = set(
+            session.scalars(select(Case.device_id).where(Case.status.in_(OPEN_STATUSES)))
+        )
+    flags = [device in with_cases for device, _ in rows]
+    assert flags == sorted(flags, reverse=True)  # every device with an open case comes first
+    assert flags.count(True) == len(with_cases) and "wh-00001" in [d for d, _ in rows]
+    assert all(health == "degraded" for device, health in rows if device in with_cases)
     only = client.get("/fleet?model=pump-p3", headers=HTML).text
     assert re.findall(r'data-device="([^"]+)"', only) == ["pump-0001"]
     queue = client.get("/cases?device_id=pump-0001", headers=HTML).text
-    assert re.findall(r'data-case-id="(\d+)"', queue) and "pump-0001" in queue
+    assert re.findall(r'data-case-id="(\d+)"', queue) == [str(world.cases["bearing"])]
     assert "ac-00001" not in re.findall(r'href="/devices/([^"]+)"', queue)
 
 
