@@ -165,7 +165,7 @@ class DetectorBank:
         detectors = st.fired() if fired else ()
         if fired and self.peers.flagged(device_id):
             detectors = (*detectors, "peers")
-        per_day = trend.slope_per_day if trend.level == trend.level else None
+        per_day = trend.rate_per_day if trend.level == trend.level else None
         return Explanation(
             metric=metric, unit=spec.unit, expected=expected, observed=observed,
             trend_per_day=per_day, limit=spec.limit, eta_ts=eta, detectors=detectors,

@@ -43,14 +43,17 @@ class StreamConfig:
     cusum_alpha: float = 0.003
     trend_window: int = 72
     trend_lag: int = 24
-    t_min: float = 4.0
-    step_veto: float = 0.3
+    t_min: float = 3.5
+    drift_fits: int = 2
+    step_veto: float = 0.5
+    trend_quantile: float = 0.3
     horizon_days: float = 30.0
     p_big: float = 0.5
     out_frac: float = 0.02
     spike_z: float = 5.0
     spike_max_run: int = 24
     spike_cap: int = 4
+    spike_back_n: int = 3
     spike_decay: float = 1.0 / 144.0
     spike_mass: float = 2.0
     flat_n: int = 12
@@ -71,8 +74,8 @@ class MetricStream:
 
     __slots__ = (
         "spec", "cfg", "sign", "edge", "cusum", "trend", "alarm", "smooth", "deseason",
-        "spikes", "score", "drift", "level_frac", "out", "_run", "_zbar", "_flat", "_last",
-        "_flat_since", "_n",
+        "spikes", "score", "drift", "level_frac", "out", "_run", "_back", "_above", "_zbar",
+        "_flat", "_last", "_flat_since", "_n", "_fits", "_hot",
     )  # fmt: skip
 
     def __init__(self, spec: MetricSpec, cfg: StreamConfig) -> None:
@@ -83,16 +86,17 @@ class MetricStream:
         self.cusum = Cusum(k=cfg.cusum_k, alpha=cfg.cusum_alpha, warmup=cfg.warmup,
                            direction=spec.direction)  # fmt: skip
         self.trend = Trend(window=cfg.trend_window, lag=cfg.trend_lag, limit=spec.limit,
-                           direction=spec.direction, step_veto=cfg.step_veto)  # fmt: skip
+                           direction=spec.direction, step_veto=cfg.step_veto,
+                           quantile=cfg.trend_quantile)  # fmt: skip
         self.alarm = Alarm(threshold=1.0, clear=cfg.clear, n=cfg.alarm_n, m=cfg.alarm_m,
                            clear_n=cfg.clear_n, suppress_s=cfg.suppress_s)  # fmt: skip
         self.smooth = self.deseason = 0.0
         self.spikes = self.score = self.drift = self.level_frac = self.out = 0.0
-        self._run = self._flat = 0
+        self._run = self._back = self._above = self._flat = 0
         self._zbar = 0.0
         self._last = float("nan")
         self._flat_since: float | None = None
-        self._n = 0
+        self._n = self._fits = self._hot = 0
 
     def update(self, ts: float, x: float) -> Edge:
         """Score one value, learn from it, and return the alarm edge (if any)."""
@@ -109,7 +113,10 @@ class MetricStream:
         t = self.trend.update(ts, d) / cfg.t_min
         eta = self.trend.eta_ts
         soon = eta is not None and eta - ts < cfg.horizon_days * 86400
-        self.drift = (c if c < t else t) if soon else 0.0
+        if self.trend.fits != self._fits:  # a bucket closed: is the trend still on?
+            self._fits = self.trend.fits
+            self._hot = self._hot + 1 if soon and t >= 1.0 else 0
+        self.drift = (c if c < t else t) if soon and self._hot >= cfg.drift_fits else 0.0
         score = max(self.drift, self._level_frac() / cfg.p_big, self._out() / cfg.out_frac,
                     excursion, self._flat / cfg.flat_n)  # fmt: skip
         if n > 6 and self.sign * (self.smooth - self.spec.limit) >= 0.0:
@@ -124,22 +131,29 @@ class MetricStream:
 
         z is taken relative to its recent level ``_zbar`` (a robust EW mean of z, ~2 h, that
         pauses during an excursion). An excursion starts above ``spike_z`` and ends when
-        z is back within 2 of that level; one that lasts longer than ``spike_max_run``
-        is a level shift, not an excursion: it is not counted and becomes the new level.
+        z has been back within 1.5 of that level for ``spike_back_n`` readings in a row (a
+        step whose noise dips below the line once is not a return); one that lasts longer
+        than ``spike_max_run`` is a level shift, not an excursion: it is not counted and
+        becomes the new level.
         """
         cfg = self.cfg
         self.spikes -= cfg.spike_decay * self.spikes
         rel = z - self._zbar
         if self._run:
             self._run += 1
-            if rel < 2.0:
-                self.spikes += min(self._run - 1, cfg.spike_cap)
-                self._run = 0
-            elif self._run > cfg.spike_max_run:
-                self._run = 0
+            self._above += rel > cfg.spike_z
+            if rel >= 1.5:
+                self._back = 0
+            else:
+                self._back += 1
+                if self._back >= cfg.spike_back_n:  # back, and stayed back: it was one
+                    self.spikes += min(self._above, cfg.spike_cap)
+                    self._run = self._back = 0
+            if self._run > cfg.spike_max_run:
+                self._run = self._back = 0
                 self._zbar = z
         elif rel > cfg.spike_z:
-            self._run = 1
+            self._run = self._above = 1
         else:
             self._zbar += (3.0 if rel > 3.0 else (-3.0 if rel < -3.0 else rel)) / 12.0
         return self.spikes / cfg.spike_mass
@@ -204,9 +218,11 @@ class MetricStream:
                 "trend": self.trend.state_dict(), "alarm": self.alarm.state_dict(),
                 "smooth": self.smooth, "deseason": self.deseason, "spikes": self.spikes,
                 "score": self.score, "drift": self.drift, "level_frac": self.level_frac,
-                "out": self.out, "run": self._run, "zbar": self._zbar, "flat": self._flat,
+                "out": self.out, "run": self._run, "back": self._back, "above": self._above,
+                "zbar": self._zbar, "flat": self._flat,
                 "last": None if self._last != self._last else self._last,
-                "flat_since": self._flat_since, "n": self._n}  # fmt: skip
+                "flat_since": self._flat_since, "n": self._n, "fits": self._fits,
+                "hot": self._hot}  # fmt: skip
 
     def load_state_dict(self, st: dict[str, Any]) -> None:
         self.cusum.load_state_dict(st["cusum"])
@@ -220,8 +236,12 @@ class MetricStream:
         self.deseason = float(st["deseason"])
         self.out = float(st["out"])
         self._run = int(st["run"])
+        self._back = int(st.get("back", 0))
+        self._above = int(st.get("above", 0))
         self._zbar = float(st["zbar"])
         self._flat = int(st["flat"])
         self._last = float("nan") if st["last"] is None else float(st["last"])
         self._flat_since = st["flat_since"]
         self._n = int(st["n"])
+        self._fits = int(st.get("fits", 0))
+        self._hot = int(st.get("hot", 0))

@@ -27,21 +27,41 @@ def step_vs_line(ys: list[float]) -> float:
     >>> step_vs_line([float(i) for i in range(20)]) > 0.2
     True
     """
+    return best_step(ys)[0]
+
+
+def best_step(ys: list[float]) -> tuple[float, int]:
+    """``step_vs_line`` and where the best step starts (index of its first later value).
+
+    >>> ratio, at = best_step([0.0] * 12 + [1.0] * 8)
+    >>> round(ratio, 3), at
+    (0.0, 12)
+    """
     n = len(ys)
     if n < 8:
-        return 1.0
+        return 1.0, 0
     total = sum(ys)
     my, mx = total / n, (n - 1) / 2.0
     sst = sum((y - my) ** 2 for y in ys)
     sxy = sum((i - mx) * (y - my) for i, y in enumerate(ys))
     sxx = n * (n * n - 1) / 12.0
     sse_line = sst - sxy * sxy / sxx
-    best, prefix = sst, ys[0] + ys[1]
+    best, at, prefix = sst, 0, ys[0] + ys[1]
     for k in range(2, n - 1):
         m1, m2 = prefix / k, (total - prefix) / (n - k)
-        best = min(best, sst - k * (m1 - my) ** 2 - (n - k) * (m2 - my) ** 2)
+        sse = sst - k * (m1 - my) ** 2 - (n - k) * (m2 - my) ** 2
+        if sse < best:
+            best, at = sse, k
         prefix += ys[k]
-    return best / sse_line if sse_line > 1e-12 else 1.0
+    return (best / sse_line if sse_line > 1e-12 else 1.0), at
+
+
+def _bucket_noise(means: list[float]) -> float:
+    """Noise of one bucket mean: the robust spread of consecutive differences / sqrt 2."""
+    steps = sorted(abs(b - a) for a, b in zip(means, means[1:], strict=False) if a == a and b == b)
+    if not steps:
+        return 0.0
+    return 1.4826 * steps[len(steps) // 2] / math.sqrt(2.0)
 
 
 class Trend(Stateful):
@@ -62,8 +82,10 @@ class Trend(Stateful):
     """
 
     __slots__ = (
-        "bucket_s", "window", "lag", "limit", "direction", "min_pairs", "step_veto",
-        "_bucket", "_sum", "_count", "_means", "_t", "slope_per_day", "level", "eta_ts",
+        "bucket_s", "window", "lag", "limit", "direction", "min_pairs", "step_veto", "quantile",
+        "accel_z", "steppy", "_steppy",
+        "_bucket", "_sum", "_count", "_means", "_t", "slope_per_day", "rate_per_day", "level",
+        "eta_ts", "fits",
     )  # fmt: skip
 
     def __init__(
@@ -75,6 +97,9 @@ class Trend(Stateful):
         direction: str = "both",
         min_pairs: int = 12,
         step_veto: float = 0.0,
+        quantile: float = 0.5,
+        accel_z: float = 3.0,
+        steppy: float = 0.0,
     ) -> None:
         self.bucket_s = bucket_s
         self.window = window
@@ -83,12 +108,18 @@ class Trend(Stateful):
         self.direction = direction
         self.min_pairs = min_pairs
         self.step_veto = step_veto
+        self.quantile = quantile
+        self.accel_z = accel_z
+        self.steppy = steppy
+        self._steppy = False
         self._bucket = -1
         self._sum = 0.0
         self._count = 0
         self._means: list[float] = []
         self._t = 0.0
         self.slope_per_day = 0.0
+        self.rate_per_day = 0.0
+        self.fits = 0
         self.level = _NAN
         self.eta_ts: float | None = None
 
@@ -121,44 +152,114 @@ class Trend(Stateful):
 
     def _fit(self, now: float) -> None:
         means, lag = self._means, self.lag
-        diffs = [
-            means[i + lag] - means[i]
+        pairs = [
+            (i, means[i + lag] - means[i])
             for i in range(len(means) - lag)
             if means[i] == means[i] and means[i + lag] == means[i + lag]
         ]
-        if len(diffs) < self.min_pairs:
+        if len(pairs) < self.min_pairs:
             return
-        diffs.sort()
-        n = len(diffs)
-        med = diffs[n // 2]
-        spread = (diffs[(3 * n) // 4] - diffs[n // 4]) / 1.349  # IQR -> sigma
-        span_days = lag * self.bucket_s / 86400.0
-        self.slope_per_day = med / span_days
-        se = (spread + 1e-12) / math.sqrt(n)
-        t = med / se
-        self._t = (
-            max(t, 0.0)
-            if self.direction == "up"
-            else (max(-t, 0.0) if self.direction == "down" else abs(t))
-        )
-        veto = self.step_veto and self._t >= 1.0
-        if veto and step_vs_line([m for m in means if m == m]) < self.step_veto:
-            self._t = 0.0  # one jump explains the window better than a slope: not a trend
+        diffs = sorted(d for _, d in pairs)
+        self.fits += 1
+        self._t, med = self._t_stat(diffs)
+        self.slope_per_day = med / (lag * self.bucket_s / 86400.0)
+        self._steppy = False
+        if self.step_veto and self._t >= 1.0:
+            self._t = self._without_step(pairs)
         recent = [m for m in means[-lag:] if m == m]
         self.level = sum(recent) / len(recent) if recent else _NAN
         self.eta_ts = self._eta(now - lag * self.bucket_s / 2.0)
 
+    def _without_step(self, pairs: list[tuple[int, float]]) -> float:
+        """The t again without the pairs across a jump, when one explains the window best.
+
+        A level shift (a benign change) moves every difference taken across it; a trend
+        also moves the differences on either side of it.
+        """
+        valid = [i for i, m in enumerate(self._means) if m == m]
+        ratio, k = best_step([self._means[i] for i in valid])
+        self._steppy = ratio < self.steppy
+        if ratio >= self.step_veto:
+            return self._t
+        split, lag = valid[k], self.lag
+        kept = sorted(d for i, d in pairs if not i < split <= i + lag)
+        return self._t_stat(kept)[0] if len(kept) >= self.min_pairs else 0.0
+
+    def _t_stat(self, diffs: list[float]) -> tuple[float, float]:
+        """(t toward ``direction``, median) of sorted differences.
+
+        The t uses the ``quantile`` of the differences, below the median on purpose: a
+        level shift makes up to half of them straddle it, which moves the median by the
+        whole shift but a lower quantile hardly at all; a real trend moves them all.
+        """
+        n, q = len(diffs), self.quantile
+        med = diffs[n // 2]
+        spread = (diffs[(3 * n) // 4] - diffs[n // 4]) / 1.349  # IQR -> sigma
+        se = (spread + 1e-12) / math.sqrt(n)
+        if self.direction == "up":
+            return max(diffs[int(q * n)] / se, 0.0), med
+        if self.direction == "down":
+            return max(-diffs[n - 1 - int(q * n)] / se, 0.0), med
+        return abs(med / se), med
+
     def _eta(self, level_ts: float) -> float | None:
-        slope = self.slope_per_day / 86400.0
-        if self.limit is None or slope == 0.0 or self.level != self.level:
+        """When the limit will be crossed, from the level at ``level_ts`` onward.
+
+        With three whole periods in the window, their means give the speed and the
+        acceleration toward the limit (degradation usually accelerates: a straight line
+        through a wearing part's history forecasts its end far too late); a motion that
+        slows down is extrapolated at its current speed. Otherwise the robust slope.
+        """
+        self.rate_per_day = self.slope_per_day
+        if self.limit is None or self.level != self.level:
             return None
-        dt = (self.limit - self.level) / slope
-        return level_ts + dt if dt > 0.0 else None
+        sign = 1.0 if self.limit >= self.level else -1.0
+        room = sign * (self.limit - self.level)
+        speed, accel = self._motion()
+        if speed != speed:
+            speed, accel = sign * self.slope_per_day, 0.0
+        else:
+            self.rate_per_day = sign * speed
+        if accel > 0.0:
+            days = (-speed + math.sqrt(speed * speed + 2.0 * accel * room)) / accel
+        elif speed > 0.0:
+            days = room / speed
+        else:
+            return None
+        return level_ts + days * 86400.0
+
+    def _motion(self) -> tuple[float, float]:
+        """(speed, acceleration) toward the limit per day at the last period's centre.
+
+        The acceleration counts only when it stands out of the noise of the period
+        means by ``accel_z`` standard errors (the noise from consecutive bucket means);
+        a slow, steady drift is not an accelerating one.
+        """
+        lag, means = self.lag, self._means
+        if len(means) < 3 * lag:
+            return _NAN, 0.0
+        blocks, var = [], []
+        noise = _bucket_noise(means)
+        for k in (3, 2, 1):
+            vals = [m for m in means[len(means) - k * lag : len(means) - (k - 1) * lag] if m == m]
+            if len(vals) < lag // 2:
+                return _NAN, 0.0
+            blocks.append(sum(vals) / len(vals))
+            var.append(noise * noise / len(vals))
+        days = lag * self.bucket_s / 86400.0
+        sign = 1.0 if (self.limit or 0.0) >= self.level else -1.0
+        v_old, v_new = sign * (blocks[1] - blocks[0]), sign * (blocks[2] - blocks[1])
+        accel = (v_new - v_old) / (days * days)
+        se = math.sqrt(var[0] + 4.0 * var[1] + var[2]) / (days * days)
+        if self._steppy or accel < self.accel_z * se:  # a recent jump is no acceleration
+            return v_new / days, 0.0
+        return v_new / days + accel * days / 2.0, accel
 
     def _state(self) -> dict[str, Any]:
         return {"bucket": self._bucket, "sum": self._sum, "count": self._count,
                 "means": [None if m != m else m for m in self._means], "t": self._t,
-                "slope_per_day": self.slope_per_day,
+                "slope_per_day": self.slope_per_day, "rate_per_day": self.rate_per_day,
+                "fits": self.fits,
                 "level": None if self.level != self.level else self.level,
                 "eta_ts": self.eta_ts}  # fmt: skip
 
@@ -169,5 +270,7 @@ class Trend(Stateful):
         self._means = [_NAN if m is None else float(m) for m in state["means"]]
         self._t = float(state["t"])
         self.slope_per_day = float(state["slope_per_day"])
+        self.rate_per_day = float(state.get("rate_per_day", self.slope_per_day))
+        self.fits = int(state.get("fits", 0))
         self.level = _NAN if state["level"] is None else float(state["level"])
         self.eta_ts = state["eta_ts"]
