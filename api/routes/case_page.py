@@ -15,10 +15,11 @@ from api.explain import explain
 from api.i18n import pick_locale, translator
 from api.present import case_detail, customer_public
 from api.routes.cases import load_case, load_feedback
+from api.schemas import CaseDetail, NotificationPublic
 from api.schemas.common import MAX_ID
 from api.templating import render
 from api.timeline import timeline
-from tickets.kb import KbError, load_article
+from tickets.kb import Article, KbError, load_article
 from tickets.lifecycle import TRANSITIONS
 from tickets.models import OPEN_STATUSES, Agent
 
@@ -33,6 +34,20 @@ def allowed_actions(status: str) -> list[str]:
     return moves + (["assign", "note"] if status in OPEN_STATUSES else [])
 
 
+def _article(kb_article: str, locale: str) -> Article | None:
+    try:
+        return load_article(kb_article, locale) if kb_article else None
+    except KbError:
+        return None
+
+
+def _by_channel(detail: CaseDetail) -> dict[str, list[NotificationPublic]]:
+    grouped: dict[str, list[NotificationPublic]] = {}
+    for n in detail.notifications:
+        grouped.setdefault(n.channel or "—", []).append(n)
+    return grouped
+
+
 @router.get("/cases/{case_id}", response_class=HTMLResponse)
 def case_page(
     request: Request, user: PageUser, ctx: CtxDep, db: SessionDep, case_id: CaseId
@@ -40,37 +55,20 @@ def case_page(
     case = load_case(db, case_id)
     if case is None:
         raise HTTPException(404, f"No case {case_id}.")
-    locale = pick_locale(request, user.locale)
-    _ = translator(locale)
+    locale, now = pick_locale(request, user.locale), ctx.now()
     detail = case_detail(case, load_feedback(db, case_id), ctx.profiles, locale)
-    try:
-        article = load_article(case.kb_article, locale) if case.kb_article else None
-    except KbError:
-        article = None
     customer = case.customer if user.has_role("agent") else None
-    by_channel: dict[str, list[object]] = {}
-    for n in detail.notifications:
-        by_channel.setdefault(n.channel or "—", []).append(n)
+    profile = ctx.profiles.get(case.model)
     return render(
-        request,
-        "case.html",
-        user,
-        nav="queue",
-        case=detail,
-        now=ctx.now(),
-        why=explain(
-            detail.explanation, ctx.profiles.get(case.model), ctx.now().timestamp(), locale
-        ),
+        request, "case.html", user, nav="queue", case=detail, now=now,
+        why=explain(detail.explanation, profile, now.timestamp(), locale),
         timeline=timeline(detail.timeline, locale),
-        chart=case_chart(ctx, case, _),
-        metric=chart_metric(ctx, case),
-        article=article,
-        by_channel=by_channel,
+        chart=case_chart(ctx, case, translator(locale)), metric=chart_metric(ctx, case),
+        article=_article(case.kb_article, locale), by_channel=_by_channel(detail),
         customer=customer_public(customer) if customer else None,
-        can_act=user.has_role("agent"),
-        actions=allowed_actions(case.status),
+        can_act=user.has_role("agent"), actions=allowed_actions(case.status),
         agents=db.scalars(select(Agent).where(Agent.active).order_by(Agent.name)).all(),
-    )
+    )  # fmt: skip
 
 
 @router.post("/cases/{case_id}/actions/{action}")
