@@ -1,14 +1,15 @@
 """MQTT subscriber that acknowledges a message only after its readings are committed.
 
 paho's network thread appends each message to a bounded in-memory queue; one writer
-thread takes whatever is queued (up to ``store.batch_size``), decodes it, commits the
-readings and dead letters, calls the sink, and only then acks the messages (QoS 1,
-``manual_ack=True``). A crash loses nothing: unacked messages stay with the broker in
+thread takes whatever is queued (up to ``store.batch_size``), decodes it and commits the
+readings and dead letters; a sink thread then calls the sink and only then acks the
+messages (QoS 1, ``manual_ack=True``), while the writer commits the next batch (see
+``ingest.handoff``). A crash loses nothing: unacked messages stay with the broker in
 our persistent session and are redelivered; the store's (device, metric, ts) key makes
 the redelivery harmless. When the store is down the writer retries with backoff and
 acks nothing, so the broker holds the backlog; ``kizuki_store_backpressure`` says so,
-and ``kizuki_ingest_queue_depth`` counts the messages held (queued plus in the batch
-being written).
+and ``kizuki_ingest_queue_depth`` counts the messages held (queued plus those taken
+but not yet acked).
 
 Acks go back only on the connection that delivered the message: a packet id means
 nothing on another connection, so a reconnect drops the acks still owed (the broker
@@ -37,6 +38,7 @@ from ingest.connection import (
     open_connection,
 )
 from ingest.decode import BatchDecoder, Directory, Inbound
+from ingest.handoff import Handoff
 from ingest.parsers import JsonParser, Limits, PayloadParser
 from ingest.topics import TopicParser
 from ingest.writer import Committer
@@ -90,7 +92,11 @@ class MqttIngest:
         self._connections = 0
         self._received = 0
         self._redelivered = 0
-        self._inflight = 0
+        self._inflight = 0  # taken from the queue, not yet acked (or given up)
+        self._count = threading.Lock()
+        self._after: Handoff[tuple[list[Inbound], list[Reading]]] = Handoff(
+            self._settle, "kizuki-ingest-sink"
+        )
         self._client: paho.Client | None = None
         self._writer: threading.Thread | None = None
         self._outcome = ConnectOutcome(threading.Event())
@@ -117,6 +123,7 @@ class MqttIngest:
             client.disconnect()
             client.loop_stop()
             raise
+        self._after.start()
         self._writer = threading.Thread(target=self._run, name="kizuki-ingest-writer", daemon=True)
         self._writer.start()
         log.info("ingest subscribed to %s on %s", self.settings.mqtt.topic, address)
@@ -127,6 +134,7 @@ class MqttIngest:
         self._wake.set()
         if self._writer is not None:
             self._writer.join(timeout)
+        self._after.close(timeout)
         if self._client is not None:
             confirm_acks(self._client, self.settings.mqtt.client_id)
             self._client.disconnect()
@@ -211,6 +219,7 @@ class MqttIngest:
                     self._handle(batch)
                 except Exception:  # noqa: BLE001 - unacked; the broker redelivers them
                     log.exception("ingest failed on a batch of %d messages", len(batch))
+                    self._settled(len(batch))
             elif self._stopping.is_set():
                 return
 
@@ -223,7 +232,7 @@ class MqttIngest:
             self._idle = False
             self._wake.clear()
         n = min(limit, len(queue))
-        self._inflight = n  # still counted in the depth until committed
+        self._settled(-n)  # still counted in the depth until acked
         batch = [queue.popleft() for _ in range(n)]
         with self._room:
             self._room.notify_all()
@@ -232,10 +241,25 @@ class MqttIngest:
     def _handle(self, batch: list[Inbound]) -> None:
         MESSAGES_IN.inc(len(batch))
         decoded = self._decoder.decode(batch, self.clock())
-        if self._committer.commit(decoded, self._stopping):
+        accepted = self._committer.commit(decoded, self._stopping)
+        if accepted is None:  # store down while stopping; the broker keeps the messages
+            self._settled(len(batch))
+            return
+        self._after.put((batch, accepted))  # waits while the previous batch is settling
+
+    # sink thread --------------------------------------------------------------------
+
+    def _settle(self, item: tuple[list[Inbound], list[Reading]]) -> None:
+        batch, accepted = item
+        try:
+            self._committer.deliver(accepted)
             self._ack(batch)
-        # else: store down while stopping; the broker keeps the messages
-        self._inflight = 0
+        finally:
+            self._settled(len(batch))
+
+    def _settled(self, n: int) -> None:
+        with self._count:
+            self._inflight -= n
 
     def _ack(self, batch: Sequence[Inbound]) -> None:
         client = self._client

@@ -1,4 +1,4 @@
-"""Commit one decoded batch: store, dead letters, sink; retry with backoff while down.
+"""Commit one decoded batch (store, dead letters; retry with backoff while down), then sink.
 
 A store that refuses data (``StoreRejected``: InfluxDB's HTTP 400 for a field it will
 not take, points beyond the retention period) is not "down": retrying the same batch
@@ -57,8 +57,9 @@ class Committer:
         )  # fmt: skip
         self._down_since = self._last_log = 0.0
 
-    def commit(self, batch: DecodedBatch, stopping: threading.Event) -> bool:
-        """True once committed; False if the store stayed down past the stop grace period."""
+    def commit(self, batch: DecodedBatch, stopping: threading.Event) -> list[Reading] | None:
+        """The readings committed (the store refused none of them, or some: see the module
+        docstring); None if the store stayed down past the stop grace period."""
         delay, give_up_at = FIRST_DELAY_S, None
         while True:
             try:
@@ -70,12 +71,11 @@ class Committer:
                 give_up_at = give_up_at or time.monotonic() + STOP_GRACE_S
                 if time.monotonic() >= give_up_at:
                     log.error("store still down at shutdown; broker keeps the unacked messages")
-                    return False
+                    return None
             _pause(stopping, delay)
             delay = min(delay * 2, MAX_DELAY_S)
         self._recovered()
-        self._call_sink(accepted)
-        return True
+        return accepted
 
     def acked(self, n: int) -> None:
         self._counts["acked"] += n
@@ -160,7 +160,8 @@ class Committer:
             down = time.monotonic() - self._down_since
             log.warning("store is back after %.0f s; acknowledging again", down)
 
-    def _call_sink(self, readings: list[Reading]) -> None:
+    def deliver(self, readings: list[Reading]) -> None:
+        """Give committed readings to the sink; its failures are counted, never raised."""
         if self.sink is None or not readings:
             return
         try:

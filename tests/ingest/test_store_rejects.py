@@ -78,7 +78,9 @@ def test_batch_is_bisected_refused_readings_dead_lettered(
     batch = DecodedBatch(messages, readings, list(range(40)))
     letters, sunk = SqliteDeadLetters(tmp_path / "d.db"), []
     committer = Committer(store, letters, sunk.extend)
-    assert committer.commit(batch, threading.Event())
+    accepted = committer.commit(batch, threading.Event())
+    assert accepted is not None
+    committer.deliver(accepted)
     stored = [v for _, v in store.query(dev, "t", now - 1, now + 60)]
     assert stored == [float(i) for i in range(40) if i != 13]
     [letter] = letters.list()
