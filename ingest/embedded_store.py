@@ -18,10 +18,9 @@ PK(ts, device, metric) wrote 830k but makes per-device queries scan a time range
 With 50 readings per transaction every layout lost 30-40 %; this class with
 synchronous=FULL writes ~41k readings/s (164k points/s) at 5,000 per commit and ~11k
 at 50, which is why ingest commits whatever has queued up in one transaction.
-Inserting each batch as one JSON array through ``json_each`` (instead of
-``executemany``) was another 15-20 % (50k -> 58k readings/s alone, 41k -> 49k next to a
-busy Python thread) and holds no GIL meanwhile. ``bench/sqlite_layout.py`` reproduces
-these figures.
+One ``INSERT ... SELECT FROM json_each(?)`` per transaction instead of ``executemany``
+was tried: 329k vs 469k points/s alone on a quiet machine, no measurable gain inside
+ingest, so not used. ``bench/sqlite_layout.py`` prints all of these side by side.
 """
 
 from __future__ import annotations
@@ -33,8 +32,6 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from ingest.base import Reading, StoreError
 
 _SCHEMA = (
@@ -44,14 +41,6 @@ _SCHEMA = (
     "value REAL NOT NULL, PRIMARY KEY(series, ts_ms)) WITHOUT ROWID",
 )
 _INSERT = "INSERT OR REPLACE INTO points (series, ts_ms, value) VALUES (?, ?, ?)"
-# The whole batch as one JSON array of [series, ts_ms, value], unpacked by SQLite itself:
-# one statement instead of one Python-side bind per point, and the GIL stays released
-# for the whole insert, so MQTT receive and detection run meanwhile (2 cores). orjson
-# writes floats in shortest round-trip form and SQLite reads them back exactly.
-_INSERT_JSON = (
-    "INSERT OR REPLACE INTO points (series, ts_ms, value) SELECT json_extract(value, '$[0]'), "
-    "json_extract(value, '$[1]'), json_extract(value, '$[2]') FROM json_each(?)"
-)
 
 
 def _connect(path: Path) -> sqlite3.Connection:
@@ -77,7 +66,6 @@ class SqliteStore:
             raise StoreError(f"cannot open telemetry database {self.path}: {exc}") from None
         self._lock = threading.Lock()
         self._series: dict[tuple[str, str], int] = {}
-        self._json = _has_json(self._conn)
 
     def write(self, readings: Sequence[Reading]) -> int:
         """Commit readings in one transaction; return the number of points written."""
@@ -85,10 +73,7 @@ class SqliteStore:
             try:
                 self._conn.execute("BEGIN IMMEDIATE")
                 rows = self._rows(readings)
-                if self._json:
-                    self._conn.execute(_INSERT_JSON, (orjson.dumps(rows),))
-                else:
-                    self._conn.executemany(_INSERT, rows)
+                self._conn.executemany(_INSERT, rows)
                 self._conn.execute("COMMIT")
             except sqlite3.Error as exc:
                 self._rollback()
@@ -168,15 +153,6 @@ class SqliteStore:
     def _rollback(self) -> None:
         with contextlib.suppress(sqlite3.Error):
             self._conn.execute("ROLLBACK")
-
-
-def _has_json(conn: sqlite3.Connection) -> bool:
-    """SQLite's JSON functions are built in since 3.38, and in most builds before."""
-    try:
-        conn.execute("SELECT count(*) FROM json_each('[1]')").fetchone()
-    except sqlite3.OperationalError:
-        return False
-    return True
 
 
 def _ms(seconds: float) -> int:
