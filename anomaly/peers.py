@@ -10,9 +10,9 @@ and its trend per day as a fraction of that room. scikit-learn's ``score_samples
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 from sklearn.ensemble import IsolationForest
@@ -30,26 +30,6 @@ class PeerConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-class _StreamView(Protocol):
-    level_frac: float
-
-    def room_frac_per_day(self) -> float: ...
-
-
-class _DeviceView(Protocol):
-    model: str
-    streams: Mapping[str, Any]
-
-
-def device_features(dev: _DeviceView, metrics: list[str]) -> list[float]:
-    """Window features of one device, two per metric (0 where a metric is missing)."""
-    out: list[float] = []
-    for m in metrics:
-        st = dev.streams.get(m)
-        out += [st.level_frac, st.room_frac_per_day()] if st is not None else [0.0, 0.0]
-    return out
 
 
 class FleetPeerModel:
@@ -81,22 +61,22 @@ class FleetPeerModel:
         self.fits += 1
         return -forest.score_samples(X)
 
-    def maybe_refit(self, ts: float, devices: Mapping[str, _DeviceView]) -> bool:
-        """Refit every model's forest when its time has come; True if it refitted."""
+    def maybe_refit(
+        self, ts: float, features: Callable[[], Iterable[tuple[list[str], np.ndarray]]]
+    ) -> bool:
+        """Refit every model's forest when its time has come; True if it refitted.
+
+        ``features()`` gives, per product model, its device ids and their feature rows
+        (computed only when a refit is due).
+        """
         if self._next_fit is None:
             self._next_fit = ts + self.config.first_fit_after_s
         if ts < self._next_fit:
             return False
         self._next_fit = ts + self.config.refit_every_s
-        by_model: dict[str, list[str]] = {}
-        for device_id, dev in devices.items():
-            by_model.setdefault(dev.model, []).append(device_id)
-        for ids in by_model.values():
-            if len(ids) < self.config.min_devices:
-                continue
-            metrics = sorted({m for d in ids for m in devices[d].streams})
-            X = np.array([device_features(devices[d], metrics) for d in ids])
-            self._scores.update(zip(ids, self.fit_score(X).tolist(), strict=True))
+        for ids, X in features():
+            if len(ids) >= self.config.min_devices:
+                self._scores.update(zip(ids, self.fit_score(X).tolist(), strict=True))
         return True
 
     def score(self, device_id: str) -> float | None:

@@ -42,14 +42,15 @@ def best_step(ys: list[float]) -> tuple[float, int]:
         return 1.0, 0
     total = sum(ys)
     my, mx = total / n, (n - 1) / 2.0
-    sst = sum((y - my) ** 2 for y in ys)
+    sst = sum((y - my) * (y - my) for y in ys)
     sxy = sum((i - mx) * (y - my) for i, y in enumerate(ys))
     sxx = n * (n * n - 1) / 12.0
     sse_line = sst - sxy * sxy / sxx
     best, at, prefix = sst, 0, ys[0] + ys[1]
     for k in range(2, n - 1):
         m1, m2 = prefix / k, (total - prefix) / (n - k)
-        sse = sst - k * (m1 - my) ** 2 - (n - k) * (m2 - my) ** 2
+        d1, d2 = m1 - my, m2 - my
+        sse = sst - k * (d1 * d1) - (n - k) * (d2 * d2)
         if sse < best:
             best, at = sse, k
         prefix += ys[k]
@@ -83,7 +84,7 @@ class Trend(Stateful):
 
     __slots__ = (
         "bucket_s", "window", "lag", "limit", "direction", "min_pairs", "step_veto", "quantile",
-        "accel_z", "steppy", "_steppy",
+        "accel_z",
         "_bucket", "_sum", "_count", "_means", "_t", "slope_per_day", "rate_per_day", "level",
         "eta_ts", "fits",
     )  # fmt: skip
@@ -99,7 +100,6 @@ class Trend(Stateful):
         step_veto: float = 0.0,
         quantile: float = 0.5,
         accel_z: float = 3.0,
-        steppy: float = 0.0,
     ) -> None:
         self.bucket_s = bucket_s
         self.window = window
@@ -110,8 +110,6 @@ class Trend(Stateful):
         self.step_veto = step_veto
         self.quantile = quantile
         self.accel_z = accel_z
-        self.steppy = steppy
-        self._steppy = False
         self._bucket = -1
         self._sum = 0.0
         self._count = 0
@@ -163,7 +161,6 @@ class Trend(Stateful):
         self.fits += 1
         self._t, med = self._t_stat(diffs)
         self.slope_per_day = med / (lag * self.bucket_s / 86400.0)
-        self._steppy = False
         if self.step_veto and self._t >= 1.0:
             self._t = self._without_step(pairs)
         recent = [m for m in means[-lag:] if m == m]
@@ -178,7 +175,6 @@ class Trend(Stateful):
         """
         valid = [i for i, m in enumerate(self._means) if m == m]
         ratio, k = best_step([self._means[i] for i in valid])
-        self._steppy = ratio < self.steppy
         if ratio >= self.step_veto:
             return self._t
         split, lag = valid[k], self.lag
@@ -251,7 +247,7 @@ class Trend(Stateful):
         v_old, v_new = sign * (blocks[1] - blocks[0]), sign * (blocks[2] - blocks[1])
         accel = (v_new - v_old) / (days * days)
         se = math.sqrt(var[0] + 4.0 * var[1] + var[2]) / (days * days)
-        if self._steppy or accel < self.accel_z * se:  # a recent jump is no acceleration
+        if accel < self.accel_z * se:
             return v_new / days, 0.0
         return v_new / days + accel * days / 2.0, accel
 

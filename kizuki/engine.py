@@ -183,7 +183,14 @@ class Engine:
                 return DetectorBank.load(path, self.profiles, self.directory)
             except Exception as exc:
                 log.warning("detector checkpoint %s unreadable (%s); starting fresh", path, exc)
-        return DetectorBank(self.profiles, self.directory)
+        return DetectorBank(self.profiles, self.directory, self._bank_config())
+
+    def _bank_config(self) -> Any:
+        from anomaly.bank import BankConfig
+        from anomaly.peers import PeerConfig
+
+        peers = PeerConfig(refit_every_s=self.settings.detect.peer_retrain_every_s)
+        return BankConfig(peers=peers)
 
     def _save_bank(self) -> None:
         try:

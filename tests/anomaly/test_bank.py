@@ -100,3 +100,36 @@ def test_checkpoint_version_is_checked(tmp_path):
     path.write_text('{"version": 99}')
     with pytest.raises(ValueError, match="version"):
         DetectorBank.load(path, PROFILES, directory_for(1))
+
+
+def test_saving_while_another_thread_updates_gives_whole_checkpoints(tmp_path):
+    import threading
+
+    ticks = list(fleet_ticks(20, 3))
+    bank = DetectorBank(PROFILES, directory_for(20))
+    failures: list[BaseException] = []
+
+    def feed() -> None:
+        try:
+            for batch in ticks:
+                bank.update(batch)
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+            failures.append(exc)
+
+    worker = threading.Thread(target=feed)
+    worker.start()
+    saved = 0
+    while worker.is_alive():
+        bank.save(tmp_path / "ckpt.npz")
+        restored = DetectorBank.load(tmp_path / "ckpt.npz", PROFILES, directory_for(20))
+        assert restored.device_count() in (0, 20)
+        saved += 1
+    worker.join()
+    assert not failures and saved > 1
+
+
+def test_an_old_json_checkpoint_is_refused_with_a_clear_message(tmp_path):
+    path = tmp_path / "detectors.ckpt"
+    path.write_text('{"version": 1, "devices": {}}')
+    with pytest.raises(ValueError, match="not a checkpoint of this version"):
+        DetectorBank.load(path, PROFILES, directory_for(1))
