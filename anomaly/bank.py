@@ -132,6 +132,7 @@ class DetectorBank:
         self._unknown: dict[str, float] = {}
         self.peers = FleetPeerModel(self.config.peers)
         self._lock = threading.RLock()
+        self.labels_applied = 0  # id of the last labelled false positive learnt from
 
     def update(self, readings: Sequence[Reading]) -> list[AnomalyEvent]:
         """Feed readings (oldest first); return anomaly and recovery events."""
@@ -287,6 +288,33 @@ class DetectorBank:
     def _peer_features(self) -> list[tuple[list[str], np.ndarray]]:
         return [fleet.features() for fleet in self.models.values()]
 
+    def apply_labels(self, labels: Sequence[dict[str, Any]]) -> int:
+        """Learn from labelled false positives (``tickets.feedback.false_positives``).
+
+        Each label with an id above ``labels_applied`` makes the metrics of its failure
+        mode on its device accept their current level as normal, so the same benign
+        change does not raise the same alarm again. Returns how many were applied.
+        """
+        applied = 0
+        with self._lock:
+            for label in labels:
+                if int(label["id"]) <= self.labels_applied:
+                    continue
+                self.labels_applied = int(label["id"])
+                applied += self._accept(str(label["device_id"]), str(label["failure_mode"]))
+        return applied
+
+    def _accept(self, device_id: str, mode: str) -> int:
+        fleet = self._device_model.get(device_id)
+        if fleet is None or mode not in fleet.profile.failure_modes:
+            return 0
+        fm = fleet.profile.failure_modes[mode]
+        for metric in fm.effects or {fm.metric: 1.0}:
+            row = fleet.slots.get(metric, {}).get(device_id)
+            if row is not None:
+                fleet.blocks[metric].accept(np.array([row], dtype=np.int64))
+        return 1
+
     def device_count(self) -> int:
         """Devices with detector state."""
         return len(self._device_model)
@@ -317,6 +345,7 @@ class DetectorBank:
             if model in profiles:
                 _restore(bank, model, info, arrays)
         bank.peers.load_state_dict(header["peers"])
+        bank.labels_applied = int(header.get("labels_applied", 0))
         return bank
 
 
@@ -355,7 +384,7 @@ def _snapshot(bank: DetectorBank) -> tuple[dict[str, Any], dict[str, np.ndarray]
             for key, value in block.state_dict().items():
                 arrays[f"{name}/{metric}/{key}"] = value.copy()
     header = {"config": bank.config.to_dict(), "models": models,
-              "peers": bank.peers.state_dict()}  # fmt: skip
+              "peers": bank.peers.state_dict(), "labels_applied": bank.labels_applied}  # fmt: skip
     return header, arrays
 
 

@@ -165,6 +165,18 @@ class StreamBlock(Columns):
             rows = idx[due]
             self.cusum.accept(rows, self.trend.level[rows])
 
+    def accept(self, rows: np.ndarray) -> None:
+        """Take the rows' current level as normal (a confirmed false positive).
+
+        The reference moves to the recent level and the drift and excursion evidence is
+        forgotten; the alarm itself clears the usual way once the scores stay low. The
+        profile's normal range and limit still apply: they are absolute.
+        """
+        self.cusum.accept(rows, self.deseason[rows])  # the smoothed level of the last hours
+        self.spikes[rows] = 0.0
+        self.hot[rows] = 0
+        self.flat_since[rows] = NAN
+
     # -- reading one slot -------------------------------------------------------------
 
     def fired(self, slot: int) -> tuple[str, ...]:

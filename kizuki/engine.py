@@ -170,9 +170,23 @@ class Engine:
                 self.cases.tick(self.now())
             except Exception:
                 log.exception("auto-resolve pass failed")
+            self._learn_from_feedback()
             if time.monotonic() - last_save >= self.settings.detect.checkpoint_every_s:
                 self._save_bank()
                 last_save = time.monotonic()
+
+    def _learn_from_feedback(self) -> None:
+        """Customer-labelled false positives make the detectors accept that level."""
+        from tickets.feedback import false_positives
+
+        try:
+            labels = false_positives(self.session_factory, after_id=self.bank.labels_applied)
+            applied = self.bank.apply_labels(labels)
+        except Exception:
+            log.exception("could not apply feedback labels to the detectors")
+            return
+        if applied:
+            log.info("detectors learnt from %d labelled false positive(s)", applied)
 
     def _load_bank(self) -> Any:
         from anomaly.bank import DetectorBank

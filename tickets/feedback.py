@@ -206,15 +206,21 @@ def _label(
 
 
 def false_positives(
-    session_factory: sessionmaker[Session], model: str | None = None
+    session_factory: sessionmaker[Session], model: str | None = None, after_id: int = 0
 ) -> list[dict[str, Any]]:
-    """Customer-labelled false positives (for the detectors), oldest first, as plain dicts."""
-    query = select(DetectorLabel).where(DetectorLabel.label == "false_positive")
+    """Customer-labelled false positives (for the detectors), oldest first, as plain dicts.
+
+    ``after_id`` skips the labels a consumer has already applied (ids only grow).
+    """
+    query = select(DetectorLabel).where(
+        DetectorLabel.label == "false_positive", DetectorLabel.id > after_id
+    )
     if model is not None:
         query = query.where(DetectorLabel.model == model)
     with session_factory() as session:
         return [
             {
+                "id": label.id,
                 "case_id": label.case_id,
                 "device_id": label.device_id,
                 "model": label.model,

@@ -7,8 +7,9 @@ import random
 
 import pytest
 
-from anomaly.bank import DetectorBank
+from anomaly.bank import BankConfig, DetectorBank
 from anomaly.profiles import load_profiles
+from anomaly.stream import StreamConfig
 from ingest.base import Reading
 from tests.anomaly.series import DAY_POINTS, STEP, T0
 
@@ -133,3 +134,56 @@ def test_an_old_json_checkpoint_is_refused_with_a_clear_message(tmp_path):
     path.write_text('{"version": 1, "devices": {}}')
     with pytest.raises(ValueError, match="not a checkpoint of this version"):
         DetectorBank.load(path, PROFILES, directory_for(1))
+
+
+def _stepped_readings(days: float, step_at: int):
+    """One air conditioner whose fan slows by a benign 3% at ``step_at`` (inside normal)."""
+    rng = random.Random(11)
+    for i in range(int(days * DAY_POINTS)):
+        metrics = {m: _value(m, i, rng, 0.0) for m in AC.metrics}
+        metrics["fan_rpm"] -= 36.0 if i >= step_at else 0.0
+        yield Reading("ac-0", T0 + STEP * i, metrics)
+
+
+def _sensitive() -> BankConfig:
+    return BankConfig(StreamConfig(t_min=1.0, drift_fits=1, trend_quantile=0.5, step_veto=0.0))
+
+
+def test_a_labelled_false_positive_is_accepted_as_the_new_normal():
+
+    def run(label: bool) -> list[tuple[str, float]]:
+        bank = DetectorBank(PROFILES, directory_for(1), _sensitive())
+        seen: list[tuple[str, float]] = []
+        for r in _stepped_readings(12, 5 * DAY_POINTS):
+            for e in bank.update([r]):
+                seen.append((e.kind, e.ts))
+                if label and e.kind == "anomaly":
+                    fp = {"id": 7, "device_id": "ac-0", "failure_mode": e.failure_mode}
+                    assert bank.apply_labels([fp]) == 1
+                    assert bank.apply_labels([fp]) == 0, "a label is learnt from once"
+        return seen
+
+    plain, labelled = run(False), run(True)
+    assert plain and plain[0][0] == "anomaly", "the sensitive bank takes the step for a fault"
+    assert labelled[0] == plain[0]
+    recovered = {name: next(ts for kind, ts in seen if kind == "recovery")
+                 for name, seen in (("plain", plain), ("labelled", labelled))}  # fmt: skip
+    assert recovered["labelled"] < recovered["plain"], "the label clears it sooner"
+    assert [k for k, _ in labelled].count("anomaly") <= [k for k, _ in plain].count("anomaly")
+
+
+def test_applied_labels_survive_a_checkpoint(tmp_path):
+    bank = DetectorBank(PROFILES, directory_for(1))
+    for batch in fleet_ticks(1, 2):
+        bank.update(batch)
+    assert (
+        bank.apply_labels(
+            [
+                {"id": 3, "device_id": "ac-0", "failure_mode": "filter_clog"},
+                {"id": 4, "device_id": "zz-9", "failure_mode": "filter_clog"},
+            ]
+        )
+        == 1
+    )
+    bank.save(tmp_path / "ckpt.npz")
+    assert DetectorBank.load(tmp_path / "ckpt.npz", PROFILES, directory_for(1)).labels_applied == 4

@@ -6,6 +6,7 @@ notification e-mail on a real SMTP server -> the case visible through the HTTP A
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -85,6 +86,25 @@ def test_degrading_devices_get_one_case_and_an_email_healthy_ones_none(
         body = mail.get_payload(decode=True) if not mail.is_multipart() else mail.as_bytes()
         assert b"/feedback/" in body
     assert engine.deadletters.counts() == {}
+    thumbs_down(engine, mails[0])
+    wait_until(lambda: engine.bank.labels_applied > 0, 30, "the detectors to learn the label")
+
+
+def thumbs_down(engine, mail) -> None:  # noqa: ANN001
+    """The customer follows the mail's thumbs-down link and confirms on the page."""
+    body = (mail.get_payload(decode=True) if not mail.is_multipart() else mail.as_bytes()).decode(
+        "utf-8", "replace"
+    )
+    link = re.search(r"http://127\.0\.0\.1:8000(/feedback/[^\s\"'<>?]+)\?vote=down", body)
+    assert link, "the mail carries a thumbs-down link"
+    base = f"http://127.0.0.1:{engine.settings.api.port}"
+    with httpx.Client(base_url=base) as client:
+        page = client.get(link.group(1), params={"vote": "down"})
+        page.raise_for_status()
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+        assert token, "the feedback page has a form"
+        sent = client.post(link.group(1), data={"vote": "down", "csrf_token": token.group(1)})
+        sent.raise_for_status()
 
 
 def wait_for_recipients(smtp: SmtpSink, recipients: set[str]) -> list:
