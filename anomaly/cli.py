@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from anomaly.scorecard import figure
 from anomaly.scorer import ScoreError, SeriesScorer, score_stream, write_scored
+
+if TYPE_CHECKING:
+    from anomaly.evaluate import EvalSpec, OnTick
 
 
 def score(
@@ -44,61 +51,168 @@ def evaluate(
     devices: Annotated[int, typer.Option(help="Simulated devices.")] = 500,
     days: Annotated[float, typer.Option(help="Simulated days.")] = 30.0,
     seed: Annotated[int, typer.Option(help="Fleet seed.")] = 7,
+    seeds: Annotated[
+        str | None,
+        typer.Option(
+            help="Several fleet seeds, e.g. 1,2,3 (wins over --seed): a scorecard "
+            "per seed and the worst case over them."
+        ),
+    ] = None,
+    jobs: Annotated[
+        int | None,
+        typer.Option(
+            min=1, help="Processes for --seeds (default: one per seed, at most one per CPU)."
+        ),
+    ] = None,
     failure_rate: Annotated[float, typer.Option(help="Share of devices that fail.")] = 0.1,
+    source: Annotated[
+        Path | None,
+        typer.Option(
+            "--from",
+            help="Score a folder written by 'kizuki simulate --offline' "
+            "instead of simulating (--devices, --days, --seed, --failure-rate "
+            "then come from its manifest).",
+        ),
+    ] = None,
     out: Annotated[Path, typer.Option(help="Directory for scorecard.json and the plot.")] = Path(
         "evaluation"
     ),
-    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+    progress: Annotated[bool, typer.Option(help="Show progress on stderr.")] = True,
 ) -> None:
     """Scorecard: Kizuki vs a static 80%-of-limit threshold on a simulated fleet."""
-    from anomaly.evaluate import EvalSpec, run, write
+    from anomaly.evaluate import EvalSpec, write
 
-    spec = EvalSpec(devices=devices, days=days, seed=seed, failure_rate=failure_rate)
-    ticks = max(1, round(days * 86400.0 / spec.step_s))
+    seed_list = _parse_seeds(seeds) if seeds is not None else [seed]
+    if source is not None and seeds is not None:
+        raise typer.BadParameter(
+            "--from scores one folder; leave out --seeds", param_hint="--seeds"
+        )
+    spec = EvalSpec(devices=devices, days=days, failure_rate=failure_rate)
     try:
-        if progress:
-            with typer.progressbar(length=ticks, label="simulating", file=sys.stderr) as bar:
-                result = run(spec, progress=bar.update)
-        else:
-            result = run(spec)
+        result = _run(source, spec, seed_list, jobs, progress)
     except ValueError as exc:
         typer.echo(f"kizuki evaluate: {exc}", err=True)
         raise typer.Exit(2) from None
     json_path, png_path = write(result, out)
-    typer.echo(render(result))
+    typer.echo(render_seeds(result) if "per_seed" in result else render(result))
     typer.echo(f"\nwrote {json_path} and {png_path}")
+
+
+HINT = "--seeds"
+
+
+def _parse_seeds(text: str) -> list[int]:
+    try:
+        seeds = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise typer.BadParameter(
+            "use integers separated by commas, e.g. 1,2,3", param_hint=HINT
+        ) from None
+    if not seeds or min(seeds) < 0:
+        raise typer.BadParameter("use one or more seeds >= 0, e.g. 1,2,3", param_hint=HINT)
+    return list(dict.fromkeys(seeds))
+
+
+def _run(
+    source: Path | None, spec: EvalSpec, seeds: list[int], jobs: int | None, show: bool
+) -> dict[str, Any]:
+    from anomaly.evaluate import load_offline, offline_source, run, run_seeds, score
+
+    if source is not None:
+        offline = load_offline(source)
+        with _progress(show, offline.manifest["window"]["ticks"]) as tick:
+            return score(offline_source(offline), None, tick)
+    ticks = max(1, round(spec.days * 86400.0 / spec.step_s))
+    with _progress(show, ticks * len(seeds)) as tick:
+        if len(seeds) == 1:
+            return run(replace(spec, seed=seeds[0]), None, tick)
+        return run_seeds(spec, seeds, jobs, None, tick)
+
+
+@contextmanager
+def _progress(show: bool, total: int) -> Iterator[OnTick | None]:
+    """A bar on a terminal, else a plain line on stderr every ~5 s (``simulator.progress``)."""
+    if not show:
+        yield None
+        return
+    from simulator.progress import progress
+
+    with progress("evaluating") as advance:
+        yield _Ticks(total, advance)
+
+
+class _Ticks:
+    """Counts ticks (over every seed) and readings for a progress display."""
+
+    def __init__(self, total: int, advance: Callable[[int, int, int], None]) -> None:
+        self.total, self.advance = total, advance
+        self.done = self.readings = 0
+
+    def __call__(self, readings: int) -> None:
+        self.done += 1
+        self.readings += readings
+        self.advance(self.done, self.total, self.readings)
 
 
 def _fmt(v: Any) -> str:
     return "-" if v is None else (f"{v:.3f}" if isinstance(v, float) else str(v))
 
 
-def render(result: dict[str, Any]) -> str:
-    """The side-by-side table printed by ``kizuki evaluate``."""
-    k, b, run = result["kizuki"], result["baseline"], result["run"]
-    rows = [
-        ("recall (case before notice)", k["recall"], b["recall"]),
-        ("false cases / 1000 device-days", k["false_cases_per_1000_device_days"],
-         b["false_cases_per_1000_device_days"]),
-        ("false cases (healthy devices)", k["false_cases"], b["false_cases"]),
-        ("median lead (h)", k["lead_hours"]["median"], b["lead_hours"]["median"]),
-        ("p10 lead (h)", k["lead_hours"]["p10"], b["lead_hours"]["p10"]),
-        ("median lead (share of window)", k["lead_fraction"]["median"],
-         b["lead_fraction"]["median"]),
-        ("p10 lead (share of window)", k["lead_fraction"]["p10"], b["lead_fraction"]["p10"]),
-    ]  # fmt: skip
-    lines = [
+ROWS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("recall (case before notice)", ("recall",)),
+    ("false cases / 1000 device-days", ("false_cases_per_1000_device_days",)),
+    ("false cases (healthy devices)", ("false_cases",)),
+    ("median lead (h)", ("lead_hours", "median")),
+    ("p10 lead (h)", ("lead_hours", "p10")),
+    ("median lead (share of window)", ("lead_fraction", "median")),
+    ("p10 lead (share of window)", ("lead_fraction", "p10")),
+    ("ETA ratio (predicted/actual), median", ("eta", "ratio", "median")),
+    ("ETA given at first case (share)", ("eta", "with_eta_share")),
+    ("ETA median abs error (h)", ("eta", "abs_error_h_median")),
+)
+
+
+def _table(k: dict[str, Any], b: dict[str, Any]) -> list[str]:
+    lines = [f"{'':38}{'Kizuki':>10}{'80% threshold':>15}"]
+    for name, path in ROWS:
+        lines.append(f"{name:38}{_fmt(figure(k, path)):>10}{_fmt(figure(b, path)):>15}")
+    return lines
+
+
+def _fleet_line(run: dict[str, Any]) -> str:
+    return (
         f"{run['devices']} devices x {run['days']} days, seed {run['seed']}: "
         f"{run['failures_noticed_in_run']} failures noticed, {run['healthy_devices']} healthy "
-        f"({run['benign_change_devices']} with benign changes)",
-        f"{'':34}{'Kizuki':>10}{'80% threshold':>15}",
-    ]
-    lines += [f"{name:34}{_fmt(kv):>10}{_fmt(bv):>15}" for name, kv, bv in rows]
+        f"({run['benign_change_devices']} with benign changes)"
+    )
+
+
+def _targets_line(targets: dict[str, Any]) -> str:
+    return "targets: " + ", ".join(f"{n}={v}" for n, v in targets.items())
+
+
+def render(result: dict[str, Any]) -> str:
+    """The side-by-side table printed by ``kizuki evaluate``."""
+    k, b = result["kizuki"], result["baseline"]
+    lines = [_fleet_line(result["run"]), *_table(k, b)]
     lines.append("\nper failure mode (n, recall, median lead share):")
     for mode, km in k["by_failure_mode"].items():
         bm = b["by_failure_mode"].get(mode, {})
         lines.append(f"  {mode:22} n={km['failures']:<3} Kizuki {_fmt(km['recall'])} / "
                      f"{_fmt(km['lead_fraction']['median'])}   baseline {_fmt(bm.get('recall'))}"
                      f" / {_fmt(bm.get('lead_fraction', {}).get('median'))}")  # fmt: skip
-    lines.append("\ntargets: " + ", ".join(f"{n}={v}" for n, v in result["targets"].items()))
+    lines.append("\n" + _targets_line(result["targets"]))
+    return "\n".join(lines)
+
+
+def render_seeds(result: dict[str, Any]) -> str:
+    """Each seed's table, then the worst case over the seeds with the targets on it."""
+    lines = []
+    for r in result["per_seed"]:
+        lines += [_fleet_line(r["run"]), *_table(r["kizuki"], r["baseline"]), ""]
+    summary, seeds = result["summary"], ",".join(map(str, result["seeds"]))
+    lines.append(f"worst case over seeds {seeds} (lowest recall and lead, most false cases, "
+                 "ETA ratio furthest from 1):")  # fmt: skip
+    lines += _table(summary["kizuki"], summary["baseline"])
+    lines.append(_targets_line(summary["targets"]) + " (lead comparison: in every seed)")
     return "\n".join(lines)

@@ -1,0 +1,170 @@
+"""``kizuki evaluate`` as a user runs it: several seeds, progress, offline folders, errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import orjson
+import pytest
+import typer
+from click.testing import Result
+from typer.testing import CliRunner
+
+from anomaly.cli import evaluate
+from anomaly.evaluate import START_TS
+from anomaly.scorecard import worst_case
+from simulator.fleet import Fleet
+from simulator.offline import write_offline
+
+TINY = ["--devices", "12", "--days", "2", "--failure-rate", "0.5"]
+
+
+def _invoke(*args: str) -> Result:
+    app = typer.Typer()
+    app.command()(evaluate)
+    app.command("noop")(lambda: None)
+    return CliRunner().invoke(app, ["evaluate", *args])
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("offline")
+    write_offline(Fleet(8, seed=3, failure_rate=0.5, start_ts=START_TS, days=1.0), path)
+    return path
+
+
+def test_seeds_give_a_table_per_seed_and_the_worst_case(tmp_path: Path) -> None:
+    out = tmp_path / "ev"
+    result = _invoke(*TINY, "--seed", "9", "--seeds", "1,2", "--jobs", "1", "--out", str(out),
+                     "--no-progress")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "seed 1:" in result.stdout and "seed 2:" in result.stdout
+    assert "seed 9" not in result.stdout  # --seeds wins
+    assert "worst case over seeds 1,2" in result.stdout
+    assert result.stdout.count("ETA ratio (predicted/actual), median") == 3
+    data = json.loads((out / "scorecard.json").read_text())
+    assert data["seeds"] == [1, 2] and [r["run"]["seed"] for r in data["per_seed"]] == [1, 2]
+    assert data["summary"]["kizuki"]["recall"] == min(r["kizuki"]["recall"]
+                                                       for r in data["per_seed"])  # fmt: skip
+    assert (out / "lead_times.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_one_seed_in_seeds_keeps_the_single_seed_output(tmp_path: Path) -> None:
+    result = _invoke(*TINY, "--seeds", "4", "--out", str(tmp_path), "--no-progress")
+    assert result.exit_code == 0, result.output
+    assert "seed 4:" in result.stdout and "per failure mode" in result.stdout
+    assert "per_seed" not in json.loads((tmp_path / "scorecard.json").read_text())
+
+
+@pytest.mark.parametrize("seeds", ["a,b", ",", "1,-2"])
+def test_bad_seeds_are_a_usage_error(seeds: str, tmp_path: Path) -> None:
+    result = _invoke(*TINY, "--seeds", seeds, "--out", str(tmp_path))
+    assert result.exit_code == 2 and "--seeds" in result.output
+
+
+def test_progress_without_a_terminal_is_plain_lines(tmp_path: Path) -> None:
+    result = _invoke(*TINY, "--seed", "1", "--out", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    lines = [ln for ln in result.stderr.splitlines() if ln.startswith("evaluating: ")]
+    assert lines and lines[-1].startswith("evaluating: 288/288 ticks (100%)")
+    assert lines[-1].endswith(" s") and "\r" not in result.stderr
+
+
+def test_from_a_folder_scores_its_fleet(folder: Path, tmp_path: Path) -> None:
+    result = _invoke("--from", str(folder), "--out", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    assert "8 devices x 1.0 days, seed 3:" in result.stdout
+    assert "evaluating: 144/144 ticks (100%)" in result.stderr
+    data = json.loads((tmp_path / "scorecard.json").read_text())
+    assert data["run"]["source"] == str(folder) and data["kizuki"]["failures"] >= 0
+
+
+def _copy(folder: Path, to: Path) -> Path:
+    to.mkdir()
+    for f in folder.iterdir():
+        (to / f.name).write_bytes(f.read_bytes())
+    return to
+
+
+def _break_manifest(d: Path) -> None:
+    (d / "manifest.json").write_text("{not json")
+
+
+def _drop_devices(d: Path) -> None:
+    manifest = orjson.loads((d / "manifest.json").read_bytes())
+    del manifest["devices"]
+    (d / "manifest.json").write_bytes(orjson.dumps(manifest))
+
+
+def _bad_reading(d: Path) -> None:
+    lines = (d / "readings.jsonl").read_text().splitlines()
+    lines[3] = '{"device_id": "x", "ts": '
+    (d / "readings.jsonl").write_text("\n".join(lines) + "\n")
+
+
+def _truncate(d: Path) -> None:
+    lines = (d / "readings.jsonl").read_text().splitlines()
+    (d / "readings.jsonl").write_text("\n".join(lines[:-5]) + "\n")
+
+
+def _no_manifest(d: Path) -> None:
+    (d / "manifest.json").unlink()
+
+
+def _no_truth(d: Path) -> None:
+    (d / "truth.json").unlink()
+
+
+@pytest.mark.parametrize(
+    "damage,message",
+    [
+        (_no_manifest, "no manifest.json"),
+        (_break_manifest, "malformed JSON in manifest.json"),
+        (_drop_devices, "manifest.json lacks 'devices'"),
+        (_no_truth, "not a readable offline run"),
+        (_bad_reading, "malformed reading 4"),
+        (_truncate, "the manifest says"),
+    ],
+)
+def test_a_broken_folder_is_one_line_and_exit_2(folder, tmp_path, damage, message) -> None:
+    broken = _copy(folder, tmp_path / "broken")
+    damage(broken)
+    result = _invoke("--from", str(broken), "--out", str(tmp_path / "ev"), "--no-progress")
+    assert result.exit_code == 2, result.output
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("kizuki evaluate: ")
+    assert message in result.stderr and "Traceback" not in result.output
+
+
+def test_a_missing_folder_and_from_with_seeds_are_refused(tmp_path: Path) -> None:
+    missing = _invoke("--from", str(tmp_path / "nope"), "--out", str(tmp_path), "--no-progress")
+    assert missing.exit_code == 2 and "no such folder" in missing.stderr
+    both = _invoke("--from", str(tmp_path), "--seeds", "1,2", "--out", str(tmp_path))
+    assert both.exit_code == 2 and "--seeds" in both.output
+
+
+def _card(recall: float, ratio: float | None, false: int = 0) -> dict:
+    eta = (
+        None
+        if ratio is None
+        else {
+            "with_eta_share": 1.0,
+            "abs_error_h_median": 2.0,
+            "ratio": {"median": ratio, "p10": ratio, "p90": ratio},
+        }
+    )
+    return {"failures": 4, "recall": recall, "false_cases": false,
+            "false_cases_per_1000_device_days": float(false),
+            "false_cases_on_benign_change_devices": 0, "mode_attributed_right": 1.0,
+            "lead_hours": {"median": 5.0 * recall, "p10": 1.0},
+            "lead_fraction": {"median": recall / 2, "p10": None}, "eta": eta}  # fmt: skip
+
+
+def test_worst_case_picks_the_worse_value_of_each_figure() -> None:
+    worst = worst_case([_card(0.9, 3.0), _card(1.0, 0.2, false=2)])
+    assert worst["recall"] == 0.9 and worst["false_cases"] == 2
+    assert worst["lead_hours"] == {"median": 4.5, "p10": 1.0}
+    assert worst["lead_fraction"] == {"median": 0.45, "p10": None}  # no seed had one
+    assert worst["eta"]["ratio"]["median"] == 0.2  # |log 0.2| > |log 3|
+    assert worst["eta"]["ratio"]["p10"] == 0.2 and worst["eta"]["ratio"]["p90"] == 3.0
+    assert worst_case([_card(1.0, None), _card(0.5, None)])["eta"] is None
