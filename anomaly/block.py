@@ -34,7 +34,7 @@ class StreamBlock(Columns):
         "out": (0.0, (), F8), "run": (0, (), I8), "back": (0, (), I8),
         "above": (0, (), I8), "zbar": (0.0, (), F8), "flat": (0, (), I8),
         "last": (NAN, (), F8), "flat_since": (NAN, (), F8), "n": (0, (), I8),
-        "fits_seen": (0, (), I8), "hot": (0, (), I8),
+        "fits_seen": (0, (), I8), "hot": (0, (), I8), "ramping": (0.0, (), F8),
         "bits": (0, (), I8), "below": (0, (), I8), "active": (False, (), np.bool_),
         "started_at": (NAN, (), F8), "quiet_until": (-np.inf, (), F8),
     }  # fmt: skip
@@ -76,9 +76,11 @@ class StreamBlock(Columns):
         excursion = self._excursions(idx, self.sign * cus.last_z[idx])
         t = self.trend.update(idx, ts, d) / cfg.t_min
         drift = self._drift(idx, ts, c, t)
+        ramp = np.where(cus.warm(idx), self.trend.ramp[idx], 0.0)
+        ramping = self.ramping[idx] = np.where(c < ramp, c, ramp)
         score = np.maximum.reduce([drift, self._level_frac(idx) / cfg.p_big,
                                    self._out(idx, n) / cfg.out_frac, excursion,
-                                   self.flat[idx] / cfg.flat_n])  # fmt: skip
+                                   self.flat[idx] / cfg.flat_n, ramping])  # fmt: skip
         breach = (n > 6) & (self.sign * (self.smooth[idx] - self.spec.limit) >= 0.0)
         score = np.where(breach, 2.0, score)
         self.score[idx] = score
@@ -184,6 +186,8 @@ class StreamBlock(Columns):
         cfg, names = self.cfg, []
         if self.drift[slot] >= 1.0:
             names += ["cusum", "trend"]
+        if self.ramping[slot] >= 1.0:
+            names.append("ramp")
         if self.level_frac[slot] >= cfg.p_big:
             names.append("level")
         if self.out[slot] >= cfg.out_frac:

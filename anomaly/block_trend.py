@@ -25,16 +25,18 @@ class TrendColumns(Columns):
         "bucket": (-1, (), I8), "bsum": (0.0, (), F8), "bcount": (0, (), I8),
         "length": (0, (), I8), "t": (0.0, (), F8), "slope": (0.0, (), F8),
         "rate": (0.0, (), F8), "level": (NAN, (), F8), "eta": (NAN, (), F8),
-        "fits": (0, (), I8),
+        "fits": (0, (), I8), "ramp": (0.0, (), F8),
     }  # fmt: skip
 
     def __init__(self, capacity: int = 0, *, window: int = 72, lag: int = 24,
                  bucket_s: float = 3600.0, limit: float = 0.0, direction: str = "up",
                  min_pairs: int = 12, step_veto: float = 0.5, quantile: float = 0.3,
-                 accel_z: float = 3.0) -> None:  # fmt: skip
+                 accel_z: float = 3.0, ramp_n: int = 3,
+                 ramp_z: float = 8.0) -> None:  # fmt: skip
         self.window, self.lag, self.bucket_s, self.limit = window, lag, bucket_s, limit
         self.direction, self.min_pairs, self.step_veto = direction, min_pairs, step_veto
         self.quantile, self.accel_z = quantile, accel_z
+        self.ramp_n, self.ramp_z = ramp_n, ramp_z
         super().__init__(capacity)
 
     def fields(self) -> dict[str, Field]:
@@ -71,7 +73,28 @@ class TrendColumns(Columns):
                 if g < self.window:
                     m[r, self.window - 1 - g] = v
         self.length[rows] = np.minimum(self.length[rows] + 1 + gap, self.window)
+        self.ramp[rows] = self._ramp(self.means[rows])
         self._fit(rows, (self.bucket[rows] + 1 + gap) * self.bucket_s)
+
+    def _ramp(self, means: np.ndarray) -> np.ndarray:
+        """``Trend._ramp`` per row."""
+        k = self.ramp_n
+        if not k:
+            return np.zeros(len(means))
+        noise = _bucket_noise(means)
+        now = self._climb(means[:, -k - 1 :], noise)
+        before = self._climb(means[:, -k - 2 : -1], noise)
+        return np.where(now < before, now, before)
+
+    def _climb(self, last: np.ndarray, noise: np.ndarray) -> np.ndarray:
+        k = last.shape[1] - 1
+        sign = -1.0 if self.direction == "down" else 1.0
+        steps = sign * (last[:, 1:] - last[:, :-1])
+        total = sign * (last[:, -1] - last[:, 0])
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ok = (noise > 0.0) & (total > 0.0) & (steps.min(axis=1) >= 0.5 * total / k)
+            ok &= np.all(last == last, axis=1)
+            return np.where(ok, total / (self.ramp_z * noise), 0.0)
 
     # -- the fit ----------------------------------------------------------------------
 

@@ -12,6 +12,8 @@ The degradation score ``D`` (alarm at 1) is the largest of:
 - excursions: short runs far toward the limit that come back (spikes of a failing
           sensor, episodes of an intermittent fault), decayed, ``spike_mass`` of them;
 - flatline: ``flat_n`` identical readings in a row (a stuck sensor);
+- ramp:   a steady climb over the last few hourly means (``Trend.ramp``) while the CUSUM
+          is out of control: ``min(cusum/h, ramp)`` (a fault creeping up before it trips);
 - breach: the smoothed value is past the limit.
 
 The healthy reference is the CUSUM's robust seasonal baseline (``SeasonalBaseline``:
@@ -75,7 +77,7 @@ class MetricStream:
     __slots__ = (
         "spec", "cfg", "sign", "edge", "cusum", "trend", "alarm", "smooth", "deseason",
         "spikes", "score", "drift", "level_frac", "out", "_run", "_back", "_above", "_zbar",
-        "_flat", "_last", "_flat_since", "_n", "_fits", "_hot",
+        "_flat", "_last", "_flat_since", "_n", "_fits", "_hot", "ramping",
     )  # fmt: skip
 
     def __init__(self, spec: MetricSpec, cfg: StreamConfig) -> None:
@@ -92,6 +94,7 @@ class MetricStream:
                            clear_n=cfg.clear_n, suppress_s=cfg.suppress_s)  # fmt: skip
         self.smooth = self.deseason = 0.0
         self.spikes = self.score = self.drift = self.level_frac = self.out = 0.0
+        self.ramping = 0.0
         self._run = self._back = self._above = self._flat = 0
         self._zbar = 0.0
         self._last = float("nan")
@@ -117,8 +120,10 @@ class MetricStream:
             self._fits = self.trend.fits
             self._hot = self._hot + 1 if soon and t >= 1.0 else 0
         self.drift = (c if c < t else t) if soon and self._hot >= cfg.drift_fits else 0.0
+        ramp = self.trend.ramp if self.cusum.reference.warm else 0.0
+        self.ramping = c if c < ramp else ramp
         score = max(self.drift, self._level_frac() / cfg.p_big, self._out() / cfg.out_frac,
-                    excursion, self._flat / cfg.flat_n)  # fmt: skip
+                    excursion, self._flat / cfg.flat_n, self.ramping)  # fmt: skip
         if n > 6 and self.sign * (self.smooth - self.spec.limit) >= 0.0:
             score = 2.0
         self.score = score
@@ -201,6 +206,8 @@ class MetricStream:
         cfg, names = self.cfg, []
         if self.drift >= 1.0:
             names += ["cusum", "trend"]
+        if self.ramping >= 1.0:
+            names.append("ramp")
         if self.level_frac >= cfg.p_big:
             names.append("level")
         if self.out >= cfg.out_frac:
@@ -222,7 +229,7 @@ class MetricStream:
                 "zbar": self._zbar, "flat": self._flat,
                 "last": None if self._last != self._last else self._last,
                 "flat_since": self._flat_since, "n": self._n, "fits": self._fits,
-                "hot": self._hot}  # fmt: skip
+                "hot": self._hot, "ramping": self.ramping}  # fmt: skip
 
     def load_state_dict(self, st: dict[str, Any]) -> None:
         self.cusum.load_state_dict(st["cusum"])
@@ -245,3 +252,4 @@ class MetricStream:
         self._n = int(st["n"])
         self._fits = int(st.get("fits", 0))
         self._hot = int(st.get("hot", 0))
+        self.ramping = float(st.get("ramping", 0.0))

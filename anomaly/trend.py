@@ -65,6 +65,18 @@ def _bucket_noise(means: list[float]) -> float:
     return 1.4826 * steps[len(steps) // 2] / math.sqrt(2.0)
 
 
+def _climb(last: list[float], direction: str, noise: float, ramp_z: float) -> float:
+    """Rise over ``last`` in ``ramp_z`` noises if every step carries half its share."""
+    if any(m != m for m in last):
+        return 0.0
+    k, sign = len(last) - 1, -1.0 if direction == "down" else 1.0
+    steps = [sign * (b - a) for a, b in zip(last, last[1:], strict=False)]
+    total = sign * (last[-1] - last[0])
+    if noise <= 0.0 or total <= 0.0 or min(steps) < 0.5 * total / k:
+        return 0.0
+    return total / (ramp_z * noise)
+
+
 class Trend(Stateful):
     """Score = robust t-statistic of the slope in ``direction`` (0 until enough data).
 
@@ -84,7 +96,7 @@ class Trend(Stateful):
 
     __slots__ = (
         "bucket_s", "window", "lag", "limit", "direction", "min_pairs", "step_veto", "quantile",
-        "accel_z",
+        "accel_z", "ramp_n", "ramp_z", "ramp",
         "_bucket", "_sum", "_count", "_means", "_t", "slope_per_day", "rate_per_day", "level",
         "eta_ts", "fits",
     )  # fmt: skip
@@ -100,6 +112,8 @@ class Trend(Stateful):
         step_veto: float = 0.0,
         quantile: float = 0.5,
         accel_z: float = 3.0,
+        ramp_n: int = 3,
+        ramp_z: float = 8.0,
     ) -> None:
         self.bucket_s = bucket_s
         self.window = window
@@ -110,6 +124,9 @@ class Trend(Stateful):
         self.step_veto = step_veto
         self.quantile = quantile
         self.accel_z = accel_z
+        self.ramp_n = ramp_n
+        self.ramp_z = ramp_z
+        self.ramp = 0.0
         self._bucket = -1
         self._sum = 0.0
         self._count = 0
@@ -146,7 +163,25 @@ class Trend(Stateful):
         means.extend([_NAN] * gap)
         if len(means) > self.window:
             del means[: len(means) - self.window]
+        self.ramp = self._ramp()
         self._fit((self._bucket + 1 + gap) * self.bucket_s)
+
+    def _ramp(self) -> float:
+        """A steady climb toward ``direction``: the hourly means keep rising.
+
+        Over ``ramp_n + 1`` bucket means, the rise from first to last in units of
+        ``ramp_z`` bucket noises, when every one of the ``ramp_n`` steps carries at least
+        half its share of it (a ramp, not a jump); the smaller of that figure for the
+        window ending now and the one ending a bucket earlier (the climb goes on). A
+        fault that creeps up for a few hours before it trips shows here long before a
+        day-lag trend can.
+        """
+        k, means = self.ramp_n, self._means
+        if not k or len(means) < k + 2:
+            return 0.0
+        noise = _bucket_noise(means)
+        return min(_climb(means[-k - 1 :], self.direction, noise, self.ramp_z),
+                   _climb(means[-k - 2 : -1], self.direction, noise, self.ramp_z))  # fmt: skip
 
     def _fit(self, now: float) -> None:
         means, lag = self._means, self.lag
@@ -255,7 +290,7 @@ class Trend(Stateful):
         return {"bucket": self._bucket, "sum": self._sum, "count": self._count,
                 "means": [None if m != m else m for m in self._means], "t": self._t,
                 "slope_per_day": self.slope_per_day, "rate_per_day": self.rate_per_day,
-                "fits": self.fits,
+                "fits": self.fits, "ramp": self.ramp,
                 "level": None if self.level != self.level else self.level,
                 "eta_ts": self.eta_ts}  # fmt: skip
 
@@ -268,5 +303,6 @@ class Trend(Stateful):
         self.slope_per_day = float(state["slope_per_day"])
         self.rate_per_day = float(state.get("rate_per_day", self.slope_per_day))
         self.fits = int(state.get("fits", 0))
+        self.ramp = float(state.get("ramp", 0.0))
         self.level = _NAN if state["level"] is None else float(state["level"])
         self.eta_ts = state["eta_ts"]
