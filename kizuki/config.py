@@ -152,6 +152,9 @@ class ApiSettings(BaseModel):
     admin_api_key: SecretStr | None = Field(
         default=None, description="Bootstrap admin key; created hashed at start-up if set."
     )
+    stale_after_s: float = Field(
+        default=3600.0, gt=0, description="A device silent this long shows as 'silent'."
+    )
 
 
 class Settings(BaseSettings):
@@ -194,6 +197,8 @@ class Settings(BaseSettings):
             "",
         ):
             raise ValueError("set KIZUKI_API__SECRET_KEY: the default secret is for development")
+        if self.environment == "production":
+            self.notify.refuse_in_production()
         return self
 
     @property

@@ -24,6 +24,7 @@ def _public(letter: DeadLetter) -> DeadLetterPublic:
         received_at=letter.received_at,
         payload=letter.payload[:PAYLOAD_CUT].decode("utf-8", errors="replace"),
         payload_bytes=len(letter.payload),
+        payload_base64=letter.payload_base64,
     )
 
 
@@ -40,8 +41,12 @@ def read_dead_letters(
     before_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> DeadLettersPublic:
-    """Messages ingest refused, newest first, with the reason and the raw payload (cut at
-    4 KiB), plus how many are kept per reason. Page with ``before_id=next_cursor``."""
+    """Messages ingest refused, newest first, with the reason and the raw payload (a UTF-8
+    preview cut at 4 KiB, and the whole payload in base64), plus how many are kept per
+    reason (``ingest.parsers.REASONS``: not_json, empty_payload, bad_schema, wrong_type,
+    non_finite, missing_ts, ts_future, ts_past, too_large, unknown_metric, out_of_range,
+    reserved_name, topic_mismatch, bad_topic, parser_error, store_rejected). Page with
+    ``before_id=next_cursor``."""
     try:
         letters = ctx.deadletters.list(limit=limit, before_id=before_id, reason=reason)
         counts = ctx.deadletters.counts()

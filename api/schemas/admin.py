@@ -40,6 +40,9 @@ class DeadLetterPublic(BaseModel):
         description="The raw payload as UTF-8 (undecodable bytes replaced), cut at 4 KiB."
     )
     payload_bytes: int = Field(description="Size of the whole raw payload.")
+    payload_base64: str = Field(
+        description="The whole raw payload, base64 (lossless: binary payloads included)."
+    )
 
 
 class DeadLettersPublic(BaseModel):

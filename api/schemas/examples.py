@@ -179,6 +179,7 @@ DEAD_LETTER: dict[str, Any] = {
     "received_at": 1795680000.0,
     "payload": "{not json",
     "payload_bytes": 9,
+    "payload_base64": "e25vdCBqc29u",
 }
 API_KEY: dict[str, Any] = {
     "id": 4,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterator
 from typing import Any
 
@@ -9,7 +10,7 @@ import httpx
 import pytest
 
 from tests.api.conftest import world_on
-from tests.api.world import DAY, HOUR, World
+from tests.api.world import BINARY_PAYLOAD, DAY, HOUR, World
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
@@ -133,6 +134,10 @@ def test_knowledge_base_in_both_languages(client: httpx.Client, world: World) ->
 
 def test_dead_letters_list_with_counts(client: httpx.Client, world: World) -> None:
     letters = get(client, world, "/api/v1/dead-letters", role="admin")
-    assert letters["counts"] == {"bad_json": 1}
-    assert letters["data"][0]["payload"] == "{not json"
-    assert letters["data"][0]["payload_bytes"] == 9
+    assert letters["counts"] == {"bad_json": 1, "not_json": 1}
+    by_reason = {d["reason"]: d for d in letters["data"]}
+    assert by_reason["bad_json"]["payload"] == "{not json"
+    assert by_reason["bad_json"]["payload_bytes"] == 9
+    binary = by_reason["not_json"]
+    assert base64.b64decode(binary["payload_base64"]) == BINARY_PAYLOAD  # byte for byte
+    assert binary["payload_bytes"] == len(BINARY_PAYLOAD) and "\ufffd" in binary["payload"]

@@ -77,6 +77,9 @@ def _healthy(device: str, ts: float) -> Reading:
     return Reading(device, ts, metrics | {"compressor_current_a": 5.1, "fan_rpm": 1195.0})
 
 
+BINARY_PAYLOAD = b"\x00\xff\xfe binary \x80"
+
+
 def _telemetry(now: float) -> list[Reading]:
     """Five days hourly up to now; ac-00001's filter clogs from day 2 (rising pressure
     drop); ac-00004 fell silent two days ago."""
@@ -161,7 +164,14 @@ def build_world(tmp: Path, cases_url: str | None = None) -> World:
                 "bad_json",
                 "Expecting property name",
                 now - HOUR,
-            )
+            ),
+            DeadLetter(
+                "devices/ac-00002/telemetry",
+                BINARY_PAYLOAD,
+                "not_json",
+                "not UTF-8 text",
+                now - HOUR / 2,
+            ),
         ]
     )
     service = CaseService(factory, load_profiles(), settings, clock=lambda: datetime.now(UTC))

@@ -6,10 +6,11 @@ from datetime import UTC, datetime, timedelta
 from email.header import decode_header, make_header
 
 import pytest
+from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from kizuki.config import Settings
+from kizuki.config import NotifySettings, Settings
 from tests.tickets.conftest import FakeClock, WebhookReceiver, make_event
 from tickets.channels import ChannelConfigError
 from tickets.dispatcher import Dispatcher
@@ -290,8 +291,11 @@ def test_production_refuses_to_deliver_by_writing_files(tmp_path):
         return Settings(environment="production", data_dir=tmp_path, notify=notify,
                         api={"secret_key": "a-real-secret-of-forty-characters-long!!"})  # fmt: skip
 
+    with pytest.raises(ValidationError, match="set KIZUKI_NOTIFY__MODE=apprise"):
+        settings_for()  # mode defaults to "log": refused when the settings are read
+    unchecked = settings_for(mode="apprise").model_copy(update={"notify": NotifySettings()})
     with pytest.raises(ChannelConfigError, match="set KIZUKI_NOTIFY__MODE=apprise"):
-        Dispatcher(sessionmaker(), settings_for())  # mode defaults to "log"
+        Dispatcher(sessionmaker(), unchecked)  # and again where delivery starts
     Dispatcher(sessionmaker(), settings_for(mode="apprise"))
     Dispatcher(sessionmaker(), settings_for(mode="log", allow_log_in_production=True))
     assert Dispatcher(sessionmaker(), Settings(data_dir=tmp_path)).settings.notify.mode == "log"
