@@ -79,22 +79,50 @@ def make_session(url: str, client_id: str) -> None:
     client.loop_forever()
 
 
-def backlog(port: int, n: int, devices: int) -> float:
-    """Queue n readings from ``devices`` devices with parallel mosquitto_pub -l; seconds."""
+def backlog(port: int, n: int, devices: int, order: str = "time") -> float:
+    """Queue n readings from ``devices`` devices (one a minute each); seconds it took.
+
+    ``order="time"``: in time order across the fleet, as a fleet's backlog piles up while
+    the engine is away (one paho publisher). ``order="device"``: each device's history in
+    one piece (parallel ``mosquitto_pub -l``, fast), as a replay of stored histories.
+    """
     per = [n // devices + (1 if i < n % devices else 0) for i in range(devices)]
-
-    def one(i: int) -> None:
-        rng, ts = random.Random(i), time.time() - 60.0 * per[i]  # one reading a minute
-        lines = b"\n".join(payload(ts + 60.0 * k, rng) for k in range(per[i])) + b"\n"
-        topic = f"devices/bench-{i:04d}/telemetry"
-        subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(port), "-q", "1", "-M",
-                        "1000", "-u", PUBLISHER[0], "-P", PUBLISHER[1], "-t", topic, "-l"],
-                       input=lines, check=True)  # fmt: skip
-
     start = time.time()
-    with ThreadPoolExecutor(max_workers=16) as pool:
-        list(pool.map(one, range(devices)))
+    if order == "device":
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            list(pool.map(lambda i: _device_history(port, i, per[i]), range(devices)))
+    else:
+        _fleet_history(port, per)
     return time.time() - start
+
+
+def _device_history(port: int, i: int, count: int) -> None:
+    rng, ts = random.Random(i), time.time() - 60.0 * count
+    lines = b"\n".join(payload(ts + 60.0 * k, rng) for k in range(count)) + b"\n"
+    topic = f"devices/bench-{i:04d}/telemetry"
+    subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(port), "-q", "1", "-M",
+                    "1000", "-u", PUBLISHER[0], "-P", PUBLISHER[1], "-t", topic, "-l"],
+                   input=lines, check=True)  # fmt: skip
+
+
+def _fleet_history(port: int, per: list[int]) -> None:
+    client = paho.Client(CallbackAPIVersion.VERSION2, protocol=paho.MQTTv5)
+    client.username_pw_set(*PUBLISHER)
+    client.max_inflight_messages_set(1000)
+    client.max_queued_messages_set(0)
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    rngs, now, infos = [random.Random(i) for i in range(len(per))], time.time(), []
+    for k in range(max(per)):
+        for i, count in enumerate(per):
+            if k < count:
+                ts = now - 60.0 * (count - k)
+                topic = f"devices/bench-{i:04d}/telemetry"
+                infos.append(client.publish(topic, payload(ts, rngs[i]), qos=1))
+    for info in infos:
+        info.wait_for_publish(120)
+    client.disconnect()
+    client.loop_stop()
 
 
 def paced(port: int, n: int, devices: int, rate: float) -> None:
