@@ -167,15 +167,21 @@ def create_api_key(
 
 @app.command()
 def bench(
-    name: Annotated[str, typer.Argument(help="Benchmark under bench/: ingest, detectors, ...")],
+    name: Annotated[
+        str,
+        typer.Argument(help="Benchmark under bench/: ingest, detectors, simulator, sqlite_layout."),
+    ],
     args: Annotated[list[str] | None, typer.Argument(help="Arguments passed on.")] = None,
 ) -> None:
-    """Run a benchmark from the source tree's bench/ folder (prints its figures)."""
+    """Run a benchmark from the source tree's bench/ folder (prints its figures beside a
+    baseline measured in the same run). Pass its own options after --, e.g.
+    kizuki bench ingest -- --readings 100000."""
     import runpy
 
-    script = Path(__file__).resolve().parent.parent / "bench" / f"{name}.py"
-    if not script.exists():
-        available = sorted(p.stem for p in script.parent.glob("*.py"))
+    folder = Path(__file__).resolve().parent.parent / "bench"
+    script = folder / f"{name}.py"
+    if name.startswith("_") or not script.exists():
+        available = sorted(p.stem for p in folder.glob("*.py") if not p.stem.startswith("_"))
         raise CliError(f"no benchmark {name!r}; available: {', '.join(available) or 'none'}")
     sys.argv = [str(script), *(args or [])]
     runpy.run_path(str(script), run_name="__main__")
@@ -191,10 +197,8 @@ def _register_package_commands() -> None:
     from simulator.cli import simulate
 
     app.command()(simulate)
-    try:  # TEMP until anomaly.cli lands
-        from anomaly.cli import evaluate, score
-    except ImportError:
-        return
+    from anomaly.cli import evaluate, score
+
     app.command()(score)
     app.command()(evaluate)
 
