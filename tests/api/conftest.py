@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -44,6 +45,18 @@ def world_on(backend: str, tmp: Path) -> Iterator[World]:
         with admin.begin() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+def world_on_both_backends() -> Any:
+    """A module-scoped ``world`` fixture run once on SQLite and once on PostgreSQL."""
+
+    @pytest.fixture(scope="module", params=["sqlite", "postgresql"], name="world")
+    def both(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+             ) -> Iterator[World]:  # fmt: skip
+        with world_on(request.param, tmp_path_factory.mktemp("world")) as built:
+            yield built
+
+    return both
 
 
 @pytest.fixture(scope="module")

@@ -4,27 +4,19 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import select
 
-from tests.api.conftest import world_on
+from tests.api.conftest import world_on_both_backends
 from tests.api.world import World
 from tickets.dispatcher import Dispatcher
 from tickets.feedback import make_token, record_feedback
 from tickets.models import Notification
 
-
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def world(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[World]:
-    """This module runs on both case-DB backends."""
-    with world_on(request.param, tmp_path_factory.mktemp("world")) as built:
-        yield built
+world = world_on_both_backends()  # this module runs on both case-DB backends
 
 
 def get(client: httpx.Client, world: World, path: str, **params: Any) -> Any:

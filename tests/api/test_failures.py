@@ -6,6 +6,7 @@ import re
 from collections.abc import Sequence
 
 import httpx
+from fastapi import FastAPI
 from pydantic import SecretStr
 
 from api.main import create_app
@@ -38,14 +39,14 @@ class BuggyStore(DownStore):
         raise ZeroDivisionError("oops")
 
 
+def app_over(store: object, world: World) -> FastAPI:
+    """The test world's app over a different telemetry store."""
+    return create_app(world.settings, world.session_factory, store, world.deadletters,  # type: ignore[arg-type]
+                      case_service=world.service)  # fmt: skip
+
+
 def test_a_store_outage_is_503_and_readyz_says_so(world: World) -> None:
-    app = create_app(
-        world.settings,
-        world.session_factory,
-        DownStore(),
-        world.deadletters,
-        case_service=world.service,
-    )
+    app = app_over(DownStore(), world)
     with serve(app) as url, httpx.Client(base_url=url) as client:
         headers = {"X-API-Key": world.keys["viewer"]}
         response = client.get("/api/v1/devices/ac-00001", headers=headers)
@@ -57,13 +58,7 @@ def test_a_store_outage_is_503_and_readyz_says_so(world: World) -> None:
 
 
 def test_a_bug_is_a_500_problem_without_traceback(world: World) -> None:
-    app = create_app(
-        world.settings,
-        world.session_factory,
-        BuggyStore(),
-        world.deadletters,
-        case_service=world.service,
-    )
+    app = app_over(BuggyStore(), world)
     with serve(app) as url, httpx.Client(base_url=url) as client:
         headers = {"X-API-Key": world.keys["viewer"]}
         response = client.get("/api/v1/devices", headers=headers)
@@ -75,13 +70,7 @@ def test_a_bug_is_a_500_problem_without_traceback(world: World) -> None:
 
 
 def test_a_bug_behind_a_page_is_an_error_page_in_the_users_language(world: World) -> None:
-    app = create_app(
-        world.settings,
-        world.session_factory,
-        BuggyStore(),
-        world.deadletters,
-        case_service=world.service,
-    )
+    app = app_over(BuggyStore(), world)
     with serve(app) as url, httpx.Client(base_url=url) as client:
         form = client.get("/login", headers=HTML).text
         token = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)  # type: ignore[union-attr]

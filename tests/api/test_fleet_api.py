@@ -3,23 +3,14 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
-import pytest
 
-from tests.api.conftest import world_on
+from tests.api.conftest import world_on_both_backends
 from tests.api.world import BINARY_PAYLOAD, DAY, HOUR, World
 
-
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def world(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[World]:
-    """This module runs on both case-DB backends."""
-    with world_on(request.param, tmp_path_factory.mktemp("world")) as built:
-        yield built
+world = world_on_both_backends()  # this module runs on both case-DB backends
 
 
 def get(client: httpx.Client, world: World, path: str, role: str = "viewer", **params: Any) -> Any:

@@ -4,15 +4,14 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 
 import httpx
-import pytest
 
 from api.main import create_app
 from ingest.base import Reading
-from tests.api.conftest import world_on
+from tests.api.conftest import world_on_both_backends
 from tests.api.server import serve
 from tests.api.test_web import HTML, log_in
 from tests.api.world import DAY, World, _event
@@ -21,12 +20,7 @@ from tickets.registry import import_manifest
 EXTRA_DEVICES = 70
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def world(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[World]:
-    with world_on(request.param, tmp_path_factory.mktemp("world")) as built:
-        yield built
+world = world_on_both_backends()  # this module runs on both case-DB backends
 
 
 def _health(client: httpx.Client, world: World) -> dict[str, str]:
