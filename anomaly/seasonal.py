@@ -166,12 +166,13 @@ class SeasonalBaseline(Stateful):
 
     def _state(self) -> dict[str, Any]:
         return {"level": self._level, "spread": self._spread, "season": list(self._season),
-                "counts": list(self._counts), "n": self._n}  # fmt: skip
+                "sum": self._sum, "counts": list(self._counts), "n": self._n}  # fmt: skip
 
     def _load(self, state: dict[str, Any]) -> None:
         self._level = float(state["level"])
         self._spread = float(state["spread"])
         self._season = [float(v) for v in state["season"]]
-        self._sum = math.fsum(self._season)
+        # the running sum as it was (bit-exact), or from the offsets for older states
+        self._sum = float(state["sum"]) if "sum" in state else math.fsum(self._season)
         self._counts = [int(v) for v in state["counts"]]
         self._n = int(state["n"])

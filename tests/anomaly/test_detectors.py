@@ -39,6 +39,7 @@ def test_contract_protocol_warmup_and_state_round_trip(det):
     state = json.loads(json.dumps(det.state_dict()))  # plain JSON data
     twin = type(det).from_state_dict(state)
     assert scores(det, rest) == scores(twin, rest)
+    assert twin.state_dict() == det.state_dict(), "the restored state is bit for bit the same"
     fresh = det.clone()
     assert fresh.params() == det.params()
     assert fresh.score_one(*series[0]) == 0.0
