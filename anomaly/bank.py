@@ -1,12 +1,12 @@
 """DetectorBank: every (device, metric) stream, the fleet peer model, and the events.
 
 ``update(readings)`` groups a batch by product model and metric, runs each group
-through that metric's :class:`~anomaly.block.StreamBlock` in one vectorised step (a
-device that reports twice in a batch is handled in order, in rounds), turns alarm
-edges into ``AnomalyEvent``s with a suspected failure mode and an explanation, and
-keeps one open anomaly per (device, failure mode) until every metric that raised it
-has recovered. Edges are handled in reading order, after every metric of the round
-has been updated, so the attribution sees the whole reading.
+through that metric's :class:`~anomaly.block.StreamBlock` (the compiled kernel, values
+in reading order), turns alarm edges into ``AnomalyEvent``s with a suspected failure
+mode and an explanation, and keeps one open anomaly per (device, failure mode) until
+every metric that raised it has recovered. Edges are handled in reading order; the
+attribution and the explanation use each metric's numbers as they were right after
+the reading that raised the edge.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from anomaly import kernel as k
 from anomaly.attribution import attribute, bump, describe
 from anomaly.base import AnomalyEvent, Explanation
 from anomaly.block import ANOMALY, StreamBlock
@@ -77,10 +78,6 @@ class ModelStreams:
             self.names[metric].append(device_id)
         return row
 
-    def fracs(self, device_id: str) -> dict[str, float]:
-        return {m: float(self.blocks[m].level_frac[s]) for m, slots in self.slots.items()
-                if (s := slots.get(device_id)) is not None}  # fmt: skip
-
     def features(self) -> tuple[list[str], np.ndarray]:
         """Per device, for each metric: level fraction and trend per day (peer model)."""
         devices = sorted(self.open)
@@ -90,7 +87,7 @@ class ModelStreams:
             block, slots = self.blocks[metric], self.slots[metric]
             rows = np.array([row[d] for d in slots], dtype=np.int64)
             at = np.fromiter(slots.values(), dtype=np.int64, count=len(slots))
-            X[rows, 2 * j] = block.level_frac[at]
+            X[rows, 2 * j] = block.level_fracs()[at]
             X[rows, 2 * j + 1] = block.room_frac_per_day()[at]
         return devices, X
 
@@ -98,7 +95,7 @@ class ModelStreams:
 class _Group:
     """One batch's values for one block: (row, ts, value, reading order tag) each."""
 
-    __slots__ = ("fleet", "metric", "block", "entries", "rows", "ts", "xs", "tags")
+    __slots__ = ("fleet", "metric", "block", "entries", "rows", "ts", "xs", "tags", "pre", "snaps")
 
     def __init__(self, fleet: ModelStreams, metric: str, block: StreamBlock) -> None:
         self.fleet, self.metric, self.block = fleet, metric, block
@@ -107,7 +104,23 @@ class _Group:
     def freeze(self) -> None:
         table = np.array(self.entries, dtype=np.float64)
         self.rows = table[:, 0].astype(np.int64)
-        self.ts, self.xs, self.tags = table[:, 1], table[:, 2], table[:, 3]
+        self.ts, self.xs = table[:, 1].copy(), table[:, 2].copy()
+        self.tags = table[:, 3].astype(np.int64)
+
+    def run(self) -> np.ndarray:
+        """Run the block over the values in order; keep what the edges will need."""
+        self.pre = self.block.F[self.rows, k.LEVEL_FRAC]  # before this batch
+        edges = self.block.update(self.rows, self.ts, self.xs)
+        self.snaps = self.block.snaps
+        return edges
+
+    def level_frac_at(self, row: int, reading: int) -> float | None:
+        """The row's level fraction right after reading ``reading`` (None: not here)."""
+        at = np.flatnonzero(self.rows == row)
+        if not len(at):
+            return None
+        before = at[self.tags[at] < (reading + 1) * 256]
+        return float(self.snaps[before[-1], k.S_LEVEL_FRAC] if len(before) else self.pre[at[0]])
 
 
 class DetectorBank:
@@ -128,7 +141,8 @@ class DetectorBank:
         self.config = config or BankConfig()
         self.models: dict[str, ModelStreams] = {}
         self._device_model: dict[str, ModelStreams] = {}
-        self._routes: dict[str, dict[str, Any]] = {}  # device -> metric -> (block, row)
+        self._routes: dict[str, dict[str, Any]] = {}  # device -> metric -> (group, row)
+        self._groups: dict[int, _Group] = {}  # per block, reused batch after batch
         self._unknown: dict[str, float] = {}
         self.peers = FleetPeerModel(self.config.peers)
         self._lock = threading.RLock()
@@ -138,63 +152,56 @@ class DetectorBank:
         """Feed readings (oldest first); return anomaly and recovery events."""
         with self._lock:
             groups = self._group(readings)
+            fired: list[tuple[int, int, _Group, int, bool]] = []
+            for n, group in enumerate(groups):
+                edges = group.run()
+                for pos in np.flatnonzero(edges).tolist():
+                    fired.append((int(group.tags[pos]), n, group, pos, edges[pos] == ANOMALY))
+            by_block = {id(g.block): g for g in groups}
             events: list[AnomalyEvent] = []
-            for round_groups in _rounds(groups):
-                self._run_round(round_groups, events)
+            for tag, _, group, pos, raised in sorted(fired, key=lambda f: (f[0], f[1])):
+                self._on_edge(group, pos, tag // 256, raised, by_block, events)
             if readings:
                 self.peers.maybe_refit(readings[-1].ts, self._peer_features)
             return events
 
     def _group(self, readings: Sequence[Reading]) -> list[_Group]:
-        groups: dict[int, _Group] = {}
+        touched: list[_Group] = []
         routes = self._routes
-        for i, r in enumerate(readings):
-            device_id, ts = r.device_id, r.ts
-            route = routes.get(device_id)
-            if route is None:
-                if self._register(device_id, ts) is None:
-                    continue
-                route = routes[device_id] = {}
-            for j, (metric, value) in enumerate(r.metrics.items()):
-                target = route.get(metric)
-                if target is None:
-                    target = route[metric] = self._route(device_id, metric, groups)
-                if target is not None:
-                    key, row = target
-                    group = groups.get(key) or self._open_group(device_id, metric, groups)
-                    group.entries.append((row, ts, value, i * 256 + j))
-        for group in groups.values():
-            group.freeze()
-        return list(groups.values())
+        try:
+            for i, r in enumerate(readings):
+                device_id, ts = r.device_id, r.ts
+                route = routes.get(device_id)
+                if route is None:
+                    if self._register(device_id, ts) is None:
+                        continue
+                    route = routes[device_id] = {}
+                for j, (metric, value) in enumerate(r.metrics.items()):
+                    target = route.get(metric)
+                    if target is None:
+                        target = route[metric] = self._route(device_id, metric)
+                    if target:
+                        group, row = target
+                        if not group.entries:
+                            touched.append(group)
+                        group.entries.append((row, ts, value, i * 256 + j))
+            for group in touched:
+                group.freeze()
+        finally:
+            for group in touched:
+                group.entries = []
+        return touched
 
-    def _route(self, device_id: str, metric: str, groups: dict[int, _Group]) -> Any:
+    def _route(self, device_id: str, metric: str) -> tuple[_Group, int] | bool:
+        """The (group, row) a device's metric goes to; False for a metric not profiled."""
         fleet = self._device_model[device_id]
         block = fleet.block(metric)
-        return None if block is None else (id(block), fleet.slot(metric, device_id))
-
-    def _open_group(self, device_id: str, metric: str, groups: dict[int, _Group]) -> _Group:
-        fleet = self._device_model[device_id]
-        block = fleet.blocks[metric]
-        group = groups[id(block)] = _Group(fleet, metric, block)
-        return group
-
-    def _run_round(
-        self, groups: list[tuple[_Group, np.ndarray]], events: list[AnomalyEvent]
-    ) -> None:
-        fired: list[tuple[float, str, str, str, float]] = []
-        for group, sel in groups:
-            ts = group.ts[sel]
-            edges = group.block.update(group.rows[sel], ts, group.xs[sel])
-            if not edges.any():
-                continue
-            names = group.fleet.names[group.metric]
-            for k in np.flatnonzero(edges).tolist():
-                kind = "anomaly" if edges[k] == ANOMALY else "recovery"
-                at = int(sel[k])
-                device_id = names[int(group.rows[at])]
-                fired.append((float(group.tags[at]), device_id, group.metric, kind, float(ts[k])))
-        for _, device_id, metric, kind, ts_ in sorted(fired):
-            self._on_edge(device_id, self._device_model[device_id], metric, kind, ts_, events)
+        if block is None:
+            return False
+        group = self._groups.get(id(block))
+        if group is None:
+            group = self._groups[id(block)] = _Group(fleet, metric, block)
+        return group, fleet.slot(metric, device_id)
 
     def _register(self, device_id: str, ts: float) -> ModelStreams | None:
         known = self._device_model.get(device_id)
@@ -217,40 +224,58 @@ class DetectorBank:
         return fleet
 
     def _on_edge(
-        self, device_id: str, fleet: ModelStreams, metric: str, edge: str, ts: float,
-        events: list[AnomalyEvent],
+        self, group: _Group, pos: int, reading: int, raised: bool,
+        by_block: dict[int, _Group], events: list[AnomalyEvent],
     ) -> None:  # fmt: skip
+        fleet, metric = group.fleet, group.metric
+        device_id = fleet.names[metric][int(group.rows[pos])]
+        ts, snap = float(group.ts[pos]), group.snaps[pos]
         opened = fleet.open[device_id]
-        if edge == "anomaly":
-            mode = attribute(fleet.profile, fleet.fracs(device_id), metric)
+        if raised:
+            fracs = self._fracs(fleet, device_id, reading, by_block)
+            mode = attribute(fleet.profile, fracs, metric)
             if mode in opened:
                 opened[mode].metrics.add(metric)
                 return
             opened[mode] = _Open(ts, {metric})
-            events.append(self._event(device_id, fleet, metric, mode, "anomaly", ts, ts))
+            events.append(self._event(device_id, fleet, metric, mode, "anomaly", ts, ts, snap))
             return
         for mode, op in list(opened.items()):
             if metric in op.metrics:
                 op.metrics.discard(metric)
                 if not op.metrics:
                     del opened[mode]
-                    events.append(
-                        self._event(device_id, fleet, metric, mode, "recovery", ts, op.started_at)
-                    )
+                    events.append(self._event(device_id, fleet, metric, mode, "recovery", ts,
+                                              op.started_at, snap))  # fmt: skip
+
+    def _fracs(
+        self, fleet: ModelStreams, device_id: str, reading: int, by_block: dict[int, _Group]
+    ) -> dict[str, float]:
+        """Every metric's level fraction of the device as it was after ``reading``."""
+        fracs = {}
+        for metric, slots in fleet.slots.items():
+            row = slots.get(device_id)
+            if row is None:
+                continue
+            block = fleet.blocks[metric]
+            group = by_block.get(id(block))
+            frac = group.level_frac_at(row, reading) if group is not None else None
+            fracs[metric] = block.level_frac(row) if frac is None else frac
+        return fracs
 
     def _event(
         self, device_id: str, fleet: ModelStreams, metric: str, mode: str, kind: str,
-        ts: float, started_at: float,
+        ts: float, started_at: float, snap: np.ndarray,
     ) -> AnomalyEvent:  # fmt: skip
-        block, slot = fleet.blocks[metric], fleet.slots[metric][device_id]
-        why = self._explain(device_id, fleet, metric, ts, fired=kind == "anomaly")
+        block = fleet.blocks[metric]
+        why = self._why(device_id, block, metric, ts, snap, fired=kind == "anomaly")
         fm = fleet.profile.failure_modes[mode]
         severity = fm.severity
         eta = why.eta_ts
         if kind == "anomaly" and (block.spec.breached(why.observed) or (eta and eta - ts < 86400)):
             severity = bump(severity)
         extra: dict[str, Any] = {
-            "level_frac": round(float(block.level_frac[slot]), 4),
+            "level_frac": round(float(snap[k.S_LEVEL_FRAC]), 4),
             "kb_article": fm.kb_article,
             "skill": fm.skill,
             "peer_score": self.peers.score(device_id),
@@ -258,27 +283,30 @@ class DetectorBank:
         return AnomalyEvent(
             device_id=device_id, model=fleet.model, failure_mode=mode, kind=kind,  # type: ignore[arg-type]
             ts=ts, started_at=started_at, severity=severity,  # type: ignore[arg-type]
-            score=round(float(block.score[slot]), 4), why=why, extra=extra,
+            score=round(float(snap[k.S_SCORE]), 4), why=why, extra=extra,
         )  # fmt: skip
 
     def explain(self, device_id: str, metric: str, ts: float, fired: bool = True) -> Explanation:
         """Numbers behind one metric of one device now (KeyError if never seen)."""
         with self._lock:
-            return self._explain(device_id, self._device_model[device_id], metric, ts, fired)
+            fleet = self._device_model[device_id]
+            block = fleet.blocks[metric]
+            snap = block.snapshot(fleet.slots[metric][device_id], ts)
+            return self._why(device_id, block, metric, ts, snap, fired)
 
-    def _explain(
-        self, device_id: str, fleet: ModelStreams, metric: str, ts: float, fired: bool
-    ) -> Explanation:
-        block, slot = fleet.blocks[metric], fleet.slots[metric][device_id]
-        spec, trend = block.spec, block.trend
-        expected, observed = block.expected(slot, ts), float(block.smooth[slot])
-        eta_value = float(trend.eta[slot])
+    def _why(
+        self, device_id: str, block: StreamBlock, metric: str, ts: float, snap: np.ndarray,
+        fired: bool,
+    ) -> Explanation:  # fmt: skip
+        spec = block.spec
+        expected, observed = float(snap[k.S_EXPECTED]), float(snap[k.S_SMOOTH])
+        eta_value = float(snap[k.S_ETA])
         eta = eta_value if fired and eta_value == eta_value else None
-        detectors = block.fired(slot) if fired else ()
+        detectors = block.fired(snap) if fired else ()
         if fired and self.peers.flagged(device_id):
             detectors = (*detectors, "peers")
-        level = trend.level[slot]
-        per_day = float(trend.rate[slot]) if level == level else None
+        level = snap[k.S_LEVEL]
+        per_day = float(snap[k.S_RATE]) if level == level else None
         return Explanation(
             metric=metric, unit=spec.unit, expected=expected, observed=observed,
             trend_per_day=per_day, limit=spec.limit, eta_ts=eta, detectors=detectors,
@@ -312,7 +340,7 @@ class DetectorBank:
         for metric in fm.effects or {fm.metric: 1.0}:
             row = fleet.slots.get(metric, {}).get(device_id)
             if row is not None:
-                fleet.blocks[metric].accept(np.array([row], dtype=np.int64))
+                fleet.blocks[metric].accept(row)
         return 1
 
     def device_count(self) -> int:
@@ -347,28 +375,6 @@ class DetectorBank:
         bank.peers.load_state_dict(header["peers"])
         bank.labels_applied = int(header.get("labels_applied", 0))
         return bank
-
-
-def _rounds(groups: list[_Group]) -> list[list[tuple[_Group, np.ndarray]]]:
-    """Split each group so that no row appears twice in one round (in order)."""
-    rounds: list[list[tuple[_Group, np.ndarray]]] = []
-    for group in groups:
-        rows = np.asarray(group.rows, dtype=np.int64)
-        if len(np.unique(rows)) == len(rows):
-            ranks = [np.arange(len(rows))]
-        else:
-            order = np.argsort(rows, kind="stable")
-            sorted_rows = rows[order]
-            first = np.r_[True, sorted_rows[1:] != sorted_rows[:-1]]
-            run_start = np.maximum.accumulate(np.where(first, np.arange(len(rows)), 0))
-            rank = np.empty(len(rows), dtype=np.int64)
-            rank[order] = np.arange(len(rows)) - run_start
-            ranks = [np.flatnonzero(rank == r) for r in range(int(rank.max()) + 1)]
-        for r, sel in enumerate(ranks):
-            if len(rounds) <= r:
-                rounds.append([])
-            rounds[r].append((group, sel))
-    return rounds
 
 
 def _snapshot(bank: DetectorBank) -> tuple[dict[str, Any], dict[str, np.ndarray]]:

@@ -1,225 +1,174 @@
-"""Every stream of one metric of one product model, updated a batch at a time.
+"""Every stream of one metric of one product model: state arrays and the compiled kernel.
 
 :class:`StreamBlock` is :class:`anomaly.stream.MetricStream` for many devices at once:
-the same detectors, evidence, score and alarm, operation for operation, on numpy
-columns (one row per device). ``update(idx, ts, x)`` takes one value for each of the
-rows ``idx`` (distinct) and returns their alarm edges (``NONE``, ``ANOMALY``,
-``RECOVERY``). ``tests/anomaly/test_block.py`` holds it to MetricStream's results, so
-MetricStream stays the readable reference and this the fleet's fast path.
+the same detectors, evidence, score and alarm, run by the numba kernel
+(``kernel_stream.run``) over per-row state arrays. ``update(rows, ts, xs)`` takes values
+in order (a row may appear many times) and returns their alarm edges (``NONE``,
+``ANOMALY``, ``RECOVERY``); ``snaps`` then holds, per value, the numbers an event needs
+as they were right after that value. ``tests/anomaly/test_block.py`` holds it to
+MetricStream's results, so MetricStream stays the readable reference.
 """
 
 from __future__ import annotations
 
-from typing import ClassVar
+import math
 
 import numpy as np
 
-from anomaly.block_cusum import CusumColumns
-from anomaly.block_trend import TrendColumns
-from anomaly.columns import Columns, Field
+from anomaly import kernel as k
+from anomaly.kernel_stream import ANOMALY, NONE, RECOVERY, run
 from anomaly.profiles import MetricSpec
 from anomaly.stream import StreamConfig
 
-F8, I8 = np.float64, np.int64
-NAN = float("nan")
-NONE, ANOMALY, RECOVERY = 0, 1, 2
+__all__ = ["ANOMALY", "NONE", "RECOVERY", "StreamBlock", "params", "warm_up"]
+ARRAYS = ("F", "IX", "season", "counts", "means")
 
 
-class StreamBlock(Columns):
-    """Streams of one metric: smoothing, excursions, flatline, drift gate and alarm."""
-
-    FIELDS: ClassVar[dict[str, Field]] = {
-        "smooth": (0.0, (), F8), "deseason": (0.0, (), F8), "spikes": (0.0, (), F8),
-        "score": (0.0, (), F8), "drift": (0.0, (), F8), "level_frac": (0.0, (), F8),
-        "out": (0.0, (), F8), "run": (0, (), I8), "back": (0, (), I8),
-        "above": (0, (), I8), "zbar": (0.0, (), F8), "flat": (0, (), I8),
-        "last": (NAN, (), F8), "flat_since": (NAN, (), F8), "n": (0, (), I8),
-        "fits_seen": (0, (), I8), "hot": (0, (), I8), "ramping": (0.0, (), F8),
-        "bits": (0, (), I8), "below": (0, (), I8), "active": (False, (), np.bool_),
-        "started_at": (NAN, (), F8), "quiet_until": (-np.inf, (), F8),
+def params(spec: MetricSpec, cfg: StreamConfig) -> np.ndarray:
+    """The kernel's parameter vector for one metric."""
+    p = np.zeros(k.N_P)
+    up = spec.direction == "up"
+    values = {
+        k.P_SMOOTH_ALPHA: cfg.smooth_alpha, k.P_CUSUM_H: cfg.cusum_h, k.P_T_MIN: cfg.t_min,
+        k.P_HORIZON_DAYS: cfg.horizon_days, k.P_DRIFT_FITS: cfg.drift_fits,
+        k.P_P_BIG: cfg.p_big, k.P_OUT_FRAC: cfg.out_frac, k.P_FLAT_N: cfg.flat_n,
+        k.P_SPIKE_DECAY: cfg.spike_decay, k.P_SPIKE_Z: cfg.spike_z,
+        k.P_SPIKE_BACK_N: cfg.spike_back_n, k.P_SPIKE_CAP: cfg.spike_cap,
+        k.P_SPIKE_MAX_RUN: cfg.spike_max_run, k.P_SPIKE_MASS: cfg.spike_mass,
+        k.P_ALARM_M: cfg.alarm_m, k.P_ALARM_N: cfg.alarm_n, k.P_CLEAR: cfg.clear,
+        k.P_CLEAR_N: cfg.clear_n, k.P_SUPPRESS_S: cfg.suppress_s,
+        k.P_REBASE_DAYS: cfg.rebase_days, k.P_SIGN: 1.0 if up else -1.0,
+        k.P_EDGE: spec.normal[1] if up else spec.normal[0], k.P_LIMIT: spec.limit,
+        k.P_DIRECTION: 1.0 if up else -1.0, k.P_K: cfg.cusum_k, k.P_ALPHA: cfg.cusum_alpha,
+        k.P_WARMUP: cfg.warmup, k.P_LAG: cfg.trend_lag, k.P_BUCKET_S: 3600.0,
+        k.P_MIN_PAIRS: 12, k.P_STEP_VETO: cfg.step_veto, k.P_QUANTILE: cfg.trend_quantile,
+        k.P_ACCEL_Z: 3.0, k.P_RAMP_N: 3, k.P_RAMP_Z: 8.0,
     }  # fmt: skip
+    for index, value in values.items():
+        p[index] = value
+    return p
 
-    def __init__(self, spec: MetricSpec, cfg: StreamConfig, capacity: int = 0) -> None:
+
+class StreamBlock:
+    """Rows of state for one (model, metric), updated by the compiled kernel."""
+
+    def __init__(self, spec: MetricSpec, cfg: StreamConfig, capacity: int = 16) -> None:
         self.spec, self.cfg = spec, cfg
         self.sign = 1.0 if spec.direction == "up" else -1.0
-        self.edge = spec.normal[1] if spec.direction == "up" else spec.normal[0]
-        self.cusum = CusumColumns(capacity, k=cfg.cusum_k, alpha=cfg.cusum_alpha,
-                                  warmup=cfg.warmup, direction=spec.direction)  # fmt: skip
-        self.trend = TrendColumns(capacity, window=cfg.trend_window, lag=cfg.trend_lag,
-                                  limit=spec.limit, direction=spec.direction,
-                                  step_veto=cfg.step_veto,
-                                  quantile=cfg.trend_quantile)  # fmt: skip
-        super().__init__(capacity)
+        self.P = params(spec, cfg)
+        self.size = 0
+        self._allocate(capacity)
+        self.snaps = np.zeros((0, k.N_S))
 
-    def grow(self, capacity: int) -> None:
-        super().grow(capacity)
-        self.cusum.grow(capacity)
-        self.trend.grow(capacity)
+    def _allocate(self, capacity: int) -> None:
+        self.F = np.zeros((capacity, k.N_F))
+        self.F[:, [k.LAST, k.FLAT_SINCE, k.STARTED_AT, k.T_LEVEL, k.T_ETA]] = math.nan
+        self.F[:, k.QUIET_UNTIL] = -math.inf
+        self.IX = np.zeros((capacity, k.N_I), dtype=np.int64)
+        self.IX[:, k.T_BUCKET] = -1
+        self.season = np.zeros((capacity, k.BUCKETS))
+        self.counts = np.zeros((capacity, k.BUCKETS), dtype=np.int64)
+        self.means = np.full((capacity, self.cfg.trend_window), math.nan)
 
     def add(self) -> int:
-        slot = super().add()
-        self.cusum.size = self.trend.size = self.size
-        return slot
+        """A new row in its initial state; returns its index."""
+        if self.size == len(self.F):
+            old = {name: getattr(self, name) for name in ARRAYS}
+            self._allocate(2 * len(self.F))
+            for name, array in old.items():
+                getattr(self, name)[: len(array)] = array
+        self.size += 1
+        return self.size - 1
 
-    def update(self, idx: np.ndarray, ts: np.ndarray, x: np.ndarray) -> np.ndarray:
-        """Score one value per row, learn from it; the rows' alarm edges."""
-        cfg, cus = self.cfg, self.cusum
-        n = self.n[idx] + 1
-        self.n[idx] = n
-        a = np.where(n > 12, cfg.smooth_alpha, 1.0 / n)
-        d = x - cus.offset(idx, cus.where(ts))
-        self.smooth[idx] += a * (x - self.smooth[idx])
-        self.deseason[idx] += a * (d - self.deseason[idx])
-        self.flat[idx] = np.where(x == self.last[idx], self.flat[idx] + 1, 0)
-        self.last[idx] = x
-        c = cus.update(idx, ts, x) / cfg.cusum_h
-        excursion = self._excursions(idx, self.sign * cus.last_z[idx])
-        t = self.trend.update(idx, ts, d) / cfg.t_min
-        drift = self._drift(idx, ts, c, t)
-        ramp = np.where(cus.warm(idx), self.trend.ramp[idx], 0.0)
-        ramping = self.ramping[idx] = np.where(c < ramp, c, ramp)
-        score = np.maximum.reduce([drift, self._level_frac(idx) / cfg.p_big,
-                                   self._out(idx, n) / cfg.out_frac, excursion,
-                                   self.flat[idx] / cfg.flat_n, ramping])  # fmt: skip
-        breach = (n > 6) & (self.sign * (self.smooth[idx] - self.spec.limit) >= 0.0)
-        score = np.where(breach, 2.0, score)
-        self.score[idx] = score
-        edges = self._alarm(idx, ts, score)
-        self._rebase(idx, ts, c)
+    def update(self, rows: np.ndarray, ts: np.ndarray, xs: np.ndarray) -> np.ndarray:
+        """Score each value on its row, in order, learning as it goes; the alarm edges."""
+        edges = np.zeros(len(rows), dtype=np.int64)
+        self.snaps = np.empty((len(rows), k.N_S))
+        run(self.F, self.IX, self.season, self.counts, self.means, rows, ts, xs, self.P,
+            edges, self.snaps)  # fmt: skip
         return edges
 
-    def _drift(self, idx: np.ndarray, ts: np.ndarray, c: np.ndarray, t: np.ndarray) -> np.ndarray:
-        eta = self.trend.eta[idx]
-        soon = (eta == eta) & (eta - ts < self.cfg.horizon_days * 86400)
-        fits = self.trend.fits[idx]
-        closed = fits != self.fits_seen[idx]
-        self.fits_seen[idx] = fits
-        hot = self.hot[idx]
-        hot = np.where(closed, np.where(soon & (t >= 1.0), hot + 1, 0), hot)
-        self.hot[idx] = hot
-        drift = np.where(soon & (hot >= self.cfg.drift_fits), np.where(c < t, c, t), 0.0)
-        self.drift[idx] = drift
-        return drift
-
-    def _excursions(self, idx: np.ndarray, z: np.ndarray) -> np.ndarray:
-        cfg = self.cfg
-        spikes = self.spikes[idx]
-        spikes = spikes - cfg.spike_decay * spikes
-        run, back, above, zbar = self.run[idx], self.back[idx], self.above[idx], self.zbar[idx]
-        rel = z - zbar
-        in_run = run > 0
-        run1, above1 = run + 1, above + (rel > cfg.spike_z)
-        back1 = np.where(rel >= 1.5, 0, back + 1)
-        ended = in_run & (rel < 1.5) & (back1 >= cfg.spike_back_n)
-        spikes = np.where(ended, spikes + np.minimum(above1, cfg.spike_cap), spikes)
-        run1, back1 = np.where(ended, 0, run1), np.where(ended, 0, back1)
-        long = run1 > cfg.spike_max_run
-        run1, back1 = np.where(long, 0, run1), np.where(long, 0, back1)
-        start = ~in_run & (rel > cfg.spike_z)
-        settle = zbar + np.where(rel > 3.0, 3.0, np.where(rel < -3.0, -3.0, rel)) / 12.0
-        self.run[idx] = np.where(in_run, run1, np.where(start, 1, run))
-        self.above[idx] = np.where(in_run, above1, np.where(start, 1, above))
-        self.back[idx] = np.where(in_run, back1, back)
-        self.zbar[idx] = np.where(in_run, np.where(long, z, zbar), np.where(start, zbar, settle))
-        self.spikes[idx] = spikes
-        return spikes / cfg.spike_mass
-
-    def _level_frac(self, idx: np.ndarray) -> np.ndarray:
-        expected = self.cusum.expected_mean(idx)
-        room = np.abs(self.spec.limit - expected)
-        room = np.where(room == 0.0, 1e-9, room)
-        frac = np.where(self.cusum.warm(idx),
-                        self.sign * (self.deseason[idx] - expected) / room, 0.0)  # fmt: skip
-        self.level_frac[idx] = frac
-        return frac
-
-    def _out(self, idx: np.ndarray, n: np.ndarray) -> np.ndarray:
-        room = abs(self.spec.limit - self.edge)
-        on = (n > 12) & self.cusum.warm(idx)
-        out = np.where(on, self.sign * (self.deseason[idx] - self.edge) / room, 0.0)
-        self.out[idx] = out
-        return out
-
-    def _alarm(self, idx: np.ndarray, ts: np.ndarray, score: np.ndarray) -> np.ndarray:
-        cfg = self.cfg
-        mask = (1 << cfg.alarm_m) - 1
-        bits = ((self.bits[idx] << 1) | (score >= 1.0)) & mask
-        active, below = self.active[idx], self.below[idx]
-        edges = np.zeros(len(idx), dtype=I8)
-        raise_ = ~active & (np.bitwise_count(bits) >= cfg.alarm_n) & (ts >= self.quiet_until[idx])
-        below = np.where(active, np.where(score < cfg.clear, below + 1, 0), below)
-        clear = active & (below >= cfg.clear_n)
-        edges[raise_], edges[clear] = ANOMALY, RECOVERY
-        self.active[idx] = (active & ~clear) | raise_
-        self.below[idx] = np.where(raise_, 0, below)
-        self.bits[idx] = np.where(clear, 0, bits)
-        started = self.started_at[idx]
-        self.started_at[idx] = np.where(raise_, ts, np.where(clear, NAN, started))
-        self.quiet_until[idx] = np.where(clear, ts + cfg.suppress_s, self.quiet_until[idx])
-        return edges
-
-    def _rebase(self, idx: np.ndarray, ts: np.ndarray, c: np.ndarray) -> None:
-        since = self.flat_since[idx]
-        calm = self.active[idx] | (c < 1.0)
-        due = ~calm & (since == since) & (ts - since >= self.cfg.rebase_days * 86400)
-        self.flat_since[idx] = np.where(calm | due, NAN, np.where(since == since, since, ts))
-        if due.any():
-            rows = idx[due]
-            self.cusum.accept(rows, self.trend.level[rows])
-
-    def accept(self, rows: np.ndarray) -> None:
-        """Take the rows' current level as normal (a confirmed false positive).
-
-        The reference moves to the recent level and the drift and excursion evidence is
-        forgotten; the alarm itself clears the usual way once the scores stay low. The
-        profile's normal range and limit still apply: they are absolute.
-        """
-        self.cusum.accept(rows, self.deseason[rows])  # the smoothed level of the last hours
-        self.spikes[rows] = 0.0
-        self.hot[rows] = 0
-        self.flat_since[rows] = NAN
-
-    # -- reading one slot -------------------------------------------------------------
-
-    def fired(self, slot: int) -> tuple[str, ...]:
-        """Names of the detectors whose evidence is above their own threshold now."""
+    def fired(self, snap: np.ndarray) -> tuple[str, ...]:
+        """Names of the detectors whose evidence was above their own threshold."""
         cfg, names = self.cfg, []
-        if self.drift[slot] >= 1.0:
+        if snap[k.S_DRIFT] >= 1.0:
             names += ["cusum", "trend"]
-        if self.ramping[slot] >= 1.0:
+        if snap[k.S_RAMPING] >= 1.0:
             names.append("ramp")
-        if self.level_frac[slot] >= cfg.p_big:
+        if snap[k.S_LEVEL_FRAC] >= cfg.p_big:
             names.append("level")
-        if self.out[slot] >= cfg.out_frac:
+        if snap[k.S_OUT] >= cfg.out_frac:
             names.append("normal-range")
-        if self.spikes[slot] >= cfg.spike_mass:
+        if snap[k.S_SPIKES] >= cfg.spike_mass:
             names.append("excursions")
-        if self.flat[slot] >= cfg.flat_n:
+        if snap[k.S_FLAT] >= cfg.flat_n:
             names.append("flatline")
-        if self.sign * (self.smooth[slot] - self.spec.limit) >= 0.0:
+        if self.sign * (snap[k.S_SMOOTH] - self.spec.limit) >= 0.0:
             names.append("limit")
         return tuple(names)
 
-    def expected(self, slot: int, ts: float) -> float:
-        idx = np.array([slot])
-        return float(self.cusum.expected(idx, self.cusum.where(np.array([ts])))[0])
+    def snapshot(self, row: int, ts: float) -> np.ndarray:
+        """The numbers of ``row`` now, as ``snaps`` holds them after an update."""
+        F, out = self.F[row], np.empty(k.N_S)
+        out[k.S_LEVEL_FRAC], out[k.S_SCORE], out[k.S_SMOOTH] = (
+            F[k.LEVEL_FRAC],
+            F[k.SCORE],
+            F[k.SMOOTH],
+        )
+        out[k.S_EXPECTED] = k.expected(self.F, self.season, row, ts)
+        out[k.S_ETA], out[k.S_RATE], out[k.S_LEVEL] = F[k.T_ETA], F[k.T_RATE], F[k.T_LEVEL]
+        out[k.S_DRIFT], out[k.S_RAMPING], out[k.S_OUT] = F[k.DRIFT], F[k.RAMPING], F[k.OUT]
+        out[k.S_SPIKES], out[k.S_FLAT] = F[k.SPIKES], float(self.IX[row, k.FLAT])
+        return out
+
+    def level_frac(self, row: int) -> float:
+        return float(self.F[row, k.LEVEL_FRAC])
 
     def room_frac_per_day(self) -> np.ndarray:
-        """Every slot's trend toward the limit per day, as a share of its room."""
-        rows = np.arange(self.size)
-        room = np.abs(self.spec.limit - self.cusum.expected_mean(rows))
+        """Every row's trend toward the limit per day, as a share of its room."""
+        F = self.F[: self.size]
+        room = np.abs(self.spec.limit - (F[:, k.REF_LEVEL] + F[:, k.REF_TOTAL] / k.BUCKETS))
         room = np.where(room == 0.0, 1e-9, room)
-        return self.sign * self.trend.slope[rows] / room
+        return self.sign * F[:, k.T_SLOPE] / room
+
+    def level_fracs(self) -> np.ndarray:
+        return self.F[: self.size, k.LEVEL_FRAC]
+
+    def accept(self, row: int) -> None:
+        """Take the row's smoothed level of the last hours as normal (a false positive).
+
+        The reference moves there and the drift and excursion evidence is forgotten;
+        the alarm clears the usual way once the scores stay low. The profile's normal
+        range and limit still apply: they are absolute.
+        """
+        k.accept(self.F, self.IX, row, self.F[row, k.DESEASON], self.P)
+        self.F[row, k.SPIKES] = 0.0
+        self.F[row, k.FLAT_SINCE] = math.nan
+        self.IX[row, k.HOT] = 0
 
     def state_dict(self) -> dict[str, np.ndarray]:
-        state = super().state_dict()
-        state.update({f"cusum.{k}": v for k, v in self.cusum.state_dict().items()})
-        state.update({f"trend.{k}": v for k, v in self.trend.state_dict().items()})
-        return state
+        return {name: getattr(self, name)[: self.size].copy() for name in ARRAYS}
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
-        mine = {k: v for k, v in state.items() if "." not in k}
-        super().load_state_dict(mine)
-        for prefix, part in (("cusum.", self.cusum), ("trend.", self.trend)):
-            part.load_state_dict({k[len(prefix):]: v for k, v in state.items()
-                                  if k.startswith(prefix)})  # fmt: skip
+        size = len(state["F"])
+        self._allocate(max(16, size))
+        for name in ARRAYS:
+            getattr(self, name)[:size] = state[name]
+        self.size = size
+
+
+def warm_up() -> float:
+    """Compile (or load from numba's cache) the kernel now; seconds it took.
+
+    The first start compiles for ~10 s and caches the machine code; later starts load it
+    in well under a second. Called at engine start so no batch waits for it.
+    """
+    import time
+
+    from anomaly.profiles import MetricSpec
+
+    spec = MetricSpec(unit="", normal=(0.0, 1.0), limit=2.0, direction="up")
+    started = time.perf_counter()
+    block = StreamBlock(spec, StreamConfig(), capacity=1)
+    block.update(np.array([block.add()]), np.array([0.0]), np.array([0.5]))
+    return time.perf_counter() - started

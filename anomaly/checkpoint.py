@@ -2,7 +2,7 @@
 
 Written atomically (a temporary file, then a rename), so a crash mid-save leaves the
 previous checkpoint intact. The arrays round-trip bit for bit, so a restored bank
-scores exactly as the one that was saved. Format 1 (JSON, before the vectorised bank)
+scores exactly as the one that was saved. Format 1 (JSON, before the compiled bank)
 is refused with a clear message; the engine then starts fresh.
 """
 

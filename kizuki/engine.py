@@ -81,6 +81,7 @@ class Engine:
         from tickets.service import CaseService
 
         self.bank = self._load_bank()
+        self._warm_up_detectors()
         self.cases = CaseService(
             self.session_factory,
             self.profiles,
@@ -187,6 +188,14 @@ class Engine:
             return
         if applied:
             log.info("detectors learnt from %d labelled false positive(s)", applied)
+
+    def _warm_up_detectors(self) -> None:
+        from anomaly.block import warm_up
+
+        log.info("preparing the detector kernel (compiled once, then cached)")
+        seconds = warm_up()
+        if seconds > 2.0:
+            log.info("detector kernel compiled in %.1f s; later starts load it from cache", seconds)
 
     def _load_bank(self) -> Any:
         from anomaly.bank import DetectorBank

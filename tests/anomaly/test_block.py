@@ -1,4 +1,4 @@
-"""The vectorised StreamBlock computes exactly what the scalar MetricStream computes.
+"""The compiled StreamBlock computes exactly what the scalar MetricStream computes.
 
 MetricStream is the readable reference (one stream, one value at a time); the bank runs
 StreamBlock over every device of a batch. Both see the same simulated fleet (failures,
@@ -12,6 +12,7 @@ import math
 import numpy as np
 import pytest
 
+from anomaly import kernel as k
 from anomaly.bank import DetectorBank
 from anomaly.block import ANOMALY, RECOVERY, StreamBlock
 from anomaly.evaluate import START_TS
@@ -31,19 +32,26 @@ def _same(a: float | None, b: float) -> bool:
 
 
 def _compare(stream: MetricStream, block: StreamBlock, row: int) -> list[str]:
+    F, IX = block.F[row], block.IX[row]
     checks = {
-        "score": (stream.score, block.score[row]),
-        "level_frac": (stream.level_frac, block.level_frac[row]),
-        "out": (stream.out, block.out[row]),
-        "spikes": (stream.spikes, block.spikes[row]),
-        "smooth": (stream.smooth, block.smooth[row]),
-        "cusum.up": (stream.cusum._up, block.cusum.up[row]),
-        "cusum.down": (stream.cusum._down, block.cusum.down[row]),
-        "cusum.level": (stream.cusum.reference._level, block.cusum.level[row]),
-        "trend.t": (stream.trend._t, block.trend.t[row]),
-        "trend.eta": (stream.trend.eta_ts, block.trend.eta[row]),
-        "trend.rate": (stream.trend.rate_per_day, block.trend.rate[row]),
-        "alarm.active": (float(stream.alarm.active), float(block.active[row])),
+        "score": (stream.score, F[k.SCORE]),
+        "level_frac": (stream.level_frac, F[k.LEVEL_FRAC]),
+        "out": (stream.out, F[k.OUT]),
+        "spikes": (stream.spikes, F[k.SPIKES]),
+        "smooth": (stream.smooth, F[k.SMOOTH]),
+        "deseason": (stream.deseason, F[k.DESEASON]),
+        "ramping": (stream.ramping, F[k.RAMPING]),
+        "cusum.up": (stream.cusum._up, F[k.UP]),
+        "cusum.down": (stream.cusum._down, F[k.DOWN]),
+        "cusum.level": (stream.cusum.reference._level, F[k.REF_LEVEL]),
+        "cusum.spread": (stream.cusum.reference._spread, F[k.REF_SPREAD]),
+        "trend.t": (stream.trend._t, F[k.T_T]),
+        "trend.eta": (stream.trend.eta_ts, F[k.T_ETA]),
+        "trend.rate": (stream.trend.rate_per_day, F[k.T_RATE]),
+        "trend.ramp": (stream.trend.ramp, F[k.T_RAMP]),
+        "alarm.active": (float(stream.alarm.active), float(IX[k.ACTIVE])),
+        "run": (float(stream._run), float(IX[k.RUN])),
+        "hot": (float(stream._hot), float(IX[k.HOT])),
     }
     return [name for name, (a, b) in checks.items() if not _same(a, float(b))]
 
@@ -116,3 +124,24 @@ def test_a_device_twice_in_one_batch_is_handled_in_order(fleet: Fleet) -> None:
         two_ticks.append(ticks[-1])
     assert _bank_events(two_ticks, models) == one_by_one
     assert one_by_one, "the fleet has failures to detect"
+
+
+def test_whole_histories_in_one_call_match_value_by_value() -> None:
+    spec = PROFILES["pump-p3"].metrics["flow_lpm"]
+    block = StreamBlock(spec, CFG)
+    rows = [block.add() for _ in range(3)]
+    streams = [MetricStream(spec, CFG) for _ in rows]
+    rng = np.random.default_rng(4)
+    n = 6 * 144
+    ts = START_TS + 600.0 * np.arange(n)
+    drop = np.clip(np.arange(n) - 3 * 144, 0, None) * 0.03  # a clog from day 3
+    histories = [100.0 - drop * (row == 1) + rng.normal(0, 1.5, n) for row in rows]
+    order = np.r_[np.repeat(rows, n)]  # each device's history in one piece
+    values = np.concatenate(histories)
+    edges = block.update(order, np.tile(ts, len(rows)), values)
+    expected = [s.update(t, x) for s, h in zip(streams, histories, strict=True)
+                for t, x in zip(ts.tolist(), h.tolist(), strict=True)]  # fmt: skip
+    assert [EDGE.get(int(e)) for e in edges] == expected
+    assert "anomaly" in expected[n : 2 * n] and "anomaly" not in expected[:n] + expected[2 * n :]
+    for row, stream in zip(rows, streams, strict=True):
+        assert not _compare(stream, block, row)

@@ -1,0 +1,121 @@
+"""The compiled kernel's state layout, and its CUSUM with the seasonal reference.
+
+The kernel (``kernel.py``, ``kernel_trend.py``, ``kernel_stream.py``) is the scalar
+reference (``anomaly.stream.MetricStream`` and the detectors it is made of) written over
+arrays, operation for operation, and compiled with numba; ``tests/anomaly/test_block.py``
+holds the two to identical numbers and edges. State layout: ``F`` (float) and ``IX``
+(integer) columns named below, ``season``/``counts`` (hour-of-day offsets of the
+reference), ``means`` (the trend's bucket means, newest last, NaN where none).
+Parameters come in ``P`` (see ``block.params``).
+"""
+
+from __future__ import annotations
+
+import math
+
+from numba import njit
+
+# float columns
+(SMOOTH, DESEASON, SPIKES, SCORE, DRIFT, LEVEL_FRAC, OUT, ZBAR, LAST, FLAT_SINCE,
+ STARTED_AT, QUIET_UNTIL, RAMPING, REF_LEVEL, REF_SPREAD, REF_TOTAL, UP, DOWN, LAST_Z,
+ T_SUM, T_T, T_SLOPE, T_RATE, T_LEVEL, T_ETA, T_RAMP) = range(26)  # fmt: skip
+N_F = 26
+# integer columns
+(N, RUN, BACK, ABOVE, FLAT, FITS_SEEN, HOT, BITS, BELOW, ACTIVE, REF_N, T_BUCKET,
+ T_COUNT, T_LENGTH, T_FITS) = range(15)  # fmt: skip
+N_I = 15
+# parameters
+(P_SMOOTH_ALPHA, P_CUSUM_H, P_T_MIN, P_HORIZON_DAYS, P_DRIFT_FITS, P_P_BIG, P_OUT_FRAC,
+ P_FLAT_N, P_SPIKE_DECAY, P_SPIKE_Z, P_SPIKE_BACK_N, P_SPIKE_CAP, P_SPIKE_MAX_RUN,
+ P_SPIKE_MASS, P_ALARM_M, P_ALARM_N, P_CLEAR, P_CLEAR_N, P_SUPPRESS_S, P_REBASE_DAYS,
+ P_SIGN, P_EDGE, P_LIMIT, P_DIRECTION, P_K, P_ALPHA, P_WARMUP, P_LAG, P_BUCKET_S,
+ P_MIN_PAIRS, P_STEP_VETO, P_QUANTILE, P_ACCEL_Z, P_RAMP_N, P_RAMP_Z) = range(35)  # fmt: skip
+N_P = 35
+# snapshot columns (the numbers an event needs, taken right after each value)
+(S_LEVEL_FRAC, S_SCORE, S_SMOOTH, S_EXPECTED, S_ETA, S_RATE, S_LEVEL, S_DRIFT, S_RAMPING,
+ S_OUT, S_SPIKES, S_FLAT) = range(12)  # fmt: skip
+N_S = 12
+
+BUCKETS, PERIOD_S = 24, 86400.0
+Z_CAP, RELEARN, SEASON_ALPHA, CLIP, MIN_SCALE, MIN_COUNT = 4.0, 2.0, 0.1, 3.0, 1e-9, 12
+MAD_TO_SIGMA = 1.2533
+NAN = math.nan
+JIT = {"cache": True, "error_model": "numpy"}
+
+
+# -- the reference (SeasonalBaseline inside the CUSUM) --------------------------------
+
+
+@njit(**JIT)
+def _where(ts):  # noqa: ANN001
+    p = (ts % PERIOD_S) / PERIOD_S * BUCKETS - 0.5
+    i = int(p // 1.0)
+    return i % BUCKETS, (i + 1) % BUCKETS, p - i
+
+
+@njit(**JIT)
+def _seasonal(season, r, ts):  # noqa: ANN001
+    i0, i1, w = _where(ts)
+    return season[r, i0] + w * (season[r, i1] - season[r, i0])
+
+
+@njit(**JIT)
+def expected(F, season, r, ts):  # noqa: ANN001, N803
+    """The value the reference expects at ``ts`` (level + hour-of-day offset)."""
+    return F[r, REF_LEVEL] + _seasonal(season, r, ts)
+
+
+@njit(**JIT)
+def _learn_ref(F, IX, season, counts, r, ts, x, P):  # noqa: ANN001, N803
+    if IX[r, REF_N] == 0:
+        F[r, REF_LEVEL] = x
+    i0, i1, w = _where(ts)
+    n = IX[r, REF_N] = IX[r, REF_N] + 1
+    alpha = P[P_ALPHA]
+    a = 1.0 / n if n < 1.0 / alpha else alpha
+    seasonal = season[r, i0] + w * (season[r, i1] - season[r, i0])
+    res = x - F[r, REF_LEVEL] - seasonal
+    bound = CLIP * (F[r, REF_SPREAD] * MAD_TO_SIGMA + MIN_SCALE) if n > 10 else abs(res)
+    rc = res if -bound <= res <= bound else (bound if res > 0 else -bound)
+    F[r, REF_SPREAD] += a * (abs(rc) - F[r, REF_SPREAD])
+    F[r, REF_LEVEL] += a * rc
+    e = x - F[r, REF_LEVEL] - seasonal - (res - rc)
+    near = i1 if w >= 0.5 else i0
+    c = counts[r, near] = counts[r, near] + 1
+    sa = 1.0 / (c + 1) if c * SEASON_ALPHA < 1.0 else SEASON_ALPHA
+    season[r, i0] += sa * (1.0 - w) * e
+    season[r, i1] += sa * w * e
+    F[r, REF_TOTAL] += sa * e
+
+
+@njit(**JIT)
+def _cusum(F, IX, season, counts, r, ts, x, P):  # noqa: ANN001, N803
+    """``Cusum.update``: learn, then the sum toward the direction."""
+    bucket = int((ts % PERIOD_S) / PERIOD_S * BUCKETS) % BUCKETS
+    ready = IX[r, REF_N] >= P[P_WARMUP] and counts[r, bucket] >= MIN_COUNT
+    if ready:
+        sigma = F[r, REF_SPREAD] * MAD_TO_SIGMA + MIN_SCALE
+        z = F[r, LAST_Z] = (x - expected(F, season, r, ts)) / sigma
+        z = Z_CAP if z > Z_CAP else (-Z_CAP if z < -Z_CAP else z)
+        up = F[r, UP] + z - P[P_K]
+        down = F[r, DOWN] - z - P[P_K]
+        F[r, UP] = up if up > 0.0 else 0.0
+        F[r, DOWN] = down if down > 0.0 else 0.0
+    else:
+        F[r, LAST_Z] = 0.0
+    if not ready or (F[r, UP] < RELEARN and F[r, DOWN] < RELEARN):
+        _learn_ref(F, IX, season, counts, r, ts, x, P)
+    if P[P_DIRECTION] > 0:
+        return F[r, UP]
+    if P[P_DIRECTION] < 0:
+        return F[r, DOWN]
+    return F[r, UP] if F[r, UP] > F[r, DOWN] else F[r, DOWN]
+
+
+@njit(**JIT)
+def accept(F, IX, r, level, P):  # noqa: ANN001, N803
+    """``Cusum.accept``: take ``level`` as the new normal where warm; reset the sums."""
+    if level == level and IX[r, REF_N] >= P[P_WARMUP]:
+        F[r, REF_LEVEL] += level - (F[r, REF_LEVEL] + F[r, REF_TOTAL] / BUCKETS)
+    F[r, UP] = 0.0
+    F[r, DOWN] = 0.0

@@ -1,0 +1,231 @@
+"""``MetricStream.update``, compiled: evidence, score, alarm and rebase for one value.
+
+``run`` takes a batch of values in order, each on its own row, so any mix of devices and
+any number of readings per device costs the same per value.
+"""
+
+from __future__ import annotations
+
+from numba import njit
+
+from anomaly.kernel import (
+    ABOVE,
+    ACTIVE,
+    BACK,
+    BELOW,
+    BITS,
+    BUCKETS,
+    DESEASON,
+    DRIFT,
+    FITS_SEEN,
+    FLAT,
+    FLAT_SINCE,
+    HOT,
+    JIT,
+    LAST,
+    LAST_Z,
+    LEVEL_FRAC,
+    NAN,
+    OUT,
+    P_ALARM_M,
+    P_ALARM_N,
+    P_CLEAR,
+    P_CLEAR_N,
+    P_CUSUM_H,
+    P_DRIFT_FITS,
+    P_EDGE,
+    P_FLAT_N,
+    P_HORIZON_DAYS,
+    P_LIMIT,
+    P_OUT_FRAC,
+    P_P_BIG,
+    P_REBASE_DAYS,
+    P_SIGN,
+    P_SMOOTH_ALPHA,
+    P_SPIKE_BACK_N,
+    P_SPIKE_CAP,
+    P_SPIKE_DECAY,
+    P_SPIKE_MASS,
+    P_SPIKE_MAX_RUN,
+    P_SPIKE_Z,
+    P_SUPPRESS_S,
+    P_T_MIN,
+    P_WARMUP,
+    QUIET_UNTIL,
+    RAMPING,
+    REF_LEVEL,
+    REF_N,
+    REF_TOTAL,
+    RUN,
+    S_DRIFT,
+    S_ETA,
+    S_EXPECTED,
+    S_FLAT,
+    S_LEVEL,
+    S_LEVEL_FRAC,
+    S_OUT,
+    S_RAMPING,
+    S_RATE,
+    S_SCORE,
+    S_SMOOTH,
+    S_SPIKES,
+    SCORE,
+    SMOOTH,
+    SPIKES,
+    STARTED_AT,
+    T_ETA,
+    T_FITS,
+    T_LEVEL,
+    T_RAMP,
+    T_RATE,
+    ZBAR,
+    N,
+    _cusum,
+    _seasonal,
+    accept,
+    expected,
+)  # fmt: skip
+from anomaly.kernel_trend import trend_update
+
+NONE, ANOMALY, RECOVERY = 0, 1, 2
+
+
+@njit(**JIT)
+def run(F, IX, season, counts, means, rows, ts, xs, P, edges, snaps):  # noqa: ANN001, N803
+    """Update ``rows[i]`` with ``(ts[i], xs[i])`` in order; edge codes and snapshots out."""
+    for i in range(len(rows)):
+        r = rows[i]
+        edges[i] = _update(F, IX, season, counts, means, r, ts[i], xs[i], P)
+        _snapshot(F, IX, season, r, ts[i], snaps[i])
+
+
+@njit(**JIT)
+def _snapshot(F, IX, season, r, ts, out):  # noqa: ANN001, N803
+    out[S_LEVEL_FRAC], out[S_SCORE], out[S_SMOOTH] = F[r, LEVEL_FRAC], F[r, SCORE], F[r, SMOOTH]
+    out[S_EXPECTED] = expected(F, season, r, ts)
+    out[S_ETA], out[S_RATE], out[S_LEVEL] = F[r, T_ETA], F[r, T_RATE], F[r, T_LEVEL]
+    out[S_DRIFT], out[S_RAMPING], out[S_OUT] = F[r, DRIFT], F[r, RAMPING], F[r, OUT]
+    out[S_SPIKES], out[S_FLAT] = F[r, SPIKES], float(IX[r, FLAT])
+
+
+@njit(**JIT)
+def _update(F, IX, season, counts, means, r, ts, x, P):  # noqa: ANN001, N803
+    n = IX[r, N] = IX[r, N] + 1
+    a = P[P_SMOOTH_ALPHA] if n > 12 else 1.0 / n
+    d = x - (_seasonal(season, r, ts) - F[r, REF_TOTAL] / BUCKETS)
+    F[r, SMOOTH] += a * (x - F[r, SMOOTH])
+    F[r, DESEASON] += a * (d - F[r, DESEASON])
+    IX[r, FLAT] = IX[r, FLAT] + 1 if x == F[r, LAST] else 0
+    F[r, LAST] = x
+    c = _cusum(F, IX, season, counts, r, ts, x, P) / P[P_CUSUM_H]
+    excursion = _excursions(F, IX, r, P[P_SIGN] * F[r, LAST_Z], P)
+    t = trend_update(F, IX, means, r, ts, d, P) / P[P_T_MIN]
+    drift = _drift(F, IX, r, ts, c, t, P)
+    warm = IX[r, REF_N] >= P[P_WARMUP]
+    ramp = F[r, T_RAMP] if warm else 0.0
+    ramping = F[r, RAMPING] = c if c < ramp else ramp
+    score = max(drift, _level_frac(F, r, warm, P) / P[P_P_BIG],
+                _out(F, r, n, warm, P) / P[P_OUT_FRAC], excursion, IX[r, FLAT] / P[P_FLAT_N],
+                ramping)  # fmt: skip
+    if n > 6 and P[P_SIGN] * (F[r, SMOOTH] - P[P_LIMIT]) >= 0.0:
+        score = 2.0
+    F[r, SCORE] = score
+    edge = _alarm(F, IX, r, ts, score, P)
+    _rebase(F, IX, r, ts, c, P)
+    return edge
+
+
+@njit(**JIT)
+def _drift(F, IX, r, ts, c, t, P):  # noqa: ANN001, N803
+    eta = F[r, T_ETA]
+    soon = eta == eta and eta - ts < P[P_HORIZON_DAYS] * 86400
+    if IX[r, T_FITS] != IX[r, FITS_SEEN]:  # a bucket closed: is the trend still on?
+        IX[r, FITS_SEEN] = IX[r, T_FITS]
+        IX[r, HOT] = IX[r, HOT] + 1 if soon and t >= 1.0 else 0
+    drift = (c if c < t else t) if soon and IX[r, HOT] >= P[P_DRIFT_FITS] else 0.0
+    F[r, DRIFT] = drift
+    return drift
+
+
+@njit(**JIT)
+def _excursions(F, IX, r, z, P):  # noqa: ANN001, N803
+    F[r, SPIKES] -= P[P_SPIKE_DECAY] * F[r, SPIKES]
+    rel = z - F[r, ZBAR]
+    if IX[r, RUN]:
+        IX[r, RUN] += 1
+        IX[r, ABOVE] += 1 if rel > P[P_SPIKE_Z] else 0
+        if rel >= 1.5:
+            IX[r, BACK] = 0
+        else:
+            IX[r, BACK] += 1
+            if IX[r, BACK] >= P[P_SPIKE_BACK_N]:
+                F[r, SPIKES] += min(IX[r, ABOVE], P[P_SPIKE_CAP])
+                IX[r, RUN] = IX[r, BACK] = 0
+        if IX[r, RUN] > P[P_SPIKE_MAX_RUN]:
+            IX[r, RUN] = IX[r, BACK] = 0
+            F[r, ZBAR] = z
+    elif rel > P[P_SPIKE_Z]:
+        IX[r, RUN] = IX[r, ABOVE] = 1
+    else:
+        F[r, ZBAR] += (3.0 if rel > 3.0 else (-3.0 if rel < -3.0 else rel)) / 12.0
+    return F[r, SPIKES] / P[P_SPIKE_MASS]
+
+
+@njit(**JIT)
+def _level_frac(F, r, warm, P):  # noqa: ANN001, N803
+    if not warm:
+        F[r, LEVEL_FRAC] = 0.0
+        return 0.0
+    mean = F[r, REF_LEVEL] + F[r, REF_TOTAL] / BUCKETS
+    room = abs(P[P_LIMIT] - mean)
+    room = room if room != 0.0 else 1e-9
+    F[r, LEVEL_FRAC] = P[P_SIGN] * (F[r, DESEASON] - mean) / room
+    return F[r, LEVEL_FRAC]
+
+
+@njit(**JIT)
+def _out(F, r, n, warm, P):  # noqa: ANN001, N803
+    if n <= 12 or not warm:
+        F[r, OUT] = 0.0
+        return 0.0
+    edge = P[P_EDGE]
+    F[r, OUT] = P[P_SIGN] * (F[r, DESEASON] - edge) / abs(P[P_LIMIT] - edge)
+    return F[r, OUT]
+
+
+@njit(**JIT)
+def _popcount(v):  # noqa: ANN001
+    count = 0
+    while v:
+        v &= v - 1
+        count += 1
+    return count
+
+
+@njit(**JIT)
+def _alarm(F, IX, r, ts, score, P):  # noqa: ANN001, N803
+    mask = (1 << int(P[P_ALARM_M])) - 1
+    IX[r, BITS] = ((IX[r, BITS] << 1) | (1 if score >= 1.0 else 0)) & mask
+    if not IX[r, ACTIVE]:
+        if _popcount(IX[r, BITS]) >= P[P_ALARM_N] and ts >= F[r, QUIET_UNTIL]:
+            IX[r, ACTIVE], F[r, STARTED_AT], IX[r, BELOW] = 1, ts, 0
+            return ANOMALY
+        return NONE
+    IX[r, BELOW] = IX[r, BELOW] + 1 if score < P[P_CLEAR] else 0
+    if IX[r, BELOW] >= P[P_CLEAR_N]:
+        IX[r, ACTIVE], F[r, STARTED_AT], IX[r, BITS] = 0, NAN, 0
+        F[r, QUIET_UNTIL] = ts + P[P_SUPPRESS_S]
+        return RECOVERY
+    return NONE
+
+
+@njit(**JIT)
+def _rebase(F, IX, r, ts, c, P):  # noqa: ANN001, N803
+    if IX[r, ACTIVE] or c < 1.0:
+        F[r, FLAT_SINCE] = NAN
+        return
+    if F[r, FLAT_SINCE] != F[r, FLAT_SINCE]:
+        F[r, FLAT_SINCE] = ts
+    elif ts - F[r, FLAT_SINCE] >= P[P_REBASE_DAYS] * 86400:
+        accept(F, IX, r, F[r, T_LEVEL], P)
+        F[r, FLAT_SINCE] = NAN

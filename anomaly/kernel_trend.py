@@ -1,0 +1,252 @@
+"""``anomaly.trend.Trend``, compiled, on one row of the kernel's state.
+
+Bucket means are kept right-aligned in ``means[r]`` (newest last) with ``T_LENGTH``
+of them real; list positions in ``Trend`` and columns here differ by a constant, so
+every comparison between positions (pairs across a step) comes out the same.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from anomaly.kernel import (
+    JIT,
+    NAN,
+    P_ACCEL_Z,
+    P_BUCKET_S,
+    P_DIRECTION,
+    P_LAG,
+    P_LIMIT,
+    P_MIN_PAIRS,
+    P_QUANTILE,
+    P_RAMP_N,
+    P_RAMP_Z,
+    P_STEP_VETO,
+    T_BUCKET,
+    T_COUNT,
+    T_ETA,
+    T_FITS,
+    T_LENGTH,
+    T_LEVEL,
+    T_RAMP,
+    T_RATE,
+    T_SLOPE,
+    T_SUM,
+    T_T,
+)  # fmt: skip
+
+
+@njit(**JIT)
+def trend_update(F, IX, means, r, ts, d, P):  # noqa: ANN001, N803
+    """``Trend.update``: add ``d`` to its bucket (closing the last one); the current t."""
+    b = int(ts // P[P_BUCKET_S])
+    if b != IX[r, T_BUCKET]:
+        if IX[r, T_BUCKET] >= 0 and b > IX[r, T_BUCKET]:
+            _close(F, IX, means, r, b, P)
+        IX[r, T_BUCKET], F[r, T_SUM], IX[r, T_COUNT] = b, 0.0, 0
+    F[r, T_SUM] += d
+    IX[r, T_COUNT] += 1
+    return F[r, T_T]
+
+
+@njit(**JIT)
+def _close(F, IX, means, r, new_bucket, P):  # noqa: ANN001, N803
+    window = means.shape[1]
+    count = IX[r, T_COUNT]
+    mean = F[r, T_SUM] / count if count else NAN
+    gap = min(new_bucket - IX[r, T_BUCKET] - 1, window)
+    shift = 1 + gap
+    for j in range(window):
+        means[r, j] = means[r, j + shift] if j + shift < window else NAN
+    if gap < window:
+        means[r, window - 1 - gap] = mean
+    IX[r, T_LENGTH] = min(IX[r, T_LENGTH] + shift, window)
+    noise = bucket_noise(means[r])
+    F[r, T_RAMP] = _ramp(means[r], IX[r, T_LENGTH], noise, P)
+    _fit(F, IX, means[r], r, (IX[r, T_BUCKET] + 1 + gap) * P[P_BUCKET_S], noise, P)
+
+
+@njit(**JIT)
+def bucket_noise(m):  # noqa: ANN001
+    steps = np.empty(len(m))
+    n = 0
+    for j in range(len(m) - 1):
+        if m[j] == m[j] and m[j + 1] == m[j + 1]:
+            steps[n] = abs(m[j + 1] - m[j])
+            n += 1
+    if n == 0:
+        return 0.0
+    return 1.4826 * np.sort(steps[:n])[n // 2] / math.sqrt(2.0)
+
+
+@njit(**JIT)
+def _climb(last, down, noise, ramp_z):  # noqa: ANN001
+    k = len(last) - 1
+    for v in last:
+        if v != v:
+            return 0.0
+    sign = -1.0 if down else 1.0
+    low = math.inf
+    for j in range(k):
+        low = min(low, sign * (last[j + 1] - last[j]))
+    total = sign * (last[k] - last[0])
+    if noise <= 0.0 or total <= 0.0 or low < 0.5 * total / k:
+        return 0.0
+    return total / (ramp_z * noise)
+
+
+@njit(**JIT)
+def _ramp(m, length, noise, P):  # noqa: ANN001, N803
+    k = int(P[P_RAMP_N])
+    if k == 0 or length < k + 2:
+        return 0.0
+    down, w = P[P_DIRECTION] < 0, len(m)
+    now = _climb(m[w - k - 1 :], down, noise, P[P_RAMP_Z])
+    before = _climb(m[w - k - 2 : w - 1], down, noise, P[P_RAMP_Z])
+    return now if now < before else before
+
+
+@njit(**JIT)
+def _pairs(m, lag):  # noqa: ANN001
+    starts, diffs = np.empty(len(m), np.int64), np.empty(len(m))
+    n = 0
+    for i in range(len(m) - lag):
+        if m[i] == m[i] and m[i + lag] == m[i + lag]:
+            starts[n], diffs[n] = i, m[i + lag] - m[i]
+            n += 1
+    return starts[:n], diffs[:n]
+
+
+@njit(**JIT)
+def _fit(F, IX, m, r, now, noise, P):  # noqa: ANN001, N803
+    lag = int(P[P_LAG])
+    starts, diffs = _pairs(m, lag)
+    if len(diffs) < P[P_MIN_PAIRS]:
+        return
+    IX[r, T_FITS] += 1
+    t, med = _t_stat(np.sort(diffs), P)
+    F[r, T_SLOPE] = med / (lag * P[P_BUCKET_S] / 86400.0)
+    if P[P_STEP_VETO] and t >= 1.0:
+        t = _without_step(m, starts, diffs, t, P)
+    F[r, T_T] = t
+    total, count = 0.0, 0
+    for v in m[len(m) - lag :]:
+        if v == v:
+            total += v
+            count += 1
+    F[r, T_LEVEL] = total / count if count else NAN
+    _eta(F, IX, m, r, now - lag * P[P_BUCKET_S] / 2.0, noise, P)
+
+
+@njit(**JIT)
+def _t_stat(d, P):  # noqa: ANN001, N803
+    n = len(d)
+    med = d[n // 2]
+    spread = (d[(3 * n) // 4] - d[n // 4]) / 1.349
+    se = (spread + 1e-12) / math.sqrt(n)
+    qi = int(P[P_QUANTILE] * n)
+    if P[P_DIRECTION] > 0:
+        return max(d[qi] / se, 0.0), med
+    if P[P_DIRECTION] < 0:
+        return max(-d[n - 1 - qi] / se, 0.0), med
+    return abs(med / se), med
+
+
+@njit(**JIT)
+def _without_step(m, starts, diffs, t, P):  # noqa: ANN001, N803
+    valid = np.empty(len(m), np.int64)
+    n = 0
+    for j in range(len(m)):
+        if m[j] == m[j]:
+            valid[n] = j
+            n += 1
+    ratio, k = best_step(m[valid[:n]])
+    if ratio >= P[P_STEP_VETO]:
+        return t
+    split, lag = valid[k], int(P[P_LAG])
+    kept = np.empty(len(diffs))
+    c = 0
+    for j in range(len(diffs)):
+        if not (starts[j] < split <= starts[j] + lag):
+            kept[c] = diffs[j]
+            c += 1
+    return _t_stat(np.sort(kept[:c]), P)[0] if c >= P[P_MIN_PAIRS] else 0.0
+
+
+@njit(**JIT)
+def best_step(ys):  # noqa: ANN001
+    """``trend.best_step``: (step SSE / line SSE, index of the step's first later value)."""
+    n = len(ys)
+    if n < 8:
+        return 1.0, 0
+    total = 0.0
+    for y in ys:
+        total += y
+    my, mx = total / n, (n - 1) / 2.0
+    sst, sxy = 0.0, 0.0
+    for i in range(n):
+        sst += (ys[i] - my) * (ys[i] - my)
+    for i in range(n):
+        sxy += (i - mx) * (ys[i] - my)
+    sxx = n * (n * n - 1) / 12.0
+    sse_line = sst - sxy * sxy / sxx
+    best, at, prefix = sst, 0, ys[0] + ys[1]
+    for k in range(2, n - 1):
+        m1, m2 = prefix / k, (total - prefix) / (n - k)
+        d1, d2 = m1 - my, m2 - my
+        sse = sst - k * (d1 * d1) - (n - k) * (d2 * d2)
+        if sse < best:
+            best, at = sse, k
+        prefix += ys[k]
+    return (best / sse_line if sse_line > 1e-12 else 1.0), at
+
+
+@njit(**JIT)
+def _eta(F, IX, m, r, level_ts, noise, P):  # noqa: ANN001, N803
+    F[r, T_RATE] = F[r, T_SLOPE]
+    level, limit = F[r, T_LEVEL], P[P_LIMIT]
+    if level != level:
+        F[r, T_ETA] = NAN
+        return
+    sign = 1.0 if limit >= level else -1.0
+    room = sign * (limit - level)
+    speed, accel = _motion(m, IX[r, T_LENGTH], sign, noise, P)
+    if speed != speed:
+        speed, accel = sign * F[r, T_SLOPE], 0.0
+    else:
+        F[r, T_RATE] = sign * speed
+    if accel > 0.0:
+        days = (-speed + math.sqrt(speed * speed + 2.0 * accel * room)) / accel
+    elif speed > 0.0:
+        days = room / speed
+    else:
+        F[r, T_ETA] = NAN
+        return
+    F[r, T_ETA] = level_ts + days * 86400.0
+
+
+@njit(**JIT)
+def _motion(m, length, sign, noise, P):  # noqa: ANN001, N803
+    lag, w = int(P[P_LAG]), len(m)
+    if length < 3 * lag:
+        return NAN, 0.0
+    blocks, var = np.empty(3), np.empty(3)
+    for b, k in enumerate((3, 2, 1)):
+        total, count = 0.0, 0
+        for v in m[w - k * lag : w - (k - 1) * lag]:
+            if v == v:
+                total += v
+                count += 1
+        if count < lag // 2:
+            return NAN, 0.0
+        blocks[b], var[b] = total / count, noise * noise / count
+    days = lag * P[P_BUCKET_S] / 86400.0
+    v_old, v_new = sign * (blocks[1] - blocks[0]), sign * (blocks[2] - blocks[1])
+    accel = (v_new - v_old) / (days * days)
+    se = math.sqrt(var[0] + 4.0 * var[1] + var[2]) / (days * days)
+    if accel < P[P_ACCEL_Z] * se:
+        return v_new / days, 0.0
+    return v_new / days + accel * days / 2.0, accel
