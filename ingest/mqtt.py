@@ -231,6 +231,9 @@ class MqttIngest:
                 self._wake.wait(self.settings.store.flush_interval_s)
             self._idle = False
             self._wake.clear()
+            if queue and self.settings.ingest.batch_linger_s > 0:
+                # a trickle: let it gather into one batch (one commit, one detector pass)
+                self._stopping.wait(self.settings.ingest.batch_linger_s)
         n = min(limit, len(queue))
         self._settled(-n)  # still counted in the depth until acked
         batch = [queue.popleft() for _ in range(n)]

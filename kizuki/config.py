@@ -94,6 +94,12 @@ class IngestSettings(BaseModel):
     max_future_skew_s: float = 300.0
     max_past_skew_s: float = 400 * 86400.0
     queue_size: int = 20000
+    batch_linger_s: float = Field(
+        default=0.05,
+        ge=0,
+        description="After an idle spell, wait this long for more messages before a batch "
+        "(a trickle becomes one commit and one detector pass instead of many).",
+    )
 
 
 class DetectSettings(BaseModel):
