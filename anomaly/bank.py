@@ -15,13 +15,13 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
 from anomaly import kernel as k
 from anomaly.attribution import attribute, bump, describe
-from anomaly.base import AnomalyEvent, Explanation
+from anomaly.base import AnomalyEvent, EventKind, Explanation, Severity
 from anomaly.block import ANOMALY, StreamBlock
 from anomaly.checkpoint import read_checkpoint, write_checkpoint
 from anomaly.peers import FleetPeerModel, PeerConfig
@@ -180,7 +180,7 @@ class DetectorBank:
                     target = route.get(metric)
                     if target is None:
                         target = route[metric] = self._route(device_id, metric)
-                    if target:
+                    if target is not None:
                         group, row = target
                         if not group.entries:
                             touched.append(group)
@@ -192,12 +192,13 @@ class DetectorBank:
                 group.entries = []
         return touched
 
-    def _route(self, device_id: str, metric: str) -> tuple[_Group, int] | bool:
-        """The (group, row) a device's metric goes to; False for a metric not profiled."""
+    def _route(self, device_id: str, metric: str) -> tuple[_Group, int] | None:
+        """The (group, row) a device's metric goes to; None for a metric not profiled
+        (ingest dead-letters those for registered devices, so this is rare)."""
         fleet = self._device_model[device_id]
         block = fleet.block(metric)
         if block is None:
-            return False
+            return None
         group = self._groups.get(id(block))
         if group is None:
             group = self._groups[id(block)] = _Group(fleet, metric, block)
@@ -264,7 +265,7 @@ class DetectorBank:
         return fracs
 
     def _event(
-        self, device_id: str, fleet: ModelStreams, metric: str, mode: str, kind: str,
+        self, device_id: str, fleet: ModelStreams, metric: str, mode: str, kind: EventKind,
         ts: float, started_at: float, snap: np.ndarray,
     ) -> AnomalyEvent:  # fmt: skip
         block = fleet.blocks[metric]
@@ -273,7 +274,7 @@ class DetectorBank:
         severity = fm.severity
         eta = why.eta_ts
         if kind == "anomaly" and (block.spec.breached(why.observed) or (eta and eta - ts < 86400)):
-            severity = bump(severity)
+            severity = cast(Severity, bump(severity))
         extra: dict[str, Any] = {
             "level_frac": round(float(snap[k.S_LEVEL_FRAC]), 4),
             "kb_article": fm.kb_article,
@@ -281,8 +282,8 @@ class DetectorBank:
             "peer_score": self.peers.score(device_id),
         }
         return AnomalyEvent(
-            device_id=device_id, model=fleet.model, failure_mode=mode, kind=kind,  # type: ignore[arg-type]
-            ts=ts, started_at=started_at, severity=severity,  # type: ignore[arg-type]
+            device_id=device_id, model=fleet.model, failure_mode=mode, kind=kind,
+            ts=ts, started_at=started_at, severity=severity,
             score=round(float(snap[k.S_SCORE]), 4), why=why, extra=extra,
         )  # fmt: skip
 

@@ -29,7 +29,8 @@ def write_checkpoint(path: Path, header: dict[str, Any], arrays: dict[str, np.nd
     text = json.dumps({"version": CHECKPOINT_VERSION, **header})
     tmp = path.with_name(path.name + ".tmp")
     with tmp.open("wb") as out:
-        np.savez(out, **{_HEADER: np.array(text)}, **arrays)
+        columns: dict[str, Any] = {_HEADER: np.array(text), **arrays}
+        np.savez(out, **columns)
     os.replace(tmp, path)
 
 

@@ -59,7 +59,7 @@ class FleetPeerModel:
                                  random_state=cfg.seed)  # fmt: skip
         forest.fit(X)
         self.fits += 1
-        return -forest.score_samples(X)
+        return np.asarray(-forest.score_samples(X), dtype=float)
 
     def maybe_refit(
         self, ts: float, features: Callable[[], Iterable[tuple[list[str], np.ndarray]]]

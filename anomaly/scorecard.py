@@ -49,11 +49,18 @@ class Case:
 
 
 class Truth(Protocol):
-    device_id: str
-    failure_mode: str
-    kind: str
-    onset_ts: float
-    notice_ts: float | None
+    """What the scorecard reads of one injected failure (read-only, as the simulator's)."""
+
+    @property
+    def device_id(self) -> str: ...
+    @property
+    def failure_mode(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def onset_ts(self) -> float: ...
+    @property
+    def notice_ts(self) -> float | None: ...
 
 
 class CaseLedger:

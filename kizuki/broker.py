@@ -16,7 +16,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol, cast
 
 log = logging.getLogger(__name__)
 
@@ -140,7 +140,7 @@ class AmqttBroker:
             },
         }
         self._broker = Broker(config)
-        await self._broker.start()  # type: ignore[attr-defined]
+        await cast(Any, self._broker).start()
 
     def stop(self) -> None:
         if self._broker is not None:

@@ -5,12 +5,15 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from pydantic import ValidationError
 
 from kizuki import __version__
+
+if TYPE_CHECKING:
+    from kizuki.config import Settings
 
 app = typer.Typer(
     name="kizuki",
@@ -27,7 +30,7 @@ class CliError(Exception):
     """A failure the user can fix: printed as one line, exit status 2."""
 
 
-def _settings(**overrides: object):  # noqa: ANN202 - returns Settings
+def _settings(**overrides: object) -> Settings:
     from kizuki.config import ConfigFileError, Settings, config_file
 
     try:

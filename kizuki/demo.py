@@ -75,7 +75,7 @@ def _run_with_broker(
 ) -> None:
     from simulator.fleet import Fleet
 
-    url = broker.url if broker else settings.mqtt.url
+    url = str(broker.url if broker else settings.mqtt.url)
     if broker is not None:
         mqtt = settings.mqtt.model_copy(update={"protocol": broker.protocol})
         settings = settings.model_copy(update={"mqtt": mqtt})

@@ -21,6 +21,7 @@ from collections import Counter
 from typing import Any
 
 import paho.mqtt.client as mqtt
+from paho.mqtt.enums import MQTTErrorCode
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.reasoncodes import ReasonCode
 
@@ -59,7 +60,7 @@ class Client(mqtt.Client):
 
     on_refused: Any = None  # (mid, ReasonCode) -> None
 
-    def _handle_pubrec(self) -> mqtt.MQTTErrorCode:
+    def _handle_pubrec(self) -> MQTTErrorCode:
         packet = bytes(self._in_packet.get("packet", b""))
         refused = self._protocol == mqtt.MQTTv5 and len(packet) > 2 and packet[2] >= 0x80
         if refused and self.on_refused is not None:

@@ -113,8 +113,10 @@ def test_wrong_settings_stop_start_up_with_one_clear_line(tmp_path: Path) -> Non
         ({"KIZUKI_API__PORT": "eighty"}, "KIZUKI_API__PORT"),
         ({}, "set KIZUKI_MQTT__URL"),
         ({"KIZUKI_ENVIRONMENT": "production"}, "KIZUKI_API__SECRET_KEY"),
-        ({"KIZUKI_ENVIRONMENT": "production", "KIZUKI_API__SECRET_KEY": "x" * 40},
-         "KIZUKI_NOTIFY__MODE=apprise"),
+        (
+            {"KIZUKI_ENVIRONMENT": "production", "KIZUKI_API__SECRET_KEY": "x" * 40},
+            "KIZUKI_NOTIFY__MODE=apprise",
+        ),
     ]
     for extra, expected in cases:
         result = subprocess.run(
