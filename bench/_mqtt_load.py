@@ -8,6 +8,7 @@ import shutil
 import socket
 import subprocess
 import time
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -112,14 +113,17 @@ def _fleet_history(port: int, per: list[int]) -> None:
     client.max_queued_messages_set(0)
     client.connect("127.0.0.1", port)
     client.loop_start()
-    rngs, now, infos = [random.Random(i) for i in range(len(per))], time.time(), []
+    rngs, now = [random.Random(i) for i in range(len(per))], time.time()
+    window: deque[paho.MQTTMessageInfo] = deque()
     for k in range(max(per)):
         for i, count in enumerate(per):
             if k < count:
                 ts = now - 60.0 * (count - k)
                 topic = f"devices/bench-{i:04d}/telemetry"
-                infos.append(client.publish(topic, payload(ts, rngs[i]), qos=1))
-    for info in infos:
+                window.append(client.publish(topic, payload(ts, rngs[i]), qos=1))
+                if len(window) >= 1000:  # keep paho's outgoing queue bounded
+                    window.popleft().wait_for_publish(120)
+    for info in window:
         info.wait_for_publish(120)
     client.disconnect()
     client.loop_stop()
