@@ -37,6 +37,7 @@ from anomaly.kernel import (
     T_SUM,
     T_T,
 )  # fmt: skip
+from anomaly.trend import best_step_array
 
 
 @njit(**JIT)
@@ -163,7 +164,7 @@ def _without_step(m, starts, diffs, t, P):  # noqa: ANN001, N803
         if m[j] == m[j]:
             valid[n] = j
             n += 1
-    ratio, k = best_step(m[valid[:n]])
+    ratio, k = best_step_array(m[valid[:n]])
     if ratio >= P[P_STEP_VETO]:
         return t
     split, lag = valid[k], int(P[P_LAG])
@@ -174,34 +175,6 @@ def _without_step(m, starts, diffs, t, P):  # noqa: ANN001, N803
             kept[c] = diffs[j]
             c += 1
     return _t_stat(np.sort(kept[:c]), P)[0] if c >= P[P_MIN_PAIRS] else 0.0
-
-
-@njit(**JIT)
-def best_step(ys):  # noqa: ANN001
-    """``trend.best_step``: (step SSE / line SSE, index of the step's first later value)."""
-    n = len(ys)
-    if n < 8:
-        return 1.0, 0
-    total = 0.0
-    for y in ys:
-        total += y
-    my, mx = total / n, (n - 1) / 2.0
-    sst, sxy = 0.0, 0.0
-    for i in range(n):
-        sst += (ys[i] - my) * (ys[i] - my)
-    for i in range(n):
-        sxy += (i - mx) * (ys[i] - my)
-    sxx = n * (n * n - 1) / 12.0
-    sse_line = sst - sxy * sxy / sxx
-    best, at, prefix = sst, 0, ys[0] + ys[1]
-    for k in range(2, n - 1):
-        m1, m2 = prefix / k, (total - prefix) / (n - k)
-        d1, d2 = m1 - my, m2 - my
-        sse = sst - k * (d1 * d1) - (n - k) * (d2 * d2)
-        if sse < best:
-            best, at = sse, k
-        prefix += ys[k]
-    return (best / sse_line if sse_line > 1e-12 else 1.0), at
 
 
 @njit(**JIT)
