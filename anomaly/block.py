@@ -16,7 +16,7 @@ import math
 import numpy as np
 
 from anomaly import kernel as k
-from anomaly.kernel_stream import ANOMALY, NONE, RECOVERY, run
+from anomaly.kernel_stream import ANOMALY, NONE, RECOVERY, run, snapshot
 from anomaly.profiles import MetricSpec
 from anomaly.stream import StreamConfig
 
@@ -109,16 +109,8 @@ class StreamBlock:
 
     def snapshot(self, row: int, ts: float) -> np.ndarray:
         """The numbers of ``row`` now, as ``snaps`` holds them after an update."""
-        F, out = self.F[row], np.empty(k.N_S)
-        out[k.S_LEVEL_FRAC], out[k.S_SCORE], out[k.S_SMOOTH] = (
-            F[k.LEVEL_FRAC],
-            F[k.SCORE],
-            F[k.SMOOTH],
-        )
-        out[k.S_EXPECTED] = k.expected(self.F, self.season, row, ts)
-        out[k.S_ETA], out[k.S_RATE], out[k.S_LEVEL] = F[k.T_ETA], F[k.T_RATE], F[k.T_LEVEL]
-        out[k.S_DRIFT], out[k.S_RAMPING], out[k.S_OUT] = F[k.DRIFT], F[k.RAMPING], F[k.OUT]
-        out[k.S_SPIKES], out[k.S_FLAT] = F[k.SPIKES], float(self.IX[row, k.FLAT])
+        out = np.empty(k.N_S)
+        snapshot(self.F, self.IX, self.season, row, ts, out)
         return out
 
     def level_frac(self, row: int) -> float:

@@ -96,11 +96,11 @@ def run(F, IX, season, counts, means, rows, ts, xs, P, edges, snaps):  # noqa: A
     for i in range(len(rows)):
         r = rows[i]
         edges[i] = _update(F, IX, season, counts, means, r, ts[i], xs[i], P)
-        _snapshot(F, IX, season, r, ts[i], snaps[i])
+        snapshot(F, IX, season, r, ts[i], snaps[i])
 
 
 @njit(**JIT)
-def _snapshot(F, IX, season, r, ts, out):  # noqa: ANN001, N803
+def snapshot(F, IX, season, r, ts, out):  # noqa: ANN001, N803
     out[S_LEVEL_FRAC], out[S_SCORE], out[S_SMOOTH] = F[r, LEVEL_FRAC], F[r, SCORE], F[r, SMOOTH]
     out[S_EXPECTED] = expected(F, season, r, ts)
     out[S_ETA], out[S_RATE], out[S_LEVEL] = F[r, T_ETA], F[r, T_RATE], F[r, T_LEVEL]

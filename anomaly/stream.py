@@ -191,35 +191,6 @@ class MetricStream:
             self.cusum.accept(self.trend.level)
             self._flat_since = None
 
-    def expected(self, ts: float) -> float:
-        """The healthy value the reference expects at ``ts``."""
-        return self.cusum.reference.expected(ts)
-
-    def room_frac_per_day(self) -> float:
-        """Trend toward the limit per day, as a fraction of the room to the limit."""
-        ref = self.cusum.reference
-        room = abs(self.spec.limit - ref.expected_mean()) or 1e-9
-        return self.sign * self.trend.slope_per_day / room
-
-    def fired(self) -> tuple[str, ...]:
-        """Names of the detectors whose evidence is above their own threshold now."""
-        cfg, names = self.cfg, []
-        if self.drift >= 1.0:
-            names += ["cusum", "trend"]
-        if self.ramping >= 1.0:
-            names.append("ramp")
-        if self.level_frac >= cfg.p_big:
-            names.append("level")
-        if self.out >= cfg.out_frac:
-            names.append("normal-range")
-        if self.spikes >= cfg.spike_mass:
-            names.append("excursions")
-        if self._flat >= cfg.flat_n:
-            names.append("flatline")
-        if self.sign * (self.smooth - self.spec.limit) >= 0.0:
-            names.append("limit")
-        return tuple(names)
-
     def state_dict(self) -> dict[str, Any]:
         return {"cusum": self.cusum.state_dict(),
                 "trend": self.trend.state_dict(), "alarm": self.alarm.state_dict(),

@@ -20,21 +20,10 @@ from anomaly.stateful import Stateful
 _NAN = float("nan")
 
 
-def step_vs_line(ys: list[float]) -> float:
-    """Squared error of the best single step over that of the least-squares line.
-
-    Small (say < 0.35) when the window holds a level shift rather than a trend.
-
-    >>> round(step_vs_line([0.0] * 10 + [1.0] * 10), 3)
-    0.0
-    >>> step_vs_line([float(i) for i in range(20)]) > 0.2
-    True
-    """
-    return best_step(ys)[0]
-
-
 def best_step(ys: list[float]) -> tuple[float, int]:
-    """``step_vs_line`` and where the best step starts (index of its first later value).
+    """Squared error of the best single step over that of the least-squares line (small,
+    say < 0.35, when the window holds a level shift rather than a trend), and where the
+    best step starts (index of its first later value).
 
     >>> ratio, at = best_step([0.0] * 12 + [1.0] * 8)
     >>> round(ratio, 3), at
@@ -110,7 +99,7 @@ class Trend(Stateful):
 
     __slots__ = (
         "bucket_s", "window", "lag", "limit", "direction", "min_pairs", "step_veto", "quantile",
-        "accel_z", "ramp_n", "ramp_z", "ramp",
+        "accel_z", "ramp_n", "ramp_z", "ramp", "_noise",
         "_bucket", "_sum", "_count", "_means", "_t", "slope_per_day", "rate_per_day", "level",
         "eta_ts", "fits",
     )  # fmt: skip
@@ -141,6 +130,7 @@ class Trend(Stateful):
         self.ramp_n = ramp_n
         self.ramp_z = ramp_z
         self.ramp = 0.0
+        self._noise = 0.0
         self._bucket = -1
         self._sum = 0.0
         self._count = 0
@@ -177,6 +167,7 @@ class Trend(Stateful):
         means.extend([_NAN] * gap)
         if len(means) > self.window:
             del means[: len(means) - self.window]
+        self._noise = _bucket_noise(means)  # shared by the ramp and the ETA of this close
         self.ramp = self._ramp()
         self._fit((self._bucket + 1 + gap) * self.bucket_s)
 
@@ -193,7 +184,7 @@ class Trend(Stateful):
         k, means = self.ramp_n, self._means
         if not k or len(means) < k + 2:
             return 0.0
-        noise = _bucket_noise(means)
+        noise = self._noise
         return min(_climb(means[-k - 1 :], self.direction, noise, self.ramp_z),
                    _climb(means[-k - 2 : -1], self.direction, noise, self.ramp_z))  # fmt: skip
 
@@ -284,7 +275,7 @@ class Trend(Stateful):
         if len(means) < 3 * lag:
             return _NAN, 0.0
         blocks, var = [], []
-        noise = _bucket_noise(means)
+        noise = self._noise
         for k in (3, 2, 1):
             vals = [m for m in means[len(means) - k * lag : len(means) - (k - 1) * lag] if m == m]
             if len(vals) < lag // 2:
