@@ -106,27 +106,38 @@ def test_checkpoint_version_is_checked(tmp_path):
 def test_saving_while_another_thread_updates_gives_whole_checkpoints(tmp_path):
     import threading
 
-    ticks = list(fleet_ticks(20, 3))
     bank = DetectorBank(PROFILES, directory_for(20))
     failures: list[BaseException] = []
+    done = threading.Event()
+    fed = [0]
 
     def feed() -> None:
+        # Keeps updating until the saver below has taken its checkpoints, so the
+        # saves overlap the updates however the two threads are scheduled.
         try:
-            for batch in ticks:
+            for batch in fleet_ticks(20, 365):
+                if done.is_set():
+                    return
                 bank.update(batch)
+                fed[0] += 1
         except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
             failures.append(exc)
 
     worker = threading.Thread(target=feed)
     worker.start()
-    saved = 0
-    while worker.is_alive():
-        bank.save(tmp_path / "ckpt.npz")
-        restored = DetectorBank.load(tmp_path / "ckpt.npz", PROFILES, directory_for(20))
-        assert restored.device_count() in (0, 20)
-        saved += 1
-    worker.join()
-    assert not failures and saved > 1
+    progress = []
+    try:
+        for _ in range(5):
+            bank.save(tmp_path / "ckpt.npz")
+            restored = DetectorBank.load(tmp_path / "ckpt.npz", PROFILES, directory_for(20))
+            assert restored.device_count() in (0, 20)
+            progress.append(fed[0])
+            assert worker.is_alive(), "the feeder ran out before the saves were done"
+    finally:
+        done.set()
+        worker.join()
+    assert not failures
+    assert progress[-1] > progress[0], "updates went on between the saves"
 
 
 def test_an_old_json_checkpoint_is_refused_with_a_clear_message(tmp_path):
