@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import struct
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
@@ -136,3 +138,27 @@ def confirm_acks(client: paho.Client, client_id: str, timeout: float = 5.0) -> b
     client.on_unsubscribe = lambda *_: answered.set()
     result, _mid = client.unsubscribe(f"kizuki/ack-barrier/{client_id}")
     return result == paho.MQTT_ERR_SUCCESS and answered.wait(timeout)
+
+
+_PUBACK = struct.Struct("!BBH")
+
+
+def ack_all(client: paho.Client, mids: Sequence[int]) -> None:
+    """PUBACK every QoS 1 message id in ``mids``, as one write to the socket.
+
+    ``client.ack`` queues one packet per message: a wake-up write to paho's socket pair
+    from our thread, then one ``send`` per 4-byte PUBACK from paho's. MQTT lets a client
+    put several control packets in one TCP write, and the broker reads them in order, so
+    the batch's PUBACKs go as one queued buffer (MQTT 3.1.1 and 5 share the 4-byte form:
+    a v5 PUBACK without reason code means success). This uses paho's private packet queue,
+    pinned to the 2.x line in pyproject; without it, the public per-message ``ack``.
+    """
+    if not mids:
+        return
+    queue = getattr(client, "_packet_queue", None)
+    if queue is None:
+        for mid in mids:
+            client.ack(mid, 1)
+        return
+    pack = _PUBACK.pack
+    queue(paho.PUBACK, b"".join([pack(paho.PUBACK, 2, mid) for mid in mids]), 0, 0)

@@ -33,6 +33,7 @@ from ingest.base import DeadLetterStore, IngestError, Reading, TelemetryStore
 from ingest.connection import (
     BrokerAddress,
     ConnectOutcome,
+    ack_all,
     confirm_acks,
     make_client,
     open_connection,
@@ -268,17 +269,16 @@ class MqttIngest:
         client = self._client
         if client is None:
             return
-        settled = 0
         with self._connection:
             generation = self._generation
-            for msg in batch:
-                # A message from an earlier connection is redelivered by the broker; its
-                # packet id on this connection could belong to another, uncommitted one.
-                if msg.generation == generation:
-                    settled += 1
-                    if msg.qos:
-                        client.ack(msg.mid, msg.qos)
-        self._committer.acked(settled)
+            # A message from an earlier connection is redelivered by the broker; its
+            # packet id on this connection could belong to another, uncommitted one.
+            live = [msg for msg in batch if msg.generation == generation]
+            ack_all(client, [msg.mid for msg in live if msg.qos == 1])
+            for msg in live:
+                if msg.qos == 2:
+                    client.ack(msg.mid, 2)
+        self._committer.acked(len(live))
 
 
 def _limits(settings: Settings) -> Limits:

@@ -113,3 +113,18 @@ def test_same_bad_payload_sent_twice_is_two_dead_letters(stores: Stores) -> None
     finally:
         ingest.stop()
     assert stores.letters.counts() == {"not_json": 2}
+
+
+def test_ack_all_falls_back_to_public_acks_without_paho_packet_queue() -> None:
+    from ingest.connection import ack_all
+
+    class PublicOnly:  # a paho without the private packet queue ack_all batches into
+        def __init__(self) -> None:
+            self.acked: list[tuple[int, int]] = []
+
+        def ack(self, mid: int, qos: int) -> None:
+            self.acked.append((mid, qos))
+
+    client = PublicOnly()
+    ack_all(client, [7, 8, 9])  # type: ignore[arg-type]
+    assert client.acked == [(7, 1), (8, 1), (9, 1)]
