@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from ingest.base import DeadLetter
+from ingest.base import DeadLetter, Reading
 from ingest.deadletters import SqliteDeadLetters
 from ingest.embedded_store import SqliteStore
 from ingest.influx_store import InfluxStore
@@ -25,6 +25,21 @@ def test_influxdb_backend_from_settings(tmp_path: Path) -> None:
     store = open_store(settings)
     assert isinstance(store, InfluxStore) and store.database == "telemetry"
     store.close()
+
+
+def test_sqlite_batch_across_insert_chunks_keeps_every_point_and_the_later_duplicate(
+    tmp_path: Path,
+) -> None:
+    store = SqliteStore(tmp_path / "t.db")
+    # 4,100 points: two full 2,000-row statements and a remainder; out of key order
+    batch = [Reading(f"d{i % 7}", 1000.0 + i // 7, {"a": float(i), "b": -float(i)})
+             for i in reversed(range(2050))]  # fmt: skip
+    batch += [Reading("d0", 5.0, {"a": v}) for v in (5.0, 1.0, 3.0)]  # one key, three values
+    assert store.write(batch) == 4103
+    assert store.query("d0", "a", 5.0, 6.0) == [(5.0, 3.0)], "the later value wins"
+    stored = sum(len(store.query(f"d{d}", m, 1000.0, 2000.0)) for d in range(7) for m in "ab")
+    assert stored == 4100
+    assert store.query("d3", "b", 1000.0, 1001.0) == [(1000.0, -3.0)]
 
 
 def test_dead_letters_page_newest_first_and_filter(tmp_path: Path) -> None:
