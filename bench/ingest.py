@@ -107,6 +107,10 @@ def _kizuki(url: str, client_id: str, expect: int, workdir: Path, role: str,
     from kizuki.metrics import WRITE_LATENCY
 
     lags: list[float] = []
+    if role == "kizuki":
+        from anomaly.block import warm_up
+
+        warm_up()  # as the engine does before it subscribes: no batch waits for numba
     profiles = load_profiles()
     directory = lambda device: MODEL if device.startswith("bench-") else None  # noqa: E731
     bank = DetectorBank(profiles, directory)
