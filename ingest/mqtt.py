@@ -1,55 +1,45 @@
 """MQTT subscriber that acknowledges a message only after its readings are committed.
 
-paho's network thread appends each message to a bounded in-memory queue; one writer
-thread takes whatever is queued (up to ``store.batch_size``), decodes it and commits the
-readings and dead letters; a sink thread then calls the sink and only then acks the
-messages (QoS 1, ``manual_ack=True``), while the writer commits the next batch (see
-``ingest.handoff``). A crash loses nothing: unacked messages stay with the broker in
-our persistent session and are redelivered; the store's (device, metric, ts) key makes
-the redelivery harmless. When the store is down the writer retries with backoff and
-acks nothing, so the broker holds the backlog; ``kizuki_store_backpressure`` says so,
-and ``kizuki_ingest_queue_depth`` counts the messages held (queued plus those taken
-but not yet acked).
+A receiver (``ingest.receiver``: paho's client in a child process by default, or on a
+thread here) queues each message in a bounded in-memory queue; one writer thread takes
+whatever is queued (up to ``store.batch_size``), decodes it and commits the readings and
+dead letters; a sink thread then calls the sink and only then acks the messages (QoS 1,
+``manual_ack=True``), while the writer commits the next batch (see ``ingest.handoff``).
+A crash loses nothing: unacked messages stay with the broker in our persistent session
+and are redelivered; the store's (device, metric, ts) key makes the redelivery harmless.
+When the store is down the writer retries with backoff and acks nothing, so the broker
+holds the backlog; ``kizuki_store_backpressure`` says so, and
+``kizuki_ingest_queue_depth`` counts the messages held (queued plus those taken but not
+yet acked).
 
 Acks go back only on the connection that delivered the message: a packet id means
 nothing on another connection, so a reconnect drops the acks still owed (the broker
-redelivers those messages). The connection generation is bumped, and acks are sent,
-under one lock, so no ack can slip onto a new connection mid-batch.
+redelivers those messages). The receiver bumps the connection generation, and sends
+acks, under one lock, so no ack can slip onto a new connection mid-batch.
 """
 
 from __future__ import annotations
 
-import collections
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any, cast
-
-import paho.mqtt.client as paho
+from collections.abc import Callable, Mapping
 
 from anomaly.profiles import DeviceProfile, load_profiles
 from ingest.base import DeadLetterStore, IngestError, Reading, TelemetryStore
-from ingest.connection import (
-    BrokerAddress,
-    ConnectOutcome,
-    ack_all,
-    confirm_acks,
-    make_client,
-    open_connection,
-)
+from ingest.connection import BrokerAddress, make_client
 from ingest.decode import BatchDecoder, Directory, Inbound
 from ingest.handoff import Handoff
 from ingest.parsers import JsonParser, Limits, PayloadParser
+from ingest.receiver import ClientFactory, ProcessReceiver, Receiver, ThreadReceiver
 from ingest.topics import TopicParser
 from ingest.writer import Committer
-from kizuki.config import MqttSettings, Settings
+from kizuki.config import Settings
 from kizuki.metrics import INGEST_QUEUE, MESSAGES_IN
 
 log = logging.getLogger(__name__)
 
 Sink = Callable[[list[Reading]], None]
-ClientFactory = Callable[[MqttSettings, BrokerAddress], paho.Client]
 
 
 class MqttIngest:
@@ -68,8 +58,10 @@ class MqttIngest:
         profiles: Mapping[str, DeviceProfile] | None = None,
         connect_timeout_s: float = 10.0,
         parser: PayloadParser | None = None,
-        client_factory: ClientFactory = make_client,
+        client_factory: ClientFactory | None = None,
     ) -> None:
+        """``client_factory`` (tests: a fake paho client) implies the thread receiver;
+        otherwise ``settings.ingest.receiver`` chooses."""
         self.settings = settings
         self.url = url or settings.mqtt.url
         self.clock = clock
@@ -82,64 +74,46 @@ class MqttIngest:
             topics=TopicParser(settings.mqtt.topic),
         )
         self._committer = Committer(store, deadletters, sink, clock)
-        self._queue: collections.deque[Inbound] = collections.deque()
-        self._capacity = max(1, settings.ingest.queue_size)
-        self._wake = threading.Event()
-        self._room = threading.Condition()
-        self._idle = False
+        self._receiver: Receiver | None = None
         self._stopping = threading.Event()
-        self._connection = threading.Lock()  # generation changes and acks, never both at once
-        self._generation = 0
-        self._connections = 0
-        self._received = 0
-        self._redelivered = 0
         self._inflight = 0  # taken from the queue, not yet acked (or given up)
         self._count = threading.Lock()
-        self._after: Handoff[tuple[list[Inbound], list[Reading]]] = Handoff(
+        self._after: Handoff[tuple[object, list[Inbound], list[Reading]]] = Handoff(
             self._settle, "kizuki-ingest-sink"
         )
-        self._client: paho.Client | None = None
         self._writer: threading.Thread | None = None
-        self._outcome = ConnectOutcome(threading.Event())
 
     def start(self) -> None:
         """Connect, subscribe and start the writer; ``IngestError`` when the broker says no."""
         if self.url is None:
             raise IngestError("no MQTT broker URL: set KIZUKI_MQTT__URL (mqtt://host:port)")
-        address = BrokerAddress.parse(self.url)
-        client = self.client_factory(self.settings.mqtt, address)
-        client.on_connect = self._on_connect
-        client.on_disconnect = self._on_disconnect
-        client.on_message = self._on_message
-        client.on_subscribe = self._on_subscribe
-        self._client = client
+        receiver: Receiver
+        if self.client_factory is not None or self.settings.ingest.receiver == "thread":
+            receiver = ThreadReceiver(
+                self.settings, self.url, self.clock, self.connect_timeout_s,
+                self.client_factory or make_client,
+            )  # fmt: skip
+        else:
+            receiver = ProcessReceiver(self.settings, self.url, self.connect_timeout_s)
+        receiver.start()
+        self._receiver = receiver
         INGEST_QUEUE.set_function(self._depth)
-        open_connection(client, self.settings.mqtt, address, self._capacity)
-        client.loop_start()
-        try:
-            self._outcome.wait(
-                address, address.username, self.settings.mqtt.topic, self.connect_timeout_s
-            )
-        except IngestError:
-            client.disconnect()
-            client.loop_stop()
-            raise
         self._after.start()
         self._writer = threading.Thread(target=self._run, name="kizuki-ingest-writer", daemon=True)
         self._writer.start()
-        log.info("ingest subscribed to %s on %s", self.settings.mqtt.topic, address)
+        log.info(
+            "ingest subscribed to %s on %s (receiver: %s)", self.settings.mqtt.topic,
+            _where(self.url), type(receiver).__name__,
+        )  # fmt: skip
 
     def stop(self, timeout: float = 30.0) -> None:
         """Commit and ack what is queued, then disconnect (unacked messages stay queued)."""
         self._stopping.set()
-        self._wake.set()
         if self._writer is not None:
             self._writer.join(timeout)
         self._after.close(timeout)
-        if self._client is not None:
-            confirm_acks(self._client, self.settings.mqtt.client_id)
-            self._client.disconnect()
-            self._client.loop_stop()
+        if self._receiver is not None:
+            self._receiver.stop()
         INGEST_QUEUE.set_function(lambda: 0)
 
     def stats(self) -> dict[str, int]:
@@ -152,112 +126,70 @@ class MqttIngest:
         ``store_errors``, ``sink_errors``, ``backpressure`` (1 while the store is down),
         ``queue_depth`` (received, not yet committed) and ``connections`` (1 + reconnects).
         """
+        got = self._receiver.counts() if self._receiver is not None else {}
         return {
-            "received": self._received,
-            "redelivered": self._redelivered,
+            "received": got.get("received", 0),
+            "redelivered": got.get("redelivered", 0),
             "queue_depth": self._depth(),
-            "connections": self._connections,
+            "connections": got.get("connections", 0),
             **self._committer.counts(),
         }
 
+    @property
+    def receiver(self) -> Receiver | None:
+        """Where messages come from (None before ``start``)."""
+        return self._receiver
+
+    def receiver_pid(self) -> int | None:
+        """The process id of the MQTT receiver child (None: the thread receiver)."""
+        return getattr(self._receiver, "pid", None)
+
     def _depth(self) -> int:
-        return len(self._queue) + self._inflight
-
-    # paho's thread ------------------------------------------------------------------
-
-    def _on_connect(self, client: paho.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
-        if reason.is_failure:
-            self._outcome.refused = str(reason)
-            log.error("MQTT broker refused the connection: %s", reason)
-            self._outcome.done.set()
-            client.disconnect()
-            return
-        with self._connection:
-            self._generation += 1
-            self._connections += 1
-        client.subscribe(self.settings.mqtt.topic, qos=self.settings.mqtt.qos)
-
-    def _on_subscribe(self, _c: paho.Client, _u: Any, _m: int, reasons: list[Any], _p: Any) -> None:
-        refused = [str(r) for r in reasons if r.is_failure]
-        if refused:
-            self._outcome.sub_refused = refused[0]
-            log.error("MQTT broker refused the subscription: %s", refused[0])
-        self._outcome.done.set()
-
-    def _on_disconnect(self, _c: paho.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
-        # Called before paho reconnects: from here on, acks owed to this connection are
-        # dropped (waits for an ack loop in progress to finish on the old connection).
-        with self._connection:
-            self._generation += 1
-        if not self._stopping.is_set():
-            log.warning("MQTT connection lost (%s); paho reconnects", reason)
-
-    def _on_message(self, _c: paho.Client, _u: Any, msg: paho.MQTTMessage) -> None:
-        payload = cast(bytes, msg.payload)
-        self._queue.append(
-            Inbound(msg.topic, payload, self.clock(), msg.mid, msg.qos, msg.dup, self._generation)
-        )
-        self._received += 1
-        if msg.dup:
-            self._redelivered += 1
-        if self._idle:
-            self._wake.set()
-        if len(self._queue) >= self._capacity:
-            self._wait_for_room()
-
-    def _wait_for_room(self) -> None:
-        # Blocks paho's thread: the broker keeps the rest until the writer catches up.
-        with self._room:
-            self._room.wait_for(lambda: len(self._queue) < self._capacity, timeout=1.0)
+        queued = self._receiver.counts().get("queued", 0) if self._receiver is not None else 0
+        return queued + self._inflight
 
     # writer thread ------------------------------------------------------------------
 
     def _run(self) -> None:
         while True:
-            batch = self._take()
+            token, batch = self._take()
             if batch:
                 try:
-                    self._handle(batch)
+                    self._handle(token, batch)
                 except Exception:  # noqa: BLE001 - unacked; the broker redelivers them
                     log.exception("ingest failed on a batch of %d messages", len(batch))
                     self._settled(len(batch))
             elif self._stopping.is_set():
                 return
 
-    def _take(self) -> list[Inbound]:
-        queue, limit = self._queue, self.settings.store.batch_size
-        if not queue and not self._stopping.is_set():
-            self._idle = True
-            if not queue:
-                self._wake.wait(self.settings.store.flush_interval_s)
-            self._idle = False
-            self._wake.clear()
-            if queue and self.settings.ingest.batch_linger_s > 0:
-                # a trickle: let it gather into one batch (one commit, one detector pass)
-                self._stopping.wait(self.settings.ingest.batch_linger_s)
-        n = min(limit, len(queue))
-        self._settled(-n)  # still counted in the depth until acked
-        batch = [queue.popleft() for _ in range(n)]
-        with self._room:
-            self._room.notify_all()
-        return batch
+    def _take(self) -> tuple[object, list[Inbound]]:
+        assert self._receiver is not None
+        cfg = self.settings
+        return self._receiver.take(
+            cfg.store.batch_size, cfg.store.flush_interval_s, cfg.ingest.batch_linger_s,
+            self._stopping, self._taking,
+        )  # fmt: skip
 
-    def _handle(self, batch: list[Inbound]) -> None:
+    def _taking(self, n: int) -> None:
+        self._settled(-n)  # still counted in the depth until acked
+
+    def _handle(self, token: object, batch: list[Inbound]) -> None:
         MESSAGES_IN.inc(len(batch))
         decoded = self._decoder.decode(batch, self.clock())
         accepted = self._committer.commit(decoded, self._stopping)
         if accepted is None:  # store down while stopping; the broker keeps the messages
             self._settled(len(batch))
             return
-        self._after.put((batch, accepted))  # waits while the previous batch is settling
+        self._after.put((token, batch, accepted))  # waits while the previous batch settles
 
     # sink thread --------------------------------------------------------------------
 
-    def _settle(self, item: tuple[list[Inbound], list[Reading]]) -> None:
-        batch, accepted = item
+    def _settle(self, item: tuple[object, list[Inbound], list[Reading]]) -> None:
+        token, batch, accepted = item
         try:
             self._committer.deliver(accepted)
-            self._ack(batch)
+            if self._receiver is not None:
+                self._committer.acked(self._receiver.ack(token, batch))
         finally:
             self._settled(len(batch))
 
@@ -265,20 +197,12 @@ class MqttIngest:
         with self._count:
             self._inflight -= n
 
-    def _ack(self, batch: Sequence[Inbound]) -> None:
-        client = self._client
-        if client is None:
-            return
-        with self._connection:
-            generation = self._generation
-            # A message from an earlier connection is redelivered by the broker; its
-            # packet id on this connection could belong to another, uncommitted one.
-            live = [msg for msg in batch if msg.generation == generation]
-            ack_all(client, [msg.mid for msg in live if msg.qos == 1])
-            for msg in live:
-                if msg.qos == 2:
-                    client.ack(msg.mid, 2)
-        self._committer.acked(len(live))
+
+def _where(url: str) -> str:
+    try:
+        return str(BrokerAddress.parse(url))
+    except IngestError:
+        return url
 
 
 def _limits(settings: Settings) -> Limits:

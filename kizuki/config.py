@@ -94,6 +94,12 @@ class IngestSettings(BaseModel):
     max_future_skew_s: float = 300.0
     max_past_skew_s: float = 400 * 86400.0
     queue_size: int = 20000
+    receiver: Literal["process", "thread"] = Field(
+        default="process",
+        description="Where paho's client runs: 'process', a child process, so MQTT receive "
+        "and decoding, commits and detection use two cores (see ingest/receiver.py); "
+        "'thread', a thread of the engine's process.",
+    )
     batch_linger_s: float = Field(
         default=0.05,
         ge=0,

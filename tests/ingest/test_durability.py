@@ -42,7 +42,9 @@ def readings(
     ]
 
 
-def start_ingester(url: str, unique: str, data_dir: Path) -> subprocess.Popen[str]:
+def start_ingester(
+    url: str, unique: str, data_dir: Path, *, own_group: bool = False
+) -> subprocess.Popen[str]:
     env = {
         **os.environ,
         "KIZUKI_MQTT__URL": url,
@@ -53,7 +55,7 @@ def start_ingester(url: str, unique: str, data_dir: Path) -> subprocess.Popen[st
     }
     proc = subprocess.Popen(
         [sys.executable, "-m", "ingest.run"], cwd=ROOT, env=env, text=True,
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=own_group,
     )  # fmt: skip
     assert proc.stdout is not None and proc.stdout.readline().strip() == "ingest ready"
     return proc

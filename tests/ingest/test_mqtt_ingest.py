@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import orjson
@@ -42,26 +41,21 @@ class Harness:
     def topic(self, device: str) -> str:
         return f"kz-{self.unique}/devices/{device}/telemetry"
 
-    def start(self, directory: dict[str, str] | None = None, fail_sink: bool = False) -> MqttIngest:
+    def start(
+        self, directory: dict[str, str] | None = None, fail_sink: bool = False,
+        receiver: str = "process",
+    ) -> MqttIngest:  # fmt: skip
         def sink(batch: list[Reading]) -> None:
             self.batches.append(batch)
             if fail_sink:
                 raise RuntimeError("detector exploded")
 
         ingest = MqttIngest(
-            settings_for(self.url, self.unique), self.store, self.letters,
+            settings_for(self.url, self.unique, receiver=receiver), self.store, self.letters,
             directory.get if directory else None, sink,
         )  # fmt: skip
         ingest.start()
         return ingest
-
-
-@pytest.fixture
-def harness(mosquitto_url: str, unique: str, tmp_path: Path) -> Iterator[Harness]:
-    h = Harness(mosquitto_url, unique, tmp_path)
-    yield h
-    h.store.close()
-    h.letters.close()
 
 
 def test_each_bad_input_is_dead_lettered_and_neighbours_stored(harness: Harness) -> None:
