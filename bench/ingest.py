@@ -9,6 +9,9 @@ then for each consumer, side by side:
 * ``kizuki``: what the engine runs (``kizuki/engine.py``): MqttIngest validating against
   the device profiles, ack-after-commit to SQLite, the real ``anomaly.bank.DetectorBank``
   as sink with every bench device registered (aircon-x1), so every reading is scored;
+* ``thread``: the same as ``kizuki`` with ``ingest.receiver = "thread"``: paho's loop on
+  a thread of the consumer's process instead of the child process the engine uses, to
+  show what the child buys;
 * ``ewma``: the same MqttIngest with a bench-local EWMA z-score as sink instead, to show
   what detection costs.
 
@@ -23,7 +26,8 @@ For each:
 * live: the consumer is connected while a paced paho publisher sends readings whose
   ``ts`` is the publish time; lag is commit (or receive) time minus ``ts``.
 
-Each consumer runs in its own process, so peak memory (max RSS) is its own. The Kizuki
+Each consumer runs in its own process, so peak memory (max RSS) is its own (for
+``kizuki`` and ``ewma``, plus their receiver child's; CPU time too). The Kizuki
 rows also split the drain's wall time into the store commit and the sink (detection);
 the rest is MQTT receive, decoding and acks. ``--profile`` writes a cProfile of the
 ``kizuki`` drain to ``bench-ingest.prof``.
@@ -61,7 +65,8 @@ from bench._mqtt_load import (  # noqa: E402
 )
 
 MODEL = "aircon-x1"
-ROLES = ("bare", "kizuki", "ewma")
+ROLES = ("bare", "kizuki", "thread", "ewma")
+BANK_ROLES = ("kizuki", "thread")  # the real DetectorBank as sink
 
 
 # --- consumers (child processes) ---------------------------------------------------------
@@ -107,14 +112,14 @@ def _kizuki(url: str, client_id: str, expect: int, workdir: Path, role: str,
     from kizuki.metrics import WRITE_LATENCY
 
     lags: list[float] = []
-    if role == "kizuki":
+    if role in BANK_ROLES:
         from anomaly.block import warm_up
 
         warm_up()  # as the engine does before it subscribes: no batch waits for numba
     profiles = load_profiles()
     directory = lambda device: MODEL if device.startswith("bench-") else None  # noqa: E731
     bank = DetectorBank(profiles, directory)
-    detect = bank.update if role == "kizuki" else EwmaDetector().update
+    detect = bank.update if role in BANK_ROLES else EwmaDetector().update
     spent = [0.0]
 
     def sink(batch: list) -> None:  # type: ignore[type-arg]
@@ -127,6 +132,7 @@ def _kizuki(url: str, client_id: str, expect: int, workdir: Path, role: str,
     settings = Settings(
         mqtt={"url": url, "client_id": client_id, "session_expiry_s": 600},
         store={"batch_size": 5000},
+        ingest={"receiver": "thread" if role == "thread" else "process"},
     )
     store = SqliteStore(workdir / f"{client_id}.db")
     letters = SqliteDeadLetters(workdir / f"{client_id}-dead.db")
@@ -135,23 +141,30 @@ def _kizuki(url: str, client_id: str, expect: int, workdir: Path, role: str,
         _profile_writer(ingest, "bench-ingest.prof")
     start, cpu = time.time(), _cpu()
     ingest.start()
+    # The receiver child (ingest.receiver = "process") takes ~0.3 s to start before it
+    # connects, once per engine start: the drain is timed from its connect, as bare's is.
+    start = getattr(ingest.receiver, "connecting_at", None) or start
+    child = ingest.receiver_pid()
+    child_cpu = _proc_cpu(child)
     print("ready", flush=True)
     deadline = time.time() + 300
     while ingest.stats()["acked"] < expect:
         if time.time() > deadline:
             raise SystemExit(f"{role} consumer acked {ingest.stats()['acked']} of {expect}")
-        time.sleep(0.002)
-    end, cpu = time.time(), _cpu() - cpu
+        time.sleep(0.01)
+    end, cpu = time.time(), _cpu() - cpu + _proc_cpu(child) - child_cpu
+    child_rss = _peak_rss_mb(child) if child else 0.0
     ingest.stop()
     store.close()
     stats = ingest.stats()
     if stats["dead_letters"]:
         raise SystemExit(f"{role} consumer dead-lettered {stats['dead_letters']} readings")
-    if role == "kizuki" and bank.device_count() == 0:
+    if role in BANK_ROLES and bank.device_count() == 0:
         raise SystemExit("kizuki consumer: the DetectorBank scored no device")
     write_s = sum(s.value for s in WRITE_LATENCY.collect()[0].samples if s.name.endswith("_sum"))
     return {"n": stats["readings"], "seconds": end - start, "lags": lags,
-            "sink_s": spent[0], "write_s": write_s, "cpu_s": cpu}  # fmt: skip
+            "sink_s": spent[0], "write_s": write_s, "cpu_s": cpu,
+            "child_rss_mb": child_rss}  # fmt: skip
 
 
 def _cpu() -> float:
@@ -160,10 +173,19 @@ def _cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def _peak_rss_mb() -> float:
-    """This process's peak resident memory (VmHWM). Not ``ru_maxrss``: Linux carries that
-    over from the parent across exec, so a big parent would show in every consumer."""
-    for line in Path("/proc/self/status").read_text().splitlines():
+def _proc_cpu(pid: int | None) -> float:
+    """CPU seconds process ``pid`` has used (0 for None): the MQTT receiver child."""
+    if pid is None:
+        return 0.0
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _peak_rss_mb(pid: int | None = None) -> float:
+    """Peak resident memory (VmHWM) of this process or ``pid``. Not ``ru_maxrss``: Linux
+    carries that over from the parent across exec, so a big parent would show in every
+    consumer."""
+    for line in Path(f"/proc/{pid or 'self'}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -212,7 +234,7 @@ def _child(args: argparse.Namespace) -> None:
     else:
         result = _kizuki(args.url, args.client_id, args.expect, Path(args.workdir), args.role,
                          args.profile)  # fmt: skip
-    result["max_rss_mb"] = _peak_rss_mb()
+    result["max_rss_mb"] = _peak_rss_mb() + float(result.pop("child_rss_mb", 0.0))
     print(json.dumps(result), flush=True)
 
 
@@ -286,6 +308,7 @@ def one_round(role: str, cid: str, url: str, port: int, workdir: Path, args: arg
 
 NAMES = {"bare": "bare paho QoS 1, does nothing (ceiling)",
          "kizuki": "MqttIngest -> SQLite + DetectorBank",
+         "thread": "  same, paho on a thread (no child)",
          "ewma": "MqttIngest -> SQLite + bench EWMA"}  # fmt: skip
 
 
