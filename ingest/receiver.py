@@ -11,8 +11,8 @@ time per process, and paho's per-message work (~40 us of Python per QoS 1 messag
 is as large as everything else ingest does per reading put together (decoding, the
 store, detection). In one process they take turns; with the receiver on its own, paho
 runs on one core while decoding, committing and detection run on another. Measured in
-``bench/ingest.py`` (2-core machine, 50,000 readings): 0.50-0.55 of the bare paho
-ceiling in one process, see ``docs/ingest.md`` for the figures with the child.
+``bench/ingest.py`` (2-core machine, 50,000 readings in time order): 0.49-0.63 of the
+bare paho ceiling with paho on a thread, 0.69-0.70 with the child (``docs/ingest.md``).
 
 Nothing about the guarantees changes. The child acks only what the parent says is
 committed, and only on the connection that delivered it. If the parent dies (even
