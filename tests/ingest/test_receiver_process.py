@@ -45,12 +45,14 @@ def test_engine_killed_with_sigkill_takes_its_receiver_with_it(
     shipped: ShippedBroker, unique: str, tmp_path: Path
 ) -> None:
     engine = start_ingester(shipped.url(), unique, tmp_path)
-    children = children_of(engine.pid)
-    assert len(children) == 1, "one child process"
-    (receiver,) = children
-    assert b"ingest.receiver" in Path(f"/proc/{receiver}/cmdline").read_bytes()
-    os.kill(engine.pid, signal.SIGKILL)
-    engine.wait()
+    try:
+        children = children_of(engine.pid)
+        assert len(children) == 1, "one child process"
+        (receiver,) = children
+        assert b"ingest.receiver" in Path(f"/proc/{receiver}/cmdline").read_bytes()
+    finally:
+        os.kill(engine.pid, signal.SIGKILL)
+        engine.wait()
     assert wait_until(lambda: not alive(receiver), timeout=10), "the receiver exited"
 
 
@@ -94,11 +96,16 @@ def test_ctrl_c_to_the_process_group_still_acks_everything_committed(
     stop to the engine, which commits and acks what it took before the receiver goes."""
     engine = start_ingester(shipped.url(), unique, tmp_path, own_group=True)
     n = 500
-    publish(shipped.url(SIMULATOR), readings(unique, n, prefix=""))
-    db = tmp_path / "telemetry.db"
-    assert wait_until(lambda: db.exists() and stored(db)[1] == n)
-    os.killpg(engine.pid, signal.SIGINT)
-    out, _ = engine.communicate(timeout=30)
+    try:
+        publish(shipped.url(SIMULATOR), readings(unique, n, prefix=""))
+        db = tmp_path / "telemetry.db"
+        assert wait_until(lambda: db.exists() and stored(db)[1] == n)
+        os.killpg(engine.pid, signal.SIGINT)
+        out, _ = engine.communicate(timeout=30)
+    finally:
+        if engine.poll() is None:
+            os.killpg(engine.pid, signal.SIGKILL)
+            engine.wait()
     assert engine.returncode == 0
     line = next(x for x in out.splitlines() if x.startswith("ingest stopped: "))
     stats = json.loads(line.removeprefix("ingest stopped: "))
