@@ -153,7 +153,7 @@ class ThreadReceiver:
         return None, batch
 
     def ack(self, token: object, batch: Sequence[Inbound]) -> int:
-        return self.ack_ids([(m.mid, m.qos, m.generation) for m in batch])
+        return self.ack_ids(_ack_ids(batch))
 
     def ack_ids(self, ids: Iterable[AckId]) -> int:
         """Ack the messages delivered on the live connection; how many those were."""
@@ -272,15 +272,16 @@ class ProcessReceiver:
             (self.settings, self.url, self.connect_timeout_s,
              logging.getLogger().getEffectiveLevel())
         )  # fmt: skip
+        answer: tuple[str, Any, dict[str, int]] = (
+            "error", "the MQTT receiver process did not start", {}
+        )  # fmt: skip
         try:
-            if not takes.poll(self.connect_timeout_s + CHILD_START_S):
-                raise IngestError("the MQTT receiver process did not start")
-            answer, detail = takes.recv()
+            if takes.poll(self.connect_timeout_s + CHILD_START_S):
+                answer = takes.recv()
         except (EOFError, OSError):
-            answer, detail = "error", f"the MQTT receiver process exited ({process.poll()})"
-        except IngestError as exc:
-            answer, detail = "error", str(exc)
-        if answer != "ready":
+            answer = ("error", f"the MQTT receiver process exited ({process.poll()})", {})
+        what, detail, counts = answer
+        if what != "ready":
             process.kill()
             process.wait()
             takes.close()
@@ -288,21 +289,20 @@ class ProcessReceiver:
             raise IngestError(str(detail))
         self._process, self._takes, self._acks = process, takes, acks
         self._epoch += 1
-        ready = dict(cast(dict[str, float], detail))
-        self.connecting_at = ready.pop("connecting_at")
-        self._last = {k: int(v) for k, v in ready.items()}
+        self.connecting_at, self._last = float(detail), counts
         log.info("MQTT receiver process %d started", process.pid)
 
     def take(
         self, limit: int, wait_s: float, linger_s: float, interrupt: threading.Event,
         taking: Callable[[int], None],
     ) -> tuple[object, list[Inbound]]:  # fmt: skip
-        epoch = self._epoch
+        epoch, takes = self._epoch, self._takes
         try:
-            assert self._takes is not None
-            self._takes.send((limit, wait_s, linger_s))
-            batch, counts = self._takes.recv()
-        except (EOFError, OSError, AssertionError):
+            if takes is None:  # a restart failed: try again
+                raise EOFError
+            takes.send((limit, wait_s, linger_s))
+            batch, counts = takes.recv()
+        except (EOFError, OSError):
             self._revive(interrupt)
             return epoch, []
         taking(len(batch))
@@ -310,7 +310,7 @@ class ProcessReceiver:
         return epoch, batch
 
     def ack(self, token: object, batch: Sequence[Inbound]) -> int:
-        ids = [(m.mid, m.qos, m.generation) for m in batch]
+        ids = _ack_ids(batch)
         with self._ack_lock:
             if token != self._epoch or self._acks is None:
                 return 0  # delivered by a child that is gone: the broker redelivers them
@@ -418,22 +418,15 @@ def main(argv: Sequence[str]) -> None:
         settings, url, connect_timeout_s, log_level = takes.recv()
     except (EOFError, OSError):
         return
-    _child_main(takes, acks, settings, url, connect_timeout_s, log_level)
-
-
-def _child_main(
-    takes: Connection, acks: Connection, settings: Settings, url: str,
-    connect_timeout_s: float, log_level: int,
-) -> None:  # fmt: skip
     logging.basicConfig(level=log_level, format="%(levelname)s %(name)s: %(message)s")
     receiver = ThreadReceiver(settings, url, time.time, connect_timeout_s)
     connecting_at = time.time()
     try:
         receiver.start()
     except IngestError as exc:
-        takes.send(("error", str(exc)))
+        takes.send(("error", str(exc), {}))
         return
-    takes.send(("ready", {**receiver.counts(), "connecting_at": connecting_at}))
+    takes.send(("ready", connecting_at, receiver.counts()))
     threading.Thread(target=_serve_acks, args=(receiver, acks), daemon=True).start()
     never = threading.Event()
     while True:
@@ -464,6 +457,10 @@ def _serve_acks(receiver: ThreadReceiver, acks: Connection) -> None:
 
 def _ignore(_n: int) -> None:
     pass
+
+
+def _ack_ids(batch: Sequence[Inbound]) -> list[AckId]:
+    return [(m.mid, m.qos, m.generation) for m in batch]
 
 
 if __name__ == "__main__":
