@@ -22,7 +22,7 @@ import numpy as np
 from anomaly import kernel as k
 from anomaly.attribution import attribute, bump, describe
 from anomaly.base import AnomalyEvent, EventKind, Explanation, Severity
-from anomaly.block import ANOMALY, StreamBlock
+from anomaly.block import ANOMALY, ARRAYS, StreamBlock
 from anomaly.checkpoint import read_checkpoint, write_checkpoint
 from anomaly.peers import FleetPeerModel, PeerConfig
 from anomaly.profiles import DeviceProfile
@@ -152,15 +152,18 @@ class DetectorBank:
         """Feed readings (oldest first); return anomaly and recovery events."""
         with self._lock:
             groups = self._group(readings)
-            fired: list[tuple[int, int, _Group, int, bool]] = []
-            for n, group in enumerate(groups):
+            # tags (reading, metric) are unique within a batch: edges go in reading order
+            fired: list[tuple[int, _Group, int, bool]] = []
+            for group in groups:
                 edges = group.run()
                 for pos in np.flatnonzero(edges).tolist():
-                    fired.append((int(group.tags[pos]), n, group, pos, edges[pos] == ANOMALY))
-            by_block = {id(g.block): g for g in groups}
+                    fired.append((int(group.tags[pos]), group, pos, edges[pos] == ANOMALY))
             events: list[AnomalyEvent] = []
-            for tag, _, group, pos, raised in sorted(fired, key=lambda f: (f[0], f[1])):
-                self._on_edge(group, pos, tag // 256, raised, by_block, events)
+            if fired:
+                fired.sort(key=lambda f: f[0])
+                by_block = {id(g.block): g for g in groups}
+                for tag, group, pos, raised in fired:
+                    self._on_edge(group, pos, tag // 256, raised, by_block, events)
             if readings:
                 self.peers.maybe_refit(readings[-1].ts, self._peer_features)
             return events
@@ -389,7 +392,7 @@ def _snapshot(bank: DetectorBank) -> tuple[dict[str, Any], dict[str, np.ndarray]
         }  # fmt: skip
         for metric, block in fleet.blocks.items():
             for key, value in block.state_dict().items():
-                arrays[f"{name}/{metric}/{key}"] = value.copy()
+                arrays[f"{name}/{metric}/{key}"] = value  # state_dict() gives copies
     header = {"config": bank.config.to_dict(), "models": models,
               "peers": bank.peers.state_dict(), "labels_applied": bank.labels_applied}  # fmt: skip
     return header, arrays
@@ -405,7 +408,6 @@ def _restore(bank: DetectorBank, model: str, info: dict[str, Any], arrays: Any) 
         block = fleet.block(metric)
         if block is None:
             continue
-        prefix = f"{model}/{metric}/"
-        block.load_state_dict({k[len(prefix) :]: arrays[k] for k in arrays if k.startswith(prefix)})
+        block.load_state_dict({name: arrays[f"{model}/{metric}/{name}"] for name in ARRAYS})
         fleet.slots[metric] = {d: i for i, d in enumerate(devices)}
         fleet.names[metric] = list(devices)

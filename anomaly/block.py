@@ -12,6 +12,7 @@ MetricStream's results, so MetricStream stays the readable reference.
 from __future__ import annotations
 
 import math
+import time
 
 import numpy as np
 
@@ -155,10 +156,6 @@ def warm_up() -> float:
     The first start compiles for ~10 s and caches the machine code; later starts load it
     in well under a second. Called at engine start so no batch waits for it.
     """
-    import time
-
-    from anomaly.profiles import MetricSpec
-
     spec = MetricSpec(unit="", normal=(0.0, 1.0), limit=2.0, direction="up")
     started = time.perf_counter()
     block = StreamBlock(spec, StreamConfig(), capacity=1)

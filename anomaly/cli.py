@@ -84,9 +84,7 @@ def evaluate(
 
     seed_list = _parse_seeds(seeds) if seeds is not None else [seed]
     if source is not None and seeds is not None:
-        raise typer.BadParameter(
-            "--from scores one folder; leave out --seeds", param_hint="--seeds"
-        )
+        raise typer.BadParameter("--from scores one folder; leave out --seeds", param_hint=HINT)
     spec = EvalSpec(devices=devices, days=days, failure_rate=failure_rate)
     try:
         result = _run(source, spec, seed_list, jobs, progress)

@@ -12,7 +12,8 @@ import numpy as np
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-NAMES = ("kizuki", "baseline")
+from anomaly.scorecard import NAMES  # noqa: E402
+
 COLORS = {"kizuki": "#1f77b4", "baseline": "#d62728"}
 Leads = Mapping[str, Sequence[dict[str, Any]]]  # detector -> lead rows of the scorecard
 

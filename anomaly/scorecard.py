@@ -95,14 +95,8 @@ def _stats(values: Sequence[float]) -> dict[str, float | None]:
 
 def _spread(values: Sequence[float]) -> dict[str, float | None]:
     """Median, p10 and p90 (``None`` without values)."""
-    if not values:
-        return {"median": None, "p10": None, "p90": None}
-    arr = np.asarray(values, dtype=float)
-    return {
-        "median": round(float(np.median(arr)), 4),
-        "p10": round(float(np.quantile(arr, 0.1)), 4),
-        "p90": round(float(np.quantile(arr, 0.9)), 4),
-    }
+    p90 = round(float(np.quantile(np.asarray(values, dtype=float), 0.9)), 4) if values else None
+    return {**_stats(values), "p90": p90}
 
 
 def _failure_rows(cases: list[Case], truth: Sequence[Truth]) -> list[dict[str, Any]]:
