@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.conftest import free_port
+from tests.conftest import alive, children_of, free_port
 
 KIZUKI = [sys.executable, "-c", "from kizuki.cli import main; main()"]
 
@@ -22,11 +22,6 @@ def env_for(tmp_path: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("KIZUKI_")}
     env.update({"KIZUKI_DATA_DIR": str(tmp_path / "data"), **extra})
     return env
-
-
-def children_of(pid: int) -> list[int]:
-    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True)
-    return [int(p) for p in out.stdout.split()]
 
 
 def test_demo_runs_the_pipeline_and_leaves_cases_and_notifications(tmp_path: Path) -> None:
@@ -100,10 +95,7 @@ def test_demo_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
     assert "Traceback" not in err
     assert "broker stopped" in out
     for child in children:  # the broker it started is gone too
-        assert (
-            not Path(f"/proc/{child}").exists()
-            or "zombie" in Path(f"/proc/{child}/status").read_text()
-        )
+        assert not alive(child)
 
 
 def test_wrong_settings_stop_start_up_with_one_clear_line(tmp_path: Path) -> None:

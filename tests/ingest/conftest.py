@@ -4,16 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import httpx
 import pytest
 
 from tests.ingest.broker import ShippedBroker
+from tests.ingest.helpers import Harness
 from tests.ingest.services import Service, influxdb1, victoria_metrics
-
-if TYPE_CHECKING:
-    from tests.ingest.test_mqtt_ingest import Harness
 
 
 @pytest.fixture(scope="session")
@@ -56,8 +53,6 @@ def shipped(tmp_path: Path) -> Iterator[ShippedBroker]:
 @pytest.fixture
 def harness(mosquitto_url: str, unique: str, tmp_path: Path) -> Iterator[Harness]:
     """MqttIngest on the session's Mosquitto with SQLite stores in ``tmp_path``."""
-    from tests.ingest.test_mqtt_ingest import Harness
-
     h = Harness(mosquitto_url, unique, tmp_path)
     yield h
     h.store.close()

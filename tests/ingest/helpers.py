@@ -1,13 +1,20 @@
-"""Publishing over real MQTT and waiting for ingest, for the ingest tests."""
+"""Publishing over real MQTT, waiting for ingest, and an MqttIngest harness (ingest tests)."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
+
+from ingest.base import Reading
+from ingest.deadletters import SqliteDeadLetters
+from ingest.embedded_store import SqliteStore
+from ingest.mqtt import MqttIngest
+from kizuki.config import Settings
 
 
 def publish(url: str, messages: Iterable[tuple[str, bytes]], qos: int = 1, rate: float = 0) -> int:
@@ -39,3 +46,42 @@ def wait_until(check: Callable[[], bool], timeout: float = 30.0, every: float = 
             return True
         time.sleep(every)
     return check()
+
+
+def settings_for(url: str, unique: str, **ingest: object) -> Settings:
+    return Settings(
+        mqtt={
+            "url": url,
+            "client_id": f"kz-test-{unique}",
+            "topic": f"kz-{unique}/devices/+/telemetry",
+            "session_expiry_s": 60,
+        },
+        ingest={"max_payload_bytes": 4096, **ingest},
+    )
+
+
+class Harness:
+    def __init__(self, url: str, unique: str, tmp: Path) -> None:
+        self.url, self.unique = url, unique
+        self.store = SqliteStore(tmp / "telemetry.db")
+        self.letters = SqliteDeadLetters(tmp / "dead.db")
+        self.batches: list[list[Reading]] = []
+
+    def topic(self, device: str) -> str:
+        return f"kz-{self.unique}/devices/{device}/telemetry"
+
+    def start(
+        self, directory: dict[str, str] | None = None, fail_sink: bool = False,
+        receiver: str = "process",
+    ) -> MqttIngest:  # fmt: skip
+        def sink(batch: list[Reading]) -> None:
+            self.batches.append(batch)
+            if fail_sink:
+                raise RuntimeError("detector exploded")
+
+        ingest = MqttIngest(
+            settings_for(self.url, self.unique, receiver=receiver), self.store, self.letters,
+            directory.get if directory else None, sink,
+        )  # fmt: skip
+        ingest.start()
+        return ingest

@@ -21,9 +21,8 @@ from ingest.influx_store import InfluxStore
 from ingest.mqtt import MqttIngest
 from kizuki.metrics import REGISTRY, STORE_BACKPRESSURE
 from tests.ingest.broker import SIMULATOR, ShippedBroker
-from tests.ingest.helpers import publish, wait_until
+from tests.ingest.helpers import publish, settings_for, wait_until
 from tests.ingest.services import Service, vm_points
-from tests.ingest.test_mqtt_ingest import settings_for
 
 ROOT = Path(__file__).resolve().parents[2]
 

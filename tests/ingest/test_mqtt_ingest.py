@@ -4,58 +4,15 @@ from __future__ import annotations
 
 import base64
 import time
-from pathlib import Path
 
 import orjson
 import pytest
 
 from ingest.base import IngestError, Reading
-from ingest.deadletters import SqliteDeadLetters
-from ingest.embedded_store import SqliteStore
 from ingest.mqtt import MqttIngest
 from ingest.parsers import JsonParser
-from kizuki.config import Settings
 from kizuki.metrics import DEAD_LETTERS
-from tests.ingest.helpers import publish, wait_until
-
-
-def settings_for(url: str, unique: str, **ingest: object) -> Settings:
-    return Settings(
-        mqtt={
-            "url": url,
-            "client_id": f"kz-test-{unique}",
-            "topic": f"kz-{unique}/devices/+/telemetry",
-            "session_expiry_s": 60,
-        },
-        ingest={"max_payload_bytes": 4096, **ingest},
-    )
-
-
-class Harness:
-    def __init__(self, url: str, unique: str, tmp: Path) -> None:
-        self.url, self.unique = url, unique
-        self.store = SqliteStore(tmp / "telemetry.db")
-        self.letters = SqliteDeadLetters(tmp / "dead.db")
-        self.batches: list[list[Reading]] = []
-
-    def topic(self, device: str) -> str:
-        return f"kz-{self.unique}/devices/{device}/telemetry"
-
-    def start(
-        self, directory: dict[str, str] | None = None, fail_sink: bool = False,
-        receiver: str = "process",
-    ) -> MqttIngest:  # fmt: skip
-        def sink(batch: list[Reading]) -> None:
-            self.batches.append(batch)
-            if fail_sink:
-                raise RuntimeError("detector exploded")
-
-        ingest = MqttIngest(
-            settings_for(self.url, self.unique, receiver=receiver), self.store, self.letters,
-            directory.get if directory else None, sink,
-        )  # fmt: skip
-        ingest.start()
-        return ingest
+from tests.ingest.helpers import Harness, publish, settings_for, wait_until
 
 
 def test_each_bad_input_is_dead_lettered_and_neighbours_stored(harness: Harness) -> None:

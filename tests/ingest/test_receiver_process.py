@@ -14,31 +14,10 @@ from pathlib import Path
 import orjson
 import pytest
 
+from tests.conftest import alive, children_of
 from tests.ingest.broker import SIMULATOR, ShippedBroker
-from tests.ingest.helpers import publish, wait_until
-from tests.ingest.test_durability import readings, start_ingester, stored
-from tests.ingest.test_mqtt_ingest import Harness
-
-
-def children_of(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                found.append(int(entry.name))
-    return found
-
-
-def alive(pid: int) -> bool:
-    try:
-        state = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
+from tests.ingest.helpers import Harness, publish, wait_until
+from tests.ingest.test_durability import readings, start_ingester, stop_ingester, stored
 
 
 def test_engine_killed_with_sigkill_takes_its_receiver_with_it(
@@ -70,6 +49,7 @@ def test_a_killed_receiver_is_replaced_and_nothing_is_lost(
         target=publish, args=(harness.url, messages), kwargs={"rate": 2000}
     )
     publisher.start()
+    first = None
     try:
         assert wait_until(lambda: ingest.stats()["readings"] > 200)
         first = ingest.receiver_pid()
@@ -86,7 +66,7 @@ def test_a_killed_receiver_is_replaced_and_nothing_is_lost(
     stats = ingest.stats()
     assert stats["connections"] == 2, "counts are summed over both receivers"
     assert stats["acked"] <= stats["received"]
-    assert not alive(first)
+    assert first is not None and not alive(first)
 
 
 def test_ctrl_c_to_the_process_group_still_acks_everything_committed(
@@ -112,24 +92,26 @@ def test_ctrl_c_to_the_process_group_still_acks_everything_committed(
     assert stats["received"] == stats["acked"] == n
     again = start_ingester(shipped.url(), unique, tmp_path)  # same session: nothing back
     time.sleep(1.0)
-    again.send_signal(signal.SIGTERM)
-    out, _ = again.communicate(timeout=30)
-    line = next(x for x in out.splitlines() if x.startswith("ingest stopped: "))
-    assert json.loads(line.removeprefix("ingest stopped: "))["received"] == 0
+    assert stop_ingester(again)["received"] == 0
 
 
 def test_the_thread_receiver_commits_and_acks_on_the_real_broker(harness: Harness) -> None:
     dev, now = f"t{harness.unique}", time.time()
     ingest = harness.start(receiver="thread")
-    assert ingest.receiver_pid() is None
-    messages = [
-        (harness.topic(dev), orjson.dumps({"ts": now + i, "metrics": {"t": i}})) for i in range(300)
-    ]
-    publish(harness.url, messages)
-    assert wait_until(lambda: ingest.stats()["acked"] >= 300)
-    ingest.stop()
+    try:
+        assert ingest.receiver_pid() is None
+        messages = [
+            (harness.topic(dev), orjson.dumps({"ts": now + i, "metrics": {"t": i}}))
+            for i in range(300)
+        ]
+        publish(harness.url, messages)
+        assert wait_until(lambda: ingest.stats()["acked"] >= 300)
+    finally:
+        ingest.stop()
     assert len(harness.store.query(dev, "t", now - 1, now + 400)) == 300
     again = harness.start(receiver="thread")
-    time.sleep(1.0)
-    again.stop()
+    try:
+        time.sleep(1.0)
+    finally:
+        again.stop()
     assert again.stats()["received"] == 0

@@ -23,9 +23,8 @@ from ingest.decode import DecodedBatch, Inbound
 from ingest.influx_store import InfluxStore
 from ingest.mqtt import MqttIngest
 from ingest.writer import Committer
-from tests.ingest.helpers import publish, wait_until
+from tests.ingest.helpers import publish, settings_for, wait_until
 from tests.ingest.services import Service
-from tests.ingest.test_mqtt_ingest import settings_for
 
 
 def create_database(influx: Service, name: str, retention: str | None = None) -> None:
