@@ -15,7 +15,7 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from anomaly.profiles import DeviceProfile, load_profiles
 from api.auth import create_api_key
-from api.context import STALE_AFTER_S, AppContext
+from api.context import AppContext
 from api.deps import single_query_values
 from api.errors import install_error_handlers
 from api.openapi import install_openapi
@@ -96,7 +96,7 @@ def create_app(
 
     ``case_service`` performs case actions (a ``tickets.service.CaseService``); without one,
     a default is built over ``session_factory``. A device that sent nothing for
-    ``stale_after_s`` (default: ``settings.api.stale_after_s`` if set, else 1 h) is silent.
+    ``stale_after_s`` (default: ``settings.api.stale_after_s``) is silent.
     """
     profiles = profiles if profiles is not None else load_profiles()
     app = FastAPI(
@@ -110,7 +110,7 @@ def create_app(
         openapi_tags=OPENAPI_TAGS,
     )
     service = case_service or _default_case_service(session_factory, profiles, settings)
-    stale = stale_after_s or getattr(settings.api, "stale_after_s", None) or STALE_AFTER_S
+    stale = stale_after_s or settings.api.stale_after_s
     app.state.ctx = AppContext(
         settings, session_factory, store, deadletters, profiles, service, clock, float(stale)
     )

@@ -203,13 +203,12 @@ class Settings(BaseSettings):
         return tuple(sources)
 
     @model_validator(mode="after")
-    def _no_dev_secret_in_production(self) -> Settings:
-        if self.environment == "production" and self.api.secret_key.get_secret_value() in (
-            DEV_SECRET,
-            "",
-        ):
-            raise ValueError("set KIZUKI_API__SECRET_KEY: the default secret is for development")
+    def _production_checks(self) -> Settings:
         if self.environment == "production":
+            if self.api.secret_key.get_secret_value() in (DEV_SECRET, ""):
+                raise ValueError(
+                    "set KIZUKI_API__SECRET_KEY: the default secret is for development"
+                )
             self.notify.refuse_in_production()
         return self
 

@@ -97,8 +97,15 @@ def test_checkpoint_round_trip_continues_exactly(tmp_path):
 
 
 def test_checkpoint_version_is_checked(tmp_path):
-    path = tmp_path / "ckpt.json"
-    path.write_text('{"version": 99}')
+    import json
+
+    import numpy as np
+
+    from anomaly.checkpoint import _HEADER
+
+    path = tmp_path / "detectors.ckpt"  # a real checkpoint file whose header says 99
+    with path.open("wb") as out:
+        np.savez(out, **{_HEADER: np.array(json.dumps({"version": 99}))})
     with pytest.raises(ValueError, match="version"):
         DetectorBank.load(path, PROFILES, directory_for(1))
 
