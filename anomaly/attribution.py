@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
-from anomaly.profiles import DeviceProfile, MetricSpec
-
-_SEVERITIES = ("low", "medium", "high", "critical")
+from core.events import SEVERITIES
+from core.profiles import DeviceProfile, MetricSpec
 
 
 def attribute(profile: DeviceProfile, fracs: Mapping[str, float], metric: str) -> str:
@@ -18,7 +17,7 @@ def attribute(profile: DeviceProfile, fracs: Mapping[str, float], metric: str) -
     is fitted as ``a * effects`` (``a >= 0``); the smallest squared error wins, and
     ties go to modes whose primary metric is ``metric``.
 
-    >>> from anomaly.profiles import load_profiles
+    >>> from core.profiles import load_profiles
     >>> ac = load_profiles()["aircon-x1"]
     >>> attribute(ac, {"cooling_delta_c": 0.3, "compressor_current_a": 0.2}, "cooling_delta_c")
     'refrigerant_leak'
@@ -41,8 +40,8 @@ def attribute(profile: DeviceProfile, fracs: Mapping[str, float], metric: str) -
 
 def bump(severity: str) -> str:
     """One severity level higher (critical stays critical)."""
-    i = _SEVERITIES.index(severity) if severity in _SEVERITIES else 1
-    return _SEVERITIES[min(i + 1, len(_SEVERITIES) - 1)]
+    i = SEVERITIES.index(severity) if severity in SEVERITIES else 1
+    return SEVERITIES[min(i + 1, len(SEVERITIES) - 1)]
 
 
 def describe(

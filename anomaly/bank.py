@@ -21,13 +21,13 @@ import numpy as np
 
 from anomaly import kernel as k
 from anomaly.attribution import attribute, bump, describe
-from anomaly.base import AnomalyEvent, EventKind, Explanation, Severity
 from anomaly.block import ANOMALY, ARRAYS, StreamBlock
 from anomaly.checkpoint import read_checkpoint, write_checkpoint
 from anomaly.peers import FleetPeerModel, PeerConfig
-from anomaly.profiles import DeviceProfile
 from anomaly.stream import StreamConfig
-from ingest.base import Reading
+from core.events import AnomalyEvent, EventKind, Explanation, Severity
+from core.profiles import DeviceProfile
+from core.readings import Reading
 
 UNKNOWN_RECHECK_S = 300.0  # ask the directory again about an unknown device after this
 

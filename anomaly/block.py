@@ -18,8 +18,8 @@ import numpy as np
 
 from anomaly import kernel as k
 from anomaly.kernel_stream import ANOMALY, NONE, RECOVERY, run, snapshot
-from anomaly.profiles import MetricSpec
 from anomaly.stream import StreamConfig
+from core.profiles import MetricSpec
 
 __all__ = ["ANOMALY", "NONE", "RECOVERY", "StreamBlock", "params", "warm_up"]
 ARRAYS = ("F", "IX", "season", "counts", "means")

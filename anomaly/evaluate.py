@@ -22,10 +22,10 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from anomaly.bank import BankConfig, DetectorBank
-from anomaly.profiles import load_profiles
 from anomaly.scorecard import BASELINE_RULE, CaseLedger, Truth, combine, scorecard, targets
 from anomaly.threshold import StaticThreshold
-from ingest.base import Reading
+from core.profiles import load_profiles
+from core.readings import Reading
 
 if TYPE_CHECKING:
     from multiprocessing.queues import Queue

@@ -30,7 +30,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from anomaly.base import AnomalyEvent
+from core.events import AnomalyEvent
 
 NAMES = ("kizuki", "baseline")
 BASELINE_RULE = (

@@ -31,8 +31,8 @@ from typing import Any
 
 from anomaly.cusum import Cusum
 from anomaly.postprocess import Alarm, Edge
-from anomaly.profiles import MetricSpec
 from anomaly.trend import Trend
+from core.profiles import MetricSpec
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,15 +16,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from anomaly.base import AnomalyEvent, Explanation
-from anomaly.profiles import DeviceProfile, MetricSpec
-from ingest.base import Reading
+from core.events import AnomalyEvent, Explanation
+from core.profiles import DeviceProfile, MetricSpec
+from core.readings import Reading
 
 
 def warning_level(spec: MetricSpec, fraction: float = 0.8) -> float:
     """``fraction`` of the way from the normal-range midpoint to the limit.
 
-    >>> from anomaly.profiles import load_profiles
+    >>> from core.profiles import load_profiles
     >>> warning_level(load_profiles()["aircon-x1"].metrics["filter_dp_pa"])  # 55 + .8 * 95
     131.0
     """

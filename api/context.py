@@ -10,8 +10,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from anomaly.profiles import DeviceProfile
 from api.latest import LatestCache
+from core.profiles import DeviceProfile
 from ingest.base import DeadLetterStore, TelemetryStore
 from kizuki.config import Settings
 

@@ -8,7 +8,7 @@ Exceptions::
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import urlencode
@@ -20,6 +20,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = logging.getLogger(__name__)
+
+PageRenderer = Callable[[Request, dict[str, Any]], Response]
 
 PROBLEM_JSON = "application/problem+json"
 FASTAPI_BODY_ERROR = "There was an error parsing the body"
@@ -54,10 +56,9 @@ def _wants_html(request: Request) -> bool:
 
 def _respond(request: Request, body: dict[str, Any], headers: Mapping[str, str] | None) -> Response:
     body.setdefault("instance", request.url.path)
-    if _wants_html(request) and hasattr(request.app.state, "templates"):
-        from api.templating import render_error  # late: templating imports the deps
-
-        return render_error(request, body)
+    render_page: PageRenderer | None = getattr(request.app.state, "render_error", None)
+    if render_page is not None and _wants_html(request):
+        return render_page(request, body)
     return JSONResponse(body, status_code=body["status"], headers=headers, media_type=PROBLEM_JSON)
 
 
@@ -130,8 +131,12 @@ def _last_resort(request: Request, body: dict[str, Any]) -> Response:
         return JSONResponse(body, status_code=500, media_type=PROBLEM_JSON)
 
 
-def install_error_handlers(app: FastAPI) -> None:
-    """Route HTTP, validation and unexpected errors through problem details."""
+def install_error_handlers(app: FastAPI, render_page: PageRenderer | None = None) -> None:
+    """Route HTTP, validation and unexpected errors through problem details.
+
+    ``render_page`` draws the error page for a browser; without it everyone gets JSON.
+    """
+    app.state.render_error = render_page
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(LoginRequired, _login_required)

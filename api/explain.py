@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from anomaly.profiles import DeviceProfile
 from api.i18n import translator
 from api.schemas import ExplanationPublic
 from api.templating import duration, term
+from core.profiles import DeviceProfile
 
 
 def _num(value: float) -> str:

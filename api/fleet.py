@@ -18,8 +18,9 @@ from sqlalchemy.orm import Session
 
 from api.context import AppContext
 from api.schemas import DevicePublic, ReadingPublic
-from ingest.base import Reading
-from tickets.models import OPEN_STATUSES, Case, Device
+from core.cases import OPEN_STATUSES
+from core.readings import Reading
+from tickets.models import Case, Device
 
 Health = Literal["healthy", "degraded", "silent", "unknown"]
 HEALTHS: tuple[Health, ...] = ("healthy", "degraded", "silent", "unknown")

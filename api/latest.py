@@ -12,7 +12,8 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 
-from ingest.base import Reading, TelemetryStore
+from core.readings import Reading
+from ingest.base import TelemetryStore
 
 TTL_S = 30.0
 

@@ -13,7 +13,6 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.middleware.sessions import SessionMiddleware
 
-from anomaly.profiles import DeviceProfile, load_profiles
 from api.auth import create_api_key
 from api.context import AppContext
 from api.deps import single_query_values
@@ -37,7 +36,8 @@ from api.routes import (
     web_auth,
 )
 from api.security import LoginThrottle, SecurityHeaders
-from api.templating import make_templates
+from api.templating import make_templates, render_error
+from core.profiles import DeviceProfile, load_profiles
 from ingest.base import DeadLetterStore, TelemetryStore
 from kizuki.config import Settings
 
@@ -116,7 +116,7 @@ def create_app(
     )
     app.state.templates = make_templates()
     app.state.login_throttle = LoginThrottle()
-    install_error_handlers(app)  # its catch-all sits inside the session middleware
+    install_error_handlers(app, render_error)  # its catch-all sits inside the session middleware
     _add_middleware(app, settings)
     _include_routes(app)
     install_openapi(app)

@@ -6,7 +6,6 @@ import re
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from anomaly.profiles import DeviceProfile
 from api.i18n import localised
 from api.schemas import (
     AgentBrief,
@@ -21,6 +20,7 @@ from api.schemas import (
     FeedbackPublic,
     NotificationPublic,
 )
+from core.profiles import DeviceProfile
 from tickets.models import Case, Customer, Feedback, Notification
 
 

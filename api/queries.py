@@ -18,7 +18,9 @@ from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session, selectinload
 
 from api.schemas.common import MAX_ID
-from tickets.models import OPEN_STATUSES, Case, UtcDateTime
+from core.cases import OPEN_STATUSES
+from core.events import SEVERITIES as ALL_SEVERITIES
+from tickets.models import Case, UtcDateTime
 
 SORTS: dict[str, InstrumentedAttribute[Any]] = {
     "sla_due_at": Case.sla_due_at,
@@ -40,7 +42,7 @@ SortName = Literal[
     "-score",
 ]
 SORT_CHOICES: tuple[str, ...] = get_args(SortName)
-SEVERITIES = ("critical", "high", "medium", "low")
+SEVERITIES: tuple[str, ...] = tuple(reversed(ALL_SEVERITIES))  # most severe first
 MAX_CURSOR_NUMBER = 2**53  # priorities and scores are small; anything bigger is forged
 
 

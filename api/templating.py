@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from api.auth import Principal
-from api.deps import csrf_token
+from api.deps import csrf_token, session_principal
 from api.i18n import LOCALES, localised, pick_locale, translator
 
 TEMPLATES = Path(__file__).with_name("templates")
@@ -109,8 +109,6 @@ def render(
 
 def _session_user(request: Request) -> Principal | None:
     """The logged-in user behind an error page, if that can still be told."""
-    from api.deps import session_principal  # late: deps imports the error handlers
-
     try:
         with request.app.state.ctx.session_factory() as db:
             return session_principal(request, db)

@@ -26,10 +26,10 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 from anomaly.bank import DetectorBank  # noqa: E402
 from anomaly.cusum import Cusum  # noqa: E402
 from anomaly.postprocess import Alarm  # noqa: E402
-from anomaly.profiles import load_profiles  # noqa: E402
 from anomaly.seasonal import SeasonalBaseline  # noqa: E402
 from anomaly.stream import MetricStream, StreamConfig  # noqa: E402
 from anomaly.trend import Trend  # noqa: E402
+from core.profiles import load_profiles  # noqa: E402
 from ingest.base import Reading  # noqa: E402
 
 T0 = 1_767_225_600.0

@@ -104,12 +104,12 @@ def _kizuki(url: str, client_id: str, expect: int, workdir: Path, role: str,
             profile: bool) -> dict[str, object]:  # fmt: skip
     """MqttIngest committing to SQLite; sink = DetectorBank (kizuki) or a bare EWMA (ewma)."""
     from anomaly.bank import DetectorBank
-    from anomaly.profiles import load_profiles
+    from core.metrics import WRITE_LATENCY
+    from core.profiles import load_profiles
     from ingest.deadletters import SqliteDeadLetters
     from ingest.embedded_store import SqliteStore
     from ingest.mqtt import MqttIngest
     from kizuki.config import Settings
-    from kizuki.metrics import WRITE_LATENCY
 
     lags: list[float] = []
     if role in BANK_ROLES:

@@ -1,5 +1,6 @@
 """MQTT telemetry in: decode, validate, dead-letter, store."""
 
-from ingest.base import DeadLetter, Reading, TelemetryStore
+from core.readings import DeadLetter, Reading
+from ingest.base import TelemetryStore
 
 __all__ = ["DeadLetter", "Reading", "TelemetryStore"]

@@ -15,7 +15,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ingest.base import DeadLetter, StoreError
+from core.readings import DeadLetter
+from ingest.base import StoreError
 
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS dead_letters (id INTEGER PRIMARY KEY AUTOINCREMENT, "

@@ -13,8 +13,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from anomaly.profiles import DeviceProfile, MetricSpec
-from ingest.base import DeadLetter, PayloadError, Reading
+from core.profiles import DeviceProfile, MetricSpec
+from core.readings import DeadLetter, Reading
+from ingest.base import PayloadError
 from ingest.parsers import JsonParser, PayloadParser
 from ingest.topics import TopicParser
 

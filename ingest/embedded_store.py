@@ -41,7 +41,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ingest.base import Reading, StoreError
+from core.readings import Reading
+from ingest.base import StoreError
 
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS series (id INTEGER PRIMARY KEY, device TEXT NOT NULL, "

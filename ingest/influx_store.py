@@ -37,7 +37,8 @@ from influxdb_client.client.write_api import SYNCHRONOUS
 from influxdb_client.domain.write_precision import WritePrecision
 from influxdb_client.rest import ApiException
 
-from ingest.base import Reading, StoreError, StoreRejected, StoreUnavailable
+from core.readings import Reading
+from ingest.base import StoreError, StoreRejected, StoreUnavailable
 from ingest.influx_lines import to_line_protocol
 from ingest.influxql import latest_query, points_query
 

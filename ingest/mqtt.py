@@ -25,8 +25,10 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 
-from anomaly.profiles import DeviceProfile, load_profiles
-from ingest.base import DeadLetterStore, IngestError, Reading, TelemetryStore
+from core.metrics import INGEST_QUEUE, MESSAGES_IN
+from core.profiles import DeviceProfile, load_profiles
+from core.readings import Reading
+from ingest.base import DeadLetterStore, IngestError, TelemetryStore
 from ingest.connection import BrokerAddress, make_client
 from ingest.decode import BatchDecoder, Directory, Inbound
 from ingest.handoff import Handoff
@@ -35,7 +37,6 @@ from ingest.receiver import ClientFactory, ProcessReceiver, Receiver, ThreadRece
 from ingest.topics import TopicParser
 from ingest.writer import Committer
 from kizuki.config import Settings
-from kizuki.metrics import INGEST_QUEUE, MESSAGES_IN
 
 log = logging.getLogger(__name__)
 

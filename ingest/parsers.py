@@ -21,18 +21,13 @@ from typing import Any, Protocol
 
 import orjson
 
-from anomaly.profiles import MetricSpec
-from ingest.base import PayloadError, Reading
+from core.profiles import MetricSpec
+from core.readings import DEAD_LETTER_REASONS, Reading
+from ingest.base import PayloadError
 from ingest.senml import is_senml, senml_entries
 from ingest.timestamps import check_skew, parse_ts
 
-REASONS = (
-    "not_json", "empty_payload", "bad_schema", "wrong_type", "non_finite", "missing_ts",
-    "ts_future", "ts_past", "too_large", "unknown_metric", "out_of_range", "reserved_name",
-    "topic_mismatch", "bad_topic",
-    "parser_error",    # the parser itself failed on this message (a bug; see the detail)
-    "store_rejected",  # the telemetry store refused the reading (see the detail)
-)  # fmt: skip
+REASONS = DEAD_LETTER_REASONS
 MAX_METRIC_NAME = 128
 # InfluxDB refuses a field named "time" (HTTP 400) and reserves names starting with "_"
 # (InfluxDB 2); "device" is our tag, and a field of that name would shadow it in InfluxQL

@@ -16,15 +16,16 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 
-from ingest.base import DeadLetter, DeadLetterStore, Reading, StoreRejected, TelemetryStore
-from ingest.decode import DecodedBatch
-from kizuki.metrics import (
+from core.metrics import (
     DEAD_LETTERS,
     READINGS_IN,
     STORE_BACKPRESSURE,
     STORE_ERRORS,
     WRITE_LATENCY,
 )
+from core.readings import DeadLetter, Reading
+from ingest.base import DeadLetterStore, StoreRejected, TelemetryStore
+from ingest.decode import DecodedBatch
 
 log = logging.getLogger(__name__)
 

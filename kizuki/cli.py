@@ -44,6 +44,10 @@ def _settings(**overrides: object) -> Settings:
     return settings.model_copy(update={k: v for k, v in overrides.items() if v is not None})
 
 
+def _settings_mqtt_url() -> str | None:
+    return _settings().mqtt.url
+
+
 def _describe_validation(exc: ValidationError) -> str:
     lines = []
     for err in exc.errors():
@@ -212,7 +216,7 @@ def main() -> None:
 
     _register_package_commands()
     try:
-        app()
+        app(obj=_settings_mqtt_url)  # `kizuki simulate` publishes to the configured broker
     except CliError as exc:
         typer.echo(f"kizuki: {exc}", err=True)
         raise SystemExit(2) from None

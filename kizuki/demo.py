@@ -11,7 +11,7 @@ from typing import Any
 
 import typer
 
-from kizuki.clock import ReplayClock
+from core.clock import ReplayClock
 from kizuki.config import Settings
 from kizuki.runner import StartupError, check_api_port, start_engine, stop_on_signals, with_port
 

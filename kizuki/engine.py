@@ -13,11 +13,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from anomaly.base import AnomalyEvent
-from anomaly.profiles import load_profiles
-from ingest.base import Reading
+from core.events import AnomalyEvent
+from core.metrics import ANOMALIES
+from core.profiles import load_profiles
+from core.readings import Reading
 from kizuki.config import Settings
-from kizuki.metrics import ANOMALIES
 
 log = logging.getLogger(__name__)
 

@@ -56,11 +56,11 @@ def start_engine(
 ) -> Any:
     """Open storage and start every part; translate start-up failures into one line.
 
-    ``clock`` (default: the wall clock) may be a :class:`~kizuki.clock.ReplayClock`, which
+    ``clock`` (default: the wall clock) may be a :class:`~core.clock.ReplayClock`, which
     then follows the committed telemetry.
     """
+    from core.clock import ReplayClock
     from ingest.base import IngestError
-    from kizuki.clock import ReplayClock
     from kizuki.engine import Engine, EngineError
 
     if with_api:
@@ -99,8 +99,8 @@ def run_engine(settings: Settings, port: int | None, with_api: bool) -> None:
 def serve_api(settings: Settings, port: int | None) -> None:
     import uvicorn
 
-    from anomaly.profiles import load_profiles
     from api.main import create_app
+    from core.profiles import load_profiles
     from ingest.stores import open_deadletters, open_store
     from tickets.db import make_session_factory, migrate
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from anomaly.profiles import DeviceProfile
+from core.profiles import DeviceProfile
 
 KINDS = ("relocation", "firmware", "seasonal")
 

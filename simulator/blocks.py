@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from anomaly.profiles import DeviceProfile
+from core.profiles import DeviceProfile
 from simulator.benign import BenignChange, draw_benign
 from simulator.failures import RAIL_SEVERITY, FailurePlan, severity, stuck_readings
 from simulator.signals import FailureArrays, ModelBlock, Realism

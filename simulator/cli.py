@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Literal, cast
 
 import orjson
 import typer
-from pydantic import ValidationError
 
 from simulator.failures import DAY
 from simulator.fleet import Fleet
@@ -21,6 +21,7 @@ Protocol = Literal["3.1.1", "5"]
 
 
 def simulate(
+    ctx: typer.Context,
     devices: Annotated[int, typer.Option(min=1, help="Number of simulated devices.")] = 100,
     speed: Annotated[
         float,
@@ -115,7 +116,7 @@ def simulate(
     if offline is not None:
         _run_offline(fleet, offline, fmt)
     else:
-        mqtt = _Mqtt(url or _settings_url(), qos, cast(Protocol, protocol), topic_prefix)
+        mqtt = _Mqtt(url or _settings_url(ctx), qos, cast(Protocol, protocol), topic_prefix)
         _run_publish(fleet, mqtt, speed, per_message)
 
 
@@ -146,14 +147,10 @@ def _parse_start(start: str) -> float:
     return parsed.timestamp()
 
 
-def _settings_url() -> str:
-    from kizuki.config import Settings
-
-    try:
-        return Settings().mqtt.url or DEFAULT_URL
-    except ValidationError as exc:  # a bad KIZUKI_* variable
-        why = exc.errors()[0]["msg"]
-        raise typer.BadParameter(why, param_hint="KIZUKI_* environment") from None
+def _settings_url(ctx: typer.Context) -> str:
+    """The broker of the settings: the application hands in a callable as ``ctx.obj``."""
+    source: Callable[[], str | None] | None = ctx.obj if callable(ctx.obj) else None
+    return (source() if source is not None else None) or DEFAULT_URL
 
 
 def _write_side_files(

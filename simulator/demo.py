@@ -2,14 +2,36 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping, Sequence
+from typing import Protocol
 
 import numpy as np
 
+from core.profiles import DeviceProfile
 from simulator.failures import DAY, FailurePlan, plan_failure
 
-if TYPE_CHECKING:
-    from simulator.fleet import Fleet
+
+class _Device(Protocol):
+    @property
+    def model(self) -> str: ...
+    @property
+    def benign(self) -> object: ...
+
+
+class Fleet(Protocol):
+    """What the demo's failure plan needs to know of a fleet."""
+
+    @property
+    def start_ts(self) -> float: ...
+    @property
+    def end_ts(self) -> float: ...
+    @property
+    def step_s(self) -> float: ...
+    @property
+    def devices(self) -> Sequence[_Device]: ...
+    @property
+    def profiles(self) -> Mapping[str, DeviceProfile]: ...
+
 
 DEMO_MODES = (
     ("aircon-x1", "filter_clog"),

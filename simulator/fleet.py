@@ -25,8 +25,8 @@ from typing import TypedDict
 
 import numpy as np
 
-from anomaly.profiles import DeviceProfile, load_profiles
-from ingest.base import Reading
+from core.profiles import DeviceProfile, load_profiles
+from core.readings import Reading
 from simulator.benign import BenignChange, BenignTruth
 from simulator.blocks import build_block, first_breach
 from simulator.customers import (
@@ -36,6 +36,7 @@ from simulator.customers import (
     draw_customers,
     with_contacts,
 )
+from simulator.demo import demo_plans
 from simulator.failures import DAY, FailurePlan, plan_failure
 from simulator.readings import frame_readings
 from simulator.signals import Frame, ModelBlock, Realism
@@ -269,8 +270,6 @@ class Fleet:
         a model has no device) start 4.5-7 days before the end and reach the
         user-visible limit 6-30 hours before it, leaving detection days of lead.
         """
-        from simulator.demo import demo_plans
-
         end = time.time() if end_ts is None else float(end_ts)
         start = (end - days * DAY) // step_s * step_s
         probe = cls(n_devices, seed, 0.0, start, days, step_s)

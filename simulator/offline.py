@@ -41,7 +41,7 @@ from typing import IO, Any, Literal
 
 import orjson
 
-from ingest.base import Reading
+from core.readings import Reading
 from simulator.benign import BenignTruth
 from simulator.fleet import Fleet, GroundTruth
 from simulator.signals import Realism

@@ -25,7 +25,7 @@ import orjson
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from ingest.base import Reading
+from core.readings import Reading
 from simulator.fleet import Fleet
 from simulator.inflight import Client, InFlight, PublishError, inflight_limit
 from simulator.mqtt_url import BrokerAddress, parse_broker_url

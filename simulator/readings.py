@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ingest.base import Reading
+from core.readings import Reading
 from simulator.signals import Frame
 
 

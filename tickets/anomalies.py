@@ -8,8 +8,8 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
-from anomaly.base import AnomalyEvent
-from anomaly.profiles import DeviceProfile
+from core.events import AnomalyEvent
+from core.profiles import DeviceProfile
 from kizuki.config import Settings
 from tickets import cases as rules
 from tickets.models import Case, Device

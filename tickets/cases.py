@@ -14,18 +14,11 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from core.cases import OPEN_STATUSES
+from core.events import SEVERITY_RANK
 from kizuki.config import Settings
-from tickets.models import (
-    OPEN_STATUSES,
-    OPEN_WHERE,
-    Case,
-    Customer,
-    Device,
-    MaintenanceWindow,
-    utcnow,
-)
+from tickets.models import OPEN_WHERE, Case, Customer, Device, MaintenanceWindow, utcnow
 
-SEVERITY_RANK = {"low": 0, "medium": 1, "high": 2, "critical": 3}
 BASE_PRIORITY = {"critical": 1, "high": 2, "medium": 3, "low": 4}
 URGENT_ETA_S = 86400.0
 
@@ -38,7 +31,7 @@ def as_datetime(value: float | datetime) -> datetime:
 
 
 def higher(a: str, b: str) -> str:
-    """The more severe of two severities."""
+    """The more severe of two severities (an unknown name ranks as medium)."""
     return a if SEVERITY_RANK.get(a, 1) >= SEVERITY_RANK.get(b, 1) else b
 
 

@@ -35,8 +35,8 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql.elements import ColumnElement
 
+from core.metrics import NOTIFICATIONS
 from kizuki.config import Settings
-from kizuki.metrics import NOTIFICATIONS
 from tickets import delivery, retry
 from tickets.channels import (
     AppriseChannel,

@@ -20,8 +20,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from core.cases import OPEN_STATUSES
 from tickets.cases import write_lock
-from tickets.models import OPEN_STATUSES, Agent, Case, CaseEvent
+from tickets.models import Agent, Case, CaseEvent
 
 TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
     "acknowledge": (frozenset({"open"}), "acknowledged"),

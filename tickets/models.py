@@ -31,9 +31,6 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-CaseStatus = Literal["open", "acknowledged", "in_progress", "resolved", "closed"]
-OPEN_STATUSES: tuple[str, ...] = ("open", "acknowledged", "in_progress")
-CASE_STATUSES: tuple[str, ...] = (*OPEN_STATUSES, "resolved", "closed")
 OPEN_WHERE = "status IN ('open', 'acknowledged', 'in_progress')"  # the partial index predicate
 NotificationKind = Literal["detected", "all_clear", "update"]
 NotificationStatus = Literal["pending", "sending", "sent", "failed", "skipped"]

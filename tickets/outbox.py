@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from anomaly.profiles import DeviceProfile
+from core.profiles import DeviceProfile
 from kizuki.config import Settings
 from tickets.feedback import feedback_url, make_token
 from tickets.kb import ALL_CLEAR, GENERIC, Kind, render

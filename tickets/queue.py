@@ -14,9 +14,10 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from anomaly.profiles import DeviceProfile
+from core.cases import OPEN_STATUSES
+from core.profiles import DeviceProfile
 from tickets import lifecycle
-from tickets.models import OPEN_STATUSES, Agent, Case, CaseEvent
+from tickets.models import Agent, Case, CaseEvent
 from tickets.routing import need_of, open_loads, route
 
 

@@ -26,7 +26,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from anomaly.profiles import DeviceProfile, load_profiles
+from core.profiles import DeviceProfile, load_profiles
 from tickets.models import Agent, ContactPoint, Customer, Device, MaintenanceWindow
 
 SCHEME_CHANNELS = {

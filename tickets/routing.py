@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from anomaly.profiles import DeviceProfile
-from tickets.models import OPEN_STATUSES, Agent, Case
+from core.cases import OPEN_STATUSES
+from core.profiles import DeviceProfile
+from tickets.models import Agent, Case
 
 
 @dataclass(frozen=True, slots=True)

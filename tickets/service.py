@@ -27,15 +27,16 @@ from typing import Any, Literal
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from anomaly.base import AnomalyEvent
-from anomaly.profiles import DeviceProfile
+from core.cases import OPEN_STATUSES
+from core.events import AnomalyEvent
+from core.metrics import CASES_OPENED, CASES_RESOLVED
+from core.profiles import DeviceProfile
 from kizuki.config import Settings
-from kizuki.metrics import CASES_OPENED, CASES_RESOLVED
 from tickets import cases as rules
 from tickets import lifecycle
 from tickets.anomalies import apply_repeat, new_case_values
 from tickets.lifecycle import CaseError, CaseNotFound, InvalidTransition, UnknownAgent
-from tickets.models import OPEN_STATUSES, Case, Device, MaintenanceWindow, Notification, utcnow
+from tickets.models import Case, Device, MaintenanceWindow, Notification, utcnow
 from tickets.outbox import enqueue, pull_forward
 from tickets.queue import route_queue
 from tickets.routing import need_of, route

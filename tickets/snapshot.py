@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from anomaly.base import AnomalyEvent
+from core.events import AnomalyEvent
 from tickets.cases import jsonable, thin
 
 log = logging.getLogger(__name__)

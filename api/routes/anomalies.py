@@ -11,7 +11,8 @@ from api.deps import SessionDep, Viewer
 from api.openapi import AUTH_ERRORS
 from api.present import anomaly_public
 from api.schemas import AnomaliesPublic, SeverityName
-from tickets.models import OPEN_STATUSES, Case
+from core.cases import OPEN_STATUSES
+from tickets.models import Case
 
 router = APIRouter(prefix="/anomalies", tags=["anomalies"], responses=AUTH_ERRORS)
 

@@ -19,9 +19,10 @@ from api.schemas import CaseDetail, NotificationPublic
 from api.schemas.common import MAX_ID
 from api.templating import render
 from api.timeline import timeline
+from core.cases import OPEN_STATUSES
 from tickets.kb import Article, KbError, load_article
 from tickets.lifecycle import TRANSITIONS
-from tickets.models import OPEN_STATUSES, Agent
+from tickets.models import Agent
 
 router = APIRouter(include_in_schema=False)
 CaseId = Annotated[int, Path(ge=1, le=MAX_ID)]

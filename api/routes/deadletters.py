@@ -9,7 +9,8 @@ from fastapi import APIRouter, HTTPException, Query
 from api.deps import Admin, CtxDep
 from api.openapi import AUTH_ERRORS, problem_responses
 from api.schemas import DeadLetterPublic, DeadLettersPublic
-from ingest.base import DeadLetter, IngestError
+from core.readings import DeadLetter
+from ingest.base import IngestError
 
 router = APIRouter(prefix="/dead-letters", tags=["dead letters"], responses=AUTH_ERRORS)
 PAYLOAD_CUT = 4096
@@ -43,7 +44,7 @@ def read_dead_letters(
 ) -> DeadLettersPublic:
     """Messages ingest refused, newest first, with the reason and the raw payload (a UTF-8
     preview cut at 4 KiB, and the whole payload in base64), plus how many are kept per
-    reason (``ingest.parsers.REASONS``: not_json, empty_payload, bad_schema, wrong_type,
+    reason (``core.readings.DEAD_LETTER_REASONS``: not_json, empty_payload, bad_schema, wrong_type,
     non_finite, missing_ts, ts_future, ts_past, too_large, unknown_metric, out_of_range,
     reserved_name, topic_mismatch, bad_topic, parser_error, store_rejected). Page with
     ``before_id=next_cursor``."""

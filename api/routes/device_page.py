@@ -9,7 +9,6 @@ from fastapi.responses import HTMLResponse, Response
 from markupsafe import Markup
 from sqlalchemy import select
 
-from anomaly.profiles import DeviceProfile
 from api.chart import ChartSpec, render_chart
 from api.context import AppContext
 from api.deps import CtxDep, PageUser, SessionDep
@@ -17,8 +16,11 @@ from api.fleet import clock_of, health_of
 from api.i18n import pick_locale, translator
 from api.present import case_public
 from api.templating import render
-from ingest.base import Reading, StoreError
-from tickets.models import OPEN_STATUSES, Case, Device
+from core.cases import OPEN_STATUSES
+from core.profiles import DeviceProfile
+from core.readings import Reading
+from ingest.base import StoreError
+from tickets.models import Case, Device
 
 router = APIRouter(include_in_schema=False)
 WINDOW_S = 7 * 86400.0

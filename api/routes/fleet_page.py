@@ -13,8 +13,8 @@ from api.deps import CtxDep, PageUser, SessionDep
 from api.fleet import HEALTHS, LatestOf, clock_of, device_page, fleet_rows
 from api.queries import CaseFilter, severity_counts
 from api.templating import render
+from core.cases import OPEN_STATUSES
 from ingest.base import StoreError
-from tickets.models import OPEN_STATUSES
 
 router = APIRouter(include_in_schema=False)
 PER_PAGE = 50

@@ -9,7 +9,7 @@ from sqlalchemy import text
 
 from api.deps import CtxDep
 from api.schemas import Health, Readiness
-from kizuki.metrics import REGISTRY
+from core.metrics import REGISTRY
 
 router = APIRouter(tags=["operations"])
 

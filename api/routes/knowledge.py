@@ -6,10 +6,10 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Path, Query
 
-from anomaly.profiles import DeviceProfile
 from api.deps import CtxDep, Viewer
 from api.openapi import AUTH_ERRORS, problem_responses
 from api.schemas import KbArticlePublic, KbArticlesPublic
+from core.profiles import DeviceProfile
 from tickets.kb import KbError, article_ids, load_article
 
 router = APIRouter(prefix="/kb", tags=["knowledge base"], responses=AUTH_ERRORS)

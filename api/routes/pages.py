@@ -22,7 +22,8 @@ from api.queries import (
     severity_counts,
 )
 from api.templating import render
-from tickets.models import CASE_STATUSES, OPEN_STATUSES, Agent, Case
+from core.cases import CASE_STATUSES, OPEN_STATUSES
+from tickets.models import Agent, Case
 
 router = APIRouter(include_in_schema=False)
 Text = Annotated[str, Query(max_length=64)]
@@ -36,7 +37,7 @@ def home() -> Response:
 def _filter(
     status: str, severity: str, assignee: str, model: str, mode: str, device_id: str = ""
 ) -> CaseFilter:
-    statuses = (
+    statuses: list[str] = (
         list(OPEN_STATUSES) if status == "active" else [status] if status in CASE_STATUSES else []
     )
     ok_assignee = assignee if assignee == "none" or parse_id(assignee) is not None else None

@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from api.schemas import examples as ex_
-from api.schemas.common import ex
+from api.schemas.common import body, ex
 
 
 class KbArticlePublic(BaseModel):
@@ -54,7 +54,7 @@ class DeadLettersPublic(BaseModel):
 
 
 class ApiKeyCreate(BaseModel):
-    model_config = ex({"name": "grafana", "role": "viewer"})
+    model_config = body({"name": "grafana", "role": "viewer"})
     name: str = Field(min_length=1, max_length=80)
     role: Literal["viewer", "agent", "admin"]
 

@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from api.schemas import examples as ex_
-from api.schemas.common import MAX_ID, SeverityName, StatusName, ex
+from api.schemas.common import MAX_ID, IdIn, SeverityName, StatusName, body, ex
 
 
 class ExplanationPublic(BaseModel):
@@ -163,15 +163,15 @@ class AnomaliesPublic(BaseModel):
 
 
 class AssignBody(BaseModel):
-    model_config = ex({"agent_id": 2})
-    agent_id: int = Field(ge=1, le=MAX_ID, description="The agent to assign the case to.")
+    model_config = body({"agent_id": 2})
+    agent_id: IdIn = Field(ge=1, le=MAX_ID, description="The agent to assign the case to.")
 
 
 class NoteBody(BaseModel):
-    model_config = ex({"text": "Called the customer; filter replacement booked for Friday."})
+    model_config = body({"text": "Called the customer; filter replacement booked for Friday."})
     text: str = Field(min_length=1, max_length=4000)
 
 
 class ActionBody(BaseModel):
-    model_config = ex({"note": "Filter replaced on site."})
+    model_config = body({"note": "Filter replaced on site."})
     note: str = Field(default="", max_length=4000)

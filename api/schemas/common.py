@@ -2,15 +2,32 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from api.schemas.examples import PROBLEM
+from core.cases import CaseStatus
+from core.events import Severity
 
-SeverityName = Literal["low", "medium", "high", "critical"]
-StatusName = Literal["open", "acknowledged", "in_progress", "resolved", "closed"]
+SeverityName = Severity
+StatusName = CaseStatus
 MAX_ID = 2**31 - 1  # case-DB ids are 32-bit integers on PostgreSQL; SQLite overflows at 2**63
+
+
+def body(example: dict[str, Any]) -> ConfigDict:
+    """Model config of a request body: unknown keys are refused."""
+    return ConfigDict(extra="forbid", json_schema_extra={"examples": [example]})
+
+
+def _not_bool(value: object) -> object:
+    if isinstance(value, bool):
+        raise ValueError("expected an integer id, not true/false")
+    return value
+
+
+IdIn = Annotated[int, BeforeValidator(_not_bool)]
+"""An id in a request body: JSON ``true`` is not ``1``."""
 
 
 def ex(example: dict[str, Any]) -> ConfigDict:

@@ -8,9 +8,9 @@ import random
 import pytest
 
 from anomaly.bank import BankConfig, DetectorBank
-from anomaly.profiles import load_profiles
 from anomaly.stream import StreamConfig
-from ingest.base import Reading
+from core.profiles import load_profiles
+from core.readings import Reading
 from tests.anomaly.series import DAY_POINTS, STEP, T0
 
 PROFILES = load_profiles()

@@ -16,9 +16,9 @@ from anomaly import kernel as k
 from anomaly.bank import DetectorBank
 from anomaly.block import ANOMALY, RECOVERY, StreamBlock
 from anomaly.evaluate import START_TS
-from anomaly.profiles import load_profiles
 from anomaly.stream import MetricStream, StreamConfig
-from ingest.base import Reading
+from core.profiles import load_profiles
+from core.readings import Reading
 from simulator.fleet import Fleet
 
 PROFILES = load_profiles()

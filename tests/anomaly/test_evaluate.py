@@ -18,11 +18,11 @@ import typer
 from typer.testing import CliRunner
 
 from anomaly.bank import DetectorBank
-from anomaly.base import AnomalyEvent
 from anomaly.cli import evaluate
 from anomaly.evaluate import START_TS, EvalSpec, run, run_seeds
-from anomaly.profiles import load_profiles
 from anomaly.threshold import StaticThreshold, warning_level
+from core.events import AnomalyEvent
+from core.profiles import load_profiles
 from simulator.cli import simulate
 from simulator.fleet import Fleet
 

@@ -10,7 +10,8 @@ from fastapi import FastAPI
 from pydantic import SecretStr
 
 from api.main import create_app
-from ingest.base import Reading, StoreUnavailable
+from core.readings import Reading
+from ingest.base import StoreUnavailable
 from tests.api.server import serve
 from tests.api.world import PASSWORD, World
 

@@ -10,7 +10,7 @@ from dataclasses import replace
 import httpx
 
 from api.main import create_app
-from ingest.base import Reading
+from core.readings import Reading
 from tests.api.conftest import world_on_both_backends
 from tests.api.server import serve
 from tests.api.test_web import HTML, log_in

@@ -12,10 +12,10 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from anomaly.profiles import load_profiles
 from api.i18n import translator
 from api.main import create_app
 from api.timeline import routing_reason
+from core.profiles import load_profiles
 from tests.api.server import serve
 from tests.api.test_failures import BuggyStore
 from tests.api.test_web import HTML, csrf_of, log_in

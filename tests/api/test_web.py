@@ -8,11 +8,12 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from core.cases import OPEN_STATUSES
 from tests.api.world import PASSWORD, World, open_case_reaching
 from tests.conftest import free_port
 from tickets.dispatcher import Dispatcher
 from tickets.feedback import make_token
-from tickets.models import OPEN_STATUSES, ApiKey, Case, Feedback, Notification, User
+from tickets.models import ApiKey, Case, Feedback, Notification, User
 
 HTML = {"Accept": "text/html"}
 

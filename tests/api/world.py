@@ -10,10 +10,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from anomaly.base import AnomalyEvent, Explanation
-from anomaly.profiles import load_profiles
 from api.auth import create_api_key, create_user
-from ingest.base import DeadLetter, Reading
+from core.events import AnomalyEvent, Explanation
+from core.profiles import load_profiles
+from core.readings import DeadLetter, Reading
 from ingest.deadletters import SqliteDeadLetters
 from ingest.embedded_store import SqliteStore
 from kizuki.config import Settings

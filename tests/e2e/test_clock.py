@@ -5,13 +5,13 @@ from __future__ import annotations
 import doctest
 import threading
 
-import kizuki.clock
-from ingest.base import Reading
-from kizuki.clock import ReplayClock
+import core.clock
+from core.clock import ReplayClock
+from core.readings import Reading
 
 
 def test_docstring_examples() -> None:
-    assert doctest.testmod(kizuki.clock).failed == 0
+    assert doctest.testmod(core.clock).failed == 0
 
 
 def test_follows_the_newest_committed_reading_and_never_goes_back() -> None:

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
-from ingest.base import Reading
+from core.readings import Reading
 from ingest.deadletters import SqliteDeadLetters
 from ingest.embedded_store import SqliteStore
 from ingest.mqtt import MqttIngest

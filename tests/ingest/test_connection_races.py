@@ -13,11 +13,11 @@ from pathlib import Path
 import orjson
 import pytest
 
+from core.metrics import DEAD_LETTERS
 from ingest.deadletters import SqliteDeadLetters
 from ingest.embedded_store import SqliteStore
 from ingest.mqtt import MqttIngest
 from kizuki.config import Settings
-from kizuki.metrics import DEAD_LETTERS
 from tests.ingest.fakes import Delivery, FakeClient, factory
 from tests.ingest.helpers import wait_until
 

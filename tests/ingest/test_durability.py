@@ -16,10 +16,10 @@ from pathlib import Path
 
 import orjson
 
+from core.metrics import REGISTRY, STORE_BACKPRESSURE
 from ingest.deadletters import SqliteDeadLetters
 from ingest.influx_store import InfluxStore
 from ingest.mqtt import MqttIngest
-from kizuki.metrics import REGISTRY, STORE_BACKPRESSURE
 from tests.ingest.broker import SIMULATOR, ShippedBroker
 from tests.ingest.helpers import publish, settings_for, wait_until
 from tests.ingest.services import Service, vm_points

@@ -8,10 +8,11 @@ import time
 import orjson
 import pytest
 
-from ingest.base import IngestError, Reading
+from core.metrics import DEAD_LETTERS
+from core.readings import Reading
+from ingest.base import IngestError
 from ingest.mqtt import MqttIngest
 from ingest.parsers import JsonParser
-from kizuki.metrics import DEAD_LETTERS
 from tests.ingest.helpers import Harness, publish, settings_for, wait_until
 
 

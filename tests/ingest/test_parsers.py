@@ -5,8 +5,9 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from anomaly.profiles import load_profiles
-from ingest.base import PayloadError, Reading
+from core.profiles import load_profiles
+from core.readings import Reading
+from ingest.base import PayloadError
 from ingest.parsers import JsonParser, Limits
 from ingest.timestamps import parse_ts
 from ingest.topics import TopicParser, device_from_topic

@@ -23,7 +23,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from ingest.base import Reading, TelemetryStore
+from core.readings import Reading
+from ingest.base import TelemetryStore
 from ingest.embedded_store import SqliteStore
 from ingest.influx_lines import to_line_protocol
 from ingest.influx_store import InfluxStore

@@ -17,7 +17,8 @@ import httpx
 import orjson
 import pytest
 
-from ingest.base import Reading, StoreError, StoreRejected
+from core.readings import Reading
+from ingest.base import StoreError, StoreRejected
 from ingest.deadletters import SqliteDeadLetters
 from ingest.decode import DecodedBatch, Inbound
 from ingest.influx_store import InfluxStore

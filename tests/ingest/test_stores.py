@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from ingest.base import DeadLetter, Reading
+from core.readings import DeadLetter, Reading
 from ingest.deadletters import SqliteDeadLetters
 from ingest.embedded_store import SqliteStore
 from ingest.influx_store import InfluxStore

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest.base import Reading
+from core.readings import Reading
 from ingest.deadletters import SqliteDeadLetters
 from ingest.decode import DecodedBatch, Inbound
 from ingest.influx_store import InfluxStore

@@ -15,8 +15,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
-from anomaly.base import AnomalyEvent, Explanation
-from anomaly.profiles import DeviceProfile, load_profiles
+from core.events import AnomalyEvent, Explanation
+from core.profiles import DeviceProfile, load_profiles
 from kizuki.config import Settings
 from tickets.db import make_engine, make_session_factory, migrate
 from tickets.registry import import_manifest, seed_demo_agents

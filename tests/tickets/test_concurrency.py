@@ -15,8 +15,9 @@ from concurrent.futures import ThreadPoolExecutor
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from core.cases import OPEN_STATUSES
 from tests.tickets.conftest import T0, make_event
-from tickets.models import OPEN_STATUSES, Case
+from tickets.models import Case
 from tickets.service import CaseService, InvalidTransition
 
 WRITERS = 8

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from anomaly.profiles import load_profiles
+from core.profiles import load_profiles
 from tickets.kb import ALL_CLEAR, GENERIC, KbError, article_ids, load_article, render
 
 MODES = sorted(

@@ -2,17 +2,20 @@
 
 The connection is, in order: the one ``tickets.db.migrate`` hands in
 (``config.attributes["connection"]``), ``config.attributes["url"]``, the ``sqlalchemy.url``
-option (``tickets/alembic.ini``), else the Kizuki settings'
-``cases_url`` (``KIZUKI_CASES__DB_URL``, ``kizuki.toml``, default SQLite file).
+option (``tickets/alembic.ini``), else ``KIZUKI_CASES__DB_URL`` or the default SQLite file
+under ``KIZUKI_DATA_DIR`` (``kizuki migrate`` reads ``kizuki.toml`` too and hands the URL in).
 """
 
 from __future__ import annotations
 
+import os
 from logging.config import fileConfig
+from pathlib import Path
 
 from alembic import context
 from sqlalchemy import Connection
 
+from tickets.db import make_engine, normalise_url
 from tickets.models import Base
 
 
@@ -31,12 +34,9 @@ def database_url() -> str:
     """Where to migrate when no connection is handed in (see the module docstring)."""
     config = context.config
     url = config.attributes.get("url") or config.get_main_option("sqlalchemy.url")
-    if not url:
-        from kizuki.config import Settings
-
-        url = Settings().cases_url
-    from tickets.db import normalise_url
-
+    if not url:  # the alembic CLI on its own: the settings' case DB, from the environment
+        data_dir = Path(os.environ.get("KIZUKI_DATA_DIR", ".kizuki"))
+        url = os.environ.get("KIZUKI_CASES__DB_URL") or f"sqlite:///{data_dir / 'cases.db'}"
     return normalise_url(str(url))
 
 
@@ -45,8 +45,6 @@ def run_online() -> None:
     if connection is not None:
         _run(connection)
         return
-    from tickets.db import make_engine
-
     engine = make_engine(database_url())
     try:
         with engine.begin() as conn:

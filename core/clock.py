@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
-from ingest.base import Reading
+from core.readings import Reading
 
 
 class ReplayClock:

@@ -13,6 +13,8 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from core.events import Severity
+
 PROFILE_DIR = Path(__file__).with_name("profiles")
 
 
@@ -59,7 +61,7 @@ class FailureModeSpec(BaseModel):
     kind: Literal["gradual", "intermittent", "sudden", "sensor"] = "gradual"
     kb_article: str
     skill: str
-    severity: Literal["low", "medium", "high", "critical"] = "medium"
+    severity: Severity = "medium"
 
 
 class DeviceProfile(BaseModel):
