@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.latest import LatestCache
+from api.settings import AppConfig
+from core.clock import Clock, utc
 from core.profiles import DeviceProfile
 from ingest.base import DeadLetterStore, TelemetryStore
-from kizuki.config import Settings
 
 STALE_AFTER_S = 3600.0  # a device silent this long is "silent" (settings.api.stale_after_s)
 
@@ -22,13 +22,13 @@ STALE_AFTER_S = 3600.0  # a device silent this long is "silent" (settings.api.st
 class AppContext:
     """The engine parts the API reads from and acts through."""
 
-    settings: Settings
+    config: AppConfig
     session_factory: sessionmaker[Session]
     store: TelemetryStore
     deadletters: DeadLetterStore
     profiles: dict[str, DeviceProfile]
     case_service: Any
-    clock: Callable[[], float] = field(default=time.time)
+    clock: Clock = field(default=time.time)
     stale_after_s: float = STALE_AFTER_S
     latest: LatestCache = field(init=False)
 
@@ -36,10 +36,5 @@ class AppContext:
         self.latest = LatestCache(self.store)
 
     def now(self) -> datetime:
-        """The engine's current time: the case service's clock if it has one (the demo
-        runs on simulated time), else ours."""
-        clock = getattr(self.case_service, "clock", None)
-        value = clock() if callable(clock) else self.clock()
-        if isinstance(value, datetime):
-            return value.astimezone(UTC)
-        return datetime.fromtimestamp(float(value), UTC)
+        """The engine's current time (the demo runs on simulated time) as a UTC datetime."""
+        return utc(self.clock())

@@ -36,10 +36,11 @@ from api.routes import (
     web_auth,
 )
 from api.security import LoginThrottle, SecurityHeaders
+from api.settings import AppConfig
 from api.templating import make_templates, render_error
 from core.profiles import DeviceProfile, load_profiles
 from ingest.base import DeadLetterStore, TelemetryStore
-from kizuki.config import Settings
+from tickets.service import CaseService
 
 log = logging.getLogger(__name__)
 HERE = Path(__file__).parent
@@ -83,7 +84,7 @@ API_ROUTERS = (devices, anomalies, cases, customers, agents, knowledge, deadlett
 
 
 def create_app(
-    settings: Settings,
+    config: AppConfig,
     session_factory: sessionmaker[Session],
     store: TelemetryStore,
     deadletters: DeadLetterStore,
@@ -96,7 +97,7 @@ def create_app(
 
     ``case_service`` performs case actions (a ``tickets.service.CaseService``); without one,
     a default is built over ``session_factory``. A device that sent nothing for
-    ``stale_after_s`` (default: ``settings.api.stale_after_s``) is silent.
+    ``stale_after_s`` (default: ``config.api.stale_after_s``) is silent.
     """
     profiles = profiles if profiles is not None else load_profiles()
     app = FastAPI(
@@ -109,30 +110,30 @@ def create_app(
         openapi_url="/api/v1/openapi.json",
         openapi_tags=OPENAPI_TAGS,
     )
-    service = case_service or _default_case_service(session_factory, profiles, settings)
-    stale = stale_after_s or settings.api.stale_after_s
+    service = case_service or _default_case_service(session_factory, profiles, config)
+    stale = stale_after_s or config.api.stale_after_s
     app.state.ctx = AppContext(
-        settings, session_factory, store, deadletters, profiles, service, clock, float(stale)
+        config, session_factory, store, deadletters, profiles, service, clock, float(stale)
     )
     app.state.templates = make_templates()
     app.state.login_throttle = LoginThrottle()
     install_error_handlers(app, render_error)  # its catch-all sits inside the session middleware
-    _add_middleware(app, settings)
+    _add_middleware(app, config)
     _include_routes(app)
     install_openapi(app)
-    _bootstrap(settings, session_factory)
+    _bootstrap(config, session_factory)
     return app
 
 
-def _add_middleware(app: FastAPI, settings: Settings) -> None:
+def _add_middleware(app: FastAPI, config: AppConfig) -> None:
     app.add_middleware(SecurityHeaders)
     app.add_middleware(
         SessionMiddleware,
-        secret_key=settings.api.secret_key.get_secret_value(),
+        secret_key=config.api.secret_key.get_secret_value(),
         session_cookie="kizuki_session",
         max_age=SESSION_MAX_AGE_S,
         same_site="lax",
-        https_only=settings.environment == "production",
+        https_only=config.production,
     )
 
 
@@ -152,15 +153,13 @@ def _include_routes(app: FastAPI) -> None:
 
 
 def _default_case_service(
-    session_factory: sessionmaker[Session], profiles: dict[str, DeviceProfile], settings: Settings
-) -> Any:
-    from tickets.service import CaseService
-
-    return CaseService(session_factory, profiles, settings)
+    session_factory: sessionmaker[Session], profiles: dict[str, DeviceProfile], config: AppConfig
+) -> CaseService:
+    return CaseService(session_factory, profiles, config.tickets)
 
 
-def _bootstrap(settings: Settings, session_factory: sessionmaker[Session]) -> None:
-    key = settings.api.admin_api_key
+def _bootstrap(config: AppConfig, session_factory: sessionmaker[Session]) -> None:
+    key = config.api.admin_api_key
     if key is not None and key.get_secret_value():
         create_api_key(session_factory, "bootstrap-admin", "admin", key=key.get_secret_value())
         log.info("bootstrap admin API key is in place")

@@ -109,6 +109,7 @@ def _kizuki(url: str, client_id: str, expect: int, workdir: Path, role: str,
     from ingest.deadletters import SqliteDeadLetters
     from ingest.embedded_store import SqliteStore
     from ingest.mqtt import MqttIngest
+    from ingest.settings import IngestConfig
     from kizuki.config import Settings
 
     lags: list[float] = []
@@ -136,7 +137,8 @@ def _kizuki(url: str, client_id: str, expect: int, workdir: Path, role: str,
     )
     store = SqliteStore(workdir / f"{client_id}.db")
     letters = SqliteDeadLetters(workdir / f"{client_id}-dead.db")
-    ingest = MqttIngest(settings, store, letters, directory, sink, profiles=profiles)
+    config = IngestConfig.of(settings)
+    ingest = MqttIngest(config, store, letters, directory, sink, profiles=profiles)
     if profile:
         _profile_writer(ingest, "bench-ingest.prof")
     start, cpu = time.time(), _cpu()

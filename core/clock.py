@@ -1,4 +1,6 @@
-"""Clocks the engine can run on.
+"""Clocks the engine can run on: one type everywhere, float seconds since the epoch (UTC).
+
+Code that stores or shows a time converts at that edge with :func:`utc`.
 
 The engine asks one clock for "now" everywhere a decision depends on time: when a case
 opens and its SLA falls due, whether a customer is in quiet hours, when a recovering
@@ -14,8 +16,17 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 
 from core.readings import Reading
+
+Clock = Callable[[], float]
+"""Now, as float seconds since the Unix epoch (``time.time`` or a :class:`ReplayClock`)."""
+
+
+def utc(ts: float) -> datetime:
+    """Epoch seconds as an aware UTC datetime."""
+    return datetime.fromtimestamp(ts, UTC)
 
 
 class ReplayClock:

@@ -14,7 +14,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from ingest.base import IngestError
-from kizuki.config import MqttSettings
+from ingest.settings import MqttSettings
 
 HINT = "set KIZUKI_MQTT__URL"
 RECEIVE_MAXIMUM_CAP = 65535

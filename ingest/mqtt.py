@@ -34,9 +34,9 @@ from ingest.decode import BatchDecoder, Directory, Inbound
 from ingest.handoff import Handoff
 from ingest.parsers import JsonParser, Limits, PayloadParser
 from ingest.receiver import ClientFactory, ProcessReceiver, Receiver, ThreadReceiver
+from ingest.settings import IngestConfig, IngestSettings
 from ingest.topics import TopicParser
 from ingest.writer import Committer
-from kizuki.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ class MqttIngest:
 
     def __init__(
         self,
-        settings: Settings,
+        settings: IngestConfig,
         store: TelemetryStore,
         deadletters: DeadLetterStore,
         directory: Directory | None = None,
@@ -69,7 +69,7 @@ class MqttIngest:
         self.connect_timeout_s = connect_timeout_s
         self.client_factory = client_factory
         self._decoder = BatchDecoder(
-            parser or JsonParser(_limits(settings)),
+            parser or JsonParser(_limits(settings.ingest)),
             directory,
             profiles if profiles is not None else (load_profiles() if directory else {}),
             topics=TopicParser(settings.mqtt.topic),
@@ -206,6 +206,5 @@ def _where(url: str) -> str:
         return url
 
 
-def _limits(settings: Settings) -> Limits:
-    cfg = settings.ingest
+def _limits(cfg: IngestSettings) -> Limits:
     return Limits(cfg.max_payload_bytes, cfg.max_future_skew_s, cfg.max_past_skew_s)

@@ -52,7 +52,7 @@ from ingest.connection import (
     open_connection,
 )
 from ingest.decode import Inbound
-from kizuki.config import MqttSettings, Settings
+from ingest.settings import IngestConfig, MqttSettings
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +84,7 @@ class ThreadReceiver:
 
     def __init__(
         self,
-        settings: Settings,
+        settings: IngestConfig,
         url: str,
         clock: Callable[[], float] = time.time,
         connect_timeout_s: float = 10.0,
@@ -235,7 +235,7 @@ class ThreadReceiver:
 class ProcessReceiver:
     """A ``ThreadReceiver`` in a child process; see the module docstring."""
 
-    def __init__(self, settings: Settings, url: str, connect_timeout_s: float = 10.0) -> None:
+    def __init__(self, settings: IngestConfig, url: str, connect_timeout_s: float = 10.0) -> None:
         self.settings = settings
         self.url = url
         self.connect_timeout_s = connect_timeout_s

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from ingest.base import DeadLetterStore, TelemetryStore
-from kizuki.config import Settings
+from ingest.settings import StoreSettings
 
 
-def open_store(settings: Settings) -> TelemetryStore:
-    """``SqliteStore`` (default) or ``InfluxStore`` per ``settings.store.backend``."""
-    cfg = settings.store
+def open_store(cfg: StoreSettings, sqlite_path: Path) -> TelemetryStore:
+    """``SqliteStore`` at ``sqlite_path`` (default) or ``InfluxStore`` per ``cfg.backend``."""
     if cfg.backend == "influxdb":
         from ingest.influx_store import InfluxStore
 
@@ -23,11 +24,11 @@ def open_store(settings: Settings) -> TelemetryStore:
         )
     from ingest.embedded_store import SqliteStore
 
-    return SqliteStore(settings.telemetry_path)
+    return SqliteStore(sqlite_path)
 
 
-def open_deadletters(settings: Settings) -> DeadLetterStore:
+def open_deadletters(path: Path) -> DeadLetterStore:
     """Dead letters live in SQLite next to the other local state, whatever the backend."""
     from ingest.deadletters import SqliteDeadLetters
 
-    return SqliteDeadLetters(settings.deadletter_path)
+    return SqliteDeadLetters(path)

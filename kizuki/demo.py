@@ -11,7 +11,7 @@ from typing import Any
 
 import typer
 
-from core.clock import ReplayClock
+from core.clock import ReplayClock, utc
 from kizuki.config import Settings
 from kizuki.runner import StartupError, check_api_port, start_engine, stop_on_signals, with_port
 
@@ -182,7 +182,7 @@ def case_counts(engine: Any) -> dict[str, int]:
 
     from tickets.models import Case, Notification
 
-    now = engine.now()
+    now = utc(engine.clock())
     pending = Notification.status.in_(("pending", "sending"))
     with engine.session_factory() as session:
 

@@ -13,11 +13,27 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import uvicorn
+
+from anomaly.bank import BankConfig, DetectorBank
+from anomaly.block import warm_up
+from anomaly.peers import PeerConfig
+from api.main import create_app
+from api.settings import AppConfig
 from core.events import AnomalyEvent
 from core.metrics import ANOMALIES
 from core.profiles import load_profiles
 from core.readings import Reading
+from ingest.mqtt import MqttIngest
+from ingest.settings import IngestConfig
+from ingest.stores import open_deadletters, open_store
 from kizuki.config import Settings
+from tickets.db import make_session_factory, migrate
+from tickets.directory import DbDeviceDirectory
+from tickets.dispatcher import Dispatcher
+from tickets.feedback import false_positives
+from tickets.service import CaseService
+from tickets.settings import TicketsConfig
 
 log = logging.getLogger(__name__)
 
@@ -62,36 +78,31 @@ class Engine:
 
     def open_storage(self) -> None:
         """Create the data directory, migrate the case DB and open every store."""
-        from ingest.stores import open_deadletters, open_store
-        from tickets.db import make_session_factory, migrate
-        from tickets.directory import DbDeviceDirectory
 
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
         migrate(self.settings.cases_url)
         self.session_factory = make_session_factory(self.settings.cases_url)
         self.profiles = load_profiles()
         self.directory = DbDeviceDirectory(self.session_factory)
-        self.store = open_store(self.settings)
-        self.deadletters = open_deadletters(self.settings)
+        self.store = open_store(self.settings.store, self.settings.telemetry_path)
+        self.deadletters = open_deadletters(self.settings.deadletter_path)
 
     def start(self) -> None:
-        from api.main import create_app
-        from ingest.mqtt import MqttIngest
-        from tickets.dispatcher import Dispatcher
-        from tickets.service import CaseService
 
         self.bank = self._load_bank()
         self._warm_up_detectors()
         self.cases = CaseService(
             self.session_factory,
             self.profiles,
-            self.settings,
-            clock=self.now,
+            TicketsConfig.of(self.settings),
+            clock=self.clock,
             telemetry=self._telemetry_window,
         )
-        self.dispatcher = Dispatcher(self.session_factory, self.settings, clock=self.now)
+        self.dispatcher = Dispatcher(
+            self.session_factory, TicketsConfig.of(self.settings), clock=self.clock
+        )
         self.ingest = MqttIngest(
-            self.settings,
+            IngestConfig.of(self.settings),
             self.store,
             self.deadletters,
             self.directory,
@@ -100,7 +111,7 @@ class Engine:
         )
         if self.with_api:
             app = create_app(
-                self.settings,
+                AppConfig.of(self.settings),
                 self.session_factory,
                 self.store,
                 self.deadletters,
@@ -168,7 +179,7 @@ class Engine:
         last_save = time.monotonic()
         while not self._stop.wait(1.0):
             try:
-                self.cases.tick(self.now())
+                self.cases.tick()
             except Exception:
                 log.exception("auto-resolve pass failed")
             self._learn_from_feedback()
@@ -178,7 +189,6 @@ class Engine:
 
     def _learn_from_feedback(self) -> None:
         """Customer-labelled false positives make the detectors accept that level."""
-        from tickets.feedback import false_positives
 
         try:
             labels = false_positives(self.session_factory, after_id=self.bank.labels_applied)
@@ -190,7 +200,6 @@ class Engine:
             log.info("detectors learnt from %d labelled false positive(s)", applied)
 
     def _warm_up_detectors(self) -> None:
-        from anomaly.block import warm_up
 
         log.info("preparing the detector kernel (compiled once, then cached)")
         seconds = warm_up()
@@ -198,7 +207,6 @@ class Engine:
             log.info("detector kernel compiled in %.1f s; later starts load it from cache", seconds)
 
     def _load_bank(self) -> Any:
-        from anomaly.bank import DetectorBank
 
         path = self.settings.checkpoint_path
         if path.exists():
@@ -209,8 +217,6 @@ class Engine:
         return DetectorBank(self.profiles, self.directory, self._bank_config())
 
     def _bank_config(self) -> Any:
-        from anomaly.bank import BankConfig
-        from anomaly.peers import PeerConfig
 
         peers = PeerConfig(refit_every_s=self.settings.detect.peer_retrain_every_s)
         return BankConfig(peers=peers)
@@ -222,7 +228,6 @@ class Engine:
             log.exception("could not save detector checkpoint")
 
     def _start_api(self, app: Any) -> None:
-        import uvicorn
 
         config = uvicorn.Config(
             app,
@@ -248,9 +253,3 @@ class Engine:
         thread = threading.Thread(target=target, name=name, daemon=True)
         thread.start()
         self._threads.append(thread)
-
-    def now(self) -> Any:
-        """The engine clock as an aware UTC datetime."""
-        from datetime import UTC, datetime
-
-        return datetime.fromtimestamp(self.clock(), tz=UTC)

@@ -100,6 +100,7 @@ def serve_api(settings: Settings, port: int | None) -> None:
     import uvicorn
 
     from api.main import create_app
+    from api.settings import AppConfig
     from core.profiles import load_profiles
     from ingest.stores import open_deadletters, open_store
     from tickets.db import make_session_factory, migrate
@@ -109,10 +110,10 @@ def serve_api(settings: Settings, port: int | None) -> None:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     migrate(settings.cases_url)
     app = create_app(
-        settings,
+        AppConfig.of(settings),
         make_session_factory(settings.cases_url),
-        open_store(settings),
-        open_deadletters(settings),
+        open_store(settings.store, settings.telemetry_path),
+        open_deadletters(settings.deadletter_path),
         profiles=load_profiles(),
     )
     uvicorn.run(app, host=settings.api.host, port=settings.api.port, log_level="warning")

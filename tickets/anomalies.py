@@ -10,16 +10,16 @@ from typing import Any
 
 from core.events import AnomalyEvent
 from core.profiles import DeviceProfile
-from kizuki.config import Settings
 from tickets import cases as rules
 from tickets.models import Case, Device
+from tickets.settings import TicketsConfig
 
 
 def new_case_values(
     event: AnomalyEvent,
     device: Device,
     profiles: Mapping[str, DeviceProfile],
-    settings: Settings,
+    settings: TicketsConfig,
     now: datetime,
     quiet: bool,
     snapshot: dict[str, Any],
@@ -54,7 +54,7 @@ def new_case_values(
     }
 
 
-def apply_repeat(case: Case, event: AnomalyEvent, settings: Settings, now: datetime) -> bool:
+def apply_repeat(case: Case, event: AnomalyEvent, settings: TicketsConfig, now: datetime) -> bool:
     """Update the open ``case`` with another anomaly; True when its severity rose."""
     before = case.severity
     case.severity = rules.higher(case.severity, event.severity)

@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session
 
 from core.cases import OPEN_STATUSES
 from core.events import SEVERITY_RANK
-from kizuki.config import Settings
 from tickets.models import OPEN_WHERE, Case, Customer, Device, MaintenanceWindow, utcnow
+from tickets.settings import TicketsConfig
 
 BASE_PRIORITY = {"critical": 1, "high": 2, "medium": 3, "low": 4}
 URGENT_ETA_S = 86400.0
@@ -46,7 +46,7 @@ def priority(severity: str, customer: Customer | None, eta_ts: float | None, now
     return max(1, value)
 
 
-def sla_due(settings: Settings, severity: str, now: datetime) -> datetime:
+def sla_due(settings: TicketsConfig, severity: str, now: datetime) -> datetime:
     """When the case must be handled, from ``settings.cases.default_sla_hours``."""
     hours = settings.cases.default_sla_hours.get(severity, 72.0)
     return now + timedelta(hours=hours)

@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
-from kizuki.config import Settings
 from tickets.channels import OutgoingMessage, channel_key
 from tickets.models import ContactPoint, Customer, Notification
 from tickets.outbox import first_contact, zone
+from tickets.settings import TicketsConfig
 
 URGENT_KINDS = frozenset({"detected", "update"})
 
@@ -54,7 +54,7 @@ def quiet_until(customer: Customer, now: datetime) -> datetime | None:
     return until.astimezone(UTC)
 
 
-def decide(row: Notification, settings: Settings, now: datetime) -> Decision:
+def decide(row: Notification, settings: TicketsConfig, now: datetime) -> Decision:
     """What to do with a claimed row right now."""
     customer = row.customer
     if customer.opted_out:
@@ -74,7 +74,7 @@ def is_urgent(row: Notification) -> bool:
     return row.kind in URGENT_KINDS and row.case.severity == "critical"
 
 
-def target_for(row: Notification, settings: Settings) -> Target | None:
+def target_for(row: Notification, settings: TicketsConfig) -> Target | None:
     """The row's current contact point (or the log channel in log mode)."""
     if settings.notify.mode == "log":
         return Target("log", "log://", "log", row.contact_point)

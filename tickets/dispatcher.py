@@ -28,15 +28,16 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Mapping
+import time
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql.elements import ColumnElement
 
+from core.clock import Clock, utc
 from core.metrics import NOTIFICATIONS
-from kizuki.config import Settings
 from tickets import delivery, retry
 from tickets.channels import (
     AppriseChannel,
@@ -48,7 +49,8 @@ from tickets.channels import (
 )
 from tickets.coalesce import coalesce
 from tickets.lifecycle import log as timeline
-from tickets.models import ContactPoint, DeliveryAttempt, Notification, utcnow
+from tickets.models import ContactPoint, DeliveryAttempt, Notification
+from tickets.settings import TicketsConfig
 
 log = logging.getLogger(__name__)
 ACTOR = "dispatcher"
@@ -63,13 +65,13 @@ class Dispatcher:
     def __init__(
         self,
         session_factory: sessionmaker[Session],
-        settings: Settings,
-        clock: Callable[[], datetime] = utcnow,
+        settings: TicketsConfig,
+        clock: Clock = time.time,
         channels: Mapping[str, Channel] | None = None,
         batch_size: int = 50,
         lease_s: float = 120.0,
     ) -> None:
-        if settings.environment == "production":
+        if settings.production:
             try:
                 settings.notify.refuse_in_production()
             except ValueError as exc:
@@ -86,7 +88,7 @@ class Dispatcher:
 
     def run_once(self) -> int:
         """Process every due row once (up to ``batch_size``); returns how many."""
-        claimed = self._claim(self.clock())
+        claimed = self._claim(utc(self.clock()))
         # oldest first within the batch, so a case's notices are judged in order (coalesce)
         for row_id, lease, reclaimed in sorted(claimed):
             self._process(row_id, lease, reclaimed)
@@ -136,7 +138,7 @@ class Dispatcher:
     # -- deliver ------------------------------------------------------------------------
 
     def _process(self, row_id: int, lease: datetime, reclaimed: bool) -> None:
-        now = self.clock()
+        now = utc(self.clock())
         with self.session_factory() as session:
             row = session.get_one(Notification, row_id)
             decision = coalesce(session, row, now) or delivery.decide(row, self.settings, now)

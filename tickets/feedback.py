@@ -1,7 +1,7 @@
 """Signed feedback links on every notification, and recording the customer's vote.
 
 A token is ``itsdangerous`` URL-safe and timestamped, signed with
-``settings.api.secret_key`` (salt ``kizuki-feedback``), and carries the notification and
+``TicketsConfig.secret_key`` (salt ``kizuki-feedback``), and carries the notification and
 case ids. Links look like ``{public_base_url}/feedback/{token}?vote=up|down``; the API
 serves that route and calls ``record_feedback``. A thumbs-down on a "detected" notice
 is also stored in ``detector_labels`` as a customer-reported false positive.
@@ -29,8 +29,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
-from kizuki.config import Settings
 from tickets.models import CaseEvent, DetectorLabel, Feedback, Notification, utcnow
+from tickets.settings import TicketsConfig
 
 SALT = "kizuki-feedback"
 DEFAULT_MAX_AGE_S = 30 * 86400
@@ -79,12 +79,15 @@ def _serializer(secret: str, now: Callable[[], float] | None) -> URLSafeTimedSer
     return URLSafeTimedSerializer(secret, salt=SALT, signer=_Signer)
 
 
-def _secret(settings: Settings) -> str:
-    return settings.api.secret_key.get_secret_value()
+def _secret(settings: TicketsConfig) -> str:
+    return settings.secret_key.get_secret_value()
 
 
 def make_token(
-    settings: Settings, notification_id: int, case_id: int, now: Callable[[], float] | None = None
+    settings: TicketsConfig,
+    notification_id: int,
+    case_id: int,
+    now: Callable[[], float] | None = None,
 ) -> str:
     """A signed, timestamped token for one notification."""
     payload = {"n": notification_id, "c": case_id}
@@ -92,7 +95,7 @@ def make_token(
 
 
 def read_token(
-    settings: Settings,
+    settings: TicketsConfig,
     token: str,
     max_age_s: float = DEFAULT_MAX_AGE_S,
     now: Callable[[], float] | None = None,
@@ -109,7 +112,7 @@ def read_token(
     return FeedbackClaim(notification_id=int(data["n"]), case_id=int(data["c"]))
 
 
-def feedback_url(settings: Settings, token: str, vote: str | None = None) -> str:
+def feedback_url(settings: TicketsConfig, token: str, vote: str | None = None) -> str:
     """The public link for ``token`` (with ``?vote=`` when given)."""
     base = settings.notify.public_base_url.rstrip("/")
     url = f"{base}/feedback/{token}"
@@ -122,18 +125,18 @@ def record_feedback(
     vote: str,
     comment: str = "",
     *,
-    settings: Settings | None = None,
+    settings: TicketsConfig,
     max_age_s: float = DEFAULT_MAX_AGE_S,
     now: Callable[[], float] | None = None,
 ) -> FeedbackResult:
     """Record (or change) the customer's vote on the notification behind ``token``.
 
-    ``settings`` provides the signing key (default: ``Settings()`` from the environment).
+    ``settings`` provides the signing key.
     One vote per notification: voting again replaces the earlier vote.
     """
     if vote not in VOTES:
         raise InvalidVote(f"vote must be 'up' or 'down', not {vote!r}")
-    claim = read_token(settings or Settings(), token, max_age_s, now)
+    claim = read_token(settings, token, max_age_s, now)
     with session_factory.begin() as session:
         # row lock (PostgreSQL): concurrent votes on one notice apply one after the other
         notification = session.get(Notification, claim.notification_id, with_for_update=True)

@@ -17,10 +17,10 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from core.profiles import DeviceProfile
-from kizuki.config import Settings
 from tickets.feedback import feedback_url, make_token
 from tickets.kb import ALL_CLEAR, GENERIC, Kind, render
 from tickets.models import Case, ContactPoint, Customer, Notification
+from tickets.settings import TicketsConfig
 
 OBSERVED = {
     "en": "{metric} {observed:.4g} {unit} (normally about {expected:.4g} {unit})",
@@ -30,7 +30,7 @@ OBSERVED = {
 
 def enqueue(
     session: Session,
-    settings: Settings,
+    settings: TicketsConfig,
     case: Case,
     kind: Kind,
     profiles: Mapping[str, DeviceProfile],
@@ -91,7 +91,7 @@ def first_contact(customer: Customer, after: int | None = None) -> ContactPoint 
 
 
 def _context(
-    settings: Settings,
+    settings: TicketsConfig,
     case: Case,
     customer: Customer,
     row: Notification,

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-from kizuki.config import Settings
+from tickets.settings import TicketsConfig
 
 OUTCOME_UNKNOWN = (
     "outcome unknown: a dispatcher stopped during send; re-sending with the same idempotency key"
@@ -45,7 +45,7 @@ class Plan:
     reason: str = ""
 
 
-def backoff(settings: Settings, failures: int) -> timedelta:
+def backoff(settings: TicketsConfig, failures: int) -> timedelta:
     """The wait after a contact point's ``failures``-th failure: backoff_s, 2x, 4x ...
     capped at ``max_backoff_s``."""
     notify = settings.notify
@@ -54,7 +54,7 @@ def backoff(settings: Settings, failures: int) -> timedelta:
 
 
 def plan(
-    history: Sequence[Tried], slots: Sequence[Slot], settings: Settings, now: datetime
+    history: Sequence[Tried], slots: Sequence[Slot], settings: TicketsConfig, now: datetime
 ) -> Plan:
     """What to do after the last attempt in ``history`` failed; ``slots`` are the
     customer's enabled contact points in preference order."""
@@ -75,7 +75,7 @@ def plan(
 
 
 def _following(
-    live: Sequence[Slot], slots: Sequence[Slot], current: Slot, failed: int, settings: Settings
+    live: Sequence[Slot], slots: Sequence[Slot], current: Slot, failed: int, settings: TicketsConfig
 ) -> Slot:
     """``current`` until its round of ``max_attempts`` is used up, then the next live slot
     after it (wrapping round to the most preferred)."""

@@ -19,6 +19,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -28,18 +29,19 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.cases import OPEN_STATUSES
+from core.clock import Clock, utc
 from core.events import AnomalyEvent
 from core.metrics import CASES_OPENED, CASES_RESOLVED
 from core.profiles import DeviceProfile
-from kizuki.config import Settings
 from tickets import cases as rules
 from tickets import lifecycle
 from tickets.anomalies import apply_repeat, new_case_values
 from tickets.lifecycle import CaseError, CaseNotFound, InvalidTransition, UnknownAgent
-from tickets.models import Case, Device, MaintenanceWindow, Notification, utcnow
+from tickets.models import Case, Device, MaintenanceWindow, Notification
 from tickets.outbox import enqueue, pull_forward
 from tickets.queue import route_queue
 from tickets.routing import need_of, route
+from tickets.settings import TicketsConfig
 from tickets.snapshot import Telemetry, take_snapshot
 
 __all__ = [
@@ -53,7 +55,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 SYSTEM = "kizuki"
 RACE_RETRIES = 5
-Clock = Callable[[], datetime]
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,8 +73,8 @@ class CaseService:
         self,
         session_factory: sessionmaker[Session],
         profiles: Mapping[str, DeviceProfile],
-        settings: Settings,
-        clock: Clock = utcnow,
+        settings: TicketsConfig,
+        clock: Clock = time.time,
         telemetry: Telemetry | None = None,
         snapshot_before_s: float = 6 * 3600.0,
     ) -> None:
@@ -84,6 +85,9 @@ class CaseService:
         self.telemetry = telemetry
         self.snapshot_before_s = snapshot_before_s
         self._routed_at: datetime | None = None
+
+    def _now(self) -> datetime:
+        return utc(self.clock())
 
     # -- events -------------------------------------------------------------------------
 
@@ -100,7 +104,7 @@ class CaseService:
         return outcome
 
     def _anomaly(self, session: Session, event: AnomalyEvent, snapshot: dict[str, Any]) -> Outcome:
-        now, at = self.clock(), rules.as_datetime(event.ts)
+        now, at = self._now(), rules.as_datetime(event.ts)
         profile = self.profiles.get(event.model)
         device = rules.ensure_device(
             session, event.device_id, event.model, profile.product_line if profile else ""
@@ -176,7 +180,7 @@ class CaseService:
             enqueue(session, self.settings, case, "update", self.profiles, now)
 
     def _recover(self, event: AnomalyEvent) -> Outcome:
-        at, now = rules.as_datetime(event.ts), self.clock()
+        at, now = rules.as_datetime(event.ts), self._now()
         with self.session_factory.begin() as session:
             cases = rules.find_open(session, event.device_id, event.failure_mode, lock=True)
             for case in cases:
@@ -201,7 +205,7 @@ class CaseService:
 
     def tick(self, now: float | datetime | None = None) -> list[int]:
         """Resolve cases healthy for ``auto_resolve_after_s``; returns their ids."""
-        at = rules.as_datetime(now) if now is not None else self.clock()
+        at = rules.as_datetime(now) if now is not None else self._now()
         cutoff = at - timedelta(seconds=self.settings.cases.auto_resolve_after_s)
         with self.session_factory() as session:
             candidates = session.scalars(
@@ -297,6 +301,6 @@ class CaseService:
     def _act(self, case_id: int, action: Callable[[Session, Case, datetime], None]) -> Case:
         with self.session_factory.begin() as session:
             case = lifecycle.load(session, case_id)
-            action(session, case, self.clock())
+            action(session, case, self._now())
             session.flush()
             return case

@@ -45,7 +45,7 @@ def feedback_form(
     request: Request, ctx: CtxDep, token: Token, vote: Annotated[Vote | None, Query()] = None
 ) -> Response:
     try:
-        claim = read_token(ctx.settings, token)
+        claim = read_token(ctx.config.tickets, token)
     except FeedbackError as exc:
         raise HTTPException(_status_of(exc), str(exc)) from None
     return render(
@@ -73,7 +73,9 @@ def feedback_submit(
     if not csrf_ok(request, csrf_token):
         raise HTTPException(403, "The form has expired; open the link again.")
     try:
-        result = record_feedback(ctx.session_factory, token, vote, comment, settings=ctx.settings)
+        result = record_feedback(
+            ctx.session_factory, token, vote, comment, settings=ctx.config.tickets
+        )
     except FeedbackError as exc:
         raise HTTPException(_status_of(exc), str(exc)) from None
     claim = FeedbackClaim(result.notification_id, result.case_id)

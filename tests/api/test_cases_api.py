@@ -99,11 +99,13 @@ def test_a_forged_cursor_is_a_400_problem(client: httpx.Client, world: World) ->
 
 def test_case_detail_tells_the_whole_story(client: httpx.Client, world: World) -> None:
     case = world.cases["refrigerant"]
-    Dispatcher(world.session_factory, world.settings).run_once()  # deliver the outbox (log mode)
+    Dispatcher(
+        world.session_factory, world.settings.tickets
+    ).run_once()  # deliver the outbox (log mode)
     detail = get(client, world, f"/api/v1/cases/{case}")
     notice = detail["notifications"][0]
-    token = make_token(world.settings, notice["id"], case)
-    record_feedback(world.session_factory, token, "up", "Thanks!", settings=world.settings)
+    token = make_token(world.settings.tickets, notice["id"], case)
+    record_feedback(world.session_factory, token, "up", "Thanks!", settings=world.settings.tickets)
     detail = get(client, world, f"/api/v1/cases/{case}")
 
     assert detail["failure_mode_title"] == "Refrigerant leak"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Sequence
 
@@ -87,7 +88,7 @@ def test_a_bug_behind_a_page_is_an_error_page_in_the_users_language(world: World
 
 def test_the_bootstrap_admin_key_from_settings_works(world: World) -> None:
     api = world.settings.api.model_copy(update={"admin_api_key": SecretStr("let-me-in-0123")})
-    settings = world.settings.model_copy(update={"api": api})
+    settings = dataclasses.replace(world.settings, api=api)
     app = create_app(
         settings, world.session_factory, world.store, world.deadletters, case_service=world.service
     )

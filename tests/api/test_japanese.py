@@ -95,7 +95,7 @@ def english_words(text: str, names: set[str]) -> list[str]:
 
 @pytest.fixture(scope="module")
 def ja_client(base_url: str, world: World) -> Iterator[httpx.Client]:
-    Dispatcher(world.session_factory, world.settings).run_once()  # notices and attempts
+    Dispatcher(world.session_factory, world.settings.tickets).run_once()  # notices and attempts
     with httpx.Client(base_url=base_url, timeout=30, headers={"Accept-Language": "ja"}) as c:
         log_in(c, "agent")
         c.get("/cases?lang=ja")
@@ -166,7 +166,7 @@ def test_public_pages_speak_japanese(base_url: str, world: World) -> None:
                 select(Notification).where(Notification.locale == "ja")
             ).first()
             assert notice is not None
-        token = make_token(world.settings, notice.id, notice.case_id)
+        token = make_token(world.settings.tickets, notice.id, notice.case_id)
         _assert_japanese(stranger.get(f"/feedback/{token}").text, world, "/feedback")
 
 

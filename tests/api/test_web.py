@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 import httpx
@@ -176,7 +177,7 @@ def test_feedback_page_records_the_customers_vote(client: httpx.Client, world: W
             select(Notification).where(Notification.case_id == world.cases["bearing"])
         ).first()
         assert notice is not None
-    token = make_token(world.settings, notice.id, notice.case_id)
+    token = make_token(world.settings.tickets, notice.id, notice.case_id)
     form = client.get(f"/feedback/{token}?vote=down")  # in the customer's language
     assert form.status_code == 200 and "役に立ちましたか" in form.text
     with world.session_factory() as session:  # opening the link records nothing
@@ -204,11 +205,11 @@ def _attempts(page: str) -> list[list[str]]:
 def test_the_case_page_lists_each_delivery_attempt_without_feedback_links(
     client: httpx.Client, world: World, role: str
 ) -> None:
-    Dispatcher(world.session_factory, world.settings).run_once()  # the demo log channel
+    Dispatcher(world.session_factory, world.settings.tickets).run_once()  # the demo log channel
     failing = open_case_reaching(world, "webhook", f"json://127.0.0.1:{free_port()}/hook")
-    apprise = world.settings.notify.model_copy(update={"mode": "apprise"})
+    apprise = world.settings.tickets.notify.model_copy(update={"mode": "apprise"})
     Dispatcher(
-        world.session_factory, world.settings.model_copy(update={"notify": apprise})
+        world.session_factory, dataclasses.replace(world.settings.tickets, notify=apprise)
     ).run_once()
     log_in(client, role)
     with world.session_factory() as session:

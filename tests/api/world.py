@@ -6,11 +6,11 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from api.auth import create_api_key, create_user
+from api.settings import AppConfig
 from core.events import AnomalyEvent, Explanation
 from core.profiles import load_profiles
 from core.readings import DeadLetter, Reading
@@ -55,7 +55,7 @@ MANIFEST: dict[str, Any] = {
 
 @dataclass
 class World:
-    settings: Settings
+    settings: AppConfig
     session_factory: Any
     store: SqliteStore
     deadletters: SqliteDeadLetters
@@ -146,7 +146,8 @@ def build_world(tmp: Path, cases_url: str | None = None) -> World:
     """Everything the API reads, populated the way the engine would populate it.
 
     The case DB is a SQLite file under ``tmp`` unless ``cases_url`` names another one."""
-    settings = Settings(data_dir=tmp, api={"secret_key": "test-secret-key-0123456789"})
+    root = Settings(data_dir=tmp, api={"secret_key": "test-secret-key-0123456789"})
+    settings = AppConfig.of(root)
     url = cases_url or f"sqlite:///{tmp / 'cases.db'}"
     migrate(url)
     factory = make_session_factory(url)
@@ -174,7 +175,7 @@ def build_world(tmp: Path, cases_url: str | None = None) -> World:
             ),
         ]
     )
-    service = CaseService(factory, load_profiles(), settings, clock=lambda: datetime.now(UTC))
+    service = CaseService(factory, load_profiles(), settings.tickets, clock=time.time)
     world = World(settings, factory, store, letters, service, now)
     _open_cases(world)
     for role in ROLES:

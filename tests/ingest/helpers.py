@@ -14,6 +14,7 @@ from core.readings import Reading
 from ingest.deadletters import SqliteDeadLetters
 from ingest.embedded_store import SqliteStore
 from ingest.mqtt import MqttIngest
+from ingest.settings import IngestConfig
 from kizuki.config import Settings
 
 
@@ -48,8 +49,8 @@ def wait_until(check: Callable[[], bool], timeout: float = 30.0, every: float = 
     return check()
 
 
-def settings_for(url: str, unique: str, **ingest: object) -> Settings:
-    return Settings(
+def settings_for(url: str, unique: str, **ingest: object) -> IngestConfig:
+    root = Settings(
         mqtt={
             "url": url,
             "client_id": f"kz-test-{unique}",
@@ -58,6 +59,7 @@ def settings_for(url: str, unique: str, **ingest: object) -> Settings:
         },
         ingest={"max_payload_bytes": 4096, **ingest},
     )
+    return IngestConfig.of(root)
 
 
 class Harness:

@@ -17,6 +17,7 @@ from core.metrics import DEAD_LETTERS
 from ingest.deadletters import SqliteDeadLetters
 from ingest.embedded_store import SqliteStore
 from ingest.mqtt import MqttIngest
+from ingest.settings import IngestConfig
 from kizuki.config import Settings
 from tests.ingest.fakes import Delivery, FakeClient, factory
 from tests.ingest.helpers import wait_until
@@ -31,7 +32,9 @@ class Stores:
 
     def ingest(self, client: FakeClient) -> MqttIngest:
         settings = Settings(mqtt={"url": "mqtt://127.0.0.1:1", "client_id": "fake"})
-        ingest = MqttIngest(settings, self.telemetry, self.letters, client_factory=factory(client))
+        ingest = MqttIngest(
+            IngestConfig.of(settings), self.telemetry, self.letters, client_factory=factory(client)
+        )
         ingest.start()
         return ingest
 

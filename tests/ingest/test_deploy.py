@@ -17,6 +17,7 @@ from ingest.base import IngestError
 from ingest.deadletters import SqliteDeadLetters
 from ingest.embedded_store import SqliteStore
 from ingest.mqtt import MqttIngest
+from ingest.settings import IngestConfig
 from kizuki.config import Settings
 from tests.ingest.broker import ShippedBroker
 from tests.ingest.helpers import wait_until
@@ -64,7 +65,9 @@ def broker(shipped: ShippedBroker) -> str:
 
 def _ingest(address: str, tmp: Path, creds: str = ENGINE) -> MqttIngest:
     settings = Settings(mqtt={"url": f"mqtt://{creds}@{address}", "session_expiry_s": 600})
-    return MqttIngest(settings, SqliteStore(tmp / "t.db"), SqliteDeadLetters(tmp / "d.db"))
+    return MqttIngest(
+        IngestConfig.of(settings), SqliteStore(tmp / "t.db"), SqliteDeadLetters(tmp / "d.db")
+    )
 
 
 def _device_publish(
@@ -132,7 +135,9 @@ def test_broker_restart_mid_stream_loses_and_doubles_nothing(
         store={"batch_size": 100},
     )
     store = SqliteStore(tmp_path / "t.db")
-    ingest = MqttIngest(settings, store, SqliteDeadLetters(tmp_path / "d.db"), sink=slow_sink)
+    ingest = MqttIngest(
+        IngestConfig.of(settings), store, SqliteDeadLetters(tmp_path / "d.db"), sink=slow_sink
+    )
     ingest.start()
     now = time.time()
     payloads = [

@@ -53,7 +53,7 @@ def start_ingester(
         "KIZUKI_STORE__BATCH_SIZE": "200",
     }
     proc = subprocess.Popen(
-        [sys.executable, "-m", "ingest.run"], cwd=ROOT, env=env, text=True,
+        [sys.executable, "-m", "kizuki.ingest_run"], cwd=ROOT, env=env, text=True,
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=own_group,
     )  # fmt: skip
     assert proc.stdout is not None and proc.stdout.readline().strip() == "ingest ready"

@@ -15,14 +15,14 @@ from kizuki.config import Settings
 
 def test_default_backend_is_sqlite_under_data_dir(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path)
-    store = open_store(settings)
+    store = open_store(settings.store, settings.telemetry_path)
     assert isinstance(store, SqliteStore) and store.path == tmp_path / "telemetry.db"
     store.close()
 
 
 def test_influxdb_backend_from_settings(tmp_path: Path) -> None:
     settings = Settings(store={"backend": "influxdb", "influx_url": "http://127.0.0.1:9"})
-    store = open_store(settings)
+    store = open_store(settings.store, settings.telemetry_path)
     assert isinstance(store, InfluxStore) and store.database == "telemetry"
     store.close()
 
@@ -43,7 +43,7 @@ def test_sqlite_batch_across_insert_chunks_keeps_every_point_and_the_later_dupli
 
 
 def test_dead_letters_page_newest_first_and_filter(tmp_path: Path) -> None:
-    letters = open_deadletters(Settings(data_dir=tmp_path))
+    letters = open_deadletters(Settings(data_dir=tmp_path).deadletter_path)
     letters.add(
         [
             DeadLetter("t", bytes([i]), "not_json" if i % 2 else "ts_past", f"#{i}", i)

@@ -20,6 +20,7 @@ from core.profiles import DeviceProfile, load_profiles
 from kizuki.config import Settings
 from tickets.db import make_engine, make_session_factory, migrate
 from tickets.registry import import_manifest, seed_demo_agents
+from tickets.settings import TicketsConfig
 
 T0 = datetime(2026, 11, 20, 3, 0, tzinfo=UTC)  # 12:00 in Tokyo, 03:00 UTC
 
@@ -66,23 +67,25 @@ def profiles() -> dict[str, DeviceProfile]:
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return Settings(
+def settings(tmp_path: Path) -> TicketsConfig:
+    root = Settings(
         data_dir=tmp_path / "data",
         notify={"mode": "apprise", "backoff_s": 1.0, "max_attempts": 3,
                 "public_base_url": "https://kizuki.example"},
         cases={"auto_resolve_after_s": 3600.0},
     )  # fmt: skip
+    return TicketsConfig.of(root)
 
 
 class FakeClock:
-    """A settable clock (aware UTC)."""
+    """A settable clock: ``now`` is an aware UTC datetime; calling it gives epoch seconds,
+    as every Kizuki clock does."""
 
     def __init__(self, start: datetime = T0) -> None:
         self.now = start
 
-    def __call__(self) -> datetime:
-        return self.now
+    def __call__(self) -> float:
+        return self.now.timestamp()
 
     def advance(self, seconds: float) -> datetime:
         self.now += timedelta(seconds=seconds)

@@ -31,9 +31,10 @@ CHILD = textwrap.dedent(
     from tickets.channels import AppriseChannel, LogChannel
     from tickets.db import make_session_factory
     from tickets.dispatcher import Dispatcher
+    from tickets.settings import TicketsConfig
 
     url, data_dir, mode = sys.argv[1:4]
-    settings = Settings(data_dir=data_dir, notify={"mode": mode})
+    settings = TicketsConfig.of(Settings(data_dir=data_dir, notify={"mode": mode}))
 
     class DieAfterSend:
         def __init__(self, inner):
@@ -81,7 +82,7 @@ def statuses(factory) -> list[str]:
 
 
 def test_webhook_crash_between_send_and_mark(three_notices, db_url, settings, webhook):
-    assert crash_dispatcher(db_url, settings.data_dir, "apprise") == 70
+    assert crash_dispatcher(db_url, settings.outbox_dir.parent, "apprise") == 70
     assert len(webhook.requests) == 1 and statuses(three_notices).count("sending") == 1
 
     clock = FakeClock(datetime.now(UTC))
@@ -103,7 +104,7 @@ def test_webhook_crash_between_send_and_mark(three_notices, db_url, settings, we
 
 def test_log_channel_crash_between_send_and_mark_writes_once(three_notices, db_url, settings):
     settings.notify.mode = "log"
-    assert crash_dispatcher(db_url, settings.data_dir, "log") == 70
+    assert crash_dispatcher(db_url, settings.outbox_dir.parent, "log") == 70
     clock = FakeClock(datetime.now(UTC) + timedelta(seconds=LEASE_S + 1))
     assert Dispatcher(three_notices, settings, clock=clock, lease_s=LEASE_S).run_once() == 3
     assert statuses(three_notices) == ["sent"] * 3
@@ -125,7 +126,8 @@ def test_outcome_unknown_does_not_use_up_a_channels_tries(session_factory, profi
     })  # fmt: skip
     CaseService(session_factory, profiles, settings, clock=FakeClock()).handle(make_event("ac-1"))
     webhook.statuses = [503] * 10
-    assert crash_dispatcher(db_url, settings.data_dir, "apprise") == 71  # failed, then died
+    died = crash_dispatcher(db_url, settings.outbox_dir.parent, "apprise")
+    assert died == 71  # failed, then died
     clock = FakeClock(datetime.now(UTC) + timedelta(seconds=LEASE_S + 1))
     dispatcher = Dispatcher(session_factory, settings, clock=clock, lease_s=LEASE_S)
     for wait in (1.0, 2.0, 0.0):  # backoff 1 s, 2 s, then the log channel at once

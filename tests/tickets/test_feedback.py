@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import pytest
+from pydantic import SecretStr
 from sqlalchemy import select
 
-from kizuki.config import Settings
 from tests.tickets.conftest import make_event
 from tickets.feedback import (
     ExpiredToken,
@@ -65,7 +66,7 @@ def test_thumbs_down_on_detected_notice_is_a_labelled_false_positive(fleet, noti
 
 
 def test_forged_or_tampered_tokens_are_refused(fleet, notice, settings):
-    other = Settings(api={"secret_key": "someone-else"})
+    other = dataclasses.replace(settings, secret_key=SecretStr("someone-else"))
     forged = make_token(other, notice.id, notice.case_id)
     for bad in (forged, notice.feedback_token[:-2] + "xx", "not-a-token", ""):
         with pytest.raises(InvalidToken, match="not valid"):

@@ -1,4 +1,4 @@
-"""Run ingest alone until SIGINT/SIGTERM: ``python -m ingest.run`` (settings from env).
+"""Run ingest alone until SIGINT/SIGTERM: ``python -m kizuki.ingest_run`` (settings from env).
 
 Prints one line ``ingest ready`` on stdout once subscribed, so supervisors and tests know
 when messages are being taken, and ``ingest stopped: {...}`` (the counts, JSON) at exit.
@@ -14,14 +14,16 @@ import threading
 
 from ingest.base import IngestError
 from ingest.mqtt import MqttIngest
+from ingest.settings import IngestConfig
 from ingest.stores import open_deadletters, open_store
 from kizuki.config import Settings
 
 
 def serve(settings: Settings, stop: threading.Event, url: str | None = None) -> dict[str, int]:
     """Ingest until ``stop`` is set; return the final counts."""
-    store, deadletters = open_store(settings), open_deadletters(settings)
-    ingest = MqttIngest(settings, store, deadletters, url=url)
+    store = open_store(settings.store, settings.telemetry_path)
+    deadletters = open_deadletters(settings.deadletter_path)
+    ingest = MqttIngest(IngestConfig.of(settings), store, deadletters, url=url)
     try:
         ingest.start()
         print("ingest ready", flush=True)

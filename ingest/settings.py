@@ -1,0 +1,117 @@
+"""Settings sections of ingest/ (see :mod:`core.settings`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, Protocol
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, field_validator
+
+from core.settings import Section
+
+
+class MqttSettings(Section):
+    url: str | None = Field(
+        default=None,
+        description="mqtt://[user:pass@]host:port of an existing broker; unset = start one.",
+    )
+    client_id: str = "kizuki-engine"
+    topic: str = "devices/+/telemetry"
+    status_topic: str = "devices/+/status"
+    qos: Literal[0, 1, 2] = 1
+    protocol: Literal["5", "3.1.1"] = Field(
+        default="5",
+        description="MQTT protocol version; the embedded amqtt broker speaks 3.1.1 only.",
+    )
+    keepalive: int = 30
+    max_inflight: int = 1000
+    session_expiry_s: int = Field(
+        default=7 * 86400,
+        ge=0,
+        le=2**32 - 1,
+        description="How long the broker keeps our session and its unacked backlog while "
+        "the engine is away (MQTT 5 Session Expiry; Mosquitto caps it with "
+        "persistent_client_expiration, 7d in deploy/mosquitto).",
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _url_is_mqtt(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("mqtt", "mqtts", "tcp") or not parts.hostname:
+            raise ValueError(f"expected mqtt://host:port, got {value!r}")
+        try:
+            parts.port  # noqa: B018 - raises on a non-numeric port
+        except ValueError as exc:
+            raise ValueError(f"bad port in {value!r}") from exc
+        return value
+
+
+class StoreSettings(Section):
+    backend: Literal["sqlite", "influxdb"] = "sqlite"
+    sqlite_path: Path | None = Field(default=None, description="Default: <data_dir>/telemetry.db")
+    influx_url: str = "http://127.0.0.1:8086"
+    influx_token: SecretStr = SecretStr("")
+    influx_org: str = "kizuki"
+    influx_bucket: str = "telemetry"
+    influx_query_url: str | None = Field(
+        default=None, description="Base URL of the InfluxQL /query endpoint; default influx_url."
+    )
+    influx_database: str | None = Field(
+        default=None, description="InfluxQL database (DBRP-mapped to the bucket); default bucket."
+    )
+    influx_write_api: Literal["v2", "v1"] = Field(
+        default="v2",
+        description="'v2' writes to /api/v2/write (InfluxDB 2, 3, 1.8+); "
+        "'v1' to /write?db=influx_database (InfluxDB 1.x before 1.8).",
+    )
+    batch_size: int = 5000
+    flush_interval_s: float = 0.2
+
+
+class IngestSettings(Section):
+    max_payload_bytes: int = 256 * 1024
+    max_future_skew_s: float = 300.0
+    max_past_skew_s: float = 400 * 86400.0
+    queue_size: int = 20000
+    receiver: Literal["process", "thread"] = Field(
+        default="process",
+        description="Where paho's client runs: 'process', a child process, so MQTT receive "
+        "and decoding, commits and detection use two cores (see ingest/receiver.py); "
+        "'thread', a thread of the engine's process.",
+    )
+    batch_linger_s: float = Field(
+        default=0.05,
+        ge=0,
+        description="After an idle spell, wait this long for more messages before a batch "
+        "(a trickle becomes one commit and one detector pass instead of many).",
+    )
+
+
+class Sections(Protocol):
+    """Anything holding ingest's three sections (the application's root settings)."""
+
+    @property
+    def mqtt(self) -> MqttSettings: ...
+    @property
+    def ingest(self) -> IngestSettings: ...
+    @property
+    def store(self) -> StoreSettings: ...
+
+
+@dataclass(frozen=True, slots=True)
+class IngestConfig:
+    """What ingest reads: the broker (``mqtt``), bounds and receiver (``ingest``) and the
+    batching of commits (``store``)."""
+
+    mqtt: MqttSettings = field(default_factory=MqttSettings)
+    ingest: IngestSettings = field(default_factory=IngestSettings)
+    store: StoreSettings = field(default_factory=StoreSettings)
+
+    @classmethod
+    def of(cls, root: Sections) -> IngestConfig:
+        return cls(root.mqtt, root.ingest, root.store)

@@ -1,0 +1,86 @@
+"""Settings sections of tickets/ (see :mod:`core.settings`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, Protocol
+
+from pydantic import Field, SecretStr
+
+from core.settings import Section
+
+
+class CaseSettings(Section):
+    db_url: str | None = Field(default=None, description="Default: sqlite:///<data_dir>/cases.db")
+    auto_resolve_after_s: float = 6 * 3600.0
+    default_sla_hours: dict[str, float] = {"critical": 4, "high": 24, "medium": 72, "low": 168}
+    reroute_every_s: float = Field(
+        default=60.0, ge=0, description="How often unassigned cases are offered to agents again."
+    )
+
+
+class NotifySettings(Section):
+    mode: Literal["log", "apprise"] = Field(
+        default="log",
+        description="'log' writes notifications to the log and outbox_dir (demo); "
+        "'apprise' delivers them to each contact point's URL.",
+    )
+    outbox_dir: Path | None = Field(default=None, description="Default: <data_dir>/outbox")
+    max_attempts: int = Field(
+        default=5, ge=1, description="Tries per contact point before the next one takes over."
+    )
+    backoff_s: float = Field(default=2.0, gt=0, description="First retry wait; doubles after.")
+    max_backoff_s: float = Field(default=3600.0, gt=0, description="Cap of the retry wait.")
+    give_up_after_s: float = Field(
+        default=48 * 3600.0,
+        gt=0,
+        description="Retry budget from the first attempt, going round the contact points "
+        "again and again; after it the notification is marked failed.",
+    )
+    poll_interval_s: float = 0.5
+    public_base_url: str = "http://127.0.0.1:8000"
+    allow_log_in_production: bool = Field(
+        default=False,
+        description="Let environment=production run with mode='log' (nothing is delivered).",
+    )
+
+    def refuse_in_production(self) -> None:
+        """Raise ValueError if production would write notices to files, not deliver them."""
+        if self.mode == "log" and not self.allow_log_in_production:
+            raise ValueError(
+                "notify.mode is 'log' in production, so customers would get nothing: set "
+                "KIZUKI_NOTIFY__MODE=apprise (or KIZUKI_NOTIFY__ALLOW_LOG_IN_PRODUCTION=true "
+                "to keep writing notices to files)"
+            )
+
+
+class Sections(Protocol):
+    """The application's root settings, as far as tickets reads them."""
+
+    @property
+    def cases(self) -> CaseSettings: ...
+    @property
+    def notify(self) -> NotifySettings: ...
+    @property
+    def feedback_secret(self) -> SecretStr: ...
+    @property
+    def outbox_dir(self) -> Path: ...
+    @property
+    def production(self) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class TicketsConfig:
+    """What tickets reads: its sections, the key that signs feedback links, where the
+    log channel writes, and whether this is production (no silent 'log' delivery)."""
+
+    cases: CaseSettings
+    notify: NotifySettings
+    secret_key: SecretStr
+    outbox_dir: Path
+    production: bool = False
+
+    @classmethod
+    def of(cls, root: Sections) -> TicketsConfig:
+        return cls(root.cases, root.notify, root.feedback_secret, root.outbox_dir, root.production)
