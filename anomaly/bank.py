@@ -25,11 +25,10 @@ from anomaly.block import ANOMALY, ARRAYS, StreamBlock
 from anomaly.checkpoint import read_checkpoint, write_checkpoint
 from anomaly.peers import FleetPeerModel, PeerConfig
 from anomaly.stream import StreamConfig
+from core.devices import Directory
 from core.events import AnomalyEvent, EventKind, Explanation, Severity
 from core.profiles import DeviceProfile
 from core.readings import Reading
-
-UNKNOWN_RECHECK_S = 300.0  # ask the directory again about an unknown device after this
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,7 +132,7 @@ class DetectorBank:
     def __init__(
         self,
         profiles: dict[str, DeviceProfile],
-        directory: Callable[[str], str | None],
+        directory: Directory,
         config: BankConfig | None = None,
     ) -> None:
         self.profiles = profiles
@@ -143,7 +142,6 @@ class DetectorBank:
         self._device_model: dict[str, ModelStreams] = {}
         self._routes: dict[str, dict[str, Any]] = {}  # device -> metric -> (group, row)
         self._groups: dict[int, _Group] = {}  # per block, reused batch after batch
-        self._unknown: dict[str, float] = {}
         self.peers = FleetPeerModel(self.config.peers)
         self._lock = threading.RLock()
         self.labels_applied = 0  # id of the last labelled false positive learnt from
@@ -176,7 +174,7 @@ class DetectorBank:
                 device_id, ts = r.device_id, r.ts
                 route = routes.get(device_id)
                 if route is None:
-                    if self._register(device_id, ts) is None:
+                    if self._register(device_id) is None:
                         continue
                     route = routes[device_id] = {}
                 for j, (metric, value) in enumerate(r.metrics.items()):
@@ -207,19 +205,14 @@ class DetectorBank:
             group = self._groups[id(block)] = _Group(fleet, metric, block)
         return group, fleet.slot(metric, device_id)
 
-    def _register(self, device_id: str, ts: float) -> ModelStreams | None:
+    def _register(self, device_id: str) -> ModelStreams | None:
         known = self._device_model.get(device_id)
         if known is not None:
             return known
-        asked = self._unknown.get(device_id)
-        if asked is not None and ts - asked < UNKNOWN_RECHECK_S:
-            return None
-        model = self.directory(device_id)
+        model = self.directory(device_id)  # cached by the directory (core.devices)
         profile = self.profiles.get(model) if model else None
         if model is None or profile is None:
-            self._unknown[device_id] = ts
             return None
-        self._unknown.pop(device_id, None)
         fleet = self.models.get(model)
         if fleet is None:
             fleet = self.models[model] = ModelStreams(model, profile, self.config.stream)

@@ -1,4 +1,4 @@
-"""The MQTT connection: URL parsing, the paho client, and paho/OS errors in our words."""
+"""The MQTT connection: the paho client, and paho/OS errors in our words."""
 
 from __future__ import annotations
 
@@ -6,13 +6,13 @@ import struct
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from urllib.parse import unquote, urlsplit
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from core.mqtt_url import BrokerAddress, parse_broker_url
 from ingest.base import IngestError
 from ingest.settings import MqttSettings
 
@@ -20,32 +20,12 @@ HINT = "set KIZUKI_MQTT__URL"
 RECEIVE_MAXIMUM_CAP = 65535
 
 
-@dataclass(frozen=True, slots=True)
-class BrokerAddress:
-    """Where the broker is and who we are to it (from ``mqtt[s]://[user:pass@]host:port``)."""
-
-    host: str
-    port: int
-    username: str | None = None
-    password: str | None = None
-    tls: bool = False
-
-    @classmethod
-    def parse(cls, url: str) -> BrokerAddress:
-        parts = urlsplit(url)
-        if parts.scheme not in ("mqtt", "mqtts", "tcp") or not parts.hostname:
-            raise IngestError(f"bad MQTT URL {url!r}: expected mqtt://[user:pass@]host:port")
-        tls = parts.scheme == "mqtts"
-        try:
-            port = parts.port or (8883 if tls else 1883)
-        except ValueError:
-            raise IngestError(f"bad port in MQTT URL {url!r}") from None
-        user = unquote(parts.username) if parts.username else None
-        password = unquote(parts.password) if parts.password else None
-        return cls(parts.hostname, port, user, password, tls)
-
-    def __str__(self) -> str:
-        return f"{self.host}:{self.port}"
+def broker_address(url: str) -> BrokerAddress:
+    """The broker in ``url`` (:func:`core.mqtt_url.parse_broker_url`) or ``IngestError``."""
+    try:
+        return parse_broker_url(url)
+    except ValueError as exc:
+        raise IngestError(str(exc)) from None
 
 
 def make_client(settings: MqttSettings, address: BrokerAddress) -> paho.Client:

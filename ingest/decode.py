@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+from core.devices import Directory
 from core.profiles import DeviceProfile, MetricSpec
 from core.readings import DeadLetter, Reading
 from ingest.base import PayloadError
@@ -21,7 +22,6 @@ from ingest.topics import TopicParser
 
 log = logging.getLogger(__name__)
 
-Directory = Callable[[str], str | None]
 MAX_DETAILS = 5
 MAX_DETAIL_CHARS = 500
 
@@ -63,8 +63,8 @@ def dead_letter(msg: Inbound, reason: str, detail: str) -> DeadLetter:
 class BatchDecoder:
     """Decodes messages with a parser, checking metrics against the device's profile.
 
-    ``directory(device_id)`` gives the device's model; answers are cached for
-    ``directory_ttl_s`` so a database-backed directory is not asked once per message.
+    ``directory(device_id)`` gives the device's model (the directory caches; see
+    :mod:`core.devices`).
     """
 
     def __init__(
@@ -72,15 +72,12 @@ class BatchDecoder:
         parser: PayloadParser | None = None,
         directory: Directory | None = None,
         profiles: Mapping[str, DeviceProfile] | None = None,
-        directory_ttl_s: float = 60.0,
         topics: TopicParser | None = None,
     ) -> None:
         self.parser = parser or JsonParser()
         self.directory = directory
         self.profiles = profiles or {}
-        self.directory_ttl_s = directory_ttl_s
         self.topics = topics or TopicParser()
-        self._models: dict[str, tuple[float, Mapping[str, MetricSpec] | None]] = {}
         self._topics: dict[str, str] = {}
 
     def decode(self, messages: Sequence[Inbound], now: float) -> DecodedBatch:
@@ -100,7 +97,7 @@ class BatchDecoder:
         except PayloadError as exc:
             out.letters.append(dead_letter(msg, exc.reason, exc.detail))
             return
-        decoded = self.parser(device_id, msg.payload, now, self._profile(device_id, now))
+        decoded = self.parser(device_id, msg.payload, now, self._profile(device_id))
         if decoded.problems:
             out.letters.extend(_letters(msg, decoded.problems))
         found = decoded.readings
@@ -120,21 +117,16 @@ class BatchDecoder:
             self._topics[topic] = device_id
         return device_id
 
-    def _profile(self, device_id: str, now: float) -> Mapping[str, MetricSpec] | None:
+    def _profile(self, device_id: str) -> Mapping[str, MetricSpec] | None:
         if self.directory is None:
             return None
-        cached = self._models.get(device_id)
-        if cached is not None and cached[0] > now:
-            return cached[1]
         try:
             model = self.directory(device_id)
         except Exception:  # noqa: BLE001 - an unknown model only skips the profile check
             log.exception("device directory failed for %s", device_id)
             model = None
         profile = self.profiles.get(model) if model is not None else None
-        metrics = profile.metrics if profile is not None else None
-        self._models[device_id] = (now + self.directory_ttl_s, metrics)
-        return metrics
+        return profile.metrics if profile is not None else None
 
 
 def _letters(msg: Inbound, problems: list[PayloadError]) -> list[DeadLetter]:

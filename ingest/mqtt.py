@@ -25,12 +25,13 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 
+from core.devices import Directory
 from core.metrics import INGEST_QUEUE, MESSAGES_IN
 from core.profiles import DeviceProfile, load_profiles
 from core.readings import Reading
 from ingest.base import DeadLetterStore, IngestError, TelemetryStore
-from ingest.connection import BrokerAddress, make_client
-from ingest.decode import BatchDecoder, Directory, Inbound
+from ingest.connection import broker_address, make_client
+from ingest.decode import BatchDecoder, Inbound
 from ingest.handoff import Handoff
 from ingest.parsers import JsonParser, Limits, PayloadParser
 from ingest.receiver import ClientFactory, ProcessReceiver, Receiver, ThreadReceiver
@@ -201,7 +202,7 @@ class MqttIngest:
 
 def _where(url: str) -> str:
     try:
-        return str(BrokerAddress.parse(url))
+        return str(broker_address(url))
     except IngestError:
         return url
 

@@ -42,11 +42,12 @@ from typing import Any, Protocol, cast
 
 import paho.mqtt.client as paho
 
+from core.mqtt_url import BrokerAddress
 from ingest.base import IngestError
 from ingest.connection import (
-    BrokerAddress,
     ConnectOutcome,
     ack_all,
+    broker_address,
     confirm_acks,
     make_client,
     open_connection,
@@ -111,7 +112,7 @@ class ThreadReceiver:
 
     def start(self) -> None:
         """Connect and subscribe; ``IngestError`` with one clear line when the broker says no."""
-        address = BrokerAddress.parse(self.url)
+        address = broker_address(self.url)
         client = self.client_factory(self.settings.mqtt, address)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect

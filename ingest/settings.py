@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Protocol
-from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator
 
+from core.mqtt_url import parse_broker_url
 from core.settings import Section
 
 
@@ -41,13 +41,7 @@ class MqttSettings(Section):
     def _url_is_mqtt(cls, value: str | None) -> str | None:
         if value is None:
             return None
-        parts = urlsplit(value)
-        if parts.scheme not in ("mqtt", "mqtts", "tcp") or not parts.hostname:
-            raise ValueError(f"expected mqtt://host:port, got {value!r}")
-        try:
-            parts.port  # noqa: B018 - raises on a non-numeric port
-        except ValueError as exc:
-            raise ValueError(f"bad port in {value!r}") from exc
+        parse_broker_url(value)  # raises ValueError saying what is wrong
         return value
 
 

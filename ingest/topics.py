@@ -15,11 +15,6 @@ DEFAULT_PATTERN = "devices/+/telemetry"
 _DEVICE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}")
 
 
-def telemetry_topic(device_id: str, pattern: str = DEFAULT_PATTERN) -> str:
-    """The topic a device publishes its telemetry on."""
-    return pattern.replace("+", device_id, 1)
-
-
 class TopicParser:
     """Device ids from topics matching a subscription pattern with one ``+`` level."""
 
@@ -42,11 +37,3 @@ class TopicParser:
         if not _DEVICE_ID.fullmatch(device_id):
             raise PayloadError("bad_topic", f"device id {device_id[:200]!r} is not a valid id")
         return device_id
-
-
-def device_from_topic(topic: str) -> str:
-    """The device id of a ``devices/{id}/telemetry`` topic (``PayloadError`` otherwise)."""
-    return _DEFAULT(topic)
-
-
-_DEFAULT = TopicParser()

@@ -25,10 +25,10 @@ import orjson
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from core.mqtt_url import BrokerAddress, parse_broker_url
 from core.readings import Reading
 from simulator.fleet import Fleet
 from simulator.inflight import Client, InFlight, PublishError, inflight_limit
-from simulator.mqtt_url import BrokerAddress, parse_broker_url
 
 Progress = Callable[[int, int, int], None]  # ticks done, ticks in total, readings
 __all__ = ["PublishError", "PublishStats", "publish"]
@@ -250,10 +250,10 @@ def _connect(
     try:
         client.connect(address.host, address.port, keepalive=30)
     except OSError as exc:
-        raise PublishError(f"cannot reach MQTT broker at {address}: {exc}") from None
+        raise PublishError(f"cannot reach MQTT broker at {address.url}: {exc}") from None
     client.loop_start()
     if not connected.wait(10.0) or refused:
         client.loop_stop()
         why = refused[0] if refused else "no answer to CONNECT within 10 s"
-        raise PublishError(f"MQTT broker at {address} refused the connection: {why}")
+        raise PublishError(f"MQTT broker at {address.url} refused the connection: {why}")
     return client

@@ -11,8 +11,8 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
+from core.mqtt_url import parse_broker_url
 from simulator.fleet import Fleet
-from simulator.mqtt_url import parse_broker_url
 from simulator.publisher import PublishError, publish
 from tests.simulator.conftest import START
 
