@@ -27,7 +27,7 @@ DEAD_LETTER_REASONS = (
     "bad_topic",
     "parser_error",  # the parser itself failed on this message (a bug; see the detail)
     "store_rejected",  # the telemetry store refused the reading (see the detail)
-)  # fmt: skip  (one reason a column reads better than one a line)
+)
 
 
 @dataclass(frozen=True, slots=True)
