@@ -43,17 +43,26 @@ from tickets.channels import (
     AppriseChannel,
     Channel,
     ChannelConfigError,
+    CircuitBreaker,
     LogChannel,
     OutgoingMessage,
     SendResult,
+    TargetPolicy,
 )
 from tickets.coalesce import coalesce
 from tickets.lifecycle import log as timeline
 from tickets.models import ContactPoint, DeliveryAttempt, Notification
-from tickets.settings import TicketsConfig
+from tickets.settings import NotifySettings, TicketsConfig
 
 log = logging.getLogger(__name__)
 ACTOR = "dispatcher"
+
+
+def apprise_channel(notify: NotifySettings, clock: Clock = time.time) -> AppriseChannel:
+    """The Apprise channel with the guard, breaker (on ``clock``) and timeout of
+    ``notify``."""
+    breaker = CircuitBreaker(notify.breaker_failures, notify.breaker_cooldown_s, clock)
+    return AppriseChannel(TargetPolicy(tuple(notify.allow_targets)), breaker, notify.timeout_s)
 
 
 class Dispatcher:
@@ -81,7 +90,7 @@ class Dispatcher:
         self.clock = clock
         self.channels: Mapping[str, Channel] = channels or {
             "log": LogChannel(settings.outbox_dir),
-            "apprise": AppriseChannel(),
+            "apprise": apprise_channel(settings.notify, clock),
         }
         self.batch_size = batch_size
         self.lease_s = lease_s

@@ -35,7 +35,6 @@ OPEN_WHERE = "status IN ('open', 'acknowledged', 'in_progress')"  # the partial 
 NotificationKind = Literal["detected", "all_clear", "update"]
 NotificationStatus = Literal["pending", "sending", "sent", "failed", "skipped"]
 Role = Literal["viewer", "agent", "admin"]
-CHANNELS: tuple[str, ...] = ("email", "sms", "slack", "line", "teams", "webhook", "log")
 
 
 def utcnow() -> datetime:

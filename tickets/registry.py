@@ -27,13 +27,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.profiles import DeviceProfile, load_profiles
+from tickets.channels.schemes import SCHEMES, channel_of, is_allowed, scheme_name
 from tickets.models import Agent, ContactPoint, Customer, Device, MaintenanceWindow
-
-SCHEME_CHANNELS = {
-    "mailto": "email", "mailtos": "email", "json": "webhook", "jsons": "webhook",
-    "form": "webhook", "forms": "webhook", "slack": "slack", "line": "line",
-    "msteams": "teams", "log": "log", "twilio": "sms", "vonage": "sms", "sns": "sms",
-}  # fmt: skip
 
 
 class RegistryError(ValueError):
@@ -55,10 +50,12 @@ class ImportResult:
     devices: int
 
 
-def channel_of(url: str) -> str:
-    """The channel name for an Apprise URL, from its scheme ("other" if unknown)."""
-    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
-    return SCHEME_CHANNELS.get(scheme, scheme or "other")
+def check_contact_url(url: str) -> str:
+    """``url`` if its scheme is one we deliver to (:mod:`tickets.channels.schemes`)."""
+    if not is_allowed(url):
+        allowed = ", ".join(sorted(SCHEMES))
+        raise ManifestError(f"contact URL scheme {scheme_name(url)!r} is not one of: {allowed}")
+    return url
 
 
 def language_of(locale: object) -> str:
@@ -109,7 +106,7 @@ def _upsert_customer(session: Session, entry: Mapping[str, Any]) -> int:
     customer.contacts.clear()
     session.flush()  # delete the old contact rows before re-adding preference 0..n
     for preference, contact in enumerate(entry.get("contacts") or []):
-        url = str(_field(contact, "url", "contact"))
+        url = check_contact_url(str(_field(contact, "url", "contact")))
         customer.contacts.append(
             ContactPoint(
                 channel=str(contact.get("channel") or channel_of(url)),

@@ -44,6 +44,21 @@ class NotifySettings(Section):
         default=False,
         description="Let environment=production run with mode='log' (nothing is delivered).",
     )
+    allow_targets: list[str] = Field(
+        default_factory=list,
+        description="Host names or networks (CIDR) that contact points may reach although "
+        "they are private, loopback or link-local (e.g. an in-house SMTP relay). Empty: "
+        "only public addresses.",
+    )
+    timeout_s: float = Field(
+        default=3.0, gt=0, le=60, description="Connect and read timeout of one delivery."
+    )
+    breaker_failures: int = Field(
+        default=3, ge=1, description="Failures in a row that pause a target (circuit breaker)."
+    )
+    breaker_cooldown_s: float = Field(
+        default=300.0, gt=0, description="How long a failing target is paused."
+    )
 
     def refuse_in_production(self) -> None:
         """Raise ValueError if production would write notices to files, not deliver them."""

@@ -28,7 +28,7 @@ CHILD = textwrap.dedent(
     """
     import os, sys
     from kizuki.config import Settings
-    from tickets.channels import AppriseChannel, LogChannel
+    from tickets.channels import AppriseChannel, LogChannel, TargetPolicy
     from tickets.db import make_session_factory
     from tickets.dispatcher import Dispatcher
     from tickets.settings import TicketsConfig
@@ -44,7 +44,7 @@ CHILD = textwrap.dedent(
             result = self.inner.send(url, message)
             os._exit(70 if result.ok else 71)  # dies before the row is marked
 
-    channels = {"apprise": DieAfterSend(AppriseChannel()),
+    channels = {"apprise": DieAfterSend(AppriseChannel(TargetPolicy(("127.0.0.1",)))),
                 "log": DieAfterSend(LogChannel(settings.outbox_dir))}
     Dispatcher(make_session_factory(url), settings, channels=channels, batch_size=1).run_once()
     sys.exit(0)

@@ -64,8 +64,14 @@ def test_manifest_errors_are_clear(session_factory):
 def test_channel_names_from_apprise_urls():
     assert [channel_of(u) for u in ("mailto://x", "json://h/p", "slack://a/b", "line://t",
                                     "twilio://a", "log://", "weird://z")] == [
-        "email", "webhook", "slack", "line", "sms", "log", "weird",
+        "email", "webhook", "slack", "line", "sms", "log", "other",
     ]  # fmt: skip
+
+
+@pytest.mark.parametrize("url", ["file:///etc/passwd", "weird://z", "http://example.com/x", "x"])
+def test_contact_urls_of_unregistered_schemes_are_refused(session_factory, url):
+    with pytest.raises(ManifestError, match="is not one of"):
+        import_manifest(session_factory, {"customers": [{"id": "c", "contacts": [{"url": url}]}]})
 
 
 def test_demo_agents_seed_once(session_factory):

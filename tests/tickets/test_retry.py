@@ -124,9 +124,9 @@ def test_every_channel_failing_permanently_gives_up_at_once(
     notice, session_factory, settings, clock, webhook: WebhookReceiver
 ):
     webhook.statuses = [404]
-    notice(webhook.url, "nosuchservice://x")
+    notice(webhook.url, "mailto://")  # a known scheme, but no usable address
     dispatcher = Dispatcher(session_factory, settings, clock=clock)
     assert dispatcher.run_once() == 1 and dispatcher.run_once() == 1
     failed = row(session_factory)
     assert failed.status == "failed" and "every channel failed permanently" in failed.last_error
-    assert attempts(session_factory) == [("webhook", False, False), ("nosuchservice", False, False)]
+    assert attempts(session_factory) == [("webhook", False, False), ("email", False, False)]

@@ -25,38 +25,92 @@ with warnings.catch_warnings():
         import imghdr  # noqa: F401
 
 from tickets.channels.base import OutgoingMessage, SendResult
+from tickets.channels.guard import CircuitBreaker, TargetPolicy, UnsafeTarget
+from tickets.channels.schemes import scheme_name, scheme_of
 
-LONG_FORM_SCHEMES = frozenset({"mailto", "mailtos"})
 _HTTP_ERROR = re.compile(r"error=(\d{3})")
 _RETRYABLE_4XX = frozenset({408, 425, 429})
 
 
 class AppriseChannel:
-    """Any Apprise URL; one plugin instance per send (URLs differ per contact point)."""
+    """Apprise URLs of the registered schemes (:mod:`tickets.channels.schemes`); one
+    plugin instance per send (URLs differ per contact point).
+
+    ``policy`` refuses private targets (:mod:`tickets.channels.guard`), ``breaker`` stops
+    trying a target that keeps failing, and every connect and read waits ``timeout_s``
+    at most."""
 
     name = "apprise"
 
+    def __init__(
+        self,
+        policy: TargetPolicy | None = None,
+        breaker: CircuitBreaker | None = None,
+        timeout_s: float = 3.0,
+    ) -> None:
+        self.policy = policy or TargetPolicy()
+        self.breaker = breaker or CircuitBreaker()
+        self.timeout_s = timeout_s
+
     def send(self, url: str, message: OutgoingMessage) -> SendResult:
+        scheme = scheme_of(url)
+        if scheme is None or scheme.implementation != "apprise":
+            return SendResult.failed(f"scheme {scheme_name(url)!r} is not allowed", False)
         try:
             plugin = apprise.Apprise.instantiate(url, suppress_exceptions=True)
         except Exception as exc:  # Apprise plugins may raise on odd URLs
             return SendResult.failed(f"bad Apprise URL: {exc}", recoverable=False)
         if not plugin:
             return SendResult.failed("invalid or unsupported Apprise URL", recoverable=False)
-        _add_headers(plugin, message)
-        scheme = url.split("://", 1)[0].lower()
-        body = message.long_body if scheme in LONG_FORM_SCHEMES else message.short_body
-        with apprise.LogCapture(level=logging.WARNING) as captured:  # type: ignore[no-untyped-call]
-            try:
-                ok = plugin.notify(
-                    body=body, title=message.subject, body_format=apprise.NotifyFormat.TEXT
-                )
-            except Exception as exc:  # translate at the boundary: send() never raises
-                return SendResult.failed(f"{type(exc).__name__}: {exc}", recoverable=True)
-            text = captured.getvalue().strip()
-        if ok:
-            return SendResult.sent()
-        return SendResult.failed(_summary(text), recoverable=_recoverable(text))
+        target = f"{scheme_name(url)}://{getattr(plugin, 'host', '') or ''}"
+        try:
+            for host in target_hosts(plugin) if scheme.host_is_target else ():
+                self.policy.check_host(host)
+        except UnsafeTarget as exc:
+            return SendResult.failed(f"refused: {exc}", recoverable=False)
+        if self.breaker.is_open(target):
+            return SendResult.failed(f"{target} keeps failing; paused (circuit open)", True)
+        _prepare(plugin, message, self.timeout_s)
+        body = message.long_body if scheme.long_form else message.short_body
+        result = _notify(plugin, body, message.subject)
+        if result.ok or result.recoverable:
+            self.breaker.record(target, result.ok)
+        return result
+
+
+def target_hosts(plugin: Any) -> list[str]:
+    """The hosts a plugin will connect to: its host, and an explicit SMTP server."""
+    hosts = [getattr(plugin, "host", None), getattr(plugin, "smtp_host", None)]
+    return [str(h) for h in dict.fromkeys(hosts) if h]
+
+
+def _prepare(plugin: Any, message: OutgoingMessage, timeout_s: float) -> None:
+    plugin.socket_connect_timeout = plugin.socket_read_timeout = timeout_s
+    _add_headers(plugin, message)
+
+
+def _notify(plugin: Any, body: str, title: str) -> SendResult:
+    with apprise.LogCapture(level=logging.WARNING) as captured:  # type: ignore[no-untyped-call]
+        try:
+            ok = plugin.notify(body=body, title=title, body_format=apprise.NotifyFormat.TEXT)
+        except Exception as exc:  # translate at the boundary: send() never raises
+            return SendResult.failed(f"{type(exc).__name__}: {exc}", recoverable=True)
+        text = captured.getvalue().strip()
+    if ok:
+        return SendResult.sent()
+    return SendResult.failed(_summary(text), recoverable=_recoverable(text))
+
+
+def private_url(url: str) -> str:
+    """``url`` with its tokens and passwords masked, as Apprise prints it privately;
+    a URL Apprise cannot read shows as its scheme only."""
+    try:
+        plugin = apprise.Apprise.instantiate(url, suppress_exceptions=True)
+    except Exception:  # noqa: BLE001 - a URL we cannot read shows as its scheme
+        plugin = None
+    if not plugin:
+        return f"{scheme_name(url) or 'unknown'}://…"
+    return str(plugin.url(privacy=True)).split("?", 1)[0]
 
 
 def _add_headers(plugin: Any, message: OutgoingMessage) -> None:
