@@ -1,7 +1,9 @@
 """Users, API keys and who is asking.
 
-Roles are ordered ``viewer < agent < admin``. Passwords are scrypt-hashed and API keys
-SHA-256-hashed (:mod:`api.passwords`); plaintext keys are shown once, at creation.
+Roles are ordered ``viewer < agent < admin``. Passwords are Argon2id-hashed and API keys
+SHA-256-hashed (:mod:`api.passwords`); plaintext keys are shown once, at creation. Each
+user has a ``session_version`` that every session cookie carries: bumping it (log-out,
+new password) ends all of the user's sessions at once.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.passwords import (
     api_key_matches,
+    check_password,
     hash_api_key,
     hash_password,
     key_prefix,
@@ -70,6 +73,8 @@ def create_user(
         if user is None:
             user = User(username=username, password_hash="", role=checked)
             session.add(user)
+        else:
+            user.session_version = (user.session_version or 0) + 1  # reset: all sessions end
         user.password_hash = hash_password(password)
         user.role, user.locale, user.active = checked, locale, True
         if agent_id is not None:
@@ -131,12 +136,36 @@ def _touch(session: Session, row: ApiKey) -> None:
 
 
 def authenticate(session: Session, username: str, password: str) -> User | None:
-    """The active user with these credentials, or None (same work either way)."""
+    """The active user with these credentials, or None (same work either way). A hash
+    from an older scheme is replaced by an Argon2id one on the way."""
     user = session.scalar(select(User).where(User.username == username))
     if user is None or not user.active:
         verify_password(password, _DUMMY_HASH)
         return None
-    return user if verify_password(password, user.password_hash) else None
+    ok, new_hash = check_password(password, user.password_hash)
+    if ok and new_hash is not None:
+        user.password_hash = new_hash
+        session.commit()
+    return user if ok else None
+
+
+def end_sessions(session_factory: sessionmaker[Session], user_id: int) -> None:
+    """End every session of the user (log-out everywhere)."""
+    with session_factory.begin() as session:
+        user = session.get(User, user_id, with_for_update=True)
+        if user is not None:
+            user.session_version = (user.session_version or 0) + 1
+
+
+def set_active(session_factory: sessionmaker[Session], username: str, active: bool) -> bool:
+    """Enable or disable a user (disabling ends their sessions); False if unknown."""
+    with session_factory.begin() as session:
+        user = session.scalar(select(User).where(User.username == username))
+        if user is None:
+            return False
+        user.active = active
+        user.session_version = (user.session_version or 0) + 1
+        return True
 
 
 def principal_for_user(user: User) -> Principal:

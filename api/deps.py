@@ -84,12 +84,15 @@ def csrf_ok(request: Request, offered: str | None) -> bool:
 
 
 def session_principal(request: Request, db: Session) -> Principal | None:
-    """The active user of the request's signed session cookie, or None."""
-    uid = request.session.get("uid")
-    if not isinstance(uid, int):
+    """The active user of the request's signed session cookie, or None. The cookie must
+    carry the user's current session version (log-out and a new password bump it)."""
+    uid, version = request.session.get("uid"), request.session.get("sv")
+    if not isinstance(uid, int) or not isinstance(version, int):
         return None
     user = db.get(User, uid)
-    return principal_for_user(user) if user is not None and user.active else None
+    if user is None or not user.active or user.session_version != version:
+        return None
+    return principal_for_user(user)
 
 
 def get_principal(

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.middleware.sessions import SessionMiddleware
 
 from api.auth import create_api_key
+from api.clients import TrustedProxies
 from api.context import AppContext
 from api.deps import single_query_values
 from api.errors import install_error_handlers
@@ -35,9 +36,10 @@ from api.routes import (
     pages,
     web_auth,
 )
-from api.security import LoginThrottle, SecurityHeaders
+from api.security import SecureCookies, SecurityHeaders
 from api.settings import AppConfig
 from api.templating import make_templates, render_error
+from api.throttle import LoginThrottle, PasswordGate
 from core.profiles import DeviceProfile, load_profiles
 from ingest.base import DeadLetterStore, TelemetryStore
 from tickets.service import CaseService
@@ -116,7 +118,9 @@ def create_app(
         config, session_factory, store, deadletters, profiles, service, clock, float(stale)
     )
     app.state.templates = make_templates()
-    app.state.login_throttle = LoginThrottle()
+    app.state.proxies = TrustedProxies.of(config.api.trusted_proxies)
+    app.state.login_throttle = LoginThrottle(session_factory, clock)
+    app.state.password_gate = PasswordGate(config.api.login_threads)
     install_error_handlers(app, render_error)  # its catch-all sits inside the session middleware
     _add_middleware(app, config)
     _include_routes(app)
@@ -127,6 +131,7 @@ def create_app(
 
 def _add_middleware(app: FastAPI, config: AppConfig) -> None:
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(SecureCookies, proxies=app.state.proxies)
     app.add_middleware(
         SessionMiddleware,
         secret_key=config.api.secret_key.get_secret_value(),

@@ -1,6 +1,9 @@
-"""Password and API-key hashing with the standard library only.
+"""Password and API-key hashing.
 
-Passwords: scrypt with a random salt, self-describing (``scrypt$n$r$p$salt$hash``).
+Passwords: Argon2id through pwdlib, at OWASP's parameters (19 MiB, 2 passes, 1 lane).
+Hashes of older releases (scrypt, ``scrypt$n$r$p$salt$hash``) still verify, and
+:func:`check_password` hands back an Argon2id hash to store in their place (and for any
+Argon2 hash with weaker parameters than today's).
 API keys are long random secrets, so one SHA-256 is enough; lookup goes by a public
 prefix and the comparison is constant-time.
 """
@@ -12,7 +15,12 @@ import hashlib
 import hmac
 import secrets
 
-_N, _R, _P = 2**14, 8, 1
+from pwdlib import PasswordHash
+from pwdlib.exceptions import PwdlibError
+from pwdlib.hashers.argon2 import Argon2Hasher
+
+_HASHER = PasswordHash((Argon2Hasher(time_cost=2, memory_cost=19456, parallelism=1),))
+LEGACY_SCHEME = "scrypt"
 KEY_PREFIX = "kz"
 
 
@@ -25,17 +33,38 @@ def _unb64(text: str) -> bytes:
 
 
 def hash_password(password: str) -> str:
-    """A salted scrypt hash of ``password``, with its parameters."""
-    salt = secrets.token_bytes(16)
-    digest = hashlib.scrypt(password.encode(), salt=salt, n=_N, r=_R, p=_P, dklen=32)
-    return f"scrypt${_N}${_R}${_P}${_b64(salt)}${_b64(digest)}"
+    """A salted Argon2id hash of ``password``, with its parameters."""
+    return _HASHER.hash(password)
+
+
+def check_password(password: str, stored: str) -> tuple[bool, str | None]:
+    """Whether ``password`` matches ``stored``, and the hash to store instead (or None):
+    a match against a legacy scrypt hash or weaker Argon2 parameters is re-hashed."""
+    if stored.startswith(LEGACY_SCHEME + "$"):
+        ok = _verify_scrypt(password, stored)
+        return ok, hash_password(password) if ok else None
+    try:
+        return _HASHER.verify_and_update(password, stored)
+    except PwdlibError:
+        return False, None
 
 
 def verify_password(password: str, stored: str) -> bool:
-    """True if ``password`` matches ``stored`` (from :func:`hash_password`)."""
+    """True if ``password`` matches ``stored``."""
+    return check_password(password, stored)[0]
+
+
+def legacy_scrypt_hash(password: str, n: int = 2**14) -> str:
+    """A hash as releases before Argon2id made them (to test the upgrade path)."""
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, n=n, r=8, p=1, dklen=32)
+    return f"{LEGACY_SCHEME}${n}$8$1${_b64(salt)}${_b64(digest)}"
+
+
+def _verify_scrypt(password: str, stored: str) -> bool:
     try:
         scheme, n, r, p, salt, digest = stored.split("$")
-        if scheme != "scrypt":
+        if scheme != LEGACY_SCHEME:
             return False
         expected = _unb64(digest)
         got = hashlib.scrypt(

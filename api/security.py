@@ -1,14 +1,11 @@
-"""Browser hardening headers and a brake on password guessing."""
+"""Browser hardening: security headers on every response, Secure cookies over HTTPS."""
 
 from __future__ import annotations
 
-import threading
-import time
-from collections import deque
-from collections.abc import Callable
-
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.clients import TrustedProxies
 
 HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -17,7 +14,8 @@ HEADERS = {
 }
 CSP = (
     "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
-    "script-src 'self'; form-action 'self'; frame-ancestors 'none'"
+    "script-src 'self'; form-action 'self'; frame-ancestors 'none'; object-src 'none'; "
+    "base-uri 'none'"
 )
 DOCS_PATH = "/api/docs"  # Swagger UI needs its CDN scripts; our own pages need none
 
@@ -45,33 +43,25 @@ class SecurityHeaders:
         await self.app(scope, receive, with_headers)
 
 
-class LoginThrottle:
-    """At most ``limit`` failed log-ins per (username, client) within ``window_s``."""
+class SecureCookies:
+    """ASGI middleware marking every cookie ``Secure`` when the browser talks HTTPS (to us,
+    or to a proxy in ``api.trusted_proxies`` that says so in X-Forwarded-Proto)."""
 
-    def __init__(
-        self, limit: int = 5, window_s: float = 300.0, clock: Callable[[], float] = time.monotonic
-    ) -> None:
-        self.limit = limit
-        self.window_s = window_s
-        self.clock = clock
-        self._failures: dict[tuple[str, str], deque[float]] = {}
-        self._lock = threading.Lock()
+    def __init__(self, app: ASGIApp, proxies: TrustedProxies) -> None:
+        self.app = app
+        self.proxies = proxies
 
-    def _recent(self, key: tuple[str, str]) -> deque[float]:
-        failures = self._failures.setdefault(key, deque())
-        cutoff = self.clock() - self.window_s
-        while failures and failures[0] < cutoff:
-            failures.popleft()
-        return failures
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not self.proxies.is_https(scope):
+            await self.app(scope, receive, send)
+            return
 
-    def blocked(self, username: str, client: str) -> bool:
-        with self._lock:
-            return len(self._recent((username.lower(), client))) >= self.limit
+        async def secure(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [
+                    (k, v + b"; secure" if k == b"set-cookie" and b"secure" not in v.lower() else v)
+                    for k, v in message.get("headers", [])
+                ]
+            await send(message)
 
-    def failed(self, username: str, client: str) -> None:
-        with self._lock:
-            self._recent((username.lower(), client)).append(self.clock())
-
-    def succeeded(self, username: str, client: str) -> None:
-        with self._lock:
-            self._failures.pop((username.lower(), client), None)
+        await self.app(scope, receive, secure)

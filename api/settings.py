@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -11,13 +12,47 @@ from core.settings import Section
 from tickets.settings import Sections as TicketSections
 from tickets.settings import TicketsConfig
 
-DEV_SECRET = "kizuki-dev-secret-change-me"
+# Secrets that were ever published (the old development default, compose samples): never
+# accepted in production. Outside it, `kizuki run`/`api` replace any unset secret with a
+# random one kept in <data_dir>/secret_key (kizuki.keys).
+KNOWN_SECRETS = frozenset(
+    {"kizuki-dev-secret-change-me", "change-me", "changeme", "secret", "test-secret-key-0123456789"}
+)
+MIN_SECRET_LENGTH = 32
+
+
+def random_secret() -> SecretStr:
+    """A fresh random signing secret (256 bits)."""
+    return SecretStr(secrets.token_urlsafe(32))
+
+
+def check_secret(secret: str) -> None:
+    """Raise ValueError for a published or short secret (used in production)."""
+    if secret in KNOWN_SECRETS:
+        raise ValueError("api.secret_key is a published example secret: set a random one")
+    if len(secret) < MIN_SECRET_LENGTH:
+        raise ValueError(
+            f"api.secret_key has {len(secret)} characters, fewer than {MIN_SECRET_LENGTH}: "
+            "set a random one (python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+        )
 
 
 class ApiSettings(Section):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
-    secret_key: SecretStr = SecretStr(DEV_SECRET)
+    secret_key: SecretStr = Field(
+        default_factory=random_secret,
+        description="Signs session cookies and feedback links. Unset: `kizuki run`/`api` "
+        "create a random one in <data_dir>/secret_key (mode 0600) and keep using it.",
+    )
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="Addresses or networks (CIDR) of reverse proxies whose "
+        "X-Forwarded-For is believed; empty: the peer address is the client.",
+    )
+    login_threads: int = Field(
+        default=2, ge=1, le=64, description="Password checks running at once; more wait."
+    )
     admin_api_key: SecretStr | None = Field(
         default=None, description="Bootstrap admin key; created hashed at start-up if set."
     )

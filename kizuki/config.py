@@ -25,7 +25,7 @@ from pydantic_settings import (
 )
 
 from anomaly.settings import DetectSettings
-from api.settings import DEV_SECRET, ApiSettings
+from api.settings import ApiSettings, check_secret
 from ingest.settings import IngestSettings, MqttSettings, StoreSettings
 from tickets.settings import CaseSettings, NotifySettings
 
@@ -66,10 +66,7 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _production_checks(self) -> Settings:
         if self.environment == "production":
-            if self.api.secret_key.get_secret_value() in (DEV_SECRET, ""):
-                raise ValueError(
-                    "set KIZUKI_API__SECRET_KEY: the default secret is for development"
-                )
+            check_secret(self.api.secret_key.get_secret_value())
             self.notify.refuse_in_production()
         return self
 

@@ -235,6 +235,7 @@ class Engine:
             port=self.settings.api.port,
             log_level="warning",
             access_log=False,
+            proxy_headers=False,  # api.trusted_proxies decides whom to believe (api.clients)
         )
         self._api_server = uvicorn.Server(config)
         thread = threading.Thread(target=self._api_server.run, name="api", daemon=True)

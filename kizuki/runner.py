@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from kizuki.config import Settings
+from kizuki.keys import SecretFileError, with_secret
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +66,7 @@ def start_engine(
 
     if with_api:
         check_api_port(settings)
+    settings = secured(settings)
     if clock is None:
         engine = Engine(settings, mqtt_url, with_api=with_api)
     else:
@@ -81,6 +83,14 @@ def start_engine(
         engine.stop()
         raise StartupError(f"cannot open data directory {settings.data_dir}: {exc}") from None
     return engine
+
+
+def secured(settings: Settings) -> Settings:
+    """``settings`` with the signing secret of the data directory (:mod:`kizuki.keys`)."""
+    try:
+        return with_secret(settings)
+    except (SecretFileError, OSError) as exc:
+        raise StartupError(str(exc)) from None
 
 
 def run_engine(settings: Settings, port: int | None, with_api: bool) -> None:
@@ -107,7 +117,7 @@ def serve_api(settings: Settings, port: int | None) -> None:
 
     settings = with_port(settings, port)
     check_api_port(settings)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings = secured(settings)
     migrate(settings.cases_url)
     app = create_app(
         AppConfig.of(settings),
@@ -116,7 +126,13 @@ def serve_api(settings: Settings, port: int | None) -> None:
         open_deadletters(settings.deadletter_path),
         profiles=load_profiles(),
     )
-    uvicorn.run(app, host=settings.api.host, port=settings.api.port, log_level="warning")
+    uvicorn.run(
+        app,
+        host=settings.api.host,
+        port=settings.api.port,
+        log_level="warning",
+        proxy_headers=False,  # api.trusted_proxies decides whom to believe (api.clients)
+    )
 
 
 def import_fleet_file(settings: Settings, path: Path) -> dict[str, int]:

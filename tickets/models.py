@@ -287,6 +287,7 @@ class Feedback(Base):
     vote: Mapped[str] = mapped_column(String(8))  # up | down
     comment: Mapped[str] = mapped_column(Text, default="")
     at: Mapped[datetime] = mapped_column(default=utcnow)
+    first_at: Mapped[datetime | None] = mapped_column(default=None)  # opens the change window
 
 
 class DetectorLabel(Base):
@@ -316,8 +317,22 @@ class User(Base):
     agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id", ondelete="SET NULL"))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # in every session cookie; bumping it (log-out, new password) ends them all at once
+    session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     agent: Mapped[Agent | None] = relationship()
+
+
+class LoginFailure(Base):
+    """Failed log-ins per throttle key (account, client, or both), shared by every API
+    process on the case DB (``api.throttle``)."""
+
+    __tablename__ = "login_failures"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    first_at: Mapped[float] = mapped_column(Float)
+    last_at: Mapped[float] = mapped_column(Float)
 
 
 class ApiKey(Base):

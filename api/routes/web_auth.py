@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Form, HTTPException, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from api.auth import authenticate
-from api.deps import PageUser, SessionDep, csrf_ok
+from api.auth import authenticate, end_sessions
+from api.deps import CtxDep, PageUser, SessionDep, csrf_ok, session_principal
 from api.i18n import normalise
-from api.security import LoginThrottle
 from api.templating import render
+from api.throttle import LoginBusy
 from tickets.models import User
 
 router = APIRouter(include_in_schema=False)
@@ -27,53 +28,66 @@ def safe_next(target: str | None) -> str:
 @router.get("/login", response_class=HTMLResponse)
 def login_form(
     request: Request,
+    db: SessionDep,
     next: Annotated[str | None, Query(max_length=500)] = None,  # noqa: A002
 ) -> Response:
-    if isinstance(request.session.get("uid"), int):
+    if session_principal(request, db) is not None:
         return RedirectResponse(safe_next(next), status_code=303)
     return render(request, "login.html", None, next=safe_next(next), failed=False)
 
 
 @router.post("/login", response_class=HTMLResponse)
-def login(
+async def login(
     request: Request,
-    db: SessionDep,
+    ctx: CtxDep,
     username: Annotated[str, Form(max_length=80)],
     password: Annotated[str, Form(max_length=200)],
     csrf_token: Annotated[str, Form()] = "",
     next: Annotated[str, Form(max_length=500)] = "/cases",  # noqa: A002
 ) -> Response:
+    """Check the password (throttled per account and client, a few at a time) and start
+    a fresh session: new cookie contents, new CSRF token, the user's session version."""
     if not csrf_ok(request, csrf_token):
         raise HTTPException(403, "The form has expired; reload the page and try again.")
-    throttle: LoginThrottle = request.app.state.login_throttle
-    client = request.client.host if request.client else "?"
-    if throttle.blocked(username, client):
-        raise HTTPException(429, "Too many failed log-ins; wait a few minutes.")
-    user = authenticate(db, username, password)
-    if user is None:
-        throttle.failed(username, client)
+    state = request.app.state
+    client = state.proxies.client(request.scope)
+    wait = await run_in_threadpool(state.login_throttle.wait_s, username, client)
+    if wait:
+        raise HTTPException(429, "Too many failed log-ins; wait a little.", {"Retry-After": str(wait)})
+    try:
+        found = await state.password_gate.run(lambda: _check(ctx, username, password))
+    except LoginBusy as exc:
+        raise HTTPException(503, str(exc), {"Retry-After": "2"}) from None
+    if found is None:
+        await run_in_threadpool(state.login_throttle.failed, username, client)
         return render(
-            request,
-            "login.html",
-            None,
-            status_code=401,
-            next=safe_next(next),
-            failed=True,
+            request, "login.html", None, status_code=401, next=safe_next(next), failed=True,
             username=username,
-        )
-    throttle.succeeded(username, client)
+        )  # fmt: skip
+    await run_in_threadpool(state.login_throttle.succeeded, username, client)
     lang = request.session.get("lang")
     request.session.clear()  # a fresh session (and CSRF token) after log-in
-    request.session["uid"] = user.id
+    request.session.update({"uid": found[0], "sv": found[1]})
     if lang:
         request.session["lang"] = lang
     return RedirectResponse(safe_next(next), status_code=303)
 
 
+def _check(ctx: CtxDep, username: str, password: str) -> tuple[int, int] | None:
+    """The user id and session version for these credentials, or None."""
+    with ctx.session_factory() as session:
+        user = authenticate(session, username, password)
+        return (user.id, user.session_version) if user is not None else None
+
+
 @router.post("/logout")
-def logout(request: Request, csrf_token: Annotated[str, Form()] = "") -> Response:
+def logout(request: Request, ctx: CtxDep, csrf_token: Annotated[str, Form()] = "") -> Response:
+    """End this user's sessions everywhere (a saved copy of the cookie no longer works)."""
     if not csrf_ok(request, csrf_token):
         raise HTTPException(403, "The form has expired; reload the page and try again.")
+    uid = request.session.get("uid")
+    if isinstance(uid, int):
+        end_sessions(ctx.session_factory, uid)
     request.session.clear()
     return RedirectResponse("/login", status_code=303)
 

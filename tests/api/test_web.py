@@ -207,7 +207,9 @@ def test_the_case_page_lists_each_delivery_attempt_without_feedback_links(
 ) -> None:
     Dispatcher(world.session_factory, world.settings.tickets).run_once()  # the demo log channel
     failing = open_case_reaching(world, "webhook", f"json://127.0.0.1:{free_port()}/hook")
-    apprise = world.settings.tickets.notify.model_copy(update={"mode": "apprise"})
+    apprise = world.settings.tickets.notify.model_copy(
+        update={"mode": "apprise", "allow_targets": ["127.0.0.1"]}
+    )
     Dispatcher(
         world.session_factory, dataclasses.replace(world.settings.tickets, notify=apprise)
     ).run_once()
@@ -236,7 +238,7 @@ def test_secrets_are_stored_hashed(world: World) -> None:
     with world.session_factory() as session:
         hashes = session.scalars(select(User.password_hash)).all()
         key_hashes = session.scalars(select(ApiKey.key_hash)).all()
-    assert hashes and all(h.startswith("scrypt$") and PASSWORD not in h for h in hashes)
+    assert hashes and all(h.startswith("$argon2id$") and PASSWORD not in h for h in hashes)
     assert not set(world.keys.values()) & set(key_hashes)
 
 
