@@ -126,6 +126,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "ev_recovering": ("recovering", "回復傾向"),
     # notifications and their delivery
     "message": ("Message sent", "送信した文面"),
+    "message_hidden": (
+        "The message holds the customer's personal data: agents and admins see it.",
+        "文面にはお客様の個人情報が含まれるため、担当者と管理者のみ閲覧できます。",
+    ),
     "attempt_ok": ("delivered", "送信成功"),
     "attempt_retry": ("failed, will retry", "失敗(再送予定)"),
     "attempt_failed": ("failed", "失敗"),

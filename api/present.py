@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from api.i18n import localised
 from api.schemas import (
@@ -21,6 +20,7 @@ from api.schemas import (
     NotificationPublic,
 )
 from core.profiles import DeviceProfile
+from tickets.channels import private_url
 from tickets.models import Case, Customer, Feedback, Notification
 
 
@@ -65,28 +65,58 @@ def redact_feedback(text: str, token: str, locale: str = "en") -> str:
     return text.replace(token, placeholder) if token else text
 
 
-def notification_public(row: Notification) -> NotificationPublic:
+ADDRESS = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+|\+?\d[\d -]{6,}\d|\w+://\S+")
+PERSONAL_DETAIL = frozenset({"comment", "error", "to", "url"})
+
+
+def mask_addresses(text: str) -> str:
+    """``text`` with e-mail addresses, phone numbers and URLs replaced by ``[hidden]``."""
+    return ADDRESS.sub("[hidden]", text)
+
+
+def notification_public(row: Notification, personal: bool = True) -> NotificationPublic:
+    """The outbox row; without ``personal`` (viewers) no bodies and no addresses."""
     attempts = [DeliveryAttemptPublic.model_validate(a) for a in row.attempts_log]
+    if not personal:
+        attempts = [a.model_copy(update={"error": mask_addresses(a.error)}) for a in attempts]
+    bodies = (row.short_body, row.long_body) if personal else ("", "")
     return NotificationPublic.model_validate(
         {
             **{n: getattr(row, n) for n in NotificationPublic.model_fields if hasattr(row, n)},
-            "short_body": redact_feedback(row.short_body, row.feedback_token, row.locale),
-            "long_body": redact_feedback(row.long_body, row.feedback_token, row.locale),
+            "short_body": redact_feedback(bodies[0], row.feedback_token, row.locale),
+            "long_body": redact_feedback(bodies[1], row.feedback_token, row.locale),
+            "last_error": row.last_error if personal else mask_addresses(row.last_error),
+            "redacted": not personal,
             "delivery_attempts": attempts,
         }
     )
 
 
+def _event_public(event: object, personal: bool) -> CaseEventPublic:
+    public = CaseEventPublic.model_validate(event)
+    if personal:
+        return public
+    kept = {k: v for k, v in public.detail.items() if k not in PERSONAL_DETAIL}
+    return public.model_copy(update={"detail": kept})
+
+
 def case_detail(
-    case: Case, feedback: list[Feedback], profiles: dict[str, DeviceProfile], locale: str = "en"
+    case: Case,
+    feedback: list[Feedback],
+    profiles: dict[str, DeviceProfile],
+    locale: str = "en",
+    personal: bool = True,
 ) -> CaseDetail:
+    """The case in full; ``personal=False`` (viewers) leaves out the customer's personal
+    data: notification bodies, feedback comments, addresses in errors."""
     base = case_public(case, profiles, locale).model_dump()
+    votes = [FeedbackPublic.model_validate(f) for f in feedback]
     return CaseDetail(
         **base,
         explanation=explanation(case),
-        timeline=[CaseEventPublic.model_validate(e) for e in case.events],
-        notifications=[notification_public(n) for n in case.notifications],
-        feedback=[FeedbackPublic.model_validate(f) for f in feedback],
+        timeline=[_event_public(e, personal) for e in case.events],
+        notifications=[notification_public(n, personal) for n in case.notifications],
+        feedback=votes if personal else [v.model_copy(update={"comment": ""}) for v in votes],
     )
 
 
@@ -105,24 +135,12 @@ def anomaly_public(case: Case) -> AnomalyPublic:
     )
 
 
-def strip_credentials(url: str) -> str:
-    """An Apprise URL without user:password@ (tokens in the path are kept for agents)."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return ""
-    host = parts.netloc.rpartition("@")[2]
-    if "@" in parts.netloc and parts.scheme == "mailto":
-        host = parts.netloc  # mailto://user@example.com is an address, not a credential
-    return urlunsplit((parts.scheme, host, parts.path, "", ""))
-
-
 def customer_public(customer: Customer) -> CustomerPublic:
     contacts = [
         ContactPublic(
             id=c.id,
             channel=c.channel,
-            url=strip_credentials(c.url),
+            url=private_url(c.url),
             preference=c.preference,
             enabled=c.enabled,
         )

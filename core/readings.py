@@ -7,6 +7,8 @@ telemetry, as in :mod:`core.clock`.
 from __future__ import annotations
 
 import base64
+import dataclasses
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -28,6 +30,7 @@ DEAD_LETTER_REASONS = (
     "parser_error",  # the parser itself failed on this message (a bug; see the detail)
     "store_rejected",  # the telemetry store refused the reading (see the detail)
 )
+PREVIEW_BYTES = 4096  # a dead letter keeps at most this much of the payload
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +49,9 @@ class Reading:
 class DeadLetter:
     """A message refused by ingest, kept with the reason it was refused.
 
-    ``payload`` is the raw message, byte for byte (it need not be UTF-8). ``msg_key``
+    ``payload`` is the raw message, byte for byte (it need not be UTF-8), or once
+    :meth:`bounded` its first :data:`PREVIEW_BYTES`, with the whole message's ``size``
+    and ``sha256`` (a 100 MB message must not become 100 MB of database). ``msg_key``
     names the MQTT delivery (packet id + digest of topic and payload); a letter marked
     ``redelivered`` (the broker's DUP flag) is skipped when one with the same key and
     reason is already kept, so a redelivery after a crash is not counted twice.
@@ -60,10 +65,28 @@ class DeadLetter:
     id: int | None = None
     msg_key: str | None = None
     redelivered: bool = False
+    size: int | None = None  # bytes of the whole message (None: ``payload`` is whole)
+    sha256: str | None = None  # hex digest of the whole message
+
+    def bounded(self, limit: int = PREVIEW_BYTES) -> DeadLetter:
+        """This letter keeping at most ``limit`` payload bytes, with size and digest."""
+        if self.size is not None:
+            return self if len(self.payload) <= limit else dataclasses.replace(
+                self, payload=self.payload[:limit]
+            )  # fmt: skip
+        digest = hashlib.sha256(self.payload).hexdigest()
+        return dataclasses.replace(
+            self, payload=self.payload[:limit], size=len(self.payload), sha256=digest
+        )
+
+    @property
+    def truncated(self) -> bool:
+        """True if ``payload`` is only the start of the message."""
+        return self.size is not None and self.size > len(self.payload)
 
     @property
     def payload_base64(self) -> str:
-        """The raw payload, base64-encoded (lossless, unlike a UTF-8 preview)."""
+        """The kept payload, base64-encoded (lossless, unlike a UTF-8 preview)."""
         return base64.b64encode(self.payload).decode("ascii")
 
     @property

@@ -1,7 +1,8 @@
 """Dead letters in SQLite: every refused message, its raw payload, reason and time.
 
-Payloads are BLOBs, kept byte for byte. Each letter may carry a ``msg_key`` (MQTT
-packet id + digest of topic and payload). A message the broker redelivers after a crash
+Payloads are BLOBs, kept byte for byte up to ``core.readings.PREVIEW_BYTES``; of a
+larger message only that preview is kept, with its size and SHA-256. Each letter may
+carry a ``msg_key`` (MQTT packet id + digest of topic and payload). A message the broker redelivers after a crash
 (DUP flag set) and that was already dead-lettered under the same key and reason is not
 kept again. A first delivery is always kept, even when an older letter happens to share
 its key: packet ids wrap, and a device may well send the same bad payload twice.
@@ -15,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from core.readings import DeadLetter
+from core.readings import PREVIEW_BYTES, DeadLetter
 from ingest.base import StoreError
 
 _SCHEMA = (
@@ -28,14 +29,19 @@ _KEY_COLUMN = (  # added after the first release: existing files are upgraded in
     "ALTER TABLE dead_letters ADD COLUMN msg_key TEXT",
     "CREATE INDEX IF NOT EXISTS dead_letters_key ON dead_letters (msg_key)",
 )
-_COLUMNS = "topic, payload, reason, detail, received_at, id, msg_key"
-_INSERT = (
-    "INSERT INTO dead_letters (topic, payload, reason, detail, received_at, msg_key) "
-    "VALUES (?, ?, ?, ?, ?, ?)"
+_SIZE_COLUMNS = (  # added with bounded payloads: the whole message's size and digest
+    ("size", "ALTER TABLE dead_letters ADD COLUMN size INTEGER"),
+    ("sha256", "ALTER TABLE dead_letters ADD COLUMN sha256 TEXT"),
 )
+# files written before payloads were bounded may hold whole payloads: read the preview only
+_COLUMNS = (
+    f"topic, substr(payload, 1, {PREVIEW_BYTES}), reason, detail, received_at, id, msg_key, "
+    "coalesce(size, length(payload)), sha256"
+)
+_FIELDS = "topic, payload, reason, detail, received_at, msg_key, size, sha256"
+_INSERT = f"INSERT INTO dead_letters ({_FIELDS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 _INSERT_UNSEEN = (
-    "INSERT INTO dead_letters (topic, payload, reason, detail, received_at, msg_key) "
-    "SELECT ?, ?, ?, ?, ?, ? WHERE NOT EXISTS "
+    f"INSERT INTO dead_letters ({_FIELDS}) SELECT ?, ?, ?, ?, ?, ?, ?, ? WHERE NOT EXISTS "
     "(SELECT 1 FROM dead_letters WHERE msg_key = ? AND reason = ?)"
 )
 _Rows = list[tuple[Any, ...]]
@@ -91,7 +97,10 @@ class SqliteDeadLetters:
             "ORDER BY id DESC LIMIT ?"
         )
         rows = self._fetch(sql, (*params, max(0, limit)))
-        return [DeadLetter(t, bytes(p), r, d, at, i, k) for t, p, r, d, at, i, k in rows]
+        return [
+            DeadLetter(t, bytes(p), r, d, at, i, k, size=n, sha256=h)
+            for t, p, r, d, at, i, k, n, h in rows
+        ]
 
     def counts(self) -> dict[str, int]:
         """Dead letters kept, per reason."""
@@ -102,8 +111,9 @@ class SqliteDeadLetters:
         with self._lock:
             self._conn.close()
 
-    def _insert(self, d: DeadLetter) -> bool:
-        row = (d.topic, d.payload, d.reason, d.detail, d.received_at, d.msg_key)
+    def _insert(self, letter: DeadLetter) -> bool:
+        d = letter.bounded()
+        row = (d.topic, d.payload, d.reason, d.detail, d.received_at, d.msg_key, d.size, d.sha256)
         if d.redelivered and d.msg_key is not None:
             return self._conn.execute(_INSERT_UNSEEN, (*row, d.msg_key, d.reason)).rowcount == 1
         self._conn.execute(_INSERT, row)
@@ -114,6 +124,9 @@ class SqliteDeadLetters:
         if "msg_key" not in columns:
             self._conn.execute(_KEY_COLUMN[0])
         self._conn.execute(_KEY_COLUMN[1])
+        for name, statement in _SIZE_COLUMNS:
+            if name not in columns:
+                self._conn.execute(statement)
 
     def _fetch(self, sql: str, params: tuple[object, ...]) -> _Rows:
         with self._lock:

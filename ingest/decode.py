@@ -57,7 +57,7 @@ def dead_letter(msg: Inbound, reason: str, detail: str) -> DeadLetter:
     return DeadLetter(
         msg.topic, msg.payload, reason, detail[:MAX_DETAIL_CHARS], msg.received_at,
         msg_key=f"{msg.mid}:{digest.hexdigest()}", redelivered=msg.redelivered,
-    )  # fmt: skip
+    ).bounded()  # fmt: skip
 
 
 class BatchDecoder:

@@ -61,6 +61,7 @@ def wait_for_port(host: str, port: int, timeout: float) -> bool:
     return False
 
 
+DEFAULT_MESSAGE_SIZE_LIMIT = 256 * 1024  # IngestSettings.max_payload_bytes
 MOSQUITTO_CONF = """\
 # Written by kizuki demo: loopback only, no persistence, queues large enough that a
 # slow engine's QoS 1 messages are held rather than dropped.
@@ -69,6 +70,8 @@ allow_anonymous true
 persistence false
 max_queued_messages 0
 max_inflight_messages 0
+# ingest.max_payload_bytes: larger messages never reach the engine
+message_size_limit {message_size_limit}
 """
 
 
@@ -91,10 +94,13 @@ class MosquittoBroker:
         self.workdir.cleanup()
 
 
-def start_mosquitto(binary: str, port: int) -> MosquittoBroker:
+def start_mosquitto(
+    binary: str, port: int, message_size_limit: int = DEFAULT_MESSAGE_SIZE_LIMIT
+) -> MosquittoBroker:
     workdir = tempfile.TemporaryDirectory(prefix="kizuki-mosquitto-")
     conf = Path(workdir.name) / "mosquitto.conf"
-    conf.write_text(MOSQUITTO_CONF.format(port=port), encoding="utf-8")
+    text = MOSQUITTO_CONF.format(port=port, message_size_limit=message_size_limit)
+    conf.write_text(text, encoding="utf-8")
     process = subprocess.Popen(
         [binary, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
@@ -156,8 +162,14 @@ class AmqttBroker:
         self._thread.join(timeout=5)
 
 
-def start_broker(kind: BrokerKind = "auto", port: int | None = None) -> RunningBroker:
-    """Start a broker on ``port`` (default: a free one) and return once it accepts."""
+def start_broker(
+    kind: BrokerKind = "auto",
+    port: int | None = None,
+    message_size_limit: int = DEFAULT_MESSAGE_SIZE_LIMIT,
+) -> RunningBroker:
+    """Start a broker on ``port`` (default: a free one) and return once it accepts.
+    Mosquitto refuses messages over ``message_size_limit`` bytes (amqtt has no such limit:
+    ingest then refuses them as ``too_large``)."""
     if port is not None and not port_is_free(port):
         raise BrokerStartError(f"port {port} is taken; choose another with --mqtt-port")
     port = port or free_port()
@@ -167,7 +179,7 @@ def start_broker(kind: BrokerKind = "auto", port: int | None = None) -> RunningB
     if kind == "mosquitto" or (kind == "auto" and binary):
         if not binary:
             raise BrokerStartError("mosquitto is not installed; use --broker amqtt")
-        return start_mosquitto(binary, port)
+        return start_mosquitto(binary, port, message_size_limit)
     broker = AmqttBroker(port)
     broker.start()
     return broker

@@ -65,7 +65,7 @@ def _start_broker(settings: Settings, options: DemoOptions) -> Any:
     if settings.mqtt.url is not None:
         return None
     try:
-        return start_broker(options.broker)  # type: ignore[arg-type]
+        return start_broker(options.broker, message_size_limit=settings.ingest.max_payload_bytes)  # type: ignore[arg-type]
     except BrokerStartError as exc:
         raise StartupError(str(exc)) from None
 

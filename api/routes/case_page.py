@@ -57,8 +57,9 @@ def case_page(
     if case is None:
         raise HTTPException(404, f"No case {case_id}.")
     locale, now = pick_locale(request, user.locale), ctx.now()
-    detail = case_detail(case, load_feedback(db, case_id), ctx.profiles, locale)
-    customer = case.customer if user.has_role("agent") else None
+    personal = user.has_role("agent")  # the customer's personal data: agents and admins
+    detail = case_detail(case, load_feedback(db, case_id), ctx.profiles, locale, personal)
+    customer = case.customer if personal else None
     profile = ctx.profiles.get(case.model)
     return render(
         request, "case.html", user, nav="queue", case=detail, now=now,

@@ -89,20 +89,23 @@ def load_feedback(db: Session, case_id: int) -> list[Feedback]:
     )
 
 
-def _detail(ctx: CtxDep, db: Session, case_id: int) -> CaseDetail:
+def _detail(ctx: CtxDep, db: Session, case_id: int, personal: bool = True) -> CaseDetail:
+    """The case; ``personal`` only for agents and admins (see ``present.case_detail``)."""
     case = load_case(db, case_id)
     if case is None:
         raise HTTPException(404, f"No case {case_id}.")
-    return case_detail(case, load_feedback(db, case_id), ctx.profiles)
+    return case_detail(case, load_feedback(db, case_id), ctx.profiles, personal=personal)
 
 
 @router.get(
     "/{case_id}", response_model=CaseDetail, summary="One case in full", responses=NOT_FOUND
 )
-def read_case(_: Viewer, ctx: CtxDep, db: SessionDep, case_id: CaseId) -> CaseDetail:
+def read_case(who: Viewer, ctx: CtxDep, db: SessionDep, case_id: CaseId) -> CaseDetail:
     """Everything about one case: the explanation, the timeline, each notification with
-    its delivery attempts (feedback links redacted), and the customer's feedback."""
-    return _detail(ctx, db, case_id)
+    its delivery attempts (feedback links redacted), and the customer's feedback. The
+    customer's personal data (message bodies, comments, addresses) needs the agent role:
+    viewers get the notifications with ``redacted: true``."""
+    return _detail(ctx, db, case_id, personal=who.has_role("agent"))
 
 
 def _act(ctx: CtxDep, case_id: int, action: str, actor: str, **kwargs: object) -> CaseDetail:

@@ -9,23 +9,26 @@ from fastapi import APIRouter, HTTPException, Query
 from api.deps import Admin, CtxDep
 from api.openapi import AUTH_ERRORS, problem_responses
 from api.schemas import DeadLetterPublic, DeadLettersPublic
-from core.readings import DeadLetter
+from core.readings import PREVIEW_BYTES, DeadLetter
 from ingest.base import IngestError
 
 router = APIRouter(prefix="/dead-letters", tags=["dead letters"], responses=AUTH_ERRORS)
-PAYLOAD_CUT = 4096
+MAX_PAGE = 100  # with payloads cut at 4 KiB, one page stays under ~2 MB
 
 
 def _public(letter: DeadLetter) -> DeadLetterPublic:
+    kept = letter.bounded(PREVIEW_BYTES)
     return DeadLetterPublic(
-        id=letter.id,
-        topic=letter.topic,
-        reason=letter.reason,
-        detail=letter.detail,
-        received_at=letter.received_at,
-        payload=letter.payload[:PAYLOAD_CUT].decode("utf-8", errors="replace"),
-        payload_bytes=len(letter.payload),
-        payload_base64=letter.payload_base64,
+        id=kept.id,
+        topic=kept.topic,
+        reason=kept.reason,
+        detail=kept.detail,
+        received_at=kept.received_at,
+        payload=kept.payload_preview,
+        payload_bytes=kept.size if kept.size is not None else len(kept.payload),
+        payload_base64=kept.payload_base64,
+        truncated=kept.truncated,
+        sha256=kept.sha256,
     )
 
 
@@ -40,10 +43,11 @@ def read_dead_letters(
     ctx: CtxDep,
     reason: Annotated[str | None, Query(max_length=64)] = None,
     before_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
 ) -> DeadLettersPublic:
-    """Messages ingest refused, newest first, with the reason and the raw payload (a UTF-8
-    preview cut at 4 KiB, and the whole payload in base64), plus how many are kept per
+    """Messages ingest refused, newest first, with the reason and the raw payload (its
+    first 4 KiB as UTF-8 and as base64; larger messages are not kept whole: ``truncated``,
+    ``payload_bytes`` and ``sha256`` describe them), at most 100 a page, plus how many are kept per
     reason (``core.readings.DEAD_LETTER_REASONS``: not_json, empty_payload, bad_schema, wrong_type,
     non_finite, missing_ts, ts_future, ts_past, too_large, unknown_metric, out_of_range,
     reserved_name, topic_mismatch, bad_topic, parser_error, store_rejected). Page with

@@ -41,7 +41,14 @@ class DeadLetterPublic(BaseModel):
     )
     payload_bytes: int = Field(description="Size of the whole raw payload.")
     payload_base64: str = Field(
-        description="The whole raw payload, base64 (lossless: binary payloads included)."
+        description="The kept payload (the first 4 KiB at most), base64 (lossless: binary "
+        "payloads included)."
+    )
+    truncated: bool = Field(
+        default=False, description="True if the message was larger than what is kept."
+    )
+    sha256: str | None = Field(
+        default=None, description="SHA-256 of the whole raw payload (hex), when known."
     )
 
 

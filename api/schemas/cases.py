@@ -112,6 +112,11 @@ class NotificationPublic(BaseModel):
         "customer's name."
     )
     long_body: str = Field(description="The e-mail text, feedback links replaced likewise.")
+    redacted: bool = Field(
+        default=False,
+        description="True for callers below the agent role: the bodies (which hold the "
+        "customer's name and details) are empty, addresses in errors masked.",
+    )
     attempts: int
     last_error: str
     created_at: datetime

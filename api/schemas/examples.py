@@ -180,6 +180,8 @@ DEAD_LETTER: dict[str, Any] = {
     "payload": "{not json",
     "payload_bytes": 9,
     "payload_base64": "e25vdCBqc29u",
+    "truncated": False,
+    "sha256": "5d1ab1a0e8bd4c8b0d3c4e9f71f0e1f52c2c8f1d1b1d0c3e5f3c2b1a09080706",
 }
 API_KEY: dict[str, Any] = {
     "id": 4,
