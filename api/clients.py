@@ -64,8 +64,10 @@ class TrustedProxies:
         if scope.get("scheme") == "https":
             return True
         peer = scope.get("client")
+        if not peer:
+            return False
         proto = _header(scope, b"x-forwarded-proto").split(",")[0].strip().lower()
-        return bool(peer) and self.trusts(str(peer[0])) and proto == "https"
+        return self.trusts(str(peer[0])) and proto == "https"
 
 
 def _header(scope: Scope, name: bytes) -> str:

@@ -6,21 +6,28 @@ case ids. Links look like ``{public_base_url}/feedback/{token}?vote=up|down``; t
 serves that route and calls ``record_feedback``. A thumbs-down on a "detected" notice
 is also stored in ``detector_labels`` as a customer-reported false positive.
 
+A link works only for its own notice (it must be the token stored on the notification),
+only until the case is closed (and never past ``max_age_s``), and once: the first vote
+opens a window of ``CHANGE_WINDOW_S`` in which the customer may change their mind;
+after it the link is spent.
+
 Errors::
 
     FeedbackError
-     +-- InvalidToken          forged, tampered or malformed token
-     |    +-- ExpiredToken     genuine but older than max_age_s
+     +-- InvalidToken          forged, tampered or malformed token, or another notice's
+     |    +-- ExpiredToken     genuine but older than max_age_s, or its case is closed
+     +-- SpentToken            the vote was recorded and its change window has passed
      +-- UnknownNotification   token names a notification that no longer exists
      +-- InvalidVote           vote is not "up" or "down"
 """
 
 from __future__ import annotations
 
+import hmac
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
@@ -34,6 +41,7 @@ from tickets.settings import TicketsConfig
 
 SALT = "kizuki-feedback"
 DEFAULT_MAX_AGE_S = 30 * 86400
+CHANGE_WINDOW_S = 3600.0  # after the first vote, the link may change it for an hour
 VOTES = ("up", "down")
 
 
@@ -47,6 +55,10 @@ class InvalidToken(FeedbackError):
 
 class ExpiredToken(InvalidToken):
     """The token is genuine but too old."""
+
+
+class SpentToken(FeedbackError):
+    """The vote was recorded and the window to change it has passed."""
 
 
 class UnknownNotification(FeedbackError):
@@ -132,22 +144,39 @@ def record_feedback(
     """Record (or change) the customer's vote on the notification behind ``token``.
 
     ``settings`` provides the signing key.
-    One vote per notification: voting again replaces the earlier vote.
+    One vote per notification: voting again within ``CHANGE_WINDOW_S`` of the first vote
+    replaces it; later the link is spent (:class:`SpentToken`).
     """
     if vote not in VOTES:
         raise InvalidVote(f"vote must be 'up' or 'down', not {vote!r}")
     claim = read_token(settings, token, max_age_s, now)
+    at = datetime.fromtimestamp(now(), UTC) if now is not None else utcnow()
     with session_factory.begin() as session:
         # row lock (PostgreSQL): concurrent votes on one notice apply one after the other
         notification = session.get(Notification, claim.notification_id, with_for_update=True)
         if notification is None or notification.case_id != claim.case_id:
             raise UnknownNotification(f"notification {claim.notification_id} does not exist")
-        at = utcnow()
+        _check_usable(session, notification, token, at)
         _upsert_vote(session, notification, vote, comment.strip()[:2000], at)
         false_positive = vote == "down" and notification.kind == "detected"
         if notification.kind == "detected":
             _label(session, notification, false_positive, at)
         return FeedbackResult(notification.case_id, notification.id, vote, false_positive)
+
+
+def _check_usable(session: Session, notification: Notification, token: str, at: datetime) -> None:
+    """Raise unless ``token`` is this notice's link, its case is not closed and the vote
+    (if any) is still within its change window."""
+    if not hmac.compare_digest(notification.feedback_token.encode(), token.encode()):
+        raise InvalidToken("this feedback link is not valid (not this notice's link)")
+    if notification.case.status == "closed":
+        raise ExpiredToken("this feedback link has expired (the case is closed)")
+    earlier = session.scalar(select(Feedback).where(Feedback.notification_id == notification.id))
+    if earlier is None:
+        return
+    first = earlier.first_at or earlier.at
+    if at - first > timedelta(seconds=CHANGE_WINDOW_S):
+        raise SpentToken("this feedback was recorded already; thank you")
 
 
 def _upsert_vote(
@@ -158,7 +187,7 @@ def _upsert_vote(
     dialect = session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
     values = {"case_id": notification.case_id, "notification_id": notification.id,
-              "vote": vote, "comment": comment, "at": at}  # fmt: skip
+              "vote": vote, "comment": comment, "at": at, "first_at": at}  # fmt: skip
     stmt = insert(Feedback).values(**values)
     session.execute(
         stmt.on_conflict_do_update(

@@ -19,6 +19,7 @@ from tickets.feedback import (
     FeedbackError,
     InvalidToken,
     InvalidVote,
+    SpentToken,
     UnknownNotification,
     read_token,
     record_feedback,
@@ -31,7 +32,7 @@ Vote = Literal["up", "down"]
 
 
 def _status_of(exc: FeedbackError) -> int:
-    if isinstance(exc, ExpiredToken):
+    if isinstance(exc, ExpiredToken | SpentToken):
         return 410
     if isinstance(exc, InvalidToken):
         return 400

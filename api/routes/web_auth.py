@@ -53,7 +53,9 @@ async def login(
     client = state.proxies.client(request.scope)
     wait = await run_in_threadpool(state.login_throttle.wait_s, username, client)
     if wait:
-        raise HTTPException(429, "Too many failed log-ins; wait a little.", {"Retry-After": str(wait)})
+        raise HTTPException(
+            429, "Too many failed log-ins; wait a little.", {"Retry-After": str(wait)}
+        )
     try:
         found = await state.password_gate.run(lambda: _check(ctx, username, password))
     except LoginBusy as exc:

@@ -13,15 +13,13 @@ from sqlalchemy import select
 from tests.api.conftest import world_on_both_backends
 from tests.api.world import World
 from tickets.dispatcher import Dispatcher
-from tickets.feedback import make_token, record_feedback
+from tickets.feedback import record_feedback
 from tickets.models import Notification
 
 world = world_on_both_backends()  # this module runs on both case-DB backends
 
 
-def get(
-    client: httpx.Client, world: World, path: str, role: str = "viewer", **params: Any
-) -> Any:
+def get(client: httpx.Client, world: World, path: str, role: str = "viewer", **params: Any) -> Any:
     response = client.get(path, params=params, headers={"X-API-Key": world.keys[role]})
     assert response.status_code == 200, response.text
     return response.json()
@@ -106,7 +104,8 @@ def test_case_detail_tells_the_whole_story(client: httpx.Client, world: World) -
     ).run_once()  # deliver the outbox (log mode)
     detail = get(client, world, f"/api/v1/cases/{case}")
     notice = detail["notifications"][0]
-    token = make_token(world.settings.tickets, notice["id"], case)
+    with world.session_factory() as session:  # the link in the customer's message
+        token = session.get_one(Notification, notice["id"]).feedback_token
     record_feedback(world.session_factory, token, "up", "Thanks!", settings=world.settings.tickets)
     detail = get(client, world, f"/api/v1/cases/{case}", role="agent")  # comments: personal
 

@@ -110,7 +110,8 @@ def private_url(url: str) -> str:
         plugin = None
     if not plugin:
         return f"{scheme_name(url) or 'unknown'}://…"
-    return str(plugin.url(privacy=True)).split("?", 1)[0].rstrip("/")
+    printed = str(plugin.url(privacy=True))  # type: ignore[no-untyped-call]
+    return printed.split("?", 1)[0].rstrip("/")
 
 
 def _add_headers(plugin: Any, message: OutgoingMessage) -> None:
