@@ -4,8 +4,9 @@ Payloads are BLOBs, kept byte for byte up to ``core.readings.PREVIEW_BYTES``; of
 larger message only that preview is kept, with its size and SHA-256. Each letter may
 carry a ``msg_key`` (MQTT packet id + digest of topic and payload). A message the broker
 redelivers after a crash (DUP flag set) and that was already dead-lettered under the
-same key and reason is not kept again. A first delivery is always kept, even when an older letter happens to share
-its key: packet ids wrap, and a device may well send the same bad payload twice.
+same key and reason is not kept again. A first delivery is always kept, even when an
+older letter happens to share its key: packet ids wrap, and a device may well send the
+same bad payload twice.
 """
 
 from __future__ import annotations
