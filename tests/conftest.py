@@ -26,6 +26,18 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def tampered(token: str) -> str:
+    """``token`` with one signature character changed, so it is certainly another token.
+
+    Not the last character: in URL-safe base64 the last one carries padding bits, so two
+    different last characters can decode to the same bytes (the old "replace the last
+    two characters" made a token that was still valid about once in a thousand runs)."""
+    at = len(token) - 6
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    replacement = next(c for c in alphabet if c != token[at])
+    return token[:at] + replacement + token[at + 1 :]
+
+
 def children_of(pid: int) -> list[int]:
     """Process ids whose parent is ``pid`` (from /proc)."""
     found = []
