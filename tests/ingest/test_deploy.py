@@ -6,6 +6,7 @@ import re
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import orjson
 import paho.mqtt.client as paho
@@ -26,12 +27,30 @@ ROOT = Path(__file__).resolve().parents[2]
 ENGINE = "kizuki-engine:engine-dev-password"
 
 
-def test_compose_file_is_valid_and_wires_the_stack() -> None:
+def compose_config(project: Path) -> dict[str, Any]:
+    """``docker-compose config`` with an .env made from deploy/env.example in ``project``."""
+    example = (ROOT / "deploy" / "env.example").read_text()
+    (project / ".env").write_text(re.sub(r"^(\w+)=$", r"\1=test-\1", example, flags=re.M))
     out = subprocess.run(
-        ["docker-compose", "-f", str(ROOT / "docker-compose.yml"), "config"],
-        capture_output=True, text=True, check=True, cwd=ROOT,
+        ["docker-compose", "--project-directory", str(project),
+         "-f", str(ROOT / "docker-compose.yml"), "config"],
+        capture_output=True, text=True, check=True, cwd=project,
     )  # fmt: skip
-    services = yaml.safe_load(out.stdout)["services"]
+    config: dict[str, Any] = yaml.safe_load(out.stdout)
+    return config
+
+
+def test_compose_refuses_to_start_without_the_secrets(tmp_path: Path) -> None:
+    out = subprocess.run(
+        ["docker-compose", "--project-directory", str(tmp_path),
+         "-f", str(ROOT / "docker-compose.yml"), "config"],
+        capture_output=True, text=True, cwd=tmp_path,
+    )  # fmt: skip
+    assert out.returncode != 0 and "in .env" in out.stderr
+
+
+def test_compose_file_is_valid_and_wires_the_stack(tmp_path: Path) -> None:
+    services = compose_config(tmp_path)["services"]
     assert set(services) == {"mosquitto", "influxdb", "kizuki", "mailpit"}
     env = services["kizuki"]["environment"]
     assert env["KIZUKI_STORE__BACKEND"] == "influxdb"
@@ -40,16 +59,12 @@ def test_compose_file_is_valid_and_wires_the_stack() -> None:
         == (services["influxdb"]["environment"]["DOCKER_INFLUXDB_INIT_ADMIN_TOKEN"])
     )
     assert env["KIZUKI_MQTT__URL"].startswith("mqtt://kizuki-engine:")
-    assert services["kizuki"]["build"]["context"] == str(ROOT)
+    assert services["kizuki"]["build"]["context"] == str(tmp_path)
 
 
-def test_engine_session_outlives_a_week_away_like_the_broker_keeps_it() -> None:
+def test_engine_session_outlives_a_week_away_like_the_broker_keeps_it(tmp_path: Path) -> None:
     """An engine down longer than its session expiry loses the broker's backlog silently."""
-    out = subprocess.run(
-        ["docker-compose", "-f", str(ROOT / "docker-compose.yml"), "config"],
-        capture_output=True, text=True, check=True, cwd=ROOT,
-    )  # fmt: skip
-    env = yaml.safe_load(out.stdout)["services"]["kizuki"]["environment"]
+    env = compose_config(tmp_path)["services"]["kizuki"]["environment"]
     conf = (ROOT / "deploy" / "mosquitto" / "mosquitto.conf").read_text()
     [expiry] = re.findall(r"^persistent_client_expiration (\d+)d$", conf, re.MULTILINE)
     week = int(expiry) * 86400
