@@ -131,7 +131,6 @@ def create_app(
 
 def _add_middleware(app: FastAPI, config: AppConfig) -> None:
     app.add_middleware(SecurityHeaders)
-    app.add_middleware(SecureCookies, proxies=app.state.proxies)
     app.add_middleware(
         SessionMiddleware,
         secret_key=config.api.secret_key.get_secret_value(),
@@ -140,6 +139,7 @@ def _add_middleware(app: FastAPI, config: AppConfig) -> None:
         same_site="lax",
         https_only=config.production,
     )
+    app.add_middleware(SecureCookies, proxies=app.state.proxies)  # outside: sees Set-Cookie
 
 
 def _include_routes(app: FastAPI) -> None:
