@@ -119,10 +119,15 @@ class PasswordGate:
 
     def __init__(self, threads: int = 2, queue: int = 16) -> None:
         self.limiter = anyio.CapacityLimiter(threads)
-        self.queue = queue
+        self.room = threads + queue
+        self.pending = 0  # running or waiting (counted on the event loop: no lock needed)
 
     async def run(self, check: Callable[[], T]) -> T:
         """Run ``check`` in a worker thread when a slot is free."""
-        if self.limiter.statistics().tasks_waiting >= self.queue:
+        if self.pending >= self.room:
             raise LoginBusy("too many log-ins at once; try again in a moment")
-        return await anyio.to_thread.run_sync(check, limiter=self.limiter)
+        self.pending += 1
+        try:
+            return await anyio.to_thread.run_sync(check, limiter=self.limiter)
+        finally:
+            self.pending -= 1

@@ -96,9 +96,7 @@ def test_cookie_flags_and_secure_only_behind_https(world: World) -> None:
 
 
 @pytest.mark.parametrize("path", ["/login", "/cases", "/fleet", "/cases/{case}", "/nope"])
-def test_every_page_sends_the_browser_hardening_headers(
-    url: str, case_id: int, path: str
-) -> None:
+def test_every_page_sends_the_browser_hardening_headers(url: str, case_id: int, path: str) -> None:
     with httpx.Client(base_url=url) as browser:
         log_in(browser, "viewer")
         response = browser.get(path.format(case=case_id), headers=HTML)
