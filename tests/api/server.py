@@ -18,7 +18,12 @@ def serve(app: FastAPI) -> Iterator[str]:
     """Yield the base URL while the server runs; stop it afterwards."""
     port = free_port()
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_level="warning", lifespan="off", ws="none",
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        lifespan="off",
+        ws="none",
         proxy_headers=False,  # as kizuki runs it: api.trusted_proxies decides
     )
     server = uvicorn.Server(config)

@@ -23,6 +23,7 @@ def engine_settings(tmp_path: Path, unique: str, protocol: str = "5") -> Setting
             "poll_interval_s": 0.2,
             "backoff_s": 0.2,
             "public_base_url": "http://127.0.0.1:8000",
+            "allow_targets": ["127.0.0.1"],  # the tests' SMTP sink runs on loopback
         },
     )
 

@@ -62,7 +62,7 @@ class AppriseChannel:
             return SendResult.failed(f"bad Apprise URL: {exc}", recoverable=False)
         if not plugin:
             return SendResult.failed("invalid or unsupported Apprise URL", recoverable=False)
-        target = f"{scheme_name(url)}://{getattr(plugin, 'host', '') or ''}"
+        target = breaker_key(url, plugin)
         try:
             for host in target_hosts(plugin) if scheme.host_is_target else ():
                 self.policy.check_host(host)
@@ -76,6 +76,12 @@ class AppriseChannel:
         if result.ok or result.recoverable:
             self.breaker.record(target, result.ok)
         return result
+
+
+def breaker_key(url: str, plugin: Any) -> str:
+    """What the circuit breaker counts failures of: scheme, host and port."""
+    host, port = getattr(plugin, "host", None) or "", getattr(plugin, "port", None)
+    return f"{scheme_name(url)}://{host}" + (f":{port}" if port else "")
 
 
 def target_hosts(plugin: Any) -> list[str]:
