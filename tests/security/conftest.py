@@ -42,9 +42,14 @@ def shipped_settings(world: World, **api: Any) -> Settings:
     return secured(fresh)
 
 
-def make_app(world: World, clock: Clock | None = None, **api: Any) -> FastAPI:
+def make_app(
+    world: World, clock: Clock | None = None, same_secret: bool = False, **api: Any
+) -> FastAPI:
+    """The world's app; ``same_secret`` keeps the secret the world's case service signs
+    feedback links with (otherwise the secret comes from the data directory)."""
+    settings = world.settings if same_secret else shipped_settings(world, **api)
     return create_app(
-        shipped_settings(world, **api),
+        settings,
         world.session_factory,
         world.store,
         world.deadletters,
@@ -54,8 +59,10 @@ def make_app(world: World, clock: Clock | None = None, **api: Any) -> FastAPI:
 
 
 @contextmanager
-def served(world: World, clock: Clock | None = None, **api: Any) -> Iterator[str]:
-    with serve(make_app(world, clock, **api)) as url:
+def served(
+    world: World, clock: Clock | None = None, same_secret: bool = False, **api: Any
+) -> Iterator[str]:
+    with serve(make_app(world, clock, same_secret, **api)) as url:
         yield url
 
 
