@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import shutil
 import threading
@@ -42,6 +43,7 @@ def demo_settings(settings: Settings, options: DemoOptions) -> Settings:
 
 def run_demo(settings: Settings, options: DemoOptions) -> None:
     settings = demo_settings(settings, options)
+    refuse_public_host(settings.api.host)
     check_api_port(settings)
     if not options.keep and settings.data_dir.exists():
         shutil.rmtree(settings.data_dir)
@@ -51,6 +53,19 @@ def run_demo(settings: Settings, options: DemoOptions) -> None:
             _run_with_broker(settings, options, broker, stop)
         finally:
             _stop_broker(broker)
+
+
+def refuse_public_host(host: str) -> None:
+    """The demo's logins are known (demo/demo, admin/admin): serve them on loopback only."""
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = host == "localhost"
+    if not loopback:
+        raise StartupError(
+            f"kizuki demo has known logins and serves on loopback only, not {host}: "
+            "set KIZUKI_API__HOST=127.0.0.1 (use `kizuki run` for anything else)"
+        )
 
 
 def _stop_broker(broker: Any) -> None:

@@ -17,7 +17,9 @@ from pydantic import ValidationError
 from sqlalchemy import select
 
 from kizuki.config import KNOWN_SECRETS, Settings
+from kizuki.demo import refuse_public_host
 from kizuki.keys import SecretFileError, load_or_create, with_secret
+from kizuki.runner import StartupError
 from tests.api.world import World
 from tests.security.conftest import served
 from tickets.feedback import make_token
@@ -106,3 +108,10 @@ def test_compose_publishes_on_loopback_and_reads_secrets_from_an_untracked_env_f
     assert "KIZUKI_API__SECRET_KEY" not in kizuki.get("environment", {})  # no default
     ignored = (ROOT / ".gitignore").read_text().splitlines()
     assert ".env" in ignored
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "192.0.2.1", "example.com"])
+def test_the_demo_with_its_known_logins_stays_on_loopback(host: str) -> None:
+    with pytest.raises(StartupError, match="loopback only"):
+        refuse_public_host(host)
+    refuse_public_host("127.0.0.1"), refuse_public_host("::1"), refuse_public_host("localhost")
