@@ -18,6 +18,7 @@ from ingest.settings import MqttSettings
 
 HINT = "set KIZUKI_MQTT__URL"
 RECEIVE_MAXIMUM_CAP = 65535
+PACKET_OVERHEAD = 70 * 1024  # fixed header, a topic of up to 64 KiB, properties
 
 
 def broker_address(url: str) -> BrokerAddress:
@@ -46,14 +47,27 @@ def make_client(settings: MqttSettings, address: BrokerAddress) -> paho.Client:
     return client
 
 
-def connect_properties(settings: MqttSettings, receive_maximum: int) -> Properties | None:
-    """MQTT 5 CONNECT properties: session expiry and how many unacked messages we take."""
+def connect_properties(
+    settings: MqttSettings, receive_maximum: int, max_packet_bytes: int | None = None
+) -> Properties | None:
+    """MQTT 5 CONNECT properties: session expiry, how many unacked messages we take and,
+    with ``max_packet_bytes``, the largest packet we take: the broker must not send a
+    larger one (it drops it for us), so one huge message can neither exhaust our memory
+    nor come back at every restart."""
     if settings.protocol != "5":
         return None
     props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
     props.SessionExpiryInterval = settings.session_expiry_s
     props.ReceiveMaximum = max(1, min(RECEIVE_MAXIMUM_CAP, receive_maximum))
+    if max_packet_bytes is not None:
+        props.MaximumPacketSize = max_packet_bytes
     return props
+
+
+def max_packet_for(max_payload_bytes: int) -> int:
+    """The packet limit for a payload limit: room for the longest topic and properties,
+    so a payload just over the limit still arrives and is dead-lettered as too_large."""
+    return max_payload_bytes + PACKET_OVERHEAD
 
 
 def open_connection(
@@ -61,9 +75,10 @@ def open_connection(
     settings: MqttSettings,
     address: BrokerAddress,
     receive_maximum: int,
+    max_packet_bytes: int | None = None,
 ) -> None:
     """TCP connect and send CONNECT; ``IngestError`` with one clear line when that fails."""
-    props = connect_properties(settings, receive_maximum)
+    props = connect_properties(settings, receive_maximum, max_packet_bytes)
     try:
         if props is None:
             client.connect(address.host, address.port, settings.keepalive)

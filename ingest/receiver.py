@@ -50,6 +50,7 @@ from ingest.connection import (
     broker_address,
     confirm_acks,
     make_client,
+    max_packet_for,
     open_connection,
 )
 from ingest.decode import Inbound
@@ -119,7 +120,10 @@ class ThreadReceiver:
         client.on_message = self._on_message
         client.on_subscribe = self._on_subscribe
         self._client = client
-        open_connection(client, self.settings.mqtt, address, self._capacity)
+        open_connection(
+            client, self.settings.mqtt, address, self._capacity,
+            max_packet_for(self.settings.ingest.max_payload_bytes),
+        )  # fmt: skip
         client.loop_start()
         try:
             self._outcome.wait(

@@ -6,10 +6,12 @@ from __future__ import annotations
 import hashlib
 import re
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import orjson
 import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
@@ -21,6 +23,7 @@ from kizuki.broker import MOSQUITTO_CONF
 from kizuki.config import IngestSettings
 from tests.api.world import World
 from tests.ingest.broker import ShippedBroker
+from tests.ingest.helpers import Harness, publish, wait_until
 from tests.security.conftest import served
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -121,3 +124,24 @@ def test_the_dead_letter_api_pages_and_caps_its_response(world: World) -> None:
         after = page.json()["next_cursor"]
         rest = admin.get(f"/api/v1/dead-letters?limit=100&before_id={after}", headers=key)
         assert rest.status_code == 200 and rest.json()["count"] >= 20
+
+
+def test_the_engine_never_receives_a_message_far_over_the_limit(
+    mosquitto_url: str, unique: str, tmp_path: Path
+) -> None:
+    """Even on a broker without a size limit (the system Mosquitto here), the engine's
+    MQTT 5 CONNECT names its largest packet, so the broker drops a huge message instead
+    of handing it to the engine (where it would be redelivered after every crash)."""
+    harness = Harness(mosquitto_url, unique, tmp_path)  # max_payload_bytes 4096
+    ingest = harness.start({f"ac{unique}": "aircon-x1"})
+    try:
+        now = time.time()
+        good = orjson.dumps({"ts": now, "metrics": {"fan_rpm": 1200.0}})
+        publish(mosquitto_url, [(harness.topic(f"ac{unique}"), b"x" * (2 * 1024 * 1024)),
+                                (harness.topic(f"ac{unique}"), b"{" + b" " * 5000),
+                                (harness.topic(f"ac{unique}"), good)])  # fmt: skip
+        assert wait_until(lambda: ingest.stats()["acked"] >= 2)
+    finally:
+        ingest.stop()
+    assert harness.store.latest(f"ac{unique}") is not None
+    assert harness.letters.counts() == {"too_large": 1}  # the 5 KB one; the 2 MB one never came
