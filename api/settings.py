@@ -29,10 +29,14 @@ def random_secret() -> SecretStr:
 def check_secret(secret: str) -> None:
     """Raise ValueError for a published or short secret (used in production)."""
     if secret in KNOWN_SECRETS:
-        raise ValueError("api.secret_key is a published example secret: set a random one")
+        raise ValueError(
+            "KIZUKI_API__SECRET_KEY is a published example secret: set a random one, or "
+            "leave it unset to use <data_dir>/secret_key"
+        )
     if len(secret) < MIN_SECRET_LENGTH:
         raise ValueError(
-            f"api.secret_key has {len(secret)} characters, fewer than {MIN_SECRET_LENGTH}: "
+            f"KIZUKI_API__SECRET_KEY has {len(secret)} characters, fewer than "
+            f"{MIN_SECRET_LENGTH}: "
             "set a random one (python -c 'import secrets; print(secrets.token_urlsafe(32))')"
         )
 

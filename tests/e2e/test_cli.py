@@ -104,7 +104,17 @@ def test_wrong_settings_stop_start_up_with_one_clear_line(tmp_path: Path) -> Non
         ({"KIZUKI_MQTT__URL": f"mqtt://127.0.0.1:{free_port()}"}, "cannot reach MQTT broker"),
         ({"KIZUKI_API__PORT": "eighty"}, "KIZUKI_API__PORT"),
         ({}, "set KIZUKI_MQTT__URL"),
-        ({"KIZUKI_ENVIRONMENT": "production"}, "KIZUKI_API__SECRET_KEY"),
+        (
+            {
+                "KIZUKI_ENVIRONMENT": "production",
+                "KIZUKI_API__SECRET_KEY": "kizuki-dev-secret-change-me",
+            },
+            "KIZUKI_API__SECRET_KEY is a published",
+        ),
+        (
+            {"KIZUKI_ENVIRONMENT": "production", "KIZUKI_API__SECRET_KEY": "short"},
+            "KIZUKI_API__SECRET_KEY has 5 characters",
+        ),
         (
             {"KIZUKI_ENVIRONMENT": "production", "KIZUKI_API__SECRET_KEY": "x" * 40},
             "KIZUKI_NOTIFY__MODE=apprise",

@@ -61,7 +61,7 @@ def test_a_configured_secret_wins_over_the_file(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("secret", [OLD_DEV_SECRET, "change-me", "short-but-random-31-chars-xxxxx"])
 def test_production_refuses_a_known_or_short_secret(secret: str) -> None:
-    with pytest.raises(ValidationError, match="api.secret_key"):
+    with pytest.raises(ValidationError, match="KIZUKI_API__SECRET_KEY"):
         Settings(environment="production", notify={"mode": "apprise"},
                  api={"secret_key": secret})  # fmt: skip
 
