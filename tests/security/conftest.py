@@ -4,6 +4,7 @@ for the log-in throttle."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import time
 from collections.abc import Iterator
@@ -17,7 +18,8 @@ import pytest
 from fastapi import FastAPI
 
 from api.main import create_app
-from kizuki.config import ApiSettings, Settings
+from api.settings import AppConfig
+from kizuki.config import Settings
 from kizuki.runner import secured
 from tests.api.server import serve
 from tests.api.world import PASSWORD, World, build_world
@@ -35,11 +37,12 @@ class Clock:
         return self.now
 
 
-def shipped_settings(world: World, **api: Any) -> Settings:
+def shipped_settings(world: World, **api: Any) -> AppConfig:
     """The world's settings with no secret of the tests' own: as `kizuki api` starts with
     nothing configured, the secret comes from the data directory."""
-    fresh = world.settings.model_copy(update={"api": ApiSettings(**api)})
-    return secured(fresh)
+    root = secured(Settings(data_dir=world.settings.tickets.outbox_dir.parent, api=api))
+    tickets = dataclasses.replace(world.settings.tickets, secret_key=root.api.secret_key)
+    return AppConfig(root.api, tickets)
 
 
 def make_app(

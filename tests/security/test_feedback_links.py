@@ -67,10 +67,10 @@ def test_a_link_replayed_after_its_change_window_changes_nothing(world: World) -
 def test_a_link_works_only_for_its_own_notice(world: World) -> None:
     notice = _notice(world)
     time.sleep(1.05)  # a new timestamp: a validly signed token that is not the one sent
-    resigned = make_token(world.settings, notice.id, notice.case_id)
+    resigned = make_token(world.settings.tickets, notice.id, notice.case_id)
     assert resigned != notice.feedback_token
     with pytest.raises(InvalidToken, match="not this notice's link"):
-        record_feedback(world.session_factory, resigned, "down", settings=world.settings)
+        record_feedback(world.session_factory, resigned, "down", settings=world.settings.tickets)
 
 
 def test_a_link_expires_with_its_case(world: World) -> None:
@@ -78,16 +78,20 @@ def test_a_link_expires_with_its_case(world: World) -> None:
     with world.session_factory.begin() as session:
         session.execute(update(Case).where(Case.id == notice.case_id).values(status="closed"))
     with pytest.raises(ExpiredToken, match="case is closed"):
-        record_feedback(world.session_factory, notice.feedback_token, "up", settings=world.settings)
+        record_feedback(
+            world.session_factory, notice.feedback_token, "up", settings=world.settings.tickets
+        )
 
 
 def test_a_spent_link_says_so(world: World) -> None:
     notice = _notice(world)
     later = time.time() + CHANGE_WINDOW_S + 60
-    record_feedback(world.session_factory, notice.feedback_token, "up", settings=world.settings)
+    record_feedback(
+        world.session_factory, notice.feedback_token, "up", settings=world.settings.tickets
+    )
     with pytest.raises(SpentToken):
         record_feedback(world.session_factory, notice.feedback_token, "down",
-                        settings=world.settings, now=lambda: later)  # fmt: skip
+                        settings=world.settings.tickets, now=lambda: later)  # fmt: skip
 
 
 def test_a_tampered_token_is_never_the_same_token() -> None:

@@ -22,7 +22,7 @@ PERSONAL = ("Yamada", "山田", "yamada@example.com", "Jane Smith", "+441234")
 
 @pytest.fixture(scope="module")
 def url(world: World) -> Iterator[str]:
-    Dispatcher(world.session_factory, world.settings).run_once()  # notices are sent
+    Dispatcher(world.session_factory, world.settings.tickets).run_once()  # notices are sent
     with served(world) as base:
         yield base
 

@@ -4,6 +4,7 @@ answers held the only dispatcher 4 s per try. Also: provider tokens shown to age
 
 from __future__ import annotations
 
+import dataclasses
 import socket
 import threading
 from collections.abc import Iterator
@@ -112,12 +113,13 @@ def test_an_admin_allow_list_admits_a_private_target(receiver: WebhookReceiver) 
 
 def _drain(world: World) -> None:
     """Send what is pending in the world (demo log channel), so each test starts clean."""
-    Dispatcher(world.session_factory, world.settings).run_once()
+    Dispatcher(world.session_factory, world.settings.tickets).run_once()
 
 
 def _apprise(world: World, **notify: object) -> Dispatcher:
-    settings = world.settings.model_copy(
-        update={"notify": world.settings.notify.model_copy(update={"mode": "apprise", **notify})}
+    tickets = world.settings.tickets
+    settings = dataclasses.replace(
+        tickets, notify=tickets.notify.model_copy(update={"mode": "apprise", **notify})
     )
     return Dispatcher(world.session_factory, settings)
 

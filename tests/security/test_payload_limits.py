@@ -19,8 +19,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 from core.readings import PREVIEW_BYTES, DeadLetter
 from ingest.deadletters import SqliteDeadLetters
 from ingest.decode import Inbound, dead_letter
+from ingest.settings import IngestSettings
 from kizuki.broker import MOSQUITTO_CONF
-from kizuki.config import IngestSettings
 from tests.api.world import World
 from tests.ingest.broker import ShippedBroker
 from tests.ingest.helpers import Harness, publish, wait_until

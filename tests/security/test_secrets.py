@@ -4,6 +4,7 @@ development secret, and compose published the API on every interface."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import re
 import stat
@@ -13,10 +14,11 @@ import httpx
 import pytest
 import yaml
 from itsdangerous import TimestampSigner
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 from sqlalchemy import select
 
-from kizuki.config import KNOWN_SECRETS, Settings
+from api.settings import KNOWN_SECRETS
+from kizuki.config import Settings
 from kizuki.demo import refuse_public_host
 from kizuki.keys import SecretFileError, load_or_create, with_secret
 from kizuki.runner import StartupError
@@ -88,7 +90,8 @@ def test_a_feedback_link_forged_with_the_old_development_secret_is_refused(
     with world.session_factory() as session:
         notice = session.scalars(select(Notification)).first()
         assert notice is not None
-    forged = make_token(Settings(api={"secret_key": OLD_DEV_SECRET}), notice.id, notice.case_id)
+    old = dataclasses.replace(world.settings.tickets, secret_key=SecretStr(OLD_DEV_SECRET))
+    forged = make_token(old, notice.id, notice.case_id)
     with served(world) as url, httpx.Client(base_url=url) as attacker:
         assert attacker.get(f"/feedback/{forged}").status_code == 400
 
