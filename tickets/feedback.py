@@ -164,6 +164,25 @@ def record_feedback(
         return FeedbackResult(notification.case_id, notification.id, vote, false_positive)
 
 
+def check_link(
+    session_factory: sessionmaker[Session],
+    token: str,
+    *,
+    settings: TicketsConfig,
+    now: Callable[[], float] | None = None,
+) -> FeedbackClaim:
+    """The claim of a link that may still vote; raises as :func:`record_feedback` would
+    (so the page can say "expired" or "already recorded" before the customer votes)."""
+    claim = read_token(settings, token, DEFAULT_MAX_AGE_S, now)
+    at = datetime.fromtimestamp(now(), UTC) if now is not None else utcnow()
+    with session_factory() as session:
+        notification = session.get(Notification, claim.notification_id)
+        if notification is None or notification.case_id != claim.case_id:
+            raise UnknownNotification(f"notification {claim.notification_id} does not exist")
+        _check_usable(session, notification, token, at)
+    return claim
+
+
 def _check_usable(session: Session, notification: Notification, token: str, at: datetime) -> None:
     """Raise unless ``token`` is this notice's link, its case is not closed and the vote
     (if any) is still within its change window."""

@@ -21,7 +21,7 @@ from tickets.feedback import (
     InvalidVote,
     SpentToken,
     UnknownNotification,
-    read_token,
+    check_link,
     record_feedback,
 )
 from tickets.models import Notification
@@ -46,7 +46,7 @@ def feedback_form(
     request: Request, ctx: CtxDep, token: Token, vote: Annotated[Vote | None, Query()] = None
 ) -> Response:
     try:
-        claim = read_token(ctx.config.tickets, token)
+        claim = check_link(ctx.session_factory, token, settings=ctx.config.tickets)
     except FeedbackError as exc:
         raise HTTPException(_status_of(exc), str(exc)) from None
     return render(
