@@ -13,7 +13,7 @@ HEADERS = {
     "Referrer-Policy": "same-origin",
 }
 CSP = (
-    "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "default-src 'self'; style-src 'self'; img-src 'self' data:; "
     "script-src 'self'; form-action 'self'; frame-ancestors 'none'; object-src 'none'; "
     "base-uri 'none'"
 )
