@@ -324,15 +324,16 @@ class User(Base):
 
 
 class LoginFailure(Base):
-    """Failed log-ins per throttle key (account, client, or both), shared by every API
-    process on the case DB (``api.throttle``)."""
+    """Log-in attempts per throttle key (account or client), shared by every API process
+    on the case DB (``api.throttle``)."""
 
     __tablename__ = "login_failures"
 
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
-    failures: Mapped[int] = mapped_column(Integer)
+    failures: Mapped[int] = mapped_column(Integer)  # attempts not followed by a success
     first_at: Mapped[float] = mapped_column(Float)
     last_at: Mapped[float] = mapped_column(Float)
+    next_at: Mapped[float] = mapped_column(Float)  # no attempt before (epoch seconds)
 
 
 class ApiKey(Base):

@@ -51,7 +51,7 @@ async def login(
         raise HTTPException(403, "The form has expired; reload the page and try again.")
     state = request.app.state
     client = state.proxies.client(request.scope)
-    wait = await run_in_threadpool(state.login_throttle.wait_s, username, client)
+    wait = await run_in_threadpool(state.login_throttle.admit, username, client)
     if wait:
         raise HTTPException(
             429, "Too many failed log-ins; wait a little.", {"Retry-After": str(wait)}
@@ -60,8 +60,7 @@ async def login(
         found = await state.password_gate.run(lambda: _check(ctx, username, password))
     except LoginBusy as exc:
         raise HTTPException(503, str(exc), {"Retry-After": "2"}) from None
-    if found is None:
-        await run_in_threadpool(state.login_throttle.failed, username, client)
+    if found is None:  # the attempt was counted when it was admitted
         return render(
             request, "login.html", None, status_code=401, next=safe_next(next), failed=True,
             username=username,

@@ -131,11 +131,26 @@ def test_a_flood_of_log_ins_gets_answers_not_errors_and_probes_still_answer(
     assert statuses <= {401, 429, 503}
 
 
-@pytest.mark.parametrize("failures", [0, 4, 5, 8, 40])
-def test_the_delay_grows_and_is_capped(world: World, failures: int) -> None:
-    clock = Clock(now=2_100_000_000.0 + failures * 100_000)
+@pytest.mark.parametrize("attempts", [0, 4, 5, 8, 40])
+def test_the_delay_grows_and_is_capped(world: World, attempts: int) -> None:
+    clock = Clock(now=2_100_000_000.0 + attempts * 100_000)
     throttle = LoginThrottle(world.session_factory, clock)
-    for _ in range(failures):
-        throttle.failed(f"cap{failures}", f"10.9.9.{failures}")
-    wait = throttle.wait_s(f"cap{failures}", "192.0.2.99")  # another client: the account's wait
-    assert wait == {0: 0, 4: 0, 5: 1, 8: 8, 40: 60}[failures]
+    for i in range(attempts):  # each from another address, each as soon as it is let in
+        clock.now += throttle.wait_s(f"cap{attempts}", f"10.9.{i // 250}.{i % 250}")
+        assert throttle.admit(f"cap{attempts}", f"10.9.{i // 250}.{i % 250}") == 0
+    wait = throttle.wait_s(f"cap{attempts}", "192.0.2.99")  # anyone's wait on the account
+    assert wait == {0: 0, 4: 0, 5: 1, 8: 8, 40: 60}[attempts]
+
+
+def test_a_burst_of_parallel_guesses_gets_no_more_than_the_free_tries(world: World) -> None:
+    clock = Clock(now=2_200_000_000.0)
+    with served(world, clock) as url:
+
+        def guess(i: int) -> int:
+            with httpx.Client(base_url=url, timeout=60) as client:
+                headers = {"X-Forwarded-For": f"198.51.100.{i}"}  # ignored: no trusted proxy
+                return log_in(client, "burst-target", WRONG, headers).status_code
+
+        with ThreadPoolExecutor(20) as pool:
+            statuses = list(pool.map(guess, range(20)))
+    assert statuses.count(401) <= 5 and set(statuses) <= {401, 429, 503}

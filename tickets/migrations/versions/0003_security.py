@@ -29,6 +29,7 @@ def upgrade() -> None:
         sa.Column("failures", sa.Integer(), nullable=False),
         sa.Column("first_at", sa.Float(), nullable=False),
         sa.Column("last_at", sa.Float(), nullable=False),
+        sa.Column("next_at", sa.Float(), nullable=False),
         sa.PrimaryKeyConstraint("key", name=op.f("pk_login_failures")),
     )
 
