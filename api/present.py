@@ -96,7 +96,11 @@ def _event_public(event: object, personal: bool) -> CaseEventPublic:
     public = CaseEventPublic.model_validate(event)
     if personal:
         return public
-    kept = {k: v for k, v in public.detail.items() if k not in PERSONAL_DETAIL}
+    kept = {
+        key: mask_addresses(value) if isinstance(value, str) else value
+        for key, value in public.detail.items()
+        if key not in PERSONAL_DETAIL
+    }  # notes stay, but an address typed into one does not reach viewers
     return public.model_copy(update={"detail": kept})
 
 

@@ -70,3 +70,16 @@ def test_passwords_are_argon2id_and_old_hashes_are_upgraded_at_log_in(
     assert stored and all(h.startswith("$argon2id$v=19$m=19456,t=2,p=1$") for h in stored)
     with httpx.Client(base_url=url) as browser:  # and the upgraded hash still lets them in
         assert log_in(browser, "old-timer").status_code == 303
+
+
+def test_an_address_typed_into_a_note_is_masked_for_viewers(url: str, world: World) -> None:
+    case_id = _case_ids(world)[0]
+    note = "Called the owner on +81 90 1234 5678, mail owner@example.org"
+    agent, viewer = ({"X-API-Key": world.keys[r]} for r in ("agent", "viewer"))
+    with httpx.Client(base_url=url) as client:
+        added = client.post(f"/api/v1/cases/{case_id}/notes", json={"text": note}, headers=agent)
+        assert added.status_code == 200
+        seen = client.get(f"/api/v1/cases/{case_id}", headers=viewer).text
+        assert "+81 90 1234 5678" not in seen and "owner@example.org" not in seen
+        assert "Called the owner on [hidden]" in seen  # the note itself is still there
+        assert note in client.get(f"/api/v1/cases/{case_id}", headers=agent).text
