@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from tickets.kb import vote_wording
+
+_VOTE = (vote_wording("en"), vote_wording("ja"))  # one wording, shared with the notices
+
 MESSAGES: dict[str, tuple[str, str]] = {
     "app": ("Kizuki", "Kizuki"),
     "queue": ("Case queue", "ケース一覧"),
@@ -78,9 +82,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "prev_page": ("Previous page", "前のページ"),
     "language": ("Language", "言語"),
     "thanks": ("Thank you for your feedback.", "ご評価ありがとうございました。"),
-    "was_helpful": ("Was our message helpful?", "このお知らせは役に立ちましたか?"),
-    "helpful": ("Helpful", "役に立った"),
-    "not_helpful": ("Not helpful", "役に立たなかった"),
+    "was_helpful": (_VOTE[0]["question"], _VOTE[1]["question"]),
+    "helpful": (_VOTE[0]["up"], _VOTE[1]["up"]),
+    "not_helpful": (_VOTE[0]["down"], _VOTE[1]["down"]),
     "comment": ("Comment (optional)", "コメント(任意)"),
     "send": ("Send", "送信"),
     "error": ("Error", "エラー"),
@@ -196,8 +200,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "tl_agent": ("to {name}", "担当: {name}"),
     "tl_notified": ("{kind} via {channel}", "{channel}で{kind}を送信"),
     "tl_resent": ("sent again with the same key", "同じキーで再送"),
-    "tl_vote_up": ("👍 helpful", "👍 役に立った"),
-    "tl_vote_down": ("👎 not helpful", "👎 役に立たなかった"),
+    "tl_vote_up": (f"👍 {_VOTE[0]['up']}", f"👍 {_VOTE[1]['up']}"),
+    "tl_vote_down": (f"👎 {_VOTE[0]['down']}", f"👎 {_VOTE[1]['down']}"),
     # routing reasons (tickets.routing), by shape
     "rr_least_loaded": (
         "least loaded of {n} skilled agents with free capacity ({load}/{cap} open cases)",

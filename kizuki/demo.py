@@ -199,10 +199,8 @@ def case_counts(engine: Any) -> dict[str, int]:
 
 def summary(engine: Any, fleet: Any) -> str:
     """Which degrading devices got a case, and how early in simulated time."""
-    first_event: dict[str, float] = {}
-    for event in engine.events:
-        if event.kind == "anomaly":
-            first_event.setdefault(event.device_id, event.ts)
+    with engine.counters.lock:
+        first_event = dict(engine.counters.first_anomaly)
     lines = ["Degrading devices (simulated time):"]
     for truth in fleet.truth():
         seen = first_event.get(truth.device_id)

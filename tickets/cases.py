@@ -106,6 +106,19 @@ def find_open(
     return list(session.scalars(query.order_by(Case.id)))
 
 
+def latest_case(session: Session, device_id: str, failure_mode: str) -> Case | None:
+    """The device's most recent case for ``failure_mode`` (any status), locked."""
+    write_lock(session)
+    query = (
+        select(Case)
+        .where(Case.device_id == device_id, Case.failure_mode == failure_mode)
+        .order_by(Case.id.desc())
+        .limit(1)
+        .with_for_update()
+    )
+    return session.scalar(query)
+
+
 def ensure_device(session: Session, device_id: str, model: str, product_line: str) -> Device:
     """The device row, created (without customer) if detection knows a device we don't;
     race-free (``ON CONFLICT DO NOTHING``) when several events for it arrive at once."""

@@ -1,0 +1,224 @@
+"""Detection that stays true: readings in, each judged once, events never lost.
+
+``Detection.feed(readings)`` runs in the ingest sink, before the readings are acked:
+the gate (``kizuki.gate``) drops duplicates and puts late readings in time order, the
+detector bank judges what it releases, open anomalies are re-assessed every
+``detect.update_every_s`` of telemetry time ("update" events: living cases), and every
+event is appended to the journal (``kizuki.journal``), all under one lock, so a detector
+checkpoint never holds a state whose events are not persisted. ``drain()`` hands the
+journal to the case service in order; a case database that is down only delays it.
+
+After a crash, ``recover()`` replays the telemetry store from the checkpoint's
+watermarks (the readings acked since the checkpoint, and those the gate held), and
+``reconcile()`` makes open failure modes and open cases agree: a detection with no case
+covering it gets its case, an open case whose anomaly is gone gets its recovery.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+from anomaly.bank import DetectorBank
+from core.events import AnomalyEvent
+from core.profiles import DeviceProfile
+from core.readings import Reading
+from kizuki.gate import ReadingGate
+from kizuki.journal import EventJournal
+from tickets import reconcile
+from tickets.lifecycle import CaseError
+
+log = logging.getLogger(__name__)
+FAR_FUTURE = 4102444800.0  # 2100-01-01: "until now" for store queries
+REPLAY_CHUNK = 2000
+
+
+class Detection:
+    """See the module docstring."""
+
+    def __init__(
+        self,
+        bank: DetectorBank,
+        gate: ReadingGate,
+        journal: EventJournal,
+        handle: Callable[[AnomalyEvent], object],
+        update_every_s: float,
+        on_event: Callable[[AnomalyEvent], None] = lambda e: None,
+    ) -> None:
+        self.bank, self.gate, self.journal = bank, gate, journal
+        self.handle, self.update_every_s, self.on_event = handle, update_every_s, on_event
+        self.lock = threading.Lock()
+        self._drain_lock = threading.Lock()
+        self._assessed: dict[tuple[str, str], float] = {}  # open anomalies only
+        self.counts = {"case_retries": 0, "case_errors": 0, "replayed": 0, "reconciled": 0}
+        state = bank.extra
+        gate.restore(state.get("gate") or {})
+        for key, ts in (state.get("assessed") or {}).items():
+            device_id, _, mode = key.partition("|")
+            self._assessed[(device_id, mode)] = float(ts)
+
+    # -- the reading path ------------------------------------------------------------
+
+    def feed(self, readings: Sequence[Reading]) -> list[AnomalyEvent]:
+        """Judge new readings; their events are persisted when this returns."""
+        with self.lock:
+            return self._judge(self.gate.push(readings))
+
+    def flush_idle(self) -> list[AnomalyEvent]:
+        """Judge what quiet devices' readings the gate still holds."""
+        with self.lock:
+            return self._judge(self.gate.flush_idle())
+
+    def _judge(self, released: list[Reading]) -> list[AnomalyEvent]:
+        if not released:
+            return []
+        events = self.bank.update(released)
+        events += self._assess(released)
+        self.journal.append(events)
+        for event in events:
+            self.on_event(event)
+        return events
+
+    def _assess(self, released: list[Reading]) -> list[AnomalyEvent]:
+        """ "update" events for open anomalies whose last assessment is old enough."""
+        newest: dict[str, float] = {}
+        for reading in released:
+            newest[reading.device_id] = reading.ts
+        opened = self.bank.open_anomalies()
+        self._assessed = {k: v for k, v in self._assessed.items() if k in opened}
+        out = []
+        for key in sorted(k for k in opened if k[0] in newest):
+            ts, last = newest[key[0]], self._assessed.get(key)
+            if last is None:
+                self._assessed[key] = ts  # its "anomaly" event has just said it all
+            elif ts - last >= self.update_every_s:
+                self._assessed[key] = ts
+                event = self.bank.assess(key[0], key[1], ts)
+                if event is not None:
+                    out.append(event)
+        return out
+
+    def save(self, path: Path) -> None:
+        """Checkpoint the detectors with the gate's watermarks, consistent with the journal."""
+        with self.lock:
+            extra = {
+                "gate": self.gate.watermarks(),
+                "assessed": {f"{d}|{m}": ts for (d, m), ts in self._assessed.items()},
+            }
+            self.bank.save(path, extra)
+
+    # -- handing events to the case service ------------------------------------------
+
+    def drain(self) -> int:
+        """Hand pending events to the case service in order; returns how many it took.
+        Stops at the first outage (the event stays first in line)."""
+        if not self._drain_lock.acquire(blocking=False):
+            return 0
+        taken = 0
+        try:
+            while batch := self.journal.pending():
+                for event_id, event in batch:
+                    if not self._hand_over(event_id, event):
+                        return taken
+                    taken += 1
+        finally:
+            self._drain_lock.release()
+        return taken
+
+    def _hand_over(self, event_id: int, event: AnomalyEvent) -> bool:
+        try:
+            self.handle(event)
+        except (DBAPIError, PoolTimeout) as exc:
+            if isinstance(exc, DBAPIError) and not _transient(exc):
+                return self._set_aside(event_id, event, exc)
+            self.counts["case_retries"] += 1
+            log.warning("case database unavailable, %s/%s waits: %s", event.device_id,
+                        event.failure_mode, str(exc).splitlines()[0])  # fmt: skip
+            return False
+        except CaseError as exc:  # e.g. the race retries ran out: try again later
+            self.counts["case_retries"] += 1
+            log.warning("case service busy on %s/%s: %s", event.device_id, event.failure_mode, exc)
+            return False
+        except Exception as exc:  # a bad event must not hold back the others
+            return self._set_aside(event_id, event, exc)
+        self.journal.done(event_id)
+        return True
+
+    def _set_aside(self, event_id: int, event: AnomalyEvent, exc: BaseException) -> bool:
+        self.counts["case_errors"] += 1
+        log.error("case service refused %s/%s, set aside: %r", event.device_id,
+                  event.failure_mode, exc, exc_info=exc)  # fmt: skip
+        self.journal.fail(event_id, repr(exc))
+        return True
+
+    # -- after a crash ----------------------------------------------------------------
+
+    def recover(self, store: Any, metrics_of: Callable[[str], Sequence[str]]) -> int:
+        """Replay the store from each device's watermark (readings acked but not judged
+        before the last checkpoint); returns how many readings were judged."""
+        marks = self.gate.watermarks()
+        if not marks:
+            return 0
+        floor, judged = min(marks.values()), 0
+        for device_id in sorted(marks):
+            rows: dict[float, dict[str, float]] = {}
+            for metric in metrics_of(device_id):
+                for ts, value in store.query(device_id, metric, marks.get(device_id, floor),
+                                             FAR_FUTURE):  # fmt: skip
+                    rows.setdefault(float(ts), {})[metric] = float(value)
+            readings = [Reading(device_id, ts, m) for ts, m in sorted(rows.items())]
+            for i in range(0, len(readings), REPLAY_CHUNK):
+                before = self.gate.counts.released
+                self.feed(readings[i : i + REPLAY_CHUNK])
+                judged += self.gate.counts.released - before
+        self.counts["replayed"] += judged
+        return judged
+
+    def reconcile(self, session_factory: Any) -> int:
+        """Journal the events that make open anomalies and open cases agree; returns how
+        many. Call with the journal drained (raises if the case DB is unreachable)."""
+        with self.lock:
+            opened = self.bank.open_anomalies()
+            cases = reconcile.open_cases(session_factory)
+            events: list[AnomalyEvent] = []
+            for (device_id, mode), started_at in sorted(opened.items()):
+                ts = self.gate.watermark(device_id)
+                if (device_id, mode) in cases or ts is None:
+                    continue
+                if reconcile.covered(session_factory, device_id, mode, started_at):
+                    continue
+                event = self.bank.assess(device_id, mode, ts)
+                if event is not None:
+                    events.append(replace(event, kind="anomaly"))
+            for key, case in sorted(cases.items()):
+                ts = self.gate.watermark(key[0])
+                if case.healthy or key in opened or ts is None:
+                    continue
+                events.append(case.recovery(ts))
+            self.journal.append(events)
+        self.counts["reconciled"] += len(events)
+        return len(events)
+
+
+def _transient(exc: DBAPIError) -> bool:
+    """An outage (connection lost, database locked or shutting down), not a bad event."""
+    return exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError)
+
+
+def metrics_for(
+    directory: Callable[[str], str | None], profiles: Mapping[str, DeviceProfile]
+) -> Callable[[str], list[str]]:
+    """device id -> the metrics its profile names (none for an unknown device)."""
+
+    def metrics(device_id: str) -> list[str]:
+        profile = profiles.get(directory(device_id) or "")
+        return sorted(profile.metrics) if profile else []
+
+    return metrics
