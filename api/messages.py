@@ -128,6 +128,12 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "ev_severity_raised": ("severity raised", "重要度の引き上げ"),
     "ev_anomaly_again": ("anomaly again", "異常の再検知"),
     "ev_recovering": ("recovering", "回復傾向"),
+    "ev_escalated": ("escalated", "エスカレーション"),
+    "ev_limit_crossed": ("limit crossed", "上限超過"),
+    "ev_customer_disagrees": ("customer disagrees", "お客様が異議あり"),
+    "ev_customer_agrees_again": ("customer withdrew the disagreement", "お客様が異議を取り下げ"),
+    "ev_reviewed": ("feedback reviewed", "評価を確認済み"),
+    "ev_label_withdrawn": ("false-alarm label withdrawn", "誤報ラベルを取り消し"),
     # notifications and their delivery
     "message": ("Message sent", "送信した文面"),
     "attempt_ok": ("delivered", "送信成功"),
@@ -255,4 +261,34 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "err_text_503": ("A part of the system does not answer.", "システムの一部が応答していません。"),
     "back_to_queue": ("Back to the case queue", "ケース一覧に戻る"),
+    # resolution (tickets.resolution) and review
+    "resolution_code": ("Resolution", "解決区分"),
+    "resolution_note": ("Resolution note (what was done)", "対応内容のメモ"),
+    "still_out_of_range": (
+        "The device's telemetry is still out of range: the customer will be told we fixed "
+        "it and are watching, not 'all clear'.",
+        "デバイスの測定値はまだ範囲外です。お客様には「修理済み・経過観察中」とお伝えし、"
+        "「正常に戻りました」とはお伝えしません。",
+    ),
+    "resolve_anyway": ("Resolve anyway", "このまま解決する"),
+    "rc_repaired_on_site": ("Repaired on site", "訪問修理済み"),
+    "rc_remote_fix": ("Fixed remotely", "遠隔で対応済み"),
+    "rc_part_shipped": ("Part shipped", "部品発送済み"),
+    "rc_false_alarm": ("False alarm", "誤報"),
+    "rc_duplicate": ("Duplicate", "重複"),
+    "rc_customer_declined": ("Customer declined", "お客様が辞退"),
+    "rc_recovered": ("Recovered by itself", "自然回復"),
+    "review": ("Reviewed", "確認済みにする"),
+    "review_note": ("What you found", "確認結果"),
+    "rs_customer_disagrees": ("Customer disagrees", "お客様が異議あり"),
+    "tl_reason_past the limit": ("past the limit", "上限を超過"),
+    "tl_reason_limit expected within a day": (
+        "limit expected within a day",
+        "1日以内に上限到達の見込み",
+    ),
+    "tl_observed_limit": ("{observed} (limit {limit})", "{observed}（上限 {limit}）"),
+    "tl_out_of_range": (
+        "telemetry was still out of range",
+        "解決時点で測定値はまだ範囲外でした",
+    ),
 }

@@ -12,20 +12,18 @@ that code and the device's state call for.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
 from tickets.kb import ALL_CLEAR
 from tickets.lifecycle import CaseError
 from tickets.models import Case
 
-ResolutionCode = Literal[
-    "repaired_on_site", "remote_fix", "part_shipped", "false_alarm", "duplicate",
-    "customer_declined", "recovered",
-]  # fmt: skip
-RESOLUTION_CODES: tuple[ResolutionCode, ...] = (
+AgentResolution = Literal[
     "repaired_on_site", "remote_fix", "part_shipped", "false_alarm", "duplicate",
     "customer_declined",
-)  # fmt: skip
+]  # fmt: skip
+ResolutionCode = Literal[AgentResolution, "recovered"]
+RESOLUTION_CODES: tuple[AgentResolution, ...] = get_args(AgentResolution)
 AUTO_CODE: ResolutionCode = "recovered"
 FIXES = frozenset({"repaired_on_site", "remote_fix"})
 WATCHING = "resolved-watching"

@@ -179,7 +179,7 @@ def test_feedback_page_records_the_customers_vote(client: httpx.Client, world: W
         assert notice is not None
     token = make_token(world.settings.tickets, notice.id, notice.case_id)
     form = client.get(f"/feedback/{token}?vote=down")  # in the customer's language
-    assert form.status_code == 200 and "役に立ちましたか" in form.text
+    assert form.status_code == 200 and "製品の状態と合っていますか" in form.text
     with world.session_factory() as session:  # opening the link records nothing
         assert session.scalar(select(Feedback).where(Feedback.notification_id == notice.id)) is None
     done = client.post(

@@ -135,7 +135,9 @@ def test_lifecycle_with_actor_on_the_timeline(service, fleet, event):
     service.acknowledge(case_id, "agent:yui")
     service.add_note(case_id, "agent:yui", "called the customer")
     service.start(case_id, "agent:yui")
-    resolved = service.resolve(case_id, "agent:yui", "repaired_on_site", "filter cleaned", confirm=True)
+    resolved = service.resolve(
+        case_id, "agent:yui", "repaired_on_site", "filter cleaned", confirm=True
+    )
     assert resolved.status == "resolved" and resolved.resolved_at is not None
     closed = service.close(case_id, "agent:yui")
     assert closed.status == "closed" and closed.closed_at is not None

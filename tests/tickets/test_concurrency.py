@@ -8,10 +8,10 @@ count at one.
 from __future__ import annotations
 
 import threading
-from datetime import timedelta
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, sessionmaker
@@ -140,7 +140,6 @@ def test_concurrent_first_events_of_an_unregistered_device(fleet, profiles, sett
 def test_auto_resolve_never_closes_a_case_that_just_fell_ill_again(fleet, profiles, settings,
                                                                     clock):  # fmt: skip
     """tick() racing handle(): a case is only auto-resolved while it is still healthy."""
-
 
     service = CaseService(fleet, profiles, settings, clock=clock)
     stop = threading.Event()
