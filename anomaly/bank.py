@@ -276,6 +276,7 @@ class DetectorBank:
             "kb_article": fm.kb_article,
             "skill": fm.skill,
             "peer_score": self.peers.score(device_id),
+            "breached": bool(block.spec.breached(why.observed)),
         }
         return AnomalyEvent(
             device_id=device_id, model=fleet.model, failure_mode=mode, kind=kind,
@@ -357,9 +358,7 @@ class DetectorBank:
             row = fleet.slots[metric][device_id]
             snap = fleet.blocks[metric].snapshot(row, ts)
             event = self._event(device_id, fleet, metric, mode, "anomaly", ts, op.started_at, snap)
-            breached = fleet.blocks[metric].spec.breached(event.why.observed)
-            extra = {**event.extra, "breached": bool(breached)}
-            return replace(event, kind="update", extra=extra)
+            return replace(event, kind="update")
 
     def device_count(self) -> int:
         """Devices with detector state."""

@@ -32,7 +32,7 @@ from core.profiles import DeviceProfile
 from core.readings import Reading
 from kizuki.gate import ReadingGate
 from kizuki.journal import EventJournal
-from tickets import reconcile
+from tickets import labels, reconcile
 from tickets.lifecycle import CaseError
 
 log = logging.getLogger(__name__)
@@ -157,6 +157,27 @@ class Detection:
                   event.failure_mode, exc, exc_info=exc)  # fmt: skip
         self.journal.fail(event_id, repr(exc))
         return True
+
+    # -- what people teach the detectors ----------------------------------------------
+
+    def learn(self, session_factory: Any, checkpoint: Path) -> int:
+        """Learn agents' "false alarm" labels and undo withdrawn ones (``tickets.labels``);
+        the checkpoint is written before the case DB records it, so a crash repeats a
+        step, never skips one. Returns how many labels changed the detectors."""
+        done = 0
+        for label_id, device_id, mode in labels.to_learn(session_factory):
+            undo = self.bank.accept(device_id, mode)
+            self.save(checkpoint)
+            labels.learnt(session_factory, label_id, undo or {})
+            log.info("detectors learnt false alarm %s/%s (label %d)", device_id, mode, label_id)
+            done += 1
+        for label_id, device_id, undo in labels.to_restore(session_factory):
+            self.bank.restore(device_id, undo)
+            self.save(checkpoint)
+            labels.restored(session_factory, label_id)
+            log.info("withdrawn label %d undone for %s", label_id, device_id)
+            done += 1
+        return done
 
     # -- after a crash ----------------------------------------------------------------
 

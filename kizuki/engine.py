@@ -31,7 +31,6 @@ from kizuki.config import Settings
 from kizuki.detection import Detection, metrics_for
 from kizuki.gate import ReadingGate
 from kizuki.journal import EventJournal
-from tickets import labels
 from tickets.db import make_session_factory, migrate
 from tickets.directory import DbDeviceDirectory
 from tickets.dispatcher import Dispatcher
@@ -236,21 +235,8 @@ class Engine:
                 last_save = time.monotonic()
 
     def _learn_from_labels(self) -> None:
-        """Agents' "false alarm" labels teach the detectors; withdrawn ones are undone. The
-        checkpoint is written before the DB records it, so a crash repeats, never skips."""
-        sf = self.session_factory
         try:
-            for label_id, device_id, mode in labels.to_learn(sf):
-                with self.detection.lock:
-                    undo = self.bank.accept(device_id, mode)
-                self._save_bank()
-                labels.learnt(sf, label_id, undo or {})
-                log.info("detectors learnt false alarm %s/%s (label %d)", device_id, mode, label_id)
-            for label_id, device_id, undo in labels.to_restore(sf):
-                self.bank.restore(device_id, undo)
-                self._save_bank()
-                labels.restored(sf, label_id)
-                log.info("withdrawn label %d undone for %s", label_id, device_id)
+            self.detection.learn(self.session_factory, self.settings.checkpoint_path)
         except Exception:
             log.exception("could not apply detector labels")
 

@@ -48,7 +48,7 @@ def refresh(
             observed=event.why.observed, limit=event.why.limit,
         )  # fmt: skip
     before = case.severity
-    case.severity = rules.higher(case.severity, event.severity)
+    case.severity = rules.higher(case.severity, rules.severity_of(event))
     if case.severity == before:
         return False
     case.priority = min(

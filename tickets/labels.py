@@ -60,7 +60,9 @@ def to_learn(session_factory: sessionmaker[Session]) -> list[tuple[int, str, str
 def learnt(session_factory: sessionmaker[Session], label_id: int, undo: dict[str, Any]) -> None:
     """Record that the label was learnt, with the state ``restore`` needs."""
     with session_factory.begin() as session:
-        session.execute(update(DetectorLabel).where(DetectorLabel.id == label_id).values(undo=undo))
+        session.execute(
+            update(DetectorLabel).where(DetectorLabel.id == label_id).values(undo=_encode(undo))
+        )
 
 
 def to_restore(session_factory: sessionmaker[Session]) -> list[tuple[int, str, dict[str, Any]]]:

@@ -162,7 +162,9 @@ class CaseService(CaseActions):
         except InvalidTransition:
             return None  # a concurrent event opened a case: the insert below finds it
         last.resolution_code, last.resolution_note = None, ""
-        outcome = self._repeated(session, last, event, now, announce)
+        outcome = self._repeated(session, last, event, now, announce=False)
+        if announce:  # the customer was told it was over: it is back
+            enqueue(session, self.settings, last, "detected", self.profiles, now)
         return Outcome("reopened", last.id, outcome.detail)
 
     def _in_suppress_window(
