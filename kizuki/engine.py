@@ -161,7 +161,9 @@ class Engine:
         return True
 
     def stop(self) -> None:
-        """Drain ingest, save detector state, stop every thread we started."""
+        """Drain ingest, save detector state, stop every thread we started (once)."""
+        if self._stop.is_set():
+            return
         self._stop.set()
         if hasattr(self, "ingest"):
             self.ingest.stop()
