@@ -187,7 +187,7 @@ class CaseService(CaseActions):
         lifecycle.log(
             session, case, SYSTEM, "opened", now,
             severity=case.severity, priority=case.priority, score=case.score,
-            why=event.why.text, quiet=case.quiet,
+            why=event.why.text, quiet=case.quiet, at=event.ts,
         )  # fmt: skip
         decision = route(session, need_of(case, self.profiles))
         lifecycle.assign(session, case, decision.agent_id, SYSTEM, now, decision.reason)

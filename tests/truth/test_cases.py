@@ -189,8 +189,9 @@ def test_resolving_after_the_device_recovered_is_an_all_clear(service, fleet):
     case_id = service.handle(make_event(device_id="ac-2", at=T0)).case_id
     service.handle(make_event(device_id="ac-2", kind="recovery", at=T0 + HOUR))
     service.resolve(case_id, "agent:yui", "remote_fix", "reset the controller")
-    assert notices(fleet, case_id)[-1][1].startswith("[Case #") and "All clear" in (
-        notices(fleet, case_id)[-1][1]
+    assert (
+        notices(fleet, case_id)[-1][1].startswith("[Case #")
+        and "All clear" in (notices(fleet, case_id)[-1][1])
     )
 
 
@@ -252,3 +253,21 @@ def test_an_agent_reviews_a_customers_disagreement(service, fleet, settings):
         case = session.get_one(Case, case_id)
         assert (case.review_state, case.status) == (None, "open")
     assert kinds(fleet, case_id)[-2:] == ["customer_disagrees", "reviewed"]
+
+
+def test_the_chart_marks_when_the_case_opened_and_each_escalation(service, fleet):
+    from api.case_chart import marks
+    from api.chart import ChartSpec, render_chart
+
+    case_id = service.handle(make_event(at=T0)).case_id
+    service.handle(update_event(T0 + 3 * HOUR, "medium", 162.0, breached=True))
+    with fleet() as session:
+        case = session.get_one(Case, case_id)
+        got = marks(case, lambda key, **kw: key)
+    assert got == [
+        (T0.timestamp(), "opened", "ev_opened"),
+        ((T0 + 3 * HOUR).timestamp(), "escalated", "ev_escalated → high"),
+    ]
+    points = [(T0.timestamp() + 600 * i, 100.0 + i) for i in range(30)]
+    svg = render_chart(ChartSpec(points=points, unit="Pa", marks=got))
+    assert svg.count('class="mark opened"') == 1 and svg.count('class="mark escalated"') == 1
