@@ -14,7 +14,10 @@ from api.context import AppContext
 from tickets.lifecycle import CaseError
 from tickets.resolution import InvalidResolution
 
-ACTIONS = ("acknowledge", "assign", "start", "note", "resolve", "close", "reopen", "review")
+ACTIONS = (
+    "acknowledge", "assign", "start", "note", "resolve", "close", "reopen", "review", "label",
+    "unlabel",
+)  # fmt: skip
 
 
 class ActionError(Exception):
@@ -39,6 +42,8 @@ def _calls(
             case_id, actor, str(kw.get("code", "")), note, confirm=bool(kw.get("confirm"))
         ),
         "review": lambda: service.review(case_id, actor, note),
+        "label": lambda: service.label(case_id, actor, note),
+        "unlabel": lambda: service.unlabel(case_id, actor, note),
         "close": lambda: _close(service, case_id, actor, note),
         "reopen": lambda: service.reopen(case_id, actor, reason=note),
     }

@@ -134,6 +134,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "ev_customer_agrees_again": ("customer withdrew the disagreement", "お客様が異議を取り下げ"),
     "ev_reviewed": ("feedback reviewed", "評価を確認済み"),
     "ev_label_withdrawn": ("false-alarm label withdrawn", "誤報ラベルを取り消し"),
+    "ev_labelled": ("labelled a false alarm", "誤報ラベルを付与"),
     # notifications and their delivery
     "message": ("Message sent", "送信した文面"),
     "attempt_ok": ("delivered", "送信成功"),

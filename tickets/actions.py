@@ -109,6 +109,27 @@ class CaseActions:
 
         return self._act(case_id, act)
 
+    def label(self, case_id: int, actor: str, note: str) -> Case:
+        """An admin's label: this case was a false alarm; the detectors learn it."""
+
+        def act(session: Session, case: Case, now: datetime) -> None:
+            if labels.live(session, case.id):
+                raise InvalidTransition(f"case {case.id} is already labelled a false alarm")
+            labels.add(session, case, "admin", now)
+            lifecycle.log(session, case, actor, "labelled", now, note=note)
+
+        return self._act(case_id, act)
+
+    def unlabel(self, case_id: int, actor: str, note: str) -> Case:
+        """Withdraw the case's false-alarm label: the detectors go back to before it."""
+
+        def act(session: Session, case: Case, now: datetime) -> None:
+            if not labels.withdraw(session, case.id, now):
+                raise InvalidTransition(f"case {case.id} has no false-alarm label to withdraw")
+            lifecycle.log(session, case, actor, "label_withdrawn", now, note=note)
+
+        return self._act(case_id, act)
+
     def assign(self, case_id: int, agent_id: int | None, actor: str) -> Case:
         """Assign to an active agent, or unassign with ``agent_id=None``."""
         reason = f"assigned by {actor}" if agent_id is not None else f"unassigned by {actor}"

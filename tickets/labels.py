@@ -31,6 +31,16 @@ def add(session: Session, case: Case, source: str, at: datetime) -> DetectorLabe
     return label
 
 
+def live(session: Session, case_id: int) -> bool:
+    """Whether the case has a label that is not withdrawn."""
+    found = session.scalar(
+        select(DetectorLabel.id)
+        .where(DetectorLabel.case_id == case_id, DetectorLabel.withdrawn_at.is_(None))
+        .limit(1)
+    )
+    return found is not None
+
+
 def withdraw(session: Session, case_id: int, at: datetime) -> int:
     """Withdraw every live label of the case; returns how many."""
     result = session.execute(

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from api.actions import ActionError, perform
-from api.deps import AgentRole, CtxDep, SessionDep, Viewer
+from api.deps import Admin, AgentRole, CtxDep, SessionDep, Viewer
 from api.openapi import AUTH_ERRORS, problem_responses
 from api.present import case_detail, case_public
 from api.queries import BadCursor, CaseFilter, SortName, list_cases
@@ -211,3 +211,27 @@ def reopen(who: AgentRole, ctx: CtxDep, case_id: CaseId, body: ActionBody) -> Ca
     """resolved or closed -> open (409 while another case is open for the same device and
     failure mode)."""
     return _act(ctx, case_id, "reopen", who.actor, note=body.note)
+
+
+@router.post(
+    "/{case_id}/label",
+    response_model=CaseDetail,
+    responses=ACTION_ERRORS,
+    summary="Label the case a false alarm (admin): the detectors learn it",
+)
+def label(who: Admin, ctx: CtxDep, case_id: CaseId, body: ReviewBody) -> CaseDetail:
+    """The device's metrics of this failure mode take their current level as normal (the
+    engine applies it within seconds). 409 if the case is labelled already."""
+    return _act(ctx, case_id, "label", who.actor, note=body.note)
+
+
+@router.delete(
+    "/{case_id}/label",
+    response_model=CaseDetail,
+    responses=ACTION_ERRORS,
+    summary="Withdraw the case's false-alarm label (admin)",
+)
+def unlabel(who: Admin, ctx: CtxDep, case_id: CaseId) -> CaseDetail:
+    """The detectors go back to the state they had before learning the label (409 when
+    there is no label to withdraw)."""
+    return _act(ctx, case_id, "unlabel", who.actor, note="")

@@ -53,6 +53,8 @@ API = [
     _api("POST", CASE + "/notes", "agent", {"text": "checked"}),
     _api("POST", CASE + "/resolve", "agent", {"code": "duplicate", "note": "fixed"}),
     _api("POST", CASE + "/review", "agent", {"note": "looked at it"}),
+    _api("POST", CASE + "/label", "admin", {"note": "benign"}),
+    _api("DELETE", CASE + "/label", "admin"),
     _api("POST", CASE + "/close", "agent", {}),
     _api("POST", CASE + "/reopen", "agent", {}),
     _api("GET", "/customers", "agent"),

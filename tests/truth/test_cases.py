@@ -271,3 +271,17 @@ def test_the_chart_marks_when_the_case_opened_and_each_escalation(service, fleet
     points = [(T0.timestamp() + 600 * i, 100.0 + i) for i in range(30)]
     svg = render_chart(ChartSpec(points=points, unit="Pa", marks=got))
     assert svg.count('class="mark opened"') == 1 and svg.count('class="mark escalated"') == 1
+
+
+def test_an_admin_label_teaches_and_can_be_withdrawn(service, fleet):
+    case_id = service.handle(make_event(at=T0)).case_id
+    service.label(case_id, "user:admin", "benign: new filter type")
+    with pytest.raises(InvalidTransition, match="already labelled"):
+        service.label(case_id, "user:admin", "again")
+    service.unlabel(case_id, "user:admin", "")
+    with pytest.raises(InvalidTransition, match="no false-alarm label"):
+        service.unlabel(case_id, "user:admin", "")
+    with fleet() as session:
+        [label] = session.scalars(select(DetectorLabel)).all()
+    assert (label.source, label.withdrawn_at is not None) == ("admin", True)
+    assert kinds(fleet, case_id)[-2:] == ["labelled", "label_withdrawn"]
