@@ -364,6 +364,12 @@ class DetectorBank:
         """Devices with detector state."""
         return len(self._device_model)
 
+    def open_modes(self, device_id: str) -> list[str]:
+        """The device's failure modes with an anomaly not yet recovered, sorted."""
+        with self._lock:
+            fleet = self._device_model.get(device_id)
+            return sorted(fleet.open.get(device_id, {})) if fleet else []
+
     def open_anomalies(self) -> dict[tuple[str, str], float]:
         """(device, failure mode) -> started_at for every anomaly not yet recovered."""
         with self._lock:

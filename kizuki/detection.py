@@ -2,7 +2,7 @@
 
 ``Detection.feed(readings)`` runs in the ingest sink, before the readings are acked:
 the gate (``kizuki.gate``) drops duplicates and puts late readings in time order, the
-detector bank judges what it releases, open anomalies are re-assessed every
+detector bank judges what it releases, open anomalies are re-assessed on a grid of
 ``detect.update_every_s`` of telemetry time ("update" events: living cases), and every
 event is appended to the journal (``kizuki.journal``), all under one lock, so a detector
 checkpoint never holds a state whose events are not persisted. ``drain()`` hands the
@@ -56,13 +56,11 @@ class Detection:
         self.handle, self.update_every_s, self.on_event = handle, update_every_s, on_event
         self.lock = threading.Lock()
         self._drain_lock = threading.Lock()
-        self._assessed: dict[tuple[str, str], float] = {}  # open anomalies only
         self.counts = {"case_retries": 0, "case_errors": 0, "replayed": 0, "reconciled": 0}
-        state = bank.extra
-        gate.restore(state.get("gate") or {})
-        for key, ts in (state.get("assessed") or {}).items():
-            device_id, _, mode = key.partition("|")
-            self._assessed[(device_id, mode)] = float(ts)
+        # device -> telemetry time of its newest reading judged (the gate's watermarks:
+        # at a checkpoint everything released has been judged)
+        self._judged: dict[str, float] = dict(bank.extra.get("gate") or {})
+        gate.restore(self._judged)
 
     # -- the reading path ------------------------------------------------------------
 
@@ -79,40 +77,39 @@ class Detection:
     def _judge(self, released: list[Reading]) -> list[AnomalyEvent]:
         if not released:
             return []
-        events = self.bank.update(released)
-        events += self._assess(released)
+        events: list[AnomalyEvent] = []
+        start = 0
+        for i, reading in enumerate(released):
+            device_id, last = reading.device_id, self._judged.get(reading.device_id)
+            if last is not None and self._cell(reading.ts) > self._cell(last):
+                # the device leaves a grid cell: judge what precedes this reading, then
+                # assess its open anomalies as they stood at its last reading in the cell
+                if i > start:
+                    events += self.bank.update(released[start:i])
+                start = i
+                events += self._assess(device_id, last)
+            self._judged[device_id] = reading.ts
+        events += self.bank.update(released[start:])
         self.journal.append(events)
         for event in events:
             self.on_event(event)
         return events
 
-    def _assess(self, released: list[Reading]) -> list[AnomalyEvent]:
-        """ "update" events for open anomalies whose last assessment is old enough."""
-        newest: dict[str, float] = {}
-        for reading in released:
-            newest[reading.device_id] = reading.ts
-        opened = self.bank.open_anomalies()
-        self._assessed = {k: v for k, v in self._assessed.items() if k in opened}
-        out = []
-        for key in sorted(k for k in opened if k[0] in newest):
-            ts, last = newest[key[0]], self._assessed.get(key)
-            if last is None:
-                self._assessed[key] = ts  # its "anomaly" event has just said it all
-            elif ts - last >= self.update_every_s:
-                self._assessed[key] = ts
-                event = self.bank.assess(key[0], key[1], ts)
-                if event is not None:
-                    out.append(event)
-        return out
+    def _cell(self, ts: float) -> int:
+        return int(ts // self.update_every_s)
+
+    def _assess(self, device_id: str, ts: float) -> list[AnomalyEvent]:
+        """ "update" events for the device's open anomalies, at telemetry time ``ts``.
+        Done when the device's readings cross a grid line, so the numbers depend on its
+        own readings only, never on how deliveries were batched (replay gives the same)."""
+        modes = self.bank.open_modes(device_id)
+        found = (self.bank.assess(device_id, mode, ts) for mode in modes)
+        return [event for event in found if event is not None]
 
     def save(self, path: Path) -> None:
         """Checkpoint the detectors with the gate's watermarks, consistent with the journal."""
         with self.lock:
-            extra = {
-                "gate": self.gate.watermarks(),
-                "assessed": {f"{d}|{m}": ts for (d, m), ts in self._assessed.items()},
-            }
-            self.bank.save(path, extra)
+            self.bank.save(path, {"gate": self.gate.watermarks()})
 
     # -- handing events to the case service ------------------------------------------
 
