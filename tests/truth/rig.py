@@ -14,6 +14,7 @@ import random
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -150,19 +151,30 @@ class Rig:
                    self.update_every_s, self.clock)  # fmt: skip
 
 
-def outcome(factory: sessionmaker[Session]) -> tuple[list[tuple[str, ...]], list[tuple[str, ...]]]:
+def outcome(factory: sessionmaker[Session]) -> tuple[list[Any], ...]:
     """What agents and customers were told: the cases (device, mode, status, severity,
-    resolution) and the notices (device, kind, subject without the case number)."""
+    resolution), the notices (device, kind, subject without the case number), the
+    escalations and limit crossings (telemetry time, severity) and the numbers each case
+    shows now (the explanation's time and observed value)."""
     with factory() as session:
+        rows = session.scalars(select(Case).order_by(Case.device_id, Case.id)).all()
         cases = [
             (c.device_id, c.failure_mode, c.status, c.severity, c.resolution_code or "")
-            for c in session.scalars(select(Case).order_by(Case.device_id, Case.id))
+            for c in rows
         ]
+        history = [
+            (c.device_id, e.kind, e.detail.get("at"), e.detail.get("severity_to"))
+            for c in rows
+            for e in c.events
+            if e.kind in ("escalated", "limit_crossed")
+        ]
+        numbers = [(c.device_id, c.explanation.get("at"), c.explanation.get("observed"))
+                   for c in rows]  # fmt: skip
         notices = [
             (n.case.device_id, n.kind, n.subject.split("] ", 1)[-1])
             for n in session.scalars(select(Notification).order_by(Notification.id))
         ]
-    return cases, sorted(notices)
+    return cases, sorted(notices), history, numbers
 
 
 def run(rig: Rig, deliveries: Iterator[list[Reading]] | list[list[Reading]]) -> Rig:

@@ -69,11 +69,16 @@ def clean(fleet, profiles, settings, tmp_path, db_url):
 
 
 def test_the_clean_stream_opens_two_cases_escalates_and_resolves_one(clean):
-    cases, notices = clean
+    cases, notices, history, _numbers = clean
     assert cases == CLEAN_CASES
     assert [(device, kind) for device, kind, _ in notices] == [
         ("ac-1", "detected"), ("ac-1", "update"),
         ("ac-2", "all_clear"), ("ac-2", "detected"), ("ac-2", "update"),
+    ]  # fmt: skip
+    assert [(d, k, sev) for d, k, _at, sev in history] == [
+        ("ac-1", "escalated", "medium"), ("ac-1", "limit_crossed", None),
+        ("ac-1", "escalated", "high"), ("ac-2", "limit_crossed", None),
+        ("ac-2", "escalated", "high"),
     ]  # fmt: skip
 
 
@@ -255,7 +260,7 @@ def test_reconciliation_opens_the_case_a_lost_event_never_opened(fleet, profiles
         lost.unlink()
     rig = rig.restart()
     assert rig.detection.counts["reconciled"] == 1
-    cases, notices = outcome(fleet)
+    cases, notices, _history, _numbers = outcome(fleet)
     assert [(d, m, s) for d, m, s, _sev, _r in cases] == [("ac-1", "filter_clog", "open")]
     assert [(d, k) for d, k, _ in notices] == [("ac-1", "detected")]
     assert rig.detection.reconcile(fleet) == 0, "a second pass finds nothing"
