@@ -158,10 +158,19 @@ def test_auto_resolve_never_closes_a_case_that_just_fell_ill_again(fleet, profil
     finally:
         stop.set()
         thread.join(30)
+    service.tick(far_future)  # the last event was a recovery: it resolves now
     with fleet() as session:
-        resolved = session.scalars(select(Case).where(Case.status == "resolved")).all()
-    assert resolved, "the ticker should have resolved some cases"
-    assert all(case.healthy_since is not None for case in resolved)
+        [case] = session.scalars(select(Case)).all()  # recurrences reopen the same case
+        kinds = [e.kind for e in case.events]
+    assert case.status == "resolved" and case.healthy_since is not None
+    healthy = False  # replay the timeline: a resolve only ever follows a recovery
+    for kind in kinds:
+        if kind in ("opened", "anomaly_again", "severity_raised", "reopen"):
+            healthy = False
+        elif kind == "recovering":
+            healthy = True
+        elif kind == "resolve":
+            assert healthy, kinds
     assert duplicates(fleet) == 0
 
 
