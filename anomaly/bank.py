@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, cast
 
@@ -144,7 +144,7 @@ class DetectorBank:
         self._groups: dict[int, _Group] = {}  # per block, reused batch after batch
         self.peers = FleetPeerModel(self.config.peers)
         self._lock = threading.RLock()
-        self.labels_applied = 0  # id of the last labelled false positive learnt from
+        self.extra: dict[str, Any] = {}  # the caller's state saved with the checkpoint
 
     def update(self, readings: Sequence[Reading]) -> list[AnomalyEvent]:
         """Feed readings (oldest first); return anomaly and recovery events."""
@@ -276,6 +276,7 @@ class DetectorBank:
             "kb_article": fm.kb_article,
             "skill": fm.skill,
             "peer_score": self.peers.score(device_id),
+            "breached": bool(block.spec.breached(why.observed)),
         }
         return AnomalyEvent(
             device_id=device_id, model=fleet.model, failure_mode=mode, kind=kind,
@@ -313,36 +314,61 @@ class DetectorBank:
     def _peer_features(self) -> list[tuple[list[str], np.ndarray]]:
         return [fleet.features() for fleet in self.models.values()]
 
-    def apply_labels(self, labels: Sequence[dict[str, Any]]) -> int:
-        """Learn from labelled false positives (``tickets.feedback.false_positives``).
-
-        Each label with an id above ``labels_applied`` makes the metrics of its failure
-        mode on its device accept their current level as normal, so the same benign
-        change does not raise the same alarm again. Returns how many were applied.
-        """
-        applied = 0
+    def accept(self, device_id: str, mode: str) -> dict[str, Any] | None:
+        """Learn a false positive: the metrics of ``mode`` on the device take their current
+        level as normal. Returns what ``restore`` needs to undo it (plain JSON values), or
+        None when the bank does not know the device or the failure mode."""
         with self._lock:
-            for label in labels:
-                if int(label["id"]) <= self.labels_applied:
-                    continue
-                self.labels_applied = int(label["id"])
-                applied += self._accept(str(label["device_id"]), str(label["failure_mode"]))
-        return applied
+            fleet = self._device_model.get(device_id)
+            if fleet is None or mode not in fleet.profile.failure_modes:
+                return None
+            fm = fleet.profile.failure_modes[mode]
+            undo: dict[str, Any] = {}
+            for metric in fm.effects or {fm.metric: 1.0}:
+                row = fleet.slots.get(metric, {}).get(device_id)
+                if row is not None:
+                    block = fleet.blocks[metric]
+                    undo[metric] = {n: getattr(block, n)[row].tolist() for n in ARRAYS}
+                    block.accept(row)
+            return undo
 
-    def _accept(self, device_id: str, mode: str) -> int:
-        fleet = self._device_model.get(device_id)
-        if fleet is None or mode not in fleet.profile.failure_modes:
-            return 0
-        fm = fleet.profile.failure_modes[mode]
-        for metric in fm.effects or {fm.metric: 1.0}:
-            row = fleet.slots.get(metric, {}).get(device_id)
-            if row is not None:
-                fleet.blocks[metric].accept(row)
-        return 1
+    def restore(self, device_id: str, undo: dict[str, Any]) -> None:
+        """Put the device's rows back as ``accept`` found them (a withdrawn label)."""
+        with self._lock:
+            fleet = self._device_model.get(device_id)
+            if fleet is None:
+                return
+            for metric, arrays in undo.items():
+                row = fleet.slots.get(metric, {}).get(device_id)
+                if row is not None:
+                    block = fleet.blocks[metric]
+                    for name, values in arrays.items():
+                        getattr(block, name)[row] = np.asarray(values)
+
+    def assess(self, device_id: str, mode: str, ts: float) -> AnomalyEvent | None:
+        """The open anomaly ``mode`` of the device as its newest numbers show it now (kind
+        "update"; severity, explanation and ETA from the current state); None if not open."""
+        with self._lock:
+            fleet = self._device_model.get(device_id)
+            op = fleet.open.get(device_id, {}).get(mode) if fleet else None
+            if fleet is None or op is None:
+                return None
+            fm = fleet.profile.failure_modes[mode]
+            metric = fm.metric if fm.metric in op.metrics else sorted(op.metrics)[0]
+            row = fleet.slots[metric][device_id]
+            snap = fleet.blocks[metric].snapshot(row, ts)
+            event = self._event(device_id, fleet, metric, mode, "anomaly", ts, op.started_at, snap)
+            return replace(event, kind="update")
 
     def device_count(self) -> int:
         """Devices with detector state."""
         return len(self._device_model)
+
+    def open_modes(self, device_id: str) -> list[str]:
+        """The device's failure modes with an anomaly not yet recovered, sorted."""
+        with self._lock:
+            fleet = self._device_model.get(device_id)
+            return sorted(fleet.open.get(device_id, {})) if fleet else []
 
     def open_anomalies(self) -> dict[tuple[str, str], float]:
         """(device, failure mode) -> started_at for every anomaly not yet recovered."""
@@ -350,10 +376,12 @@ class DetectorBank:
             return {(d, m): op.started_at for fleet in self.models.values()
                     for d, opened in fleet.open.items() for m, op in opened.items()}  # fmt: skip
 
-    def save(self, path: str | Path) -> None:
-        """Write a checkpoint atomically; the state is copied under the lock first."""
+    def save(self, path: str | Path, extra: dict[str, Any] | None = None) -> None:
+        """Write a checkpoint atomically; the state is copied under the lock first.
+        ``extra`` (JSON values) is saved with it and comes back as ``load(...).extra``."""
         with self._lock:
             header, arrays = _snapshot(self)
+            header["extra"] = dict(extra or {})
         write_checkpoint(Path(path), header, arrays)
 
     @classmethod
@@ -370,7 +398,7 @@ class DetectorBank:
             if model in profiles:
                 _restore(bank, model, info, arrays)
         bank.peers.load_state_dict(header["peers"])
-        bank.labels_applied = int(header.get("labels_applied", 0))
+        bank.extra = dict(header.get("extra") or {})
         return bank
 
 
@@ -387,7 +415,7 @@ def _snapshot(bank: DetectorBank) -> tuple[dict[str, Any], dict[str, np.ndarray]
             for key, value in block.state_dict().items():
                 arrays[f"{name}/{metric}/{key}"] = value  # state_dict() gives copies
     header = {"config": bank.config.to_dict(), "models": models,
-              "peers": bank.peers.state_dict(), "labels_applied": bank.labels_applied}  # fmt: skip
+              "peers": bank.peers.state_dict()}  # fmt: skip
     return header, arrays
 
 

@@ -12,8 +12,12 @@ from typing import Any
 
 from api.context import AppContext
 from tickets.lifecycle import CaseError
+from tickets.resolution import InvalidResolution
 
-ACTIONS = ("acknowledge", "assign", "start", "note", "resolve", "close", "reopen")
+ACTIONS = (
+    "acknowledge", "assign", "start", "note", "resolve", "close", "reopen", "review", "label",
+    "unlabel",
+)  # fmt: skip
 
 
 class ActionError(Exception):
@@ -34,7 +38,12 @@ def _calls(
         "start": lambda: service.start(case_id, actor),
         "assign": lambda: service.assign(case_id, kw.get("agent_id"), actor),
         "note": lambda: service.add_note(case_id, actor, str(kw.get("text", ""))),
-        "resolve": lambda: service.resolve(case_id, actor, note=note),
+        "resolve": lambda: service.resolve(
+            case_id, actor, str(kw.get("code", "")), note, confirm=bool(kw.get("confirm"))
+        ),
+        "review": lambda: service.review(case_id, actor, note),
+        "label": lambda: service.label(case_id, actor, note),
+        "unlabel": lambda: service.unlabel(case_id, actor, note),
         "close": lambda: _close(service, case_id, actor, note),
         "reopen": lambda: service.reopen(case_id, actor, reason=note),
     }
@@ -55,5 +64,7 @@ def perform(ctx: AppContext, case_id: int, action: str, actor: str, **kwargs: An
         call()
     except LookupError as exc:  # CaseNotFound, UnknownAgent
         raise ActionError(404, str(exc)) from None
-    except CaseError as exc:  # InvalidTransition
+    except InvalidResolution as exc:
+        raise ActionError(422, str(exc)) from None
+    except CaseError as exc:  # InvalidTransition, NeedsConfirmation
         raise ActionError(409, str(exc)) from None

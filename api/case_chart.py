@@ -78,5 +78,21 @@ def case_chart(ctx: AppContext, case: Case, _: Callable[..., str]) -> Markup | N
             label_normal=_("normal_band"),
             label_limit=_("limit"),
             label_eta=_("eta"),
+            marks=marks(case, _),
         )
     )
+
+
+def marks(case: Case, _: Callable[..., str]) -> list[tuple[float, str, str]]:
+    """When the case opened and each escalation, in telemetry time (the chart's axis)."""
+    out = []
+    for event in case.events:
+        at = event.detail.get("at")
+        if not isinstance(at, int | float):
+            continue
+        if event.kind == "opened":
+            out.append((float(at), "opened", _("ev_opened")))
+        elif event.kind == "escalated":
+            severity = _(str(event.detail.get("severity_to", "")))
+            out.append((float(at), "escalated", f"{_('ev_escalated')} → {severity}"))
+    return out

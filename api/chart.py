@@ -32,6 +32,7 @@ class ChartSpec:
     label_normal: str = "normal"
     label_limit: str = "limit"
     label_eta: str = "predicted crossing"
+    marks: Sequence[tuple[float, str, str]] = ()  # (ts, kind, label): case opened, escalated
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +151,24 @@ def _onset(spec: ChartSpec, s: _Scale) -> list[str]:
     ]
 
 
+def _marks(spec: ChartSpec, s: _Scale) -> list[str]:
+    """A labelled vertical line at each mark (when the case opened, each escalation)."""
+    out = []
+    for n, (ts, kind, label) in enumerate(spec.marks):
+        if not s.x0 <= ts <= s.x1:
+            continue
+        x, y = s.x(ts), PAD_T + 12 + 12 * (n % 3)
+        anchor = "end" if x > W / 2 else "start"
+        out += [
+            f'<line class="mark {escape(kind)}" data-ts="{ts:.0f}" x1="{x:.1f}" x2="{x:.1f}" '
+            f'y1="{PAD_T}" y2="{H - PAD_B}" stroke="#8e44ad" stroke-dasharray="4 2">'
+            f"<title>{escape(label)}</title></line>",
+            f'<text class="mark" x="{x + (-3 if anchor == "end" else 3):.1f}" y="{y}" '
+            f'text-anchor="{anchor}" font-size="10" fill="#8e44ad">{escape(label)}</text>',
+        ]
+    return out
+
+
 def _eta(spec: ChartSpec, s: _Scale) -> list[str]:
     if spec.eta_ts is None or spec.limit is None or not spec.points:
         return []
@@ -190,6 +209,7 @@ def render_chart(spec: ChartSpec) -> Markup:
         + _limit(spec, s)
         + _onset(spec, s)
         + _series(spec, s)
+        + _marks(spec, s)
         + _eta(spec, s)
     )
     title = escape(spec.title)

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from tickets.kb import vote_wording
+
+_VOTE = (vote_wording("en"), vote_wording("ja"))  # one wording, shared with the notices
+
 MESSAGES: dict[str, tuple[str, str]] = {
     "app": ("Kizuki", "Kizuki"),
     "queue": ("Case queue", "ケース一覧"),
@@ -78,9 +82,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "prev_page": ("Previous page", "前のページ"),
     "language": ("Language", "言語"),
     "thanks": ("Thank you for your feedback.", "ご評価ありがとうございました。"),
-    "was_helpful": ("Was our message helpful?", "このお知らせは役に立ちましたか?"),
-    "helpful": ("Helpful", "役に立った"),
-    "not_helpful": ("Not helpful", "役に立たなかった"),
+    "was_helpful": (_VOTE[0]["question"], _VOTE[1]["question"]),
+    "helpful": (_VOTE[0]["up"], _VOTE[1]["up"]),
+    "not_helpful": (_VOTE[0]["down"], _VOTE[1]["down"]),
     "comment": ("Comment (optional)", "コメント(任意)"),
     "send": ("Send", "送信"),
     "error": ("Error", "エラー"),
@@ -124,6 +128,13 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "ev_severity_raised": ("severity raised", "重要度の引き上げ"),
     "ev_anomaly_again": ("anomaly again", "異常の再検知"),
     "ev_recovering": ("recovering", "回復傾向"),
+    "ev_escalated": ("escalated", "エスカレーション"),
+    "ev_limit_crossed": ("limit crossed", "上限超過"),
+    "ev_customer_disagrees": ("customer disagrees", "お客様が異議あり"),
+    "ev_customer_agrees_again": ("customer withdrew the disagreement", "お客様が異議を取り下げ"),
+    "ev_reviewed": ("feedback reviewed", "評価を確認済み"),
+    "ev_label_withdrawn": ("false-alarm label withdrawn", "誤報ラベルを取り消し"),
+    "ev_labelled": ("labelled a false alarm", "誤報ラベルを付与"),
     # notifications and their delivery
     "message": ("Message sent", "送信した文面"),
     "message_hidden": (
@@ -200,8 +211,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "tl_agent": ("to {name}", "担当: {name}"),
     "tl_notified": ("{kind} via {channel}", "{channel}で{kind}を送信"),
     "tl_resent": ("sent again with the same key", "同じキーで再送"),
-    "tl_vote_up": ("👍 helpful", "👍 役に立った"),
-    "tl_vote_down": ("👎 not helpful", "👎 役に立たなかった"),
+    "tl_vote_up": (f"👍 {_VOTE[0]['up']}", f"👍 {_VOTE[1]['up']}"),
+    "tl_vote_down": (f"👎 {_VOTE[0]['down']}", f"👎 {_VOTE[1]['down']}"),
     # routing reasons (tickets.routing), by shape
     "rr_least_loaded": (
         "least loaded of {n} skilled agents with free capacity ({load}/{cap} open cases)",
@@ -255,4 +266,34 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "err_text_503": ("A part of the system does not answer.", "システムの一部が応答していません。"),
     "back_to_queue": ("Back to the case queue", "ケース一覧に戻る"),
+    # resolution (tickets.resolution) and review
+    "resolution_code": ("Resolution", "解決区分"),
+    "resolution_note": ("Resolution note (what was done)", "対応内容のメモ"),
+    "still_out_of_range": (
+        "The device's telemetry is still out of range: the customer will be told we fixed "
+        "it and are watching, not 'all clear'.",
+        "デバイスの測定値はまだ範囲外です。お客様には「修理済み・経過観察中」とお伝えし、"
+        "「正常に戻りました」とはお伝えしません。",
+    ),
+    "resolve_anyway": ("Resolve anyway", "このまま解決する"),
+    "rc_repaired_on_site": ("Repaired on site", "訪問修理済み"),
+    "rc_remote_fix": ("Fixed remotely", "遠隔で対応済み"),
+    "rc_part_shipped": ("Part shipped", "部品発送済み"),
+    "rc_false_alarm": ("False alarm", "誤報"),
+    "rc_duplicate": ("Duplicate", "重複"),
+    "rc_customer_declined": ("Customer declined", "お客様が辞退"),
+    "rc_recovered": ("Recovered by itself", "自然回復"),
+    "review": ("Reviewed", "確認済みにする"),
+    "review_note": ("What you found", "確認結果"),
+    "rs_customer_disagrees": ("Customer disagrees", "お客様が異議あり"),
+    "tl_reason_past the limit": ("past the limit", "上限を超過"),
+    "tl_reason_limit expected within a day": (
+        "limit expected within a day",
+        "1日以内に上限到達の見込み",
+    ),
+    "tl_observed_limit": ("{observed} (limit {limit})", "{observed}（上限 {limit}）"),
+    "tl_out_of_range": (
+        "telemetry was still out of range",
+        "解決時点で測定値はまだ範囲外でした",
+    ),
 }

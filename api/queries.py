@@ -60,6 +60,7 @@ class CaseFilter:
     model: str | None = None
     failure_mode: str | None = None
     device_id: str | None = None
+    review: str | None = None  # a review state, e.g. "customer_disagrees"
 
     def where(self) -> list[ColumnElement[bool]]:
         clauses: list[ColumnElement[bool]] = []
@@ -72,6 +73,7 @@ class CaseFilter:
         elif (agent_id := parse_id(self.assignee)) is not None:
             clauses.append(Case.assignee_id == agent_id)
         for column, value in (
+            (Case.review_state, self.review),
             (Case.model, self.model),
             (Case.failure_mode, self.failure_mode),
             (Case.device_id, self.device_id),

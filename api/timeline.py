@@ -86,7 +86,9 @@ def routing_reason(reason: str, _: Tr) -> Line:
 
 def _status_lines(d: dict[str, Any], _: Tr, locale: str) -> list[Line]:
     """acknowledge, start, resolve, close, reopen: how, and what the agent wrote."""
-    lines = []
+    lines = [Line(term(_, "rc", d["code"]))] if d.get("code") else []
+    if d.get("device_out_of_range") and d.get("code") != "recovered":
+        lines.append(Line(_("tl_out_of_range")))
     if d.get("auto") and isinstance(d.get("healthy_for_s"), int | float):
         lines.append(Line(_("tl_auto_resolved", t=duration(d["healthy_for_s"], locale))))
     for key in ("note", "reason"):  # typed by the agent
@@ -106,6 +108,17 @@ def _opened(d: dict[str, Any], _: Tr, locale: str) -> list[Line]:
 def _severity(d: dict[str, Any], _: Tr, locale: str) -> list[Line]:
     a, b = _(str(d.get("severity_from"))), _(str(d.get("severity_to")))
     return [Line(_("tl_severity", a=a, b=b))]
+
+
+def _escalated(d: dict[str, Any], _: Tr, locale: str) -> list[Line]:
+    return [*_severity(d, _, locale), Line(term(_, "tl_reason", d.get("reason", "")))]
+
+
+def _limit(d: dict[str, Any], _: Tr, locale: str) -> list[Line]:
+    observed, limit = d.get("observed"), d.get("limit")
+    if not isinstance(observed, int | float) or not isinstance(limit, int | float):
+        return []
+    return [Line(_("tl_observed_limit", observed=f"{observed:.4g}", limit=f"{limit:.4g}"))]
 
 
 def _again(d: dict[str, Any], _: Tr, locale: str) -> list[Line]:
@@ -143,6 +156,8 @@ def _note(d: dict[str, Any], _: Tr, locale: str) -> list[Line]:
 DETAILS: dict[str, Callable[[dict[str, Any], Tr, str], list[Line]]] = {
     "opened": _opened,
     "severity_raised": _severity,
+    "escalated": _escalated,
+    "limit_crossed": _limit,
     "anomaly_again": _again,
     "recovering": _recovering,
     "assigned": _assigned,

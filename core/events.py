@@ -1,7 +1,8 @@
 """Anomaly events, their explanation and the one severity scale.
 
-A detector emits an :class:`AnomalyEvent` (kind ``anomaly`` or ``recovery``); the case
-service turns it into a case. Severity is ordered ``low < medium < high < critical``.
+A detector emits an :class:`AnomalyEvent` (kind ``anomaly`` or ``recovery``, and
+``update`` for the newest numbers of an anomaly still open); the case service turns it
+into a case. Severity is ordered ``low < medium < high < critical``.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any, Literal
 Severity = Literal["low", "medium", "high", "critical"]
 SEVERITIES: tuple[Severity, ...] = ("low", "medium", "high", "critical")
 SEVERITY_RANK: dict[str, int] = {name: rank for rank, name in enumerate(SEVERITIES)}
-EventKind = Literal["anomaly", "recovery"]
+EventKind = Literal["anomaly", "recovery", "update"]
 
 
 def worse(a: Severity, b: Severity) -> Severity:
@@ -37,7 +38,8 @@ class Explanation:
 
 @dataclass(frozen=True, slots=True)
 class AnomalyEvent:
-    """A degradation (kind="anomaly") or its end (kind="recovery") on one device.
+    """A degradation (kind="anomaly"), its newest state (kind="update") or its end
+    (kind="recovery") on one device.
 
     ``failure_mode`` is the suspected failure mode from the device profile; one open
     case exists per (device_id, failure_mode).

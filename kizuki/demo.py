@@ -212,13 +212,32 @@ def case_counts(engine: Any) -> dict[str, int]:
     return {"cases": cases, "sent": sent, "held": held, "due": due}
 
 
+def case_states(engine: Any) -> dict[str, str]:
+    """Per device with a case: its severity now and how it escalated (living cases)."""
+    from sqlalchemy import select
+
+    from tickets.models import Case
+
+    out: dict[str, str] = {}
+    with engine.session_factory() as session:
+        for case in session.scalars(select(Case).order_by(Case.id)):
+            steps = [
+                f"{e.detail.get('severity_from')}->{e.detail.get('severity_to')} "
+                f"({e.detail.get('reason')})"
+                for e in case.events
+                if e.kind == "escalated"
+            ]
+            path = f", escalated {', '.join(steps)}" if steps else ""
+            out[case.device_id] = f"case #{case.id} {case.status}, {case.severity}{path}"
+    return out
+
+
 def summary(engine: Any, fleet: Any) -> str:
     """Which degrading devices got a case, and how early in simulated time."""
-    first_event: dict[str, float] = {}
-    for event in engine.events:
-        if event.kind == "anomaly":
-            first_event.setdefault(event.device_id, event.ts)
+    with engine.counters.lock:
+        first_event = dict(engine.counters.first_anomaly)
     lines = ["Degrading devices (simulated time):"]
+    states = case_states(engine)
     for truth in fleet.truth():
         seen = first_event.get(truth.device_id)
         if seen is None:
@@ -232,6 +251,8 @@ def summary(engine: Any, fleet: Any) -> str:
         )
         head = f"  {truth.device_id} {truth.failure_mode}"
         lines.append(f"{head}: case {after_onset:.1f} h after onset{before}")
+        if truth.device_id in states:
+            lines.append(f"    now: {states[truth.device_id]}")
     healthy = {d.device_id for d in fleet.devices} - {t.device_id for t in fleet.truth()}
     false = sorted(set(first_event) & healthy)
     lines.append(f"Healthy devices with an anomaly: {len(false)} {false[:5] if false else ''}")

@@ -28,10 +28,12 @@ from ingest.mqtt import MqttIngest
 from ingest.settings import IngestConfig
 from ingest.stores import open_deadletters, open_store
 from kizuki.config import Settings
+from kizuki.detection import Detection, metrics_for
+from kizuki.gate import ReadingGate
+from kizuki.journal import EventJournal
 from tickets.db import make_session_factory, migrate
 from tickets.directory import DbDeviceDirectory
 from tickets.dispatcher import Dispatcher
-from tickets.feedback import false_positives
 from tickets.service import CaseService
 from tickets.settings import TicketsConfig
 
@@ -48,8 +50,10 @@ class EngineCounters:
     batches: int = 0
     anomalies: int = 0
     recoveries: int = 0
-    case_errors: int = 0
+    updates: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    # device -> telemetry time of its first anomaly (one entry per device: bounded)
+    first_anomaly: dict[str, float] = field(default_factory=dict, repr=False)
 
 
 class Engine:
@@ -74,7 +78,7 @@ class Engine:
         self._threads: list[threading.Thread] = []
         self._api_server: Any = None
         self._api_thread: threading.Thread | None = None
-        self.events: list[AnomalyEvent] = []
+        self._wake = threading.Event()  # new events in the journal
 
     def open_storage(self) -> None:
         """Create the data directory, migrate the case DB and open every store."""
@@ -86,18 +90,27 @@ class Engine:
         self.directory = DbDeviceDirectory(self.session_factory)
         self.store = open_store(self.settings.store, self.settings.telemetry_path)
         self.deadletters = open_deadletters(self.settings.deadletter_path)
+        self.journal = EventJournal(self.settings.data_dir / "detect-journal.db")
 
     def start(self) -> None:
-
+        """Load the detectors, catch up after a crash, then start every thread."""
         self.bank = self._load_bank()
         self._warm_up_detectors()
+        detect = self.settings.detect
+        self.gate = ReadingGate(detect.lateness_s, detect.idle_flush_s)
         self.cases = CaseService(
             self.session_factory,
             self.profiles,
             TicketsConfig.of(self.settings),
             clock=self.clock,
             telemetry=self._telemetry_window,
+            evidence=self.gate.watermark,
         )
+        self.detection = Detection(
+            self.bank, self.gate, self.journal, self.cases.handle, detect.update_every_s,
+            on_event=self._count_event,
+        )  # fmt: skip
+        self._catch_up()
         self.dispatcher = Dispatcher(
             self.session_factory, TicketsConfig.of(self.settings), clock=self.clock
         )
@@ -121,11 +134,36 @@ class Engine:
             )
             self._start_api(app)
         self.ingest.start()
+        self._spawn("cases", self._hand_over)
         self._spawn("dispatcher", lambda: self.dispatcher.run_forever(self._stop))
         self._spawn("housekeeping", self._housekeeping)
 
+    def _catch_up(self) -> None:
+        """Judge what was acked but not judged before a crash, then agree with the case DB."""
+        replayed = self.detection.recover(self.store, metrics_for(self.directory, self.profiles))
+        if replayed:
+            log.info("replayed %d reading(s) from the store into detection", replayed)
+        self.detection.drain()
+        self._reconciled = self._reconcile()
+
+    def _reconcile(self) -> bool:
+        """True once done (the case DB may be down at start: housekeeping tries again)."""
+        if self.journal.counts()["pending"]:
+            return False
+        try:
+            found = self.detection.reconcile(self.session_factory)
+        except Exception as exc:
+            log.warning("start-up reconciliation postponed: %s", str(exc).splitlines()[0])
+            return False
+        if found:
+            log.warning("reconciliation: %d lost detection event(s) journaled", found)
+            self._wake.set()
+        return True
+
     def stop(self) -> None:
-        """Drain ingest, save detector state, stop every thread we started."""
+        """Drain ingest, save detector state, stop every thread we started (once)."""
+        if self._stop.is_set():
+            return
         self._stop.set()
         if hasattr(self, "ingest"):
             self.ingest.stop()
@@ -135,37 +173,44 @@ class Engine:
             self._api_server.should_exit = True
             if self._api_thread is not None:
                 self._api_thread.join(timeout=10)
-        if hasattr(self, "bank"):
+        if hasattr(self, "detection"):
+            self.detection.drain()
             self._save_bank()
-        for closable in ("store", "deadletters"):
+        for closable in ("store", "deadletters", "journal"):
             if hasattr(self, closable):
                 getattr(self, closable).close()
 
     # -- the reading path -------------------------------------------------------------
 
     def _on_batch(self, readings: Sequence[Reading]) -> None:
+        """The ingest sink: events are journaled when this returns, before the ack."""
         for listener in self.batch_listeners:
             listener(readings)
-        events = self.bank.update(readings)
+        events = self.detection.feed(readings)
         with self.counters.lock:
             self.counters.readings += len(readings)
             self.counters.batches += 1
-        for event in events:
-            self._handle_event(event)
+        if events:
+            self._wake.set()
 
-    def _handle_event(self, event: AnomalyEvent) -> None:
+    def _count_event(self, event: AnomalyEvent) -> None:
         ANOMALIES.labels(kind=event.kind).inc()
         with self.counters.lock:
             if event.kind == "recovery":
                 self.counters.recoveries += 1
+            elif event.kind == "update":
+                self.counters.updates += 1
             else:
                 self.counters.anomalies += 1
-            self.events.append(event)
-        try:
-            self.cases.handle(event)
-        except Exception:  # one bad event must not stop the stream
-            self.counters.case_errors += 1
-            log.exception("case service failed on %s/%s", event.device_id, event.failure_mode)
+                self.counters.first_anomaly.setdefault(event.device_id, event.ts)
+
+    def _hand_over(self) -> None:
+        """The journal to the case service, whenever there is something new (and every
+        second, to retry after an outage)."""
+        while not self._stop.is_set():
+            self._wake.wait(1.0)
+            self._wake.clear()
+            self.detection.drain()
 
     def _telemetry_window(self, device_id: str, start: float, end: float) -> dict[str, Any]:
         model = self.directory(device_id)
@@ -182,22 +227,20 @@ class Engine:
                 self.cases.tick()
             except Exception:
                 log.exception("auto-resolve pass failed")
-            self._learn_from_feedback()
+            if self.detection.flush_idle():
+                self._wake.set()
+            if not self._reconciled:
+                self._reconciled = self._reconcile()
+            self._learn_from_labels()
             if time.monotonic() - last_save >= self.settings.detect.checkpoint_every_s:
                 self._save_bank()
                 last_save = time.monotonic()
 
-    def _learn_from_feedback(self) -> None:
-        """Customer-labelled false positives make the detectors accept that level."""
-
+    def _learn_from_labels(self) -> None:
         try:
-            labels = false_positives(self.session_factory, after_id=self.bank.labels_applied)
-            applied = self.bank.apply_labels(labels)
+            self.detection.learn(self.session_factory, self.settings.checkpoint_path)
         except Exception:
-            log.exception("could not apply feedback labels to the detectors")
-            return
-        if applied:
-            log.info("detectors learnt from %d labelled false positive(s)", applied)
+            log.exception("could not apply detector labels")
 
     def _warm_up_detectors(self) -> None:
 
@@ -223,7 +266,7 @@ class Engine:
 
     def _save_bank(self) -> None:
         try:
-            self.bank.save(self.settings.checkpoint_path)
+            self.detection.save(self.settings.checkpoint_path)
         except Exception:
             log.exception("could not save detector checkpoint")
 

@@ -38,10 +38,10 @@ def new_case_values(
         "failure_mode": event.failure_mode,
         "kb_article": mode.kb_article if mode else "",
         "status": "open",
-        "severity": event.severity,
-        "priority": rules.priority(event.severity, customer, event.why.eta_ts, now),
+        "severity": rules.severity_of(event),
+        "priority": rules.priority(rules.severity_of(event), customer, event.why.eta_ts, now),
         "quiet": quiet,
-        "sla_due_at": rules.sla_due(settings, event.severity, now),
+        "sla_due_at": rules.sla_due(settings, rules.severity_of(event), now),
         "title": f"{title or event.failure_mode} ({device.id})"[:300],
         "score": float(event.score),
         "explanation": rules.jsonable(asdict(event.why)),
@@ -57,7 +57,7 @@ def new_case_values(
 def apply_repeat(case: Case, event: AnomalyEvent, settings: TicketsConfig, now: datetime) -> bool:
     """Update the open ``case`` with another anomaly; True when its severity rose."""
     before = case.severity
-    case.severity = rules.higher(case.severity, event.severity)
+    case.severity = rules.higher(case.severity, rules.severity_of(event))
     case.anomaly_count += 1
     case.score = max(case.score, float(event.score))
     case.last_anomaly_at = rules.as_datetime(event.ts)

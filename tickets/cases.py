@@ -15,7 +15,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from core.cases import OPEN_STATUSES
-from core.events import SEVERITY_RANK
+from core.events import SEVERITY_RANK, AnomalyEvent
 from tickets.models import OPEN_WHERE, Case, Customer, Device, MaintenanceWindow, utcnow
 from tickets.settings import TicketsConfig
 
@@ -33,6 +33,12 @@ def as_datetime(value: float | datetime) -> datetime:
 def higher(a: str, b: str) -> str:
     """The more severe of two severities (an unknown name ranks as medium)."""
     return a if SEVERITY_RANK.get(a, 1) >= SEVERITY_RANK.get(b, 1) else b
+
+
+def severity_of(event: AnomalyEvent) -> str:
+    """The case severity an event calls for: detection's, and at least "high" once the
+    device is past its user-visible limit (the customer notices the fault now)."""
+    return higher(event.severity, "high") if event.extra.get("breached") else event.severity
 
 
 def priority(severity: str, customer: Customer | None, eta_ts: float | None, now: datetime) -> int:
@@ -104,6 +110,19 @@ def find_open(
         write_lock(session)
         query = query.with_for_update()  # row locks on PostgreSQL; ignored by SQLite
     return list(session.scalars(query.order_by(Case.id)))
+
+
+def latest_case(session: Session, device_id: str, failure_mode: str) -> Case | None:
+    """The device's most recent case for ``failure_mode`` (any status), locked."""
+    write_lock(session)
+    query = (
+        select(Case)
+        .where(Case.device_id == device_id, Case.failure_mode == failure_mode)
+        .order_by(Case.id.desc())
+        .limit(1)
+        .with_for_update()
+    )
+    return session.scalar(query)
 
 
 def ensure_device(session: Session, device_id: str, model: str, product_line: str) -> Device:

@@ -3,8 +3,11 @@
 A token is ``itsdangerous`` URL-safe and timestamped, signed with
 ``TicketsConfig.secret_key`` (salt ``kizuki-feedback``), and carries the notification and
 case ids. Links look like ``{public_base_url}/feedback/{token}?vote=up|down``; the API
-serves that route and calls ``record_feedback``. A thumbs-down on a "detected" notice
-is also stored in ``detector_labels`` as a customer-reported false positive.
+serves that route and calls ``record_feedback``. A thumbs-down on a "detected" or
+"update" notice puts the case in the "customer disagrees" review state for an agent to
+look at; it never teaches the detectors (only an agent's "false alarm" resolution does,
+see ``tickets.labels``). Changing the vote back leaves the state when another notice of
+the case still has a thumbs-down.
 
 A link works only for its own notice (it must be the token stored on the notification),
 only until the case is closed (and never past ``max_age_s``), and once: the first vote
@@ -31,18 +34,20 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
-from sqlalchemy import delete, select
+from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
-from tickets.models import CaseEvent, DetectorLabel, Feedback, Notification, utcnow
+from tickets.models import CaseEvent, Feedback, Notification, utcnow
 from tickets.settings import TicketsConfig
 
 SALT = "kizuki-feedback"
 DEFAULT_MAX_AGE_S = 30 * 86400
 CHANGE_WINDOW_S = 3600.0  # after the first vote, the link may change it for an hour
 VOTES = ("up", "down")
+DISPUTABLE = ("detected", "update")  # notices that say there is a problem
+DISAGREES = "customer_disagrees"
 
 
 class FeedbackError(Exception):
@@ -158,9 +163,9 @@ def record_feedback(
             raise UnknownNotification(f"notification {claim.notification_id} does not exist")
         _check_usable(session, notification, token, at)
         _upsert_vote(session, notification, vote, comment.strip()[:2000], at)
-        false_positive = vote == "down" and notification.kind == "detected"
-        if notification.kind == "detected":
-            _label(session, notification, false_positive, at)
+        false_positive = vote == "down" and notification.kind in DISPUTABLE
+        if notification.kind in DISPUTABLE:
+            _review(session, notification, at)
         return FeedbackResult(notification.case_id, notification.id, vote, false_positive)
 
 
@@ -229,56 +234,18 @@ def _upsert_vote(
     )
 
 
-def _label(
-    session: Session, notification: Notification, false_positive: bool, at: datetime
-) -> None:
-    """Keep exactly one customer false-positive label per case while the vote is down."""
-    session.execute(
-        delete(DetectorLabel).where(
-            DetectorLabel.case_id == notification.case_id,
-            DetectorLabel.source == "customer_feedback",
-        )
-    )
-    if not false_positive:
-        return
+def _review(session: Session, notification: Notification, at: datetime) -> None:
+    """The case is in review while any of its notices has a thumbs-down."""
     case = notification.case
-    session.add(
-        DetectorLabel(
-            case_id=case.id,
-            device_id=case.device_id,
-            model=case.model,
-            failure_mode=case.failure_mode,
-            label="false_positive",
-            source="customer_feedback",
-            started_at=case.started_at,
-            created_at=at,
-        )
+    downs = session.scalar(
+        select(func.count())
+        .select_from(Feedback)
+        .where(Feedback.case_id == case.id, Feedback.vote == "down")
     )
-
-
-def false_positives(
-    session_factory: sessionmaker[Session], model: str | None = None, after_id: int = 0
-) -> list[dict[str, Any]]:
-    """Customer-labelled false positives (for the detectors), oldest first, as plain dicts.
-
-    ``after_id`` skips the labels a consumer has already applied (ids only grow).
-    """
-    query = select(DetectorLabel).where(
-        DetectorLabel.label == "false_positive", DetectorLabel.id > after_id
-    )
-    if model is not None:
-        query = query.where(DetectorLabel.model == model)
-    with session_factory() as session:
-        return [
-            {
-                "id": label.id,
-                "case_id": label.case_id,
-                "device_id": label.device_id,
-                "model": label.model,
-                "failure_mode": label.failure_mode,
-                "started_at": label.started_at.timestamp(),
-                "labelled_at": label.created_at.timestamp(),
-                "source": label.source,
-            }
-            for label in session.scalars(query.order_by(DetectorLabel.id))
-        ]
+    state = DISAGREES if downs else None
+    if case.review_state == state:
+        return
+    case.review_state = state
+    kind = "customer_disagrees" if state else "customer_agrees_again"
+    actor = f"customer:{notification.customer_id}"
+    session.add(CaseEvent(case_id=case.id, at=at, actor=actor, kind=kind, detail={}))

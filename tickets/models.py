@@ -35,6 +35,7 @@ OPEN_WHERE = "status IN ('open', 'acknowledged', 'in_progress')"  # the partial 
 NotificationKind = Literal["detected", "all_clear", "update"]
 NotificationStatus = Literal["pending", "sending", "sent", "failed", "skipped"]
 Role = Literal["viewer", "agent", "admin"]
+REVIEW_STATES: tuple[str, ...] = ("customer_disagrees",)
 
 
 def utcnow() -> datetime:
@@ -196,6 +197,9 @@ class Case(Base):
     acknowledged_at: Mapped[datetime | None] = mapped_column(default=None)
     resolved_at: Mapped[datetime | None] = mapped_column(default=None)
     closed_at: Mapped[datetime | None] = mapped_column(default=None)
+    resolution_code: Mapped[str | None] = mapped_column(String(32), default=None)
+    resolution_note: Mapped[str] = mapped_column(Text, default="", server_default="")
+    review_state: Mapped[str | None] = mapped_column(String(32), default=None)  # see REVIEW_STATES
 
     device: Mapped[Device] = relationship()
     customer: Mapped[Customer | None] = relationship()
@@ -291,7 +295,9 @@ class Feedback(Base):
 
 
 class DetectorLabel(Base):
-    """A labelled example for the detectors, e.g. a customer-reported false positive."""
+    """A labelled example for the detectors: an agent's "false alarm" resolution or an
+    admin's label (never a customer's vote). ``undo`` holds the detector state from before
+    the label was learnt, so withdrawing it (``withdrawn_at``) can restore that state."""
 
     __tablename__ = "detector_labels"
 
@@ -301,9 +307,12 @@ class DetectorLabel(Base):
     model: Mapped[str] = mapped_column(String(64))
     failure_mode: Mapped[str] = mapped_column(String(64))
     label: Mapped[str] = mapped_column(String(32))  # false_positive | true_positive
-    source: Mapped[str] = mapped_column(String(32))  # customer_feedback | agent
+    source: Mapped[str] = mapped_column(String(32))  # agent | admin (customer_feedback: old rows)
     started_at: Mapped[datetime]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    undo: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)  # detector rows before
+    withdrawn_at: Mapped[datetime | None] = mapped_column(default=None)
+    restored_at: Mapped[datetime | None] = mapped_column(default=None)  # undo applied
 
 
 class User(Base):

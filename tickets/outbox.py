@@ -35,8 +35,10 @@ def enqueue(
     kind: Kind,
     profiles: Mapping[str, DeviceProfile],
     now: datetime,
+    article: str | None = None,
 ) -> Notification | None:
-    """Add one notification about ``case`` for its customer; None without a customer."""
+    """Add one notification about ``case`` for its customer; None without a customer.
+    ``article`` overrides the knowledge-base article (resolution messages)."""
     customer = case.customer
     if customer is None:
         return None
@@ -59,7 +61,8 @@ def enqueue(
     session.add(row)
     session.flush()  # the id goes into the signed feedback token
     row.feedback_token = make_token(settings, row.id, case.id)
-    article = ALL_CLEAR if kind == "all_clear" else (case.kb_article or GENERIC)
+    if article is None:
+        article = ALL_CLEAR if kind == "all_clear" else (case.kb_article or GENERIC)
     text = render(article, customer.locale, kind, _context(settings, case, customer, row, profiles))
     row.subject, row.short_body, row.long_body = text.subject[:300], text.short, text.long
     return row

@@ -18,6 +18,22 @@ class CaseSettings(Section):
     reroute_every_s: float = Field(
         default=60.0, ge=0, description="How often unassigned cases are offered to agents again."
     )
+    reopen_within_s: float = Field(
+        default=24 * 3600.0,
+        ge=0,
+        description="A recurrence within this much telemetry time of a resolved case's last "
+        "anomaly reopens that case instead of opening a new one.",
+    )
+    update_customer_on: list[str] = Field(
+        default=["high", "critical"],
+        description="Severities whose escalation sends the customer an update "
+        "(other escalations are for the agent only).",
+    )
+    update_min_interval_s: float = Field(
+        default=6 * 3600.0,
+        ge=0,
+        description="At most one customer update per case in this many seconds (server clock).",
+    )
 
 
 class NotifySettings(Section):

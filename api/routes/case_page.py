@@ -23,16 +23,38 @@ from core.cases import OPEN_STATUSES
 from tickets.kb import Article, KbError, load_article
 from tickets.lifecycle import TRANSITIONS
 from tickets.models import Agent
+from tickets.resolution import RESOLUTION_CODES, still_out_of_range
 
 router = APIRouter(include_in_schema=False)
 CaseId = Annotated[int, Path(ge=1, le=MAX_ID)]
-PageAction = Literal["acknowledge", "assign", "start", "note", "resolve", "close", "reopen"]
+PageAction = Literal[
+    "acknowledge", "assign", "start", "note", "resolve", "close", "reopen", "review"
+]
 
 
 def allowed_actions(status: str) -> list[str]:
     """Buttons to show for a case in ``status`` (assign and note while it is open)."""
     moves = [name for name, (sources, _) in TRANSITIONS.items() if status in sources]
     return moves + (["assign", "note"] if status in OPEN_STATUSES else [])
+
+
+def _page_kwargs(
+    action: str, agent_id: int | None, text: str, code: str, confirm: bool
+) -> dict[str, object]:
+    """The action's arguments from the page's form (422 when something is missing)."""
+    if action == "assign":
+        if agent_id is None:
+            raise HTTPException(422, "Pick an agent.")
+        return {"agent_id": agent_id}
+    if action == "note":
+        if not text.strip():
+            raise HTTPException(422, "Write a note first.")
+        return {"text": text.strip()}
+    if action == "resolve":
+        return {"code": code, "note": text.strip(), "confirm": confirm}
+    if action in ("close", "reopen", "review"):
+        return {"note": text.strip()}
+    return {}
 
 
 def _article(kb_article: str, locale: str) -> Article | None:
@@ -69,6 +91,7 @@ def case_page(
         article=_article(case.kb_article, locale), by_channel=_by_channel(detail),
         customer=customer_public(customer) if customer else None,
         can_act=user.has_role("agent"), actions=allowed_actions(case.status),
+        codes=RESOLUTION_CODES, out_of_range=still_out_of_range(case),
         agents=db.scalars(select(Agent).where(Agent.active).order_by(Agent.name)).all(),
     )  # fmt: skip
 
@@ -82,18 +105,10 @@ async def case_action(
     action: Annotated[PageAction, Path()],
     agent_id: Annotated[int | None, Form(ge=1, le=MAX_ID)] = None,
     text: Annotated[str, Form(max_length=4000)] = "",
+    code: Annotated[str, Form(max_length=32)] = "",
+    confirm: Annotated[bool, Form()] = False,
 ) -> Response:
-    kwargs: dict[str, object] = {}
-    if action == "assign":
-        if agent_id is None:
-            raise HTTPException(422, "Pick an agent.")
-        kwargs["agent_id"] = agent_id
-    elif action == "note":
-        if not text.strip():
-            raise HTTPException(422, "Write a note first.")
-        kwargs["text"] = text.strip()
-    elif action in ("resolve", "close", "reopen"):
-        kwargs["note"] = text.strip()
+    kwargs = _page_kwargs(action, agent_id, text, code, confirm)
     try:
         perform(ctx, case_id, action, who.actor, **kwargs)
     except ActionError as exc:

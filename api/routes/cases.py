@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from api.actions import ActionError, perform
-from api.deps import AgentRole, CtxDep, SessionDep, Viewer
+from api.deps import Admin, AgentRole, CtxDep, SessionDep, Viewer
 from api.openapi import AUTH_ERRORS, problem_responses
 from api.present import case_detail, case_public
 from api.queries import BadCursor, CaseFilter, SortName, list_cases
@@ -19,10 +19,12 @@ from api.schemas import (
     CaseDetail,
     CasesPublic,
     NoteBody,
+    ResolveBody,
+    ReviewBody,
     SeverityName,
     StatusName,
 )
-from api.schemas.common import MAX_ID
+from api.schemas.common import MAX_ID, ReviewName
 from tickets.models import Case, Feedback, Notification
 
 router = APIRouter(prefix="/cases", tags=["cases"], responses=AUTH_ERRORS)
@@ -52,6 +54,9 @@ def read_cases(
     model: Annotated[str | None, Query(max_length=64, description="Product model.")] = None,
     failure_mode: Annotated[str | None, Query(max_length=64)] = None,
     device_id: Annotated[str | None, Query(max_length=64)] = None,
+    review: Annotated[
+        ReviewName | None, Query(description="Only cases in this review state.")
+    ] = None,
     sort: Annotated[SortName, Query(description="Order; '-' = descending.")] = "sla_due_at",
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
@@ -60,8 +65,9 @@ def read_cases(
     several), in ``sort`` order, a page at a time. ``count`` is the total over all pages;
     pass ``next_cursor`` back as ``cursor`` with the same ``sort`` for the next page."""
     flt = CaseFilter(
-        list(status or []), list(severity or []), assignee, model, failure_mode, device_id
-    )
+        list(status or []), list(severity or []), assignee, model, failure_mode, device_id,
+        review,
+    )  # fmt: skip
     try:
         page = list_cases(db, flt, sort, limit, cursor)
     except BadCursor as exc:
@@ -164,12 +170,30 @@ def add_note(who: AgentRole, ctx: CtxDep, case_id: CaseId, body: NoteBody) -> Ca
 @router.post(
     "/{case_id}/resolve",
     response_model=CaseDetail,
-    responses=ACTION_ERRORS,
-    summary="Resolve: the problem is fixed",
+    responses=problem_responses(404, 409, 422),
+    summary="Resolve, with a resolution code and a note",
 )
-def resolve(who: AgentRole, ctx: CtxDep, case_id: CaseId, body: ActionBody) -> CaseDetail:
-    """Any open status -> resolved, with an optional note; the customer gets an all-clear."""
-    return _act(ctx, case_id, "resolve", who.actor, note=body.note)
+def resolve(who: AgentRole, ctx: CtxDep, case_id: CaseId, body: ResolveBody) -> CaseDetail:
+    """Any open status -> resolved. The code decides what the customer hears: a fix
+    while the device's telemetry is still out of range is refused (409) unless
+    ``confirm`` is true, and then the customer hears "fixed, we are watching", not "all
+    clear"; ``false_alarm`` teaches the detectors (reopening withdraws it); ``duplicate``
+    tells the customer nothing."""
+    return _act(
+        ctx, case_id, "resolve", who.actor, code=body.code, note=body.note, confirm=body.confirm
+    )
+
+
+@router.post(
+    "/{case_id}/review",
+    response_model=CaseDetail,
+    responses=ACTION_ERRORS,
+    summary="Settle a customer's disagreement",
+)
+def review(who: AgentRole, ctx: CtxDep, case_id: CaseId, body: ReviewBody) -> CaseDetail:
+    """A customer's thumbs-down puts the case in review ('customer_disagrees'); the agent
+    who looked at it says what they found (409 when there is nothing to review)."""
+    return _act(ctx, case_id, "review", who.actor, note=body.note)
 
 
 @router.post(
@@ -190,3 +214,27 @@ def reopen(who: AgentRole, ctx: CtxDep, case_id: CaseId, body: ActionBody) -> Ca
     """resolved or closed -> open (409 while another case is open for the same device and
     failure mode)."""
     return _act(ctx, case_id, "reopen", who.actor, note=body.note)
+
+
+@router.post(
+    "/{case_id}/label",
+    response_model=CaseDetail,
+    responses=ACTION_ERRORS,
+    summary="Label the case a false alarm (admin): the detectors learn it",
+)
+def label(who: Admin, ctx: CtxDep, case_id: CaseId, body: ReviewBody) -> CaseDetail:
+    """The device's metrics of this failure mode take their current level as normal (the
+    engine applies it within seconds). 409 if the case is labelled already."""
+    return _act(ctx, case_id, "label", who.actor, note=body.note)
+
+
+@router.delete(
+    "/{case_id}/label",
+    response_model=CaseDetail,
+    responses=ACTION_ERRORS,
+    summary="Withdraw the case's false-alarm label (admin)",
+)
+def unlabel(who: Admin, ctx: CtxDep, case_id: CaseId) -> CaseDetail:
+    """The detectors go back to the state they had before learning the label (409 when
+    there is no label to withdraw)."""
+    return _act(ctx, case_id, "unlabel", who.actor, note="")

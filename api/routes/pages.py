@@ -23,7 +23,7 @@ from api.queries import (
 )
 from api.templating import render
 from core.cases import CASE_STATUSES, OPEN_STATUSES
-from tickets.models import Agent, Case
+from tickets.models import REVIEW_STATES, Agent, Case
 
 router = APIRouter(include_in_schema=False)
 Text = Annotated[str, Query(max_length=64)]
@@ -71,18 +71,20 @@ def queue(
     model: Text = "",
     failure_mode: Text = "",
     device_id: Text = "",
+    review: Text = "",
     sort: Text = "sla_due_at",
     cursor: Annotated[str | None, Query(max_length=500)] = None,
 ) -> Response:
     locale = pick_locale(request, user.locale)
     flt = _filter(status, severity, assignee, model, failure_mode, device_id)
+    flt.review = review if review in REVIEW_STATES else None
     sort = sort if sort in SORT_CHOICES else "sla_due_at"
     try:
         page = list_cases(db, flt, sort, 50, cursor)
     except BadCursor:
         page = list_cases(db, flt, sort, 50, None)
     counts_filter = CaseFilter(
-        flt.status, [], flt.assignee, flt.model, flt.failure_mode, flt.device_id
+        flt.status, [], flt.assignee, flt.model, flt.failure_mode, flt.device_id, flt.review
     )
     agents = db.scalars(select(Agent).where(Agent.active).order_by(Agent.name)).all()
     load = open_case_counts(db, Case.assignee_id)
@@ -106,6 +108,7 @@ def queue(
         sorts=SORT_CHOICES,
         f={
             "status": status,
+            "review": flt.review or "",
             "severity": severity,
             "assignee": assignee,
             "model": model,

@@ -31,6 +31,8 @@ from api.schemas.cases import (
     FeedbackPublic,
     NoteBody,
     NotificationPublic,
+    ResolveBody,
+    ReviewBody,
 )
 from api.schemas.common import (
     Health,
@@ -89,5 +91,7 @@ __all__ = [
     "ReadingPublic",
     "SeverityName",
     "StatusName",
+    "ResolveBody",
+    "ReviewBody",
     "TelemetryPublic",
 ]

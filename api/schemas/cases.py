@@ -8,7 +8,17 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from api.schemas import examples as ex_
-from api.schemas.common import MAX_ID, IdIn, SeverityName, StatusName, body, ex
+from api.schemas.common import (
+    MAX_ID,
+    AgentResolutionName,
+    IdIn,
+    ResolutionName,
+    ReviewName,
+    SeverityName,
+    StatusName,
+    body,
+    ex,
+)
 
 
 class ExplanationPublic(BaseModel):
@@ -62,6 +72,14 @@ class CasePublic(BaseModel):
     acknowledged_at: datetime | None
     resolved_at: datetime | None
     closed_at: datetime | None
+    resolution_code: ResolutionName | None = Field(
+        default=None, description="What the resolver said happened (null while open)."
+    )
+    resolution_note: str = Field(default="", description="The resolver's note.")
+    review_state: ReviewName | None = Field(
+        default=None,
+        description="'customer_disagrees' while a customer's thumbs-down waits for an agent.",
+    )
 
 
 class CasesPublic(BaseModel):
@@ -175,6 +193,24 @@ class AssignBody(BaseModel):
 class NoteBody(BaseModel):
     model_config = body({"text": "Called the customer; filter replacement booked for Friday."})
     text: str = Field(min_length=1, max_length=4000)
+
+
+class ResolveBody(BaseModel):
+    model_config = body(
+        {"code": "repaired_on_site", "note": "Filter replaced on site.", "confirm": False}
+    )
+    code: AgentResolutionName = Field(description="What happened; decides the customer's message.")
+    note: str = Field(min_length=1, max_length=4000, description="What was done, and by whom.")
+    confirm: bool = Field(
+        default=False,
+        description="Resolve as fixed although the device's telemetry is still out of range "
+        "(409 without it); the customer then hears 'fixed, we are watching'.",
+    )
+
+
+class ReviewBody(BaseModel):
+    model_config = body({"note": "Checked the readings with the customer: the fault is real."})
+    note: str = Field(min_length=1, max_length=4000)
 
 
 class ActionBody(BaseModel):

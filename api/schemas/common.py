@@ -9,9 +9,13 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from api.schemas.examples import PROBLEM
 from core.cases import CaseStatus
 from core.events import Severity
+from tickets.resolution import AgentResolution, ResolutionCode
 
 SeverityName = Severity
 StatusName = CaseStatus
+ResolutionName = ResolutionCode
+AgentResolutionName = AgentResolution
+ReviewName = Literal["customer_disagrees"]
 MAX_ID = 2**31 - 1  # case-DB ids are 32-bit integers on PostgreSQL; SQLite overflows at 2**63
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import math
 import random
 
+import numpy as np
 import pytest
 
 from anomaly.bank import BankConfig, DetectorBank
@@ -176,9 +178,7 @@ def test_a_labelled_false_positive_is_accepted_as_the_new_normal():
             for e in bank.update([r]):
                 seen.append((e.kind, e.ts))
                 if label and e.kind == "anomaly":
-                    fp = {"id": 7, "device_id": "ac-0", "failure_mode": e.failure_mode}
-                    assert bank.apply_labels([fp]) == 1
-                    assert bank.apply_labels([fp]) == 0, "a label is learnt from once"
+                    assert bank.accept("ac-0", e.failure_mode)
         return seen
 
     plain, labelled = run(False), run(True)
@@ -190,18 +190,28 @@ def test_a_labelled_false_positive_is_accepted_as_the_new_normal():
     assert [k for k, _ in labelled].count("anomaly") <= [k for k, _ in plain].count("anomaly")
 
 
-def test_applied_labels_survive_a_checkpoint(tmp_path):
+def test_a_withdrawn_label_restores_the_detector_state_from_before(tmp_path):
+    """Finding 6: withdrawing what a label taught puts the detectors back as they were."""
     bank = DetectorBank(PROFILES, directory_for(1))
     for batch in fleet_ticks(1, 2):
         bank.update(batch)
-    assert (
-        bank.apply_labels(
-            [
-                {"id": 3, "device_id": "ac-0", "failure_mode": "filter_clog"},
-                {"id": 4, "device_id": "zz-9", "failure_mode": "filter_clog"},
-            ]
-        )
-        == 1
-    )
-    bank.save(tmp_path / "ckpt.npz")
-    assert DetectorBank.load(tmp_path / "ckpt.npz", PROFILES, directory_for(1)).labels_applied == 4
+    before = bank.explain("ac-0", "filter_dp_pa", 0.0)
+    rows = {m: b.state_dict() for m, b in bank.models["aircon-x1"].blocks.items()}
+    undo = bank.accept("ac-0", "filter_clog")
+    assert undo and bank.accept("zz-9", "filter_clog") is None
+    changed = {m: b.state_dict() for m, b in bank.models["aircon-x1"].blocks.items()}
+    assert any(not np.array_equal(rows[m]["F"], changed[m]["F"]) for m in rows)
+    bank.restore("ac-0", json.loads(json.dumps(undo)))  # as the case DB stores it
+    for metric, block in bank.models["aircon-x1"].blocks.items():
+        for name, array in block.state_dict().items():
+            assert np.array_equal(array, rows[metric][name], equal_nan=True), (metric, name)
+    assert bank.explain("ac-0", "filter_dp_pa", 0.0) == before
+
+
+def test_the_callers_state_is_saved_with_the_checkpoint(tmp_path):
+    bank = DetectorBank(PROFILES, directory_for(1))
+    for batch in fleet_ticks(1, 2):
+        bank.update(batch)
+    bank.save(tmp_path / "ckpt.npz", {"gate": {"ac-0": 123.5}})
+    loaded = DetectorBank.load(tmp_path / "ckpt.npz", PROFILES, directory_for(1))
+    assert loaded.extra == {"gate": {"ac-0": 123.5}}

@@ -90,8 +90,13 @@ def test_agent_triages_acknowledges_and_resolves_a_case(page: Page, world: World
     page.locator("button[data-action=note]").click()
     expect(page.locator("#timeline")).to_contain_text("filter cleaned on site")
 
+    page.locator("#resolve-form select[name=code]").select_option("repaired_on_site")
+    page.get_by_label("Resolution note (what was done)").fill("Filter cleaned on site.")
+    expect(page.locator("#out-of-range")).to_contain_text("still out of range")
+    page.get_by_label("Resolve anyway").check()
     page.locator("button[data-action=resolve]").click()
     expect(page.locator("#case-status")).to_contain_text("resolved")
+    expect(page.locator("#timeline")).to_contain_text("Repaired on site")
     expect(page.locator("button[data-action=reopen]")).to_be_visible()
     shot(page, "05-case-resolved")
 

@@ -152,9 +152,16 @@ def test_an_agent_walks_a_case_through_its_life(
     noted = act(client, world, fresh_case, "notes", {"text": "Bearing ordered."}).json()
     assert noted["timeline"][-1]["detail"]["text"] == "Bearing ordered."
     assert noted["timeline"][-1]["actor"] == "key:test-agent"
+    fix = {"code": "repaired_on_site", "note": "Replaced"}
+    refused = act(client, world, fresh_case, "resolve", fix)  # the device still reads badly
+    assert refused.status_code == 409 and "still out of range" in refused.json()["detail"]
+    resolved = act(client, world, fresh_case, "resolve", {**fix, "confirm": True}).json()
+    assert (resolved["status"], resolved["resolution_code"]) == ("resolved", "repaired_on_site")
     assert (
-        act(client, world, fresh_case, "resolve", {"note": "Replaced"}).json()["status"]
-        == "resolved"
+        resolved["notifications"][-1]["subject"].endswith(
+            "We have fixed it and are watching - Room air conditioner X1"
+        )
+        or "修理を行い" in resolved["notifications"][-1]["subject"]
     )
     assert act(client, world, fresh_case, "close").json()["status"] == "closed"
     assert (

@@ -178,7 +178,7 @@ def test_feedback_page_records_the_customers_vote(client: httpx.Client, world: W
         assert notice is not None
     token = notice.feedback_token  # the link in the customer's message
     form = client.get(f"/feedback/{token}?vote=down")  # in the customer's language
-    assert form.status_code == 200 and "役に立ちましたか" in form.text
+    assert form.status_code == 200 and "製品の状態と合っていますか" in form.text
     with world.session_factory() as session:  # opening the link records nothing
         assert session.scalar(select(Feedback).where(Feedback.notification_id == notice.id)) is None
     done = client.post(
@@ -189,6 +189,21 @@ def test_feedback_page_records_the_customers_vote(client: httpx.Client, world: W
     with world.session_factory() as session:
         fb = session.scalar(select(Feedback).where(Feedback.notification_id == notice.id))
         assert fb is not None and fb.vote == "down" and fb.comment == "No problem here"
+    # the vote is for an agent to look at: the queue shows it, the agent settles it
+    case_id = world.cases["bearing"]
+    log_in(client, "agent")
+    queue = client.get("/cases?status=all&review=customer_disagrees", headers=HTML).text
+    assert re.findall(r'data-case-id="(\d+)"', queue) == [str(case_id)]
+    assert 'data-review="customer_disagrees"' in queue and "Customer disagrees" in queue
+    page = client.get(f"/cases/{case_id}", headers=HTML).text
+    assert 'id="review-form"' in page
+    reviewed = client.post(
+        f"/cases/{case_id}/actions/review",
+        data={"text": "Called: the noise is real", "csrf_token": csrf_of(page)},
+    )
+    assert reviewed.status_code == 303
+    queue = client.get("/cases?status=all&review=customer_disagrees", headers=HTML).text
+    assert re.findall(r'data-case-id="(\d+)"', queue) == []
 
 
 def _attempts(page: str) -> list[list[str]]:

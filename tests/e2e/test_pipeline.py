@@ -19,6 +19,7 @@ from simulator.fleet import Fleet
 from simulator.publisher import publish
 from tests.conftest import SmtpSink
 from tests.e2e.conftest import engine_settings, wait_until
+from tickets import labels
 from tickets.registry import import_manifest, seed_demo_agents
 
 
@@ -87,7 +88,10 @@ def test_degrading_devices_get_one_case_and_an_email_healthy_ones_none(
         assert b"/feedback/" in body
     assert engine.deadletters.counts() == {}
     thumbs_down(engine, mails[0])
-    wait_until(lambda: engine.bank.labels_applied > 0, 30, "the detectors to learn the label")
+    in_review = lambda: [c for c in api_cases(engine) if c.get("review_state")]  # noqa: E731
+    wait_until(in_review, 30, "the case to wait for an agent's review")
+    assert len(in_review()) == 1
+    assert labels.to_learn(engine.session_factory) == [], "a vote teaches the detectors nothing"
 
 
 def thumbs_down(engine, mail) -> None:  # noqa: ANN001

@@ -72,7 +72,7 @@ def settings(tmp_path: Path) -> TicketsConfig:
         data_dir=tmp_path / "data",
         notify={"mode": "apprise", "backoff_s": 1.0, "max_attempts": 3,
                 "public_base_url": "https://kizuki.example", "allow_targets": ["127.0.0.1"]},
-        cases={"auto_resolve_after_s": 3600.0},
+        cases={"auto_resolve_after_s": 3600.0, "update_min_interval_s": 0.0},
     )  # fmt: skip
     return TicketsConfig.of(root)
 

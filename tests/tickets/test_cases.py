@@ -64,9 +64,9 @@ def test_anomaly_opens_a_routed_case_with_a_detected_notice(service, fleet, even
 
 def test_repeat_anomaly_updates_the_open_case_and_severity_only_rises(service, fleet, event):
     first = service.handle(event(severity="low"))
-    again = service.handle(event(severity="low"))
-    raised = service.handle(event(severity="high"))
-    lower = service.handle(event(severity="medium"))
+    again = service.handle(event(severity="low", at=T0 + timedelta(minutes=1)))
+    raised = service.handle(event(severity="high", at=T0 + timedelta(minutes=2)))
+    lower = service.handle(event(severity="medium", at=T0 + timedelta(minutes=3)))
     assert [o.action for o in (first, again, raised, lower)] == ["opened", *["updated"] * 3]
     assert {o.case_id for o in (first, again, raised, lower)} == {first.case_id}
     with fleet() as session:
@@ -112,15 +112,16 @@ def test_premium_customer_and_near_eta_raise_priority(service, fleet, event):
 
 def test_severity_rise_with_a_near_eta_raises_priority(service, fleet, event):
     case_id = service.handle(event(severity="low")).case_id  # 4: low, ETA in 3 days
-    service.handle(event(severity="high", eta_in_s=2 * 3600.0))  # high 2, ETA near -1
+    later = T0 + timedelta(minutes=1)
+    service.handle(event(severity="high", eta_in_s=2 * 3600.0, at=later))  # high 2, ETA near -1
     with fleet() as session:
         assert session.get_one(Case, case_id).priority == 1
 
 
 def test_repeat_anomaly_keeps_the_first_explanation_next_to_the_latest(service, fleet, event):
     case_id = service.handle(event(observed=131.0)).case_id
-    service.handle(event(observed=160.0, severity="high"))
-    service.handle(event(observed=175.0))
+    service.handle(event(observed=160.0, severity="high", at=T0 + timedelta(minutes=1)))
+    service.handle(event(observed=175.0, at=T0 + timedelta(minutes=2)))
     with fleet() as session:
         case = session.get_one(Case, case_id)
         why, [detected, update] = case.explanation, case.notifications
@@ -134,7 +135,9 @@ def test_lifecycle_with_actor_on_the_timeline(service, fleet, event):
     service.acknowledge(case_id, "agent:yui")
     service.add_note(case_id, "agent:yui", "called the customer")
     service.start(case_id, "agent:yui")
-    resolved = service.resolve(case_id, "agent:yui", note="filter cleaned")
+    resolved = service.resolve(
+        case_id, "agent:yui", "repaired_on_site", "filter cleaned", confirm=True
+    )
     assert resolved.status == "resolved" and resolved.resolved_at is not None
     closed = service.close(case_id, "agent:yui")
     assert closed.status == "closed" and closed.closed_at is not None
@@ -153,7 +156,7 @@ def test_invalid_transitions_raise_clear_errors(service, event):
     case_id = service.handle(event()).case_id
     with pytest.raises(InvalidTransition, match="cannot close case .* it is open"):
         service.close(case_id, "agent:x")
-    service.resolve(case_id, "agent:x")
+    service.resolve(case_id, "agent:x", "duplicate", "same as another case")
     with pytest.raises(InvalidTransition, match="cannot acknowledge"):
         service.acknowledge(case_id, "agent:x")
     with pytest.raises(CaseNotFound):
@@ -165,8 +168,8 @@ def test_invalid_transitions_raise_clear_errors(service, event):
 
 def test_reopen_refused_while_a_newer_case_is_open(service, event):
     old = service.handle(event()).case_id
-    service.resolve(old, "agent:x")
-    new = service.handle(event()).case_id
+    service.resolve(old, "agent:x", "duplicate", "same as another case")
+    new = service.handle(event(at=T0 + timedelta(days=2))).case_id  # past the reopen window
     assert new != old
     message = f"device ac-1 already has an open case #{new} for failure mode filter_clog"
     with pytest.raises(InvalidTransition, match=message):

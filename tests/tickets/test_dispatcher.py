@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from kizuki.config import NotifySettings, Settings
-from tests.tickets.conftest import FakeClock, WebhookReceiver, make_event
+from tests.tickets.conftest import T0, FakeClock, WebhookReceiver, make_event
 from tickets.channels import ChannelConfigError
 from tickets.dispatcher import Dispatcher
 from tickets.models import CaseEvent, Customer, DeliveryAttempt, Notification
@@ -186,7 +186,7 @@ def test_escalation_below_critical_still_waits_for_morning(service, dispatcher, 
                                                           smtp_server, clock):  # fmt: skip
     clock.now = datetime(2026, 11, 20, 14, 30, tzinfo=UTC)  # 23:30 in Tokyo
     service.handle(make_event("ac-m", severity="low", at=clock.now))
-    service.handle(make_event("ac-m", severity="high", at=clock.now))
+    service.handle(make_event("ac-m", severity="high", at=clock.now + timedelta(seconds=1)))
     assert dispatcher.run_once() == 2
     morning = datetime(2026, 11, 20, 22, 0, tzinfo=UTC)
     assert [(r.status, r.next_attempt_at) for r in rows(customers)] == [("pending", morning)] * 2
@@ -279,7 +279,8 @@ def test_all_clear_follows_a_notice_that_was_sent(service, dispatcher, customers
                                                   clock):  # fmt: skip
     case_id = service.handle(make_event("ac-m")).case_id
     dispatcher.run_once()
-    service.resolve(case_id, "agent:yui", note="filter cleaned on site")
+    service.handle(make_event("ac-m", kind="recovery", at=T0 + timedelta(hours=1)))
+    service.resolve(case_id, "agent:yui", "repaired_on_site", "filter cleaned on site")
     dispatcher.run_once()
     messages = smtp_server.wait_for(2)
     subjects = [str(make_header(decode_header(m["Subject"]))) for m in messages]

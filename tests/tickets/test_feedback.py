@@ -1,4 +1,4 @@
-"""Signed feedback links: votes recorded, false positives labelled, bad tokens refused."""
+"""Signed feedback links: votes recorded, disagreement reviewed, bad tokens refused."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from tickets.feedback import (
     read_token,
     record_feedback,
 )
-from tickets.models import CaseEvent, DetectorLabel, Feedback, Notification
+from tickets.models import Case, CaseEvent, DetectorLabel, Feedback, Notification
 from tickets.service import CaseService
 
 
@@ -51,18 +51,23 @@ def test_thumbs_up_is_recorded_on_the_case(fleet, notice, settings):
         assert session.scalars(select(DetectorLabel)).all() == []
 
 
-def test_thumbs_down_on_detected_notice_is_a_labelled_false_positive(fleet, notice, settings):
+def test_thumbs_down_puts_the_case_in_review_and_teaches_the_detectors_nothing(
+    fleet, notice, settings
+):
+    """Finding 6: a customer's vote is evidence for an agent, not a detector label."""
     result = record_feedback(fleet, notice.feedback_token, "down", "works fine", settings=settings)
     assert result.false_positive is True
     with fleet() as session:
-        label = session.scalars(select(DetectorLabel)).one()
-        assert (label.device_id, label.model, label.failure_mode, label.label) == (
-            "ac-1", "aircon-x1", "filter_clog", "false_positive",
-        )  # fmt: skip
-    # changing one's mind replaces the vote and withdraws the label
+        case = session.get_one(Case, notice.case_id)
+        assert case.review_state == "customer_disagrees"
+        kinds = [e.kind for e in case.events]
+        assert kinds[-2:] == ["feedback", "customer_disagrees"]
+        assert session.scalars(select(DetectorLabel)).all() == []
+    # changing one's mind replaces the vote and ends the review
     record_feedback(fleet, notice.feedback_token, "up", settings=settings)
     with fleet() as session:
         assert [f.vote for f in session.scalars(select(Feedback))] == ["up"]
+        assert session.get_one(Case, notice.case_id).review_state is None
         assert session.scalars(select(DetectorLabel)).all() == []
 
 
@@ -93,16 +98,6 @@ def test_bad_vote_and_unknown_notification(fleet, notice, settings):
         record_feedback(fleet, ghost, "up", settings=settings)
 
 
-def test_false_positives_are_listed_for_the_detectors(fleet, notice, settings):
-    from tickets.feedback import false_positives
-
-    assert false_positives(fleet) == []
-    record_feedback(fleet, notice.feedback_token, "down", settings=settings)
-    [label] = false_positives(fleet, model="aircon-x1")
-    assert (label["device_id"], label["failure_mode"]) == ("ac-1", "filter_clog")
-    assert false_positives(fleet, model="pump-p3") == []
-
-
 def test_concurrent_votes_on_one_notice_leave_one_vote(fleet, notice, settings):
     import threading
     from concurrent.futures import ThreadPoolExecutor
@@ -117,5 +112,6 @@ def test_concurrent_votes_on_one_notice_leave_one_vote(fleet, notice, settings):
         list(pool.map(vote, range(6)))
     with fleet() as session:
         [final] = session.scalars(select(Feedback)).all()
-        labels = session.scalars(select(DetectorLabel)).all()
-    assert len(labels) == (1 if final.vote == "down" else 0)
+        review = session.get_one(Case, notice.case_id).review_state
+        assert session.scalars(select(DetectorLabel)).all() == []
+    assert review == ("customer_disagrees" if final.vote == "down" else None)

@@ -5,7 +5,10 @@ from __future__ import annotations
 import pytest
 
 from core.profiles import load_profiles
-from tickets.kb import ALL_CLEAR, GENERIC, KbError, article_ids, load_article, render
+from tickets.kb import ALL_CLEAR, GENERIC, KbError, article_ids, load_article, render, vote_wording
+from tickets.resolution import ARTICLES, WATCHING
+
+RESOLVED = sorted({WATCHING, *ARTICLES.values()})
 
 MODES = sorted(
     (mode.kb_article, name)
@@ -22,15 +25,19 @@ CONTEXT = {
 
 def test_every_failure_mode_of_every_profile_has_an_article():
     assert len(MODES) == 10
-    assert {article for article, _ in MODES} | {ALL_CLEAR, GENERIC} == set(article_ids())
+    known = {article for article, _ in MODES} | {ALL_CLEAR, GENERIC, *RESOLVED}
+    assert known == set(article_ids())
 
 
 @pytest.mark.parametrize("locale", ["ja", "en"])
-@pytest.mark.parametrize(("article_id", "mode"), [*MODES, (ALL_CLEAR, ""), (GENERIC, "")])
+@pytest.mark.parametrize(
+    ("article_id", "mode"),
+    [*MODES, (ALL_CLEAR, ""), (GENERIC, ""), *((a, "") for a in RESOLVED)],
+)
 def test_short_and_long_forms_give_the_same_answer(article_id, mode, locale):
     article = load_article(article_id, locale)
     assert article.locale == locale
-    kind = "all_clear" if article_id == ALL_CLEAR else "detected"
+    kind = "all_clear" if article_id in (ALL_CLEAR, *RESOLVED) else "detected"
     text = render(article_id, locale, kind, CONTEXT)
     for form in (text.short, text.long):
         assert article.summary in form and article.action in form
@@ -54,3 +61,20 @@ def test_missing_locale_falls_back_to_english_and_unknown_article_fails():
     assert load_article("ac-filter-clog", "fr").locale == "en"
     with pytest.raises(KbError, match="no knowledge-base article"):
         load_article("no-such-article", "en")
+
+
+@pytest.mark.parametrize("locale", ["ja", "en"])
+def test_one_wording_of_the_feedback_question_on_every_channel(locale):
+    """Finding 6: the SMS, the e-mail and the feedback page ask the same question."""
+    from api.messages import MESSAGES
+
+    vote = vote_wording(locale)
+    text = render(GENERIC, locale, "detected", CONTEXT)
+    for form in (text.short, text.long):
+        assert vote["question"] in form
+        assert f"{vote['up']}: {CONTEXT['up_url']}" in form
+        assert f"{vote['down']}: {CONTEXT['down_url']}" in form
+    page = {key: MESSAGES[key][0 if locale == "en" else 1] for key in MESSAGES}
+    assert (page["was_helpful"], page["helpful"], page["not_helpful"]) == (
+        vote["question"], vote["up"], vote["down"],
+    )  # fmt: skip

@@ -129,7 +129,7 @@ def test_queued_cases_go_most_urgent_first_when_an_agent_frees_up(fleet, profile
     high = service.handle(make_event("pu-1", "motor_overload", model="pump-p3",
                                      severity="high")).case_id  # fmt: skip
     assert [assignee(fleet, c) for c in (busy, low, high)] == ["Liam Carter", None, None]
-    service.resolve(busy, "agent:liam")
+    service.resolve(busy, "agent:liam", "duplicate", "handled elsewhere")
     service.tick(T0)
     assert [assignee(fleet, c) for c in (low, high)] == [None, "Liam Carter"]
 

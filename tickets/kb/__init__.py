@@ -19,6 +19,7 @@ from tickets.kb.render import (
     article_ids,
     load_article,
     render,
+    vote_wording,
 )
 
 __all__ = [
@@ -32,4 +33,5 @@ __all__ = [
     "article_ids",
     "load_article",
     "render",
+    "vote_wording",
 ]

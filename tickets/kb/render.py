@@ -95,6 +95,7 @@ def render(article_id: str, locale: str, kind: Kind, context: dict[str, Any]) ->
         **context,
         "a": article,
         "prefix": layout["prefix"][kind],
+        "vote": layout["vote"],
     }
     loc = article.locale
     return Rendered(
@@ -102,6 +103,13 @@ def render(article_id: str, locale: str, kind: Kind, context: dict[str, Any]) ->
         short=" ".join(_template(loc, "short").render(values).split()),
         long=_template(loc, "long").render(values).strip() + "\n",
     )
+
+
+def vote_wording(locale: str) -> dict[str, str]:
+    """The feedback question and its two answers (keys question, up, down) in ``locale``
+    (English for a locale the layouts lack): the same words on every channel."""
+    layouts = _layouts()
+    return dict(layouts.get(locale, layouts[FALLBACK_LOCALE])["vote"])
 
 
 @cache
