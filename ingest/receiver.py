@@ -42,6 +42,7 @@ from typing import Any, Protocol, cast
 
 import paho.mqtt.client as paho
 
+from core.logs import configure, current_format
 from core.mqtt_url import BrokerAddress
 from ingest.base import IngestError
 from ingest.connection import (
@@ -271,7 +272,7 @@ class ProcessReceiver:
         child_acks.close()
         takes.send(
             (self.settings, self.url, self.connect_timeout_s,
-             logging.getLogger().getEffectiveLevel())
+             logging.getLogger().getEffectiveLevel(), current_format())
         )  # fmt: skip
         answer: tuple[str, Any, dict[str, int]] = (
             "error", "the MQTT receiver process did not start", {}
@@ -416,10 +417,10 @@ def main(argv: Sequence[str]) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     takes, acks = (Connection(int(fd)) for fd in argv)
     try:
-        settings, url, connect_timeout_s, log_level = takes.recv()
+        settings, url, connect_timeout_s, log_level, log_format = takes.recv()
     except (EOFError, OSError):
         return
-    logging.basicConfig(level=log_level, format="%(levelname)s %(name)s: %(message)s")
+    configure(log_level, log_format)
     receiver = ThreadReceiver(settings, url, time.time, connect_timeout_s)
     connecting_at = time.time()
     try:

@@ -25,8 +25,8 @@ class MqttSettings(Section):
         default="5",
         description="MQTT protocol version; the embedded amqtt broker speaks 3.1.1 only.",
     )
-    keepalive: int = 30
-    max_inflight: int = 1000
+    keepalive: int = Field(default=30, ge=5, le=65535, description="Seconds between pings.")
+    max_inflight: int = Field(default=1000, ge=1, le=65535)
     session_expiry_s: int = Field(
         default=7 * 86400,
         ge=0,
@@ -63,15 +63,24 @@ class StoreSettings(Section):
         description="'v2' writes to /api/v2/write (InfluxDB 2, 3, 1.8+); "
         "'v1' to /write?db=influx_database (InfluxDB 1.x before 1.8).",
     )
-    batch_size: int = 5000
-    flush_interval_s: float = 0.2
+    batch_size: int = Field(
+        default=5000, ge=1, le=100_000, description="Most messages committed in one batch."
+    )
+    flush_interval_s: float = Field(
+        default=0.2, gt=0, le=60, description="Longest wait for the first message of a batch."
+    )
 
 
 class IngestSettings(Section):
-    max_payload_bytes: int = 256 * 1024
-    max_future_skew_s: float = 300.0
-    max_past_skew_s: float = 400 * 86400.0
-    queue_size: int = 20000
+    max_payload_bytes: int = Field(default=256 * 1024, ge=64, le=256 * 1024 * 1024)
+    max_future_skew_s: float = Field(default=300.0, ge=0)
+    max_past_skew_s: float = Field(default=400 * 86400.0, gt=0)
+    queue_size: int = Field(
+        default=20000,
+        ge=100,
+        le=10_000_000,
+        description="Messages held in memory between the receiver and the writer.",
+    )
     receiver: Literal["process", "thread"] = Field(
         default="process",
         description="Where paho's client runs: 'process', a child process, so MQTT receive "
@@ -81,6 +90,7 @@ class IngestSettings(Section):
     batch_linger_s: float = Field(
         default=0.05,
         ge=0,
+        le=10,
         description="After an idle spell, wait this long for more messages before a batch "
         "(a trickle becomes one commit and one detector pass instead of many).",
     )

@@ -30,11 +30,34 @@ class CliError(Exception):
     """A failure the user can fix: printed as one line, exit status 2."""
 
 
+_OVERRIDES: dict[str, object] = {}  # from the global options (--log-format)
+_REGISTERED: list[bool] = []
+
+
+@app.callback()
+def _options(
+    log_format: Annotated[
+        str | None,
+        typer.Option(
+            "--log-format",
+            help="text (default) or json: one JSON object per log line (KIZUKI_LOG_FORMAT).",
+        ),
+    ] = None,
+) -> None:
+    if log_format is not None:
+        _OVERRIDES["log_format"] = log_format
+
+
+def settings_or_exit() -> Settings:
+    """The root settings, or ``CliError`` with one line saying what is wrong."""
+    return _settings()
+
+
 def _settings(**overrides: object) -> Settings:
     from kizuki.config import ConfigFileError, Settings, config_file
 
     try:
-        settings = Settings()
+        settings = Settings(**_OVERRIDES)  # type: ignore[arg-type]
     except ValidationError as exc:
         raise CliError(_describe_validation(exc)) from None
     except ConfigFileError as exc:
@@ -52,16 +75,15 @@ def _describe_validation(exc: ValidationError) -> str:
     lines = []
     for err in exc.errors():
         where = "__".join(str(p) for p in err["loc"]).upper()
-        lines.append(f"KIZUKI_{where}: {err['msg']}" if where else err["msg"])
+        msg = err["msg"].removeprefix("Value error, ")
+        lines.append(f"KIZUKI_{where}: {msg}" if where else msg)
     return "invalid setting: " + "; ".join(lines)
 
 
-def _logging(level: str) -> None:
-    logging.basicConfig(
-        level=level.upper(),
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-        datefmt="%H:%M:%S",
-    )
+def _logging(settings: Settings) -> None:
+    from core.logs import configure
+
+    configure(settings.log_level, settings.log_format)
     for noisy in ("amqtt", "transitions", "uvicorn.error", "httpx", "apprise", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
@@ -92,7 +114,7 @@ def demo(
     from kizuki.demo import DemoOptions, run_demo
 
     settings = _settings()
-    _logging(settings.log_level)
+    _logging(settings)
     options = DemoOptions(devices, days, speed, seed, port, broker, exit_when_done, keep)
     run_demo(settings, options)
 
@@ -107,7 +129,7 @@ def run(
     from kizuki.runner import run_engine
 
     settings = _settings()
-    _logging(settings.log_level)
+    _logging(settings)
     if settings.mqtt.url is None:
         raise CliError("set KIZUKI_MQTT__URL=mqtt://host:port to the broker your devices use")
     run_engine(settings, port=port, with_api=not no_api)
@@ -121,18 +143,18 @@ def api(
     from kizuki.runner import serve_api
 
     settings = _settings()
-    _logging(settings.log_level)
+    _logging(settings)
     serve_api(settings, port=port)
 
 
 @app.command()
 def migrate() -> None:
-    """Create or upgrade the case database schema (Alembic)."""
-    from tickets.db import migrate as upgrade
+    """Create or upgrade the case database schema (Alembic). On a database without any
+    login it creates 'admin' with a random password, printed once."""
+    from kizuki.runner import announce_first_admin, open_cases_db
 
     settings = _settings()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    upgrade(settings.cases_url)
+    announce_first_admin(open_cases_db(settings))
     typer.echo(f"case database at head: {settings.cases_url}")
 
 
@@ -143,18 +165,17 @@ def import_fleet(
     """Register customers (with their contact channels) and devices from a manifest."""
     from kizuki.runner import import_fleet_file
 
-    settings = _settings()
-    counts = import_fleet_file(settings, manifest)
-    typer.echo(f"imported {counts}")
+    counts = import_fleet_file(_settings(), manifest)
+    typer.echo("imported " + ", ".join(f"{n} {what}" for what, n in counts.items()))
 
 
-@app.command("create-user")
+@app.command("create-user", hidden=True)
 def create_user(
     username: str,
     role: Annotated[str, typer.Option(help="viewer, agent or admin.")] = "agent",
     password: Annotated[str, typer.Option(prompt=True, hide_input=True)] = "",
 ) -> None:
-    """Create a web login for a service-team member."""
+    """Create a web login (kept for scripts; see `kizuki user add`)."""
     from kizuki.runner import add_user
 
     add_user(_settings(), username, password, role)
@@ -201,8 +222,13 @@ def version() -> None:
 
 
 def _register_package_commands() -> None:
+    if _REGISTERED:
+        return
+    _REGISTERED.append(True)
+    from kizuki.admin_cli import register
     from simulator.cli import simulate
 
+    register(app)
     app.command()(simulate)
     from anomaly.cli import evaluate, score
 
@@ -211,16 +237,18 @@ def _register_package_commands() -> None:
 
 
 def main() -> None:
+    from kizuki.admin_cli import AdminError
     from kizuki.broker import BrokerStartError
     from kizuki.runner import StartupError
 
     _register_package_commands()
+    _OVERRIDES.clear()
     try:
         app(obj=_settings_mqtt_url)  # `kizuki simulate` publishes to the configured broker
     except CliError as exc:
         typer.echo(f"kizuki: {exc}", err=True)
         raise SystemExit(2) from None
-    except (StartupError, BrokerStartError) as exc:
+    except (StartupError, BrokerStartError, AdminError) as exc:
         typer.echo(f"kizuki: {exc}", err=True)
         raise SystemExit(2) from None
     except KeyboardInterrupt:

@@ -234,6 +234,7 @@ class Engine:
             host=self.settings.api.host,
             port=self.settings.api.port,
             log_level="warning",
+            log_config=None,  # our handlers and format (core.logs)
             access_log=False,
         )
         self._api_server = uvicorn.Server(config)

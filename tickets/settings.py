@@ -5,19 +5,44 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from core.settings import Section
 
+DB_BACKENDS = ("sqlite", "postgresql")
+
 
 class CaseSettings(Section):
-    db_url: str | None = Field(default=None, description="Default: sqlite:///<data_dir>/cases.db")
-    auto_resolve_after_s: float = 6 * 3600.0
+    db_url: str | None = Field(
+        default=None,
+        description="sqlite:///path or postgresql://user:pass@host/db; "
+        "default sqlite:///<data_dir>/cases.db",
+    )
+    auto_resolve_after_s: float = Field(default=6 * 3600.0, gt=0)
     default_sla_hours: dict[str, float] = {"critical": 4, "high": 24, "medium": 72, "low": 168}
     reroute_every_s: float = Field(
         default=60.0, ge=0, description="How often unassigned cases are offered to agents again."
     )
+
+    @field_validator("db_url")
+    @classmethod
+    def _known_database(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            backend = make_url(value).get_backend_name()
+        except ArgumentError:
+            backend = ""
+        if backend not in DB_BACKENDS:
+            raise ValueError(
+                f"{value!r} is not a case database URL: use sqlite:///path/cases.db or "
+                "postgresql://user:password@host/database"
+            )
+        return value
 
 
 class NotifySettings(Section):
@@ -38,12 +63,33 @@ class NotifySettings(Section):
         description="Retry budget from the first attempt, going round the contact points "
         "again and again; after it the notification is marked failed.",
     )
-    poll_interval_s: float = 0.5
-    public_base_url: str = "http://127.0.0.1:8000"
+    poll_interval_s: float = Field(default=0.5, gt=0, le=60)
+    public_base_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="Where customers reach the API (feedback links); required in production.",
+    )
     allow_log_in_production: bool = Field(
         default=False,
         description="Let environment=production run with mode='log' (nothing is delivered).",
     )
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        parsed = urlsplit(value)
+        if parsed.scheme not in ("http", "https") or not parsed.hostname:
+            raise ValueError(f"{value!r} is not an http(s):// URL")
+        return value
+
+    def refuse_loopback_links(self) -> None:
+        """Raise ValueError if feedback links would point at this machine's loopback."""
+        host = urlsplit(self.public_base_url).hostname or ""
+        if host in ("localhost", "127.0.0.1", "::1", "0.0.0.0") or host.startswith("127."):
+            raise ValueError(
+                f"notify.public_base_url is {self.public_base_url!r}: customers' feedback "
+                "links would point at their own machine; set KIZUKI_NOTIFY__PUBLIC_BASE_URL "
+                "to the address customers reach the API at"
+            )
 
     def refuse_in_production(self) -> None:
         """Raise ValueError if production would write notices to files, not deliver them."""
