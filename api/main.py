@@ -32,7 +32,9 @@ from api.routes import (
     health,
     keys,
     knowledge,
+    maintenance,
     pages,
+    users,
     web_auth,
 )
 from api.security import LoginThrottle, SecurityHeaders
@@ -63,10 +65,20 @@ OPENAPI_TAGS = [
         "that opened no case are not stored).",
     },
     {"name": "customers", "description": "Customers and their contact points (agent role)."},
-    {"name": "agents", "description": "The service team and its load."},
+    {
+        "name": "agents",
+        "description": "The service team and its load; adding and changing agents needs "
+        "the admin role.",
+    },
     {"name": "knowledge base", "description": "The answer customers get, per failure mode."},
     {"name": "dead letters", "description": "Messages ingest refused (admin role)."},
     {"name": "api keys", "description": "Key management (admin role)."},
+    {"name": "users", "description": "Web logins of the service team (admin role)."},
+    {
+        "name": "maintenance",
+        "description": "Maintenance windows that silence a device's anomalies "
+        "(listing: viewer; scheduling and cancelling: agent).",
+    },
     {"name": "operations", "description": "Probes and Prometheus metrics; no credentials."},
 ]
 DESCRIPTION = """\
@@ -80,7 +92,10 @@ Errors are `application/problem+json` (RFC 9457); 422 lists each bad field in `e
 Case lists page with an opaque `cursor` that only fits the `sort` it was made for.
 Timestamps of records are ISO 8601 UTC; telemetry times are epoch seconds.
 """
-API_ROUTERS = (devices, anomalies, cases, customers, agents, knowledge, deadletters, keys)
+API_ROUTERS = (
+    devices, anomalies, cases, customers, agents, knowledge, deadletters, keys, users,
+    maintenance,
+)  # fmt: skip
 
 
 def create_app(

@@ -44,9 +44,9 @@ class AgentSpec:
 
     def checked(self) -> AgentSpec:
         """This spec, or ``AgentError`` saying which field is wrong."""
-        if not self.name.strip():
+        if not self.name:
             raise AgentError("an agent needs a name")
-        if "@" not in self.email or self.email.strip() != self.email:
+        if "@" not in self.email:
             raise AgentError(f"{self.email!r} is not an e-mail address")
         if not 0 <= self.capacity <= 1000:
             raise AgentError(f"capacity must be 0..1000 open cases, not {self.capacity}")
@@ -109,7 +109,7 @@ def upsert_agent(session: Session, spec: AgentSpec) -> Agent:
         agent = Agent(email=spec.email)
         session.add(agent)
     agent.name, agent.capacity, agent.tier, agent.active = (
-        spec.name.strip(), spec.capacity, spec.tier, spec.active,
+        spec.name.strip() or spec.name, spec.capacity, spec.tier, spec.active,
     )  # fmt: skip
     agent.skills = _clean(spec.skills)
     agent.languages = sorted({language_of(x) for x in spec.languages})

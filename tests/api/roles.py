@@ -63,6 +63,23 @@ API = [
     _api("GET", "/api-keys", "admin"),
     _api("POST", "/api-keys", "admin", {"name": "ci", "role": "viewer"}),
     _api("DELETE", "/api-keys/{prefix}", "admin"),
+    _api("POST", "/agents", "admin", {"name": "Role Test", "email": "role@example.com"}),
+    _api("PATCH", "/agents/{agent_id}", "admin", {"capacity": 5}),
+    _api("GET", "/users", "admin"),
+    _api("POST", "/users", "admin", {"username": "role-test", "role": "viewer"}),
+    _api("PATCH", "/users/{username}", "admin", {"active": True}),
+    _api("GET", "/maintenance", "viewer"),
+    _api(
+        "POST",
+        "/maintenance",
+        "agent",
+        {
+            "device_id": "ac-00001",
+            "starts_at": "2030-01-01T00:00:00Z",
+            "minutes": 60,
+        },
+    ),
+    _api("DELETE", "/maintenance/{window_id}", "agent"),
 ]
 ACTION = CASE + "/actions/{action}"
 FORM = {"csrf_token": "{csrf}"}
