@@ -26,7 +26,7 @@ class AdminError(Exception):
 
 
 def _db() -> sessionmaker[Session]:
-    from kizuki.cli import settings_or_exit
+    from kizuki.cli_settings import settings_or_exit
     from kizuki.runner import open_cases_db
 
     return open_cases_db(settings_or_exit())

@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from pydantic import ValidationError
 
 from kizuki import __version__
+from kizuki.cli_settings import OVERRIDES, CliError, settings_or_exit
 
 if TYPE_CHECKING:
     from kizuki.config import Settings
@@ -26,11 +26,6 @@ app = typer.Typer(
 )
 
 
-class CliError(Exception):
-    """A failure the user can fix: printed as one line, exit status 2."""
-
-
-_OVERRIDES: dict[str, object] = {}  # from the global options (--log-format)
 _REGISTERED: list[bool] = []
 
 
@@ -45,39 +40,14 @@ def _options(
     ] = None,
 ) -> None:
     if log_format is not None:
-        _OVERRIDES["log_format"] = log_format
+        OVERRIDES["log_format"] = log_format
 
 
-def settings_or_exit() -> Settings:
-    """The root settings, or ``CliError`` with one line saying what is wrong."""
-    return _settings()
-
-
-def _settings(**overrides: object) -> Settings:
-    from kizuki.config import ConfigFileError, Settings, config_file
-
-    try:
-        settings = Settings(**_OVERRIDES)  # type: ignore[arg-type]
-    except ValidationError as exc:
-        raise CliError(_describe_validation(exc)) from None
-    except ConfigFileError as exc:
-        raise CliError(str(exc)) from None
-    except ValueError as exc:  # tomllib.TOMLDecodeError
-        raise CliError(f"cannot read settings file {config_file()}: {exc}") from None
-    return settings.model_copy(update={k: v for k, v in overrides.items() if v is not None})
+_settings = settings_or_exit
 
 
 def _settings_mqtt_url() -> str | None:
     return _settings().mqtt.url
-
-
-def _describe_validation(exc: ValidationError) -> str:
-    lines = []
-    for err in exc.errors():
-        where = "__".join(str(p) for p in err["loc"]).upper()
-        msg = err["msg"].removeprefix("Value error, ")
-        lines.append(f"KIZUKI_{where}: {msg}" if where else msg)
-    return "invalid setting: " + "; ".join(lines)
 
 
 def _logging(settings: Settings) -> None:
@@ -242,7 +212,7 @@ def main() -> None:
     from kizuki.runner import StartupError
 
     _register_package_commands()
-    _OVERRIDES.clear()
+    OVERRIDES.clear()
     try:
         app(obj=_settings_mqtt_url)  # `kizuki simulate` publishes to the configured broker
     except CliError as exc:
