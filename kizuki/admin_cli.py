@@ -213,8 +213,33 @@ def maintenance_cancel(window_id: int) -> None:
     typer.echo(f"maintenance window #{window_id} cancelled")
 
 
+notify_app = typer.Typer(help="Notification delivery.", no_args_is_help=True)
+
+
+@notify_app.command("test")
+def notify_test(
+    contact: Annotated[
+        str, typer.Argument(help="A contact URL (mailto://a@b, slack://...) or an address.")
+    ],
+) -> None:
+    """Send one test notice to CONTACT now, through the configured relay or service;
+    exit status 1 when it was not delivered."""
+    from kizuki.cli_settings import settings_or_exit
+    from tickets.channels.trial import contact_url, route_of, send_test
+    from tickets.settings import TicketsConfig
+
+    config = TicketsConfig.of(settings_or_exit())
+    url = contact_url(contact)
+    result = send_test(config, url)
+    if not result.ok:
+        typer.echo(f"kizuki: not delivered via {route_of(config, url)}: {result.error}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"test notice delivered via {route_of(config, url)}")
+
+
 def register(app: typer.Typer) -> None:
     """Add the provisioning command groups to ``app``."""
     app.add_typer(user_app, name="user")
     app.add_typer(agent_app, name="agent")
     app.add_typer(maintenance_app, name="maintenance")
+    app.add_typer(notify_app, name="notify")

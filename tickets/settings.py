@@ -45,6 +45,28 @@ class CaseSettings(Section):
         return value
 
 
+class SmtpSettings(Section):
+    """The mail relay every ``mailto:`` contact is delivered through (``notify.smtp``)."""
+
+    host: str | None = Field(
+        default=None, description="Relay host name; unset = Apprise's own mailto handling."
+    )
+    port: int = Field(default=587, ge=1, le=65535)
+    security: Literal["starttls", "tls", "none"] = Field(
+        default="starttls",
+        description="starttls (port 587), tls (implicit TLS, port 465) or none (port 25, "
+        "a relay on a trusted network only).",
+    )
+    username: str | None = Field(default=None, description="Login, if the relay wants one.")
+    password: SecretStr | None = None
+    from_addr: str = Field(default="kizuki@localhost", description="Sender address.")
+    from_name: str = Field(default="Kizuki", description="Sender display name.")
+    verify_certificate: bool = Field(
+        default=True, description="Check the relay's TLS certificate against the system CAs."
+    )
+    timeout_s: float = Field(default=15.0, gt=0, le=300)
+
+
 class NotifySettings(Section):
     mode: Literal["log", "apprise"] = Field(
         default="log",
@@ -67,6 +89,10 @@ class NotifySettings(Section):
     public_base_url: str = Field(
         default="http://127.0.0.1:8000",
         description="Where customers reach the API (feedback links); required in production.",
+    )
+    smtp: SmtpSettings = Field(
+        default_factory=SmtpSettings,
+        description="Mail relay for every mailto: contact (KIZUKI_NOTIFY__SMTP__HOST, ...).",
     )
     allow_log_in_production: bool = Field(
         default=False,

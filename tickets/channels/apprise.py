@@ -25,6 +25,8 @@ with warnings.catch_warnings():
         import imghdr  # noqa: F401
 
 from tickets.channels.base import OutgoingMessage, SendResult
+from tickets.channels.smtp_relay import relay_target
+from tickets.settings import SmtpSettings
 
 LONG_FORM_SCHEMES = frozenset({"mailto", "mailtos"})
 _HTTP_ERROR = re.compile(r"error=(\d{3})")
@@ -32,13 +34,20 @@ _RETRYABLE_4XX = frozenset({408, 425, 429})
 
 
 class AppriseChannel:
-    """Any Apprise URL; one plugin instance per send (URLs differ per contact point)."""
+    """Any Apprise URL; one plugin instance per send (URLs differ per contact point).
+
+    With a mail relay (``smtp``), plain address contacts (``mailto://a@b``) go through it
+    (:mod:`tickets.channels.smtp_relay`)."""
 
     name = "apprise"
 
+    def __init__(self, smtp: SmtpSettings | None = None) -> None:
+        self.smtp = smtp
+
     def send(self, url: str, message: OutgoingMessage) -> SendResult:
         try:
-            plugin = apprise.Apprise.instantiate(url, suppress_exceptions=True)
+            target = relay_target(url, self.smtp) or url
+            plugin = apprise.Apprise.instantiate(target, suppress_exceptions=True)
         except Exception as exc:  # Apprise plugins may raise on odd URLs
             return SendResult.failed(f"bad Apprise URL: {exc}", recoverable=False)
         if not plugin:
