@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ from api.context import AppContext
 from api.deps import single_query_values
 from api.errors import install_error_handlers
 from api.openapi import install_openapi
+from api.readiness import Probe, Readiness, standard_probes, watch_outbox
 from api.routes import (
     agents,
     anomalies,
@@ -107,12 +108,14 @@ def create_app(
     case_service: Any = None,
     clock: Callable[[], float] = time.time,
     stale_after_s: float | None = None,
+    probes: Mapping[str, Probe] | None = None,
 ) -> FastAPI:
     """Build the Kizuki web app over already-open stores (the case DB must be migrated).
 
     ``case_service`` performs case actions (a ``tickets.service.CaseService``); without one,
     a default is built over ``session_factory``. A device that sent nothing for
-    ``stale_after_s`` (default: ``config.api.stale_after_s``) is silent.
+    ``stale_after_s`` (default: ``config.api.stale_after_s``) is silent. ``probes`` add
+    to (or replace, by name) the readiness checks of the case DB and the store.
     """
     profiles = profiles if profiles is not None else load_profiles()
     app = FastAPI(
@@ -130,6 +133,8 @@ def create_app(
     app.state.ctx = AppContext(
         config, session_factory, store, deadletters, profiles, service, clock, float(stale)
     )
+    app.state.readiness = Readiness({**standard_probes(session_factory, store), **(probes or {})})
+    watch_outbox(session_factory)
     app.state.templates = make_templates()
     app.state.login_throttle = LoginThrottle()
     install_error_handlers(app, render_error)  # its catch-all sits inside the session middleware

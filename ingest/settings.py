@@ -69,6 +69,13 @@ class StoreSettings(Section):
     flush_interval_s: float = Field(
         default=0.2, gt=0, le=60, description="Longest wait for the first message of a batch."
     )
+    stall_warn_s: float = Field(
+        default=10.0,
+        ge=0.5,
+        le=3600,
+        description="A telemetry write taking longer is logged, counted "
+        "(kizuki_store_stalls_total) and makes /readyz answer 503 until it commits.",
+    )
 
 
 class IngestSettings(Section):

@@ -93,6 +93,10 @@ def demo(
 def run(
     port: Annotated[int | None, typer.Option(help="Web UI/API port (default 8000).")] = None,
     no_api: Annotated[bool, typer.Option("--no-api", help="Do not serve the web UI/API.")] = False,
+    no_dispatcher: Annotated[
+        bool,
+        typer.Option("--no-dispatcher", help="Do not send notifications (`kizuki dispatch` does)."),
+    ] = False,
 ) -> None:
     """Run the engine for a real fleet: ingest, detection, cases, notifications and the API.
     The broker comes from KIZUKI_MQTT__URL (required)."""
@@ -102,7 +106,18 @@ def run(
     _logging(settings)
     if settings.mqtt.url is None:
         raise CliError("set KIZUKI_MQTT__URL=mqtt://host:port to the broker your devices use")
-    run_engine(settings, port=port, with_api=not no_api)
+    run_engine(settings, port=port, with_api=not no_api, with_dispatcher=not no_dispatcher)
+
+
+@app.command()
+def dispatch() -> None:
+    """Send notifications from the outbox only (run beside `kizuki run --no-dispatcher`);
+    several may run against one PostgreSQL case database."""
+    from kizuki.runner import run_dispatcher
+
+    settings = _settings()
+    _logging(settings)
+    run_dispatcher(settings)
 
 
 @app.command()

@@ -63,8 +63,10 @@ class Engine:
         with_api: bool = True,
         clock: Callable[[], float] = time.time,
         batch_listeners: Sequence[Callable[[Sequence[Reading]], None]] = (),
+        with_dispatcher: bool = True,
     ) -> None:
         self.settings = settings
+        self.with_dispatcher = with_dispatcher
         self.batch_listeners = tuple(batch_listeners)
         self.mqtt_url = mqtt_url
         self.with_api = with_api
@@ -118,11 +120,25 @@ class Engine:
                 profiles=self.profiles,
                 case_service=self.cases,
                 clock=self.clock,
+                probes=self._probes(),
             )
             self._start_api(app)
         self.ingest.start()
-        self._spawn("dispatcher", lambda: self.dispatcher.run_forever(self._stop))
+        if self.with_dispatcher:
+            self._spawn("dispatcher", lambda: self.dispatcher.run_forever(self._stop))
         self._spawn("housekeeping", self._housekeeping)
+
+    def _probes(self) -> dict[str, Callable[[], bool]]:
+        """Readiness beyond the API's own: broker connection, store writes, dispatcher."""
+
+        def store_ok() -> bool:
+            self.store.latest("__readyz__")
+            return self.ingest.store_healthy()
+
+        probes = {"broker_connected": self.ingest.connected, "telemetry_store": store_ok}
+        if self.with_dispatcher:
+            probes["dispatcher"] = self.dispatcher.alive
+        return probes
 
     def stop(self) -> None:
         """Drain ingest, save detector state, stop every thread we started."""
@@ -178,6 +194,7 @@ class Engine:
     def _housekeeping(self) -> None:
         last_save = time.monotonic()
         while not self._stop.wait(1.0):
+            self.ingest.watch_store()
             try:
                 self.cases.tick()
             except Exception:

@@ -89,7 +89,11 @@ def announce_first_admin(session_factory: sessionmaker[Session]) -> None:
 
 
 def start_engine(
-    settings: Settings, mqtt_url: str, with_api: bool = True, clock: Any = None
+    settings: Settings,
+    mqtt_url: str,
+    with_api: bool = True,
+    clock: Any = None,
+    with_dispatcher: bool = True,
 ) -> Any:
     """Open storage and start every part; translate start-up failures into one line.
 
@@ -104,11 +108,11 @@ def start_engine(
     if with_api:
         check_api_port(settings)
     if clock is None:
-        engine = Engine(settings, mqtt_url, with_api=with_api)
+        engine = Engine(settings, mqtt_url, with_api=with_api, with_dispatcher=with_dispatcher)
     else:
         listeners = [clock.observe] if isinstance(clock, ReplayClock) else []
         engine = Engine(settings, mqtt_url, with_api=with_api, clock=clock,
-                        batch_listeners=listeners)  # fmt: skip
+                        batch_listeners=listeners, with_dispatcher=with_dispatcher)  # fmt: skip
     try:
         engine.open_storage()
         engine.start()
@@ -124,11 +128,14 @@ def start_engine(
     return engine
 
 
-def run_engine(settings: Settings, port: int | None, with_api: bool) -> None:
+def run_engine(
+    settings: Settings, port: int | None, with_api: bool, with_dispatcher: bool = True
+) -> None:
+    """``kizuki run``: everything (or without the API / the dispatcher) until a signal."""
     settings = with_port(settings, port)
     if settings.mqtt.url is None:
         raise StartupError("set KIZUKI_MQTT__URL")
-    engine = start_engine(settings, settings.mqtt.url, with_api)
+    engine = start_engine(settings, settings.mqtt.url, with_api, with_dispatcher=with_dispatcher)
     announce_first_admin(engine.session_factory)
     where = f"http://{settings.api.host}:{settings.api.port}/" if with_api else "no web UI"
     log.info("kizuki running: broker %s, %s", settings.mqtt.url, where)
@@ -136,6 +143,23 @@ def run_engine(settings: Settings, port: int | None, with_api: bool) -> None:
         stop.wait()
     log.info("stopping")
     engine.stop()
+
+
+def run_dispatcher(settings: Settings) -> None:
+    """``kizuki dispatch``: only the notification dispatcher, until a signal."""
+    from tickets.channels import ChannelConfigError
+    from tickets.dispatcher import Dispatcher
+    from tickets.settings import TicketsConfig
+
+    factory = open_cases_db(settings)
+    try:
+        dispatcher = Dispatcher(factory, TicketsConfig.of(settings))
+    except ChannelConfigError as exc:
+        raise StartupError(str(exc)) from None
+    log.info("dispatcher running over %s", settings.cases_url)
+    with stop_on_signals() as stop:
+        dispatcher.run_forever(stop)
+    log.info("dispatcher stopped")
 
 
 def serve_api(settings: Settings, port: int | None) -> None:
