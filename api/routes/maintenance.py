@@ -3,7 +3,7 @@ or a case without a customer notice (``quiet``)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Query
@@ -40,15 +40,16 @@ def read_windows(
 )
 def add_window(_: AgentRole, ctx: CtxDep, body: WindowCreate) -> WindowPublic:
     """Schedule a window of ``minutes`` on a device from ``starts_at``."""
-    ends_at = body.starts_at + timedelta(minutes=body.minutes)
+    starts_at = body.starts_at.astimezone(UTC)
+    ends_at = starts_at + timedelta(minutes=body.minutes)
     with ctx.session_factory() as session:
         if session.get(Device, body.device_id) is None:
             raise HTTPException(404, f"No device {body.device_id!r}.")
     window_id = schedule_maintenance(
-        ctx.session_factory, body.device_id, body.starts_at, ends_at, body.mode, body.reason
+        ctx.session_factory, body.device_id, starts_at, ends_at, body.mode, body.reason
     )
     return WindowPublic(
-        id=window_id, device_id=body.device_id, starts_at=body.starts_at, ends_at=ends_at,
+        id=window_id, device_id=body.device_id, starts_at=starts_at, ends_at=ends_at,
         mode=body.mode, reason=body.reason,
     )  # fmt: skip
 
