@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Protocol
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 from core.mqtt_url import parse_broker_url
 from core.settings import Section
@@ -36,6 +36,21 @@ class MqttSettings(Section):
         "persistent_client_expiration, 7d in deploy/mosquitto).",
     )
 
+    tls_ca_file: Path | None = Field(
+        default=None,
+        description="PEM file of the CA(s) that signed the broker's certificate (mqtts://); "
+        "default: the system CAs.",
+    )
+    tls_cert_file: Path | None = Field(
+        default=None, description="Client certificate (PEM) for brokers that require one."
+    )
+    tls_key_file: Path | None = Field(default=None, description="Private key of tls_cert_file.")
+    tls_verify_hostname: bool = Field(
+        default=True,
+        description="Check that the broker's certificate names the host in the URL "
+        "(turn off only for a broker reached by an address its certificate lacks).",
+    )
+
     @field_validator("url")
     @classmethod
     def _url_is_mqtt(cls, value: str | None) -> str | None:
@@ -43,6 +58,22 @@ class MqttSettings(Section):
             return None
         parse_broker_url(value)  # raises ValueError saying what is wrong
         return value
+
+    @field_validator("tls_ca_file", "tls_cert_file", "tls_key_file")
+    @classmethod
+    def _readable(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError(f"no such file {str(value)!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _tls_consistent(self) -> MqttSettings:
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            raise ValueError("set both mqtt.tls_cert_file and mqtt.tls_key_file, or neither")
+        uses_tls = self.tls_ca_file or self.tls_cert_file
+        if uses_tls and self.url is not None and not parse_broker_url(self.url).tls:
+            raise ValueError("TLS files are set but the broker URL is not mqtts://")
+        return self
 
 
 class StoreSettings(Section):
