@@ -43,6 +43,7 @@ from typing import Any
 
 from core.readings import Reading
 from ingest.base import StoreError
+from ingest.retention import Compacted, Policy, compact
 
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS series (id INTEGER PRIMARY KEY, device TEXT NOT NULL, "
@@ -161,6 +162,13 @@ class SqliteStore:
             return None
         newest = max(int(ts_ms) for _, ts_ms, _ in rows)
         return Reading(device_id, newest / 1000.0, {m: float(v) for m, _, v in rows})
+
+    def compact(self, policy: Policy, now: float) -> Compacted:
+        """Downsample and expire old points (:mod:`ingest.retention`)."""
+        try:
+            return compact(self._conn, self._lock, policy, now)
+        except sqlite3.Error as exc:
+            raise StoreError(f"telemetry retention pass failed: {exc}") from None
 
     def close(self) -> None:
         with self._lock:

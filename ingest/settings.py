@@ -94,11 +94,35 @@ class StoreSettings(Section):
         description="'v2' writes to /api/v2/write (InfluxDB 2, 3, 1.8+); "
         "'v1' to /write?db=influx_database (InfluxDB 1.x before 1.8).",
     )
+
+    @model_validator(mode="after")
+    def _retention_after_downsampling(self) -> StoreSettings:
+        raw, keep = self.downsample_after_days, self.retention_days
+        if raw is not None and keep is not None and keep <= raw:
+            raise ValueError("store.retention_days must be longer than downsample_after_days")
+        return self
+
     batch_size: int = Field(
         default=5000, ge=1, le=100_000, description="Most messages committed in one batch."
     )
     flush_interval_s: float = Field(
         default=0.2, gt=0, le=60, description="Longest wait for the first message of a batch."
+    )
+    downsample_after_days: float | None = Field(
+        default=30.0,
+        gt=0,
+        description="SQLite: points older than this become one mean per downsample_bucket_s "
+        "(unset: keep every point).",
+    )
+    downsample_bucket_s: float = Field(default=3600.0, ge=60, le=86400)
+    retention_days: float | None = Field(
+        default=400.0,
+        gt=0,
+        description="SQLite: points older than this are deleted (unset: kept forever). "
+        "InfluxDB: set the bucket's retention period instead.",
+    )
+    retention_every_s: float = Field(
+        default=3600.0, ge=10, description="How often the retention pass runs."
     )
     stall_warn_s: float = Field(
         default=10.0,
@@ -110,6 +134,9 @@ class StoreSettings(Section):
 
 
 class IngestSettings(Section):
+    dead_letter_retention_days: float | None = Field(
+        default=30.0, gt=0, description="Dead letters older than this are deleted (unset: kept)."
+    )
     max_payload_bytes: int = Field(default=256 * 1024, ge=64, le=256 * 1024 * 1024)
     max_future_skew_s: float = Field(default=300.0, ge=0)
     max_past_skew_s: float = Field(default=400 * 86400.0, gt=0)

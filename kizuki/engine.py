@@ -25,6 +25,7 @@ from core.metrics import ANOMALIES
 from core.profiles import load_profiles
 from core.readings import Reading
 from ingest.mqtt import MqttIngest
+from ingest.retention import run_pass
 from ingest.settings import IngestConfig
 from ingest.stores import open_deadletters, open_store
 from kizuki.config import Settings
@@ -127,6 +128,17 @@ class Engine:
         if self.with_dispatcher:
             self._spawn("dispatcher", lambda: self.dispatcher.run_forever(self._stop))
         self._spawn("housekeeping", self._housekeeping)
+        self._spawn("retention", self._retention)
+
+    def _retention(self) -> None:
+        """Downsample and expire old telemetry and dead letters, every retention_every_s."""
+        while not self._stop.wait(min(60.0, self.settings.store.retention_every_s)):
+            try:
+                run_pass(self.store, self.deadletters, IngestConfig.of(self.settings), time.time())
+            except Exception:
+                log.exception("retention pass failed; trying again later")
+            if self._stop.wait(self.settings.store.retention_every_s):
+                return
 
     def _probes(self) -> dict[str, Callable[[], bool]]:
         """Readiness beyond the API's own: broker connection, store writes, dispatcher."""
