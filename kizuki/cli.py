@@ -201,6 +201,32 @@ def bench(
 
 
 @app.command()
+def ready(
+    url: Annotated[
+        str | None, typer.Option(help="Base URL of the API (default: from the settings).")
+    ] = None,
+) -> None:
+    """Exit 0 if the running API's /readyz says ready, else 1 naming the failed checks
+    (for container healthchecks and monitoring scripts)."""
+    import httpx
+
+    settings = _settings()
+    host = "127.0.0.1" if settings.api.host in ("0.0.0.0", "::") else settings.api.host
+    base = url or f"http://{host}:{settings.api.port}"
+    try:
+        response = httpx.get(f"{base.rstrip('/')}/readyz", timeout=5)
+        checks = response.json().get("checks", {})
+    except (httpx.HTTPError, ValueError) as exc:
+        typer.echo(f"kizuki: no answer from {base}/readyz: {exc}", err=True)
+        raise typer.Exit(1) from None
+    failed = sorted(name for name, ok in checks.items() if not ok)
+    if response.status_code != 200:
+        typer.echo(f"kizuki: not ready: {', '.join(failed) or response.status_code}", err=True)
+        raise typer.Exit(1)
+    typer.echo("ready")
+
+
+@app.command()
 def version() -> None:
     """Print the version."""
     typer.echo(__version__)

@@ -39,7 +39,7 @@ def test_compose_file_is_valid_and_wires_the_stack() -> None:
         env["KIZUKI_STORE__INFLUX_TOKEN"]
         == (services["influxdb"]["environment"]["DOCKER_INFLUXDB_INIT_ADMIN_TOKEN"])
     )
-    assert env["KIZUKI_MQTT__URL"].startswith("mqtt://kizuki-engine:")
+    assert env["KIZUKI_MQTT__URL"].startswith("mqtts://kizuki-engine:")
     assert services["kizuki"]["build"]["context"] == str(ROOT)
 
 
