@@ -20,6 +20,7 @@ from api.errors import install_error_handlers
 from api.openapi import install_openapi
 from api.readiness import Probe, Readiness, standard_probes, watch_outbox
 from api.routes import (
+    admin_page,
     agents,
     anomalies,
     case_page,
@@ -169,6 +170,7 @@ def _include_routes(app: FastAPI) -> None:
     app.include_router(fleet_page.router)
     app.include_router(case_page.router)
     app.include_router(device_page.router)
+    app.include_router(admin_page.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from api.messages_admin import ADMIN_MESSAGES
+
 MESSAGES: dict[str, tuple[str, str]] = {
     "app": ("Kizuki", "Kizuki"),
     "queue": ("Case queue", "ケース一覧"),
@@ -252,3 +254,5 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "err_text_503": ("A part of the system does not answer.", "システムの一部が応答していません。"),
     "back_to_queue": ("Back to the case queue", "ケース一覧に戻る"),
 }
+
+MESSAGES.update(ADMIN_MESSAGES)

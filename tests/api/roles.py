@@ -101,6 +101,51 @@ PAGES = [
         ]
     ],
     Row("POST", "/me/locale", "/me/locale", "viewer", FORM | {"locale": "en"}),
+    Row("GET", "/admin", "/admin", "admin"),
+    Row(
+        "POST",
+        "/admin/users",
+        "/admin/users",
+        "admin",
+        FORM | {"username": "role-page", "role": "viewer"},
+    ),
+    Row(
+        "POST",
+        "/admin/users/{username}/active",
+        "/admin/users/{username}/active",
+        "admin",
+        FORM | {"active": "true"},
+    ),
+    Row(
+        "POST",
+        "/admin/agents",
+        "/admin/agents",
+        "admin",
+        FORM | {"name": "Page Agent", "email": "page-agent@example.com", "skills": "plumbing"},
+    ),
+    Row(
+        "POST",
+        "/admin/agents/{agent_id}/active",
+        "/admin/agents/{agent_id}/active",
+        "admin",
+        FORM | {"active": "true"},
+    ),
+    Row("POST", "/admin/keys", "/admin/keys", "admin", FORM | {"name": "page", "role": "viewer"}),
+    Row("POST", "/admin/keys/{prefix}/revoke", "/admin/keys/{prefix}/revoke", "admin", FORM),
+    Row(
+        "POST",
+        "/admin/maintenance",
+        "/admin/maintenance",
+        "admin",
+        FORM | {"device_id": "ac-00001", "starts_at": "2030-01-01T00:00", "minutes": "30"},
+    ),
+    Row(
+        "POST",
+        "/admin/maintenance/{window_id}/cancel",
+        "/admin/maintenance/{window_id}/cancel",
+        "admin",
+        FORM,
+    ),
 ]
 PUBLIC = [
     Row("GET", "/", "/", "public", public_codes=(303,)),

@@ -67,3 +67,28 @@ def test_maintenance_windows_through_the_api(client: httpx.Client, world: World)
                       headers=agent).json()["count"] == 0  # fmt: skip
     unknown = client.post("/api/v1/maintenance", json={**body, "device_id": "nope"}, headers=agent)
     assert unknown.status_code == 404
+
+
+def test_the_admin_page_adds_an_agent_and_a_login(base_url: str, world: World) -> None:
+    from tests.api.world import PASSWORD
+
+    with httpx.Client(base_url=base_url, timeout=30) as browser:
+        token = csrf_of(browser.get("/login").text)
+        form = {"username": "admin", "password": PASSWORD, "csrf_token": token}
+        assert browser.post("/login", data=form).status_code == 303
+        page = browser.get("/admin")
+        assert page.status_code == 200 and 'href="/admin"' in page.text
+        token = csrf_of(page.text)
+        agent = {"csrf_token": token, "name": "Sora Ito", "email": "sora@example.com",
+                 "skills": "plumbing, electrical", "languages": "ja", "tier": "2"}  # fmt: skip
+        assert browser.post("/admin/agents", data=agent).status_code == 303
+        assert 'data-agent="sora@example.com"' in browser.get("/admin").text
+        shown = browser.post("/admin/users", data={"csrf_token": token, "username": "sora",
+                                                   "role": "agent"})  # fmt: skip
+        password = shown.text.split("<code data-secret>")[1].split("</code>")[0]
+        assert "<code data-secret>" not in browser.get("/admin").text  # shown once
+    with httpx.Client(base_url=base_url, timeout=30) as other:
+        token = csrf_of(other.get("/login").text)
+        form = {"username": "sora", "password": password, "csrf_token": token}
+        assert other.post("/login", data=form).status_code == 303
+        assert other.get("/admin").status_code == 403  # an agent, not an admin
