@@ -81,7 +81,7 @@ class Dispatcher:
         self.clock = clock
         self.channels: Mapping[str, Channel] = channels or {
             "log": LogChannel(settings.outbox_dir),
-            "apprise": AppriseChannel(settings.notify.smtp),
+            "apprise": AppriseChannel(settings.notify.smtp, settings.notify.providers),
         }
         self.batch_size = batch_size
         self.lease_s = lease_s

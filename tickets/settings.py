@@ -94,6 +94,12 @@ class NotifySettings(Section):
         default_factory=SmtpSettings,
         description="Mail relay for every mailto: contact (KIZUKI_NOTIFY__SMTP__HOST, ...).",
     )
+    providers: dict[str, str] = Field(
+        default_factory=dict,
+        description="Provider settings kept out of contact URLs: contact scheme -> Apprise "
+        "URL template with {target}, e.g. sms = 'twilio://SID:TOKEN@+15550001111/{target}' "
+        "makes the contact sms://+819012345678 go out through that Twilio account.",
+    )
     allow_log_in_production: bool = Field(
         default=False,
         description="Let environment=production run with mode='log' (nothing is delivered).",
@@ -106,6 +112,16 @@ class NotifySettings(Section):
         if parsed.scheme not in ("http", "https") or not parsed.hostname:
             raise ValueError(f"{value!r} is not an http(s):// URL")
         return value
+
+    @field_validator("providers")
+    @classmethod
+    def _templates(cls, value: dict[str, str]) -> dict[str, str]:
+        for scheme, template in value.items():
+            if "{target}" not in template or "://" not in template:
+                raise ValueError(
+                    f"notify.providers.{scheme} must be an Apprise URL with {{target}}"
+                )
+        return {scheme.lower(): template for scheme, template in value.items()}
 
     def refuse_loopback_links(self) -> None:
         """Raise ValueError if feedback links would point at this machine's loopback."""

@@ -12,6 +12,7 @@ import contextlib
 import logging
 import re
 import warnings
+from collections.abc import Mapping
 from typing import Any
 
 import apprise
@@ -25,6 +26,7 @@ with warnings.catch_warnings():
         import imghdr  # noqa: F401
 
 from tickets.channels.base import OutgoingMessage, SendResult
+from tickets.channels.providers import expand
 from tickets.channels.smtp_relay import relay_target
 from tickets.settings import SmtpSettings
 
@@ -37,15 +39,20 @@ class AppriseChannel:
     """Any Apprise URL; one plugin instance per send (URLs differ per contact point).
 
     With a mail relay (``smtp``), plain address contacts (``mailto://a@b``) go through it
-    (:mod:`tickets.channels.smtp_relay`)."""
+    (:mod:`tickets.channels.smtp_relay`); ``providers`` fill in provider accounts
+    (:mod:`tickets.channels.providers`)."""
 
     name = "apprise"
 
-    def __init__(self, smtp: SmtpSettings | None = None) -> None:
+    def __init__(
+        self, smtp: SmtpSettings | None = None, providers: Mapping[str, str] | None = None
+    ) -> None:
         self.smtp = smtp
+        self.providers = dict(providers or {})
 
     def send(self, url: str, message: OutgoingMessage) -> SendResult:
         try:
+            url = expand(url, self.providers)
             target = relay_target(url, self.smtp) or url
             plugin = apprise.Apprise.instantiate(target, suppress_exceptions=True)
         except Exception as exc:  # Apprise plugins may raise on odd URLs

@@ -39,4 +39,4 @@ def send_test(config: TicketsConfig, url: str) -> SendResult:
     message = OutgoingMessage(key, SUBJECT, BODY, BODY, "en", "test", 0, "test", "test")
     if channel_key(url) == "log":
         return LogChannel(config.outbox_dir).send(url, message)
-    return AppriseChannel(config.notify.smtp).send(url, message)
+    return AppriseChannel(config.notify.smtp, config.notify.providers).send(url, message)
