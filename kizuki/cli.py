@@ -182,7 +182,9 @@ def create_api_key(
 def bench(
     name: Annotated[
         str,
-        typer.Argument(help="Benchmark under bench/: ingest, detectors, simulator, sqlite_layout."),
+        typer.Argument(
+            help="Benchmark under bench/: ingest, detectors, simulator, sqlite_layout, stall."
+        ),
     ],
     args: Annotated[list[str] | None, typer.Argument(help="Arguments passed on.")] = None,
 ) -> None:
