@@ -255,4 +255,5 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "back_to_queue": ("Back to the case queue", "ケース一覧に戻る"),
 }
 
-MESSAGES.update(ADMIN_MESSAGES)
+for _key, _texts in ADMIN_MESSAGES.items():
+    MESSAGES.setdefault(_key, _texts)

@@ -1,4 +1,5 @@
-"""Page texts of the admin page (English, Japanese); merged into :data:`api.messages.MESSAGES`."""
+"""Page texts of the admin page (English, Japanese); added to :data:`api.messages.MESSAGES`
+(a key already there keeps its text)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ ADMIN_MESSAGES: dict[str, tuple[str, str]] = {
     "agents": ("Agents", "担当者"),
     "api_keys": ("API keys", "API キー"),
     "maintenance": ("Maintenance windows", "メンテナンス期間"),
-    "username": ("User name", "ユーザー名"),
     "role": ("Role", "ロール"),
     "agent_link": ("Agent", "担当者"),
     "state": ("State", "状態"),
@@ -34,7 +34,6 @@ ADMIN_MESSAGES: dict[str, tuple[str, str]] = {
     "starts": ("Starts (UTC)", "開始 (UTC)"),
     "minutes": ("Minutes", "分"),
     "mode": ("Mode", "モード"),
-    "reason": ("Reason", "理由"),
     "cancel": ("Cancel", "取り消す"),
     "shown_once": (
         "Shown only now; it is stored hashed. Copy it:",
