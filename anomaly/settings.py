@@ -8,8 +8,8 @@ from core.settings import Section
 
 
 class DetectSettings(Section):
-    checkpoint_every_s: float = 60.0
-    peer_retrain_every_s: float = 6 * 3600.0
+    checkpoint_every_s: float = Field(default=60.0, gt=0, le=86400)
+    peer_retrain_every_s: float = Field(default=6 * 3600.0, gt=0)
     lateness_s: float = Field(
         default=300.0,
         ge=0,

@@ -8,11 +8,12 @@ new password) ends all of the user's sessions at once.
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.passwords import (
@@ -81,6 +82,40 @@ def create_user(
             user.agent_id = agent_id
         session.flush()
         return user.id
+
+
+def new_password() -> str:
+    """A random password for a new login (about 128 bits), to be shown once."""
+    return secrets.token_urlsafe(16)
+
+
+def list_users(session_factory: sessionmaker[Session]) -> list[User]:
+    """Every login, by name."""
+    with session_factory() as session:
+        return list(session.scalars(select(User).order_by(User.username)))
+
+
+def set_user_active(session_factory: sessionmaker[Session], username: str, active: bool) -> bool:
+    """Enable or disable a login (a disabled one's sessions stop working); False if none."""
+    with session_factory.begin() as session:
+        user = session.scalar(select(User).where(User.username == username))
+        if user is None:
+            return False
+        user.active = active
+        return True
+
+
+def ensure_first_admin(
+    session_factory: sessionmaker[Session], username: str = "admin"
+) -> str | None:
+    """On a case database without any login, create admin ``username`` with a random
+    password and return it (to be shown once; only its hash is stored). Otherwise None."""
+    with session_factory() as session:
+        if session.scalar(select(func.count()).select_from(User)):
+            return None
+    password = new_password()
+    create_user(session_factory, username, password, "admin")
+    return password
 
 
 def _lookup_prefix(key: str) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,9 @@ from api.context import AppContext
 from api.deps import single_query_values
 from api.errors import install_error_handlers
 from api.openapi import install_openapi
+from api.readiness import Probe, Readiness, standard_probes, watch_outbox
 from api.routes import (
+    admin_page,
     agents,
     anomalies,
     case_page,
@@ -33,7 +35,9 @@ from api.routes import (
     health,
     keys,
     knowledge,
+    maintenance,
     pages,
+    users,
     web_auth,
 )
 from api.security import SecureCookies, SecurityHeaders
@@ -65,10 +69,20 @@ OPENAPI_TAGS = [
         "that opened no case are not stored).",
     },
     {"name": "customers", "description": "Customers and their contact points (agent role)."},
-    {"name": "agents", "description": "The service team and its load."},
+    {
+        "name": "agents",
+        "description": "The service team and its load; adding and changing agents needs "
+        "the admin role.",
+    },
     {"name": "knowledge base", "description": "The answer customers get, per failure mode."},
     {"name": "dead letters", "description": "Messages ingest refused (admin role)."},
     {"name": "api keys", "description": "Key management (admin role)."},
+    {"name": "users", "description": "Web logins of the service team (admin role)."},
+    {
+        "name": "maintenance",
+        "description": "Maintenance windows that silence a device's anomalies "
+        "(listing: viewer; scheduling and cancelling: agent).",
+    },
     {"name": "operations", "description": "Probes and Prometheus metrics; no credentials."},
 ]
 DESCRIPTION = """\
@@ -82,7 +96,10 @@ Errors are `application/problem+json` (RFC 9457); 422 lists each bad field in `e
 Case lists page with an opaque `cursor` that only fits the `sort` it was made for.
 Timestamps of records are ISO 8601 UTC; telemetry times are epoch seconds.
 """
-API_ROUTERS = (devices, anomalies, cases, customers, agents, knowledge, deadletters, keys)
+API_ROUTERS = (
+    devices, anomalies, cases, customers, agents, knowledge, deadletters, keys, users,
+    maintenance,
+)  # fmt: skip
 
 
 def create_app(
@@ -94,12 +111,14 @@ def create_app(
     case_service: Any = None,
     clock: Callable[[], float] = time.time,
     stale_after_s: float | None = None,
+    probes: Mapping[str, Probe] | None = None,
 ) -> FastAPI:
     """Build the Kizuki web app over already-open stores (the case DB must be migrated).
 
     ``case_service`` performs case actions (a ``tickets.service.CaseService``); without one,
     a default is built over ``session_factory``. A device that sent nothing for
-    ``stale_after_s`` (default: ``config.api.stale_after_s``) is silent.
+    ``stale_after_s`` (default: ``config.api.stale_after_s``) is silent. ``probes`` add
+    to (or replace, by name) the readiness checks of the case DB and the store.
     """
     profiles = profiles if profiles is not None else load_profiles()
     app = FastAPI(
@@ -117,6 +136,8 @@ def create_app(
     app.state.ctx = AppContext(
         config, session_factory, store, deadletters, profiles, service, clock, float(stale)
     )
+    app.state.readiness = Readiness({**standard_probes(session_factory, store), **(probes or {})})
+    watch_outbox(session_factory)
     app.state.templates = make_templates()
     app.state.proxies = TrustedProxies.of(config.api.trusted_proxies)
     app.state.login_throttle = LoginThrottle(session_factory, clock)
@@ -154,6 +175,7 @@ def _include_routes(app: FastAPI) -> None:
     app.include_router(fleet_page.router)
     app.include_router(case_page.router)
     app.include_router(device_page.router)
+    app.include_router(admin_page.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
 

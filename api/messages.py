@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from api.messages_admin import ADMIN_MESSAGES
 from tickets.kb import vote_wording
 
 _VOTE = (vote_wording("en"), vote_wording("ja"))  # one wording, shared with the notices
@@ -297,3 +298,6 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "解決時点で測定値はまだ範囲外でした",
     ),
 }
+
+for _key, _texts in ADMIN_MESSAGES.items():
+    MESSAGES.setdefault(_key, _texts)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import ssl
 import struct
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
@@ -42,9 +44,18 @@ def make_client(settings: MqttSettings, address: BrokerAddress) -> paho.Client:
     if address.username is not None:
         client.username_pw_set(address.username, address.password)
     if address.tls:
-        client.tls_set()
+        client.tls_set(
+            ca_certs=_path(settings.tls_ca_file),
+            certfile=_path(settings.tls_cert_file),
+            keyfile=_path(settings.tls_key_file),
+        )
+        client.tls_insecure_set(not settings.tls_verify_hostname)
     client.reconnect_delay_set(min_delay=1, max_delay=30)
     return client
+
+
+def _path(value: Path | None) -> str | None:
+    return None if value is None else str(value)
 
 
 def connect_properties(
@@ -86,6 +97,12 @@ def open_connection(
             client.connect(
                 address.host, address.port, settings.keepalive, clean_start=False, properties=props
             )
+    except ssl.SSLError as exc:
+        why = getattr(exc, "verify_message", None) or exc.reason or str(exc)
+        raise IngestError(
+            f"TLS with MQTT broker at {address} failed: {why}; check KIZUKI_MQTT__TLS_CA_FILE, "
+            "KIZUKI_MQTT__TLS_CERT_FILE and KIZUKI_MQTT__TLS_KEY_FILE"
+        ) from None
     except OSError as exc:
         why = (exc.strerror or str(exc) or type(exc).__name__).lower()
         raise IngestError(f"cannot reach MQTT broker at {address}: {why}; {HINT}") from None

@@ -108,6 +108,16 @@ class SqliteDeadLetters:
         rows = self._fetch("SELECT reason, count(*) FROM dead_letters GROUP BY reason", ())
         return {reason: int(n) for reason, n in rows}
 
+    def prune(self, before: float) -> int:
+        """Delete letters received before ``before`` (epoch seconds); how many."""
+        with self._lock:
+            try:
+                return self._conn.execute(
+                    "DELETE FROM dead_letters WHERE received_at < ?", (before,)
+                ).rowcount
+            except sqlite3.Error as exc:
+                raise StoreError(f"dead-letter retention pass failed: {exc}") from None
+
     def close(self) -> None:
         with self._lock:
             self._conn.close()

@@ -43,6 +43,7 @@ from typing import Any
 
 from core.readings import Reading
 from ingest.base import StoreError
+from ingest.retention import Compacted, Policy, compact
 
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS series (id INTEGER PRIMARY KEY, device TEXT NOT NULL, "
@@ -81,11 +82,25 @@ def _connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
-class SqliteStore:
-    """``TelemetryStore`` in one SQLite file; safe to share between threads."""
+READ_TIMEOUT_S = 2.0
 
-    def __init__(self, path: str | Path) -> None:
+
+class SqliteStore:
+    """``TelemetryStore`` in one SQLite file; safe to share between threads.
+
+    Writes go through one connection under a lock. Reads (the API's pages, readiness,
+    the case service's telemetry window) use a connection of their own per thread, with
+    a busy timeout of ``read_timeout_s``: a stalled or slow write never holds them up
+    (WAL readers see the last commit), and a database that cannot be read answers
+    ``StoreError`` within that time instead of hanging the caller.
+    """
+
+    def __init__(self, path: str | Path, read_timeout_s: float = READ_TIMEOUT_S) -> None:
         self.path = Path(path)
+        self.read_timeout_s = read_timeout_s
+        self._readers = threading.local()
+        self._reader_conns: list[sqlite3.Connection] = []
+        self._readers_lock = threading.Lock()  # never the writer's lock: it may be held long
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             self._conn = _connect(self.path)
@@ -148,9 +163,20 @@ class SqliteStore:
         newest = max(int(ts_ms) for _, ts_ms, _ in rows)
         return Reading(device_id, newest / 1000.0, {m: float(v) for m, _, v in rows})
 
+    def compact(self, policy: Policy, now: float) -> Compacted:
+        """Downsample and expire old points (:mod:`ingest.retention`)."""
+        try:
+            return compact(self._conn, self._lock, policy, now)
+        except sqlite3.Error as exc:
+            raise StoreError(f"telemetry retention pass failed: {exc}") from None
+
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+        with self._readers_lock:
+            for conn in self._reader_conns:
+                conn.close()
+            self._reader_conns.clear()
 
     def _rows(self, readings: Iterable[Reading]) -> list[tuple[int, int, float]]:
         series = self._series
@@ -173,11 +199,24 @@ class SqliteStore:
         return int(row[0])
 
     def _fetch(self, sql: str, params: tuple[object, ...]) -> list[tuple[Any, ...]]:
-        with self._lock:
-            try:
-                return [tuple(row) for row in self._conn.execute(sql, params)]
-            except sqlite3.Error as exc:
-                raise StoreError(f"telemetry query failed: {exc}") from None
+        try:
+            return [tuple(row) for row in self._reader().execute(sql, params)]
+        except sqlite3.Error as exc:
+            raise StoreError(f"telemetry query failed: {exc}") from None
+
+    def _reader(self) -> sqlite3.Connection:
+        """This thread's read connection (opened on first use)."""
+        conn: sqlite3.Connection | None = getattr(self._readers, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(
+                self.path, isolation_level=None, check_same_thread=False,
+                timeout=self.read_timeout_s,
+            )  # fmt: skip
+            conn.execute("PRAGMA query_only=ON")
+            self._readers.conn = conn
+            with self._readers_lock:
+                self._reader_conns.append(conn)
+        return conn
 
     def _rollback(self) -> None:
         with contextlib.suppress(sqlite3.Error):

@@ -26,7 +26,13 @@ import time
 from collections.abc import Callable, Mapping
 
 from core.devices import Directory
-from core.metrics import INGEST_QUEUE, MESSAGES_IN
+from core.metrics import (
+    BROKER_CONNECTED,
+    INGEST_LAG,
+    INGEST_QUEUE,
+    MESSAGES_IN,
+    STORE_STALL_SECONDS,
+)
 from core.profiles import DeviceProfile, load_profiles
 from core.readings import Reading
 from ingest.base import DeadLetterStore, IngestError, TelemetryStore
@@ -100,6 +106,8 @@ class MqttIngest:
         receiver.start()
         self._receiver = receiver
         INGEST_QUEUE.set_function(self._depth)
+        BROKER_CONNECTED.set_function(lambda: float(self.connected()))
+        STORE_STALL_SECONDS.set_function(self._committer.stalled_for)
         self._after.start()
         self._writer = threading.Thread(target=self._run, name="kizuki-ingest-writer", daemon=True)
         self._writer.start()
@@ -117,6 +125,7 @@ class MqttIngest:
         if self._receiver is not None:
             self._receiver.stop()
         INGEST_QUEUE.set_function(lambda: 0)
+        BROKER_CONNECTED.set_function(lambda: 0.0)
 
     def stats(self) -> dict[str, int]:
         """Counts since start.
@@ -136,6 +145,20 @@ class MqttIngest:
             "connections": got.get("connections", 0),
             **self._committer.counts(),
         }
+
+    def connected(self) -> bool:
+        """True while the receiver holds a live connection to the broker."""
+        receiver = self._receiver
+        return receiver is not None and bool(receiver.counts().get("connected", 0))
+
+    def store_healthy(self) -> bool:
+        """The telemetry store takes writes: not failing, no write stuck for
+        ``store.stall_warn_s``."""
+        return self._committer.healthy(self.settings.store.stall_warn_s)
+
+    def watch_store(self) -> None:
+        """Log and count a write stuck for ``store.stall_warn_s`` (call periodically)."""
+        self._committer.watch(self.settings.store.stall_warn_s)
 
     @property
     def receiver(self) -> Receiver | None:
@@ -182,6 +205,7 @@ class MqttIngest:
         if accepted is None:  # store down while stopping; the broker keeps the messages
             self._settled(len(batch))
             return
+        INGEST_LAG.set(max(0.0, self.clock() - min(m.received_at for m in batch)))
         self._after.put((token, batch, accepted))  # waits while the previous batch settles
 
     # sink thread --------------------------------------------------------------------

@@ -42,6 +42,7 @@ from typing import Any, Protocol, cast
 
 import paho.mqtt.client as paho
 
+from core.logs import configure, current_format
 from core.mqtt_url import BrokerAddress
 from ingest.base import IngestError
 from ingest.connection import (
@@ -56,7 +57,7 @@ from ingest.connection import (
 from ingest.decode import Inbound
 from ingest.settings import IngestConfig, MqttSettings
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("ingest.receiver")  # also when run as __main__ (the child)
 
 ClientFactory = Callable[[MqttSettings, BrokerAddress], paho.Client]
 # (mid, qos, generation): what an ack needs of a message
@@ -64,6 +65,7 @@ AckId = tuple[int, int, int]
 CHILD_START_S = 60.0  # importing paho and connecting, beyond the connect timeout
 RESTART_PAUSE_S = 1.0
 COUNTS_FRESH_S = 0.1
+_STATES = ("queued", "connected")  # the live child's, not summed over children
 
 
 class Receiver(Protocol):
@@ -109,6 +111,7 @@ class ThreadReceiver:
         self._received = 0
         self._redelivered = 0
         self._client: paho.Client | None = None
+        self._connected = False
         self._outcome = ConnectOutcome(threading.Event())
 
     def start(self) -> None:
@@ -190,6 +193,7 @@ class ThreadReceiver:
             "redelivered": self._redelivered,
             "connections": self._connections,
             "queued": len(self._queue),
+            "connected": int(self._connected),
         }
 
     # paho's thread ------------------------------------------------------------------
@@ -204,6 +208,7 @@ class ThreadReceiver:
         with self._connection:
             self._generation += 1
             self._connections += 1
+        self._connected = True
         client.subscribe(self.settings.mqtt.topic, qos=self.settings.mqtt.qos)
 
     def _on_subscribe(self, _c: paho.Client, _u: Any, _m: int, reasons: list[Any], _p: Any) -> None:
@@ -218,6 +223,7 @@ class ThreadReceiver:
         # dropped (waits for an ack loop in progress to finish on the old connection).
         with self._connection:
             self._generation += 1
+        self._connected = False
         if not self._stopping:
             log.warning("MQTT connection lost (%s); paho reconnects", reason)
 
@@ -275,7 +281,7 @@ class ProcessReceiver:
         child_acks.close()
         takes.send(
             (self.settings, self.url, self.connect_timeout_s,
-             logging.getLogger().getEffectiveLevel())
+             logging.getLogger().getEffectiveLevel(), current_format())
         )  # fmt: skip
         answer: tuple[str, Any, dict[str, int]] = (
             "error", "the MQTT receiver process did not start", {}
@@ -358,7 +364,8 @@ class ProcessReceiver:
             self._ask_counts()
         counts = collections.Counter(self._before)
         counts.update(self._last)
-        counts["queued"] = self._last.get("queued", 0)
+        for state in _STATES:
+            counts[state] = self._last.get(state, 0)
         return dict(counts)
 
     def _ask_counts(self) -> None:
@@ -388,7 +395,7 @@ class ProcessReceiver:
                 "MQTT receiver process %d exited (code %s); starting another; unacked "
                 "messages come again from the broker", process.pid, process.returncode,
             )  # fmt: skip
-            self._before.update({k: v for k, v in self._last.items() if k != "queued"})
+            self._before.update({k: v for k, v in self._last.items() if k not in _STATES})
             self._last = {}
             self._process = None
             self._close()
@@ -420,10 +427,10 @@ def main(argv: Sequence[str]) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     takes, acks = (Connection(int(fd)) for fd in argv)
     try:
-        settings, url, connect_timeout_s, log_level = takes.recv()
+        settings, url, connect_timeout_s, log_level, log_format = takes.recv()
     except (EOFError, OSError):
         return
-    logging.basicConfig(level=log_level, format="%(levelname)s %(name)s: %(message)s")
+    configure(log_level, log_format)
     receiver = ThreadReceiver(settings, url, time.time, connect_timeout_s)
     connecting_at = time.time()
     try:

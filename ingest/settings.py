@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Protocol
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 from core.mqtt_url import parse_broker_url
 from core.settings import Section
@@ -25,8 +25,8 @@ class MqttSettings(Section):
         default="5",
         description="MQTT protocol version; the embedded amqtt broker speaks 3.1.1 only.",
     )
-    keepalive: int = 30
-    max_inflight: int = 1000
+    keepalive: int = Field(default=30, ge=5, le=65535, description="Seconds between pings.")
+    max_inflight: int = Field(default=1000, ge=1, le=65535)
     session_expiry_s: int = Field(
         default=7 * 86400,
         ge=0,
@@ -36,6 +36,21 @@ class MqttSettings(Section):
         "persistent_client_expiration, 7d in deploy/mosquitto).",
     )
 
+    tls_ca_file: Path | None = Field(
+        default=None,
+        description="PEM file of the CA(s) that signed the broker's certificate (mqtts://); "
+        "default: the system CAs.",
+    )
+    tls_cert_file: Path | None = Field(
+        default=None, description="Client certificate (PEM) for brokers that require one."
+    )
+    tls_key_file: Path | None = Field(default=None, description="Private key of tls_cert_file.")
+    tls_verify_hostname: bool = Field(
+        default=True,
+        description="Check that the broker's certificate names the host in the URL "
+        "(turn off only for a broker reached by an address its certificate lacks).",
+    )
+
     @field_validator("url")
     @classmethod
     def _url_is_mqtt(cls, value: str | None) -> str | None:
@@ -43,6 +58,22 @@ class MqttSettings(Section):
             return None
         parse_broker_url(value)  # raises ValueError saying what is wrong
         return value
+
+    @field_validator("tls_ca_file", "tls_cert_file", "tls_key_file")
+    @classmethod
+    def _readable(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError(f"no such file {str(value)!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _tls_consistent(self) -> MqttSettings:
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            raise ValueError("set both mqtt.tls_cert_file and mqtt.tls_key_file, or neither")
+        uses_tls = self.tls_ca_file or self.tls_cert_file
+        if uses_tls and self.url is not None and not parse_broker_url(self.url).tls:
+            raise ValueError("TLS files are set but the broker URL is not mqtts://")
+        return self
 
 
 class StoreSettings(Section):
@@ -63,15 +94,58 @@ class StoreSettings(Section):
         description="'v2' writes to /api/v2/write (InfluxDB 2, 3, 1.8+); "
         "'v1' to /write?db=influx_database (InfluxDB 1.x before 1.8).",
     )
-    batch_size: int = 5000
-    flush_interval_s: float = 0.2
+
+    @model_validator(mode="after")
+    def _retention_after_downsampling(self) -> StoreSettings:
+        raw, keep = self.downsample_after_days, self.retention_days
+        if raw is not None and keep is not None and keep <= raw:
+            raise ValueError("store.retention_days must be longer than downsample_after_days")
+        return self
+
+    batch_size: int = Field(
+        default=5000, ge=1, le=100_000, description="Most messages committed in one batch."
+    )
+    flush_interval_s: float = Field(
+        default=0.2, gt=0, le=60, description="Longest wait for the first message of a batch."
+    )
+    downsample_after_days: float | None = Field(
+        default=30.0,
+        gt=0,
+        description="SQLite: points older than this become one mean per downsample_bucket_s "
+        "(unset: keep every point).",
+    )
+    downsample_bucket_s: float = Field(default=3600.0, ge=60, le=86400)
+    retention_days: float | None = Field(
+        default=400.0,
+        gt=0,
+        description="SQLite: points older than this are deleted (unset: kept forever). "
+        "InfluxDB: set the bucket's retention period instead.",
+    )
+    retention_every_s: float = Field(
+        default=3600.0, ge=10, description="How often the retention pass runs."
+    )
+    stall_warn_s: float = Field(
+        default=10.0,
+        ge=0.5,
+        le=3600,
+        description="A telemetry write taking longer is logged, counted "
+        "(kizuki_store_stalls_total) and makes /readyz answer 503 until it commits.",
+    )
 
 
 class IngestSettings(Section):
-    max_payload_bytes: int = 256 * 1024
-    max_future_skew_s: float = 300.0
-    max_past_skew_s: float = 400 * 86400.0
-    queue_size: int = 20000
+    dead_letter_retention_days: float | None = Field(
+        default=30.0, gt=0, description="Dead letters older than this are deleted (unset: kept)."
+    )
+    max_payload_bytes: int = Field(default=256 * 1024, ge=64, le=256 * 1024 * 1024)
+    max_future_skew_s: float = Field(default=300.0, ge=0)
+    max_past_skew_s: float = Field(default=400 * 86400.0, gt=0)
+    queue_size: int = Field(
+        default=20000,
+        ge=100,
+        le=10_000_000,
+        description="Messages held in memory between the receiver and the writer.",
+    )
     receiver: Literal["process", "thread"] = Field(
         default="process",
         description="Where paho's client runs: 'process', a child process, so MQTT receive "
@@ -81,6 +155,7 @@ class IngestSettings(Section):
     batch_linger_s: float = Field(
         default=0.05,
         ge=0,
+        le=10,
         description="After an idle spell, wait this long for more messages before a batch "
         "(a trickle becomes one commit and one detector pass instead of many).",
     )

@@ -21,6 +21,7 @@ from core.metrics import (
     READINGS_IN,
     STORE_BACKPRESSURE,
     STORE_ERRORS,
+    STORE_STALLS,
     WRITE_LATENCY,
 )
 from core.readings import DeadLetter, Reading
@@ -57,17 +58,22 @@ class Committer:
              "store_rejected", "sink_errors", "backpressure"), 0,
         )  # fmt: skip
         self._down_since = self._last_log = 0.0
+        self._writing_since: float | None = None  # monotonic start of the write under way
+        self._stall_reported: float | None = None
 
     def commit(self, batch: DecodedBatch, stopping: threading.Event) -> list[Reading] | None:
         """The readings committed (the store refused none of them, or some: see the module
         docstring); None if the store stayed down past the stop grace period."""
         delay, give_up_at = FIRST_DELAY_S, None
         while True:
+            self._writing_since = time.monotonic()
             try:
                 accepted = self._write(batch)
                 break
             except Exception as exc:  # noqa: BLE001 - any store failure means: hold the acks
                 self._failed(exc)
+            finally:
+                self._writing_since = None
             if stopping.is_set():
                 give_up_at = give_up_at or time.monotonic() + STOP_GRACE_S
                 if time.monotonic() >= give_up_at:
@@ -77,6 +83,28 @@ class Committer:
             delay = min(delay * 2, MAX_DELAY_S)
         self._recovered()
         return accepted
+
+    def stalled_for(self) -> float:
+        """Seconds the write under way has taken so far (0 when none is)."""
+        since = self._writing_since
+        return 0.0 if since is None else max(0.0, time.monotonic() - since)
+
+    def healthy(self, stall_s: float) -> bool:
+        """The store takes writes: not failing, and no write stuck for ``stall_s``."""
+        return not self._counts["backpressure"] and self.stalled_for() < stall_s
+
+    def watch(self, stall_s: float) -> None:
+        """Log and count (``kizuki_store_stalls_total``) a write stuck for ``stall_s``,
+        once per stall; called periodically from outside the writer thread."""
+        since = self._writing_since
+        if since is None or time.monotonic() - since < stall_s or self._stall_reported == since:
+            return
+        self._stall_reported = since
+        STORE_STALLS.inc()
+        log.warning(
+            "telemetry store write stalled for %.0f s (batch of readings waiting; nothing "
+            "is acknowledged until it commits)", time.monotonic() - since,
+        )  # fmt: skip
 
     def acked(self, n: int) -> None:
         self._counts["acked"] += n

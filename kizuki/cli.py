@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from pydantic import ValidationError
 
 from kizuki import __version__
+from kizuki.cli_settings import OVERRIDES, CliError, settings_or_exit
 
 if TYPE_CHECKING:
     from kizuki.config import Settings
@@ -26,42 +26,34 @@ app = typer.Typer(
 )
 
 
-class CliError(Exception):
-    """A failure the user can fix: printed as one line, exit status 2."""
+_REGISTERED: list[bool] = []
 
 
-def _settings(**overrides: object) -> Settings:
-    from kizuki.config import ConfigFileError, Settings, config_file
+@app.callback()
+def _options(
+    log_format: Annotated[
+        str | None,
+        typer.Option(
+            "--log-format",
+            help="text (default) or json: one JSON object per log line (KIZUKI_LOG_FORMAT).",
+        ),
+    ] = None,
+) -> None:
+    if log_format is not None:
+        OVERRIDES["log_format"] = log_format
 
-    try:
-        settings = Settings()
-    except ValidationError as exc:
-        raise CliError(_describe_validation(exc)) from None
-    except ConfigFileError as exc:
-        raise CliError(str(exc)) from None
-    except ValueError as exc:  # tomllib.TOMLDecodeError
-        raise CliError(f"cannot read settings file {config_file()}: {exc}") from None
-    return settings.model_copy(update={k: v for k, v in overrides.items() if v is not None})
+
+_settings = settings_or_exit
 
 
 def _settings_mqtt_url() -> str | None:
     return _settings().mqtt.url
 
 
-def _describe_validation(exc: ValidationError) -> str:
-    lines = []
-    for err in exc.errors():
-        where = "__".join(str(p) for p in err["loc"]).upper()
-        lines.append(f"KIZUKI_{where}: {err['msg']}" if where else err["msg"])
-    return "invalid setting: " + "; ".join(lines)
+def _logging(settings: Settings) -> None:
+    from core.logs import configure
 
-
-def _logging(level: str) -> None:
-    logging.basicConfig(
-        level=level.upper(),
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-        datefmt="%H:%M:%S",
-    )
+    configure(settings.log_level, settings.log_format)
     for noisy in ("amqtt", "transitions", "uvicorn.error", "httpx", "apprise", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
@@ -92,7 +84,7 @@ def demo(
     from kizuki.demo import DemoOptions, run_demo
 
     settings = _settings()
-    _logging(settings.log_level)
+    _logging(settings)
     options = DemoOptions(devices, days, speed, seed, port, broker, exit_when_done, keep)
     run_demo(settings, options)
 
@@ -101,16 +93,31 @@ def demo(
 def run(
     port: Annotated[int | None, typer.Option(help="Web UI/API port (default 8000).")] = None,
     no_api: Annotated[bool, typer.Option("--no-api", help="Do not serve the web UI/API.")] = False,
+    no_dispatcher: Annotated[
+        bool,
+        typer.Option("--no-dispatcher", help="Do not send notifications (`kizuki dispatch` does)."),
+    ] = False,
 ) -> None:
     """Run the engine for a real fleet: ingest, detection, cases, notifications and the API.
     The broker comes from KIZUKI_MQTT__URL (required)."""
     from kizuki.runner import run_engine
 
     settings = _settings()
-    _logging(settings.log_level)
+    _logging(settings)
     if settings.mqtt.url is None:
         raise CliError("set KIZUKI_MQTT__URL=mqtt://host:port to the broker your devices use")
-    run_engine(settings, port=port, with_api=not no_api)
+    run_engine(settings, port=port, with_api=not no_api, with_dispatcher=not no_dispatcher)
+
+
+@app.command()
+def dispatch() -> None:
+    """Send notifications from the outbox only (run beside `kizuki run --no-dispatcher`);
+    several may run against one PostgreSQL case database."""
+    from kizuki.runner import run_dispatcher
+
+    settings = _settings()
+    _logging(settings)
+    run_dispatcher(settings)
 
 
 @app.command()
@@ -121,18 +128,18 @@ def api(
     from kizuki.runner import serve_api
 
     settings = _settings()
-    _logging(settings.log_level)
+    _logging(settings)
     serve_api(settings, port=port)
 
 
 @app.command()
 def migrate() -> None:
-    """Create or upgrade the case database schema (Alembic)."""
-    from tickets.db import migrate as upgrade
+    """Create or upgrade the case database schema (Alembic). On a database without any
+    login it creates 'admin' with a random password, printed once."""
+    from kizuki.runner import announce_first_admin, open_cases_db
 
     settings = _settings()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    upgrade(settings.cases_url)
+    announce_first_admin(open_cases_db(settings))
     typer.echo(f"case database at head: {settings.cases_url}")
 
 
@@ -143,18 +150,17 @@ def import_fleet(
     """Register customers (with their contact channels) and devices from a manifest."""
     from kizuki.runner import import_fleet_file
 
-    settings = _settings()
-    counts = import_fleet_file(settings, manifest)
-    typer.echo(f"imported {counts}")
+    counts = import_fleet_file(_settings(), manifest)
+    typer.echo("imported " + ", ".join(f"{n} {what}" for what, n in counts.items()))
 
 
-@app.command("create-user")
+@app.command("create-user", hidden=True)
 def create_user(
     username: str,
     role: Annotated[str, typer.Option(help="viewer, agent or admin.")] = "agent",
     password: Annotated[str, typer.Option(prompt=True, hide_input=True)] = "",
 ) -> None:
-    """Create a web login for a service-team member."""
+    """Create a web login (kept for scripts; see `kizuki user add`)."""
     from kizuki.runner import add_user
 
     add_user(_settings(), username, password, role)
@@ -176,7 +182,9 @@ def create_api_key(
 def bench(
     name: Annotated[
         str,
-        typer.Argument(help="Benchmark under bench/: ingest, detectors, simulator, sqlite_layout."),
+        typer.Argument(
+            help="Benchmark under bench/: ingest, detectors, simulator, sqlite_layout, stall."
+        ),
     ],
     args: Annotated[list[str] | None, typer.Argument(help="Arguments passed on.")] = None,
 ) -> None:
@@ -195,14 +203,45 @@ def bench(
 
 
 @app.command()
+def ready(
+    url: Annotated[
+        str | None, typer.Option(help="Base URL of the API (default: from the settings).")
+    ] = None,
+) -> None:
+    """Exit 0 if the running API's /readyz says ready, else 1 naming the failed checks
+    (for container healthchecks and monitoring scripts)."""
+    import httpx
+
+    settings = _settings()
+    host = "127.0.0.1" if settings.api.host in ("0.0.0.0", "::") else settings.api.host
+    base = url or f"http://{host}:{settings.api.port}"
+    try:
+        response = httpx.get(f"{base.rstrip('/')}/readyz", timeout=5)
+        checks = response.json().get("checks", {})
+    except (httpx.HTTPError, ValueError) as exc:
+        typer.echo(f"kizuki: no answer from {base}/readyz: {exc}", err=True)
+        raise typer.Exit(1) from None
+    failed = sorted(name for name, ok in checks.items() if not ok)
+    if response.status_code != 200:
+        typer.echo(f"kizuki: not ready: {', '.join(failed) or response.status_code}", err=True)
+        raise typer.Exit(1)
+    typer.echo("ready")
+
+
+@app.command()
 def version() -> None:
     """Print the version."""
     typer.echo(__version__)
 
 
 def _register_package_commands() -> None:
+    if _REGISTERED:
+        return
+    _REGISTERED.append(True)
+    from kizuki.admin_cli import register
     from simulator.cli import simulate
 
+    register(app)
     app.command()(simulate)
     from anomaly.cli import evaluate, score
 
@@ -211,16 +250,18 @@ def _register_package_commands() -> None:
 
 
 def main() -> None:
+    from kizuki.admin_cli import AdminError
     from kizuki.broker import BrokerStartError
     from kizuki.runner import StartupError
 
     _register_package_commands()
+    OVERRIDES.clear()
     try:
         app(obj=_settings_mqtt_url)  # `kizuki simulate` publishes to the configured broker
     except CliError as exc:
         typer.echo(f"kizuki: {exc}", err=True)
         raise SystemExit(2) from None
-    except (StartupError, BrokerStartError) as exc:
+    except (StartupError, BrokerStartError, AdminError) as exc:
         typer.echo(f"kizuki: {exc}", err=True)
         raise SystemExit(2) from None
     except KeyboardInterrupt:

@@ -12,11 +12,14 @@ exists, with the same names in sections (``[mqtt]`` ``url = "mqtt://..."``).
 
 from __future__ import annotations
 
+import difflib
 import os
+import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import SecretStr, model_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -39,7 +42,10 @@ class Settings(BaseSettings):
 
     environment: Literal["development", "production"] = "development"
     data_dir: Path = Path(".kizuki")
-    log_level: str = "INFO"
+    log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR.")
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="'text': one line per record; 'json': one object per line."
+    )
     mqtt: MqttSettings = MqttSettings()
     store: StoreSettings = StoreSettings()
     ingest: IngestSettings = IngestSettings()
@@ -60,14 +66,23 @@ class Settings(BaseSettings):
         sources = [init_settings, env_settings, _Shorthands(settings_cls)]
         toml = config_file()
         if toml is not None:
+            refuse_unknown_keys(toml)
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml))
         return tuple(sources)
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        if value.upper() not in LOG_LEVELS:
+            raise ValueError(f"{value!r} is not a log level: use one of {', '.join(LOG_LEVELS)}")
+        return value.upper()
 
     @model_validator(mode="after")
     def _production_checks(self) -> Settings:
         if self.environment == "production":
             check_secret(self.api.secret_key.get_secret_value())
             self.notify.refuse_in_production()
+            self.notify.refuse_loopback_links()
         return self
 
     @property
@@ -100,8 +115,42 @@ class Settings(BaseSettings):
         return self.data_dir / "detectors.ckpt"
 
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
 class ConfigFileError(ValueError):
-    """``KIZUKI_CONFIG`` names a file that does not exist."""
+    """The settings file is missing (``KIZUKI_CONFIG``), unreadable or names unknown keys."""
+
+
+def refuse_unknown_keys(path: Path) -> None:
+    """``ConfigFileError`` naming the first key of ``path`` that is no setting (a typo)."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigFileError(f"cannot read settings file {path}: {exc}") from None
+    unknown = _unknown_keys(Settings, data)
+    if unknown:
+        name, known = unknown[0]
+        close = difflib.get_close_matches(name.rsplit(".", 1)[-1], known, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else f"; known: {', '.join(known)}"
+        raise ConfigFileError(f"{path}: unknown setting {name!r}{hint}")
+
+
+def _unknown_keys(
+    model: type[BaseModel], data: Mapping[str, Any], where: str = ""
+) -> list[tuple[str, list[str]]]:
+    found: list[tuple[str, list[str]]] = []
+    for key, value in data.items():
+        name = f"{where}.{key}" if where else key
+        field = model.model_fields.get(key)
+        if field is None:
+            found.append((name, sorted(model.model_fields)))
+            continue
+        section = field.annotation
+        nested = isinstance(section, type) and issubclass(section, BaseModel)
+        if nested and isinstance(value, Mapping):
+            found += _unknown_keys(section, value, name)  # type: ignore[arg-type]
+    return found
 
 
 def config_file() -> Path | None:

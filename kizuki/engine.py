@@ -25,6 +25,7 @@ from core.metrics import ANOMALIES
 from core.profiles import load_profiles
 from core.readings import Reading
 from ingest.mqtt import MqttIngest
+from ingest.retention import run_pass
 from ingest.settings import IngestConfig
 from ingest.stores import open_deadletters, open_store
 from kizuki.config import Settings
@@ -67,8 +68,10 @@ class Engine:
         with_api: bool = True,
         clock: Callable[[], float] = time.time,
         batch_listeners: Sequence[Callable[[Sequence[Reading]], None]] = (),
+        with_dispatcher: bool = True,
     ) -> None:
         self.settings = settings
+        self.with_dispatcher = with_dispatcher
         self.batch_listeners = tuple(batch_listeners)
         self.mqtt_url = mqtt_url
         self.with_api = with_api
@@ -131,12 +134,37 @@ class Engine:
                 profiles=self.profiles,
                 case_service=self.cases,
                 clock=self.clock,
+                probes=self._probes(),
             )
             self._start_api(app)
         self.ingest.start()
         self._spawn("cases", self._hand_over)
-        self._spawn("dispatcher", lambda: self.dispatcher.run_forever(self._stop))
+        if self.with_dispatcher:
+            self._spawn("dispatcher", lambda: self.dispatcher.run_forever(self._stop))
         self._spawn("housekeeping", self._housekeeping)
+        self._spawn("retention", self._retention)
+
+    def _retention(self) -> None:
+        """Downsample and expire old telemetry and dead letters, every retention_every_s."""
+        while not self._stop.wait(min(60.0, self.settings.store.retention_every_s)):
+            try:
+                run_pass(self.store, self.deadletters, IngestConfig.of(self.settings), time.time())
+            except Exception:
+                log.exception("retention pass failed; trying again later")
+            if self._stop.wait(self.settings.store.retention_every_s):
+                return
+
+    def _probes(self) -> dict[str, Callable[[], bool]]:
+        """Readiness beyond the API's own: broker connection, store writes, dispatcher."""
+
+        def store_ok() -> bool:
+            self.store.latest("__readyz__")
+            return self.ingest.store_healthy()
+
+        probes = {"broker_connected": self.ingest.connected, "telemetry_store": store_ok}
+        if self.with_dispatcher:
+            probes["dispatcher"] = self.dispatcher.alive
+        return probes
 
     def _catch_up(self) -> None:
         """Judge what was acked but not judged before a crash, then agree with the case DB."""
@@ -223,6 +251,7 @@ class Engine:
     def _housekeeping(self) -> None:
         last_save = time.monotonic()
         while not self._stop.wait(1.0):
+            self.ingest.watch_store()
             try:
                 self.cases.tick()
             except Exception:
@@ -277,6 +306,7 @@ class Engine:
             host=self.settings.api.host,
             port=self.settings.api.port,
             log_level="warning",
+            log_config=None,  # our handlers and format (core.logs)
             access_log=False,
             proxy_headers=False,  # api.trusted_proxies decides whom to believe (api.clients)
         )

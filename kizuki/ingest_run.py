@@ -7,11 +7,11 @@ when messages are being taken, and ``ingest stopped: {...}`` (the counts, JSON) 
 from __future__ import annotations
 
 import json
-import logging
 import signal
 import sys
 import threading
 
+from core.logs import configure
 from ingest.base import IngestError
 from ingest.mqtt import MqttIngest
 from ingest.settings import IngestConfig
@@ -37,7 +37,7 @@ def serve(settings: Settings, stop: threading.Event, url: str | None = None) -> 
 
 def main() -> int:
     settings = Settings()
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(message)s")
+    configure(settings.log_level, settings.log_format)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())

@@ -5,11 +5,15 @@ from __future__ import annotations
 import json
 import logging
 import signal
+import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
 
 from kizuki.config import Settings
 from kizuki.keys import SecretFileError, with_secret
@@ -43,17 +47,54 @@ def with_port(settings: Settings, port: int | None) -> Settings:
 
 
 def check_api_port(settings: Settings) -> None:
-    from kizuki.broker import port_is_free
+    """``StartupError`` saying what to change when the API could not listen."""
+    from kizuki.broker import bind_problem
 
-    if settings.api.port and not port_is_free(settings.api.port, settings.api.host):
-        raise StartupError(
-            f"port {settings.api.port} on {settings.api.host} is taken; "
-            "pass --port or set KIZUKI_API__PORT"
+    if not settings.api.port:
+        return
+    problem = bind_problem(settings.api.host, settings.api.port)
+    if problem is None:
+        return
+    fix = "pass --port or set KIZUKI_API__PORT" if "taken" in problem else "set KIZUKI_API__HOST"
+    raise StartupError(f"{problem}; {fix}")
+
+
+def open_cases_db(settings: Settings) -> sessionmaker[Session]:
+    """A session factory on the migrated case database; ``StartupError`` in one line."""
+    from tickets.db import DatabaseError, make_session_factory, migrate
+
+    try:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        migrate(settings.cases_url)
+    except OSError as exc:
+        raise StartupError(f"cannot create data directory {settings.data_dir}: {exc}") from None
+    except DatabaseError as exc:
+        raise StartupError(f"{exc}; {DB_HINT}") from None
+    return make_session_factory(settings.cases_url)
+
+
+DB_HINT = "check KIZUKI_CASES__DB_URL (or KIZUKI_DATA_DIR for the default SQLite file)"
+
+
+def announce_first_admin(session_factory: sessionmaker[Session]) -> None:
+    """On a case database without logins, create ``admin`` and print its password once."""
+    from api.auth import ensure_first_admin
+
+    password = ensure_first_admin(session_factory)
+    if password is not None:
+        print(  # noqa: T201 - shown once, on the console of whoever installed Kizuki
+            "kizuki: first start: created web login 'admin' with password "
+            f"{password} (shown only now; change it with `kizuki user add admin --ask`)",
+            flush=True,
         )
 
 
 def start_engine(
-    settings: Settings, mqtt_url: str, with_api: bool = True, clock: Any = None
+    settings: Settings,
+    mqtt_url: str,
+    with_api: bool = True,
+    clock: Any = None,
+    with_dispatcher: bool = True,
 ) -> Any:
     """Open storage and start every part; translate start-up failures into one line.
 
@@ -63,25 +104,29 @@ def start_engine(
     from core.clock import ReplayClock
     from ingest.base import IngestError
     from kizuki.engine import Engine, EngineError
+    from tickets.db import DatabaseError
 
     if with_api:
         check_api_port(settings)
     settings = secured(settings)
     if clock is None:
-        engine = Engine(settings, mqtt_url, with_api=with_api)
+        engine = Engine(settings, mqtt_url, with_api=with_api, with_dispatcher=with_dispatcher)
     else:
         listeners = [clock.observe] if isinstance(clock, ReplayClock) else []
         engine = Engine(settings, mqtt_url, with_api=with_api, clock=clock,
-                        batch_listeners=listeners)  # fmt: skip
+                        batch_listeners=listeners, with_dispatcher=with_dispatcher)  # fmt: skip
     try:
         engine.open_storage()
         engine.start()
     except (IngestError, EngineError) as exc:
         engine.stop()
         raise StartupError(str(exc)) from None
-    except OSError as exc:
+    except DatabaseError as exc:
         engine.stop()
-        raise StartupError(f"cannot open data directory {settings.data_dir}: {exc}") from None
+        raise StartupError(f"{exc}; {DB_HINT}") from None
+    except (OSError, sqlite3.Error) as exc:
+        engine.stop()
+        raise StartupError(f"cannot open data in {settings.data_dir}: {exc}") from None
     return engine
 
 
@@ -93,17 +138,38 @@ def secured(settings: Settings) -> Settings:
         raise StartupError(str(exc)) from None
 
 
-def run_engine(settings: Settings, port: int | None, with_api: bool) -> None:
+def run_engine(
+    settings: Settings, port: int | None, with_api: bool, with_dispatcher: bool = True
+) -> None:
+    """``kizuki run``: everything (or without the API / the dispatcher) until a signal."""
     settings = with_port(settings, port)
     if settings.mqtt.url is None:
         raise StartupError("set KIZUKI_MQTT__URL")
-    engine = start_engine(settings, settings.mqtt.url, with_api)
+    engine = start_engine(settings, settings.mqtt.url, with_api, with_dispatcher=with_dispatcher)
+    announce_first_admin(engine.session_factory)
     where = f"http://{settings.api.host}:{settings.api.port}/" if with_api else "no web UI"
     log.info("kizuki running: broker %s, %s", settings.mqtt.url, where)
     with stop_on_signals() as stop:
         stop.wait()
     log.info("stopping")
     engine.stop()
+
+
+def run_dispatcher(settings: Settings) -> None:
+    """``kizuki dispatch``: only the notification dispatcher, until a signal."""
+    from tickets.channels import ChannelConfigError
+    from tickets.dispatcher import Dispatcher
+    from tickets.settings import TicketsConfig
+
+    factory = open_cases_db(settings)
+    try:
+        dispatcher = Dispatcher(factory, TicketsConfig.of(settings))
+    except ChannelConfigError as exc:
+        raise StartupError(str(exc)) from None
+    log.info("dispatcher running over %s", settings.cases_url)
+    with stop_on_signals() as stop:
+        dispatcher.run_forever(stop)
+    log.info("dispatcher stopped")
 
 
 def serve_api(settings: Settings, port: int | None) -> None:
@@ -113,15 +179,15 @@ def serve_api(settings: Settings, port: int | None) -> None:
     from api.settings import AppConfig
     from core.profiles import load_profiles
     from ingest.stores import open_deadletters, open_store
-    from tickets.db import make_session_factory, migrate
 
     settings = with_port(settings, port)
     check_api_port(settings)
     settings = secured(settings)
-    migrate(settings.cases_url)
+    factory = open_cases_db(settings)
+    announce_first_admin(factory)
     app = create_app(
         AppConfig.of(settings),
-        make_session_factory(settings.cases_url),
+        factory,
         open_store(settings.store, settings.telemetry_path),
         open_deadletters(settings.deadletter_path),
         profiles=load_profiles(),
@@ -131,35 +197,41 @@ def serve_api(settings: Settings, port: int | None) -> None:
         host=settings.api.host,
         port=settings.api.port,
         log_level="warning",
+        log_config=None,
         proxy_headers=False,  # api.trusted_proxies decides whom to believe (api.clients)
     )
 
 
 def import_fleet_file(settings: Settings, path: Path) -> dict[str, int]:
-    from tickets.db import make_session_factory, migrate
-    from tickets.registry import import_manifest
+    """Import a fleet manifest; how many customers, contacts, devices and agents."""
+    from tickets.registry import RegistryError, import_manifest
 
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise StartupError(f"cannot read fleet manifest {path}: {exc}") from None
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    migrate(settings.cases_url)
-    result = import_manifest(make_session_factory(settings.cases_url), manifest)
-    return result if isinstance(result, dict) else {"devices": len(manifest.get("devices", []))}
+    if not isinstance(manifest, dict):
+        raise StartupError(f"fleet manifest {path}: expected a JSON object")
+    try:
+        result = import_manifest(open_cases_db(settings), manifest)
+    except RegistryError as exc:
+        raise StartupError(f"fleet manifest {path}: {exc}") from None
+    return asdict(result)
 
 
 def add_user(settings: Settings, username: str, password: str, role: str) -> None:
     from api.auth import create_user
-    from tickets.db import make_session_factory, migrate
 
-    migrate(settings.cases_url)
-    create_user(make_session_factory(settings.cases_url), username, password, role)
+    try:
+        create_user(open_cases_db(settings), username, password, role)
+    except ValueError as exc:
+        raise StartupError(str(exc)) from None
 
 
 def add_api_key(settings: Settings, name: str, role: str) -> str:
     from api.auth import create_api_key
-    from tickets.db import make_session_factory, migrate
 
-    migrate(settings.cases_url)
-    return str(create_api_key(make_session_factory(settings.cases_url), name, role))
+    try:
+        return str(create_api_key(open_cases_db(settings), name, role))
+    except ValueError as exc:
+        raise StartupError(str(exc)) from None

@@ -76,14 +76,31 @@ def alembic_config(url: str) -> Config:
 
 
 def migrate(url: str, revision: str = "head") -> None:
-    """Upgrade the schema at ``url`` to ``revision`` (default: head)."""
-    engine = make_engine(url)
+    """Upgrade the schema at ``url`` to ``revision`` (default: head); ``DatabaseError``
+    with one line saying what is wrong when the database cannot be opened or migrated."""
+    engine = None
     try:
+        engine = make_engine(url)
         with engine.begin() as connection:
             config = alembic_config(url)
             config.attributes["connection"] = connection
             command.upgrade(config, revision)
     except Exception as exc:
-        raise DatabaseError(f"migrating {make_url(normalise_url(url))!r} failed: {exc}") from exc
+        raise DatabaseError(f"case database {_shown(url)}: {reason(exc)}") from exc
     finally:
-        engine.dispose()
+        if engine is not None:
+            engine.dispose()
+
+
+def reason(exc: BaseException) -> str:
+    """The first line of what the driver said (SQLAlchemy wraps it in its own text)."""
+    inner = getattr(exc, "orig", None) or exc
+    lines = [line.strip() for line in str(inner).splitlines() if line.strip()]
+    return lines[0] if lines else type(inner).__name__
+
+
+def _shown(url: str) -> str:
+    try:
+        return make_url(normalise_url(url)).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - an unparsable URL is shown as given
+        return url

@@ -37,7 +37,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql.elements import ColumnElement
 
 from core.clock import Clock, utc
-from core.metrics import NOTIFICATIONS
+from core.metrics import DISPATCHER_HEARTBEAT, NOTIFICATIONS
 from tickets import delivery, retry
 from tickets.channels import (
     AppriseChannel,
@@ -62,7 +62,13 @@ def apprise_channel(notify: NotifySettings, clock: Clock = time.time) -> Apprise
     """The Apprise channel with the guard, breaker (on ``clock``) and timeout of
     ``notify``."""
     breaker = CircuitBreaker(notify.breaker_failures, notify.breaker_cooldown_s, clock)
-    return AppriseChannel(TargetPolicy(tuple(notify.allow_targets)), breaker, notify.timeout_s)
+    return AppriseChannel(
+        TargetPolicy(tuple(notify.allow_targets)),
+        breaker,
+        notify.timeout_s,
+        smtp=notify.smtp,
+        providers=notify.providers,
+    )
 
 
 class Dispatcher:
@@ -94,18 +100,29 @@ class Dispatcher:
         }
         self.batch_size = batch_size
         self.lease_s = lease_s
+        self.last_pass: float | None = None  # monotonic time of the last loop pass
+
+    def alive(self, max_silence_s: float = 30.0) -> bool:
+        """True if ``run_forever`` went round its loop within ``max_silence_s`` (a pass
+        that failed, e.g. with the case DB down, still counts: the loop is alive)."""
+        last = self.last_pass
+        limit = max(max_silence_s, 4 * self.settings.notify.poll_interval_s)
+        return last is not None and time.monotonic() - last < limit
 
     def run_once(self) -> int:
         """Process every due row once (up to ``batch_size``); returns how many."""
         claimed = self._claim(utc(self.clock()))
         # oldest first within the batch, so a case's notices are judged in order (coalesce)
         for row_id, lease, reclaimed in sorted(claimed):
+            self.last_pass = time.monotonic()  # a long batch of slow sends is still alive
             self._process(row_id, lease, reclaimed)
         return len(claimed)
 
     def run_forever(self, stop: threading.Event) -> None:
         """Loop until ``stop`` is set; sleeps ``poll_interval_s`` when nothing is due."""
         while not stop.is_set():
+            self.last_pass = time.monotonic()
+            DISPATCHER_HEARTBEAT.set(time.time())
             try:
                 busy = self.run_once()
             except Exception:  # keep the loop alive through a DB outage; it is logged

@@ -154,6 +154,8 @@ class Agent(Base):
     languages: Mapped[list[str]] = mapped_column(default=list)
     capacity: Mapped[int] = mapped_column(Integer, default=5)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    tier: Mapped[int] = mapped_column(Integer, default=1, server_default="1")  # 1 first line
+    teams: Mapped[list[str]] = mapped_column(default=list, server_default="[]")
 
 
 class Case(Base):

@@ -5,7 +5,10 @@ Manifest format (docs/architecture.md)::
     {"customers": [{"id": "c-0001", "name": "...", "locale": "ja", "timezone": "Asia/Tokyo",
                     "quiet_hours": [22, 7], "opted_out": false, "tier": "standard",
                     "contacts": [{"channel": "email", "url": "mailto://..."}, ...]}],
-     "devices":   [{"id": "ac-00001", "model": "aircon-x1", "customer_id": "c-0001"}]}
+     "devices":   [{"id": "ac-00001", "model": "aircon-x1", "customer_id": "c-0001"}],
+     "agents":    [{"name": "Yui Tanaka", "email": "yui@example.com", "skills": [...],
+                    "languages": ["ja", "en"], "product_lines": [...], "tier": 2,
+                    "capacity": 6, "teams": ["tokyo"]}]}
 
 ``contacts`` are in preference order. Importing again updates rows in place (idempotent).
 
@@ -28,7 +31,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core.profiles import DeviceProfile, load_profiles
 from tickets.channels.schemes import SCHEMES, channel_of, is_allowed, scheme_name
+from tickets.language import language_of
 from tickets.models import Agent, ContactPoint, Customer, Device, MaintenanceWindow
+from tickets.team import AgentError, AgentSpec, upsert_agent
 
 
 class RegistryError(ValueError):
@@ -48,6 +53,7 @@ class ImportResult:
     customers: int
     contacts: int
     devices: int
+    agents: int = 0
 
 
 def check_contact_url(url: str) -> str:
@@ -56,13 +62,6 @@ def check_contact_url(url: str) -> str:
         allowed = ", ".join(sorted(SCHEMES))
         raise ManifestError(f"contact URL scheme {scheme_name(url)!r} is not one of: {allowed}")
     return url
-
-
-def language_of(locale: object) -> str:
-    """The language part of a locale tag, lower case: "ja-JP" -> "ja", "en_US" -> "en";
-    "en" when unset. Articles, agents' languages and routing all use the bare language."""
-    language = str(locale or "").strip().replace("_", "-").split("-")[0].lower()
-    return language or "en"
 
 
 def import_manifest(
@@ -74,6 +73,7 @@ def import_manifest(
     profiles = profiles if profiles is not None else load_profiles()
     customers = list(manifest.get("customers") or [])
     devices = list(manifest.get("devices") or [])
+    agents = list(manifest.get("agents") or [])
     contacts = 0
     with session_factory.begin() as session:
         for entry in customers:
@@ -81,7 +81,12 @@ def import_manifest(
         session.flush()
         for entry in devices:
             _upsert_device(session, entry, profiles)
-    return ImportResult(len(customers), contacts, len(devices))
+        for entry in agents:
+            try:
+                upsert_agent(session, AgentSpec.from_mapping(entry))
+            except AgentError as exc:
+                raise ManifestError(str(exc)) from None
+    return ImportResult(len(customers), contacts, len(devices), len(agents))
 
 
 def _field(entry: Mapping[str, Any], name: str, what: str) -> Any:

@@ -5,15 +5,24 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from core.settings import Section
 
+DB_BACKENDS = ("sqlite", "postgresql")
+
 
 class CaseSettings(Section):
-    db_url: str | None = Field(default=None, description="Default: sqlite:///<data_dir>/cases.db")
-    auto_resolve_after_s: float = 6 * 3600.0
+    db_url: str | None = Field(
+        default=None,
+        description="sqlite:///path or postgresql://user:pass@host/db; "
+        "default sqlite:///<data_dir>/cases.db",
+    )
+    auto_resolve_after_s: float = Field(default=6 * 3600.0, gt=0)
     default_sla_hours: dict[str, float] = {"critical": 4, "high": 24, "medium": 72, "low": 168}
     reroute_every_s: float = Field(
         default=60.0, ge=0, description="How often unassigned cases are offered to agents again."
@@ -35,6 +44,44 @@ class CaseSettings(Section):
         description="At most one customer update per case in this many seconds (server clock).",
     )
 
+    @field_validator("db_url")
+    @classmethod
+    def _known_database(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            backend = make_url(value).get_backend_name()
+        except ArgumentError:
+            backend = ""
+        if backend not in DB_BACKENDS:
+            raise ValueError(
+                f"{value!r} is not a case database URL: use sqlite:///path/cases.db or "
+                "postgresql://user:password@host/database"
+            )
+        return value
+
+
+class SmtpSettings(Section):
+    """The mail relay every ``mailto:`` contact is delivered through (``notify.smtp``)."""
+
+    host: str | None = Field(
+        default=None, description="Relay host name; unset = Apprise's own mailto handling."
+    )
+    port: int = Field(default=587, ge=1, le=65535)
+    security: Literal["starttls", "tls", "none"] = Field(
+        default="starttls",
+        description="starttls (port 587), tls (implicit TLS, port 465) or none (port 25, "
+        "a relay on a trusted network only).",
+    )
+    username: str | None = Field(default=None, description="Login, if the relay wants one.")
+    password: SecretStr | None = None
+    from_addr: str = Field(default="kizuki@localhost", description="Sender address.")
+    from_name: str = Field(default="Kizuki", description="Sender display name.")
+    verify_certificate: bool = Field(
+        default=True, description="Check the relay's TLS certificate against the system CAs."
+    )
+    timeout_s: float = Field(default=15.0, gt=0, le=300)
+
 
 class NotifySettings(Section):
     mode: Literal["log", "apprise"] = Field(
@@ -54,8 +101,21 @@ class NotifySettings(Section):
         description="Retry budget from the first attempt, going round the contact points "
         "again and again; after it the notification is marked failed.",
     )
-    poll_interval_s: float = 0.5
-    public_base_url: str = "http://127.0.0.1:8000"
+    poll_interval_s: float = Field(default=0.5, gt=0, le=60)
+    public_base_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="Where customers reach the API (feedback links); required in production.",
+    )
+    smtp: SmtpSettings = Field(
+        default_factory=SmtpSettings,
+        description="Mail relay for every mailto: contact (KIZUKI_NOTIFY__SMTP__HOST, ...).",
+    )
+    providers: dict[str, str] = Field(
+        default_factory=dict,
+        description="Provider settings kept out of contact URLs: contact scheme -> Apprise "
+        "URL template with {target}, e.g. sms = 'twilio://SID:TOKEN@+15550001111/{target}' "
+        "makes the contact sms://+819012345678 go out through that Twilio account.",
+    )
     allow_log_in_production: bool = Field(
         default=False,
         description="Let environment=production run with mode='log' (nothing is delivered).",
@@ -75,6 +135,34 @@ class NotifySettings(Section):
     breaker_cooldown_s: float = Field(
         default=300.0, gt=0, description="How long a failing target is paused."
     )
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        parsed = urlsplit(value)
+        if parsed.scheme not in ("http", "https") or not parsed.hostname:
+            raise ValueError(f"{value!r} is not an http(s):// URL")
+        return value
+
+    @field_validator("providers")
+    @classmethod
+    def _templates(cls, value: dict[str, str]) -> dict[str, str]:
+        for scheme, template in value.items():
+            if "{target}" not in template or "://" not in template:
+                raise ValueError(
+                    f"notify.providers.{scheme} must be an Apprise URL with {{target}}"
+                )
+        return {scheme.lower(): template for scheme, template in value.items()}
+
+    def refuse_loopback_links(self) -> None:
+        """Raise ValueError if feedback links would point at this machine's loopback."""
+        host = urlsplit(self.public_base_url).hostname or ""
+        if host in ("localhost", "127.0.0.1", "::1", "0.0.0.0") or host.startswith("127."):
+            raise ValueError(
+                f"notify.public_base_url is {self.public_base_url!r}: customers' feedback "
+                "links would point at their own machine; set KIZUKI_NOTIFY__PUBLIC_BASE_URL "
+                "to the address customers reach the API at"
+            )
 
     def refuse_in_production(self) -> None:
         """Raise ValueError if production would write notices to files, not deliver them."""

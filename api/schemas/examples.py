@@ -160,6 +160,8 @@ AGENT: dict[str, Any] = {
     "capacity": 5,
     "active": True,
     "open_cases": 2,
+    "tier": 1,
+    "teams": ["tokyo"],
 }
 KB_ARTICLE: dict[str, Any] = {
     "id": "ac-filter-clog",

@@ -45,6 +45,8 @@ class AgentPublic(BaseModel):
     capacity: int = Field(description="Open cases the agent can hold.")
     active: bool
     open_cases: int
+    tier: int = Field(default=1, description="Support level: 1 first line .. 3 expert.")
+    teams: list[str] = Field(default_factory=list)
 
 
 class AgentsPublic(BaseModel):

@@ -66,6 +66,23 @@ API = [
     _api("GET", "/api-keys", "admin"),
     _api("POST", "/api-keys", "admin", {"name": "ci", "role": "viewer"}),
     _api("DELETE", "/api-keys/{prefix}", "admin"),
+    _api("POST", "/agents", "admin", {"name": "Role Test", "email": "role@example.com"}),
+    _api("PATCH", "/agents/{agent_id}", "admin", {"capacity": 5}),
+    _api("GET", "/users", "admin"),
+    _api("POST", "/users", "admin", {"username": "role-test", "role": "viewer"}),
+    _api("PATCH", "/users/{username}", "admin", {"active": True}),
+    _api("GET", "/maintenance", "viewer"),
+    _api(
+        "POST",
+        "/maintenance",
+        "agent",
+        {
+            "device_id": "ac-00001",
+            "starts_at": "2030-01-01T00:00:00Z",
+            "minutes": 60,
+        },
+    ),
+    _api("DELETE", "/maintenance/{window_id}", "agent"),
 ]
 ACTION = CASE + "/actions/{action}"
 FORM = {"csrf_token": "{csrf}"}
@@ -88,6 +105,51 @@ PAGES = [
         ]
     ],
     Row("POST", "/me/locale", "/me/locale", "viewer", FORM | {"locale": "en"}),
+    Row("GET", "/admin", "/admin", "admin"),
+    Row(
+        "POST",
+        "/admin/users",
+        "/admin/users",
+        "admin",
+        FORM | {"username": "role-page", "role": "viewer"},
+    ),
+    Row(
+        "POST",
+        "/admin/users/{username}/active",
+        "/admin/users/{username}/active",
+        "admin",
+        FORM | {"active": "true"},
+    ),
+    Row(
+        "POST",
+        "/admin/agents",
+        "/admin/agents",
+        "admin",
+        FORM | {"name": "Page Agent", "email": "page-agent@example.com", "skills": "plumbing"},
+    ),
+    Row(
+        "POST",
+        "/admin/agents/{agent_id}/active",
+        "/admin/agents/{agent_id}/active",
+        "admin",
+        FORM | {"active": "true"},
+    ),
+    Row("POST", "/admin/keys", "/admin/keys", "admin", FORM | {"name": "page", "role": "viewer"}),
+    Row("POST", "/admin/keys/{prefix}/revoke", "/admin/keys/{prefix}/revoke", "admin", FORM),
+    Row(
+        "POST",
+        "/admin/maintenance",
+        "/admin/maintenance",
+        "admin",
+        FORM | {"device_id": "ac-00001", "starts_at": "2030-01-01T00:00", "minutes": "30"},
+    ),
+    Row(
+        "POST",
+        "/admin/maintenance/{window_id}/cancel",
+        "/admin/maintenance/{window_id}/cancel",
+        "admin",
+        FORM,
+    ),
 ]
 PUBLIC = [
     Row("GET", "/", "/", "public", public_codes=(303,)),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -14,12 +15,23 @@ from fastapi.staticfiles import StaticFiles
 
 from tests.api.roles import API, EVERY_ROW, PAGES, PUBLIC, ROLES, Row, app_routes
 from tests.api.world import PASSWORD, World
+from tickets.registry import schedule_maintenance
 
 HTML = {"Accept": "text/html"}
 
 
+def _fresh_window(world: World) -> int:
+    start = datetime(2030, 1, 1, tzinfo=UTC)
+    return schedule_maintenance(
+        world.session_factory, "ac-00001", start, start + timedelta(hours=1)
+    )
+
+
 def _url(row: Row, world: World) -> str:
     return row.url.format(
+        window_id=_fresh_window(world) if "{window_id}" in row.url else 0,
+        agent_id=1,
+        username="viewer",
         case_id=world.cases["filter"],
         prefix=world.keys["spare"].split("_")[1],
         device_id="ac-00001",

@@ -8,6 +8,7 @@ import socket
 import subprocess
 from pathlib import Path
 
+from tests.certs import make_certs
 from tests.conftest import free_port
 from tests.ingest.helpers import wait_until
 
@@ -18,9 +19,11 @@ SIMULATOR = "kizuki-simulator:simulator-dev-password"
 
 
 class ShippedBroker:
-    """Mosquitto running the shipped config, moved to a free loopback port and temp dirs."""
+    """Mosquitto running the shipped config, moved to a free loopback port and temp dirs;
+    with ``tls=True`` also the shipped TLS listener (conf.d/tls.conf) on another free port,
+    with certificates made for the test (``self.certs``)."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, tls: bool = False) -> None:
         self.port = free_port()
         self.address = f"127.0.0.1:{self.port}"
         conf = (DEPLOY / "mosquitto.conf").read_text()
@@ -32,6 +35,14 @@ class ShippedBroker:
         self.conf.write_text(conf + f"\nuser {getpass.getuser()}\n")
         for name in ("passwd", "acl"):
             shutil.copy(DEPLOY / name, workdir / name)
+        (workdir / "conf.d").mkdir(exist_ok=True)
+        self.tls_port = free_port() if tls else None
+        self.certs = make_certs(workdir / "certs") if tls else None
+        if self.tls_port is not None:
+            tls_conf = (DEPLOY / "conf.d" / "tls.conf").read_text()
+            tls_conf = tls_conf.replace("listener 8883", f"listener {self.tls_port} 127.0.0.1")
+            tls_conf = tls_conf.replace("/mosquitto/config/", f"{workdir}/")
+            (workdir / "conf.d" / "tls.conf").write_text(tls_conf)
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
@@ -41,6 +52,8 @@ class ShippedBroker:
         )  # fmt: skip
         if not wait_until(lambda: _port_open(self.port), timeout=10):
             raise RuntimeError(f"mosquitto did not listen on {self.address}")
+        if self.tls_port is not None and not wait_until(lambda: _port_open(self.tls_port), 10):
+            raise RuntimeError(f"mosquitto did not listen on TLS port {self.tls_port}")
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -49,6 +62,9 @@ class ShippedBroker:
 
     def url(self, creds: str = ENGINE) -> str:
         return f"mqtt://{creds}@{self.address}"
+
+    def tls_url(self, creds: str = ENGINE, host: str = "localhost") -> str:
+        return f"mqtts://{creds}@{host}:{self.tls_port}"
 
 
 def _port_open(port: int) -> bool:

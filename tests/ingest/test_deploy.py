@@ -20,7 +20,7 @@ from ingest.embedded_store import SqliteStore
 from ingest.mqtt import MqttIngest
 from ingest.settings import IngestConfig
 from kizuki.config import Settings
-from tests.ingest.broker import ShippedBroker
+from tests.ingest.broker import DEPLOY, ShippedBroker
 from tests.ingest.helpers import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -58,7 +58,7 @@ def test_compose_file_is_valid_and_wires_the_stack(tmp_path: Path) -> None:
         env["KIZUKI_STORE__INFLUX_TOKEN"]
         == (services["influxdb"]["environment"]["DOCKER_INFLUXDB_INIT_ADMIN_TOKEN"])
     )
-    assert env["KIZUKI_MQTT__URL"].startswith("mqtt://kizuki-engine:")
+    assert env["KIZUKI_MQTT__URL"].startswith("mqtts://kizuki-engine:")
     assert services["kizuki"]["build"]["context"] == str(tmp_path)
 
 
@@ -174,3 +174,18 @@ def test_broker_restart_mid_stream_loses_and_doubles_nothing(
     assert ingest.stats()["connections"] == 2
     assert points() == 3000
     assert ingest.stats()["received"] > 3000  # messages in flight at the restart came twice
+
+
+def _conf_value(name: str) -> int:
+    conf = (DEPLOY / "mosquitto.conf").read_text()
+    values = [line.split()[1] for line in conf.splitlines() if line.startswith(name + " ")]
+    assert len(values) == 1, name
+    return int(values[0])
+
+
+def test_the_shipped_broker_bounds_its_memory() -> None:
+    queued, limit = _conf_value("max_queued_bytes"), _conf_value("memory_limit")
+    assert _conf_value("max_queued_messages") == 0  # no silent drop at a message count
+    # the documented sizing: 10,000 devices x 60/h x 6 h x 400 B fits, and the broker's
+    # own cap sits above the engine's queue
+    assert 10_000 * 60 * 6 * 400 <= queued < limit

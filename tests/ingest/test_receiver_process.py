@@ -57,7 +57,8 @@ def test_a_killed_receiver_is_replaced_and_nothing_is_lost(
         with caplog.at_level(logging.ERROR, logger="ingest.receiver"):
             os.kill(first, signal.SIGKILL)
             publisher.join()
-            assert wait_until(lambda: len(harness.store.query(dev, "t", 0, now + 10)) == n, 30)
+            stored = lambda: len(harness.store.query(dev, "t", 0, now + 10))  # noqa: E731
+            assert wait_until(lambda: stored() == n, 30), (stored(), ingest.stats())
         assert ingest.receiver_pid() not in (None, first)
         assert f"MQTT receiver process {first} exited" in caplog.text
     finally:

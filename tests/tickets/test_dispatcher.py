@@ -289,6 +289,7 @@ def test_all_clear_follows_a_notice_that_was_sent(service, dispatcher, customers
 
 def test_production_refuses_to_deliver_by_writing_files(tmp_path):
     def settings_for(**notify) -> Settings:
+        notify = {"public_base_url": "https://service.example.com", **notify}
         return Settings(environment="production", data_dir=tmp_path, notify=notify,
                         api={"secret_key": "a-real-secret-of-forty-characters-long!!"})  # fmt: skip
 

@@ -12,6 +12,7 @@ import contextlib
 import logging
 import re
 import warnings
+from collections.abc import Mapping
 from typing import Any
 
 import apprise
@@ -26,7 +27,10 @@ with warnings.catch_warnings():
 
 from tickets.channels.base import OutgoingMessage, SendResult
 from tickets.channels.guard import CircuitBreaker, TargetPolicy, UnsafeTarget
+from tickets.channels.providers import expand
 from tickets.channels.schemes import scheme_name, scheme_of
+from tickets.channels.smtp_relay import relay_target
+from tickets.settings import SmtpSettings
 
 _HTTP_ERROR = re.compile(r"error=(\d{3})")
 _RETRYABLE_4XX = frozenset({408, 425, 429})
@@ -38,7 +42,10 @@ class AppriseChannel:
 
     ``policy`` refuses private targets (:mod:`tickets.channels.guard`), ``breaker`` stops
     trying a target that keeps failing, and every connect and read waits ``timeout_s``
-    at most."""
+    at most. With a mail relay (``smtp``), plain address contacts (``mailto://a@b``) go
+    through it (:mod:`tickets.channels.smtp_relay`; the relay the admin configured is
+    trusted, not checked by ``policy``); ``providers`` fill in provider accounts
+    (:mod:`tickets.channels.providers`)."""
 
     name = "apprise"
 
@@ -47,24 +54,30 @@ class AppriseChannel:
         policy: TargetPolicy | None = None,
         breaker: CircuitBreaker | None = None,
         timeout_s: float = 3.0,
+        smtp: SmtpSettings | None = None,
+        providers: Mapping[str, str] | None = None,
     ) -> None:
         self.policy = policy or TargetPolicy()
         self.breaker = breaker or CircuitBreaker()
         self.timeout_s = timeout_s
+        self.smtp = smtp
+        self.providers = dict(providers or {})
 
     def send(self, url: str, message: OutgoingMessage) -> SendResult:
         scheme = scheme_of(url)
         if scheme is None or scheme.implementation != "apprise":
             return SendResult.failed(f"scheme {scheme_name(url)!r} is not allowed", False)
         try:
-            plugin = apprise.Apprise.instantiate(url, suppress_exceptions=True)
+            url = expand(url, self.providers)
+            relayed = relay_target(url, self.smtp)
+            plugin = apprise.Apprise.instantiate(relayed or url, suppress_exceptions=True)
         except Exception as exc:  # Apprise plugins may raise on odd URLs
             return SendResult.failed(f"bad Apprise URL: {exc}", recoverable=False)
         if not plugin:
             return SendResult.failed("invalid or unsupported Apprise URL", recoverable=False)
         target = breaker_key(url, plugin)
         try:
-            for host in target_hosts(plugin) if scheme.host_is_target else ():
+            for host in target_hosts(plugin) if scheme.host_is_target and not relayed else ():
                 self.policy.check_host(host)
         except UnsafeTarget as exc:
             return SendResult.failed(f"refused: {exc}", recoverable=False)
