@@ -27,7 +27,7 @@ from pydantic_settings import (
 from anomaly.settings import DetectSettings
 from api.settings import DEV_SECRET, ApiSettings
 from ingest.settings import IngestSettings, MqttSettings, StoreSettings
-from tickets.settings import CaseSettings, NotifySettings
+from tickets.settings import CaseSettings, InboundSettings, NotifySettings
 
 
 class Settings(BaseSettings):
@@ -46,6 +46,7 @@ class Settings(BaseSettings):
     detect: DetectSettings = DetectSettings()
     cases: CaseSettings = CaseSettings()
     notify: NotifySettings = NotifySettings()
+    inbound: InboundSettings = InboundSettings()
     api: ApiSettings = ApiSettings()
 
     @classmethod

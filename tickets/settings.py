@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Protocol
 
@@ -55,6 +55,28 @@ class NotifySettings(Section):
             )
 
 
+class InboundSettings(Section):
+    """Customers' replies: an SMTP endpoint for e-mail, signed webhooks for chat/SMS/LINE."""
+
+    smtp_host: str = Field(default="127.0.0.1", description="Where the SMTP endpoint listens.")
+    smtp_port: int = Field(
+        default=0, ge=0, le=65535, description="SMTP endpoint port; 0 runs no endpoint."
+    )
+    webhook_secret: SecretStr = Field(
+        default=SecretStr(""),
+        description="HMAC-SHA256 key of inbound webhooks; empty refuses every webhook.",
+    )
+    max_bytes: int = Field(
+        default=64 * 1024, ge=1024, le=10 * 1024 * 1024, description="Largest accepted message."
+    )
+    max_skew_s: float = Field(
+        default=300.0, gt=0, description="How old a webhook's signed timestamp may be."
+    )
+    self_service: bool = Field(
+        default=True, description="Answer customers from the knowledge base before a person."
+    )
+
+
 class Sections(Protocol):
     """The application's root settings, as far as tickets reads them."""
 
@@ -62,6 +84,8 @@ class Sections(Protocol):
     def cases(self) -> CaseSettings: ...
     @property
     def notify(self) -> NotifySettings: ...
+    @property
+    def inbound(self) -> InboundSettings: ...
     @property
     def feedback_secret(self) -> SecretStr: ...
     @property
@@ -80,7 +104,15 @@ class TicketsConfig:
     secret_key: SecretStr
     outbox_dir: Path
     production: bool = False
+    inbound: InboundSettings = field(default_factory=InboundSettings)
 
     @classmethod
     def of(cls, root: Sections) -> TicketsConfig:
-        return cls(root.cases, root.notify, root.feedback_secret, root.outbox_dir, root.production)
+        return cls(
+            root.cases,
+            root.notify,
+            root.feedback_secret,
+            root.outbox_dir,
+            root.production,
+            root.inbound,
+        )
