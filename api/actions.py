@@ -2,7 +2,7 @@
 
 Exceptions::
 
-    ActionError   the action cannot be done (status 404 or 409, with a reason)
+    ActionError   the action cannot be done (status 404, 409 or 422, with a reason)
 """
 
 from __future__ import annotations
@@ -11,9 +11,10 @@ from collections.abc import Callable
 from typing import Any
 
 from api.context import AppContext
+from tickets.conversation import ConversationError
 from tickets.lifecycle import CaseError
 
-ACTIONS = ("acknowledge", "assign", "start", "note", "resolve", "close", "reopen")
+ACTIONS = ("acknowledge", "assign", "start", "note", "write", "resolve", "close", "reopen")
 
 
 class ActionError(Exception):
@@ -32,8 +33,13 @@ def _calls(
     return {
         "acknowledge": lambda: service.acknowledge(case_id, actor),
         "start": lambda: service.start(case_id, actor),
-        "assign": lambda: service.assign(case_id, kw.get("agent_id"), actor),
+        "assign": lambda: service.assign(
+            case_id, kw.get("agent_id"), actor, override=str(kw.get("override", ""))
+        ),
         "note": lambda: service.add_note(case_id, actor, str(kw.get("text", ""))),
+        "write": lambda: service.write(
+            case_id, actor, str(kw.get("text", "")), str(kw.get("signature", ""))
+        ),
         "resolve": lambda: service.resolve(case_id, actor, note=note),
         "close": lambda: _close(service, case_id, actor, note),
         "reopen": lambda: service.reopen(case_id, actor, reason=note),
@@ -57,3 +63,5 @@ def perform(ctx: AppContext, case_id: int, action: str, actor: str, **kwargs: An
         raise ActionError(404, str(exc)) from None
     except CaseError as exc:  # InvalidTransition
         raise ActionError(409, str(exc)) from None
+    except ConversationError as exc:  # a message that cannot be sent (too long for SMS...)
+        raise ActionError(422, str(exc)) from None

@@ -23,6 +23,8 @@ from api.routes import (
     anomalies,
     case_page,
     cases,
+    conversation,
+    customer_page,
     customers,
     deadletters,
     device_page,
@@ -30,6 +32,7 @@ from api.routes import (
     feedback,
     fleet_page,
     health,
+    inbound,
     keys,
     knowledge,
     pages,
@@ -68,6 +71,11 @@ OPENAPI_TAGS = [
     {"name": "dead letters", "description": "Messages ingest refused (admin role)."},
     {"name": "api keys", "description": "Key management (admin role)."},
     {"name": "operations", "description": "Probes and Prometheus metrics; no credentials."},
+    {
+        "name": "inbound",
+        "description": "Customers' replies relayed by SMS, chat and LINE gateways: signed "
+        "with HMAC-SHA256 (X-Kizuki-Timestamp, X-Kizuki-Signature), no API key.",
+    },
 ]
 DESCRIPTION = """\
 Send an API key in `X-API-Key` or as `Authorization: Bearer <key>`. Roles: **viewer**
@@ -80,7 +88,9 @@ Errors are `application/problem+json` (RFC 9457); 422 lists each bad field in `e
 Case lists page with an opaque `cursor` that only fits the `sort` it was made for.
 Timestamps of records are ISO 8601 UTC; telemetry times are epoch seconds.
 """
-API_ROUTERS = (devices, anomalies, cases, customers, agents, knowledge, deadletters, keys)
+API_ROUTERS = (
+    devices, anomalies, cases, conversation, customers, agents, knowledge, deadletters, keys,
+)  # fmt: skip
 
 
 def create_app(
@@ -144,11 +154,13 @@ def _include_routes(app: FastAPI) -> None:
         )
     app.include_router(health.router)
     app.include_router(feedback.router)
+    app.include_router(inbound.router)
     app.include_router(web_auth.router)
     app.include_router(pages.router)
     app.include_router(fleet_page.router)
     app.include_router(case_page.router)
     app.include_router(device_page.router)
+    app.include_router(customer_page.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
 

@@ -69,6 +69,13 @@ def query(request: Request, **changes: str | None) -> str:
     return "?" + urlencode(params)
 
 
+def flash(request: Request, text: str, draft: str = "") -> None:
+    """A one-time notice for the next page this session renders (and a draft to keep)."""
+    request.session["flash"] = text[:500]
+    if draft:
+        request.session["draft"] = draft[:4000]
+
+
 def make_templates() -> Jinja2Templates:
     """The page templates with our filters installed."""
     templates = Jinja2Templates(directory=TEMPLATES)
@@ -103,6 +110,8 @@ def render(
         "term": lambda group, value: term(_, group, value),
         "title_of": lambda titles: localised(titles, locale),
         "csrf_token": csrf_token(request),
+        "flash": request.session.pop("flash", None),
+        "draft": request.session.pop("draft", ""),
     }
     return templates.TemplateResponse(request, name, base | context, status_code=status_code)
 

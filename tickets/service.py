@@ -12,7 +12,7 @@
   ``settings.cases.auto_resolve_after_s`` and queues an "all clear" notice; every
   ``settings.cases.reroute_every_s`` it also offers unassigned cases to the agents again
   (``tickets.queue``).
-* ``acknowledge/start/assign/add_note/resolve/close/reopen``: the lifecycle for the API;
+* ``acknowledge/start/assign/add_note/write/resolve/close/reopen``: the lifecycle for the API;
   errors are the ``tickets.lifecycle`` hierarchy (``CaseError`` and subclasses).
 """
 
@@ -34,10 +34,11 @@ from core.events import AnomalyEvent
 from core.metrics import CASES_OPENED, CASES_RESOLVED
 from core.profiles import DeviceProfile
 from tickets import cases as rules
-from tickets import lifecycle
+from tickets import conversation, lifecycle
 from tickets.anomalies import apply_repeat, new_case_values
+from tickets.fit import lacks
 from tickets.lifecycle import CaseError, CaseNotFound, InvalidTransition, UnknownAgent
-from tickets.models import Case, Device, MaintenanceWindow, Notification
+from tickets.models import Agent, Case, Device, MaintenanceWindow, Notification
 from tickets.outbox import enqueue, pull_forward
 from tickets.queue import route_queue
 from tickets.routing import need_of, route
@@ -45,6 +46,7 @@ from tickets.settings import TicketsConfig
 from tickets.snapshot import Telemetry, take_snapshot
 
 __all__ = [
+    "AgentMismatch",
     "CaseError",
     "CaseNotFound",
     "CaseService",
@@ -55,6 +57,10 @@ __all__ = [
 log = logging.getLogger(__name__)
 SYSTEM = "kizuki"
 RACE_RETRIES = 5
+
+
+class AgentMismatch(CaseError):
+    """Manual assignment to an agent who lacks the case's product, skill or language."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -282,12 +288,30 @@ class CaseService:
             lambda s, c, now: lifecycle.transition(s, c, "reopen", actor, now, reason=reason),
         )
 
-    def assign(self, case_id: int, agent_id: int | None, actor: str) -> Case:
-        """Assign to an active agent, or unassign with ``agent_id=None``."""
+    def assign(
+        self, case_id: int, agent_id: int | None, actor: str, override: str = ""
+    ) -> Case:
+        """Assign to an active agent, or unassign with ``agent_id=None``. An agent who
+        lacks the case's product line, skill or language is refused (``AgentMismatch``)
+        unless ``override`` says why; the reason goes on the timeline."""
         reason = f"assigned by {actor}" if agent_id is not None else f"unassigned by {actor}"
-        return self._act(
-            case_id, lambda s, c, now: lifecycle.assign(s, c, agent_id, actor, now, reason)
-        )
+
+        def act(session: Session, case: Case, now: datetime) -> None:
+            agent = session.get(Agent, agent_id) if agent_id is not None else None
+            missing = lacks(agent, need_of(case, self.profiles)) if agent is not None else []
+            if missing and not override.strip():
+                raise AgentMismatch(
+                    f"{agent.name if agent else agent_id} lacks {', '.join(missing)}: "
+                    "give a reason to assign anyway"
+                )
+            lifecycle.assign(session, case, agent_id, actor, now, reason)
+            if missing:
+                lifecycle.log(
+                    session, case, actor, "assign_override", now, lacks=missing,
+                    reason=override.strip(),
+                )  # fmt: skip
+
+        return self._act(case_id, act)
 
     def add_note(self, case_id: int, actor: str, text: str) -> Case:
         """A free-text note on the timeline."""
@@ -298,7 +322,13 @@ class CaseService:
 
         return self._act(case_id, act)
 
-    def _act(self, case_id: int, action: Callable[[Session, Case, datetime], None]) -> Case:
+    def write(self, case_id: int, actor: str, text: str, signature: str = "") -> Case:
+        """Write to the case's customer on their channel (``tickets.conversation.post``)."""
+        return self._act(
+            case_id, lambda s, c, now: conversation.post(s, c, actor, text, now, signature)
+        )
+
+    def _act(self, case_id: int, action: Callable[[Session, Case, datetime], Any]) -> Case:
         with self.session_factory.begin() as session:
             case = lifecycle.load(session, case_id)
             action(session, case, self._now())

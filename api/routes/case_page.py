@@ -6,27 +6,28 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Form, HTTPException, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import select
 
 from api.actions import ActionError, perform
 from api.case_chart import case_chart, chart_metric
 from api.deps import CtxDep, PageAgentForm, PageUser, SessionDep
+from api.desk import conversation, fits
 from api.explain import explain
 from api.i18n import pick_locale, translator
 from api.present import case_detail, customer_public
 from api.routes.cases import load_case, load_feedback
 from api.schemas import CaseDetail, NotificationPublic
 from api.schemas.common import MAX_ID
-from api.templating import render
+from api.templating import flash, render
 from api.timeline import timeline
 from core.cases import OPEN_STATUSES
 from tickets.kb import Article, KbError, load_article
 from tickets.lifecycle import TRANSITIONS
-from tickets.models import Agent
 
 router = APIRouter(include_in_schema=False)
-CaseId = Annotated[int, Path(ge=1, le=MAX_ID)]
-PageAction = Literal["acknowledge", "assign", "start", "note", "resolve", "close", "reopen"]
+CaseRef = Annotated[str, Path(max_length=40)]
+PageAction = Literal[
+    "acknowledge", "assign", "start", "note", "write", "resolve", "close", "reopen"
+]
 
 
 def allowed_actions(status: str) -> list[str]:
@@ -49,15 +50,23 @@ def _by_channel(detail: CaseDetail) -> dict[str, list[NotificationPublic]]:
     return grouped
 
 
+def case_number(ref: str) -> int:
+    """A case id from a URL: anything that is not one is a 404 (not a 422)."""
+    if not ref.isdigit() or not 1 <= int(ref) <= MAX_ID:
+        raise HTTPException(404, f"No case {ref!r}.")
+    return int(ref)
+
+
 @router.get("/cases/{case_id}", response_class=HTMLResponse)
 def case_page(
-    request: Request, user: PageUser, ctx: CtxDep, db: SessionDep, case_id: CaseId
+    request: Request, user: PageUser, ctx: CtxDep, db: SessionDep, case_id: CaseRef
 ) -> Response:
-    case = load_case(db, case_id)
+    number = case_number(case_id)
+    case = load_case(db, number)
     if case is None:
-        raise HTTPException(404, f"No case {case_id}.")
+        raise HTTPException(404, f"No case {number}.")
     locale, now = pick_locale(request, user.locale), ctx.now()
-    detail = case_detail(case, load_feedback(db, case_id), ctx.profiles, locale)
+    detail = case_detail(case, load_feedback(db, number), ctx.profiles, locale)
     customer = case.customer if user.has_role("agent") else None
     profile = ctx.profiles.get(case.model)
     return render(
@@ -68,7 +77,8 @@ def case_page(
         article=_article(case.kb_article, locale), by_channel=_by_channel(detail),
         customer=customer_public(customer) if customer else None,
         can_act=user.has_role("agent"), actions=allowed_actions(case.status),
-        agents=db.scalars(select(Agent).where(Agent.active).order_by(Agent.name)).all(),
+        agents=fits(db, case, ctx.profiles),
+        conv=conversation(db, case, translator(locale)("bot_name")),
     )  # fmt: skip
 
 
@@ -77,24 +87,33 @@ async def case_action(
     request: Request,
     who: PageAgentForm,
     ctx: CtxDep,
-    case_id: CaseId,
+    case_id: CaseRef,
     action: Annotated[PageAction, Path()],
     agent_id: Annotated[int | None, Form(ge=1, le=MAX_ID)] = None,
     text: Annotated[str, Form(max_length=4000)] = "",
+    override: Annotated[str, Form(max_length=500)] = "",
 ) -> Response:
+    """Do ``action``; a refusal that the case's state explains (already acknowledged, an
+    agent who does not fit, an SMS too long) comes back on the case page, not a dead end."""
+    number = case_number(case_id)
     kwargs: dict[str, object] = {}
     if action == "assign":
         if agent_id is None:
             raise HTTPException(422, "Pick an agent.")
-        kwargs["agent_id"] = agent_id
+        kwargs["agent_id"], kwargs["override"] = agent_id, override
     elif action == "note":
         if not text.strip():
             raise HTTPException(422, "Write a note first.")
         kwargs["text"] = text.strip()
     elif action in ("resolve", "close", "reopen"):
         kwargs["note"] = text.strip()
+    elif action == "write":
+        kwargs["text"], kwargs["signature"] = text, who.name
     try:
-        perform(ctx, case_id, action, who.actor, **kwargs)
+        perform(ctx, number, action, who.actor, **kwargs)
     except ActionError as exc:
-        raise HTTPException(exc.status, exc.detail) from None
-    return RedirectResponse(f"/cases/{case_id}", status_code=303)
+        if exc.status not in (409, 422):
+            raise HTTPException(exc.status, exc.detail) from None
+        flash(request, exc.detail, draft=text if action == "write" else "")
+    anchor = "#conversation" if action == "write" else ""
+    return RedirectResponse(f"/cases/{number}{anchor}", status_code=303)

@@ -132,8 +132,12 @@ def acknowledge(who: AgentRole, ctx: CtxDep, case_id: CaseId) -> CaseDetail:
     summary="Assign to an agent",
 )
 def assign(who: AgentRole, ctx: CtxDep, case_id: CaseId, body: AssignBody) -> CaseDetail:
-    """Give an open case to an active agent (404 if there is none with that id)."""
-    return _act(ctx, case_id, "assign", who.actor, agent_id=body.agent_id)
+    """Give an open case to an active agent (404 if there is none with that id). An agent
+    who lacks the case's product line, skill or language is refused (409) unless
+    ``override_reason`` says why; the reason goes on the timeline."""
+    return _act(
+        ctx, case_id, "assign", who.actor, agent_id=body.agent_id, override=body.override_reason
+    )
 
 
 @router.post(

@@ -165,6 +165,11 @@ class AnomaliesPublic(BaseModel):
 class AssignBody(BaseModel):
     model_config = body({"agent_id": 2})
     agent_id: IdIn = Field(ge=1, le=MAX_ID, description="The agent to assign the case to.")
+    override_reason: str = Field(
+        default="",
+        max_length=500,
+        description="Why an agent who lacks the product line, skill or language gets it.",
+    )
 
 
 class NoteBody(BaseModel):

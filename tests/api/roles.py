@@ -54,6 +54,8 @@ API = [
     _api("POST", CASE + "/resolve", "agent", {"note": "fixed"}),
     _api("POST", CASE + "/close", "agent", {}),
     _api("POST", CASE + "/reopen", "agent", {}),
+    _api("GET", CASE + "/messages", "agent"),
+    _api("POST", CASE + "/messages", "agent", {"text": "A technician calls tomorrow."}),
     _api("GET", "/customers", "agent"),
     _api("GET", "/customers/{customer_id}", "agent"),
     _api("GET", "/agents", "viewer"),
@@ -71,6 +73,7 @@ PAGES = [
     Row("GET", CASE, CASE, "viewer"),
     Row("GET", "/fleet", "/fleet?model=aircon-x1", "viewer"),
     Row("GET", "/devices/{device_id}", "/devices/ac-00001", "viewer"),
+    Row("GET", "/customers/{customer_id}", "/customers/c-0001", "agent"),
     *[
         Row("POST", ACTION, f"{CASE}/actions/{action}", "agent", FORM | extra)
         for action, extra in [
@@ -78,6 +81,7 @@ PAGES = [
             ("assign", {"agent_id": "1"}),
             ("start", {}),
             ("note", {"text": "checked"}),
+            ("write", {"text": "A technician calls tomorrow."}),
             ("resolve", {"text": "fixed"}),
             ("close", {}),
             ("reopen", {"text": "again"}),
@@ -92,6 +96,7 @@ PUBLIC = [
     Row("POST", "/logout", "/logout", "public", FORM, (303,)),
     Row("GET", "/feedback/{token}", "/feedback/forged", "public", public_codes=(400,)),
     Row("POST", "/feedback/{token}", "/feedback/forged", "public", FORM | {"vote": "up"}, (400,)),
+    Row("POST", "/hooks/inbound/{channel}", "/hooks/inbound/sms", "public", {}, (401,)),
     Row("GET", "/healthz", "/healthz", "public", public_codes=(200,)),
     Row("GET", "/readyz", "/readyz", "public", public_codes=(200,)),
     Row("GET", "/metrics", "/metrics", "public", public_codes=(200,)),
