@@ -13,11 +13,11 @@ from sqlalchemy.orm import Session
 from api.queries import open_case_counts
 from core.profiles import DeviceProfile
 from tickets.conversation import thread
+from tickets.fit import lacks
 from tickets.kb import KbError
 from tickets.models import Agent, Case, Customer, Message
 from tickets.outbox import first_contact
 from tickets.registry import language_of
-from tickets.fit import lacks
 from tickets.routing import need_of
 from tickets.selfservice import BOT, answer_text
 
@@ -92,9 +92,7 @@ class Fit:
         return not self.problems
 
 
-def fits(
-    db: Session, case: Case, profiles: Mapping[str, DeviceProfile]
-) -> list[Fit]:
+def fits(db: Session, case: Case, profiles: Mapping[str, DeviceProfile]) -> list[Fit]:
     """Every active agent with their load and what they lack for ``case`` (product line,
     skill, language); fitting agents first, then by load."""
     need = need_of(case, profiles)

@@ -30,13 +30,14 @@ from tickets.kb import ALL_CLEAR, GENERIC, article_ids, load_article
 ASKS = Path(__file__).with_name("kb") / "asks.yaml"
 MIN_SCORE = 2.0
 MIN_MARGIN = 0.15  # the runner-up must score below (1 - MIN_MARGIN) x the best
-EN_STOP = frozenset(
+STOPWORDS = (
     "a an the and or but is are was were be been it its this that my our your i we you "
     "of to in on at for with from by as do does did not no so very much more less than "
-    "what why how when can could should would will there here has have had me us".split()
+    "what why how when can could should would will there here has have had me us "
     # the product itself: every candidate is about it, so it tells answers apart by chance
-    + "aircon conditioner pump heater product unit".split()
+    "aircon conditioner pump heater product unit"
 )
+EN_STOP = frozenset(STOPWORDS.split())
 JA_POS = ("名詞", "動詞", "形容詞")
 JA_STOP = frozenset(
     {"する", "いる", "なる", "ある", "れる", "られる", "の", "こと", "よう"}
@@ -68,8 +69,8 @@ def tokens(text: str, locale: str) -> list[str]:
     if locale == "ja":
         found = []
         for token in _janome().tokenize(text):
-            pos = token.part_of_speech.split(",")  # type: ignore[union-attr]
-            base = token.base_form if token.base_form != "*" else token.surface  # type: ignore[union-attr]
+            pos = token.part_of_speech.split(",")
+            base = token.base_form if token.base_form != "*" else token.surface
             if pos[0] in JA_POS and pos[1] not in ("非自立", "数") and base not in JA_STOP:
                 found.append(base.lower())
         return found

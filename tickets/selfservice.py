@@ -40,7 +40,9 @@ PERSON = {
         r"engineer|visit|appointment|schedule|invoice|bill|billing|cancel|contract|refund)\b",
         re.IGNORECASE,
     ),
-    "ja": re.compile(r"担当|人と|オペレーター|電話|話したい|技術者|訪問|いつ来|請求|解約|契約|返金"),
+    "ja": re.compile(
+        r"担当|人と|オペレーター|電話|話したい|技術者|訪問|いつ来|請求|解約|契約|返金"
+    ),
 }
 THANKS = {
     "en": re.compile(r"^\W*(thanks?|thank you|ok(ay)?|great|got it)\b", re.IGNORECASE),
@@ -65,9 +67,7 @@ class Reply:
     reason: str = ""
 
 
-def decide(
-    text: str, locale: str, model: str, profiles: Mapping[str, DeviceProfile]
-) -> Reply:
+def decide(text: str, locale: str, model: str, profiles: Mapping[str, DeviceProfile]) -> Reply:
     """Answer with an article or hand off (pure: no database)."""
     lang = "ja" if locale == "ja" else "en"
     if PERSON[lang].search(text):

@@ -288,9 +288,7 @@ class CaseService:
             lambda s, c, now: lifecycle.transition(s, c, "reopen", actor, now, reason=reason),
         )
 
-    def assign(
-        self, case_id: int, agent_id: int | None, actor: str, override: str = ""
-    ) -> Case:
+    def assign(self, case_id: int, agent_id: int | None, actor: str, override: str = "") -> Case:
         """Assign to an active agent, or unassign with ``agent_id=None``. An agent who
         lacks the case's product line, skill or language is refused (``AgentMismatch``)
         unless ``override`` says why; the reason goes on the timeline."""

@@ -50,9 +50,7 @@ class MessageBody(BaseModel):
 class InboundBody(BaseModel):
     """A customer's message relayed by an SMS, chat or LINE gateway."""
 
-    model_config = body(
-        {"from": "+819012345678", "text": "The pump is rattling.", "case_id": 42}
-    )
+    model_config = body({"from": "+819012345678", "text": "The pump is rattling.", "case_id": 42})
     sender: str = Field(alias="from", min_length=3, max_length=320)
     text: str = Field(min_length=1, max_length=4000)
     case_id: IdIn | None = Field(default=None, ge=1, le=2**31 - 1)

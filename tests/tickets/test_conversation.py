@@ -12,8 +12,8 @@ from sqlalchemy import select
 
 from core.profiles import load_profiles
 from tests.conftest import free_port
-from tests.tickets.test_dispatcher import body_of
 from tests.tickets.conftest import FakeClock, make_event
+from tests.tickets.test_dispatcher import body_of
 from tickets import sms
 from tickets.conversation import ConversationError, Inbound, NoMatchingCase, post, thread
 from tickets.dispatcher import Dispatcher
