@@ -16,6 +16,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from api.auth import create_api_key
 from api.context import AppContext
 from api.deps import single_query_values
+from api.docs_page import install_docs
 from api.errors import install_error_handlers
 from api.openapi import install_openapi
 from api.routes import (
@@ -115,7 +116,7 @@ def create_app(
         version="0.1.0",
         summary="Proactive-service engine: devices, telemetry, anomalies and service cases.",
         description=DESCRIPTION,
-        docs_url="/api/docs",
+        docs_url=None,  # api.docs_page serves it with local assets
         redoc_url=None,
         openapi_url="/api/v1/openapi.json",
         openapi_tags=OPENAPI_TAGS,
@@ -131,6 +132,7 @@ def create_app(
     _add_middleware(app, config)
     _include_routes(app)
     install_openapi(app)
+    install_docs(app, "/api/v1/openapi.json")
     _bootstrap(config, session_factory)
     return app
 

@@ -4,6 +4,7 @@ page, skill-aware assignment and actions that never end on a dead-end page."""
 from __future__ import annotations
 
 import json
+import re
 import time
 from typing import Any
 
@@ -161,3 +162,11 @@ def test_switching_language_keeps_the_queue_filters(client: httpx.Client) -> Non
     response = client.post("/me/locale", data=form)
     assert response.headers["location"] == "/cases?severity=high"
     client.post("/me/locale", data=form | {"locale": "en"})
+
+
+def test_the_api_docs_need_nothing_from_the_internet(client: httpx.Client) -> None:
+    page = client.get("/api/docs").text
+    sources = re.findall(r'(?:src|href)="([^"]+)"', page) + re.findall(r"url: '([^']+)'", page)
+    assert sources and all(s.startswith("/") for s in sources), sources
+    for asset in sources:
+        assert client.get(asset).status_code == 200, asset
