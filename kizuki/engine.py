@@ -28,10 +28,13 @@ from ingest.mqtt import MqttIngest
 from ingest.settings import IngestConfig
 from ingest.stores import open_deadletters, open_store
 from kizuki.config import Settings
+from tickets.conversation import Inbound
 from tickets.db import make_session_factory, migrate
 from tickets.directory import DbDeviceDirectory
 from tickets.dispatcher import Dispatcher
 from tickets.feedback import false_positives
+from tickets.inbound_mail import MailEndpoint
+from tickets.inbox import Accepted, accept
 from tickets.service import CaseService
 from tickets.settings import TicketsConfig
 
@@ -63,8 +66,11 @@ class Engine:
         with_api: bool = True,
         clock: Callable[[], float] = time.time,
         batch_listeners: Sequence[Callable[[Sequence[Reading]], None]] = (),
+        app_hooks: Sequence[Callable[[Any], None]] = (),
     ) -> None:
         self.settings = settings
+        self.app_hooks = tuple(app_hooks)
+        self.mail: MailEndpoint | None = None
         self.batch_listeners = tuple(batch_listeners)
         self.mqtt_url = mqtt_url
         self.with_api = with_api
@@ -119,7 +125,10 @@ class Engine:
                 case_service=self.cases,
                 clock=self.clock,
             )
+            for hook in self.app_hooks:
+                hook(app)
             self._start_api(app)
+        self._start_mail()
         self.ingest.start()
         self._spawn("dispatcher", lambda: self.dispatcher.run_forever(self._stop))
         self._spawn("housekeeping", self._housekeeping)
@@ -131,6 +140,8 @@ class Engine:
             self.ingest.stop()
         for thread in self._threads:
             thread.join(timeout=10)
+        if self.mail is not None:
+            self.mail.stop()
         if self._api_server is not None:
             self._api_server.should_exit = True
             if self._api_thread is not None:
@@ -248,6 +259,29 @@ class Engine:
                 )
             time.sleep(0.05)
         self._api_thread = thread
+
+    def _start_mail(self) -> None:
+        """The SMTP endpoint for customers' e-mail replies, if ``inbound.smtp_port``."""
+        inbound = self.settings.inbound
+        if not inbound.smtp_port:
+            return
+
+        def accept_mail(message: Inbound) -> Accepted:
+            return accept(
+                self.session_factory, self.profiles, message, self.clock, inbound.self_service
+            )
+
+        endpoint = MailEndpoint(
+            accept_mail, inbound.smtp_host, inbound.smtp_port, inbound.max_bytes
+        )
+        try:
+            endpoint.start()
+        except (OSError, RuntimeError) as exc:
+            raise EngineError(
+                f"SMTP endpoint cannot listen on {inbound.smtp_host}:{inbound.smtp_port} "
+                f"({exc}); set KIZUKI_INBOUND__SMTP_PORT to a free port or 0"
+            ) from None
+        self.mail = endpoint
 
     def _spawn(self, name: str, target: Callable[[], None]) -> None:
         thread = threading.Thread(target=target, name=name, daemon=True)

@@ -52,7 +52,11 @@ def check_api_port(settings: Settings) -> None:
 
 
 def start_engine(
-    settings: Settings, mqtt_url: str, with_api: bool = True, clock: Any = None
+    settings: Settings,
+    mqtt_url: str,
+    with_api: bool = True,
+    clock: Any = None,
+    app_hooks: tuple[Any, ...] = (),
 ) -> Any:
     """Open storage and start every part; translate start-up failures into one line.
 
@@ -66,11 +70,11 @@ def start_engine(
     if with_api:
         check_api_port(settings)
     if clock is None:
-        engine = Engine(settings, mqtt_url, with_api=with_api)
+        engine = Engine(settings, mqtt_url, with_api=with_api, app_hooks=app_hooks)
     else:
         listeners = [clock.observe] if isinstance(clock, ReplayClock) else []
         engine = Engine(settings, mqtt_url, with_api=with_api, clock=clock,
-                        batch_listeners=listeners)  # fmt: skip
+                        batch_listeners=listeners, app_hooks=app_hooks)  # fmt: skip
     try:
         engine.open_storage()
         engine.start()

@@ -29,6 +29,7 @@ from tickets.kb import ALL_CLEAR, GENERIC, article_ids, load_article
 
 ASKS = Path(__file__).with_name("kb") / "asks.yaml"
 MIN_SCORE = 2.0
+PREFER_MIN_SCORE = 1.0  # the case's own article needs less evidence (see best_answer)
 MIN_MARGIN = 0.15  # the runner-up must score below (1 - MIN_MARGIN) x the best
 STOPWORDS = (
     "a an the and or but is are was were be been it its this that my our your i we you "
@@ -110,8 +111,13 @@ def scores(question: str, locale: str) -> dict[str, float]:
     return {article: float(value) for article, value in zip(ids, values, strict=True)}
 
 
-def best_answer(question: str, locale: str, candidates: set[str]) -> Answer | None:
-    """The candidate article that answers ``question``, or None when unsure."""
+def best_answer(
+    question: str, locale: str, candidates: set[str], prefer: str = ""
+) -> Answer | None:
+    """The candidate article that answers ``question``, or None when unsure. ``prefer``
+    (the customer's case's article) wins when it is one of the two best and scores at
+    least ``PREFER_MIN_SCORE``: what the case is about settles a near tie or a short
+    question."""
     ranked = sorted(
         ((s, a) for a, s in scores(question, locale).items() if a in candidates), reverse=True
     )
@@ -119,6 +125,9 @@ def best_answer(question: str, locale: str, candidates: set[str]) -> Answer | No
         return None
     best, article = ranked[0]
     runner_up = ranked[1][0] if len(ranked) > 1 else 0.0
+    for score, name in ranked[:2]:
+        if name == prefer and score >= PREFER_MIN_SCORE:
+            return Answer(name, score, max(s for s, a in ranked if a != name) if runner_up else 0.0)
     if best < MIN_SCORE or runner_up > best * (1 - MIN_MARGIN):
         return None
     return Answer(article, best, runner_up)

@@ -67,14 +67,21 @@ class Reply:
     reason: str = ""
 
 
-def decide(text: str, locale: str, model: str, profiles: Mapping[str, DeviceProfile]) -> Reply:
-    """Answer with an article or hand off (pure: no database)."""
+def decide(
+    text: str,
+    locale: str,
+    model: str,
+    profiles: Mapping[str, DeviceProfile],
+    case_article: str = "",
+) -> Reply:
+    """Answer with an article or hand off (pure: no database). ``case_article`` (the
+    open case's own article) wins a near tie: it is what the customer was told about."""
     lang = "ja" if locale == "ja" else "en"
     if PERSON[lang].search(text):
         return Reply("handed_off", reason="asked for a person")
     if THANKS[lang].search(text.strip()):
         return Reply("handed_off", reason="no question to answer")
-    found = best_answer(text, lang, product_articles(profiles, model))
+    found = best_answer(text, lang, product_articles(profiles, model), prefer=case_article)
     if found is None:
         return Reply("handed_off", reason="no clear answer in the knowledge base")
     return Reply("answered", article=found.article, reason=f"BM25 {found.score:.2f}")
@@ -120,7 +127,7 @@ def respond(
     if person_involved(session, case.id):
         return Reply("quiet", reason="a person has the conversation")
     locale = case.customer.locale if case.customer else "en"
-    reply = decide(message.body, locale, case.model, profiles)
+    reply = decide(message.body, locale, case.model, profiles, case.kb_article)
     if reply.outcome == "answered":
         channel = _channel(case)
         try:

@@ -104,7 +104,10 @@ PUBLIC = [
     Row("GET", "/api/docs", "/api/docs", "public", public_codes=(200,)),
     Row("GET", "/docs/oauth2-redirect", "/docs/oauth2-redirect", "public", public_codes=(200,)),
     Row(
-        "GET", "/api/docs-assets/{path}", "/api/docs-assets/swagger-ui-bundle.js", "public",
+        "GET",
+        "/api/docs-assets/{path}",
+        "/api/docs-assets/swagger-ui-bundle.js",
+        "public",
         public_codes=(200,),
     ),  # fmt: skip
     Row("GET", "/static/{path}", "/static/kizuki.css", "public", public_codes=(200,)),

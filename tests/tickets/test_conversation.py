@@ -189,3 +189,12 @@ def test_answer_accuracy_on_the_labelled_questions() -> None:
     assert result.accuracy >= 0.85, result.misses
     assert all(correct / total >= 0.8 for correct, total in result.by_locale.values())
     assert 0.15 <= result.handoff_rate <= 0.35
+
+
+def test_the_customers_own_case_settles_a_near_tie() -> None:
+    from tickets.selfservice import decide
+
+    question = "風が弱いです"  # weak airflow: a clogged filter or a refrigerant leak?
+    assert decide(question, "ja", "aircon-x1", PROFILES).outcome == "handed_off"
+    with_case = decide(question, "ja", "aircon-x1", PROFILES, case_article="ac-filter-clog")
+    assert (with_case.outcome, with_case.article) == ("answered", "ac-filter-clog")
