@@ -104,3 +104,18 @@ def fits(db: Session, case: Case, profiles: Mapping[str, DeviceProfile]) -> list
             problems.append("capacity")
         found.append(Fit(agent, load.get(agent.id, 0), problems))
     return sorted(found, key=lambda f: (not f.fits, f.load, f.agent.name))
+
+
+def awaiting_reply(db: Session, case_ids: list[int]) -> set[int]:
+    """Of ``case_ids``, those whose latest message is the customer's (nobody answered)."""
+    if not case_ids:
+        return set()
+    latest: dict[int, str] = {}
+    rows = db.execute(
+        select(Message.case_id, Message.direction)
+        .where(Message.case_id.in_(case_ids), Message.author != BOT)
+        .order_by(Message.at, Message.id)
+    )
+    for case_id, direction in rows:
+        latest[case_id] = direction
+    return {case_id for case_id, direction in latest.items() if direction == "in"}

@@ -37,6 +37,7 @@ from api.routes import (
     keys,
     knowledge,
     pages,
+    queue_actions,
     web_auth,
 )
 from api.security import LoginThrottle, SecurityHeaders
@@ -158,6 +159,7 @@ def _include_routes(app: FastAPI) -> None:
     app.include_router(feedback.router)
     app.include_router(inbound.router)
     app.include_router(web_auth.router)
+    app.include_router(queue_actions.router)
     app.include_router(pages.router)
     app.include_router(fleet_page.router)
     app.include_router(case_page.router)

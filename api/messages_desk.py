@@ -49,11 +49,12 @@ DESK_MESSAGES: dict[str, tuple[str, str]] = {
     "new_reply": ("new reply", "新着返信"),
     "shortcuts": (
         "Keys: / search · j/k move · Enter open · a acknowledge · r write",
-        "キー: / 検索 · j/k 移動 · Enter 開く · a 確認 · r 返信",
+        "キー: / 検索 · j/k 移動 · ⏎ 開く · a 確認 · r 返信",
     ),
     "ch_whatsapp": ("WhatsApp", "WhatsApp"),
     "profile": ("Profile", "プロフィール"),
     "tier": ("Tier", "契約区分"),
+    "apply": ("Apply", "実行"),
     "capacity_full": ("at capacity", "上限到達"),
     "skill_aircon-maintenance": ("aircon maintenance", "エアコン保守"),
     "skill_aircon-repair": ("aircon repair", "エアコン修理"),

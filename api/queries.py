@@ -20,7 +20,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session, selectinload
 from api.schemas.common import MAX_ID
 from core.cases import OPEN_STATUSES
 from core.events import SEVERITIES as ALL_SEVERITIES
-from tickets.models import Case, UtcDateTime
+from tickets.models import Case, ContactPoint, Customer, UtcDateTime
 
 SORTS: dict[str, InstrumentedAttribute[Any]] = {
     "sla_due_at": Case.sla_due_at,
@@ -60,9 +60,12 @@ class CaseFilter:
     model: str | None = None
     failure_mode: str | None = None
     device_id: str | None = None
+    text: str | None = None  # search: see ``search_clause``
 
     def where(self) -> list[ColumnElement[bool]]:
         clauses: list[ColumnElement[bool]] = []
+        if self.text and self.text.strip():
+            clauses.append(search_clause(self.text))
         if self.status:
             clauses.append(Case.status.in_(self.status))
         if self.severity:
@@ -79,6 +82,32 @@ class CaseFilter:
             if value:
                 clauses.append(column == value)
         return clauses
+
+
+def search_clause(text: str) -> ColumnElement[bool]:
+    """Cases matching ``text``: its number ("#12" or "12"), or a case-insensitive
+    substring of the title, device, failure mode, external ticket id, or the customer's
+    id, name or contact points. A plain LIKE scan: fine for a service desk's thousands
+    of cases, not a full-text index."""
+    needle = text.strip().lstrip("#")
+    escaped = needle.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    pattern = f"%{escaped}%"
+
+    def like(column: Any) -> ColumnElement[bool]:
+        return func.lower(column).like(pattern, escape="\\")
+
+    people = select(Customer.id).where(
+        or_(like(Customer.id), like(Customer.name), Customer.id.in_(
+            select(ContactPoint.customer_id).where(like(ContactPoint.url))
+        ))
+    )  # fmt: skip
+    clauses = [
+        like(Case.title), like(Case.device_id), like(Case.failure_mode), like(Case.model),
+        like(Case.external_ref), Case.customer_id.in_(people),
+    ]  # fmt: skip
+    if (number := parse_id(needle)) is not None:
+        clauses.append(Case.id == number)
+    return or_(*clauses)
 
 
 @dataclass

@@ -61,7 +61,8 @@ def _free_port() -> int:
 
 def mixed_channels(manifest: dict[str, Any]) -> dict[str, Any]:
     """Give the demo's customers e-mail, SMS or LINE (in turn), so a visitor sees each
-    channel; in log mode every notice is written to the outbox tagged with its channel."""
+    channel (in log mode a notice is written to the outbox; the notice keeps the channel
+    it is for, and /demo/inbox shows it in that channel's form)."""
     customers = []
     for i, customer in enumerate(manifest.get("customers") or []):
         cid = str(customer["id"])

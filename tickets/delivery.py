@@ -76,9 +76,8 @@ def is_urgent(row: Notification) -> bool:
 
 def target_for(row: Notification, settings: TicketsConfig) -> Target | None:
     """The row's current contact point (or the log channel in log mode)."""
-    if settings.notify.mode == "log":  # written to the outbox, tagged with its channel
-        contact = row.contact_point
-        return Target("log", "log://", contact.channel if contact else "log", contact)
+    if settings.notify.mode == "log":
+        return Target("log", "log://", "log", row.contact_point)
     contact = row.contact_point
     if contact is None or not contact.enabled:
         after = contact.preference if contact else None

@@ -56,3 +56,59 @@
   });
   count();
 })();
+
+// The queue: live updates (the same URL, so every filter is kept), select all, and keys.
+(function () {
+  var layout = document.querySelector("[data-live]");
+  var table = document.getElementById("queue-table");
+  if (layout && table) {
+    setInterval(function () {
+      if (document.hidden || document.querySelector("#queue-table input:checked")) return;
+      fetch(window.location.href, { headers: { "Accept": "text/html" }, credentials: "same-origin" })
+        .then(function (r) { return r.ok ? r.text() : null; })
+        .then(function (html) {
+          if (!html) return;
+          var fresh = new DOMParser().parseFromString(html, "text/html");
+          var body = fresh.querySelector("#queue-table tbody");
+          var current = document.querySelector("#queue-table tbody");
+          if (body && current && body.innerHTML !== current.innerHTML) {
+            current.innerHTML = body.innerHTML;
+            document.dispatchEvent(new Event("kizuki:queue-updated"));
+          }
+        })
+        .catch(function () {});
+    }, Number(layout.dataset.live || 20) * 1000);
+  }
+  var all = document.getElementById("select-all");
+  if (all) all.addEventListener("change", function () {
+    document.querySelectorAll("#queue-table input[name=case_id]").forEach(function (box) {
+      box.checked = all.checked;
+    });
+  });
+  var row = -1;
+  function rows() { return Array.prototype.slice.call(document.querySelectorAll("tr.case-row")); }
+  function mark(i) {
+    var list = rows();
+    if (!list.length) return;
+    row = Math.max(0, Math.min(i, list.length - 1));
+    list.forEach(function (r, k) { r.classList.toggle("current", k === row); });
+    list[row].scrollIntoView({ block: "nearest" });
+  }
+  document.addEventListener("keydown", function (e) {
+    var t = e.target;
+    if (e.ctrlKey || e.metaKey || e.altKey) return;
+    if (t && (t.tagName === "INPUT" || t.tagName === "TEXTAREA" || t.tagName === "SELECT")) return;
+    var search = document.getElementById("search");
+    var reply = document.getElementById("reply-text");
+    if (e.key === "/" && search) { e.preventDefault(); search.focus(); }
+    else if (e.key === "j") mark(row + 1);
+    else if (e.key === "k") mark(row - 1);
+    else if (e.key === "Enter" && row >= 0) {
+      var link = rows()[row] && rows()[row].querySelector("a.case-title");
+      if (link) link.click();
+    } else if (e.key === "a") {
+      var ack = document.querySelector("button[data-action=acknowledge]");
+      if (ack) ack.click();
+    } else if (e.key === "r" && reply) { e.preventDefault(); reply.focus(); }
+  });
+})();

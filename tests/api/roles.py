@@ -88,6 +88,20 @@ PAGES = [
         ]
     ],
     Row("POST", "/me/locale", "/me/locale", "viewer", FORM | {"locale": "en"}),
+    Row(
+        "POST",
+        "/cases/bulk",
+        "/cases/bulk",
+        "agent",
+        FORM | {"action": "acknowledge", "case_id": "{case_id}"},
+    ),
+    Row(
+        "POST",
+        "/cases/new",
+        "/cases/new",
+        "agent",
+        FORM | {"device_id": "ac-00003", "failure_mode": "sensor_fault", "text": "customer called"},
+    ),
 ]
 PUBLIC = [
     Row("GET", "/", "/", "public", public_codes=(303,)),
