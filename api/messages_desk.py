@@ -55,6 +55,7 @@ DESK_MESSAGES: dict[str, tuple[str, str]] = {
     "profile": ("Profile", "プロフィール"),
     "tier": ("Tier", "契約区分"),
     "apply": ("Apply", "実行"),
+    "flash_already": ("This case is already {status}.", "このケースはすでに{status}です。"),
     "capacity_full": ("at capacity", "上限到達"),
     "skill_aircon-maintenance": ("aircon maintenance", "エアコン保守"),
     "skill_aircon-repair": ("aircon repair", "エアコン修理"),

@@ -85,11 +85,13 @@ class CaseFilter:
 
 
 def search_clause(text: str) -> ColumnElement[bool]:
-    """Cases matching ``text``: its number ("#12" or "12"), or a case-insensitive
+    """Cases matching ``text``: "#12" is case 12; otherwise its number or a case-insensitive
     substring of the title, device, failure mode, external ticket id, or the customer's
     id, name or contact points. A plain LIKE scan: fine for a service desk's thousands
     of cases, not a full-text index."""
     needle = text.strip().lstrip("#")
+    if text.strip().startswith("#") and (number := parse_id(needle)) is not None:
+        return Case.id == number  # "#12" is case 12, not every title with a 12 in it
     escaped = needle.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     pattern = f"%{escaped}%"
 

@@ -36,7 +36,7 @@ def open_by_hand(
     why = Explanation("", "", 0.0, 0.0, detectors=("manual",), text=note)
     event = AnomalyEvent(
         device_id=device_id, model=model, failure_mode=failure_mode, kind="anomaly", ts=now,
-        started_at=now, severity=severity, score=0.0, why=why,  # type: ignore[arg-type]
+        started_at=now, severity=severity, score=0.0, why=why,
     )  # fmt: skip
     outcome = service.handle(event)
     if outcome.case_id is None:

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Form, HTTPException, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from api.actions import ActionError, perform
+from api.auth import Principal
 from api.case_chart import case_chart, chart_metric
 from api.deps import CtxDep, PageAgentForm, PageUser, SessionDep
 from api.desk import conversation, fits
@@ -82,6 +83,19 @@ def case_page(
     )  # fmt: skip
 
 
+def _refusal(
+    request: Request, ctx: CtxDep, who: Principal, number: int, action: str, exc: ActionError
+) -> str:
+    """Why an action was not done, in the reader's language where we know the shape."""
+    if exc.status != 409 or action not in TRANSITIONS:
+        return exc.detail
+    _ = translator(pick_locale(request, who.locale))
+    with ctx.session_factory() as db:
+        case = load_case(db, number)
+    status = case.status if case is not None else ""
+    return _("flash_already", status=_(status)) if status else exc.detail
+
+
 @router.post("/cases/{case_id}/actions/{action}")
 async def case_action(
     request: Request,
@@ -114,6 +128,7 @@ async def case_action(
     except ActionError as exc:
         if exc.status not in (409, 422):
             raise HTTPException(exc.status, exc.detail) from None
-        flash(request, exc.detail, draft=text if action == "write" else "")
+        draft = text if action == "write" else ""
+        flash(request, _refusal(request, ctx, who, number, action, exc), draft=draft)
     anchor = "#conversation" if action == "write" else ""
     return RedirectResponse(f"/cases/{number}{anchor}", status_code=303)

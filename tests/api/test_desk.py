@@ -118,7 +118,7 @@ def test_a_repeated_action_shows_the_case_with_a_notice(client: httpx.Client, wo
         response = client.post(f"/cases/{case_id}/actions/acknowledge", data={"csrf_token": token})
         assert response.status_code == 303 and response.headers["location"] == f"/cases/{case_id}"
     page = client.get(f"/cases/{case_id}", headers=HTML).text
-    assert 'id="flash"' in page and "it is acknowledged" in page
+    assert 'id="flash"' in page and "This case is already acknowledged." in page
     assert 'id="flash"' not in client.get(f"/cases/{case_id}", headers=HTML).text  # once
 
 
@@ -170,3 +170,52 @@ def test_the_api_docs_need_nothing_from_the_internet(client: httpx.Client) -> No
     assert sources and all(s.startswith("/") for s in sources), sources
     for asset in sources:
         assert client.get(asset).status_code == 200, asset
+
+
+def test_search_finds_cases_by_customer_device_and_number(
+    client: httpx.Client, world: World
+) -> None:
+    log_in(client, "agent")
+
+    def found(q: str) -> set[int]:
+        page = client.get("/cases", params={"q": q, "status": "all"}, headers=HTML).text
+        return {int(n) for n in re.findall(r'data-case-id="(\d+)"', page)}
+
+    assert found("yamada") == {world.cases["filter"], world.cases["bearing"]}  # customer name
+    assert found("PUMP-0001") == {world.cases["bearing"]}  # device, any case
+    assert found(f"#{world.cases['refrigerant']}") == {world.cases["refrigerant"]}
+    assert found("+441234") == {world.cases["refrigerant"]}  # a contact point
+    assert found("100%_") == set()  # LIKE wildcards are searched for, not expanded
+
+
+def test_bulk_acknowledge_reports_what_it_skipped(client: httpx.Client, world: World) -> None:
+    log_in(client, "agent")
+    first = open_case_reaching(world, "email", "mailto://bulk1@example.com")
+    second = open_case_reaching(world, "email", "mailto://bulk2@example.com")
+    back = "/cases?severity=low&q=ac-t"
+    token = csrf_of(client.get(back, headers=HTML).text)
+    form = {"csrf_token": token, "action": "acknowledge", "case_id": [first, second], "back": back}
+    response = client.post("/cases/bulk", data=form)
+    assert response.status_code == 303 and response.headers["location"] == back
+    page = client.get(back, headers=HTML).text
+    assert "2 case(s) updated." in page
+    client.post("/cases/bulk", data=form)
+    assert "0 case(s) updated. 2 skipped" in client.get(back, headers=HTML).text
+
+
+def test_an_agent_opens_a_case_by_hand_for_a_silent_device(
+    client: httpx.Client, world: World
+) -> None:
+    log_in(client, "agent")
+    token = csrf_of(client.get("/cases", headers=HTML).text)
+    form = {
+        "csrf_token": token, "device_id": "ac-00004", "failure_mode": "sensor_fault",
+        "severity": "high", "text": "Customer called: the unit shows no display.",
+    }  # fmt: skip
+    response = client.post("/cases/new", data=form)
+    assert response.status_code == 303
+    page = client.get(response.headers["location"], headers=HTML).text
+    assert "Customer called: the unit shows no display." in page
+    assert 'data-kind="opened_by_hand"' in page
+    unknown = client.post("/cases/new", data=form | {"device_id": "nope"}, headers=HTML)
+    assert unknown.status_code == 404
