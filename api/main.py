@@ -37,6 +37,7 @@ from api.routes import (
     keys,
     knowledge,
     pages,
+    profile,
     queue_actions,
     web_auth,
 )
@@ -159,6 +160,7 @@ def _include_routes(app: FastAPI) -> None:
     app.include_router(feedback.router)
     app.include_router(inbound.router)
     app.include_router(web_auth.router)
+    app.include_router(profile.router)
     app.include_router(queue_actions.router)
     app.include_router(pages.router)
     app.include_router(fleet_page.router)

@@ -55,6 +55,8 @@ DESK_MESSAGES: dict[str, tuple[str, str]] = {
     "profile": ("Profile", "プロフィール"),
     "tier": ("Tier", "契約区分"),
     "apply": ("Apply", "実行"),
+    "profile_saved": ("Profile saved.", "プロフィールを保存しました。"),
+    "time_now": ("Now", "現在時刻"),
     "flash_already": ("This case is already {status}.", "このケースはすでに{status}です。"),
     "capacity_full": ("at capacity", "上限到達"),
     "skill_aircon-maintenance": ("aircon maintenance", "エアコン保守"),

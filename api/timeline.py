@@ -147,8 +147,12 @@ def _message(d: dict[str, Any], _: Tr, locale: str) -> list[Line]:
     return via + ([Line(str(d["text"]), note=True)] if d.get("text") else [])
 
 
+LACK_TERMS = {"skill": "skill", "language": "lang", "product": "pl"}
+
+
 def _override(d: dict[str, Any], _: Tr, locale: str) -> list[Line]:
-    lacks = ", ".join(str(x).split(":", 1)[-1] for x in d.get("lacks") or [])
+    parts = [str(x).partition(":") for x in d.get("lacks") or []]
+    lacks = ", ".join(term(_, LACK_TERMS.get(kind, kind), value) for kind, _s, value in parts)
     return [Line(_("tl_lacks", what=lacks)), Line(str(d.get("reason", "")), note=True)]
 
 

@@ -194,6 +194,34 @@ def bench(
     runpy.run_path(str(script), run_name="__main__")
 
 
+@app.command("evaluate-answers")
+def evaluate_answers(
+    questions: Annotated[
+        Path | None,
+        typer.Option(help="Labelled questions (YAML); default: the set shipped with Kizuki."),
+    ] = None,
+    show_misses: Annotated[bool, typer.Option(help="List the questions it got wrong.")] = True,
+) -> None:
+    """Measure self-service: answer accuracy on labelled customer questions (English and
+    Japanese) and how often it hands the customer to a person."""
+    from core.profiles import load_profiles
+    from tickets.selfservice import EVAL_SET, evaluate
+
+    try:
+        result = evaluate(load_profiles(), questions or EVAL_SET)
+    except (OSError, KeyError, TypeError) as exc:
+        raise CliError(f"cannot read labelled questions: {exc}") from None
+    typer.echo(f"self-service answers on {result.total} labelled questions")
+    for locale, (correct, total) in sorted(result.by_locale.items()):
+        typer.echo(f"  {locale}: {correct}/{total} right ({correct / total:.1%})")
+    typer.echo(f"  accuracy:     {result.accuracy:.1%}")
+    typer.echo(f"  hand-off rate: {result.handoff_rate:.1%} ({result.handed_off} to a person)")
+    if show_misses and result.misses:
+        typer.echo("missed:")
+        for line in result.misses:
+            typer.echo(f"  {line}")
+
+
 @app.command()
 def version() -> None:
     """Print the version."""

@@ -129,7 +129,8 @@ def _eta(why: Mapping[str, Any], timezone: str) -> str:
     eta = why.get("eta_ts")
     if not isinstance(eta, int | float):
         return ""
-    return datetime.fromtimestamp(eta, UTC).astimezone(zone(timezone)).strftime("%Y-%m-%d %H:%M")
+    local = datetime.fromtimestamp(eta, UTC).astimezone(zone(timezone))
+    return local.strftime("%Y-%m-%d %H:%M %Z")  # the zone named: the reader may travel
 
 
 def zone(name: str) -> ZoneInfo:

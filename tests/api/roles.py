@@ -88,6 +88,8 @@ PAGES = [
         ]
     ],
     Row("POST", "/me/locale", "/me/locale", "viewer", FORM | {"locale": "en"}),
+    Row("GET", "/me", "/me", "viewer"),
+    Row("POST", "/me/profile", "/me/profile", "viewer", FORM | {"locale": "en", "timezone": "UTC"}),
     Row(
         "POST",
         "/cases/bulk",

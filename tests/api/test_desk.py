@@ -10,9 +10,11 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
 
 from tests.api.test_web import HTML, csrf_of, log_in
 from tests.api.world import INBOUND_SECRET, World, open_case_reaching
+from tickets.models import Notification
 from tickets.signing import headers as signed
 
 
@@ -219,3 +221,25 @@ def test_an_agent_opens_a_case_by_hand_for_a_silent_device(
     assert 'data-kind="opened_by_hand"' in page
     unknown = client.post("/cases/new", data=form | {"device_id": "nope"}, headers=HTML)
     assert unknown.status_code == 404
+
+
+def test_times_follow_the_users_time_zone(client: httpx.Client, world: World) -> None:
+    log_in(client, "admin")
+    page = client.get(f"/cases/{world.cases['filter']}", headers=HTML).text
+    assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC", page)
+    form = {"csrf_token": csrf_of(page), "locale": "en", "timezone": "Asia/Tokyo"}
+    assert client.post("/me/profile", data=form).status_code == 303
+    page = client.get(f"/cases/{world.cases['filter']}", headers=HTML).text
+    assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d JST", page)
+    assert client.post("/me/profile", data=form | {"timezone": "Mars/Base"}).status_code == 422
+    client.post("/me/profile", data=form | {"timezone": "UTC"})
+
+
+def test_customer_notices_name_the_customers_zone(world: World) -> None:
+    with world.session_factory() as session:
+        body = session.scalars(
+            select(Notification.long_body).where(
+                Notification.case_id == world.cases["filter"], Notification.kind == "detected"
+            )
+        ).one()
+    assert re.search(r"お客様が気づかれる見込み時期: \d{4}-\d\d-\d\d \d\d:\d\d JST", body)

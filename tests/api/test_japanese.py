@@ -34,7 +34,19 @@ KNOWN_ENGLISH = [
     "delivered", "page 1", " ago", " d ", "Case queue", "Fleet", "Timeline", "Severity",
 ]  # fmt: skip
 # words that are the same in both: names of things, units, acronyms
-ALLOWED = {"Kizuki", "English", "SLA", "UTC", "CUSUM", "SMS", "API", "LINE", "Slack", "Teams"}
+ALLOWED = {
+    "Kizuki",
+    "English",
+    "SLA",
+    "UTC",
+    "JST",
+    "CUSUM",
+    "SMS",
+    "API",
+    "LINE",
+    "Slack",
+    "Teams",
+}
 
 
 class VisibleText(HTMLParser):
