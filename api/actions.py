@@ -14,7 +14,9 @@ from api.context import AppContext
 from tickets.conversation import ConversationError
 from tickets.lifecycle import CaseError
 
-ACTIONS = ("acknowledge", "assign", "start", "note", "write", "resolve", "close", "reopen")
+ACTIONS = (
+    "acknowledge", "assign", "start", "note", "write", "link", "resolve", "close", "reopen",
+)  # fmt: skip
 
 
 class ActionError(Exception):
@@ -37,6 +39,7 @@ def _calls(
             case_id, kw.get("agent_id"), actor, override=str(kw.get("override", ""))
         ),
         "note": lambda: service.add_note(case_id, actor, str(kw.get("text", ""))),
+        "link": lambda: service.link(case_id, actor, str(kw.get("external_ref", ""))),
         "write": lambda: service.write(
             case_id, actor, str(kw.get("text", "")), str(kw.get("signature", ""))
         ),

@@ -20,6 +20,8 @@ DESK_MESSAGES: dict[str, tuple[str, str]] = {
     "ev_message_in": ("customer wrote", "お客様からのメッセージ"),
     "ev_message_out": ("message to the customer", "お客様へのメッセージ"),
     "ev_handoff": ("handed to a person", "担当者へ引き継ぎ"),
+    "ev_linked": ("linked to an external ticket", "外部チケットと連携"),
+    "ev_opened_by_hand": ("opened by hand", "手動で作成"),
     "ev_assign_override": ("assigned outside skills", "条件外の割り当て"),
     "tl_via": ("via {channel}", "{channel}経由"),
     "tl_lacks": ("lacks {what}", "不足: {what}"),

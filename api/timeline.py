@@ -174,6 +174,7 @@ DETAILS: dict[str, Callable[[dict[str, Any], Tr, str], list[Line]]] = {
     "message_out": _message,
     "assign_override": _override,
     "handoff": _handoff,
+    "linked": lambda d, _, locale: [Line(str(d.get("external_ref") or "—"))],
 }
 
 

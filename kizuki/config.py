@@ -27,7 +27,12 @@ from pydantic_settings import (
 from anomaly.settings import DetectSettings
 from api.settings import DEV_SECRET, ApiSettings
 from ingest.settings import IngestSettings, MqttSettings, StoreSettings
-from tickets.settings import CaseSettings, InboundSettings, NotifySettings
+from tickets.settings import (
+    CaseSettings,
+    InboundSettings,
+    IntegrationSettings,
+    NotifySettings,
+)
 
 
 class Settings(BaseSettings):
@@ -47,6 +52,7 @@ class Settings(BaseSettings):
     cases: CaseSettings = CaseSettings()
     notify: NotifySettings = NotifySettings()
     inbound: InboundSettings = InboundSettings()
+    integrations: IntegrationSettings = IntegrationSettings()
     api: ApiSettings = ApiSettings()
 
     @classmethod

@@ -37,6 +37,7 @@ from tickets.inbound_mail import MailEndpoint
 from tickets.inbox import Accepted, accept
 from tickets.service import CaseService
 from tickets.settings import TicketsConfig
+from tickets.webhooks import WebhookRelay
 
 log = logging.getLogger(__name__)
 
@@ -132,6 +133,13 @@ class Engine:
         self.ingest.start()
         self._spawn("dispatcher", lambda: self.dispatcher.run_forever(self._stop))
         self._spawn("housekeeping", self._housekeeping)
+        if self.settings.integrations.webhooks:
+            relay = WebhookRelay(
+                self.session_factory,
+                self.settings.integrations.webhooks,
+                self.settings.notify.public_base_url,
+            )
+            self._spawn("webhooks", lambda: relay.run_forever(self._stop))
 
     def stop(self) -> None:
         """Drain ingest, save detector state, stop every thread we started."""

@@ -134,7 +134,8 @@ def addresses(text: str) -> set[str]:
     numbers (digits only) and the last path segment (a chat or LINE user id)."""
     found = {m.lower() for m in EMAIL.findall(text)}
     found |= {re.sub(r"\D", "", m) for m in PHONE.findall(text)}
-    tail = text.rstrip("/").rsplit("/", 1)[-1].split("?", 1)[0]
+    path = text.split("://", 1)[-1]  # a bare "log://" names nobody
+    tail = path.rstrip("/").rsplit("/", 1)[-1].split("?", 1)[0] if path.strip("/") else ""
     if tail and "@" not in tail:
         found.add(re.sub(r"\D", "", tail) if PHONE.fullmatch(tail) else tail.lower())
     return {a for a in found if len(a) >= 3}

@@ -289,6 +289,15 @@ class Message(Base):
     notification: Mapped[Notification | None] = relationship()
 
 
+class WebhookCursor(Base):
+    """How far the outbound webhooks have got, per subscriber URL (``tickets.webhooks``)."""
+
+    __tablename__ = "webhook_cursors"
+
+    url: Mapped[str] = mapped_column(String(500), primary_key=True)
+    last_event_id: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class DeliveryAttempt(Base):
     __tablename__ = "delivery_attempts"
 

@@ -320,6 +320,16 @@ class CaseService:
 
         return self._act(case_id, act)
 
+    def link(self, case_id: int, actor: str, external_ref: str) -> Case:
+        """Record the case's id in another helpdesk ('' unlinks)."""
+
+        def act(session: Session, case: Case, now: datetime) -> None:
+            before, case.external_ref, case.updated_at = case.external_ref, external_ref, now
+            lifecycle.log(session, case, actor, "linked", now, external_ref=external_ref,
+                          before=before)  # fmt: skip
+
+        return self._act(case_id, act)
+
     def write(self, case_id: int, actor: str, text: str, signature: str = "") -> Case:
         """Write to the case's customer on their channel (``tickets.conversation.post``)."""
         return self._act(

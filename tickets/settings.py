@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Protocol
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 
 from core.settings import Section
 
@@ -77,6 +77,33 @@ class InboundSettings(Section):
     )
 
 
+class WebhookTarget(Section):
+    """A subscriber of the outbound case webhooks (``tickets.webhooks``)."""
+
+    url: str = Field(description="Where to POST each event (http or https).")
+    secret: SecretStr = Field(description="HMAC-SHA256 key the subscriber verifies with.")
+    events: list[str] = Field(
+        default_factory=list,
+        description="Types to send (case.opened, case.updated, case.resolved, message.in, "
+        "message.out); empty: all.",
+    )
+    max_attempts: int = Field(default=8, ge=1, description="Tries per event before skipping.")
+    backoff_s: float = Field(default=2.0, gt=0, description="First retry wait; doubles.")
+
+    @field_validator("url")
+    @classmethod
+    def _http(cls, url: str) -> str:
+        if not url.startswith(("http://", "https://")):
+            raise ValueError("a webhook URL starts with http:// or https://")
+        return url
+
+
+class IntegrationSettings(Section):
+    """Where case events go: ``KIZUKI_INTEGRATIONS__WEBHOOKS='[{"url": ..., "secret": ...}]'``."""
+
+    webhooks: list[WebhookTarget] = Field(default_factory=list)
+
+
 class Sections(Protocol):
     """The application's root settings, as far as tickets reads them."""
 
@@ -86,6 +113,8 @@ class Sections(Protocol):
     def notify(self) -> NotifySettings: ...
     @property
     def inbound(self) -> InboundSettings: ...
+    @property
+    def integrations(self) -> IntegrationSettings: ...
     @property
     def feedback_secret(self) -> SecretStr: ...
     @property
@@ -105,6 +134,7 @@ class TicketsConfig:
     outbox_dir: Path
     production: bool = False
     inbound: InboundSettings = field(default_factory=InboundSettings)
+    integrations: IntegrationSettings = field(default_factory=IntegrationSettings)
 
     @classmethod
     def of(cls, root: Sections) -> TicketsConfig:
@@ -115,4 +145,5 @@ class TicketsConfig:
             root.outbox_dir,
             root.production,
             root.inbound,
+            root.integrations,
         )

@@ -27,7 +27,7 @@ from tickets.lifecycle import TRANSITIONS
 router = APIRouter(include_in_schema=False)
 CaseRef = Annotated[str, Path(max_length=40)]
 PageAction = Literal[
-    "acknowledge", "assign", "start", "note", "write", "resolve", "close", "reopen"
+    "acknowledge", "assign", "start", "note", "write", "link", "resolve", "close", "reopen"
 ]
 
 
@@ -106,6 +106,7 @@ async def case_action(
     agent_id: Annotated[int | None, Form(ge=1, le=MAX_ID)] = None,
     text: Annotated[str, Form(max_length=4000)] = "",
     override: Annotated[str, Form(max_length=500)] = "",
+    external_ref: Annotated[str, Form(max_length=120, pattern=r"^[\w.:/#-]*$")] = "",
 ) -> Response:
     """Do ``action``; a refusal that the case's state explains (already acknowledged, an
     agent who does not fit, an SMS too long) comes back on the case page, not a dead end."""
@@ -123,6 +124,8 @@ async def case_action(
         kwargs["note"] = text.strip()
     elif action == "write":
         kwargs["text"], kwargs["signature"] = text, who.name
+    elif action == "link":
+        kwargs["external_ref"] = external_ref.strip()
     try:
         perform(ctx, number, action, who.actor, **kwargs)
     except ActionError as exc:

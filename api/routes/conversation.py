@@ -9,6 +9,9 @@ from fastapi import APIRouter, HTTPException, Path
 from api.actions import ActionError, perform
 from api.deps import AgentRole, CtxDep, SessionDep
 from api.openapi import AUTH_ERRORS, problem_responses
+from api.present import case_detail
+from api.routes.cases import load_case, load_feedback
+from api.schemas import CaseDetail, LinkBody
 from api.schemas.common import MAX_ID
 from api.schemas.messages import MessageBody, MessagePublic, MessagesPublic
 from tickets.conversation import thread
@@ -25,6 +28,25 @@ def message_public(m: Message) -> MessagePublic:
         author=m.author, body=m.body, at=m.at,
         delivery=m.notification.status if m.notification is not None else "",
     )  # fmt: skip
+
+
+@router.post(
+    "/{case_id}/external-ref",
+    response_model=CaseDetail,
+    summary="Link the case to a ticket in another helpdesk",
+    responses=problem_responses(404, 422),
+)
+def link(who: AgentRole, ctx: CtxDep, case_id: CaseId, body: LinkBody) -> CaseDetail:
+    """Store the case's id in Zendesk, ServiceNow or a CRM (shown on the case page, in the
+    CSV export and in every webhook); an empty ``external_ref`` removes it."""
+    try:
+        perform(ctx, case_id, "link", who.actor, external_ref=body.external_ref)
+    except ActionError as exc:
+        raise HTTPException(exc.status, exc.detail) from None
+    with ctx.session_factory() as db:
+        case = load_case(db, case_id)
+        assert case is not None
+        return case_detail(case, load_feedback(db, case_id), ctx.profiles)
 
 
 @router.get(

@@ -35,7 +35,7 @@ def home() -> Response:
     return RedirectResponse("/cases", status_code=303)
 
 
-def _filter(
+def case_filter(
     status: str,
     severity: str,
     assignee: str,
@@ -44,6 +44,7 @@ def _filter(
     device_id: str = "",
     q: str = "",
 ) -> CaseFilter:
+    """The queue's query parameters as a filter (unknown values mean "any")."""
     statuses: list[str] = (
         list(OPEN_STATUSES) if status == "active" else [status] if status in CASE_STATUSES else []
     )
@@ -84,7 +85,7 @@ def queue(
     cursor: Annotated[str | None, Query(max_length=500)] = None,
 ) -> Response:
     locale = pick_locale(request, user.locale)
-    flt = _filter(status, severity, assignee, model, failure_mode, device_id, q)
+    flt = case_filter(status, severity, assignee, model, failure_mode, device_id, q)
     sort = sort if sort in SORT_CHOICES else "sla_due_at"
     try:
         page = list_cases(db, flt, sort, 50, cursor)

@@ -29,6 +29,7 @@ from api.schemas.cases import (
     DeliveryAttemptPublic,
     ExplanationPublic,
     FeedbackPublic,
+    LinkBody,
     NoteBody,
     NotificationPublic,
 )
@@ -82,6 +83,7 @@ __all__ = [
     "Health",
     "KbArticlePublic",
     "KbArticlesPublic",
+    "LinkBody",
     "NoteBody",
     "NotificationPublic",
     "Problem",

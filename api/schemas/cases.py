@@ -62,6 +62,7 @@ class CasePublic(BaseModel):
     acknowledged_at: datetime | None
     resolved_at: datetime | None
     closed_at: datetime | None
+    external_ref: str = Field(default="", description="The case's id in another helpdesk.")
 
 
 class CasesPublic(BaseModel):
@@ -169,6 +170,13 @@ class AssignBody(BaseModel):
         default="",
         max_length=500,
         description="Why an agent who lacks the product line, skill or language gets it.",
+    )
+
+
+class LinkBody(BaseModel):
+    model_config = body({"external_ref": "ZD-48213"})
+    external_ref: str = Field(
+        max_length=120, pattern=r"^[\w.:/#-]*$", description="'' removes the link."
     )
 
 

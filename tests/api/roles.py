@@ -56,6 +56,7 @@ API = [
     _api("POST", CASE + "/reopen", "agent", {}),
     _api("GET", CASE + "/messages", "agent"),
     _api("POST", CASE + "/messages", "agent", {"text": "A technician calls tomorrow."}),
+    _api("POST", CASE + "/external-ref", "agent", {"external_ref": "ZD-1"}),
     _api("GET", "/customers", "agent"),
     _api("GET", "/customers/{customer_id}", "agent"),
     _api("GET", "/agents", "viewer"),
@@ -82,6 +83,7 @@ PAGES = [
             ("start", {}),
             ("note", {"text": "checked"}),
             ("write", {"text": "A technician calls tomorrow."}),
+            ("link", {"external_ref": "ZD-1"}),
             ("resolve", {"text": "fixed"}),
             ("close", {}),
             ("reopen", {"text": "again"}),
@@ -89,6 +91,7 @@ PAGES = [
     ],
     Row("POST", "/me/locale", "/me/locale", "viewer", FORM | {"locale": "en"}),
     Row("GET", "/me", "/me", "viewer"),
+    Row("GET", "/cases/export.csv", "/cases/export.csv?severity=low", "viewer"),
     Row("POST", "/me/profile", "/me/profile", "viewer", FORM | {"locale": "en", "timezone": "UTC"}),
     Row(
         "POST",

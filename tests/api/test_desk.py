@@ -3,6 +3,8 @@ page, skill-aware assignment and actions that never end on a dead-end page."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import re
 import time
@@ -243,3 +245,27 @@ def test_customer_notices_name_the_customers_zone(world: World) -> None:
             )
         ).one()
     assert re.search(r"お客様が気づかれる見込み時期: \d{4}-\d\d-\d\d \d\d:\d\d JST", body)
+
+
+def test_cases_link_to_an_external_ticket_and_export_as_csv(
+    client: httpx.Client, world: World
+) -> None:
+    key = {"X-API-Key": world.keys["agent"]}
+    case_id = world.cases["refrigerant"]
+    linked = client.post(
+        f"/api/v1/cases/{case_id}/external-ref", json={"external_ref": "ZD-48213"}, headers=key
+    )
+    assert linked.status_code == 200 and linked.json()["external_ref"] == "ZD-48213"
+    bad = client.post(
+        f"/api/v1/cases/{case_id}/external-ref", json={"external_ref": "=cmd|x"}, headers=key
+    )
+    assert bad.status_code == 422
+    log_in(client, "viewer")
+    export = client.get("/cases/export.csv", params={"q": "ZD-48213"})
+    assert export.status_code == 200 and export.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(export.text.lstrip("\ufeff"))))
+    assert [(r["id"], r["external_ref"], r["severity"]) for r in rows] == [
+        (str(case_id), "ZD-48213", "high")
+    ]
+    everything = client.get("/cases/export.csv").text.lstrip("\ufeff")
+    assert len(list(csv.DictReader(io.StringIO(everything)))) >= 3

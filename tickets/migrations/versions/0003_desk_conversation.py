@@ -1,4 +1,4 @@
-"""service desk: case conversations, external ticket ids, users' time zones
+"""service desk: case conversations, webhook cursors, external ticket ids, users' time zones
 
 Revision ID: 0003_desk_conversation
 Revises: 0002
@@ -46,6 +46,12 @@ def upgrade() -> None:
     with op.batch_alter_table("messages", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_messages_case_id"), ["case_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_messages_customer_id"), ["customer_id"], unique=False)
+    op.create_table(
+        "webhook_cursors",
+        sa.Column("url", sa.String(length=500), nullable=False),
+        sa.Column("last_event_id", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("url", name=op.f("pk_webhook_cursors")),
+    )
     with op.batch_alter_table("cases", schema=None) as batch_op:
         batch_op.add_column(
             sa.Column("external_ref", sa.String(length=120), nullable=False, server_default="")
@@ -65,3 +71,4 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_messages_customer_id"))
         batch_op.drop_index(batch_op.f("ix_messages_case_id"))
     op.drop_table("messages")
+    op.drop_table("webhook_cursors")
