@@ -38,6 +38,7 @@ ALLOWED = {
     "Kizuki",
     "English",
     "SLA",
+    "CSV",
     "UTC",
     "JST",
     "CUSUM",
