@@ -194,6 +194,41 @@ def bench(
     runpy.run_path(str(script), run_name="__main__")
 
 
+@app.command("import-csv")
+def import_csv(
+    customers: Annotated[
+        Path | None,
+        typer.Option(
+            help="customers.csv: id, name, locale, timezone, tier, "
+            "quiet_hours, contacts (URLs separated by ;)"
+        ),
+    ] = None,
+    devices: Annotated[
+        Path | None, typer.Option(help="devices.csv: id, model, customer_id")
+    ] = None,
+) -> None:
+    """Import customers, their contact points and devices from CSV (idempotent)."""
+    from tickets.db import make_session_factory, migrate
+    from tickets.registry import ManifestError, import_manifest
+    from tickets.registry_csv import manifest_from_csv
+
+    if customers is None and devices is None:
+        raise CliError("give --customers and/or --devices")
+    try:
+        texts = [p.read_text(encoding="utf-8") if p else "" for p in (customers, devices)]
+        manifest = manifest_from_csv(*texts)
+        settings = _settings()
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        migrate(settings.cases_url)
+        result = import_manifest(make_session_factory(settings.cases_url), manifest)
+    except (OSError, UnicodeDecodeError, ManifestError) as exc:
+        raise CliError(str(exc)) from None
+    typer.echo(
+        f"imported {result.customers} customers ({result.contacts} contact points) "
+        f"and {result.devices} devices"
+    )
+
+
 @app.command("evaluate-answers")
 def evaluate_answers(
     questions: Annotated[
