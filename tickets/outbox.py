@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from core.profiles import DeviceProfile
+from core.profiles import DeviceProfile, metric_title
 from tickets.feedback import feedback_url, make_token
 from tickets.kb import ALL_CLEAR, GENERIC, Kind, render
 from tickets.models import Case, ContactPoint, Customer, Notification
@@ -106,17 +106,18 @@ def _context(
         "customer_name": customer.name,
         "device_id": case.device_id,
         "device_title": title or case.model,
-        "observed": _observed(case.explanation, customer.locale),
+        "observed": _observed(case.explanation, customer.locale, profile),
         "eta": _eta(case.explanation, customer.timezone),
         "up_url": feedback_url(settings, row.feedback_token, "up"),
         "down_url": feedback_url(settings, row.feedback_token, "down"),
     }
 
 
-def _observed(why: Mapping[str, Any], locale: str) -> str:
+def _observed(why: Mapping[str, Any], locale: str, profile: DeviceProfile | None) -> str:
+    """What was measured, with the metric's name for people (not its id)."""
     try:
         return OBSERVED.get(locale, OBSERVED["en"]).format(
-            metric=why["metric"],
+            metric=metric_title(profile, str(why["metric"]), locale),
             observed=why["observed"],
             expected=why["expected"],
             unit=why["unit"],

@@ -21,8 +21,10 @@ from api.schemas.common import MAX_ID
 from api.templating import flash, render
 from api.timeline import timeline
 from core.cases import OPEN_STATUSES
+from core.profiles import metric_title
 from tickets.kb import Article, KbError, load_article
 from tickets.lifecycle import TRANSITIONS
+from tickets.models import Case
 
 router = APIRouter(include_in_schema=False)
 CaseRef = Annotated[str, Path(max_length=40)]
@@ -51,6 +53,11 @@ def _by_channel(detail: CaseDetail) -> dict[str, list[NotificationPublic]]:
     return grouped
 
 
+def _metric_name(ctx: CtxDep, case: Case, locale: str) -> str:
+    metric = chart_metric(ctx, case)
+    return metric_title(ctx.profiles.get(case.model), metric, locale) if metric else ""
+
+
 def case_number(ref: str) -> int:
     """A case id from a URL: anything that is not one is a 404 (not a 422)."""
     if not ref.isdigit() or not 1 <= int(ref) <= MAX_ID:
@@ -74,7 +81,7 @@ def case_page(
         request, "case.html", user, nav="queue", case=detail, now=now,
         why=explain(detail.explanation, profile, now.timestamp(), locale),
         timeline=timeline(detail.timeline, locale),
-        chart=case_chart(ctx, case, translator(locale)), metric=chart_metric(ctx, case),
+        chart=case_chart(ctx, case, translator(locale)), metric=_metric_name(ctx, case, locale),
         article=_article(case.kb_article, locale), by_channel=_by_channel(detail),
         customer=customer_public(customer) if customer else None,
         can_act=user.has_role("agent"), actions=allowed_actions(case.status),

@@ -24,6 +24,7 @@
     });
   }
   setInterval(tick, 30000);
+  document.addEventListener("kizuki:queue-updated", tick);
 
   // SMS segments as tickets/sms.py counts them (GSM-7 160/153, else UCS-2 70/67).
   var GSM = "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?" +

@@ -269,3 +269,29 @@ def test_cases_link_to_an_external_ticket_and_export_as_csv(
     ]
     everything = client.get("/cases/export.csv").text.lstrip("\ufeff")
     assert len(list(csv.DictReader(io.StringIO(everything)))) >= 3
+
+
+def test_chart_ticks_fall_on_whole_days_and_readings_show_their_values() -> None:
+    from api.chart import ChartSpec, render_chart, time_ticks
+
+    start = 1_764_600_000.0  # 2025-12-01 14:40 UTC
+    ticks, step = time_ticks(start, start + 5 * 86400)
+    assert step == 86400 and all(t % 86400 == 0 for t in ticks) and 4 <= len(ticks) <= 6
+    hours, step = time_ticks(start, start + 10 * 3600)
+    assert step == 2 * 3600 and all(t % step == 0 for t in hours)
+    svg = str(render_chart(ChartSpec(points=[(start, 55.0), (start + 3600, 58.25)], unit="Pa")))
+    assert "<title>2025-12-01 15:40 UTC: 58.2 Pa</title>" in svg
+
+
+def test_customers_and_pages_see_metric_names_not_ids(client: httpx.Client, world: World) -> None:
+    with world.session_factory() as session:
+        body = session.scalars(
+            select(Notification.long_body).where(
+                Notification.case_id == world.cases["refrigerant"], Notification.kind == "detected"
+            )
+        ).one()
+    assert "Cooling (air temperature drop) 6" in body and "cooling_delta_c" not in body
+    log_in(client, "agent")
+    page = client.get(f"/cases/{world.cases['filter']}?lang=ja", headers=HTML).text
+    assert "フィルター差圧" in page and "filter_dp_pa の値" not in page
+    client.get("/cases?lang=en", headers=HTML)
