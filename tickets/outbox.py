@@ -17,6 +17,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from core.profiles import DeviceProfile, metric_title
+from tickets import sms
 from tickets.feedback import feedback_url, make_token
 from tickets.kb import ALL_CLEAR, GENERIC, Kind, render
 from tickets.models import Case, ContactPoint, Customer, Notification
@@ -60,9 +61,24 @@ def enqueue(
     session.flush()  # the id goes into the signed feedback token
     row.feedback_token = make_token(settings, row.id, case.id)
     article = ALL_CLEAR if kind == "all_clear" else (case.kb_article or GENERIC)
-    text = render(article, customer.locale, kind, _context(settings, case, customer, row, profiles))
-    row.subject, row.short_body, row.long_body = text.subject[:300], text.short, text.long
+    context = _context(settings, case, customer, row, profiles)
+    text = render(article, customer.locale, kind, context)
+    short = text.short
+    if any(c.enabled and c.channel == "sms" for c in customer.contacts):
+        bare = render(article, customer.locale, kind, context | {"up_url": "", "down_url": ""})
+        short = sms_short(text.short, bare.short)
+    row.subject, row.short_body, row.long_body = text.subject[:300], short, text.long
     return row
+
+
+def sms_short(full: str, bare: str) -> str:
+    """A short form that fits ``sms.MAX_SEGMENTS``: with the feedback links if they fit,
+    else without them, else cut at a word. (Any channel may fall back to SMS, so the
+    short form of a customer with an SMS contact always fits.)"""
+    for text in (full, bare):
+        if sms.segments(text) <= sms.MAX_SEGMENTS:
+            return text
+    return sms.fit(bare)
 
 
 def pull_forward(session: Session, case_id: int, now: datetime) -> int:

@@ -198,3 +198,16 @@ def test_the_customers_own_case_settles_a_near_tie() -> None:
     assert decide(question, "ja", "aircon-x1", PROFILES).outcome == "handed_off"
     with_case = decide(question, "ja", "aircon-x1", PROFILES, case_article="ac-filter-clog")
     assert (with_case.outcome, with_case.article) == ("answered", "ac-filter-clog")
+
+
+def test_notices_to_sms_customers_fit_two_segments(desk) -> None:
+    factory, _, sms_case = desk
+    with factory() as session:
+        notice = session.scalars(
+            select(Notification).where(
+                Notification.case_id == sms_case, Notification.kind == "detected"
+            )
+        ).one()
+    assert sms.segments(notice.short_body) <= 2
+    assert notice.short_body.startswith("ポンプのベアリングが摩耗しています")
+    assert f"案件 #{sms_case}" in notice.short_body or notice.short_body.endswith("…")
