@@ -86,7 +86,7 @@ def case_page(
         customer=customer_public(customer) if customer else None,
         can_act=user.has_role("agent"), actions=allowed_actions(case.status),
         agents=fits(db, case, ctx.profiles),
-        conv=conversation(db, case, translator(locale)("bot_name")),
+        conv=conversation(db, case, translator(locale)("bot_name")) if customer else None,
     )  # fmt: skip
 
 

@@ -295,3 +295,9 @@ def test_customers_and_pages_see_metric_names_not_ids(client: httpx.Client, worl
     page = client.get(f"/cases/{world.cases['filter']}?lang=ja", headers=HTML).text
     assert "フィルター差圧" in page and "filter_dp_pa の値" not in page
     client.get("/cases?lang=en", headers=HTML)
+
+
+def test_viewers_do_not_see_the_conversation(client: httpx.Client, world: World) -> None:
+    log_in(client, "viewer")
+    page = client.get(f"/cases/{world.cases['refrigerant']}", headers=HTML).text
+    assert 'id="conversation"' not in page and 'id="reply-text"' not in page

@@ -17,7 +17,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from core.profiles import load_profiles
-from tests.api.test_browser import ARGS, CHROMIUM, shot
+from tests.api.test_browser import ARGS, CHROMIUM, SHOTS, shot
 from tests.api.world import INBOUND_SECRET, PASSWORD, World, _event, open_case
 from tests.conftest import free_port
 from tickets.inbound_mail import MailEndpoint
@@ -34,6 +34,32 @@ CONTRAST_JS = """el => {
   const s = getComputedStyle(el), a = lum(rgb(s.color)), b = lum(rgb(s.backgroundColor));
   return (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
 }"""
+
+
+FLOWS = {
+    "desk-01/02/03": "agent writes by SMS with the KB answer; replies arrive by SMS (signed "
+    "webhook) and e-mail (SMTP endpoint) in one thread; the customer page lists all",
+    "desk-04": "assign list shows skills, languages, load; a misfit needs a reason",
+    "desk-05": "queue: live update keeps the filter, / search, bulk acknowledge, j + Enter",
+    "desk-06/07/08": "Japanese at 360 px: no overflow, skip link, badge contrast, language "
+    "switch keeps filters, writing in Japanese, a stale repeated action, fleet/customer/device",
+}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def flow_note(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After the module: the flows and where their screenshots are, in the test output."""
+    yield
+    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
+    if reporter is None or capture is None:
+        return
+    lines = ["", "service-desk browser flows (screenshots in test-output/screenshots/):"]
+    lines += [f"  {shots}-*.png: {flow}" for shots, flow in FLOWS.items()]
+    lines += [f"    {path}" for path in sorted(SHOTS.glob("desk-*.png"))]
+    with capture.global_and_fixture_disabled():
+        for line in lines:
+            reporter.write_line(line)
 
 
 @pytest.fixture(scope="module")
