@@ -6,9 +6,16 @@ gives a reason (``CaseService.assign(..., override=...)``), which goes on the ti
 
 from __future__ import annotations
 
-from tickets.models import Agent
+from sqlalchemy.orm import Session
+
+from tickets.lifecycle import CaseError
+from tickets.models import Agent, Case
 from tickets.registry import language_of
 from tickets.routing import Need
+
+
+class AgentMismatch(CaseError):
+    """Manual assignment to an agent who lacks the case's product, skill or language."""
 
 
 def lacks(agent: Agent, need: Need) -> list[str]:
@@ -21,4 +28,17 @@ def lacks(agent: Agent, need: Need) -> list[str]:
     language = language_of(need.language) if need.language else ""
     if language and language not in agent.languages:
         missing.append(f"language:{language}")
+    return missing
+
+
+def check_fit(
+    session: Session, case: Case, agent_id: int | None, need: Need, override: str
+) -> list[str]:
+    """What the agent lacks for ``case``; raises ``AgentMismatch`` if anything and no
+    ``override`` reason was given."""
+    agent = session.get(Agent, agent_id) if agent_id is not None else None
+    missing = lacks(agent, need) if agent is not None else []
+    if missing and not override.strip():
+        name = agent.name if agent is not None else agent_id
+        raise AgentMismatch(f"{name} lacks {', '.join(missing)}: give a reason to assign anyway")
     return missing

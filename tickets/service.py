@@ -12,7 +12,8 @@
   ``settings.cases.auto_resolve_after_s`` and queues an "all clear" notice; every
   ``settings.cases.reroute_every_s`` it also offers unassigned cases to the agents again
   (``tickets.queue``).
-* ``acknowledge/start/assign/add_note/write/resolve/close/reopen``: the lifecycle for the API;
+* ``acknowledge/start/assign/add_note/resolve/close/reopen`` (and ``write``/``link`` from
+  ``tickets.desk_actions``): the lifecycle for the API;
   errors are the ``tickets.lifecycle`` hierarchy (``CaseError`` and subclasses).
 """
 
@@ -34,11 +35,12 @@ from core.events import AnomalyEvent
 from core.metrics import CASES_OPENED, CASES_RESOLVED
 from core.profiles import DeviceProfile
 from tickets import cases as rules
-from tickets import conversation, lifecycle
+from tickets import lifecycle
 from tickets.anomalies import apply_repeat, new_case_values
-from tickets.fit import lacks
+from tickets.desk_actions import DeskActions
+from tickets.fit import AgentMismatch, check_fit
 from tickets.lifecycle import CaseError, CaseNotFound, InvalidTransition, UnknownAgent
-from tickets.models import Agent, Case, Device, MaintenanceWindow, Notification
+from tickets.models import Case, Device, MaintenanceWindow, Notification
 from tickets.outbox import enqueue, pull_forward
 from tickets.queue import route_queue
 from tickets.routing import need_of, route
@@ -59,10 +61,6 @@ SYSTEM = "kizuki"
 RACE_RETRIES = 5
 
 
-class AgentMismatch(CaseError):
-    """Manual assignment to an agent who lacks the case's product, skill or language."""
-
-
 @dataclass(frozen=True, slots=True)
 class Outcome:
     """What ``handle`` did with one event."""
@@ -72,7 +70,7 @@ class Outcome:
     detail: str = ""
 
 
-class CaseService:
+class CaseService(DeskActions):
     """Cases from anomaly events, and the case lifecycle (see the module docstring)."""
 
     def __init__(
@@ -295,13 +293,7 @@ class CaseService:
         reason = f"assigned by {actor}" if agent_id is not None else f"unassigned by {actor}"
 
         def act(session: Session, case: Case, now: datetime) -> None:
-            agent = session.get(Agent, agent_id) if agent_id is not None else None
-            missing = lacks(agent, need_of(case, self.profiles)) if agent is not None else []
-            if missing and not override.strip():
-                raise AgentMismatch(
-                    f"{agent.name if agent else agent_id} lacks {', '.join(missing)}: "
-                    "give a reason to assign anyway"
-                )
+            missing = check_fit(session, case, agent_id, need_of(case, self.profiles), override)
             lifecycle.assign(session, case, agent_id, actor, now, reason)
             if missing:
                 lifecycle.log(
@@ -319,22 +311,6 @@ class CaseService:
             lifecycle.log(session, case, actor, "note", now, text=text)
 
         return self._act(case_id, act)
-
-    def link(self, case_id: int, actor: str, external_ref: str) -> Case:
-        """Record the case's id in another helpdesk ('' unlinks)."""
-
-        def act(session: Session, case: Case, now: datetime) -> None:
-            before, case.external_ref, case.updated_at = case.external_ref, external_ref, now
-            lifecycle.log(session, case, actor, "linked", now, external_ref=external_ref,
-                          before=before)  # fmt: skip
-
-        return self._act(case_id, act)
-
-    def write(self, case_id: int, actor: str, text: str, signature: str = "") -> Case:
-        """Write to the case's customer on their channel (``tickets.conversation.post``)."""
-        return self._act(
-            case_id, lambda s, c, now: conversation.post(s, c, actor, text, now, signature)
-        )
 
     def _act(self, case_id: int, action: Callable[[Session, Case, datetime], Any]) -> Case:
         with self.session_factory.begin() as session:
