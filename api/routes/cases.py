@@ -52,6 +52,15 @@ def read_cases(
     model: Annotated[str | None, Query(max_length=64, description="Product model.")] = None,
     failure_mode: Annotated[str | None, Query(max_length=64)] = None,
     device_id: Annotated[str | None, Query(max_length=64)] = None,
+    q: Annotated[
+        str | None,
+        Query(
+            max_length=100,
+            description="Search: '#12' is case 12; else a case number or a substring of the "
+            "title, device, model, failure mode, external ticket id, customer id, name or "
+            "contact point.",
+        ),
+    ] = None,
     sort: Annotated[SortName, Query(description="Order; '-' = descending.")] = "sla_due_at",
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
@@ -60,7 +69,7 @@ def read_cases(
     several), in ``sort`` order, a page at a time. ``count`` is the total over all pages;
     pass ``next_cursor`` back as ``cursor`` with the same ``sort`` for the next page."""
     flt = CaseFilter(
-        list(status or []), list(severity or []), assignee, model, failure_mode, device_id
+        list(status or []), list(severity or []), assignee, model, failure_mode, device_id, q
     )
     try:
         page = list_cases(db, flt, sort, limit, cursor)

@@ -301,3 +301,13 @@ def test_viewers_do_not_see_the_conversation(client: httpx.Client, world: World)
     log_in(client, "viewer")
     page = client.get(f"/cases/{world.cases['refrigerant']}", headers=HTML).text
     assert 'id="conversation"' not in page and 'id="reply-text"' not in page
+
+
+def test_the_json_api_searches_too(client: httpx.Client, world: World) -> None:
+    response = client.get(
+        "/api/v1/cases", params={"q": "Jane"}, headers={"X-API-Key": world.keys["viewer"]}
+    )
+    assert response.status_code == 200
+    found = response.json()["data"]
+    assert world.cases["refrigerant"] in {c["id"] for c in found}
+    assert {c["customer_id"] for c in found} == {"c-0002"}  # Jane Smith's cases only
