@@ -22,10 +22,11 @@ ACTIONS = (
 class ActionError(Exception):
     """A case action that was refused; ``status`` is the HTTP status to answer with."""
 
-    def __init__(self, status: int, detail: str) -> None:
+    def __init__(self, status: int, detail: str, cause: Exception | None = None) -> None:
         super().__init__(detail)
         self.status = status
         self.detail = detail
+        self.cause = cause  # the case service's exception, for a page to word it
 
 
 def _calls(
@@ -65,6 +66,6 @@ def perform(ctx: AppContext, case_id: int, action: str, actor: str, **kwargs: An
     except LookupError as exc:  # CaseNotFound, UnknownAgent
         raise ActionError(404, str(exc)) from None
     except CaseError as exc:  # InvalidTransition
-        raise ActionError(409, str(exc)) from None
+        raise ActionError(409, str(exc), exc) from None
     except ConversationError as exc:  # a message that cannot be sent (too long for SMS...)
         raise ActionError(422, str(exc)) from None

@@ -64,6 +64,11 @@ DESK_MESSAGES: dict[str, tuple[str, str]] = {
     "profile_saved": ("Profile saved.", "プロフィールを保存しました。"),
     "time_now": ("Now", "現在時刻"),
     "flash_already": ("This case is already {status}.", "このケースはすでに{status}です。"),
+    "flash_misfit": (
+        "This agent lacks what the case needs (⚠ in the list): give a reason to assign anyway.",
+        "この担当者にはケースに必要な条件が不足しています(一覧の ⚠)。"
+        "割り当てる場合は理由を入力してください。",
+    ),
     "capacity_full": ("at capacity", "上限到達"),
     "skill_aircon-maintenance": ("aircon maintenance", "エアコン保守"),
     "skill_aircon-repair": ("aircon repair", "エアコン修理"),

@@ -22,6 +22,7 @@ from api.templating import flash, render
 from api.timeline import timeline
 from core.cases import OPEN_STATUSES
 from core.profiles import metric_title
+from tickets.fit import AgentMismatch
 from tickets.kb import Article, KbError, load_article
 from tickets.lifecycle import TRANSITIONS
 from tickets.models import Case
@@ -94,9 +95,11 @@ def _refusal(
     request: Request, ctx: CtxDep, who: Principal, number: int, action: str, exc: ActionError
 ) -> str:
     """Why an action was not done, in the reader's language where we know the shape."""
+    _ = translator(pick_locale(request, who.locale))
+    if isinstance(exc.cause, AgentMismatch):
+        return _("flash_misfit")
     if exc.status != 409 or action not in TRANSITIONS:
         return exc.detail
-    _ = translator(pick_locale(request, who.locale))
     with ctx.session_factory() as db:
         case = load_case(db, number)
     status = case.status if case is not None else ""

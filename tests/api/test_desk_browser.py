@@ -177,6 +177,7 @@ def test_assign_list_shows_fit_and_refuses_a_misfit_without_a_reason(
     page.locator("#assign-agent").select_option(label=haruto.inner_text().strip())
     page.locator("button[data-action=assign]").click()
     expect(page.locator("#flash")).to_contain_text("give a reason to assign anyway")
+    expect(page.locator("#case-assignee")).not_to_have_text("Haruto Sato")
     page.locator("#assign-agent").select_option(label=haruto.inner_text().strip())
     page.locator("input[name=override]").fill("covering the pump round today")
     page.locator("button[data-action=assign]").click()
