@@ -2,7 +2,7 @@
 
 Exceptions::
 
-    ActionError   the action cannot be done (status 404 or 409, with a reason)
+    ActionError   the action cannot be done (status 404, 409 or 422, with a reason)
 """
 
 from __future__ import annotations
@@ -11,22 +11,24 @@ from collections.abc import Callable
 from typing import Any
 
 from api.context import AppContext
+from tickets.conversation import ConversationError
 from tickets.lifecycle import CaseError
 from tickets.resolution import InvalidResolution
 
 ACTIONS = (
-    "acknowledge", "assign", "start", "note", "resolve", "close", "reopen", "review", "label",
-    "unlabel",
+    "acknowledge", "assign", "start", "note", "write", "link", "resolve", "close", "reopen",
+    "review", "label", "unlabel",
 )  # fmt: skip
 
 
 class ActionError(Exception):
     """A case action that was refused; ``status`` is the HTTP status to answer with."""
 
-    def __init__(self, status: int, detail: str) -> None:
+    def __init__(self, status: int, detail: str, cause: Exception | None = None) -> None:
         super().__init__(detail)
         self.status = status
         self.detail = detail
+        self.cause = cause  # the case service's exception, for a page to word it
 
 
 def _calls(
@@ -36,8 +38,14 @@ def _calls(
     return {
         "acknowledge": lambda: service.acknowledge(case_id, actor),
         "start": lambda: service.start(case_id, actor),
-        "assign": lambda: service.assign(case_id, kw.get("agent_id"), actor),
+        "assign": lambda: service.assign(
+            case_id, kw.get("agent_id"), actor, override=str(kw.get("override", ""))
+        ),
         "note": lambda: service.add_note(case_id, actor, str(kw.get("text", ""))),
+        "link": lambda: service.link(case_id, actor, str(kw.get("external_ref", ""))),
+        "write": lambda: service.write(
+            case_id, actor, str(kw.get("text", "")), str(kw.get("signature", ""))
+        ),
         "resolve": lambda: service.resolve(
             case_id, actor, str(kw.get("code", "")), note, confirm=bool(kw.get("confirm"))
         ),
@@ -67,4 +75,6 @@ def perform(ctx: AppContext, case_id: int, action: str, actor: str, **kwargs: An
     except InvalidResolution as exc:
         raise ActionError(422, str(exc)) from None
     except CaseError as exc:  # InvalidTransition, NeedsConfirmation
-        raise ActionError(409, str(exc)) from None
+        raise ActionError(409, str(exc), exc) from None
+    except ConversationError as exc:  # a message that cannot be sent (too long for SMS...)
+        raise ActionError(422, str(exc)) from None

@@ -43,6 +43,7 @@ class Principal:
     user_id: int | None = None
     agent_id: int | None = None
     locale: str | None = None
+    timezone: str = "UTC"
 
     def has_role(self, needed: Role) -> bool:
         return ROLES.index(self.role) >= ROLES.index(needed)
@@ -211,4 +212,5 @@ def principal_for_user(user: User) -> Principal:
         user_id=user.id,
         agent_id=user.agent_id,
         locale=user.locale,
+        timezone=user.timezone,
     )

@@ -1,7 +1,9 @@
 """A small server-side SVG line chart for one metric around an anomaly.
 
 It draws the readings, the normal band, the user-visible limit, the anomaly onset and
-the predicted crossing of the limit (with the trend leading to it). No JavaScript.
+the predicted crossing of the limit (with the trend leading to it). Time ticks fall on
+whole hours or days (UTC); a pointer over a reading shows its time and value (SVG
+titles). No JavaScript.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from markupsafe import Markup
 
 W, H = 760, 280
 PAD_L, PAD_R, PAD_T, PAD_B = 56, 20, 16, 34
+MAX_HOVER = 150  # readings a pointer can show the value of (every nth beyond that)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,9 +84,22 @@ def _fmt(value: float) -> str:
     return f"{value:.0f}" if abs(value) >= 100 else f"{value:.3g}"
 
 
-def _when(ts: float, span: float) -> str:
+HOUR, DAY = 3600, 86400
+TICK_STEPS = (HOUR, 2 * HOUR, 3 * HOUR, 6 * HOUR, 12 * HOUR, DAY, 2 * DAY, 7 * DAY, 14 * DAY)
+
+
+def time_ticks(x0: float, x1: float, most: int = 6) -> tuple[list[float], int]:
+    """Tick times on whole hours or whole (UTC) days, at most ``most`` of them, and the
+    step: a tick labelled "12-03" is midnight of that day, never a time in between."""
+    span = max(x1 - x0, 1.0)
+    step = next((s for s in TICK_STEPS if span / s <= most), TICK_STEPS[-1])
+    first = math.ceil(x0 / step) * step
+    return [float(t) for t in range(int(first), int(x1) + 1, step)], step
+
+
+def _when(ts: float, step: int) -> str:
     dt = datetime.fromtimestamp(ts, UTC)
-    return dt.strftime("%m-%d %H:%M" if span < 3 * 86400 else "%m-%d")
+    return dt.strftime("%m-%d" if step >= DAY else "%m-%d %H:%M")
 
 
 def _axes(s: _Scale) -> list[str]:
@@ -94,14 +110,16 @@ def _axes(s: _Scale) -> list[str]:
             f'<line x1="{PAD_L}" x2="{W - PAD_R}" y1="{y:.1f}" y2="{y:.1f}" stroke="#eee"/>'
             f'<text x="{PAD_L - 6}" y="{y + 4:.1f}" text-anchor="end">{_fmt(v)}</text>'
         )
-    span = s.x1 - s.x0
-    for i in range(5):
-        ts = s.x0 + span * i / 4
-        anchor = "start" if i == 0 else "end" if i == 4 else "middle"
+    ticks, step = time_ticks(s.x0, s.x1)
+    for ts in ticks:
+        x = s.x(ts)
+        anchor = "start" if x < PAD_L + 30 else "end" if x > W - PAD_R - 30 else "middle"
         parts.append(
-            f'<text x="{s.x(ts):.1f}" y="{H - 10}" text-anchor="{anchor}">{_when(ts, span)}</text>'
+            f'<line class="tick" x1="{x:.1f}" x2="{x:.1f}" y1="{PAD_T}" y2="{H - PAD_B}" '
+            f'stroke="#eee"/><text class="tick" x="{x:.1f}" y="{H - 10}" '
+            f'text-anchor="{anchor}">{_when(ts, step)}</text>'
         )
-    parts.append("</g>")
+    parts.append(f'<text x="{W - PAD_R}" y="{H - 22}" text-anchor="end">UTC</text></g>')
     return parts
 
 
@@ -135,9 +153,17 @@ def _series(spec: ChartSpec, s: _Scale) -> list[str]:
     if not spec.points:
         return []
     coords = " ".join(f"{s.x(t):.1f},{s.y(v):.1f}" for t, v in spec.points)
+    every = max(1, len(spec.points) // MAX_HOVER)
+    hover = [
+        f'<circle cx="{s.x(t):.1f}" cy="{s.y(v):.1f}" r="6"><title>'
+        f"{datetime.fromtimestamp(t, UTC):%Y-%m-%d %H:%M} UTC: {_fmt(v)} {escape(spec.unit)}"
+        "</title></circle>"
+        for t, v in spec.points[::every]
+    ]
     return [
         f'<polyline class="series" points="{coords}" fill="none" stroke="#1f5fa8" '
-        f'stroke-width="1.6" stroke-linejoin="round"/>'
+        f'stroke-width="1.6" stroke-linejoin="round"/>',
+        '<g class="hover" fill="transparent">' + "".join(hover) + "</g>",
     ]
 
 

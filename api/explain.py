@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from api.i18n import translator
 from api.schemas import ExplanationPublic
 from api.templating import duration, term
-from core.profiles import DeviceProfile
+from core.profiles import DeviceProfile, metric_title
 
 
 def _num(value: float) -> str:
@@ -48,7 +48,7 @@ def explain(
         lines.append(
             _(
                 "why_observed",
-                metric=why.metric,
+                metric=metric_title(profile, why.metric, locale),
                 observed=_num(why.observed),
                 expected=_num(why.expected),
                 unit=why.unit,

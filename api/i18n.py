@@ -1,6 +1,6 @@
 """The interface in English and Japanese; pick by ?lang=, user setting, Accept-Language.
 
-The words themselves are in :mod:`api.messages`.
+The words themselves are in :mod:`api.messages` and :mod:`api.messages_desk`.
 """
 
 from __future__ import annotations
@@ -9,8 +9,10 @@ from collections.abc import Callable
 
 from starlette.requests import Request
 
-from api.messages import MESSAGES
+from api.messages import MESSAGES as BASE_MESSAGES
+from api.messages_desk import DESK_MESSAGES
 
+MESSAGES = {**BASE_MESSAGES, **DESK_MESSAGES}
 LOCALES = ("en", "ja")
 DEFAULT_LOCALE = "en"
 

@@ -17,6 +17,7 @@ from api.auth import create_api_key
 from api.clients import TrustedProxies
 from api.context import AppContext
 from api.deps import single_query_values
+from api.docs_page import install_docs
 from api.errors import install_error_handlers
 from api.openapi import install_openapi
 from api.readiness import Probe, Readiness, standard_probes, watch_outbox
@@ -26,6 +27,8 @@ from api.routes import (
     anomalies,
     case_page,
     cases,
+    conversation,
+    customer_page,
     customers,
     deadletters,
     device_page,
@@ -33,10 +36,13 @@ from api.routes import (
     feedback,
     fleet_page,
     health,
+    inbound,
     keys,
     knowledge,
     maintenance,
     pages,
+    profile,
+    queue_actions,
     users,
     web_auth,
 )
@@ -84,6 +90,11 @@ OPENAPI_TAGS = [
         "(listing: viewer; scheduling and cancelling: agent).",
     },
     {"name": "operations", "description": "Probes and Prometheus metrics; no credentials."},
+    {
+        "name": "inbound",
+        "description": "Customers' replies relayed by SMS, chat and LINE gateways: signed "
+        "with HMAC-SHA256 (X-Kizuki-Timestamp, X-Kizuki-Signature), no API key.",
+    },
 ]
 DESCRIPTION = """\
 Send an API key in `X-API-Key` or as `Authorization: Bearer <key>`. Roles: **viewer**
@@ -97,8 +108,8 @@ Case lists page with an opaque `cursor` that only fits the `sort` it was made fo
 Timestamps of records are ISO 8601 UTC; telemetry times are epoch seconds.
 """
 API_ROUTERS = (
-    devices, anomalies, cases, customers, agents, knowledge, deadletters, keys, users,
-    maintenance,
+    devices, anomalies, cases, conversation, customers, agents, knowledge, deadletters, keys,
+    users, maintenance,
 )  # fmt: skip
 
 
@@ -126,7 +137,7 @@ def create_app(
         version="0.1.0",
         summary="Proactive-service engine: devices, telemetry, anomalies and service cases.",
         description=DESCRIPTION,
-        docs_url="/api/docs",
+        docs_url=None,  # api.docs_page serves it with local assets
         redoc_url=None,
         openapi_url="/api/v1/openapi.json",
         openapi_tags=OPENAPI_TAGS,
@@ -146,6 +157,7 @@ def create_app(
     _add_middleware(app, config)
     _include_routes(app)
     install_openapi(app)
+    install_docs(app, "/api/v1/openapi.json")
     _bootstrap(config, session_factory)
     return app
 
@@ -170,12 +182,16 @@ def _include_routes(app: FastAPI) -> None:
         )
     app.include_router(health.router)
     app.include_router(feedback.router)
+    app.include_router(inbound.router)
     app.include_router(web_auth.router)
+    app.include_router(profile.router)
+    app.include_router(queue_actions.router)
     app.include_router(pages.router)
     app.include_router(fleet_page.router)
     app.include_router(case_page.router)
     app.include_router(device_page.router)
     app.include_router(admin_page.router)
+    app.include_router(customer_page.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
 

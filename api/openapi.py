@@ -23,6 +23,7 @@ ERROR_TEXT = {
     "X-CSRF-Token).",
     404: "No such resource.",
     409: "The action does not fit the case's current status.",
+    413: "The body is larger than the endpoint accepts.",
     422: "The request does not fit this schema, or its body is not JSON: `errors` lists "
     "each offending field as `loc` (where) and `msg` (what is wrong).",
     500: "Something went wrong on our side; it is logged, and no traceback is shown.",

@@ -20,7 +20,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session, selectinload
 from api.schemas.common import MAX_ID
 from core.cases import OPEN_STATUSES
 from core.events import SEVERITIES as ALL_SEVERITIES
-from tickets.models import Case, UtcDateTime
+from tickets.models import Case, ContactPoint, Customer, UtcDateTime
 
 SORTS: dict[str, InstrumentedAttribute[Any]] = {
     "sla_due_at": Case.sla_due_at,
@@ -61,9 +61,12 @@ class CaseFilter:
     failure_mode: str | None = None
     device_id: str | None = None
     review: str | None = None  # a review state, e.g. "customer_disagrees"
+    text: str | None = None  # search: see ``search_clause``
 
     def where(self) -> list[ColumnElement[bool]]:
         clauses: list[ColumnElement[bool]] = []
+        if self.text and self.text.strip():
+            clauses.append(search_clause(self.text))
         if self.status:
             clauses.append(Case.status.in_(self.status))
         if self.severity:
@@ -81,6 +84,34 @@ class CaseFilter:
             if value:
                 clauses.append(column == value)
         return clauses
+
+
+def search_clause(text: str) -> ColumnElement[bool]:
+    """Cases matching ``text``: "#12" is case 12; otherwise its number or a case-insensitive
+    substring of the title, device, failure mode, external ticket id, or the customer's
+    id, name or contact points. A plain LIKE scan: fine for a service desk's thousands
+    of cases, not a full-text index."""
+    needle = text.strip().lstrip("#")
+    if text.strip().startswith("#") and (number := parse_id(needle)) is not None:
+        return Case.id == number  # "#12" is case 12, not every title with a 12 in it
+    escaped = needle.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    pattern = f"%{escaped}%"
+
+    def like(column: Any) -> ColumnElement[bool]:
+        return func.lower(column).like(pattern, escape="\\")
+
+    people = select(Customer.id).where(
+        or_(like(Customer.id), like(Customer.name), Customer.id.in_(
+            select(ContactPoint.customer_id).where(like(ContactPoint.url))
+        ))
+    )  # fmt: skip
+    clauses = [
+        like(Case.title), like(Case.device_id), like(Case.failure_mode), like(Case.model),
+        like(Case.external_ref), Case.customer_id.in_(people),
+    ]  # fmt: skip
+    if (number := parse_id(needle)) is not None:
+        clauses.append(Case.id == number)
+    return or_(*clauses)
 
 
 @dataclass

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi.templating import Jinja2Templates
 from jinja2 import pass_context
@@ -28,6 +29,29 @@ def when(value: datetime | float | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
     if isinstance(value, int | float):
         value = datetime.fromtimestamp(value, UTC)
     return value.astimezone(UTC).strftime(fmt)
+
+
+def zone_of(name: str | None) -> ZoneInfo:
+    """The time zone called ``name``; UTC for none or an unknown one."""
+    try:
+        return ZoneInfo(name or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def when_in(value: datetime | float | None, tz: str | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """A time in the zone ``tz``, with the zone named ('2026-12-05 18:30 JST')."""
+    if value is None:
+        return ""
+    if isinstance(value, int | float):
+        value = datetime.fromtimestamp(value, UTC)
+    local = value.astimezone(zone_of(tz))
+    return f"{local.strftime(fmt)} {local.tzname() or tz}"
+
+
+@pass_context
+def _when(context: Context, value: datetime | float | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    return when_in(value, str(context.get("tz") or "UTC"), fmt)
 
 
 UNITS = {"en": ("d", "h", "m", " "), "ja": ("日", "時間", "分", "")}
@@ -69,10 +93,17 @@ def query(request: Request, **changes: str | None) -> str:
     return "?" + urlencode(params)
 
 
+def flash(request: Request, text: str, draft: str = "") -> None:
+    """A one-time notice for the next page this session renders (and a draft to keep)."""
+    request.session["flash"] = text[:500]
+    if draft:
+        request.session["draft"] = draft[:4000]
+
+
 def make_templates() -> Jinja2Templates:
     """The page templates with our filters installed."""
     templates = Jinja2Templates(directory=TEMPLATES)
-    templates.env.filters["when"] = when
+    templates.env.filters["when"] = _when  # in the reader's zone, zone named
     templates.env.filters["duration"] = _duration
     templates.env.globals["LOCALES"] = LOCALES
     templates.env.globals["query"] = query
@@ -99,10 +130,13 @@ def render(
     base = {
         "user": user,
         "locale": locale,
+        "tz": getattr(user, "timezone", None) or "UTC",
         "_": _,
         "term": lambda group, value: term(_, group, value),
         "title_of": lambda titles: localised(titles, locale),
         "csrf_token": csrf_token(request),
+        "flash": request.session.pop("flash", None),
+        "draft": request.session.pop("draft", ""),
     }
     return templates.TemplateResponse(request, name, base | context, status_code=status_code)
 

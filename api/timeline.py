@@ -68,6 +68,8 @@ def actor_label(actor: str, _: Tr) -> str:
         return _("actor_key", name=name)
     if kind == "customer" and name:
         return _("actor_customer", id=name)
+    if actor == "bot":
+        return _("bot_name")
     return "Kizuki" if actor == "kizuki" else term(_, "actor", actor)
 
 
@@ -153,6 +155,24 @@ def _note(d: dict[str, Any], _: Tr, locale: str) -> list[Line]:
     return [Line(str(d.get("text", "")), note=True)]
 
 
+def _message(d: dict[str, Any], _: Tr, locale: str) -> list[Line]:
+    via = [Line(_("tl_via", channel=term(_, "ch", d.get("channel", ""))))]
+    return via + ([Line(str(d["text"]), note=True)] if d.get("text") else [])
+
+
+LACK_TERMS = {"skill": "skill", "language": "lang", "product": "pl"}
+
+
+def _override(d: dict[str, Any], _: Tr, locale: str) -> list[Line]:
+    parts = [str(x).partition(":") for x in d.get("lacks") or []]
+    lacks = ", ".join(term(_, LACK_TERMS.get(kind, kind), value) for kind, _s, value in parts)
+    return [Line(_("tl_lacks", what=lacks)), Line(str(d.get("reason", "")), note=True)]
+
+
+def _handoff(d: dict[str, Any], _: Tr, locale: str) -> list[Line]:
+    return [Line(str(d.get("reason", "")), lang="en")] if d.get("reason") else []
+
+
 DETAILS: dict[str, Callable[[dict[str, Any], Tr, str], list[Line]]] = {
     "opened": _opened,
     "severity_raised": _severity,
@@ -165,6 +185,11 @@ DETAILS: dict[str, Callable[[dict[str, Any], Tr, str], list[Line]]] = {
     "notified": _notified,
     "feedback": _feedback,
     "note": _note,
+    "message_in": _message,
+    "message_out": _message,
+    "assign_override": _override,
+    "handoff": _handoff,
+    "linked": lambda d, _, locale: [Line(str(d.get("external_ref") or "—"))],
 }
 
 

@@ -22,6 +22,9 @@ class MetricSpec(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     unit: str
+    title: dict[str, str] = Field(
+        default_factory=dict, description="What people call it, per language {en, ja}."
+    )
     normal: tuple[float, float] = Field(description="Typical healthy range (low, high).")
     limit: float = Field(description="Value at which the customer notices a problem.")
     direction: Literal["up", "down"] = Field(
@@ -122,3 +125,11 @@ def _load_dir(directory: Path) -> dict[str, DeviceProfile]:
     if not profiles:
         raise ProfileError(f"no device profiles (*.yaml) in {directory}")
     return profiles
+
+
+def metric_title(profile: DeviceProfile | None, metric: str, locale: str) -> str:
+    """The metric's name for people in ``locale`` (English, then its id, as fallback)."""
+    spec = profile.metrics.get(metric) if profile else None
+    if spec is None or not spec.title:
+        return metric
+    return spec.title.get(locale) or spec.title.get("en") or metric

@@ -202,6 +202,69 @@ def bench(
     runpy.run_path(str(script), run_name="__main__")
 
 
+@app.command("import-csv")
+def import_csv(
+    customers: Annotated[
+        Path | None,
+        typer.Option(
+            help="customers.csv: id, name, locale, timezone, tier, "
+            "quiet_hours, contacts (URLs separated by ;)"
+        ),
+    ] = None,
+    devices: Annotated[
+        Path | None, typer.Option(help="devices.csv: id, model, customer_id")
+    ] = None,
+) -> None:
+    """Import customers, their contact points and devices from CSV (idempotent)."""
+    from tickets.db import make_session_factory, migrate
+    from tickets.registry import ManifestError, import_manifest
+    from tickets.registry_csv import manifest_from_csv
+
+    if customers is None and devices is None:
+        raise CliError("give --customers and/or --devices")
+    try:
+        texts = [p.read_text(encoding="utf-8") if p else "" for p in (customers, devices)]
+        manifest = manifest_from_csv(*texts)
+        settings = _settings()
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        migrate(settings.cases_url)
+        result = import_manifest(make_session_factory(settings.cases_url), manifest)
+    except (OSError, UnicodeDecodeError, ManifestError) as exc:
+        raise CliError(str(exc)) from None
+    typer.echo(
+        f"imported {result.customers} customers ({result.contacts} contact points) "
+        f"and {result.devices} devices"
+    )
+
+
+@app.command("evaluate-answers")
+def evaluate_answers(
+    questions: Annotated[
+        Path | None,
+        typer.Option(help="Labelled questions (YAML); default: the set shipped with Kizuki."),
+    ] = None,
+    show_misses: Annotated[bool, typer.Option(help="List the questions it got wrong.")] = True,
+) -> None:
+    """Measure self-service: answer accuracy on labelled customer questions (English and
+    Japanese) and how often it hands the customer to a person."""
+    from core.profiles import load_profiles
+    from tickets.selfservice import EVAL_SET, evaluate
+
+    try:
+        result = evaluate(load_profiles(), questions or EVAL_SET)
+    except (OSError, KeyError, TypeError) as exc:
+        raise CliError(f"cannot read labelled questions: {exc}") from None
+    typer.echo(f"self-service answers on {result.total} labelled questions")
+    for locale, (correct, total) in sorted(result.by_locale.items()):
+        typer.echo(f"  {locale}: {correct}/{total} right ({correct / total:.1%})")
+    typer.echo(f"  accuracy:     {result.accuracy:.1%}")
+    typer.echo(f"  hand-off rate: {result.handoff_rate:.1%} ({result.handed_off} to a person)")
+    if show_misses and result.misses:
+        typer.echo("missed:")
+        for line in result.misses:
+            typer.echo(f"  {line}")
+
+
 @app.command()
 def ready(
     url: Annotated[

@@ -30,7 +30,12 @@ from pydantic_settings import (
 from anomaly.settings import DetectSettings
 from api.settings import ApiSettings, check_secret
 from ingest.settings import IngestSettings, MqttSettings, StoreSettings
-from tickets.settings import CaseSettings, NotifySettings
+from tickets.settings import (
+    CaseSettings,
+    InboundSettings,
+    IntegrationSettings,
+    NotifySettings,
+)
 
 
 class Settings(BaseSettings):
@@ -52,6 +57,8 @@ class Settings(BaseSettings):
     detect: DetectSettings = DetectSettings()
     cases: CaseSettings = CaseSettings()
     notify: NotifySettings = NotifySettings()
+    inbound: InboundSettings = InboundSettings()
+    integrations: IntegrationSettings = IntegrationSettings()
     api: ApiSettings = ApiSettings()
 
     @classmethod

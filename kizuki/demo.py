@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import secrets
 import shutil
+import socket
 import threading
 import time
 from dataclasses import dataclass
 from typing import Any
 
 import typer
+from pydantic import SecretStr
 
 from core.clock import ReplayClock, utc
+from kizuki import demo_inbox
 from kizuki.config import Settings
 from kizuki.runner import StartupError, check_api_port, start_engine, stop_on_signals, with_port
 
@@ -34,11 +38,43 @@ class DemoOptions:
 
 
 def demo_settings(settings: Settings, options: DemoOptions) -> Settings:
-    """The demo keeps its data apart from ``kizuki run``'s, under <data_dir>/demo."""
+    """The demo keeps its data apart from ``kizuki run``'s, under <data_dir>/demo; it
+    receives customers' replies (an SMTP endpoint on a free loopback port unless one is
+    set, and webhooks signed with a secret made for this run)."""
     settings = with_port(settings, options.port)
     base = f"http://{settings.api.host}:{settings.api.port}"
     notify = settings.notify.model_copy(update={"public_base_url": base})
-    return settings.model_copy(update={"data_dir": settings.data_dir / "demo", "notify": notify})
+    inbound = settings.inbound
+    secret = inbound.webhook_secret.get_secret_value() or secrets.token_urlsafe(24)
+    inbound = inbound.model_copy(
+        update={"smtp_port": inbound.smtp_port or _free_port(), "webhook_secret": SecretStr(secret)}
+    )
+    return settings.model_copy(
+        update={"data_dir": settings.data_dir / "demo", "notify": notify, "inbound": inbound}
+    )
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def mixed_channels(manifest: dict[str, Any]) -> dict[str, Any]:
+    """Give the demo's customers e-mail, SMS or LINE (in turn), so a visitor sees each
+    channel (in log mode a notice is written to the outbox; the notice keeps the channel
+    it is for, and /demo/inbox shows it in that channel's form)."""
+    customers = []
+    for i, customer in enumerate(manifest.get("customers") or []):
+        cid = str(customer["id"])
+        digits = "".join(ch for ch in cid if ch.isdigit()).rjust(8, "0")
+        contact = [
+            {"channel": "email", "url": f"mailto://{cid}@example.com"},
+            {"channel": "sms", "url": f"log://sms/+8190{digits}"},
+            {"channel": "line", "url": f"log://line/U{cid.replace('-', '')}"},
+        ][i % 3]
+        customers.append({**customer, "contacts": [contact]})
+    return {**manifest, "customers": customers}
 
 
 def run_demo(settings: Settings, options: DemoOptions) -> None:
@@ -96,7 +132,7 @@ def _run_with_broker(
         settings = settings.model_copy(update={"mqtt": mqtt})
     fleet = Fleet.demo(n_devices=options.devices, seed=options.seed, days=options.days)
     clock = ReplayClock(start=fleet.start_ts)
-    engine = start_engine(settings, url, clock=clock)
+    engine = start_engine(settings, url, clock=clock, app_hooks=(demo_inbox.install,))
     try:
         _seed(engine, fleet)
         _banner(settings, url, broker, fleet)
@@ -115,7 +151,7 @@ def _seed(engine: Any, fleet: Any) -> None:
     from api.auth import create_user
     from tickets.registry import import_manifest, seed_demo_agents
 
-    import_manifest(engine.session_factory, fleet.manifest())
+    import_manifest(engine.session_factory, mixed_channels(dict(fleet.manifest())))
     seed_demo_agents(engine.session_factory)
     for username, password, role in DEMO_USERS:
         create_user(engine.session_factory, username, password, role)
@@ -128,6 +164,9 @@ def _banner(settings: Settings, url: str, broker: Any, fleet: Any) -> None:
         f"Kizuki demo: broker {url} ({broker.kind if broker else 'external'}), "
         f"{len(fleet.devices)} devices, {len(failing)} will degrade.\n"
         f"  web UI: {where}  (log in as demo/demo, or admin/admin)\n"
+        f"  customers' inbox: {where}demo/inbox  (reply as a customer by e-mail, SMS or LINE)\n"
+        f"  replies: SMTP {settings.inbound.smtp_host}:{settings.inbound.smtp_port}, "
+        f"signed webhooks at {where}hooks/inbound/<channel>\n"
         f"  outbox: {settings.outbox_dir}/"
     )
 

@@ -32,11 +32,15 @@ from kizuki.config import Settings
 from kizuki.detection import Detection, metrics_for
 from kizuki.gate import ReadingGate
 from kizuki.journal import EventJournal
+from tickets.conversation import Inbound
 from tickets.db import make_session_factory, migrate
 from tickets.directory import DbDeviceDirectory
 from tickets.dispatcher import Dispatcher
+from tickets.inbound_mail import MailEndpoint
+from tickets.inbox import Accepted, accept
 from tickets.service import CaseService
 from tickets.settings import TicketsConfig
+from tickets.webhooks import WebhookRelay
 
 log = logging.getLogger(__name__)
 
@@ -69,9 +73,12 @@ class Engine:
         clock: Callable[[], float] = time.time,
         batch_listeners: Sequence[Callable[[Sequence[Reading]], None]] = (),
         with_dispatcher: bool = True,
+        app_hooks: Sequence[Callable[[Any], None]] = (),
     ) -> None:
         self.settings = settings
         self.with_dispatcher = with_dispatcher
+        self.app_hooks = tuple(app_hooks)
+        self.mail: MailEndpoint | None = None
         self.batch_listeners = tuple(batch_listeners)
         self.mqtt_url = mqtt_url
         self.with_api = with_api
@@ -136,12 +143,22 @@ class Engine:
                 clock=self.clock,
                 probes=self._probes(),
             )
+            for hook in self.app_hooks:
+                hook(app)
             self._start_api(app)
+        self._start_mail()
         self.ingest.start()
         self._spawn("cases", self._hand_over)
         if self.with_dispatcher:
             self._spawn("dispatcher", lambda: self.dispatcher.run_forever(self._stop))
         self._spawn("housekeeping", self._housekeeping)
+        if self.settings.integrations.webhooks:
+            relay = WebhookRelay(
+                self.session_factory,
+                self.settings.integrations.webhooks,
+                self.settings.notify.public_base_url,
+            )
+            self._spawn("webhooks", lambda: relay.run_forever(self._stop))
         self._spawn("retention", self._retention)
 
     def _retention(self) -> None:
@@ -197,6 +214,8 @@ class Engine:
             self.ingest.stop()
         for thread in self._threads:
             thread.join(timeout=10)
+        if self.mail is not None:
+            self.mail.stop()
         if self._api_server is not None:
             self._api_server.should_exit = True
             if self._api_thread is not None:
@@ -322,6 +341,29 @@ class Engine:
                 )
             time.sleep(0.05)
         self._api_thread = thread
+
+    def _start_mail(self) -> None:
+        """The SMTP endpoint for customers' e-mail replies, if ``inbound.smtp_port``."""
+        inbound = self.settings.inbound
+        if not inbound.smtp_port:
+            return
+
+        def accept_mail(message: Inbound) -> Accepted:
+            return accept(
+                self.session_factory, self.profiles, message, self.clock, inbound.self_service
+            )
+
+        endpoint = MailEndpoint(
+            accept_mail, inbound.smtp_host, inbound.smtp_port, inbound.max_bytes
+        )
+        try:
+            endpoint.start()
+        except (OSError, RuntimeError) as exc:
+            raise EngineError(
+                f"SMTP endpoint cannot listen on {inbound.smtp_host}:{inbound.smtp_port} "
+                f"({exc}); set KIZUKI_INBOUND__SMTP_PORT to a free port or 0"
+            ) from None
+        self.mail = endpoint
 
     def _spawn(self, name: str, target: Callable[[], None]) -> None:
         thread = threading.Thread(target=target, name=name, daemon=True)

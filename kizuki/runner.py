@@ -95,6 +95,7 @@ def start_engine(
     with_api: bool = True,
     clock: Any = None,
     with_dispatcher: bool = True,
+    app_hooks: tuple[Any, ...] = (),
 ) -> Any:
     """Open storage and start every part; translate start-up failures into one line.
 
@@ -110,11 +111,24 @@ def start_engine(
         check_api_port(settings)
     settings = secured(settings)
     if clock is None:
-        engine = Engine(settings, mqtt_url, with_api=with_api, with_dispatcher=with_dispatcher)
+        engine = Engine(
+            settings,
+            mqtt_url,
+            with_api=with_api,
+            with_dispatcher=with_dispatcher,
+            app_hooks=app_hooks,
+        )
     else:
         listeners = [clock.observe] if isinstance(clock, ReplayClock) else []
-        engine = Engine(settings, mqtt_url, with_api=with_api, clock=clock,
-                        batch_listeners=listeners, with_dispatcher=with_dispatcher)  # fmt: skip
+        engine = Engine(
+            settings,
+            mqtt_url,
+            with_api=with_api,
+            clock=clock,
+            batch_listeners=listeners,
+            with_dispatcher=with_dispatcher,
+            app_hooks=app_hooks,
+        )
     try:
         engine.open_storage()
         engine.start()

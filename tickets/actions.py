@@ -17,9 +17,11 @@ from core.clock import Clock, utc
 from core.metrics import CASES_RESOLVED
 from core.profiles import DeviceProfile
 from tickets import labels, lifecycle, resolution
+from tickets.fit import check_fit
 from tickets.lifecycle import InvalidTransition
 from tickets.models import Case
 from tickets.outbox import enqueue
+from tickets.routing import need_of
 from tickets.settings import TicketsConfig
 
 
@@ -130,12 +132,27 @@ class CaseActions:
 
         return self._act(case_id, act)
 
-    def assign(self, case_id: int, agent_id: int | None, actor: str) -> Case:
-        """Assign to an active agent, or unassign with ``agent_id=None``."""
+    def assign(self, case_id: int, agent_id: int | None, actor: str, override: str = "") -> Case:
+        """Assign to an active agent, or unassign with ``agent_id=None``. An agent who
+        lacks the case's product line, skill or language is refused (``AgentMismatch``)
+        unless ``override`` says why; the reason goes on the timeline."""
         reason = f"assigned by {actor}" if agent_id is not None else f"unassigned by {actor}"
-        return self._act(
-            case_id, lambda s, c, now: lifecycle.assign(s, c, agent_id, actor, now, reason)
-        )
+
+        def act(session: Session, case: Case, now: datetime) -> None:
+            missing = check_fit(session, case, agent_id, need_of(case, self.profiles), override)
+            lifecycle.assign(session, case, agent_id, actor, now, reason)
+            if missing:
+                lifecycle.log(
+                    session,
+                    case,
+                    actor,
+                    "assign_override",
+                    now,
+                    lacks=missing,
+                    reason=override.strip(),
+                )
+
+        return self._act(case_id, act)
 
     def add_note(self, case_id: int, actor: str, text: str) -> Case:
         """A free-text note on the timeline."""
@@ -146,7 +163,7 @@ class CaseActions:
 
         return self._act(case_id, act)
 
-    def _act(self, case_id: int, action: Callable[[Session, Case, datetime], None]) -> Case:
+    def _act(self, case_id: int, action: Callable[[Session, Case, datetime], Any]) -> Case:
         with self.session_factory.begin() as session:
             case = lifecycle.load(session, case_id)
             action(session, case, self._now())

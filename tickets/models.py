@@ -202,6 +202,7 @@ class Case(Base):
     resolution_code: Mapped[str | None] = mapped_column(String(32), default=None)
     resolution_note: Mapped[str] = mapped_column(Text, default="", server_default="")
     review_state: Mapped[str | None] = mapped_column(String(32), default=None)  # see REVIEW_STATES
+    external_ref: Mapped[str] = mapped_column(String(120), default="")  # e.g. a Zendesk id
 
     device: Mapped[Device] = relationship()
     customer: Mapped[Customer | None] = relationship()
@@ -211,6 +212,9 @@ class Case(Base):
     )
     notifications: Mapped[list[Notification]] = relationship(
         back_populates="case", order_by="Notification.id"
+    )
+    messages: Mapped[list[Message]] = relationship(
+        back_populates="case", order_by="Message.id", cascade="all, delete-orphan"
     )
 
 
@@ -263,6 +267,40 @@ class Notification(Base):
     attempts_log: Mapped[list[DeliveryAttempt]] = relationship(
         back_populates="notification", order_by="DeliveryAttempt.id"
     )
+
+
+class Message(Base):
+    """One turn of a case's conversation with its customer, on any channel.
+
+    ``direction`` is "out" (agent or self-service answer, sent through the outbox as a
+    ``message`` notification) or "in" (a customer's reply by e-mail, SMS, chat or LINE)."""
+
+    __tablename__ = "messages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customers.id"), index=True)
+    direction: Mapped[str] = mapped_column(String(4))  # in | out
+    channel: Mapped[str] = mapped_column(String(16))
+    author: Mapped[str] = mapped_column(String(200))  # user:<name> | bot | customer:<id>
+    body: Mapped[str] = mapped_column(Text)
+    sender: Mapped[str] = mapped_column(String(320), default="")  # address it came from
+    notification_id: Mapped[int | None] = mapped_column(
+        ForeignKey("notifications.id", ondelete="SET NULL"), default=None
+    )
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    case: Mapped[Case] = relationship(back_populates="messages")
+    notification: Mapped[Notification | None] = relationship()
+
+
+class WebhookCursor(Base):
+    """How far the outbound webhooks have got, per subscriber URL (``tickets.webhooks``)."""
+
+    __tablename__ = "webhook_cursors"
+
+    url: Mapped[str] = mapped_column(String(500), primary_key=True)
+    last_event_id: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class DeliveryAttempt(Base):
@@ -325,6 +363,7 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(Text)
     role: Mapped[str] = mapped_column(String(16), default="viewer")
     locale: Mapped[str] = mapped_column(String(8), default="en")
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id", ondelete="SET NULL"))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -16,7 +16,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from core.profiles import DeviceProfile
+from core.profiles import DeviceProfile, metric_title
+from tickets import sms
 from tickets.feedback import feedback_url, make_token
 from tickets.kb import ALL_CLEAR, GENERIC, Kind, render
 from tickets.models import Case, ContactPoint, Customer, Notification
@@ -63,9 +64,24 @@ def enqueue(
     row.feedback_token = make_token(settings, row.id, case.id)
     if article is None:
         article = ALL_CLEAR if kind == "all_clear" else (case.kb_article or GENERIC)
-    text = render(article, customer.locale, kind, _context(settings, case, customer, row, profiles))
-    row.subject, row.short_body, row.long_body = text.subject[:300], text.short, text.long
+    context = _context(settings, case, customer, row, profiles)
+    text = render(article, customer.locale, kind, context)
+    short = text.short
+    if any(c.enabled and c.channel == "sms" for c in customer.contacts):
+        bare = render(article, customer.locale, kind, context | {"up_url": "", "down_url": ""})
+        short = sms_short(text.short, bare.short)
+    row.subject, row.short_body, row.long_body = text.subject[:300], short, text.long
     return row
+
+
+def sms_short(full: str, bare: str) -> str:
+    """A short form that fits ``sms.MAX_SEGMENTS``: with the feedback links if they fit,
+    else without them, else cut at a word. (Any channel may fall back to SMS, so the
+    short form of a customer with an SMS contact always fits.)"""
+    for text in (full, bare):
+        if sms.segments(text) <= sms.MAX_SEGMENTS:
+            return text
+    return sms.fit(bare)
 
 
 def pull_forward(session: Session, case_id: int, now: datetime) -> int:
@@ -109,17 +125,18 @@ def _context(
         "customer_name": customer.name,
         "device_id": case.device_id,
         "device_title": title or case.model,
-        "observed": _observed(case.explanation, customer.locale),
+        "observed": _observed(case.explanation, customer.locale, profile),
         "eta": _eta(case.explanation, customer.timezone),
         "up_url": feedback_url(settings, row.feedback_token, "up"),
         "down_url": feedback_url(settings, row.feedback_token, "down"),
     }
 
 
-def _observed(why: Mapping[str, Any], locale: str) -> str:
+def _observed(why: Mapping[str, Any], locale: str, profile: DeviceProfile | None) -> str:
+    """What was measured, with the metric's name for people (not its id)."""
     try:
         return OBSERVED.get(locale, OBSERVED["en"]).format(
-            metric=why["metric"],
+            metric=metric_title(profile, str(why["metric"]), locale),
             observed=why["observed"],
             expected=why["expected"],
             unit=why["unit"],
@@ -132,7 +149,8 @@ def _eta(why: Mapping[str, Any], timezone: str) -> str:
     eta = why.get("eta_ts")
     if not isinstance(eta, int | float):
         return ""
-    return datetime.fromtimestamp(eta, UTC).astimezone(zone(timezone)).strftime("%Y-%m-%d %H:%M")
+    local = datetime.fromtimestamp(eta, UTC).astimezone(zone(timezone))
+    return local.strftime("%Y-%m-%d %H:%M %Z")  # the zone named: the reader may travel
 
 
 def zone(name: str) -> ZoneInfo:

@@ -17,9 +17,10 @@
   "all clear" notice; every
   ``settings.cases.reroute_every_s`` it also offers unassigned cases to the agents again
   (``tickets.queue``).
-* ``acknowledge/start/assign/add_note/resolve/close/reopen/review``: the lifecycle for the
-  API; errors are the ``tickets.lifecycle`` hierarchy (``CaseError`` and subclasses).
-  ``resolve`` takes a resolution code and a note (``tickets.resolution``).
+* ``acknowledge/start/assign/add_note/resolve/close/reopen/review`` (and ``write``/``link``
+  from ``tickets.desk_actions``): the lifecycle for the API; errors are the
+  ``tickets.lifecycle`` hierarchy (``CaseError`` and subclasses). ``resolve`` takes a
+  resolution code and a note (``tickets.resolution``).
 """
 
 from __future__ import annotations
@@ -43,6 +44,8 @@ from tickets import cases as rules
 from tickets import evidence, lifecycle, resolution
 from tickets.actions import CaseActions
 from tickets.anomalies import apply_repeat, new_case_values
+from tickets.desk_actions import DeskActions
+from tickets.fit import AgentMismatch
 from tickets.lifecycle import CaseError, CaseNotFound, InvalidTransition, UnknownAgent
 from tickets.models import Case, Device, MaintenanceWindow
 from tickets.outbox import enqueue, pull_forward
@@ -53,6 +56,7 @@ from tickets.settings import TicketsConfig
 from tickets.snapshot import Telemetry, take_snapshot
 
 __all__ = [
+    "AgentMismatch",
     "CaseError",
     "CaseNotFound",
     "CaseService",
@@ -76,7 +80,7 @@ class Outcome:
     detail: str = ""
 
 
-class CaseService(CaseActions):
+class CaseService(CaseActions, DeskActions):
     """Cases from anomaly events, and the case lifecycle (see the module docstring)."""
 
     def __init__(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Protocol
 from urllib.parse import urlsplit
@@ -174,6 +174,55 @@ class NotifySettings(Section):
             )
 
 
+class InboundSettings(Section):
+    """Customers' replies: an SMTP endpoint for e-mail, signed webhooks for chat/SMS/LINE."""
+
+    smtp_host: str = Field(default="127.0.0.1", description="Where the SMTP endpoint listens.")
+    smtp_port: int = Field(
+        default=0, ge=0, le=65535, description="SMTP endpoint port; 0 runs no endpoint."
+    )
+    webhook_secret: SecretStr = Field(
+        default=SecretStr(""),
+        description="HMAC-SHA256 key of inbound webhooks; empty refuses every webhook.",
+    )
+    max_bytes: int = Field(
+        default=64 * 1024, ge=1024, le=10 * 1024 * 1024, description="Largest accepted message."
+    )
+    max_skew_s: float = Field(
+        default=300.0, gt=0, description="How old a webhook's signed timestamp may be."
+    )
+    self_service: bool = Field(
+        default=True, description="Answer customers from the knowledge base before a person."
+    )
+
+
+class WebhookTarget(Section):
+    """A subscriber of the outbound case webhooks (``tickets.webhooks``)."""
+
+    url: str = Field(description="Where to POST each event (http or https).")
+    secret: SecretStr = Field(description="HMAC-SHA256 key the subscriber verifies with.")
+    events: list[str] = Field(
+        default_factory=list,
+        description="Types to send (case.opened, case.updated, case.resolved, message.in, "
+        "message.out); empty: all.",
+    )
+    max_attempts: int = Field(default=8, ge=1, description="Tries per event before skipping.")
+    backoff_s: float = Field(default=2.0, gt=0, description="First retry wait; doubles.")
+
+    @field_validator("url")
+    @classmethod
+    def _http(cls, url: str) -> str:
+        if not url.startswith(("http://", "https://")):
+            raise ValueError("a webhook URL starts with http:// or https://")
+        return url
+
+
+class IntegrationSettings(Section):
+    """Where case events go: ``KIZUKI_INTEGRATIONS__WEBHOOKS='[{"url": ..., "secret": ...}]'``."""
+
+    webhooks: list[WebhookTarget] = Field(default_factory=list)
+
+
 class Sections(Protocol):
     """The application's root settings, as far as tickets reads them."""
 
@@ -181,6 +230,10 @@ class Sections(Protocol):
     def cases(self) -> CaseSettings: ...
     @property
     def notify(self) -> NotifySettings: ...
+    @property
+    def inbound(self) -> InboundSettings: ...
+    @property
+    def integrations(self) -> IntegrationSettings: ...
     @property
     def feedback_secret(self) -> SecretStr: ...
     @property
@@ -199,7 +252,17 @@ class TicketsConfig:
     secret_key: SecretStr
     outbox_dir: Path
     production: bool = False
+    inbound: InboundSettings = field(default_factory=InboundSettings)
+    integrations: IntegrationSettings = field(default_factory=IntegrationSettings)
 
     @classmethod
     def of(cls, root: Sections) -> TicketsConfig:
-        return cls(root.cases, root.notify, root.feedback_secret, root.outbox_dir, root.production)
+        return cls(
+            root.cases,
+            root.notify,
+            root.feedback_secret,
+            root.outbox_dir,
+            root.production,
+            root.inbound,
+            root.integrations,
+        )

@@ -57,6 +57,15 @@ def read_cases(
     review: Annotated[
         ReviewName | None, Query(description="Only cases in this review state.")
     ] = None,
+    q: Annotated[
+        str | None,
+        Query(
+            max_length=100,
+            description="Search: '#12' is case 12; else a case number or a substring of the "
+            "title, device, model, failure mode, external ticket id, customer id, name or "
+            "contact point.",
+        ),
+    ] = None,
     sort: Annotated[SortName, Query(description="Order; '-' = descending.")] = "sla_due_at",
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
@@ -65,9 +74,15 @@ def read_cases(
     several), in ``sort`` order, a page at a time. ``count`` is the total over all pages;
     pass ``next_cursor`` back as ``cursor`` with the same ``sort`` for the next page."""
     flt = CaseFilter(
-        list(status or []), list(severity or []), assignee, model, failure_mode, device_id,
+        list(status or []),
+        list(severity or []),
+        assignee,
+        model,
+        failure_mode,
+        device_id,
         review,
-    )  # fmt: skip
+        q,
+    )
     try:
         page = list_cases(db, flt, sort, limit, cursor)
     except BadCursor as exc:
@@ -141,8 +156,12 @@ def acknowledge(who: AgentRole, ctx: CtxDep, case_id: CaseId) -> CaseDetail:
     summary="Assign to an agent",
 )
 def assign(who: AgentRole, ctx: CtxDep, case_id: CaseId, body: AssignBody) -> CaseDetail:
-    """Give an open case to an active agent (404 if there is none with that id)."""
-    return _act(ctx, case_id, "assign", who.actor, agent_id=body.agent_id)
+    """Give an open case to an active agent (404 if there is none with that id). An agent
+    who lacks the case's product line, skill or language is refused (409) unless
+    ``override_reason`` says why; the reason goes on the timeline."""
+    return _act(
+        ctx, case_id, "assign", who.actor, agent_id=body.agent_id, override=body.override_reason
+    )
 
 
 @router.post(

@@ -9,6 +9,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 
 from api.deps import CtxDep, PageUser, SessionDep
+from api.desk import awaiting_reply
 from api.i18n import localised, pick_locale
 from api.present import case_public
 from api.queries import (
@@ -34,9 +35,16 @@ def home() -> Response:
     return RedirectResponse("/cases", status_code=303)
 
 
-def _filter(
-    status: str, severity: str, assignee: str, model: str, mode: str, device_id: str = ""
+def case_filter(
+    status: str,
+    severity: str,
+    assignee: str,
+    model: str,
+    mode: str,
+    device_id: str = "",
+    q: str = "",
 ) -> CaseFilter:
+    """The queue's query parameters as a filter (unknown values mean "any")."""
     statuses: list[str] = (
         list(OPEN_STATUSES) if status == "active" else [status] if status in CASE_STATUSES else []
     )
@@ -48,6 +56,7 @@ def _filter(
         model=model or None,
         failure_mode=mode or None,
         device_id=device_id or None,
+        text=q or None,
     )
 
 
@@ -72,11 +81,12 @@ def queue(
     failure_mode: Text = "",
     device_id: Text = "",
     review: Text = "",
+    q: Annotated[str, Query(max_length=100)] = "",
     sort: Text = "sla_due_at",
     cursor: Annotated[str | None, Query(max_length=500)] = None,
 ) -> Response:
     locale = pick_locale(request, user.locale)
-    flt = _filter(status, severity, assignee, model, failure_mode, device_id)
+    flt = case_filter(status, severity, assignee, model, failure_mode, device_id, q)
     flt.review = review if review in REVIEW_STATES else None
     sort = sort if sort in SORT_CHOICES else "sla_due_at"
     try:
@@ -84,7 +94,14 @@ def queue(
     except BadCursor:
         page = list_cases(db, flt, sort, 50, None)
     counts_filter = CaseFilter(
-        flt.status, [], flt.assignee, flt.model, flt.failure_mode, flt.device_id, flt.review
+        flt.status,
+        [],
+        flt.assignee,
+        flt.model,
+        flt.failure_mode,
+        flt.device_id,
+        flt.review,
+        flt.text,
     )
     agents = db.scalars(select(Agent).where(Agent.active).order_by(Agent.name)).all()
     load = open_case_counts(db, Case.assignee_id)
@@ -94,6 +111,7 @@ def queue(
         user,
         nav="queue",
         cases=[case_public(c, ctx.profiles, locale) for c in page.cases],
+        awaiting=awaiting_reply(db, [c.id for c in page.cases]),
         total=page.total,
         next_cursor=page.next_cursor,
         counts=severity_counts(db, counts_filter),
@@ -114,6 +132,7 @@ def queue(
             "model": model,
             "failure_mode": failure_mode,
             "device_id": device_id,
+            "q": q,
             "sort": sort,
         },
     )

@@ -80,6 +80,7 @@ class CasePublic(BaseModel):
         default=None,
         description="'customer_disagrees' while a customer's thumbs-down waits for an agent.",
     )
+    external_ref: str = Field(default="", description="The case's id in another helpdesk.")
 
 
 class CasesPublic(BaseModel):
@@ -188,6 +189,18 @@ class AnomaliesPublic(BaseModel):
 class AssignBody(BaseModel):
     model_config = body({"agent_id": 2})
     agent_id: IdIn = Field(ge=1, le=MAX_ID, description="The agent to assign the case to.")
+    override_reason: str = Field(
+        default="",
+        max_length=500,
+        description="Why an agent who lacks the product line, skill or language gets it.",
+    )
+
+
+class LinkBody(BaseModel):
+    model_config = body({"external_ref": "ZD-48213"})
+    external_ref: str = Field(
+        max_length=120, pattern=r"^[\w.:/#-]*$", description="'' removes the link."
+    )
 
 
 class NoteBody(BaseModel):

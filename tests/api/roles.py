@@ -57,6 +57,9 @@ API = [
     _api("DELETE", CASE + "/label", "admin"),
     _api("POST", CASE + "/close", "agent", {}),
     _api("POST", CASE + "/reopen", "agent", {}),
+    _api("GET", CASE + "/messages", "agent"),
+    _api("POST", CASE + "/messages", "agent", {"text": "A technician calls tomorrow."}),
+    _api("POST", CASE + "/external-ref", "agent", {"external_ref": "ZD-1"}),
     _api("GET", "/customers", "agent"),
     _api("GET", "/customers/{customer_id}", "agent"),
     _api("GET", "/agents", "viewer"),
@@ -91,6 +94,7 @@ PAGES = [
     Row("GET", CASE, CASE, "viewer"),
     Row("GET", "/fleet", "/fleet?model=aircon-x1", "viewer"),
     Row("GET", "/devices/{device_id}", "/devices/ac-00001", "viewer"),
+    Row("GET", "/customers/{customer_id}", "/customers/c-0001", "agent"),
     *[
         Row("POST", ACTION, f"{CASE}/actions/{action}", "agent", FORM | extra)
         for action, extra in [
@@ -98,6 +102,8 @@ PAGES = [
             ("assign", {"agent_id": "1"}),
             ("start", {}),
             ("note", {"text": "checked"}),
+            ("write", {"text": "A technician calls tomorrow."}),
+            ("link", {"external_ref": "ZD-1"}),
             ("resolve", {"text": "fixed", "code": "duplicate"}),
             ("review", {"text": "looked at it"}),
             ("close", {}),
@@ -150,6 +156,23 @@ PAGES = [
         "admin",
         FORM,
     ),
+    Row("GET", "/me", "/me", "viewer"),
+    Row("GET", "/cases/export.csv", "/cases/export.csv?severity=low", "viewer"),
+    Row("POST", "/me/profile", "/me/profile", "viewer", FORM | {"locale": "en", "timezone": "UTC"}),
+    Row(
+        "POST",
+        "/cases/bulk",
+        "/cases/bulk",
+        "agent",
+        FORM | {"action": "acknowledge", "case_id": "{case_id}"},
+    ),
+    Row(
+        "POST",
+        "/cases/new",
+        "/cases/new",
+        "agent",
+        FORM | {"device_id": "ac-00003", "failure_mode": "sensor_fault", "text": "customer called"},
+    ),
 ]
 PUBLIC = [
     Row("GET", "/", "/", "public", public_codes=(303,)),
@@ -158,12 +181,20 @@ PUBLIC = [
     Row("POST", "/logout", "/logout", "public", FORM, (303,)),
     Row("GET", "/feedback/{token}", "/feedback/forged", "public", public_codes=(400,)),
     Row("POST", "/feedback/{token}", "/feedback/forged", "public", FORM | {"vote": "up"}, (400,)),
+    Row("POST", "/hooks/inbound/{channel}", "/hooks/inbound/sms", "public", {}, (401,)),
     Row("GET", "/healthz", "/healthz", "public", public_codes=(200,)),
     Row("GET", "/readyz", "/readyz", "public", public_codes=(200,)),
     Row("GET", "/metrics", "/metrics", "public", public_codes=(200,)),
     Row("GET", "/api/v1/openapi.json", "/api/v1/openapi.json", "public", public_codes=(200,)),
     Row("GET", "/api/docs", "/api/docs", "public", public_codes=(200,)),
     Row("GET", "/docs/oauth2-redirect", "/docs/oauth2-redirect", "public", public_codes=(200,)),
+    Row(
+        "GET",
+        "/api/docs-assets/{path}",
+        "/api/docs-assets/swagger-ui-bundle.js",
+        "public",
+        public_codes=(200,),
+    ),  # fmt: skip
     Row("GET", "/static/{path}", "/static/kizuki.css", "public", public_codes=(200,)),
 ]
 EVERY_ROW = API + PAGES + PUBLIC

@@ -112,7 +112,11 @@ def sessions(base_url: str) -> Iterator[dict[str, tuple[httpx.Client, str]]]:
 
 
 def _send(client: httpx.Client, world: World, row: Row, token: str) -> httpx.Response:
-    form = {k: v.replace("{csrf}", token) for k, v in (row.body or {}).items()}
+    case_id = str(world.cases["filter"])
+    form = {
+        k: v.replace("{csrf}", token).replace("{case_id}", case_id)
+        for k, v in (row.body or {}).items()
+    }
     return client.request(row.method, _url(row, world), data=form or None, headers=HTML)
 
 

@@ -133,10 +133,11 @@ def test_an_assign_form_with_an_impossible_agent_id_is_refused(
         assert case is not None and case.assignee_id is not None  # still the routed agent
 
 
-def test_a_case_page_id_outside_32_bits_is_refused(client: httpx.Client) -> None:
+def test_a_case_page_for_an_id_that_cannot_exist_is_not_found(client: httpx.Client) -> None:
     log_in(client, "viewer")
-    response = client.get("/cases/99999999999999999999", headers=HTML)
-    assert response.status_code == 422 and "<html" in response.text
+    for ref in ("99999999999999999999", "abc", "0", "-1"):
+        response = client.get(f"/cases/{ref}", headers=HTML)
+        assert response.status_code == 404 and "<html" in response.text, ref
 
 
 def test_logout_ends_the_session(client: httpx.Client) -> None:

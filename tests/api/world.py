@@ -24,6 +24,7 @@ from tickets.service import CaseService
 HOUR, DAY = 3600.0, 86400.0
 ROLES = ("viewer", "agent", "admin")
 PASSWORD = "correct horse battery"
+INBOUND_SECRET = "test-inbound-webhook-secret"
 
 MANIFEST: dict[str, Any] = {
     "customers": [
@@ -146,7 +147,11 @@ def build_world(tmp: Path, cases_url: str | None = None) -> World:
     """Everything the API reads, populated the way the engine would populate it.
 
     The case DB is a SQLite file under ``tmp`` unless ``cases_url`` names another one."""
-    root = Settings(data_dir=tmp, api={"secret_key": "test-secret-key-0123456789"})
+    root = Settings(
+        data_dir=tmp,
+        api={"secret_key": "test-secret-key-0123456789"},
+        inbound={"webhook_secret": INBOUND_SECRET},
+    )
     settings = AppConfig.of(root)
     url = cases_url or f"sqlite:///{tmp / 'cases.db'}"
     migrate(url)

@@ -12,6 +12,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, select
 
 import tickets
@@ -145,9 +146,10 @@ def test_plain_alembic_cli_takes_the_url_from_the_kizuki_settings(db_url, tmp_pa
     up = alembic_cli(tmp_path, db_url, "upgrade", "head")
     assert up.returncode == 0, up.stderr
     assert "Running upgrade 0001 -> 0002" in up.stderr
-    assert {"cases", "notifications", "delivery_attempts"} <= tables(db_url)
+    assert {"cases", "notifications", "delivery_attempts", "messages"} <= tables(db_url)
     current = alembic_cli(tmp_path, db_url, "current")
-    assert current.stdout.strip().endswith("(head)")
+    head = ScriptDirectory.from_config(Config(str(ALEMBIC_INI))).get_current_head()
+    assert f"{head} (head)" in current.stdout
 
 
 def test_alembic_config_with_only_sqlalchemy_url(db_url):

@@ -1,0 +1,313 @@
+"""The service desk over HTTP: signed inbound webhooks, writing to customers, the customer
+page, skill-aware assignment and actions that never end on a dead-end page."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import time
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from tests.api.test_web import HTML, csrf_of, log_in
+from tests.api.world import INBOUND_SECRET, World, open_case_reaching
+from tickets.models import Notification
+from tickets.signing import headers as signed
+
+
+def hook(
+    client: httpx.Client, payload: Any, channel: str = "sms", secret: str = INBOUND_SECRET,
+    at: float | None = None,
+) -> httpx.Response:  # fmt: skip
+    raw = json.dumps(payload).encode()
+    head = signed(secret, int(at if at is not None else time.time()), raw)
+    return client.post(
+        f"/hooks/inbound/{channel}", content=raw,
+        headers=head | {"Content-Type": "application/json"},
+    )  # fmt: skip
+
+
+def thread(client: httpx.Client, world: World, case_id: int) -> list[dict[str, Any]]:
+    response = client.get(
+        f"/api/v1/cases/{case_id}/messages", headers={"X-API-Key": world.keys["agent"]}
+    )
+    assert response.status_code == 200
+    return list(response.json()["data"])
+
+
+def test_a_signed_sms_lands_in_the_senders_case_and_self_service_answers(
+    client: httpx.Client, world: World
+) -> None:
+    case_id = open_case_reaching(world, "sms", "log://sms/+447700900555")
+    response = hook(client, {"from": "+44 7700 900555", "text": "The filter looks dusty, help?"})
+    assert response.status_code == 202, response.text
+    assert response.json() | {"message_id": 0} == {
+        "case_id": case_id, "message_id": 0, "outcome": "answered", "article": "ac-filter-clog",
+    }  # fmt: skip
+    turns = thread(client, world, case_id)
+    assert [(t["direction"], t["channel"], t["author"]) for t in turns] == [
+        ("in", "sms", f"customer:{turns[0]['author'].split(':')[1]}"),
+        ("out", "sms", "bot"),
+    ]
+    assert "filter" in turns[1]["body"].lower() and "Reply AGENT" in turns[1]["body"]
+    assert hook(client, {"from": "+447700900555", "text": "AGENT please"}).json()["outcome"] == (
+        "handed_off"
+    )
+
+
+@pytest.mark.parametrize(
+    ("payload", "kwargs", "status"),
+    [
+        ({"from": "+447700900555", "text": "hi"}, {"secret": "wrong"}, 401),
+        ({"from": "+447700900555", "text": "hi"}, {"at": time.time() - 3600}, 401),
+        ({"from": "+15550001111", "text": "who am I"}, {}, 404),
+        ({"from": "+447700900555", "text": "x" * 70_000}, {}, 413),
+        ({"from": "+447700900555", "text": ""}, {}, 422),
+        ({"from": "+447700900555", "text": "hi", "admin": True}, {}, 422),
+    ],
+)
+def test_inbound_webhooks_refuse_what_they_cannot_trust(
+    client: httpx.Client, payload: dict[str, Any], kwargs: dict[str, Any], status: int
+) -> None:
+    response = hook(client, payload, **kwargs)
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_an_unsigned_webhook_is_refused(client: httpx.Client) -> None:
+    response = client.post("/hooks/inbound/line", json={"from": "U1", "text": "hi"})
+    assert response.status_code == 401 and "missing" in response.json()["detail"]
+
+
+def test_agents_write_through_the_api_and_sms_must_fit(client: httpx.Client, world: World) -> None:
+    key = {"X-API-Key": world.keys["agent"]}
+    case_id = world.cases["refrigerant"]  # Jane Smith: SMS
+    url = f"/api/v1/cases/{case_id}/messages"
+    too_long = client.post(url, json={"text": "word " * 70}, headers=key)
+    assert too_long.status_code == 422 and "segments" in too_long.json()["detail"]
+    sent = client.post(url, json={"text": "We will call you today."}, headers=key)
+    assert sent.status_code == 201
+    assert sent.json() | {"id": 0, "at": ""} == {
+        "id": 0, "case_id": case_id, "direction": "out", "channel": "sms",
+        "author": "key:test-agent", "body": "We will call you today.", "at": "",
+        "delivery": "pending",
+    }  # fmt: skip
+    viewer = client.get(url, headers={"X-API-Key": world.keys["viewer"]})
+    assert viewer.status_code == 403
+
+
+def test_an_agent_answers_from_the_case_page(client: httpx.Client, world: World) -> None:
+    log_in(client, "agent")
+    case_id = world.cases["bearing"]  # Yamada Taro: Japanese, e-mail
+    page = client.get(f"/cases/{case_id}", headers=HTML).text
+    assert 'id="insert-kb"' in page and "ベアリング" in page  # the KB answer, in Japanese
+    form = {"csrf_token": csrf_of(page), "text": "明日の午前に技術者が伺います。"}
+    done = client.post(f"/cases/{case_id}/actions/write", data=form)
+    assert done.status_code == 303 and done.headers["location"].endswith("#conversation")
+    page = client.get(f"/cases/{case_id}", headers=HTML).text
+    assert 'data-direction="out" data-channel="email" data-author="user:agent"' in page
+    assert "明日の午前に技術者が伺います。" in page
+
+
+def test_a_repeated_action_shows_the_case_with_a_notice(client: httpx.Client, world: World) -> None:
+    log_in(client, "agent")
+    case_id = open_case_reaching(world, "email", "mailto://twice@example.com")
+    token = csrf_of(client.get(f"/cases/{case_id}", headers=HTML).text)
+    for _ in range(2):
+        response = client.post(f"/cases/{case_id}/actions/acknowledge", data={"csrf_token": token})
+        assert response.status_code == 303 and response.headers["location"] == f"/cases/{case_id}"
+    page = client.get(f"/cases/{case_id}", headers=HTML).text
+    assert 'id="flash"' in page and "This case is already acknowledged." in page
+    assert 'id="flash"' not in client.get(f"/cases/{case_id}", headers=HTML).text  # once
+
+
+def test_assigning_an_agent_who_does_not_fit_needs_a_reason(
+    client: httpx.Client, world: World
+) -> None:
+    key = {"X-API-Key": world.keys["agent"]}
+    agents = client.get("/api/v1/agents", headers=key).json()["data"]
+    aircon_only = next(a["id"] for a in agents if a["name"] == "Haruto Sato")
+    case_id = world.cases["bearing"]  # a pump case
+    url = f"/api/v1/cases/{case_id}/assign"
+    refused = client.post(url, json={"agent_id": aircon_only}, headers=key)
+    assert refused.status_code == 409
+    assert "lacks product:pumps, skill:pump-mechanical" in refused.json()["detail"]
+    body = {"agent_id": aircon_only, "override_reason": "only one on site today"}
+    done = client.post(url, json=body, headers=key).json()
+    assert done["assignee"]["id"] == aircon_only
+    override = [e for e in done["timeline"] if e["kind"] == "assign_override"]
+    assert override[-1]["detail"]["reason"] == "only one on site today"
+
+
+def test_the_customer_page_links_every_case_and_message(client: httpx.Client, world: World) -> None:
+    log_in(client, "agent")
+    page = client.get("/customers/c-0001", headers=HTML)
+    assert page.status_code == 200
+    for case_id in (world.cases["filter"], world.cases["bearing"]):
+        assert f'href="/cases/{case_id}"' in page.text
+    assert 'data-channel="email"' in page.text and "Asia/Tokyo" in page.text
+    assert 'href="/devices/pump-0001"' in page.text
+    assert client.get("/customers/nobody", headers=HTML).status_code == 404
+    with httpx.Client(base_url=client.base_url) as viewer:
+        log_in(viewer, "viewer")
+        assert viewer.get("/customers/c-0001", headers=HTML).status_code == 403
+
+
+def test_switching_language_keeps_the_queue_filters(client: httpx.Client) -> None:
+    log_in(client, "agent")
+    page = client.get("/cases?severity=high&model=aircon-x1", headers=HTML).text
+    assert 'name="back" value="/cases?severity=high&amp;model=aircon-x1"' in page
+    form = {"csrf_token": csrf_of(page), "locale": "ja", "back": "/cases?severity=high"}
+    response = client.post("/me/locale", data=form)
+    assert response.headers["location"] == "/cases?severity=high"
+    client.post("/me/locale", data=form | {"locale": "en"})
+
+
+def test_the_api_docs_need_nothing_from_the_internet(client: httpx.Client) -> None:
+    page = client.get("/api/docs").text
+    sources = re.findall(r'(?:src|href)="([^"]+)"', page) + re.findall(r"url: '([^']+)'", page)
+    assert sources and all(s.startswith("/") for s in sources), sources
+    for asset in sources:
+        assert client.get(asset).status_code == 200, asset
+
+
+def test_search_finds_cases_by_customer_device_and_number(
+    client: httpx.Client, world: World
+) -> None:
+    log_in(client, "agent")
+
+    def found(q: str) -> set[int]:
+        page = client.get("/cases", params={"q": q, "status": "all"}, headers=HTML).text
+        return {int(n) for n in re.findall(r'data-case-id="(\d+)"', page)}
+
+    assert found("yamada") == {world.cases["filter"], world.cases["bearing"]}  # customer name
+    assert found("PUMP-0001") == {world.cases["bearing"]}  # device, any case
+    assert found(f"#{world.cases['refrigerant']}") == {world.cases["refrigerant"]}
+    assert found("+441234") == {world.cases["refrigerant"]}  # a contact point
+    assert found("100%_") == set()  # LIKE wildcards are searched for, not expanded
+
+
+def test_bulk_acknowledge_reports_what_it_skipped(client: httpx.Client, world: World) -> None:
+    log_in(client, "agent")
+    first = open_case_reaching(world, "email", "mailto://bulk1@example.com")
+    second = open_case_reaching(world, "email", "mailto://bulk2@example.com")
+    back = "/cases?severity=low&q=ac-t"
+    token = csrf_of(client.get(back, headers=HTML).text)
+    form = {"csrf_token": token, "action": "acknowledge", "case_id": [first, second], "back": back}
+    response = client.post("/cases/bulk", data=form)
+    assert response.status_code == 303 and response.headers["location"] == back
+    page = client.get(back, headers=HTML).text
+    assert "2 case(s) updated." in page
+    client.post("/cases/bulk", data=form)
+    assert "0 case(s) updated. 2 skipped" in client.get(back, headers=HTML).text
+
+
+def test_an_agent_opens_a_case_by_hand_for_a_silent_device(
+    client: httpx.Client, world: World
+) -> None:
+    log_in(client, "agent")
+    token = csrf_of(client.get("/cases", headers=HTML).text)
+    form = {
+        "csrf_token": token, "device_id": "ac-00004", "failure_mode": "sensor_fault",
+        "severity": "high", "text": "Customer called: the unit shows no display.",
+    }  # fmt: skip
+    response = client.post("/cases/new", data=form)
+    assert response.status_code == 303
+    page = client.get(response.headers["location"], headers=HTML).text
+    assert "Customer called: the unit shows no display." in page
+    assert 'data-kind="opened_by_hand"' in page
+    unknown = client.post("/cases/new", data=form | {"device_id": "nope"}, headers=HTML)
+    assert unknown.status_code == 404
+
+
+def test_times_follow_the_users_time_zone(client: httpx.Client, world: World) -> None:
+    log_in(client, "admin")
+    page = client.get(f"/cases/{world.cases['filter']}", headers=HTML).text
+    assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC", page)
+    form = {"csrf_token": csrf_of(page), "locale": "en", "timezone": "Asia/Tokyo"}
+    assert client.post("/me/profile", data=form).status_code == 303
+    page = client.get(f"/cases/{world.cases['filter']}", headers=HTML).text
+    assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d JST", page)
+    assert client.post("/me/profile", data=form | {"timezone": "Mars/Base"}).status_code == 422
+    client.post("/me/profile", data=form | {"timezone": "UTC"})
+
+
+def test_customer_notices_name_the_customers_zone(world: World) -> None:
+    with world.session_factory() as session:
+        body = session.scalars(
+            select(Notification.long_body).where(
+                Notification.case_id == world.cases["filter"], Notification.kind == "detected"
+            )
+        ).one()
+    assert re.search(r"お客様が気づかれる見込み時期: \d{4}-\d\d-\d\d \d\d:\d\d JST", body)
+
+
+def test_cases_link_to_an_external_ticket_and_export_as_csv(
+    client: httpx.Client, world: World
+) -> None:
+    key = {"X-API-Key": world.keys["agent"]}
+    case_id = world.cases["refrigerant"]
+    linked = client.post(
+        f"/api/v1/cases/{case_id}/external-ref", json={"external_ref": "ZD-48213"}, headers=key
+    )
+    assert linked.status_code == 200 and linked.json()["external_ref"] == "ZD-48213"
+    bad = client.post(
+        f"/api/v1/cases/{case_id}/external-ref", json={"external_ref": "=cmd|x"}, headers=key
+    )
+    assert bad.status_code == 422
+    log_in(client, "viewer")
+    export = client.get("/cases/export.csv", params={"q": "ZD-48213"})
+    assert export.status_code == 200 and export.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(export.text.lstrip("\ufeff"))))
+    assert [(r["id"], r["external_ref"], r["severity"]) for r in rows] == [
+        (str(case_id), "ZD-48213", "high")
+    ]
+    everything = client.get("/cases/export.csv").text.lstrip("\ufeff")
+    assert len(list(csv.DictReader(io.StringIO(everything)))) >= 3
+
+
+def test_chart_ticks_fall_on_whole_days_and_readings_show_their_values() -> None:
+    from api.chart import ChartSpec, render_chart, time_ticks
+
+    start = 1_764_600_000.0  # 2025-12-01 14:40 UTC
+    ticks, step = time_ticks(start, start + 5 * 86400)
+    assert step == 86400 and all(t % 86400 == 0 for t in ticks) and 4 <= len(ticks) <= 6
+    hours, step = time_ticks(start, start + 10 * 3600)
+    assert step == 2 * 3600 and all(t % step == 0 for t in hours)
+    svg = str(render_chart(ChartSpec(points=[(start, 55.0), (start + 3600, 58.25)], unit="Pa")))
+    assert "<title>2025-12-01 15:40 UTC: 58.2 Pa</title>" in svg
+
+
+def test_customers_and_pages_see_metric_names_not_ids(client: httpx.Client, world: World) -> None:
+    with world.session_factory() as session:
+        body = session.scalars(
+            select(Notification.long_body).where(
+                Notification.case_id == world.cases["refrigerant"], Notification.kind == "detected"
+            )
+        ).one()
+    assert "Cooling (air temperature drop) 6" in body and "cooling_delta_c" not in body
+    log_in(client, "agent")
+    page = client.get(f"/cases/{world.cases['filter']}?lang=ja", headers=HTML).text
+    assert "フィルター差圧" in page and "filter_dp_pa の値" not in page
+    client.get("/cases?lang=en", headers=HTML)
+
+
+def test_viewers_do_not_see_the_conversation(client: httpx.Client, world: World) -> None:
+    log_in(client, "viewer")
+    page = client.get(f"/cases/{world.cases['refrigerant']}", headers=HTML).text
+    assert 'id="conversation"' not in page and 'id="reply-text"' not in page
+
+
+def test_the_json_api_searches_too(client: httpx.Client, world: World) -> None:
+    response = client.get(
+        "/api/v1/cases", params={"q": "Jane"}, headers={"X-API-Key": world.keys["viewer"]}
+    )
+    assert response.status_code == 200
+    found = response.json()["data"]
+    assert world.cases["refrigerant"] in {c["id"] for c in found}
+    assert {c["customer_id"] for c in found} == {"c-0002"}  # Jane Smith's cases only
