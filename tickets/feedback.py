@@ -237,6 +237,9 @@ def _upsert_vote(
 def _review(session: Session, notification: Notification, at: datetime) -> None:
     """The case is in review while any of its notices has a thumbs-down."""
     case = notification.case
+    # read again after our vote was written: on SQLite the write lock is only taken by the
+    # upsert, so a concurrent vote may have changed the state since the case was loaded
+    session.refresh(case, ["review_state"])
     downs = session.scalar(
         select(func.count())
         .select_from(Feedback)
