@@ -17,8 +17,17 @@ class MqttSettings(Section):
         default=None,
         description="mqtt://[user:pass@]host:port of an existing broker; unset = start one.",
     )
-    client_id: str = "kizuki-engine"
-    topic: str = "devices/+/telemetry"
+    client_id: str = Field(
+        default="kizuki-engine",
+        description="MQTT client id, a template: {worker} is the worker's name "
+        "(KIZUKI_WORKER__NAME, default the host name) so replicas never take each other's "
+        "session and each keeps its own across restarts, e.g. kizuki-{worker}.",
+    )
+    topic: str = Field(
+        default="devices/+/telemetry",
+        description="Subscription filter with one '+' level, the device id; a shared "
+        "subscription ($share/GROUP/devices/+/telemetry) spreads devices over workers.",
+    )
     status_topic: str = "devices/+/status"
     qos: Literal[0, 1, 2] = 1
     protocol: Literal["5", "3.1.1"] = Field(
@@ -35,6 +44,23 @@ class MqttSettings(Section):
         "the engine is away (MQTT 5 Session Expiry; Mosquitto caps it with "
         "persistent_client_expiration, 7d in deploy/mosquitto).",
     )
+
+    def for_worker(self, worker: str) -> MqttSettings:
+        """These settings with ``{worker}`` in ``client_id`` replaced by ``worker``."""
+        try:
+            client_id = self.client_id.format(worker=worker)
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ValueError(
+                f"KIZUKI_MQTT__CLIENT_ID {self.client_id!r}: only {{worker}} may be "
+                f"filled in ({type(exc).__name__}: {exc})"
+            ) from None
+        return self.model_copy(update={"client_id": client_id})
+
+    @field_validator("client_id")
+    @classmethod
+    def _template_fills(cls, value: str) -> str:
+        cls.model_construct(client_id=value).for_worker("w")  # raises ValueError if not
+        return value
 
     @field_validator("url")
     @classmethod
@@ -72,6 +98,11 @@ class IngestSettings(Section):
     max_future_skew_s: float = 300.0
     max_past_skew_s: float = 400 * 86400.0
     queue_size: int = 20000
+    transport: Literal["mqtt", "nats"] = Field(
+        default="mqtt",
+        description="'mqtt': subscribe to one MQTT broker (the default); 'nats': pull "
+        "this worker's partitions from NATS JetStream (docs/scale-out.md).",
+    )
     receiver: Literal["process", "thread"] = Field(
         default="process",
         description="Where paho's client runs: 'process', a child process, so MQTT receive "
@@ -84,6 +115,36 @@ class IngestSettings(Section):
         description="After an idle spell, wait this long for more messages before a batch "
         "(a trickle becomes one commit and one detector pass instead of many).",
     )
+
+
+class NatsSettings(Section):
+    """The partitioned path (``ingest.transport = "nats"``): a JetStream stream whose
+    subjects carry the partition, ``<subject_prefix>.<p>.devices.<id>.telemetry``."""
+
+    urls: list[str] = Field(
+        default_factory=lambda: ["nats://127.0.0.1:4222"],
+        description="NATS servers of the cluster (any reachable one will do).",
+    )
+    stream: str = "KIZUKI"
+    subject_prefix: str = Field(
+        default="part",
+        description="Partition subjects are <prefix>.<partition>.<topic as subject>.",
+    )
+    durable_prefix: str = Field(
+        default="kizuki",
+        description="Durable consumer of partition p: <durable_prefix>-p<p>; whoever owns "
+        "p pulls through it, from its ack floor.",
+    )
+    replicas: int = Field(default=3, ge=1, le=5, description="Stream replicas when created.")
+    max_age_s: float = Field(default=7 * 86400.0, gt=0, description="Stream retention.")
+    ack_wait_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="Unacked messages are delivered again after this long (a dead "
+        "worker's partitions resume after it).",
+    )
+    max_ack_pending: int = Field(default=20000, ge=1, description="Per partition.")
+    fetch_batch: int = Field(default=1000, ge=1)
 
 
 class Sections(Protocol):

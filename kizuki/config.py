@@ -26,7 +26,8 @@ from pydantic_settings import (
 
 from anomaly.settings import DetectSettings
 from api.settings import DEV_SECRET, ApiSettings
-from ingest.settings import IngestSettings, MqttSettings, StoreSettings
+from ingest.settings import IngestSettings, MqttSettings, NatsSettings, StoreSettings
+from kizuki.scale import WorkerSettings
 from tickets.settings import CaseSettings, NotifySettings
 
 
@@ -47,6 +48,8 @@ class Settings(BaseSettings):
     cases: CaseSettings = CaseSettings()
     notify: NotifySettings = NotifySettings()
     api: ApiSettings = ApiSettings()
+    nats: NatsSettings = NatsSettings()
+    worker: WorkerSettings = WorkerSettings()
 
     @classmethod
     def settings_customise_sources(

@@ -85,11 +85,13 @@ def start_engine(
 
 def run_engine(settings: Settings, port: int | None, with_api: bool) -> None:
     settings = with_port(settings, port)
-    if settings.mqtt.url is None:
+    nats = settings.ingest.transport == "nats"
+    if settings.mqtt.url is None and not nats:
         raise StartupError("set KIZUKI_MQTT__URL")
-    engine = start_engine(settings, settings.mqtt.url, with_api)
+    engine = start_engine(settings, settings.mqtt.url or "", with_api)
     where = f"http://{settings.api.host}:{settings.api.port}/" if with_api else "no web UI"
-    log.info("kizuki running: broker %s, %s", settings.mqtt.url, where)
+    source = f"NATS {', '.join(settings.nats.urls)}" if nats else f"broker {settings.mqtt.url}"
+    log.info("kizuki running: %s, %s", source, where)
     with stop_on_signals() as stop:
         stop.wait()
     log.info("stopping")
