@@ -116,12 +116,18 @@ def run(
     """Run the engine for a real fleet: ingest, detection, cases, notifications and the API.
     The broker comes from KIZUKI_MQTT__URL (required), or with KIZUKI_INGEST__TRANSPORT=nats
     this worker pulls its --partitions of --of from NATS JetStream (docs/scale-out.md)."""
+    from ingest.base import IngestError
     from kizuki.runner import run_engine
+    from kizuki.worker import ownership
 
     settings = _with_worker(_settings(), partitions=partitions, of=of, name=worker)
     _logging(settings.log_level)
     if settings.mqtt.url is None and settings.ingest.transport == "mqtt":
         raise CliError("set KIZUKI_MQTT__URL=mqtt://host:port to the broker your devices use")
+    try:
+        ownership(settings)
+    except IngestError as exc:
+        raise CliError(str(exc)) from None
     run_engine(settings, port=port, with_api=not no_api)
 
 

@@ -81,6 +81,11 @@ class Worker:
             time.sleep(0.1)
         raise AssertionError(f"worker {self.name} not ready:\n{self.text()[-3000:]}")
 
+    def dead_letters(self) -> int:
+        """Messages this worker refused (its own dead-letter store)."""
+        with sqlite3.connect(self.log.parent / "deadletters.db", timeout=30) as conn:
+            return int(conn.execute("SELECT count(*) FROM dead_letters").fetchone()[0])
+
     def text(self) -> str:
         """What this run of the worker logged."""
         with self.log.open("rb") as log:
@@ -213,6 +218,21 @@ def backlog(urls: list[str], partitions: int, stream: str = "KIZUKI") -> int:
                     continue
                 total += info.num_pending + info.num_ack_pending
             return total
+        finally:
+            await nc.close()
+
+    return asyncio.run(ask())
+
+
+def stream_leader(urls: list[str], stream: str = "KIZUKI") -> str:
+    """The server name of the stream's current leader (``n1``..)."""
+
+    async def ask() -> str:
+        nc = await nats.connect(servers=urls, connect_timeout=2)
+        try:
+            info = await nc.jetstream().stream_info(stream)
+            assert info.cluster is not None and info.cluster.leader is not None
+            return str(info.cluster.leader)
         finally:
             await nc.close()
 
