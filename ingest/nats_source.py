@@ -47,6 +47,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 STOP_S = 10.0
 JS_API_S = 10.0  # JetStream API requests (stream and consumer info)
+IDLE_S = 1.0  # a pull waits this long for a first message
+MORE_S = 0.02  # then this long for the rest of a batch
 
 
 def partition_subject(settings: NatsSettings, partition: int | str) -> str:
@@ -67,6 +69,16 @@ def stream_config(settings: NatsSettings) -> StreamConfig:
         max_age=settings.max_age_s,
         storage=StorageType.FILE,
     )
+
+
+def consumer_config(settings: NatsSettings, partition: int) -> ConsumerConfig:
+    """Partition ``partition``'s durable pull consumer: explicit acks, from the start."""
+    return ConsumerConfig(
+        durable_name=durable_name(settings, partition),
+        filter_subject=partition_subject(settings, partition),
+        ack_policy=AckPolicy.EXPLICIT, deliver_policy=DeliverPolicy.ALL,
+        ack_wait=settings.ack_wait_s, max_ack_pending=settings.max_ack_pending,
+    )  # fmt: skip
 
 
 class NatsReceiver:
@@ -216,15 +228,9 @@ class NatsReceiver:
     async def _subscribe(self, js: Any, p: int) -> Any:
         return await js.pull_subscribe(
             partition_subject(self.settings, p), durable=durable_name(self.settings, p),
-            stream=self.settings.stream, config=self._consumer_config(),
+            stream=self.settings.stream, config=consumer_config(self.settings, p),
         )  # fmt: skip
 
-    def _consumer_config(self) -> ConsumerConfig:
-        s = self.settings
-        return ConsumerConfig(
-            ack_policy=AckPolicy.EXPLICIT, deliver_policy=DeliverPolicy.ALL,
-            ack_wait=s.ack_wait_s, max_ack_pending=s.max_ack_pending,
-        )  # fmt: skip
 
     async def _pull(self, partition: int, sub: Any) -> None:
         while not self._draining:
@@ -233,7 +239,7 @@ class NatsReceiver:
                 await asyncio.sleep(0.01)
                 continue
             try:
-                msgs = await sub.fetch(min(room, self.settings.fetch_batch), timeout=1.0)
+                msgs = await self._fetch(sub, min(room, self.settings.fetch_batch))
             except (TimeoutError, nats.errors.TimeoutError):
                 continue
             except Exception as exc:  # noqa: BLE001 - a node went away: try again
@@ -241,6 +247,19 @@ class NatsReceiver:
                 await asyncio.sleep(0.5)
                 continue
             self._hold(msgs)
+
+    @staticmethod
+    async def _fetch(sub: Any, n: int) -> list[Msg]:
+        """Wait (up to ``IDLE_S``) for one message, then take up to ``n`` - 1 more that
+        come within ``MORE_S``: a pull of n waits until n are there or it expires, so one
+        pull of n would hold a trickle back for the whole wait."""
+        first: list[Msg] = await sub.fetch(1, timeout=IDLE_S)
+        if n > 1:
+            try:
+                first += await sub.fetch(n - 1, timeout=MORE_S)
+            except (TimeoutError, nats.errors.TimeoutError):
+                pass
+        return first
 
     def _hold(self, msgs: list[Msg]) -> None:
         now = self.clock()
