@@ -72,8 +72,9 @@ def share(per: list[int], owned: set[int]) -> int:
 # --- loads ---------------------------------------------------------------------------
 
 
-async def _js_backlog(urls: list[str], per: list[int]) -> None:
-    """(Re)create the stream and fill it in time order (JetStream publishes, acked)."""
+async def _js_backlog(urls: list[str], per: list[int]) -> float:
+    """(Re)create the stream and fill it in time order (JetStream publishes, acked);
+    the stream's bytes per message (one replica's)."""
     import nats
     from nats.js.errors import NotFoundError
 
@@ -98,7 +99,9 @@ async def _js_backlog(urls: list[str], per: list[int]) -> None:
             await asyncio.gather(*pending)
             pending = []
     await asyncio.gather(*pending)
+    state = (await js.stream_info(settings.stream)).state
     await nc.close()
+    return state.bytes / max(1, state.messages)
 
 
 def burst(host_port: tuple[str, int], n: int, devices: int, v5: bool, gateways: int) -> float:
@@ -180,7 +183,7 @@ def row(name: str, workers: list[Any], n: int, load: Any) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> None:
     per, live_per = spread(args.readings, args.devices), spread(args.live, args.devices)
-    rows = []
+    rows, stored = [], 0.0
     with tempfile.TemporaryDirectory(prefix="kizuki-scale-") as tmp:
         work = Path(tmp)
         mosquitto, port = start_mosquitto(work)
@@ -203,7 +206,7 @@ def run(args: argparse.Namespace) -> None:
             entry = ("127.0.0.1", cluster.nodes[0].mqtt)
             warm_up(cluster)
             for owners in ([set(range(8))], [set(range(4)), set(range(4, 8))]):
-                asyncio.run(_js_backlog(cluster.urls, per))
+                stored = asyncio.run(_js_backlog(cluster.urls, per))
                 workers = [
                     spawn(work, f"w{i}-{len(owners)}", (share(per, o), share(live_per, o)),
                           path="nats", nats=",".join(cluster.urls), of=str(PARTITIONS),
@@ -218,6 +221,7 @@ def run(args: argparse.Namespace) -> None:
             mosquitto.terminate()
             mosquitto.wait(10)
     print_rows(rows, args)
+    print(f"\nJetStream stream: {stored:.0f} bytes per reading per replica (file store)")
     print("\nMQTT QoS 1 intake (gateways publishing flat out, 200 in flight each), msgs/s:")
     for where, per_s in intake.items():
         print(f"  {where:<36}{per_s:>8.0f}")
