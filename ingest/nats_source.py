@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import functools
 import itertools
 import logging
@@ -255,10 +256,8 @@ class NatsReceiver:
         pull of n would hold a trickle back for the whole wait."""
         first: list[Msg] = await sub.fetch(1, timeout=IDLE_S)
         if n > 1:
-            try:
+            with contextlib.suppress(TimeoutError, nats.errors.TimeoutError):
                 first += await sub.fetch(n - 1, timeout=MORE_S)
-            except (TimeoutError, nats.errors.TimeoutError):
-                pass
         return first
 
     def _hold(self, msgs: list[Msg]) -> None:
