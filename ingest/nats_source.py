@@ -232,7 +232,6 @@ class NatsReceiver:
             stream=self.settings.stream, config=consumer_config(self.settings, p),
         )  # fmt: skip
 
-
     async def _pull(self, partition: int, sub: Any) -> None:
         while not self._draining:
             room = self.capacity - len(self._queue)
