@@ -48,6 +48,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 STOP_S = 10.0
 JS_API_S = 10.0  # JetStream API requests (stream and consumer info)
+PROBE_S = 1.0  # asking whether JetStream answers at all
 IDLE_S = 1.0  # a pull waits this long for a first message
 MORE_S = 0.02  # then this long for the rest of a batch
 
@@ -201,11 +202,14 @@ class NatsReceiver:
             reconnected_cb=self._reconnected, error_cb=self._error,
         )  # fmt: skip
         self._counts["connections"] += 1
+        probe = self._nc.jetstream(timeout=PROBE_S)  # a new cluster elects its leaders first
+        await self._retrying(probe.account_info)
         js = self._nc.jetstream(timeout=JS_API_S)
         await self._retrying(lambda: self._ensure_stream(js))
         for p in self.partitions:
             sub = await self._retrying(functools.partial(self._subscribe, js, p))
             self._tasks.append(asyncio.create_task(self._pull(p, sub)))
+        self._tasks.append(asyncio.create_task(self._keep_held()))
 
     async def _retrying(self, call: Callable[[], Awaitable[T]]) -> T:
         """``call()`` again while the cluster has no leader for it yet (elections, load)."""
@@ -258,6 +262,17 @@ class NatsReceiver:
             with contextlib.suppress(TimeoutError, nats.errors.TimeoutError):
                 first += await sub.fetch(n - 1, timeout=MORE_S)
         return first
+
+    async def _keep_held(self) -> None:
+        """Every third of ``ack_wait_s``, tell the server the held messages are still being
+        worked on: a slow commit (the store down, a long batch) must not see its own
+        messages delivered again while it still holds them. A dead worker sends nothing,
+        so its messages come again after ``ack_wait_s``."""
+        while True:
+            await asyncio.sleep(self.settings.ack_wait_s / 3)
+            for msg in list(self._held.values()):
+                with contextlib.suppress(Exception):  # acked meanwhile, or a node went away
+                    await msg.in_progress()
 
     def _hold(self, msgs: list[Msg]) -> None:
         now = self.clock()

@@ -74,7 +74,11 @@ def test_kill9_of_a_worker_and_of_a_nats_node_loses_and_duplicates_nothing(
     publisher = Publisher(cluster.nodes[entry].mqtt_url, "gateway-1")
     third = len(batch) // 3
 
-    acked = publisher.send(batch[:third], every=third // 2, call=a.kill9)  # mid-stream
+    def kill_a_mid_stream() -> None:
+        wait_for(lambda: stored_points(shared.telemetry) > 0, 30, "the first commits")
+        a.kill9()
+
+    acked = publisher.send(batch[:third], every=third // 2, call=kill_a_mid_stream)
     a = workers("a", "0-3")  # same name, same partitions: resumes from their ack floor
     a.wait_ready()
     acked += publisher.send(batch[third : 2 * third])
