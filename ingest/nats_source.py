@@ -41,6 +41,7 @@ from nats.js.errors import NotFoundError
 
 from ingest.base import IngestError
 from ingest.decode import Inbound
+from ingest.nats_leases import Leases
 from ingest.settings import NatsSettings
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,14 @@ T = TypeVar("T")
 STOP_S = 10.0
 JS_API_S = 10.0  # JetStream API requests (stream and consumer info)
 PROBE_S = 1.0  # asking whether JetStream answers at all
+# a cluster still electing leaders (of the stream, of the lease bucket another worker
+# has just made) answers with these
+RETRYABLE = (
+    nats.errors.TimeoutError,
+    nats.errors.NoRespondersError,
+    nats.js.errors.ServiceUnavailableError,
+    nats.js.errors.NoStreamResponseError,
+)
 IDLE_S = 1.0  # a pull waits this long for a first message
 MORE_S = 0.02  # then this long for the rest of a batch
 
@@ -112,6 +121,7 @@ class NatsReceiver:
         self._thread = threading.Thread(target=self._loop.run_forever, name="kizuki-nats")
         self._nc: NatsClient | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._leases = Leases(settings, name, self.partitions)
         self._draining = False
         self._counts: collections.Counter[str] = collections.Counter()
 
@@ -122,7 +132,7 @@ class NatsReceiver:
         self._thread.daemon = True
         self._thread.start()
         try:
-            self._call(self._connect(), self.connect_timeout_s * 3)
+            self._call(self._connect(), self.connect_timeout_s * 3 + self.settings.lease_wait_s)
         except Exception as exc:
             self._abandon()
             if isinstance(exc, IngestError):
@@ -206,10 +216,12 @@ class NatsReceiver:
         await self._retrying(probe.account_info)
         js = self._nc.jetstream(timeout=JS_API_S)
         await self._retrying(lambda: self._ensure_stream(js))
+        await self._retrying(lambda: self._leases.acquire(js, self.settings.lease_wait_s))
         for p in self.partitions:
             sub = await self._retrying(functools.partial(self._subscribe, js, p))
             self._tasks.append(asyncio.create_task(self._pull(p, sub)))
         self._tasks.append(asyncio.create_task(self._keep_held()))
+        self._tasks.append(asyncio.create_task(self._keep_leases()))
 
     async def _retrying(self, call: Callable[[], Awaitable[T]]) -> T:
         """``call()`` again while the cluster has no leader for it yet (elections, load)."""
@@ -217,7 +229,7 @@ class NatsReceiver:
         while True:
             try:
                 return await call()
-            except (nats.errors.TimeoutError, nats.js.errors.ServiceUnavailableError) as exc:
+            except RETRYABLE as exc:
                 if time.monotonic() > deadline:
                     raise
                 log.info("JetStream not ready (%r); asking again", exc)
@@ -274,6 +286,14 @@ class NatsReceiver:
                 with contextlib.suppress(Exception):  # acked meanwhile, or a node went away
                     await msg.in_progress()
 
+    async def _keep_leases(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.lease_ttl_s / 3)
+            try:
+                await self._leases.renew()
+            except Exception as exc:  # noqa: BLE001 - a node went away: renew next time
+                log.warning("partition leases not renewed (%r)", exc)
+
     def _hold(self, msgs: list[Msg]) -> None:
         now = self.clock()
         for msg in msgs:
@@ -300,6 +320,8 @@ class NatsReceiver:
             msg = self._held.pop(self._queue.popleft().mid, None)
             if msg is not None:
                 await msg.nak()
+        with contextlib.suppress(Exception):
+            await self._leases.release()
         if self._nc is not None:
             await self._nc.close()
 

@@ -144,6 +144,18 @@ class NatsSettings(Section):
         "worker's partitions resume after it).",
     )
     max_ack_pending: int = Field(default=20000, ge=1, description="Per partition.")
+    lease_ttl_s: float = Field(
+        default=30.0,
+        ge=1,
+        description="A worker's lease on its partitions (NATS KV) lapses this long after "
+        "it stops renewing it (renewed every third of it, given up at a clean stop).",
+    )
+    lease_wait_s: float = Field(
+        default=45.0,
+        ge=0,
+        description="How long a starting worker waits for another worker's lease on one "
+        "of its partitions to lapse before it refuses to start.",
+    )
     fetch_batch: int = Field(default=1000, ge=1)
 
 

@@ -12,6 +12,7 @@ import pytest
 
 from core.partitions import partition_of
 from ingest.decode import Inbound
+from ingest.nats_leases import PartitionTaken
 from ingest.nats_source import NatsReceiver
 from ingest.settings import NatsSettings
 from tests.scale.cluster import Cluster
@@ -105,3 +106,23 @@ def test_unacked_messages_come_again_to_the_next_owner_and_only_to_it(
     assert all(m.redelivered for m in again)
     assert second.ack(None, again) == len(again)
     assert backlog(cluster.urls, 4) == 0  # every message of partitions 0-3 acked
+
+
+def test_a_partition_has_one_owner_at_a_time(
+    settings: NatsSettings, receivers: list[NatsReceiver]
+) -> None:
+    quick = settings.model_copy(update={"lease_wait_s": 0.5})
+    first = NatsReceiver(quick, [5, 6], name="worker-a")
+    receivers.append(first)
+    first.start()
+    rival = NatsReceiver(quick, [6, 7], name="worker-b")
+    with pytest.raises(PartitionTaken, match="partition 6 is owned by worker 'worker-a'"):
+        rival.start()
+    again = NatsReceiver(quick, [5, 6], name="worker-a")  # a restart under the same name
+    receivers.append(again)
+    again.start()
+    again.stop()
+    first.stop()  # a clean stop gives the leases up: b may take 6 at once
+    taker = NatsReceiver(quick, [6, 7], name="worker-b")
+    receivers.append(taker)
+    taker.start()
