@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -72,12 +72,12 @@ class BatchDecoder:
         parser: PayloadParser | None = None,
         directory: Directory | None = None,
         profiles: Mapping[str, DeviceProfile] | None = None,
-        topics: TopicParser | None = None,
+        topics: Callable[[str], str] | None = None,
     ) -> None:
         self.parser = parser or JsonParser()
         self.directory = directory
         self.profiles = profiles or {}
-        self.topics = topics or TopicParser()
+        self.topics: Callable[[str], str] = topics or TopicParser()
         self._topics: dict[str, str] = {}
 
     def decode(self, messages: Sequence[Inbound], now: float) -> DecodedBatch:

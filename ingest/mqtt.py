@@ -67,9 +67,12 @@ class MqttIngest:
         connect_timeout_s: float = 10.0,
         parser: PayloadParser | None = None,
         client_factory: ClientFactory | None = None,
+        receiver: Receiver | None = None,
+        topics: Callable[[str], str] | None = None,
     ) -> None:
         """``client_factory`` (tests: a fake paho client) implies the thread receiver;
-        otherwise ``settings.ingest.receiver`` chooses."""
+        otherwise ``settings.ingest.receiver`` chooses. ``receiver`` replaces the MQTT one
+        (``ingest.nats_source.NatsReceiver``), ``topics`` the device id parser."""
         self.settings = settings
         self.url = url or settings.mqtt.url
         self.clock = clock
@@ -79,10 +82,11 @@ class MqttIngest:
             parser or JsonParser(_limits(settings.ingest)),
             directory,
             profiles if profiles is not None else (load_profiles() if directory else {}),
-            topics=TopicParser(settings.mqtt.topic),
+            topics=topics or TopicParser(settings.mqtt.topic),
         )
         self._committer = Committer(store, deadletters, sink, clock)
         self._receiver: Receiver | None = None
+        self._given = receiver
         self._stopping = threading.Event()
         self._inflight = 0  # taken from the queue, not yet acked (or given up)
         self._count = threading.Lock()
@@ -93,16 +97,7 @@ class MqttIngest:
 
     def start(self) -> None:
         """Connect, subscribe and start the writer; ``IngestError`` when the broker says no."""
-        if self.url is None:
-            raise IngestError("no MQTT broker URL: set KIZUKI_MQTT__URL (mqtt://host:port)")
-        receiver: Receiver
-        if self.client_factory is not None or self.settings.ingest.receiver == "thread":
-            receiver = ThreadReceiver(
-                self.settings, self.url, self.clock, self.connect_timeout_s,
-                self.client_factory or make_client,
-            )  # fmt: skip
-        else:
-            receiver = ProcessReceiver(self.settings, self.url, self.connect_timeout_s)
+        receiver = self._given or self._mqtt_receiver()
         receiver.start()
         self._receiver = receiver
         INGEST_QUEUE.set_function(self._depth)
@@ -111,10 +106,21 @@ class MqttIngest:
         self._after.start()
         self._writer = threading.Thread(target=self._run, name="kizuki-ingest-writer", daemon=True)
         self._writer.start()
-        log.info(
-            "ingest subscribed to %s on %s (receiver: %s)", self.settings.mqtt.topic,
-            _where(self.url), type(receiver).__name__,
-        )  # fmt: skip
+        if self._given is None:
+            log.info(
+                "ingest subscribed to %s on %s (receiver: %s)", self.settings.mqtt.topic,
+                _where(self.url or ""), type(receiver).__name__,
+            )  # fmt: skip
+
+    def _mqtt_receiver(self) -> Receiver:
+        if self.url is None:
+            raise IngestError("no MQTT broker URL: set KIZUKI_MQTT__URL (mqtt://host:port)")
+        if self.client_factory is not None or self.settings.ingest.receiver == "thread":
+            return ThreadReceiver(
+                self.settings, self.url, self.clock, self.connect_timeout_s,
+                self.client_factory or make_client,
+            )  # fmt: skip
+        return ProcessReceiver(self.settings, self.url, self.connect_timeout_s)
 
     def stop(self, timeout: float = 30.0) -> None:
         """Commit and ack what is queued, then disconnect (unacked messages stay queued)."""

@@ -17,8 +17,17 @@ class MqttSettings(Section):
         default=None,
         description="mqtt://[user:pass@]host:port of an existing broker; unset = start one.",
     )
-    client_id: str = "kizuki-engine"
-    topic: str = "devices/+/telemetry"
+    client_id: str = Field(
+        default="kizuki-engine",
+        description="MQTT client id, a template: {worker} is the worker's name "
+        "(KIZUKI_WORKER__NAME, default the host name) so replicas never take each other's "
+        "session and each keeps its own across restarts, e.g. kizuki-{worker}.",
+    )
+    topic: str = Field(
+        default="devices/+/telemetry",
+        description="Subscription filter with one '+' level, the device id; a shared "
+        "subscription ($share/GROUP/devices/+/telemetry) spreads devices over workers.",
+    )
     status_topic: str = "devices/+/status"
     qos: Literal[0, 1, 2] = 1
     protocol: Literal["5", "3.1.1"] = Field(
@@ -50,6 +59,23 @@ class MqttSettings(Section):
         description="Check that the broker's certificate names the host in the URL "
         "(turn off only for a broker reached by an address its certificate lacks).",
     )
+
+    def for_worker(self, worker: str) -> MqttSettings:
+        """These settings with ``{worker}`` in ``client_id`` replaced by ``worker``."""
+        try:
+            client_id = self.client_id.format(worker=worker)
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ValueError(
+                f"KIZUKI_MQTT__CLIENT_ID {self.client_id!r}: only {{worker}} may be "
+                f"filled in ({type(exc).__name__}: {exc})"
+            ) from None
+        return self.model_copy(update={"client_id": client_id})
+
+    @field_validator("client_id")
+    @classmethod
+    def _template_fills(cls, value: str) -> str:
+        cls.model_construct(client_id=value).for_worker("w")  # raises ValueError if not
+        return value
 
     @field_validator("url")
     @classmethod
@@ -146,6 +172,11 @@ class IngestSettings(Section):
         le=10_000_000,
         description="Messages held in memory between the receiver and the writer.",
     )
+    transport: Literal["mqtt", "nats"] = Field(
+        default="mqtt",
+        description="'mqtt': subscribe to one MQTT broker (the default); 'nats': pull "
+        "this worker's partitions from NATS JetStream (docs/scale-out.md).",
+    )
     receiver: Literal["process", "thread"] = Field(
         default="process",
         description="Where paho's client runs: 'process', a child process, so MQTT receive "
@@ -159,6 +190,48 @@ class IngestSettings(Section):
         description="After an idle spell, wait this long for more messages before a batch "
         "(a trickle becomes one commit and one detector pass instead of many).",
     )
+
+
+class NatsSettings(Section):
+    """The partitioned path (``ingest.transport = "nats"``): a JetStream stream whose
+    subjects carry the partition, ``<subject_prefix>.<p>.devices.<id>.telemetry``."""
+
+    urls: list[str] = Field(
+        default_factory=lambda: ["nats://127.0.0.1:4222"],
+        description="NATS servers of the cluster (any reachable one will do).",
+    )
+    stream: str = "KIZUKI"
+    subject_prefix: str = Field(
+        default="part",
+        description="Partition subjects are <prefix>.<partition>.<topic as subject>.",
+    )
+    durable_prefix: str = Field(
+        default="kizuki",
+        description="Durable consumer of partition p: <durable_prefix>-p<p>; whoever owns "
+        "p pulls through it, from its ack floor.",
+    )
+    replicas: int = Field(default=3, ge=1, le=5, description="Stream replicas when created.")
+    max_age_s: float = Field(default=7 * 86400.0, gt=0, description="Stream retention.")
+    ack_wait_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="Unacked messages are delivered again after this long (a dead "
+        "worker's partitions resume after it).",
+    )
+    max_ack_pending: int = Field(default=20000, ge=1, description="Per partition.")
+    lease_ttl_s: float = Field(
+        default=30.0,
+        ge=1,
+        description="A worker's lease on its partitions (NATS KV) lapses this long after "
+        "it stops renewing it (renewed every third of it, given up at a clean stop).",
+    )
+    lease_wait_s: float = Field(
+        default=45.0,
+        ge=0,
+        description="How long a starting worker waits for another worker's lease on one "
+        "of its partitions to lapse before it refuses to start.",
+    )
+    fetch_batch: int = Field(default=1000, ge=1)
 
 
 class Sections(Protocol):

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from pydantic import ValidationError
 
 from kizuki import __version__
 from kizuki.cli_settings import OVERRIDES, CliError, settings_or_exit
@@ -97,15 +98,33 @@ def run(
         bool,
         typer.Option("--no-dispatcher", help="Do not send notifications (`kizuki dispatch` does)."),
     ] = False,
+    partitions: Annotated[
+        str | None,
+        typer.Option(help="Partitions this worker owns, e.g. 0-3,6 (with --of; NATS transport)."),
+    ] = None,
+    of: Annotated[
+        int | None, typer.Option("--of", help="How many partitions there are in all.")
+    ] = None,
+    worker: Annotated[
+        str | None,
+        typer.Option(help="This worker's name ({worker} in the MQTT client id; default host)."),
+    ] = None,
 ) -> None:
     """Run the engine for a real fleet: ingest, detection, cases, notifications and the API.
-    The broker comes from KIZUKI_MQTT__URL (required)."""
+    The broker comes from KIZUKI_MQTT__URL (required), or with KIZUKI_INGEST__TRANSPORT=nats
+    this worker pulls its --partitions of --of from NATS JetStream (docs/scale-out.md)."""
+    from ingest.base import IngestError
     from kizuki.runner import run_engine
+    from kizuki.worker import ownership
 
-    settings = _settings()
+    settings = _with_worker(_settings(), partitions=partitions, of=of, name=worker)
     _logging(settings)
-    if settings.mqtt.url is None:
+    if settings.mqtt.url is None and settings.ingest.transport == "mqtt":
         raise CliError("set KIZUKI_MQTT__URL=mqtt://host:port to the broker your devices use")
+    try:
+        ownership(settings)
+    except IngestError as exc:
+        raise CliError(str(exc)) from None
     run_engine(settings, port=port, with_api=not no_api, with_dispatcher=not no_dispatcher)
 
 
@@ -118,6 +137,20 @@ def dispatch() -> None:
     settings = _settings()
     _logging(settings)
     run_dispatcher(settings)
+
+
+def _with_worker(settings: Settings, **given: object) -> Settings:
+    """``settings`` with the worker options given on the command line (checked)."""
+    from kizuki.scale import WorkerSettings
+
+    update = {k: v for k, v in given.items() if v is not None}
+    if not update:
+        return settings
+    try:
+        worker = WorkerSettings(**{**settings.worker.model_dump(), **update})
+    except ValidationError as exc:
+        raise CliError("bad worker options: " + "; ".join(e["msg"] for e in exc.errors())) from None
+    return settings.model_copy(update={"worker": worker})
 
 
 @app.command()

@@ -29,7 +29,8 @@ from pydantic_settings import (
 
 from anomaly.settings import DetectSettings
 from api.settings import ApiSettings, check_secret
-from ingest.settings import IngestSettings, MqttSettings, StoreSettings
+from ingest.settings import IngestSettings, MqttSettings, NatsSettings, StoreSettings
+from kizuki.scale import WorkerSettings
 from tickets.settings import (
     CaseSettings,
     InboundSettings,
@@ -60,6 +61,8 @@ class Settings(BaseSettings):
     inbound: InboundSettings = InboundSettings()
     integrations: IntegrationSettings = IntegrationSettings()
     api: ApiSettings = ApiSettings()
+    nats: NatsSettings = NatsSettings()
+    worker: WorkerSettings = WorkerSettings()
 
     @classmethod
     def settings_customise_sources(

@@ -24,7 +24,6 @@ from core.events import AnomalyEvent
 from core.metrics import ANOMALIES
 from core.profiles import load_profiles
 from core.readings import Reading
-from ingest.mqtt import MqttIngest
 from ingest.retention import run_pass
 from ingest.settings import IngestConfig
 from ingest.stores import open_deadletters, open_store
@@ -32,6 +31,7 @@ from kizuki.config import Settings
 from kizuki.detection import Detection, metrics_for
 from kizuki.gate import ReadingGate
 from kizuki.journal import EventJournal
+from kizuki.worker import make_ingest, open_partitioned_bank, ownership
 from tickets.conversation import Inbound
 from tickets.db import make_session_factory, migrate
 from tickets.directory import DbDeviceDirectory
@@ -124,14 +124,10 @@ class Engine:
         self.dispatcher = Dispatcher(
             self.session_factory, TicketsConfig.of(self.settings), clock=self.clock
         )
-        self.ingest = MqttIngest(
-            IngestConfig.of(self.settings),
-            self.store,
-            self.deadletters,
-            self.directory,
-            sink=self._on_batch,
-            url=self.mqtt_url,
-        )
+        self.ingest = make_ingest(
+            self.settings, self.store, self.deadletters, self.directory, self._on_batch,
+            self.mqtt_url,
+        )  # fmt: skip
         if self.with_api:
             app = create_app(
                 AppConfig.of(self.settings),
@@ -298,7 +294,13 @@ class Engine:
             log.info("detector kernel compiled in %.1f s; later starts load it from cache", seconds)
 
     def _load_bank(self) -> Any:
-
+        owned = ownership(self.settings)
+        if owned is not None:  # one bank and one checkpoint per owned partition
+            return open_partitioned_bank(
+                self.settings, owned,
+                lambda path: DetectorBank.load(path, self.profiles, self.directory),
+                lambda: DetectorBank(self.profiles, self.directory, self._bank_config()),
+            )  # fmt: skip
         path = self.settings.checkpoint_path
         if path.exists():
             try:

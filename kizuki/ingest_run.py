@@ -17,13 +17,16 @@ from ingest.mqtt import MqttIngest
 from ingest.settings import IngestConfig
 from ingest.stores import open_deadletters, open_store
 from kizuki.config import Settings
+from kizuki.scale import ingest_config
 
 
 def serve(settings: Settings, stop: threading.Event, url: str | None = None) -> dict[str, int]:
     """Ingest until ``stop`` is set; return the final counts."""
     store = open_store(settings.store, settings.telemetry_path)
     deadletters = open_deadletters(settings.deadletter_path)
-    ingest = MqttIngest(IngestConfig.of(settings), store, deadletters, url=url)
+    ingest = MqttIngest(
+        ingest_config(IngestConfig.of(settings), settings.worker), store, deadletters, url=url
+    )
     try:
         ingest.start()
         print("ingest ready", flush=True)

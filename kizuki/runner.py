@@ -157,12 +157,16 @@ def run_engine(
 ) -> None:
     """``kizuki run``: everything (or without the API / the dispatcher) until a signal."""
     settings = with_port(settings, port)
-    if settings.mqtt.url is None:
+    nats = settings.ingest.transport == "nats"
+    if settings.mqtt.url is None and not nats:
         raise StartupError("set KIZUKI_MQTT__URL")
-    engine = start_engine(settings, settings.mqtt.url, with_api, with_dispatcher=with_dispatcher)
+    engine = start_engine(
+        settings, settings.mqtt.url or "", with_api, with_dispatcher=with_dispatcher
+    )
     announce_first_admin(engine.session_factory)
     where = f"http://{settings.api.host}:{settings.api.port}/" if with_api else "no web UI"
-    log.info("kizuki running: broker %s, %s", settings.mqtt.url, where)
+    source = f"NATS {', '.join(settings.nats.urls)}" if nats else f"broker {settings.mqtt.url}"
+    log.info("kizuki running: %s, %s", source, where)
     with stop_on_signals() as stop:
         stop.wait()
     log.info("stopping")

@@ -15,7 +15,7 @@ import pytest
 BENCH = Path(__file__).resolve().parents[2] / "bench"
 
 
-@pytest.mark.parametrize("script", ["simulator.py", "detectors.py", "stall.py"])
+@pytest.mark.parametrize("script", ["simulator.py", "detectors.py", "stall.py", "scale.py"])
 @pytest.mark.parametrize("cwd", [BENCH.parent, BENCH])
 def test_bench_script_imports_the_packages_not_its_neighbours(script: str, cwd: Path) -> None:
     result = subprocess.run(

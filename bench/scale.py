@@ -1,0 +1,260 @@
+"""Scale-out benchmark: the single-broker path and the partitioned path, side by side.
+
+    python bench/scale.py --readings 20000        # or: kizuki bench scale -- ...
+
+Starts a private Mosquitto (the shipped config) and a private 3-node NATS JetStream
+cluster with MQTT listeners (``tests/scale/cluster.py``, 8 partitions, R3 stream) on
+free loopback ports, then for each row:
+
+* ``mqtt x1``: the default path: one worker (``MqttIngest`` with its MQTT receiver
+  child, SQLite, one ``DetectorBank``) on Mosquitto;
+* ``nats x1``: one worker owning all 8 partitions, pulling them from JetStream;
+* ``nats x2``: two workers owning 0-3 and 4-7 (on this machine: sharing its cores).
+
+Each row: a backlog of N readings (``--devices`` devices, in time order, aircon-x1
+with profile noise) is queued first (Mosquitto: the worker's persistent session; NATS:
+the stream, through acked JetStream publishes, its 8 durable consumers made as a
+deployment has them); the workers, started together once ready, drain it. readings/s is
+N over the wall time from their start to the last commit; CPU per reading is the
+workers' CPU time (MQTT receiver child included) over N. Then ``--live`` readings are
+published over MQTT at ``--live-rate``/s by one device gateway (MQTT 5 to Mosquitto,
+3.1.1 to a NATS node's MQTT listener, which speaks no other) with ``ts`` = publish
+time; lag is when the detectors had the reading minus ``ts``.
+
+Last, MQTT QoS 1 intake: 1 and 8 gateways publishing ``--live`` messages flat out to
+each broker: what a broker acknowledges, before any worker.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
+sys.path.insert(0, str(ROOT))
+
+import paho.mqtt.client as paho  # noqa: E402
+from paho.mqtt.enums import CallbackAPIVersion  # noqa: E402
+
+from bench._mqtt_load import ENGINE, PUBLISHER, backlog, make_session, payload  # noqa: E402
+from bench._mqtt_load import start_broker as start_mosquitto  # noqa: E402
+from core.partitions import partition_of  # noqa: E402
+from tests.scale.cluster import Cluster  # noqa: E402
+
+PARTITIONS = 8
+
+
+def device(i: int) -> str:
+    return f"bench-{i:04d}"
+
+
+def spread(n: int, devices: int) -> list[int]:
+    """Readings per device when n readings go round-robin over the devices."""
+    return [n // devices + (1 if i < n % devices else 0) for i in range(devices)]
+
+
+def share(per: list[int], owned: set[int]) -> int:
+    return sum(c for i, c in enumerate(per) if partition_of(device(i), PARTITIONS) in owned)
+
+
+# --- loads ---------------------------------------------------------------------------
+
+
+async def _js_backlog(urls: list[str], per: list[int]) -> float:
+    """(Re)create the stream and fill it in time order (JetStream publishes, acked);
+    the stream's bytes per message (one replica's)."""
+    import nats
+    from nats.js.errors import NotFoundError
+
+    from ingest.nats_source import consumer_config, stream_config
+    from ingest.settings import NatsSettings
+
+    nc = await nats.connect(servers=urls)
+    js = nc.jetstream(timeout=30)
+    with contextlib.suppress(NotFoundError):
+        await js.delete_stream("KIZUKI")
+    settings = NatsSettings(replicas=3)
+    await js.add_stream(stream_config(settings))
+    for p in range(PARTITIONS):  # as a deployment has them: made once, not per start
+        await js.add_consumer(settings.stream, consumer_config(settings, p))
+    rngs, now, pending = [random.Random(i) for i in range(len(per))], time.time(), []
+    for k in range(max(per)):
+        for i, count in enumerate(per):
+            if k < count:
+                body = payload(now - 60.0 * (count - k), rngs[i])
+                pending.append(js.publish(f"devices.{device(i)}.telemetry", body))
+        if len(pending) >= 500:
+            await asyncio.gather(*pending)
+            pending = []
+    await asyncio.gather(*pending)
+    state = (await js.stream_info(settings.stream)).state
+    await nc.close()
+    return state.bytes / max(1, state.messages)
+
+
+def burst(host_port: tuple[str, int], n: int, devices: int, v5: bool, gateways: int) -> float:
+    """Messages/s acknowledged when ``gateways`` clients publish n in all, flat out."""
+    start = time.time()
+    with ThreadPoolExecutor(gateways) as pool:
+        list(pool.map(lambda _: live(host_port, n // gateways, devices, 1e9, v5), range(gateways)))
+    return n // gateways * gateways / (time.time() - start)
+
+
+def live(host_port: tuple[str, int], n: int, devices: int, rate: float, v5: bool) -> None:
+    """n readings at ``rate``/s from one MQTT gateway, QoS 1, ts = publish time."""
+    client = paho.Client(CallbackAPIVersion.VERSION2, protocol=paho.MQTTv5 if v5 else paho.MQTTv311)
+    if v5:
+        client.username_pw_set(*PUBLISHER)
+    client.max_inflight_messages_set(200)
+    client.connect(*host_port)
+    client.loop_start()
+    start, infos, rng = time.time(), [], random.Random(0)
+    for k in range(n):
+        topic = f"devices/{device(k % devices)}/telemetry"
+        infos.append(client.publish(topic, payload(time.time(), rng), qos=1))
+        if k % 50 == 49:
+            time.sleep(max(0.0, start + (k + 1) / rate - time.time()))
+    for info in infos:
+        info.wait_for_publish(120)
+    client.disconnect()
+    client.loop_stop()
+
+
+def warm_up(cluster: Cluster) -> None:
+    """A first MQTT client makes NATS create its MQTT streams (seconds, once per cluster):
+    not what a device sees later, so not in the first row's lag."""
+    asyncio.run(_js_backlog(cluster.urls, [1]))
+    live(("127.0.0.1", cluster.nodes[0].mqtt), 1, 1, 100.0, False)
+
+
+# --- workers -------------------------------------------------------------------------
+
+
+def spawn(workdir: Path, name: str, expect: tuple[int, int], **opts: str) -> Any:
+    argv = [sys.executable, str(Path(__file__)), "--role", "worker", "--name", name,
+            "--workdir", str(workdir), "--backlog", str(expect[0]),
+            "--live", str(expect[1])]  # fmt: skip
+    for key, value in opts.items():
+        argv += [f"--{key}", value]
+    return subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stdin=subprocess.PIPE, text=True, cwd=ROOT
+    )
+
+
+def read(process: Any, key: str) -> Any:
+    for line in process.stdout:
+        if line.startswith("{"):
+            got = json.loads(line)
+            if key in got:
+                return got[key]
+    raise SystemExit(f"a worker exited ({process.wait()}) before saying {key!r}")
+
+
+def row(name: str, workers: list[Any], n: int, load: Any) -> dict[str, Any]:
+    for w in workers:
+        read(w, "ready")
+    go = time.time()
+    for w in workers:  # all at once
+        w.stdin.write("go\n")
+        w.stdin.flush()
+    drained = [read(w, "drained") for w in workers]
+    load()
+    lags = sorted(lag for w in workers for lag in read(w, "live")["lags"])
+    for w in workers:
+        w.wait(60)
+    seconds = max(d["end"] for d in drained) - max(go, min(d["start"] for d in drained))
+    cpu = sum(d["cpu_s"] for d in drained)
+    return {"path": name, "workers": len(workers), "readings": n, "per_s": n / seconds,
+            "cpu_us": 1e6 * cpu / n, "p50_ms": 1e3 * statistics.median(lags),
+            "p99_ms": 1e3 * lags[int(0.99 * (len(lags) - 1))]}  # fmt: skip
+
+
+def run(args: argparse.Namespace) -> None:
+    per, live_per = spread(args.readings, args.devices), spread(args.live, args.devices)
+    rows, stored = [], 0.0
+    with tempfile.TemporaryDirectory(prefix="kizuki-scale-") as tmp:
+        work = Path(tmp)
+        mosquitto, port = start_mosquitto(work)
+        cluster = Cluster(work / "nats", partitions=PARTITIONS)
+        try:
+            cluster.start()
+            intake = {
+                f"{where}, {g} gateway(s)": burst(host_port, args.live, args.devices, v5, g)
+                for where, host_port, v5 in (("Mosquitto", ("127.0.0.1", port), True),
+                    ("NATS MQTT listener", ("127.0.0.1", cluster.nodes[0].mqtt), False))
+                for g in (1, 8)
+            }  # fmt: skip
+            url = f"mqtt://{ENGINE[0]}:{ENGINE[1]}@127.0.0.1:{port}"
+            make_session(url, "bench-scale")
+            backlog(port, args.readings, args.devices)
+            one = spawn(work, "bench-scale", (args.readings, args.live), path="mqtt", url=url)
+            rows.append(row("mqtt (Mosquitto)", [one], args.readings,
+                            lambda: live(("127.0.0.1", port), args.live, args.devices,
+                                         args.live_rate, True)))  # fmt: skip
+            entry = ("127.0.0.1", cluster.nodes[0].mqtt)
+            warm_up(cluster)
+            for owners in ([set(range(8))], [set(range(4)), set(range(4, 8))]):
+                stored = asyncio.run(_js_backlog(cluster.urls, per))
+                workers = [
+                    spawn(work, f"w{i}-{len(owners)}", (share(per, o), share(live_per, o)),
+                          path="nats", nats=",".join(cluster.urls), of=str(PARTITIONS),
+                          partitions=",".join(map(str, sorted(o))))
+                    for i, o in enumerate(owners)
+                ]  # fmt: skip
+                rows.append(row("nats (JetStream R3)", workers, args.readings,
+                                lambda: live(entry, args.live, args.devices, args.live_rate,
+                                             False)))  # fmt: skip
+        finally:
+            cluster.stop()
+            mosquitto.terminate()
+            mosquitto.wait(10)
+    print_rows(rows, args)
+    print(f"\nJetStream stream: {stored:.0f} bytes per reading per replica (file store)")
+    print("\nMQTT QoS 1 intake (gateways publishing flat out, 200 in flight each), msgs/s:")
+    for where, per_s in intake.items():
+        print(f"  {where:<36}{per_s:>8.0f}")
+
+
+def print_rows(rows: list[dict[str, Any]], args: argparse.Namespace) -> None:
+    print(f"\n{args.readings} readings from {args.devices} devices (backlog), then "
+          f"{args.live} live at {args.live_rate:.0f}/s; {PARTITIONS} partitions")  # fmt: skip
+    print(f"{'path':<22}{'workers':>8}{'readings/s':>12}{'CPU us/rdg':>12}"
+          f"{'lag p50 ms':>12}{'lag p99 ms':>12}")  # fmt: skip
+    for r in rows:
+        print(f"{r['path']:<22}{r['workers']:>8}{r['per_s']:>12.0f}{r['cpu_us']:>12.0f}"
+              f"{r['p50_ms']:>12.1f}{r['p99_ms']:>12.1f}")  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--readings", type=int, default=20_000, help="backlog to drain")
+    parser.add_argument("--devices", type=int, default=200)
+    parser.add_argument("--live", type=int, default=3_000, help="live readings (lag)")
+    parser.add_argument("--live-rate", type=float, default=300.0, help="live readings/s")
+    parser.add_argument("--role", choices=("worker",), help=argparse.SUPPRESS)
+    for hidden in ("name", "workdir", "backlog", "path", "url", "nats", "of", "partitions"):
+        parser.add_argument(f"--{hidden}", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.role:
+        from bench._scale_worker import run as work
+
+        args.backlog, args.live, args.of = int(args.backlog), int(args.live), int(args.of or 0)
+        work(args)
+    else:
+        run(args)
+
+
+if __name__ == "__main__":
+    main()
