@@ -23,6 +23,8 @@ from anomaly import kernel as k
 from anomaly.attribution import attribute, bump, describe
 from anomaly.block import ANOMALY, ARRAYS, StreamBlock
 from anomaly.checkpoint import read_checkpoint, write_checkpoint
+from anomaly import kinds
+from anomaly.cohort import CohortConfig
 from anomaly.peers import FleetPeerModel, PeerConfig
 from anomaly.stream import StreamConfig
 from core.devices import Directory
@@ -33,17 +35,20 @@ from core.readings import Reading
 
 @dataclass(frozen=True, slots=True)
 class BankConfig:
-    """Stream hyper-parameters and fleet peer-model settings."""
+    """Stream hyper-parameters, cohort filter and fleet peer-model settings."""
 
     stream: StreamConfig = field(default_factory=StreamConfig)
     peers: PeerConfig = field(default_factory=PeerConfig)
+    cohort: CohortConfig = field(default_factory=CohortConfig)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> BankConfig:
-        return cls(StreamConfig(**data["stream"]), PeerConfig(**data["peers"]))
+        return cls(StreamConfig(**data["stream"]), PeerConfig(**data["peers"]),
+                   CohortConfig(**data.get("cohort", {})))  # fmt: skip
 
     def to_dict(self) -> dict[str, Any]:
-        return {"stream": self.stream.to_dict(), "peers": self.peers.to_dict()}
+        return {"stream": self.stream.to_dict(), "peers": self.peers.to_dict(),
+                "cohort": self.cohort.to_dict()}  # fmt: skip
 
 
 @dataclass(slots=True)
@@ -53,11 +58,15 @@ class _Open:
 
 
 class ModelStreams:
-    """The devices of one product model and one StreamBlock per metric."""
+    """The devices of one product model: per metric a CohortFilter and a StreamBlock."""
 
-    def __init__(self, model: str, profile: DeviceProfile, cfg: StreamConfig) -> None:
-        self.model, self.profile, self.cfg = model, profile, cfg
-        self.blocks: dict[str, StreamBlock] = {}
+    def __init__(
+        self, model: str, profile: DeviceProfile, cfg: BankConfig,
+        cohort: Callable[[str], str | None],
+    ) -> None:  # fmt: skip
+        self.model, self.profile, self.cfg, self.cohort = model, profile, cfg, cohort
+        self.filters: dict[str, dict[str, Any]] = {}  # metric -> filter kind -> its rows
+        self.blocks: dict[str, StreamBlock] = {}  # metric -> the detector kind's rows
         self.slots: dict[str, dict[str, int]] = {}  # metric -> device -> row
         self.names: dict[str, list[str]] = {}  # metric -> row -> device
         self.open: dict[str, dict[str, _Open]] = {}  # device -> failure mode -> open
@@ -65,7 +74,9 @@ class ModelStreams:
     def block(self, metric: str) -> StreamBlock | None:
         block = self.blocks.get(metric)
         if block is None and metric in self.profile.metrics:
-            block = self.blocks[metric] = StreamBlock(self.profile.metrics[metric], self.cfg)
+            spec = self.profile.metrics[metric]
+            block = self.blocks[metric] = kinds.detector().make(spec, self.cfg)
+            self.filters[metric] = {f.name: f.make(spec, self.cfg) for f in kinds.filters()}
             self.slots[metric], self.names[metric] = {}, []
         return block
 
@@ -73,7 +84,10 @@ class ModelStreams:
         slots = self.slots[metric]
         row = slots.get(device_id)
         if row is None:
-            row = slots[device_id] = self.blocks[metric].add()
+            key = self.cohort(device_id) or ""
+            row = slots[device_id] = self.blocks[metric].add(key)
+            for f in self.filters[metric].values():
+                f.add(key)
             self.names[metric].append(device_id)
         return row
 
@@ -94,10 +108,12 @@ class ModelStreams:
 class _Group:
     """One batch's values for one block: (row, ts, value, reading order tag) each."""
 
-    __slots__ = ("fleet", "metric", "block", "entries", "rows", "ts", "xs", "tags", "pre", "snaps")
+    __slots__ = ("fleet", "metric", "block", "filters", "entries", "rows", "ts", "xs", "tags",
+                 "pre", "snaps")  # fmt: skip
 
     def __init__(self, fleet: ModelStreams, metric: str, block: StreamBlock) -> None:
         self.fleet, self.metric, self.block = fleet, metric, block
+        self.filters = list(fleet.filters[metric].values())
         self.entries: list[tuple[int, float, float, int]] = []
 
     def freeze(self) -> None:
@@ -107,9 +123,13 @@ class _Group:
         self.tags = table[:, 3].astype(np.int64)
 
     def run(self) -> np.ndarray:
-        """Run the block over the values in order; keep what the edges will need."""
+        """Run the block over the values in order, behind the filter (cohort movement
+        out, settling rows held back); keep what the edges will need."""
         self.pre = self.block.F[self.rows, k.LEVEL_FRAC]  # before this batch
-        edges = self.block.update(self.rows, self.ts, self.xs)
+        if self.filters:  # a filter runs the detector behind it, value by value
+            edges = self.filters[0].run(self.block, self.rows, self.ts, self.xs)
+        else:
+            edges = self.block.update(self.rows, self.ts, self.xs)
         self.snaps = self.block.snaps
         return edges
 
@@ -125,7 +145,9 @@ class _Group:
 class DetectorBank:
     """Streaming detection for a fleet, keyed by (device, metric).
 
-    ``directory(device_id)`` names the product model (None = unknown device, ignored).
+    ``directory(device_id)`` names the product model (None = unknown device, ignored);
+    ``cohort(device_id)`` its region or any group of devices that share their
+    surroundings (None: the whole product model is one cohort).
     Thread-safe: ``update``, ``explain`` and ``save`` may be called from different threads.
     """
 
@@ -134,9 +156,11 @@ class DetectorBank:
         profiles: dict[str, DeviceProfile],
         directory: Directory,
         config: BankConfig | None = None,
+        cohort: Callable[[str], str | None] | None = None,
     ) -> None:
         self.profiles = profiles
         self.directory = directory
+        self.cohort: Callable[[str], str | None] = cohort or (lambda device_id: None)
         self.config = config or BankConfig()
         self.models: dict[str, ModelStreams] = {}
         self._device_model: dict[str, ModelStreams] = {}
@@ -145,6 +169,7 @@ class DetectorBank:
         self.peers = FleetPeerModel(self.config.peers)
         self._lock = threading.RLock()
         self.extra: dict[str, Any] = {}  # the caller's state saved with the checkpoint
+        self.restored_kinds: list[str] = []  # kinds a checkpoint gave back (load)
 
     def update(self, readings: Sequence[Reading]) -> list[AnomalyEvent]:
         """Feed readings (oldest first); return anomaly and recovery events."""
@@ -215,7 +240,7 @@ class DetectorBank:
             return None
         fleet = self.models.get(model)
         if fleet is None:
-            fleet = self.models[model] = ModelStreams(model, profile, self.config.stream)
+            fleet = self.models[model] = ModelStreams(model, profile, self.config, self.cohort)
         fleet.open.setdefault(device_id, {})
         self._device_model[device_id] = fleet
         return fleet
@@ -390,15 +415,23 @@ class DetectorBank:
         path: str | Path,
         profiles: dict[str, DeviceProfile],
         directory: Callable[[str], str | None],
+        cohort: Callable[[str], str | None] | None = None,
     ) -> DetectorBank:
-        """Rebuild a bank from ``save()``; models whose profile is gone are dropped."""
+        """Rebuild a bank from ``save()``; models whose profile is gone are dropped.
+
+        Each detector kind whose name and version the checkpoint records is restored;
+        a kind it does not hold (new, or of another version) starts fresh beside them.
+        """
         header, arrays = read_checkpoint(Path(path))
-        bank = cls(profiles, directory, BankConfig.from_dict(header["config"]))
+        bank = cls(profiles, directory, BankConfig.from_dict(header["config"]), cohort)
+        held = header.get("kinds", {"stream": 1})
+        same = {name for name, v in kinds.versions().items() if held.get(name) == v}
         for model, info in header["models"].items():
             if model in profiles:
-                _restore(bank, model, info, arrays)
+                _restore(bank, model, info, arrays, same)
         bank.peers.load_state_dict(header["peers"])
         bank.extra = dict(header.get("extra") or {})
+        bank.restored_kinds = sorted(same)
         return bank
 
 
@@ -412,15 +445,19 @@ def _snapshot(bank: DetectorBank) -> tuple[dict[str, Any], dict[str, np.ndarray]
                      for d, opened in fleet.open.items()},
         }  # fmt: skip
         for metric, block in fleet.blocks.items():
-            for key, value in block.state_dict().items():
-                arrays[f"{name}/{metric}/{key}"] = value  # state_dict() gives copies
-    header = {"config": bank.config.to_dict(), "models": models,
+            units = {block.name: block, **fleet.filters[metric]}
+            for kind, unit in units.items():
+                for key, value in unit.state_dict().items():  # state_dict() gives copies
+                    arrays[f"{name}/{metric}/{kind}/{key}"] = value
+    header = {"config": bank.config.to_dict(), "models": models, "kinds": kinds.versions(),
               "peers": bank.peers.state_dict()}  # fmt: skip
     return header, arrays
 
 
-def _restore(bank: DetectorBank, model: str, info: dict[str, Any], arrays: Any) -> None:
-    fleet = ModelStreams(model, bank.profiles[model], bank.config.stream)
+def _restore(
+    bank: DetectorBank, model: str, info: dict[str, Any], arrays: Any, same: set[str]
+) -> None:
+    fleet = ModelStreams(model, bank.profiles[model], bank.config, bank.cohort)
     bank.models[model] = fleet
     for device_id, opened in info["open"].items():
         fleet.open[device_id] = {m: _Open(float(t), set(ms)) for m, (t, ms) in opened.items()}
@@ -429,6 +466,16 @@ def _restore(bank: DetectorBank, model: str, info: dict[str, Any], arrays: Any) 
         block = fleet.block(metric)
         if block is None:
             continue
-        block.load_state_dict({name: arrays[f"{model}/{metric}/{name}"] for name in ARRAYS})
+        units = {block.name: block, **fleet.filters[metric]}
+        for kind, unit in units.items():
+            prefix = f"{model}/{metric}/{kind}/"
+            if kind in same and any(key.startswith(prefix) for key in arrays):
+                names = [key[len(prefix) :] for key in arrays if key.startswith(prefix)]
+                unit.load_state_dict({n: arrays[prefix + n] for n in names})
+            else:  # a kind this checkpoint does not hold: fresh rows for its devices
+                for device_id in devices:
+                    unit.add(bank.cohort(device_id) or "")
+        for f in fleet.filters[metric].values():
+            f.attach(block)
         fleet.slots[metric] = {d: i for i, d in enumerate(devices)}
         fleet.names[metric] = list(devices)

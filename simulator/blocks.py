@@ -97,7 +97,7 @@ def build_block(
         sigma=sigma,
         valid=valid,
         benign=benign_table,
-        failures=_failure_arrays(profile, names, level, plans, t_all, phase),
+        failures=_failure_arrays(profile, names, level, plans, t_all, phase, sigma),
         outages=outages,
         life=life,
     )
@@ -111,6 +111,7 @@ def _failure_arrays(
     plans: Sequence[FailurePlan | None],
     t_all: np.ndarray,
     phase: np.ndarray,
+    sigma: np.ndarray,
 ) -> FailureArrays:
     mids = np.array([sum(profile.metrics[m].normal) / 2 for m in names])
     span = np.array([profile.metrics[m].limit for m in names]) - mids
@@ -139,7 +140,7 @@ def _failure_arrays(
             lsb = 10.0**-2 * max(abs(span[col]), 1.0)  # one step of a coarse converter
             dither.append(lsb if plan.variant == "dither" else 0.0)
     return FailureArrays(
-        rows=np.array(rows, dtype=int),
+        rows=np.array(rows, dtype=int),  # (a dither of a tenth of the noise: one LSB)
         effect=effect,
         severity=sev,
         stuck_rows=np.array(stuck_rows, dtype=int),

@@ -5,11 +5,13 @@ Each confounder is a switch of :class:`Confounders` (``kizuki evaluate --confoun
 - ``weekly``: usage differs on local weekends; every device of a model moves the same way,
   each by its own amount (0.8-1.2 of the model's weekly swing, one daily amplitude).
 - ``weather``: shared regional weather, multi-day spells (an Ornstein-Uhlenbeck process
-  with a 2-day time constant, one per region) that move every outdoor-coupled metric of
-  every device in the region together (``COUPLING``, per device 0.85-1.15 of it).
+  with a 2-day time constant, one per region: each time zone of the customers holds
+  two regions) that move every outdoor-coupled metric of every device in the region
+  together (``COUPLING``, per device 0.85-1.15 of it).
 - ``seasonal``: a slow drift over the window, shared per region, on the same metrics.
 - ``power_cuts``: the device is off for 15 min to 4 h (no readings), then starts cold: for
-  the first hour its metrics sit toward their limits and settle (time constant 10-20 min).
+  the first hour its metrics sit toward their limits (up to 0.6 of the way, the more
+  the longer it was off, cooling with a 1-hour time constant) and settle (10-20 min).
 - ``revisions``: a third of the units are hardware revision B, whose healthy level sits
   a quarter of the normal width toward the limit (some outside the profile's range);
   every unit has its own offset too.
@@ -35,7 +37,7 @@ import numpy as np
 from core.profiles import DeviceProfile
 
 HOUR, DAY, WEEK = 3600.0, 86400.0, 7 * 86400.0
-REGIONS = 6
+REGIONS_PER_ZONE = 2  # a time zone holds this many weather regions
 WEATHER_TAU_H = 48.0
 # Change per unit of weather anomaly, as a share of the metric's normal width.
 COUPLING = {
@@ -44,6 +46,7 @@ COUPLING = {
 }  # fmt: skip
 FAST_MODELS = frozenset({"aircon-x1", "waterheater-w2"})  # 5-minute devices under `sampling`
 COLD_START_S = 3600.0
+COOL_S = 3600.0  # a unit switched off cools toward ambient with this time constant
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +100,7 @@ class Life:
     weekly: np.ndarray  # (n, m) offset on local weekends
     coupling: np.ndarray  # (n, m) per unit of weather
     season: np.ndarray  # (n, m) drift over the whole window
-    weather: np.ndarray  # (REGIONS, hours) weather anomaly per region, hourly
+    weather: np.ndarray  # (regions, hours) weather anomaly per region, hourly
     cuts: np.ndarray  # (c, 4): row, start, end, settle time constant
     cold: np.ndarray  # (m,) cold-start offset at power-on (toward the limit)
     holds: np.ndarray  # (n, m) sample-and-hold deadband, 0 = reports every value
@@ -132,11 +135,12 @@ class Life:
         out += w.T[:, self.region][:, :, None] * self.coupling[None]
         frac = np.clip((t - self.start_ts) / self.span_s, 0.0, 1.0)
         out += frac[:, None, None] * self.season[None]
-        for row, _, end, tau in self.cuts:
+        for row, begin, end, tau in self.cuts:
             since = t - end
             on = (since >= 0) & (since < COLD_START_S)
-            if on.any():
-                decay = np.where(on, np.exp(-np.maximum(since, 0) / tau), 0.0)
+            if on.any():  # the longer it was off, the colder it starts
+                cooled = -np.expm1(-(end - begin) / COOL_S)
+                decay = np.where(on, np.exp(-np.maximum(since, 0) / tau), 0.0) * cooled
                 out[:, int(row), :] += decay[:, None] * self.cold[None]
 
     def reporting(self, k: int, ts: float) -> np.ndarray:
@@ -160,7 +164,7 @@ def no_life(n: int, m: int, start: float, span: float) -> Life:
     """The clean simulator: no confounder at all."""
     zeros = np.zeros((n, m))
     return Life(
-        np.zeros(n), np.zeros(n, int), zeros, zeros, zeros, np.zeros((REGIONS, 1)),
+        np.zeros(n), np.zeros(n, int), zeros, zeros, zeros, np.zeros((1, 1)),
         np.zeros((0, 4)), np.zeros(m), zeros, zeros, np.ones(n, int), np.zeros(n, int),
         start, span, 0.0,
     )  # fmt: skip
@@ -188,7 +192,7 @@ def draw_life(
     weekly = daily * toward * own if on.weekly else np.zeros((n, m))
     couple = np.array([COUPLING.get(x, 0.0) for x in names]) * width
     coupling = couple * rng.uniform(0.85, 1.15, (n, 1)) if on.weather else np.zeros((n, m))
-    drift = rng.uniform(-0.15, 0.15, REGIONS)[region][:, None]
+    drift = rng.uniform(-0.15, 0.15, weather.shape[0])[region][:, None]
     season = drift * np.abs(couple) / 0.3 * np.sign(couple) if on.seasonal else np.zeros((n, m))
     cuts = _cuts(rng, n, start, end) if on.power_cuts else np.zeros((0, 4))
     cold = 0.6 * room * toward
@@ -198,7 +202,7 @@ def draw_life(
     phase = rng.integers(0, 2, n) if on.sampling else np.zeros(n, int)
     return Life(
         np.asarray(utc_h, float), region, weekly, coupling, season,
-        weather if on.weather else np.zeros((REGIONS, 1)), cuts, cold, holds, quantum,
+        weather if on.weather else np.zeros((weather.shape[0], 1)), cuts, cold, holds, quantum,
         every, phase, start, end - start, 20.0 if on.sampling else 0.0,
     )  # fmt: skip
 
@@ -222,12 +226,12 @@ def _sensors(rng: np.random.Generator, specs: list, n: int) -> tuple[np.ndarray,
     return holds, quantum
 
 
-def regional_weather(rng: np.random.Generator, hours: int) -> np.ndarray:
+def regional_weather(rng: np.random.Generator, hours: int, regions: int) -> np.ndarray:
     """One weather anomaly series per region (unit variance, 2-day spells), hourly."""
     a = np.exp(-1.0 / WEATHER_TAU_H)
-    steps = rng.standard_normal((REGIONS, hours)) * np.sqrt(1.0 - a * a)
-    out = np.empty((REGIONS, hours))
-    out[:, 0] = rng.standard_normal(REGIONS)
+    steps = rng.standard_normal((regions, hours)) * np.sqrt(1.0 - a * a)
+    out = np.empty((regions, hours))
+    out[:, 0] = rng.standard_normal(regions)
     for h in range(1, hours):
         out[:, h] = a * out[:, h - 1] + steps[:, h]
     return out

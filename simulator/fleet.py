@@ -29,7 +29,7 @@ from core.profiles import DeviceProfile, load_profiles
 from core.readings import Reading
 from simulator.benign import BenignChange, BenignTruth
 from simulator.blocks import LifeDraw, build_block, first_breach
-from simulator.confounders import REGIONS, Confounders, regional_weather
+from simulator.confounders import REGIONS_PER_ZONE, Confounders, regional_weather
 from simulator.customers import (
     ContactFactory,
     Customer,
@@ -136,7 +136,7 @@ class Fleet:
         self._ids = [f"{_prefix(m)}-{i + 1:05d}" for i, m in enumerate(self._models)]
         self._owners = owners
         life_rng = np.random.default_rng([seed, 3])
-        self.regions = life_rng.integers(REGIONS, size=n_devices)
+        self.regions = self._draw_regions(life_rng)
         self._plans = self._draw_plans(rng, failure_rate, plans or {})
         self._blocks, benign = self._build_blocks(rng, benign_rate, life_rng)
         self._truth = self._trace_truth()
@@ -158,6 +158,12 @@ class Fleet:
         plans.update(forced)
         return plans
 
+    def _draw_regions(self, rng: np.random.Generator) -> np.ndarray:
+        """Each device's region: its owner's time zone, split in ``REGIONS_PER_ZONE``."""
+        zones = sorted({c.timezone for c in self._customers})
+        zone = np.array([zones.index(self._customers[o].timezone) for o in self._owners])
+        return np.asarray(zone * REGIONS_PER_ZONE + rng.integers(REGIONS_PER_ZONE, size=len(zone)))
+
     def _build_blocks(
         self, rng: np.random.Generator, benign_rate: float, life_rng: np.random.Generator
     ) -> tuple[list[ModelBlock], dict[int, tuple[BenignChange, ...]]]:
@@ -165,7 +171,10 @@ class Fleet:
         blocks, benign = [], {}
         on = self.confounders
         hours = int(np.ceil((self.end_ts - self.start_ts) / 3600.0)) + 2
-        weather = regional_weather(life_rng, hours) if on.weather else np.zeros((REGIONS, 1))
+        n_regions = int(self.regions.max()) + 1
+        weather = (
+            regional_weather(life_rng, hours, n_regions) if on.weather else np.zeros((n_regions, 1))
+        )
         for model in sorted(self.profiles):
             rows = [i for i, m in enumerate(self._models) if m == model]
             if not rows:

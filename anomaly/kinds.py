@@ -1,0 +1,75 @@
+"""The detector kinds a DetectorBank is built from, by name and version.
+
+Every kind keeps its state in rows, one per device of one (product model, metric), behind
+:class:`anomaly.base.BlockKind` (``add``, ``state_dict``, ``load_state_dict``). A
+``filter`` kind turns the values before the detectors see them (``prepare``); the
+``detector`` kind scores them and raises the alarm edges (``update``; its ``snaps``
+carry the numbers of an event). The bank runs, per metric, every registered filter in
+registration order, then the detector.
+
+A checkpoint records the kinds and versions it holds (``{"stream": 2, "cohort": 1}``).
+Loading restores each kind whose name and version match, and starts the others fresh
+next to it: a new kind, or a new version of one, adds state instead of discarding the
+checkpoint. To add a filter: write it, then ``register(Kind("name", 1, "filter", make))``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from anomaly.block import StreamBlock
+from anomaly.cohort import CohortConfig, CohortFilter
+from anomaly.stream import StreamConfig
+from core.profiles import MetricSpec
+
+Role = Literal["filter", "detector"]
+
+
+@dataclass(frozen=True, slots=True)
+class Kind:
+    """One registered kind: ``make(spec, config)`` builds its block for one metric."""
+
+    name: str
+    version: int
+    role: Role
+    make: Callable[[MetricSpec, Any], Any]
+
+
+REGISTRY: dict[str, Kind] = {}
+
+
+def register(kind: Kind) -> Kind:
+    """Add (or replace) a kind; returns it."""
+    REGISTRY[kind.name] = kind
+    return kind
+
+
+def filters() -> list[Kind]:
+    return [k for k in REGISTRY.values() if k.role == "filter"]
+
+
+def detector() -> Kind:
+    """The detector kind (the bank runs one; its snapshots explain the events)."""
+    found = [k for k in REGISTRY.values() if k.role == "detector"]
+    if len(found) != 1:
+        raise RuntimeError(f"one detector kind must be registered, found {len(found)}")
+    return found[0]
+
+
+def versions() -> dict[str, int]:
+    """Name -> version of every registered kind, as a checkpoint records them."""
+    return {k.name: k.version for k in REGISTRY.values()}
+
+
+def _stream(spec: MetricSpec, cfg: Any) -> StreamBlock:
+    return StreamBlock(spec, cfg.stream if hasattr(cfg, "stream") else StreamConfig())
+
+
+def _cohort(spec: MetricSpec, cfg: Any) -> CohortFilter:
+    return CohortFilter(cfg.cohort if hasattr(cfg, "cohort") else CohortConfig())
+
+
+register(Kind(CohortFilter.name, CohortFilter.version, "filter", _cohort))
+register(Kind(StreamBlock.name, StreamBlock.version, "detector", _stream))
