@@ -324,7 +324,7 @@ class DetectorBank:
         spec = block.spec
         expected, observed = float(snap[k.S_EXPECTED]), float(snap[k.S_SMOOTH])
         eta_value = float(snap[k.S_ETA])
-        eta = eta_value if fired and eta_value == eta_value else None
+        eta = eta_value if fired and eta_value == eta_value and _trended(block, snap) else None
         detectors = block.fired(snap) if fired else ()
         if fired and self.peers.flagged(device_id):
             detectors = (*detectors, "peers")
@@ -433,6 +433,15 @@ class DetectorBank:
         bank.extra = dict(header.get("extra") or {})
         bank.restored_kinds = sorted(same)
         return bank
+
+
+def _trended(block: StreamBlock, snap: np.ndarray) -> bool:
+    """Whether the alarm rests on a level that moves toward the limit (drift, ramp,
+    level, normal range): only then does a time to the limit have a basis. A stuck
+    sensor, spikes or the episodes of an intermittent fault give none ("unknown")."""
+    cfg = block.cfg
+    return bool(snap[k.S_DRIFT] >= 1.0 or snap[k.S_RAMPING] >= 1.0
+                or snap[k.S_LEVEL_FRAC] >= cfg.p_big or snap[k.S_OUT] >= cfg.out_frac)  # fmt: skip
 
 
 def _snapshot(bank: DetectorBank) -> tuple[dict[str, Any], dict[str, np.ndarray]]:

@@ -46,6 +46,7 @@ def params(spec: MetricSpec, cfg: StreamConfig) -> np.ndarray:
         k.P_ACCEL_Z: cfg.accel_z, k.P_RAMP_N: 3, k.P_RAMP_Z: 8.0,
         k.P_HALF: (spec.normal[1] - spec.normal[0]) / 2.0, k.P_FLAT_ALPHA: cfg.flat_alpha,
         k.P_VAR_ALPHA: cfg.var_alpha, k.P_COLLAPSE: cfg.collapse, k.P_MIN_SCALE: scale_floor(spec),
+        k.P_MOTION_N: cfg.motion_n,
     }  # fmt: skip
     for index, value in values.items():
         p[index] = value

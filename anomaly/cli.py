@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from anomaly.scorer import ScoreError, SeriesScorer, score_stream, write_scored
+from anomaly.scorer import PROFILES, ScoreError, SeriesScorer, score_stream, write_scored
 from anomaly.worst import figure
 
 if TYPE_CHECKING:
@@ -23,15 +23,27 @@ def score(
     out: Annotated[
         Path | None, typer.Option("--out", "-o", help="Output CSV (default: stdout).")
     ] = None,
-    warmup: Annotated[int, typer.Option(help="Points before scores leave neutral.")] = 50,
-    z_threshold: Annotated[float, typer.Option(help="Robust z that scores 1.")] = 5.0,
+    warmup: Annotated[int, typer.Option(help="Points before scores leave neutral.")] = 30,
+    profile: Annotated[
+        str,
+        typer.Option(
+            help="Sensitivity: low (alarm at score >= 1-1e-5), default (1-1e-4) or high (1-1e-3)."
+        ),
+    ] = "default",
 ) -> None:
-    """Score a CSV in one streaming pass; write timestamp,value,score,is_anomaly."""
-    scorer = SeriesScorer(warmup=warmup, z_threshold=z_threshold)
+    """Score a CSV in one streaming pass; write timestamp,value,score,is_anomaly.
+
+    score is a tail probability in [0, 1] (1 - the p-value of the point's forecast error,
+    or of the drift sum); is_anomaly is 1 at the onset of each alarm episode only.
+    """
+    if profile not in PROFILES:
+        raise typer.BadParameter(f"use one of {', '.join(PROFILES)}", param_hint="--profile")
+    scorer = SeriesScorer(warmup=warmup, profile=profile)
     tmp = out.with_name(out.name + ".part") if out else None
+    warned = _Warnings()
     try:
         with file.open(newline="", encoding="utf-8") as src:
-            points = score_stream(src, scorer, str(file))
+            points = score_stream(src, scorer, str(file), warned)
             if tmp is None:
                 n = write_scored(points, sys.stdout)
             else:
@@ -43,8 +55,28 @@ def score(
             tmp.unlink(missing_ok=True)
         typer.echo(f"kizuki score: {exc}", err=True)
         raise typer.Exit(2) from None
+    warned.summary()
     if out is not None:
         typer.echo(f"scored {n} points -> {out}", err=True)
+
+
+class _Warnings:
+    """The first few warnings on stderr, then a count."""
+
+    SHOW = 5
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self, message: str) -> None:
+        self.count += 1
+        if self.count <= self.SHOW:
+            typer.echo(f"kizuki score: warning: {message}", err=True)
+
+    def summary(self) -> None:
+        if self.count > self.SHOW:
+            typer.echo(f"kizuki score: warning: {self.count} timestamps out of order or "
+                       "repeated in all", err=True)  # fmt: skip
 
 
 def evaluate(

@@ -30,8 +30,8 @@ N_I = 15
  P_SPIKE_MASS, P_ALARM_M, P_ALARM_N, P_CLEAR, P_CLEAR_N, P_SUPPRESS_S, P_REBASE_DAYS,
  P_SIGN, P_EDGE, P_LIMIT, P_DIRECTION, P_K, P_ALPHA, P_WARMUP, P_LAG, P_BUCKET_S,
  P_MIN_PAIRS, P_STEP_VETO, P_QUANTILE, P_ACCEL_Z, P_RAMP_N, P_RAMP_Z, P_HALF, P_FLAT_ALPHA,
- P_VAR_ALPHA, P_COLLAPSE, P_MIN_SCALE) = range(40)  # fmt: skip
-N_P = 40
+ P_VAR_ALPHA, P_COLLAPSE, P_MIN_SCALE, P_MOTION_N) = range(41)  # fmt: skip
+N_P = 41
 # snapshot columns (the numbers an event needs, taken right after each value)
 (S_LEVEL_FRAC, S_SCORE, S_SMOOTH, S_EXPECTED, S_ETA, S_RATE, S_LEVEL, S_DRIFT, S_RAMPING,
  S_OUT, S_SPIKES, S_FLAT) = range(12)  # fmt: skip

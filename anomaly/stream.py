@@ -68,7 +68,8 @@ class StreamConfig:
     flat_alpha: float = 1.0 / 12.0
     var_alpha: float = 1.0 / 432.0
     collapse: float = 0.05
-    accel_z: float = 3.0
+    accel_z: float = 2.0
+    motion_n: int = 12
     smooth_alpha: float = 1.0 / 12.0
     rebase_days: float = 3.0
     alarm_n: int = 6
@@ -134,7 +135,8 @@ class MetricStream:
                            direction=spec.direction, min_scale=scale_floor(spec))  # fmt: skip
         self.trend = Trend(window=cfg.trend_window, lag=cfg.trend_lag, limit=spec.limit,
                            direction=spec.direction, step_veto=cfg.step_veto,
-                           quantile=cfg.trend_quantile)  # fmt: skip
+                           quantile=cfg.trend_quantile, accel_z=cfg.accel_z,
+                           motion_n=cfg.motion_n)  # fmt: skip
         self.alarm = Alarm(threshold=1.0, clear=cfg.clear, n=cfg.alarm_n, m=cfg.alarm_m,
                            clear_n=cfg.clear_n, suppress_s=cfg.suppress_s)  # fmt: skip
         self.smooth = self.deseason = 0.0
