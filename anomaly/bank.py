@@ -23,6 +23,7 @@ from anomaly import kernel as k
 from anomaly.attribution import attribute, bump, describe
 from anomaly.block import ANOMALY, ARRAYS, StreamBlock
 from anomaly.checkpoint import read_checkpoint, write_checkpoint
+from anomaly.eta import Eta, forecast
 from anomaly import kinds
 from anomaly.cohort import CohortConfig
 from anomaly.peers import FleetPeerModel, PeerConfig
@@ -254,8 +255,10 @@ class DetectorBank:
         ts, snap = float(group.ts[pos]), group.snaps[pos]
         opened = fleet.open[device_id]
         if raised:
-            fracs = self._fracs(fleet, device_id, reading, by_block)
-            mode = attribute(fleet.profile, fracs, metric)
+            mode = _stuck_mode(fleet.profile, metric, group.block, snap)
+            if mode is None:
+                fracs = self._fracs(fleet, device_id, reading, by_block)
+                mode = attribute(fleet.profile, fracs, metric)
             if mode in opened:
                 opened[mode].metrics.add(metric)
                 return
@@ -290,14 +293,16 @@ class DetectorBank:
         ts: float, started_at: float, snap: np.ndarray,
     ) -> AnomalyEvent:  # fmt: skip
         block = fleet.blocks[metric]
-        why = self._why(device_id, block, metric, ts, snap, fired=kind == "anomaly")
         fm = fleet.profile.failure_modes[mode]
+        why = self._why(device_id, block, metric, ts, snap, kind == "anomaly", fm.kind)
         severity = fm.severity
         eta = why.eta_ts
         if kind == "anomaly" and (block.spec.breached(why.observed) or (eta and eta - ts < 86400)):
             severity = cast(Severity, bump(severity))
+        window = _eta(block, snap, ts, fm.kind) if kind == "anomaly" else None
         extra: dict[str, Any] = {
             "level_frac": round(float(snap[k.S_LEVEL_FRAC]), 4),
+            "eta_range": None if window is None else [window.earliest, window.latest],
             "kb_article": fm.kb_article,
             "skill": fm.skill,
             "peer_score": self.peers.score(device_id),
@@ -319,21 +324,22 @@ class DetectorBank:
 
     def _why(
         self, device_id: str, block: StreamBlock, metric: str, ts: float, snap: np.ndarray,
-        fired: bool,
+        fired: bool, mode_kind: str = "gradual",
     ) -> Explanation:  # fmt: skip
         spec = block.spec
         expected, observed = float(snap[k.S_EXPECTED]), float(snap[k.S_SMOOTH])
-        eta_value = float(snap[k.S_ETA])
-        eta = eta_value if fired and eta_value == eta_value and _trended(block, snap) else None
+        eta = _eta(block, snap, ts, mode_kind) if fired else None
         detectors = block.fired(snap) if fired else ()
         if fired and self.peers.flagged(device_id):
             detectors = (*detectors, "peers")
         level = snap[k.S_LEVEL]
         per_day = float(snap[k.S_RATE]) if level == level else None
+        eta_ts = None if eta is None else eta.ts
         return Explanation(
             metric=metric, unit=spec.unit, expected=expected, observed=observed,
-            trend_per_day=per_day, limit=spec.limit, eta_ts=eta, detectors=detectors,
-            text=describe(metric, spec, expected, observed, per_day, eta, ts),
+            trend_per_day=per_day, limit=spec.limit, eta_ts=eta_ts, detectors=detectors,
+            text=describe(metric, spec, expected, observed, per_day, eta_ts, ts)
+            + _range_text(eta, ts),
         )  # fmt: skip
 
     def _peer_features(self) -> list[tuple[list[str], np.ndarray]]:
@@ -435,11 +441,42 @@ class DetectorBank:
         return bank
 
 
-def _trended(block: StreamBlock, snap: np.ndarray) -> bool:
+def _stuck_mode(
+    profile: DeviceProfile, metric: str, block: StreamBlock, snap: np.ndarray
+) -> str | None:
+    """A collapsed variance is the sensor's doing: its sensor failure mode, if any."""
+    if snap[k.S_FLAT] < block.cfg.flat_n:
+        return None
+    sensor = [
+        n for n, m in profile.failure_modes.items() if m.kind == "sensor" and m.metric == metric
+    ]
+    return sensor[0] if sensor else None
+
+
+def _eta(block: StreamBlock, snap: np.ndarray, ts: float, kind: str = "gradual") -> Eta | None:
+    """The time to the limit and its interval, where the alarm gives a basis for one."""
+    if not _trended(block, snap, kind):
+        return None
+    return forecast(float(snap[k.S_LEVEL]), float(snap[k.S_RATE]), float(snap[k.S_BASE]),
+                    block.spec.limit, float(snap[k.S_ETA]), ts)  # fmt: skip
+
+
+def _range_text(eta: Eta | None, ts: float) -> str:
+    if eta is None:
+        return ""
+    lo, hi = (eta.earliest - ts) / 86400.0, (eta.latest - ts) / 86400.0
+    return f" (between {lo:.1f} and {hi:.1f} days)"
+
+
+def _trended(block: StreamBlock, snap: np.ndarray, kind: str = "gradual") -> bool:
     """Whether the alarm rests on a level that moves toward the limit (drift, ramp,
     level, normal range): only then does a time to the limit have a basis. A stuck
     sensor, spikes or the episodes of an intermittent fault give none ("unknown")."""
     cfg = block.cfg
+    if kind != "gradual":  # sudden trips, intermittent faults and sensors give no basis
+        return False
+    if snap[k.S_SPIKES] >= cfg.spike_mass or snap[k.S_FLAT] >= cfg.flat_n:
+        return False
     return bool(snap[k.S_DRIFT] >= 1.0 or snap[k.S_RAMPING] >= 1.0
                 or snap[k.S_LEVEL_FRAC] >= cfg.p_big or snap[k.S_OUT] >= cfg.out_frac)  # fmt: skip
 

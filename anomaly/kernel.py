@@ -34,8 +34,8 @@ N_I = 15
 N_P = 41
 # snapshot columns (the numbers an event needs, taken right after each value)
 (S_LEVEL_FRAC, S_SCORE, S_SMOOTH, S_EXPECTED, S_ETA, S_RATE, S_LEVEL, S_DRIFT, S_RAMPING,
- S_OUT, S_SPIKES, S_FLAT) = range(12)  # fmt: skip
-N_S = 12
+ S_OUT, S_SPIKES, S_FLAT, S_BASE) = range(13)  # fmt: skip
+N_S = 13
 
 BUCKETS, PERIOD_S = 24, 86400.0
 Z_CAP, RELEARN, SEASON_ALPHA, CLIP, MIN_SCALE, MIN_COUNT = 4.0, 2.0, 0.1, 3.0, 1e-9, 12

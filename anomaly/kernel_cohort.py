@@ -69,7 +69,7 @@ def _filter(F, IX, season, R, C, cohort, K, D, r, t, x, P, Q):  # noqa: ANN001, 
     beta = (R[r, R_SXY] + prior) / (R[r, R_SXX] + prior)
     beta = 0.5 if beta < 0.5 else (1.5 if beta > 1.5 else beta)
     keep = not (t < R[r, R_SETTLE])
-    if enough and keep and IX[r, REF_N] >= P[P_WARMUP]:
+    if enough and keep and IX[r, REF_N] >= P[P_WARMUP] / 2:  # ahead of the detector's warm-up
         bound = Q[Q_CLIP] * sigma
         res = x - expected(F, season, r, t) - beta * common
         res = bound if res > bound else (-bound if res < -bound else res)

@@ -65,6 +65,7 @@ from anomaly.kernel import (
     REF_TOTAL,
     RUN,
     S_DRIFT,
+    S_BASE,
     S_ETA,
     S_EXPECTED,
     S_FLAT,
@@ -113,6 +114,7 @@ def snapshot(F, IX, season, r, ts, out):  # noqa: ANN001, N803
     out[S_ETA], out[S_RATE], out[S_LEVEL] = F[r, T_ETA], F[r, T_RATE], F[r, T_LEVEL]
     out[S_DRIFT], out[S_RAMPING], out[S_OUT] = F[r, DRIFT], F[r, RAMPING], F[r, OUT]
     out[S_SPIKES], out[S_FLAT] = F[r, SPIKES], float(IX[r, FLAT])
+    out[S_BASE] = F[r, REF_LEVEL] + F[r, REF_TOTAL] / BUCKETS
 
 
 @njit(**JIT)

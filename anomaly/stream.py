@@ -52,7 +52,7 @@ class StreamConfig:
     trend_window: int = 72
     trend_lag: int = 24
     t_min: float = 3.5
-    drift_fits: int = 2
+    drift_fits: int = 4
     step_veto: float = 0.5
     trend_quantile: float = 0.3
     horizon_days: float = 30.0
@@ -68,8 +68,8 @@ class StreamConfig:
     flat_alpha: float = 1.0 / 12.0
     var_alpha: float = 1.0 / 432.0
     collapse: float = 0.05
-    accel_z: float = 2.0
-    motion_n: int = 12
+    accel_z: float = 3.0
+    motion_n: int = 24
     smooth_alpha: float = 1.0 / 12.0
     rebase_days: float = 3.0
     alarm_n: int = 6

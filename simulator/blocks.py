@@ -184,6 +184,7 @@ def first_breach(
             col = block.metrics.index(spec_name)
             series = values[:, j, col] + _swing(block.failures, row, col, spec.direction)
             hit = series >= spec.limit if spec.direction == "up" else series <= spec.limit
+            hit &= block.times(ks) >= plans[index[device_id]].onset_ts  # the failure's doing
             k = int(np.argmax(hit)) if hit.any() else None
             out[device_id] = None if k is None else float(block.times(np.array([k]))[0])
     return out

@@ -41,8 +41,8 @@ REGIONS_PER_ZONE = 2  # a time zone holds this many weather regions
 WEATHER_TAU_H = 48.0
 # Change per unit of weather anomaly, as a share of the metric's normal width.
 COUPLING = {
-    "cooling_delta_c": -0.3, "compressor_current_a": 0.3, "heatup_min": 0.3,
-    "outlet_temp_c": -0.15, "bearing_temp_c": 0.3, "filter_dp_pa": 0.05,
+    "cooling_delta_c": -0.2, "compressor_current_a": 0.2, "heatup_min": 0.25,
+    "outlet_temp_c": -0.15, "bearing_temp_c": 0.25, "filter_dp_pa": 0.05,
 }  # fmt: skip
 FAST_MODELS = frozenset({"aircon-x1", "waterheater-w2"})  # 5-minute devices under `sampling`
 COLD_START_S = 3600.0
