@@ -20,12 +20,12 @@ from typing import Any, cast
 import numpy as np
 
 from anomaly import kernel as k
+from anomaly import kinds
 from anomaly.attribution import attribute, bump, describe
 from anomaly.block import ANOMALY, ARRAYS, StreamBlock
 from anomaly.checkpoint import read_checkpoint, write_checkpoint
-from anomaly.eta import Eta, forecast
-from anomaly import kinds
 from anomaly.cohort import CohortConfig
+from anomaly.eta import Eta, forecast
 from anomaly.peers import FleetPeerModel, PeerConfig
 from anomaly.stream import StreamConfig
 from core.devices import Directory
@@ -127,6 +127,7 @@ class _Group:
         """Run the block over the values in order, behind the filter (cohort movement
         out, settling rows held back); keep what the edges will need."""
         self.pre = self.block.F[self.rows, k.LEVEL_FRAC]  # before this batch
+        edges: np.ndarray
         if self.filters:  # a filter runs the detector behind it, value by value
             edges = self.filters[0].run(self.block, self.rows, self.ts, self.xs)
         else:

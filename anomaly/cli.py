@@ -125,8 +125,8 @@ def evaluate(
 
     if seeds is not None:
         seed_list = _parse_seeds(seeds)
-    else:
-        seed_list = [seed] if seed is not None or source is not None else list(DEFAULT_SEEDS)
+    else:  # --from reads its seed from the folder
+        seed_list = [seed] if seed is not None else [0] if source else list(DEFAULT_SEEDS)
     if source is not None and seeds is not None:
         raise typer.BadParameter("--from scores one folder; leave out --seeds", param_hint=HINT)
     try:
@@ -160,7 +160,7 @@ def _parse_seeds(text: str) -> list[int]:
 
 
 def _run(
-    source: Path | None, spec: EvalSpec, seeds: list[int | None], jobs: int | None, show: bool
+    source: Path | None, spec: EvalSpec, seeds: list[int], jobs: int | None, show: bool
 ) -> dict[str, Any]:
     from anomaly.evaluate import load_offline, offline_source, run, run_seeds, score
 
@@ -174,8 +174,8 @@ def _run(
     ticks = max(1, round(spec.days * 86400.0 / spec.step_s)) * fast
     with _progress(show, ticks * len(seeds)) as tick:
         if len(seeds) == 1:
-            return run(replace(spec, seed=seeds[0] or 0), None, tick)
-        return run_seeds(spec, [s or 0 for s in seeds], jobs, None, tick)
+            return run(replace(spec, seed=seeds[0]), None, tick)
+        return run_seeds(spec, seeds, jobs, None, tick)
 
 
 @contextmanager

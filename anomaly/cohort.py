@@ -6,9 +6,10 @@ per cohort (the devices of one product model in one region, or the whole model w
 region is unknown), the common movement of the last ``tau_s``: an exponentially weighted
 mean of each device's deviation from its *own* learned seasonal reference (clipped at
 ``clip`` sigma around the current estimate, so one failing device moves it little; a
-cohort of fewer than ``min_devices`` devices is not corrected). Each value then reaches the detectors
-minus its cohort's common movement: what is left is what this device does unlike its
-peers. A fault is the device's own; weather is everyone's.
+cohort of fewer than ``min_devices`` devices is not corrected), times the device's own
+coupling to it (learned, 0.5-1.5). Each value then reaches the detectors minus that:
+what is left is what this device does unlike its peers. A fault is the device's own;
+weather is everyone's.
 
 It also holds back the first ``settle_s`` after a device was silent for more than
 ``gap_s`` (a power cut ends with a cold start that settles within the hour), and it

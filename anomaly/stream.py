@@ -52,7 +52,7 @@ class StreamConfig:
     trend_window: int = 72
     trend_lag: int = 24
     t_min: float = 3.5
-    drift_fits: int = 4
+    drift_fits: int = 2
     step_veto: float = 0.5
     trend_quantile: float = 0.3
     horizon_days: float = 30.0
@@ -92,7 +92,10 @@ class StreamConfig:
         f = min(max(REFERENCE_INTERVAL_S / interval_s, 0.2), 5.0)
         if abs(f - 1.0) < 0.05:
             return self
-        n = lambda v: max(1, int(round(v * f)))  # noqa: E731
+
+        def n(v: int) -> int:
+            return max(1, int(round(v * f)))
+
         return replace(
             self, warmup=n(self.warmup), cusum_h=self.cusum_h * f,
             cusum_alpha=self.cusum_alpha / f, flat_n=n(self.flat_n),

@@ -243,8 +243,9 @@ class Trend(Stateful):
     def _eta(self, level_ts: float) -> float | None:
         """When the limit will be crossed, from the level at ``level_ts`` onward.
 
-        With three whole periods of ``motion_n`` buckets (12 h) in the window, their means
-        give the speed and the acceleration toward the limit (degradation usually accelerates: a straight line
+        With three whole periods of ``motion_n`` buckets in the window, their means give
+        the speed and the acceleration toward the limit (degradation usually accelerates: a
+        straight line
         through a wearing part's history forecasts its end far too late); a motion that
         slows down is extrapolated at its current speed. Otherwise the robust slope.
         """

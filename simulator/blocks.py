@@ -223,22 +223,20 @@ def _with_life_kinds(
     def add(r: int, kind: str, metric: str = "", t0: float = start, t1: float = end) -> None:
         out.setdefault(int(r), []).append(BenignChange(kind, metric, t0, t1, 0.0))
 
-    for r in np.flatnonzero(rev_b):
+    for r in np.flatnonzero(rev_b).tolist():
         add(r, "revision_b")
     for row, t0, t1, _ in life.cuts:
         add(int(row), "power_cut", "", float(t0), float(t1))
-    for r in np.flatnonzero(life.every == 1 if life.jitter_s else np.zeros(0, bool)):
+    for r in np.flatnonzero(life.every == 1 if life.jitter_s else np.zeros(0, bool)).tolist():
         add(r, "fast_sampling")
     for row, t0, t1, late in outages:
         if late:
             add(int(row), "late_batch", "", float(t0), float(t1))
     for kind, table in (("sample_hold", life.holds), ("quantised", life.quantum)):
-        for r, c in zip(*np.nonzero(table > 0), strict=True):
+        for r, c in zip(*(a.tolist() for a in np.nonzero(table > 0)), strict=True):
             add(r, kind, names[c])
-    if np.any(life.weekly):
-        for r in range(len(life.every)):
-            add(r, "weekly")
-    if np.any(life.coupling):
-        for r in range(len(life.every)):
-            add(r, "weather")
+    for kind, table in (("weekly", life.weekly), ("weather", life.coupling)):
+        if np.any(table):
+            for r in range(len(life.every)):
+                add(r, kind)
     return {r: tuple(cs) for r, cs in out.items()}

@@ -192,7 +192,7 @@ def draw_life(
     weekly = daily * toward * own if on.weekly else np.zeros((n, m))
     couple = np.array([COUPLING.get(x, 0.0) for x in names]) * width
     coupling = couple * rng.uniform(0.85, 1.15, (n, 1)) if on.weather else np.zeros((n, m))
-    drift = rng.uniform(-0.15, 0.15, weather.shape[0])[region][:, None]
+    drift = np.asarray(rng.uniform(-0.15, 0.15, weather.shape[0]))[region][:, None]
     season = drift * np.abs(couple) / 0.3 * np.sign(couple) if on.seasonal else np.zeros((n, m))
     cuts = _cuts(rng, n, start, end) if on.power_cuts else np.zeros((0, 4))
     cold = 0.6 * room * toward
