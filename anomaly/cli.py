@@ -118,6 +118,12 @@ def evaluate(
         "evaluation"
     ),
     progress: Annotated[bool, typer.Option(help="Show progress on stderr.")] = True,
+    readme: Annotated[
+        Path | None,
+        typer.Option(
+            help="Also rewrite the scorecard section of this README (between its markers)."
+        ),
+    ] = None,
 ) -> None:
     """Scorecard: Kizuki vs a static 80%-of-limit threshold on a simulated fleet."""
     from anomaly.evaluate import DEFAULT_SEEDS, EvalSpec, write
@@ -140,6 +146,14 @@ def evaluate(
         typer.echo(f"kizuki evaluate: {exc}", err=True)
         raise typer.Exit(2) from None
     json_path, png_path = write(result, out)
+    if readme is not None:
+        from anomaly.readme import update_readme
+
+        given = {"--devices": (devices, 500), "--days": (days, 30.0), "--seed": (seed, None),
+                 "--seeds": (seeds, None), "--failure-rate": (failure_rate, 0.1),
+                 "--confounders": (confounders, "all")}  # fmt: skip
+        options = [f"{k} {v}" for k, (v, default) in given.items() if v != default]
+        update_readme(readme, result, " ".join(["kizuki evaluate", *options]))
     typer.echo(render_seeds(result) if "per_seed" in result else render(result))
     typer.echo(f"\nwrote {json_path} and {png_path}")
 

@@ -114,10 +114,10 @@ class Trend(Stateful):
         min_pairs: int = 12,
         step_veto: float = 0.0,
         quantile: float = 0.5,
-        accel_z: float = 2.0,
+        accel_z: float = 3.0,
         ramp_n: int = 3,
         ramp_z: float = 8.0,
-        motion_n: int = 12,
+        motion_n: int = 24,
     ) -> None:
         self.bucket_s = bucket_s
         self.window = window

@@ -51,7 +51,8 @@ def replays() -> dict[int, tuple[Fleet, dict[str, list[Opened]]]]:
     for seed in SEEDS:
         fleet = Fleet(SMALL.devices, seed, SMALL.failure_rate, START_TS, SMALL.days)
         models = {d.device_id: d.model for d in fleet.devices}
-        dets = {name: cls(load_profiles(), models.get) for name, cls in DETECTORS.items()}
+        dets = {"kizuki": DetectorBank(load_profiles(), models.get, cohort=fleet.cohorts().get),
+                "baseline": StaticThreshold(load_profiles(), models.get)}  # fmt: skip
         events: dict[str, list[AnomalyEvent]] = {name: [] for name in dets}
         for _, readings in fleet.ticks():
             for name, det in dets.items():
