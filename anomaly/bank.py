@@ -259,7 +259,8 @@ class DetectorBank:
             mode = _stuck_mode(fleet.profile, metric, group.block, snap)
             if mode is None:
                 fracs = self._fracs(fleet, device_id, reading, by_block)
-                mode = attribute(fleet.profile, fracs, metric)
+                # a level that moves is the product's doing before it is the sensor's
+                mode = attribute(fleet.profile, fracs, metric, frozenset({"sensor"}))
             if mode in opened:
                 opened[mode].metrics.add(metric)
                 return
