@@ -17,6 +17,7 @@ import time
 import numpy as np
 
 from anomaly import kernel as k
+from anomaly.cohort import CohortFilter
 from anomaly.kernel_stream import ANOMALY, NONE, RECOVERY, run, snapshot
 from anomaly.stream import StreamConfig, scale_floor
 from core.profiles import MetricSpec
@@ -173,4 +174,6 @@ def warm_up() -> float:
     started = time.perf_counter()
     block = StreamBlock(spec, StreamConfig(), capacity=1)
     block.update(np.array([block.add()]), np.array([0.0]), np.array([0.5]))
+    cohort = CohortFilter()  # and the cohort filter's loop, which runs it in the bank
+    cohort.run(block, np.array([cohort.add()]), np.array([600.0]), np.array([0.5]))
     return time.perf_counter() - started

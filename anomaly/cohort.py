@@ -21,13 +21,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from anomaly import kernel_cohort as kc
-from anomaly.block import StreamBlock
 from anomaly.kernel import N_S
+
+if TYPE_CHECKING:  # the block is handed in; it imports this module for its warm-up
+    from anomaly.block import StreamBlock
 
 CADENCE_SAMPLES = 400  # intervals seen before the cadence is fixed
 DEFAULT_INTERVAL_S = 600.0
