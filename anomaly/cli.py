@@ -153,7 +153,11 @@ def evaluate(
                  "--seeds": (seeds, None), "--failure-rate": (failure_rate, 0.1),
                  "--confounders": (confounders, "all")}  # fmt: skip
         options = [f"{k} {v}" for k, (v, default) in given.items() if v != default]
-        update_readme(readme, result, " ".join(["kizuki evaluate", *options]))
+        try:
+            update_readme(readme, result, " ".join(["kizuki evaluate", *options]))
+        except (ValueError, OSError) as exc:
+            typer.echo(f"kizuki evaluate: {exc}", err=True)
+            raise typer.Exit(2) from None
     typer.echo(render_seeds(result) if "per_seed" in result else render(result))
     typer.echo(f"\nwrote {json_path} and {png_path}")
 
