@@ -76,7 +76,8 @@ class ModelStreams:
         block = self.blocks.get(metric)
         if block is None and metric in self.profile.metrics:
             spec = self.profile.metrics[metric]
-            block = self.blocks[metric] = kinds.detector().make(spec, self.cfg)
+            # the bank reads the detector's state for explanations and peer features
+            block = self.blocks[metric] = cast(StreamBlock, kinds.detector().make(spec, self.cfg))
             self.filters[metric] = {f.name: f.make(spec, self.cfg) for f in kinds.filters()}
             self.slots[metric], self.names[metric] = {}, []
         return block

@@ -2,10 +2,11 @@
 
 Every kind keeps its state in rows, one per device of one (product model, metric), behind
 :class:`anomaly.base.BlockKind` (``add``, ``state_dict``, ``load_state_dict``). A
-``filter`` kind turns the values before the detectors see them (``prepare``); the
-``detector`` kind scores them and raises the alarm edges (``update``; its ``snaps``
-carry the numbers of an event). The bank runs, per metric, every registered filter in
-registration order, then the detector.
+``filter`` kind (:class:`anomaly.base.BlockFilter`) runs the detector behind it, value
+by value, on what it lets through; the ``detector`` kind
+(:class:`anomaly.base.BlockDetector`) scores values and raises the alarm edges (its
+``snaps`` carry the numbers of an event). The bank runs, per metric, the filter (at
+most one today: chaining filters is not built) and the detector behind it.
 
 A checkpoint records the kinds and versions it holds (``{"stream": 2, "cohort": 1}``).
 Loading restores each kind whose name and version match, and starts the others fresh
@@ -19,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from anomaly.base import BlockKind
 from anomaly.block import StreamBlock
 from anomaly.cohort import CohortConfig, CohortFilter
 from anomaly.stream import StreamConfig
@@ -34,7 +36,7 @@ class Kind:
     name: str
     version: int
     role: Role
-    make: Callable[[MetricSpec, Any], Any]
+    make: Callable[[MetricSpec, Any], BlockKind]
 
 
 REGISTRY: dict[str, Kind] = {}
@@ -47,7 +49,11 @@ def register(kind: Kind) -> Kind:
 
 
 def filters() -> list[Kind]:
-    return [k for k in REGISTRY.values() if k.role == "filter"]
+    """The filter kinds (at most one: the bank does not chain filters yet)."""
+    found = [k for k in REGISTRY.values() if k.role == "filter"]
+    if len(found) > 1:
+        raise RuntimeError(f"at most one filter kind can be registered, found {len(found)}")
+    return found
 
 
 def detector() -> Kind:
