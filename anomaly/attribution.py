@@ -9,13 +9,20 @@ from core.events import SEVERITIES
 from core.profiles import DeviceProfile, MetricSpec
 
 
-def attribute(profile: DeviceProfile, fracs: Mapping[str, float], metric: str) -> str:
+def attribute(
+    profile: DeviceProfile,
+    fracs: Mapping[str, float],
+    metric: str,
+    skip: frozenset[str] = frozenset(),
+) -> str:
     """The failure mode whose ``effects`` best fit the observed moves.
 
     ``fracs`` holds, per metric, how far it moved toward its limit as a fraction of
     the distance from its healthy reference to the limit (negative = away). Each mode
     is fitted as ``a * effects`` (``a >= 0``); the smallest squared error wins, and
-    ties go to modes whose primary metric is ``metric``.
+    ties go to modes whose primary metric is ``metric``. Modes of a kind in ``skip`` are
+    left out while another candidate remains (the bank skips ``sensor`` modes unless the
+    sensor's own signature, a collapsed variance, raised the alarm).
 
     >>> from core.profiles import load_profiles
     >>> ac = load_profiles()["aircon-x1"]
@@ -25,6 +32,8 @@ def attribute(profile: DeviceProfile, fracs: Mapping[str, float], metric: str) -
     'sensor_fault'
     """
     candidates = profile.modes_for_metric(metric) or list(profile.failure_modes)
+    kept = [n for n in candidates if profile.failure_modes[n].kind not in skip]
+    candidates = kept or candidates
     best, best_err = candidates[0], float("inf")
     for name in candidates:
         effects = profile.failure_modes[name].effects or {profile.failure_modes[name].metric: 1.0}

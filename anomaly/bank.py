@@ -20,9 +20,12 @@ from typing import Any, cast
 import numpy as np
 
 from anomaly import kernel as k
+from anomaly import kinds
 from anomaly.attribution import attribute, bump, describe
 from anomaly.block import ANOMALY, ARRAYS, StreamBlock
 from anomaly.checkpoint import read_checkpoint, write_checkpoint
+from anomaly.cohort import CohortConfig
+from anomaly.eta import Eta, forecast
 from anomaly.peers import FleetPeerModel, PeerConfig
 from anomaly.stream import StreamConfig
 from core.devices import Directory
@@ -33,17 +36,20 @@ from core.readings import Reading
 
 @dataclass(frozen=True, slots=True)
 class BankConfig:
-    """Stream hyper-parameters and fleet peer-model settings."""
+    """Stream hyper-parameters, cohort filter and fleet peer-model settings."""
 
     stream: StreamConfig = field(default_factory=StreamConfig)
     peers: PeerConfig = field(default_factory=PeerConfig)
+    cohort: CohortConfig = field(default_factory=CohortConfig)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> BankConfig:
-        return cls(StreamConfig(**data["stream"]), PeerConfig(**data["peers"]))
+        return cls(StreamConfig(**data["stream"]), PeerConfig(**data["peers"]),
+                   CohortConfig(**data.get("cohort", {})))  # fmt: skip
 
     def to_dict(self) -> dict[str, Any]:
-        return {"stream": self.stream.to_dict(), "peers": self.peers.to_dict()}
+        return {"stream": self.stream.to_dict(), "peers": self.peers.to_dict(),
+                "cohort": self.cohort.to_dict()}  # fmt: skip
 
 
 @dataclass(slots=True)
@@ -53,11 +59,15 @@ class _Open:
 
 
 class ModelStreams:
-    """The devices of one product model and one StreamBlock per metric."""
+    """The devices of one product model: per metric a CohortFilter and a StreamBlock."""
 
-    def __init__(self, model: str, profile: DeviceProfile, cfg: StreamConfig) -> None:
-        self.model, self.profile, self.cfg = model, profile, cfg
-        self.blocks: dict[str, StreamBlock] = {}
+    def __init__(
+        self, model: str, profile: DeviceProfile, cfg: BankConfig,
+        cohort: Callable[[str], str | None],
+    ) -> None:  # fmt: skip
+        self.model, self.profile, self.cfg, self.cohort = model, profile, cfg, cohort
+        self.filters: dict[str, dict[str, Any]] = {}  # metric -> filter kind -> its rows
+        self.blocks: dict[str, StreamBlock] = {}  # metric -> the detector kind's rows
         self.slots: dict[str, dict[str, int]] = {}  # metric -> device -> row
         self.names: dict[str, list[str]] = {}  # metric -> row -> device
         self.open: dict[str, dict[str, _Open]] = {}  # device -> failure mode -> open
@@ -65,7 +75,10 @@ class ModelStreams:
     def block(self, metric: str) -> StreamBlock | None:
         block = self.blocks.get(metric)
         if block is None and metric in self.profile.metrics:
-            block = self.blocks[metric] = StreamBlock(self.profile.metrics[metric], self.cfg)
+            spec = self.profile.metrics[metric]
+            # the bank reads the detector's state for explanations and peer features
+            block = self.blocks[metric] = cast(StreamBlock, kinds.detector().make(spec, self.cfg))
+            self.filters[metric] = {f.name: f.make(spec, self.cfg) for f in kinds.filters()}
             self.slots[metric], self.names[metric] = {}, []
         return block
 
@@ -73,7 +86,10 @@ class ModelStreams:
         slots = self.slots[metric]
         row = slots.get(device_id)
         if row is None:
-            row = slots[device_id] = self.blocks[metric].add()
+            key = self.cohort(device_id) or ""
+            row = slots[device_id] = self.blocks[metric].add(key)
+            for f in self.filters[metric].values():
+                f.add(key)
             self.names[metric].append(device_id)
         return row
 
@@ -94,10 +110,12 @@ class ModelStreams:
 class _Group:
     """One batch's values for one block: (row, ts, value, reading order tag) each."""
 
-    __slots__ = ("fleet", "metric", "block", "entries", "rows", "ts", "xs", "tags", "pre", "snaps")
+    __slots__ = ("fleet", "metric", "block", "filters", "entries", "rows", "ts", "xs", "tags",
+                 "pre", "snaps")  # fmt: skip
 
     def __init__(self, fleet: ModelStreams, metric: str, block: StreamBlock) -> None:
         self.fleet, self.metric, self.block = fleet, metric, block
+        self.filters = list(fleet.filters[metric].values())
         self.entries: list[tuple[int, float, float, int]] = []
 
     def freeze(self) -> None:
@@ -107,9 +125,14 @@ class _Group:
         self.tags = table[:, 3].astype(np.int64)
 
     def run(self) -> np.ndarray:
-        """Run the block over the values in order; keep what the edges will need."""
+        """Run the block over the values in order, behind the filter (cohort movement
+        out, settling rows held back); keep what the edges will need."""
         self.pre = self.block.F[self.rows, k.LEVEL_FRAC]  # before this batch
-        edges = self.block.update(self.rows, self.ts, self.xs)
+        edges: np.ndarray
+        if self.filters:  # a filter runs the detector behind it, value by value
+            edges = self.filters[0].run(self.block, self.rows, self.ts, self.xs)
+        else:
+            edges = self.block.update(self.rows, self.ts, self.xs)
         self.snaps = self.block.snaps
         return edges
 
@@ -125,7 +148,9 @@ class _Group:
 class DetectorBank:
     """Streaming detection for a fleet, keyed by (device, metric).
 
-    ``directory(device_id)`` names the product model (None = unknown device, ignored).
+    ``directory(device_id)`` names the product model (None = unknown device, ignored);
+    ``cohort(device_id)`` its region or any group of devices that share their
+    surroundings (None: the whole product model is one cohort).
     Thread-safe: ``update``, ``explain`` and ``save`` may be called from different threads.
     """
 
@@ -134,9 +159,11 @@ class DetectorBank:
         profiles: dict[str, DeviceProfile],
         directory: Directory,
         config: BankConfig | None = None,
+        cohort: Callable[[str], str | None] | None = None,
     ) -> None:
         self.profiles = profiles
         self.directory = directory
+        self.cohort: Callable[[str], str | None] = cohort or (lambda device_id: None)
         self.config = config or BankConfig()
         self.models: dict[str, ModelStreams] = {}
         self._device_model: dict[str, ModelStreams] = {}
@@ -145,6 +172,7 @@ class DetectorBank:
         self.peers = FleetPeerModel(self.config.peers)
         self._lock = threading.RLock()
         self.extra: dict[str, Any] = {}  # the caller's state saved with the checkpoint
+        self.restored_kinds: list[str] = []  # kinds a checkpoint gave back (load)
 
     def update(self, readings: Sequence[Reading]) -> list[AnomalyEvent]:
         """Feed readings (oldest first); return anomaly and recovery events."""
@@ -215,7 +243,7 @@ class DetectorBank:
             return None
         fleet = self.models.get(model)
         if fleet is None:
-            fleet = self.models[model] = ModelStreams(model, profile, self.config.stream)
+            fleet = self.models[model] = ModelStreams(model, profile, self.config, self.cohort)
         fleet.open.setdefault(device_id, {})
         self._device_model[device_id] = fleet
         return fleet
@@ -229,8 +257,11 @@ class DetectorBank:
         ts, snap = float(group.ts[pos]), group.snaps[pos]
         opened = fleet.open[device_id]
         if raised:
-            fracs = self._fracs(fleet, device_id, reading, by_block)
-            mode = attribute(fleet.profile, fracs, metric)
+            mode = _stuck_mode(fleet.profile, metric, group.block, snap)
+            if mode is None:
+                fracs = self._fracs(fleet, device_id, reading, by_block)
+                # a level that moves is the product's doing before it is the sensor's
+                mode = attribute(fleet.profile, fracs, metric, frozenset({"sensor"}))
             if mode in opened:
                 opened[mode].metrics.add(metric)
                 return
@@ -265,14 +296,16 @@ class DetectorBank:
         ts: float, started_at: float, snap: np.ndarray,
     ) -> AnomalyEvent:  # fmt: skip
         block = fleet.blocks[metric]
-        why = self._why(device_id, block, metric, ts, snap, fired=kind == "anomaly")
         fm = fleet.profile.failure_modes[mode]
+        why = self._why(device_id, block, metric, ts, snap, kind == "anomaly", fm.kind)
         severity = fm.severity
         eta = why.eta_ts
         if kind == "anomaly" and (block.spec.breached(why.observed) or (eta and eta - ts < 86400)):
             severity = cast(Severity, bump(severity))
+        window = _eta(block, snap, ts, fm.kind) if kind == "anomaly" else None
         extra: dict[str, Any] = {
             "level_frac": round(float(snap[k.S_LEVEL_FRAC]), 4),
+            "eta_range": None if window is None else [window.earliest, window.latest],
             "kb_article": fm.kb_article,
             "skill": fm.skill,
             "peer_score": self.peers.score(device_id),
@@ -294,21 +327,22 @@ class DetectorBank:
 
     def _why(
         self, device_id: str, block: StreamBlock, metric: str, ts: float, snap: np.ndarray,
-        fired: bool,
+        fired: bool, mode_kind: str = "gradual",
     ) -> Explanation:  # fmt: skip
         spec = block.spec
         expected, observed = float(snap[k.S_EXPECTED]), float(snap[k.S_SMOOTH])
-        eta_value = float(snap[k.S_ETA])
-        eta = eta_value if fired and eta_value == eta_value else None
+        eta = _eta(block, snap, ts, mode_kind) if fired else None
         detectors = block.fired(snap) if fired else ()
         if fired and self.peers.flagged(device_id):
             detectors = (*detectors, "peers")
         level = snap[k.S_LEVEL]
         per_day = float(snap[k.S_RATE]) if level == level else None
+        eta_ts = None if eta is None else eta.ts
         return Explanation(
             metric=metric, unit=spec.unit, expected=expected, observed=observed,
-            trend_per_day=per_day, limit=spec.limit, eta_ts=eta, detectors=detectors,
-            text=describe(metric, spec, expected, observed, per_day, eta, ts),
+            trend_per_day=per_day, limit=spec.limit, eta_ts=eta_ts, detectors=detectors,
+            text=describe(metric, spec, expected, observed, per_day, eta_ts, ts)
+            + _range_text(eta, ts),
         )  # fmt: skip
 
     def _peer_features(self) -> list[tuple[list[str], np.ndarray]]:
@@ -390,16 +424,64 @@ class DetectorBank:
         path: str | Path,
         profiles: dict[str, DeviceProfile],
         directory: Callable[[str], str | None],
+        cohort: Callable[[str], str | None] | None = None,
     ) -> DetectorBank:
-        """Rebuild a bank from ``save()``; models whose profile is gone are dropped."""
+        """Rebuild a bank from ``save()``; models whose profile is gone are dropped.
+
+        Each detector kind whose name and version the checkpoint records is restored;
+        a kind it does not hold (new, or of another version) starts fresh beside them.
+        """
         header, arrays = read_checkpoint(Path(path))
-        bank = cls(profiles, directory, BankConfig.from_dict(header["config"]))
+        bank = cls(profiles, directory, BankConfig.from_dict(header["config"]), cohort)
+        held = header.get("kinds", {"stream": 1})
+        same = {name for name, v in kinds.versions().items() if held.get(name) == v}
         for model, info in header["models"].items():
             if model in profiles:
-                _restore(bank, model, info, arrays)
+                _restore(bank, model, info, arrays, same)
         bank.peers.load_state_dict(header["peers"])
         bank.extra = dict(header.get("extra") or {})
+        bank.restored_kinds = sorted(same)
         return bank
+
+
+def _stuck_mode(
+    profile: DeviceProfile, metric: str, block: StreamBlock, snap: np.ndarray
+) -> str | None:
+    """A collapsed variance is the sensor's doing: its sensor failure mode, if any."""
+    if snap[k.S_FLAT] < block.cfg.flat_n:
+        return None
+    sensor = [
+        n for n, m in profile.failure_modes.items() if m.kind == "sensor" and m.metric == metric
+    ]
+    return sensor[0] if sensor else None
+
+
+def _eta(block: StreamBlock, snap: np.ndarray, ts: float, kind: str = "gradual") -> Eta | None:
+    """The time to the limit and its interval, where the alarm gives a basis for one."""
+    if not _trended(block, snap, kind):
+        return None
+    return forecast(float(snap[k.S_LEVEL]), float(snap[k.S_RATE]), float(snap[k.S_BASE]),
+                    block.spec.limit, float(snap[k.S_ETA]), ts)  # fmt: skip
+
+
+def _range_text(eta: Eta | None, ts: float) -> str:
+    if eta is None:
+        return ""
+    lo, hi = (eta.earliest - ts) / 86400.0, (eta.latest - ts) / 86400.0
+    return f" (between {lo:.1f} and {hi:.1f} days)"
+
+
+def _trended(block: StreamBlock, snap: np.ndarray, kind: str = "gradual") -> bool:
+    """Whether the alarm rests on a level that moves toward the limit (drift, ramp,
+    level, normal range): only then does a time to the limit have a basis. A stuck
+    sensor, spikes or the episodes of an intermittent fault give none ("unknown")."""
+    cfg = block.cfg
+    if kind != "gradual":  # sudden trips, intermittent faults and sensors give no basis
+        return False
+    if snap[k.S_SPIKES] >= cfg.spike_mass or snap[k.S_FLAT] >= cfg.flat_n:
+        return False
+    return bool(snap[k.S_DRIFT] >= 1.0 or snap[k.S_RAMPING] >= 1.0
+                or snap[k.S_LEVEL_FRAC] >= cfg.p_big or snap[k.S_OUT] >= cfg.out_frac)  # fmt: skip
 
 
 def _snapshot(bank: DetectorBank) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
@@ -412,15 +494,19 @@ def _snapshot(bank: DetectorBank) -> tuple[dict[str, Any], dict[str, np.ndarray]
                      for d, opened in fleet.open.items()},
         }  # fmt: skip
         for metric, block in fleet.blocks.items():
-            for key, value in block.state_dict().items():
-                arrays[f"{name}/{metric}/{key}"] = value  # state_dict() gives copies
-    header = {"config": bank.config.to_dict(), "models": models,
+            units = {block.name: block, **fleet.filters[metric]}
+            for kind, unit in units.items():
+                for key, value in unit.state_dict().items():  # state_dict() gives copies
+                    arrays[f"{name}/{metric}/{kind}/{key}"] = value
+    header = {"config": bank.config.to_dict(), "models": models, "kinds": kinds.versions(),
               "peers": bank.peers.state_dict()}  # fmt: skip
     return header, arrays
 
 
-def _restore(bank: DetectorBank, model: str, info: dict[str, Any], arrays: Any) -> None:
-    fleet = ModelStreams(model, bank.profiles[model], bank.config.stream)
+def _restore(
+    bank: DetectorBank, model: str, info: dict[str, Any], arrays: Any, same: set[str]
+) -> None:
+    fleet = ModelStreams(model, bank.profiles[model], bank.config, bank.cohort)
     bank.models[model] = fleet
     for device_id, opened in info["open"].items():
         fleet.open[device_id] = {m: _Open(float(t), set(ms)) for m, (t, ms) in opened.items()}
@@ -429,6 +515,16 @@ def _restore(bank: DetectorBank, model: str, info: dict[str, Any], arrays: Any) 
         block = fleet.block(metric)
         if block is None:
             continue
-        block.load_state_dict({name: arrays[f"{model}/{metric}/{name}"] for name in ARRAYS})
+        units = {block.name: block, **fleet.filters[metric]}
+        for kind, unit in units.items():
+            prefix = f"{model}/{metric}/{kind}/"
+            if kind in same and any(key.startswith(prefix) for key in arrays):
+                names = [key[len(prefix) :] for key in arrays if key.startswith(prefix)]
+                unit.load_state_dict({n: arrays[prefix + n] for n in names})
+            else:  # a kind this checkpoint does not hold: fresh rows for its devices
+                for device_id in devices:
+                    unit.add(bank.cohort(device_id) or "")
+        for f in fleet.filters[metric].values():
+            f.attach(block)
         fleet.slots[metric] = {d: i for i, d in enumerate(devices)}
         fleet.names[metric] = list(devices)

@@ -17,8 +17,9 @@ import time
 import numpy as np
 
 from anomaly import kernel as k
+from anomaly.cohort import CohortFilter
 from anomaly.kernel_stream import ANOMALY, NONE, RECOVERY, run, snapshot
-from anomaly.stream import StreamConfig
+from anomaly.stream import StreamConfig, scale_floor
 from core.profiles import MetricSpec
 
 __all__ = ["ANOMALY", "NONE", "RECOVERY", "StreamBlock", "params", "warm_up"]
@@ -43,7 +44,10 @@ def params(spec: MetricSpec, cfg: StreamConfig) -> np.ndarray:
         k.P_DIRECTION: 1.0 if up else -1.0, k.P_K: cfg.cusum_k, k.P_ALPHA: cfg.cusum_alpha,
         k.P_WARMUP: cfg.warmup, k.P_LAG: cfg.trend_lag, k.P_BUCKET_S: 3600.0,
         k.P_MIN_PAIRS: 12, k.P_STEP_VETO: cfg.step_veto, k.P_QUANTILE: cfg.trend_quantile,
-        k.P_ACCEL_Z: 3.0, k.P_RAMP_N: 3, k.P_RAMP_Z: 8.0,
+        k.P_ACCEL_Z: cfg.accel_z, k.P_RAMP_N: 3, k.P_RAMP_Z: 8.0,
+        k.P_HALF: (spec.normal[1] - spec.normal[0]) / 2.0, k.P_FLAT_ALPHA: cfg.flat_alpha,
+        k.P_VAR_ALPHA: cfg.var_alpha, k.P_COLLAPSE: cfg.collapse, k.P_MIN_SCALE: scale_floor(spec),
+        k.P_MOTION_N: cfg.motion_n,
     }  # fmt: skip
     for index, value in values.items():
         p[index] = value
@@ -53,8 +57,11 @@ def params(spec: MetricSpec, cfg: StreamConfig) -> np.ndarray:
 class StreamBlock:
     """Rows of state for one (model, metric), updated by the compiled kernel."""
 
+    name, version = "stream", 2  # version 2: variance-collapse flatline, device's own edge
+
     def __init__(self, spec: MetricSpec, cfg: StreamConfig, capacity: int = 16) -> None:
-        self.spec, self.cfg = spec, cfg
+        self.spec, self.cfg, self.base = spec, cfg, cfg
+        self.interval = math.nan
         self.sign = 1.0 if spec.direction == "up" else -1.0
         self.P = params(spec, cfg)
         self.size = 0
@@ -63,7 +70,7 @@ class StreamBlock:
 
     def _allocate(self, capacity: int) -> None:
         self.F = np.zeros((capacity, k.N_F))
-        self.F[:, [k.LAST, k.FLAT_SINCE, k.STARTED_AT, k.T_LEVEL, k.T_ETA]] = math.nan
+        self.F[:, [k.LAST, k.FLAT_SINCE, k.STARTED_AT, k.T_LEVEL, k.T_ETA, k.HOME]] = math.nan
         self.F[:, k.QUIET_UNTIL] = -math.inf
         self.IX = np.zeros((capacity, k.N_I), dtype=np.int64)
         self.IX[:, k.T_BUCKET] = -1
@@ -71,8 +78,15 @@ class StreamBlock:
         self.counts = np.zeros((capacity, k.BUCKETS), dtype=np.int64)
         self.means = np.full((capacity, self.cfg.trend_window), math.nan)
 
-    def add(self) -> int:
-        """A new row in its initial state; returns its index."""
+    def set_interval(self, interval_s: float) -> None:
+        """Parameters for a stream measured to report every ``interval_s`` seconds."""
+        if interval_s == interval_s:
+            self.interval = interval_s
+            self.cfg = self.base.for_interval(interval_s)
+            self.P = params(self.spec, self.cfg)
+
+    def add(self, key: str = "") -> int:
+        """A new row in its initial state; returns its index (``key``: unused)."""
         if self.size == len(self.F):
             old = {name: getattr(self, name) for name in ARRAYS}
             self._allocate(2 * len(self.F))
@@ -103,7 +117,7 @@ class StreamBlock:
         if snap[k.S_SPIKES] >= cfg.spike_mass:
             names.append("excursions")
         if snap[k.S_FLAT] >= cfg.flat_n:
-            names.append("flatline")
+            names.append("variance-collapse")
         if self.sign * (snap[k.S_SMOOTH] - self.spec.limit) >= 0.0:
             names.append("limit")
         return tuple(names)
@@ -160,4 +174,6 @@ def warm_up() -> float:
     started = time.perf_counter()
     block = StreamBlock(spec, StreamConfig(), capacity=1)
     block.update(np.array([block.add()]), np.array([0.0]), np.array([0.5]))
+    cohort = CohortFilter()  # and the cohort filter's loop, which runs it in the bank
+    cohort.run(block, np.array([cohort.add()]), np.array([600.0]), np.array([0.5]))
     return time.perf_counter() - started

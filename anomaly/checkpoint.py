@@ -3,7 +3,9 @@
 Written atomically (a temporary file, then a rename), so a crash mid-save leaves the
 previous checkpoint intact. The arrays round-trip bit for bit, so a restored bank
 scores exactly as the one that was saved. Format 1 (JSON, before the compiled bank)
-is refused with a clear message; the engine then starts fresh.
+is refused with a clear message; the engine then starts fresh. Format 2 (one detector,
+no kinds recorded) is read as holding the ``stream`` kind version 1; from format 3 the
+header names the detector kinds and versions it holds (``anomaly.kinds``).
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from typing import Any
 
 import numpy as np
 
-CHECKPOINT_VERSION = 2
+CHECKPOINT_VERSION = 3
+READABLE = (2, 3)
 _HEADER = "__header__"
 
 
@@ -39,7 +42,7 @@ def read_checkpoint(path: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         raise CheckpointError(f"{path}: not a checkpoint of this version (format 1 or damaged)")
     with np.load(path, allow_pickle=False) as data:
         header = json.loads(str(data[_HEADER]))
-        if header.get("version") != CHECKPOINT_VERSION:
+        if header.get("version") not in READABLE:
             raise CheckpointError(f"{path}: checkpoint version {header.get('version')!r}")
         arrays = {k: data[k] for k in data.files if k != _HEADER}
     return header, arrays

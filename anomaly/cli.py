@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from anomaly.scorecard import figure
-from anomaly.scorer import ScoreError, SeriesScorer, score_stream, write_scored
+from anomaly.scorer import PROFILES, ScoreError, SeriesScorer, score_stream, write_scored
+from anomaly.worst import figure
 
 if TYPE_CHECKING:
     from anomaly.evaluate import EvalSpec, OnTick
@@ -23,15 +23,27 @@ def score(
     out: Annotated[
         Path | None, typer.Option("--out", "-o", help="Output CSV (default: stdout).")
     ] = None,
-    warmup: Annotated[int, typer.Option(help="Points before scores leave neutral.")] = 50,
-    z_threshold: Annotated[float, typer.Option(help="Robust z that scores 1.")] = 5.0,
+    warmup: Annotated[int, typer.Option(help="Points before scores leave neutral.")] = 30,
+    profile: Annotated[
+        str,
+        typer.Option(
+            help="Sensitivity: low (alarm at score >= 1-1e-5), default (1-1e-4) or high (1-1e-3)."
+        ),
+    ] = "default",
 ) -> None:
-    """Score a CSV in one streaming pass; write timestamp,value,score,is_anomaly."""
-    scorer = SeriesScorer(warmup=warmup, z_threshold=z_threshold)
+    """Score a CSV in one streaming pass; write timestamp,value,score,is_anomaly.
+
+    score is a tail probability in [0, 1] (1 - the p-value of the point's forecast error,
+    or of the drift sum); is_anomaly is 1 at the onset of each alarm episode only.
+    """
+    if profile not in PROFILES:
+        raise typer.BadParameter(f"use one of {', '.join(PROFILES)}", param_hint="--profile")
+    scorer = SeriesScorer(warmup=warmup, profile=profile)
     tmp = out.with_name(out.name + ".part") if out else None
+    warned = _Warnings()
     try:
         with file.open(newline="", encoding="utf-8") as src:
-            points = score_stream(src, scorer, str(file))
+            points = score_stream(src, scorer, str(file), warned)
             if tmp is None:
                 n = write_scored(points, sys.stdout)
             else:
@@ -43,21 +55,49 @@ def score(
             tmp.unlink(missing_ok=True)
         typer.echo(f"kizuki score: {exc}", err=True)
         raise typer.Exit(2) from None
+    warned.summary()
     if out is not None:
         typer.echo(f"scored {n} points -> {out}", err=True)
+
+
+class _Warnings:
+    """The first few warnings on stderr, then a count."""
+
+    SHOW = 5
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self, message: str) -> None:
+        self.count += 1
+        if self.count <= self.SHOW:
+            typer.echo(f"kizuki score: warning: {message}", err=True)
+
+    def summary(self) -> None:
+        if self.count > self.SHOW:
+            typer.echo(f"kizuki score: warning: {self.count} timestamps out of order or "
+                       "repeated in all", err=True)  # fmt: skip
 
 
 def evaluate(
     devices: Annotated[int, typer.Option(help="Simulated devices.")] = 500,
     days: Annotated[float, typer.Option(help="Simulated days.")] = 30.0,
-    seed: Annotated[int, typer.Option(help="Fleet seed.")] = 7,
+    seed: Annotated[int | None, typer.Option(help="One fleet seed (instead of --seeds).")] = None,
     seeds: Annotated[
         str | None,
         typer.Option(
-            help="Several fleet seeds, e.g. 1,2,3 (wins over --seed): a scorecard "
-            "per seed and the worst case over them."
+            help="Fleet seeds, e.g. 1,2,3 (wins over --seed): a scorecard per seed and the "
+            "worst case over them. Default: 101-108, seeds never used to tune the detectors."
         ),
     ] = None,
+    confounders: Annotated[
+        str,
+        typer.Option(
+            help="Benign behaviour of real fleets in the simulated fleet: 'all' (default), "
+            "'none', or a comma list of weekly,weather,seasonal,power_cuts,revisions,"
+            "sampling,late,sensors,replacement,shapes."
+        ),
+    ] = "all",
     jobs: Annotated[
         int | None,
         typer.Option(
@@ -78,20 +118,46 @@ def evaluate(
         "evaluation"
     ),
     progress: Annotated[bool, typer.Option(help="Show progress on stderr.")] = True,
+    readme: Annotated[
+        Path | None,
+        typer.Option(
+            help="Also rewrite the scorecard section of this README (between its markers)."
+        ),
+    ] = None,
 ) -> None:
     """Scorecard: Kizuki vs a static 80%-of-limit threshold on a simulated fleet."""
-    from anomaly.evaluate import EvalSpec, write
+    from anomaly.evaluate import DEFAULT_SEEDS, EvalSpec, write
+    from simulator.confounders import Confounders
 
-    seed_list = _parse_seeds(seeds) if seeds is not None else [seed]
+    if seeds is not None:
+        seed_list = _parse_seeds(seeds)
+    else:  # --from reads its seed from the folder
+        seed_list = [seed] if seed is not None else [0] if source else list(DEFAULT_SEEDS)
     if source is not None and seeds is not None:
         raise typer.BadParameter("--from scores one folder; leave out --seeds", param_hint=HINT)
-    spec = EvalSpec(devices=devices, days=days, failure_rate=failure_rate)
+    try:
+        Confounders.parse(confounders)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--confounders") from None
+    spec = EvalSpec(devices=devices, days=days, failure_rate=failure_rate, confounders=confounders)
     try:
         result = _run(source, spec, seed_list, jobs, progress)
     except ValueError as exc:
         typer.echo(f"kizuki evaluate: {exc}", err=True)
         raise typer.Exit(2) from None
     json_path, png_path = write(result, out)
+    if readme is not None:
+        from anomaly.readme import update_readme
+
+        given = {"--devices": (devices, 500), "--days": (days, 30.0), "--seed": (seed, None),
+                 "--seeds": (seeds, None), "--failure-rate": (failure_rate, 0.1),
+                 "--confounders": (confounders, "all")}  # fmt: skip
+        options = [f"{k} {v}" for k, (v, default) in given.items() if v != default]
+        try:
+            update_readme(readme, result, " ".join(["kizuki evaluate", *options]))
+        except (ValueError, OSError) as exc:
+            typer.echo(f"kizuki evaluate: {exc}", err=True)
+            raise typer.Exit(2) from None
     typer.echo(render_seeds(result) if "per_seed" in result else render(result))
     typer.echo(f"\nwrote {json_path} and {png_path}")
 
@@ -120,7 +186,10 @@ def _run(
         offline = load_offline(source)
         with _progress(show, offline.manifest["window"]["ticks"]) as tick:
             return score(offline_source(offline), None, tick)
-    ticks = max(1, round(spec.days * 86400.0 / spec.step_s))
+    from simulator.confounders import Confounders
+
+    fast = 2 if Confounders.parse(spec.confounders).sampling else 1
+    ticks = max(1, round(spec.days * 86400.0 / spec.step_s)) * fast
     with _progress(show, ticks * len(seeds)) as tick:
         if len(seeds) == 1:
             return run(replace(spec, seed=seeds[0]), None, tick)
@@ -162,6 +231,7 @@ ROWS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("false cases (healthy devices)", ("false_cases",)),
     ("median lead (h)", ("lead_hours", "median")),
     ("p10 lead (h)", ("lead_hours", "p10")),
+    ("false cases before a failure's onset", ("false_cases_before_onset",)),
     ("median lead (share of window)", ("lead_fraction", "median")),
     ("p10 lead (share of window)", ("lead_fraction", "p10")),
     ("ETA ratio (predicted/actual), median", ("eta", "ratio", "median")),
@@ -178,10 +248,11 @@ def _table(k: dict[str, Any], b: dict[str, Any]) -> list[str]:
 
 
 def _fleet_line(run: dict[str, Any]) -> str:
+    conf = ",".join(run.get("confounders") or []) or "none"
     return (
         f"{run['devices']} devices x {run['days']} days, seed {run['seed']}: "
         f"{run['failures_noticed_in_run']} failures noticed, {run['healthy_devices']} healthy "
-        f"({run['benign_change_devices']} with benign changes)"
+        f"({run['benign_change_devices']} with benign changes); confounders: {conf}"
     )
 
 
@@ -189,16 +260,29 @@ def _targets_line(targets: dict[str, Any]) -> str:
     return "targets: " + ", ".join(f"{n}={v}" for n, v in targets.items())
 
 
+def _breakdown(k: dict[str, Any], b: dict[str, Any]) -> list[str]:
+    lines = []
+    for key, title in (("by_failure_mode", "failure mode"), ("by_shape", "failure shape")):
+        lines.append(f"\nper {title} (n, recall, median lead share, median ETA ratio):")
+        for name, km in k.get(key, {}).items():
+            bm = b.get(key, {}).get(name, {})
+            lines.append(f"  {name:22} n={km['failures']:<4} Kizuki {_fmt(km['recall'])} / "
+                         f"{_fmt(figure(km, ('lead_fraction', 'median')))} / "
+                         f"{_fmt(figure(km, ('eta', 'ratio', 'median')))}   baseline "
+                         f"{_fmt(bm.get('recall'))} / "
+                         f"{_fmt(figure(bm, ('lead_fraction', 'median')))}")  # fmt: skip
+    lines.append("\nper benign condition (healthy devices, share with a false case):")
+    for name, kc in k.get("by_benign_condition", {}).items():
+        bc = b.get("by_benign_condition", {}).get(name, {})
+        lines.append(f"  {name:22} n={kc['devices']:<5} Kizuki {_fmt(kc['share'])}   "
+                     f"baseline {_fmt(bc.get('share'))}")  # fmt: skip
+    return lines
+
+
 def render(result: dict[str, Any]) -> str:
     """The side-by-side table printed by ``kizuki evaluate``."""
     k, b = result["kizuki"], result["baseline"]
-    lines = [_fleet_line(result["run"]), *_table(k, b)]
-    lines.append("\nper failure mode (n, recall, median lead share):")
-    for mode, km in k["by_failure_mode"].items():
-        bm = b["by_failure_mode"].get(mode, {})
-        lines.append(f"  {mode:22} n={km['failures']:<3} Kizuki {_fmt(km['recall'])} / "
-                     f"{_fmt(km['lead_fraction']['median'])}   baseline {_fmt(bm.get('recall'))}"
-                     f" / {_fmt(bm.get('lead_fraction', {}).get('median'))}")  # fmt: skip
+    lines = [_fleet_line(result["run"]), *_table(k, b), *_breakdown(k, b)]
     lines.append("\n" + _targets_line(result["targets"]))
     return "\n".join(lines)
 
@@ -212,5 +296,11 @@ def render_seeds(result: dict[str, Any]) -> str:
     lines.append(f"worst case over seeds {seeds} (lowest recall and lead, most false cases, "
                  "ETA ratio furthest from 1):")  # fmt: skip
     lines += _table(summary["kizuki"], summary["baseline"])
-    lines.append(_targets_line(summary["targets"]) + " (lead comparison: in every seed)")
+    lines += _breakdown(summary["kizuki"], summary["baseline"])
+    lines.append("\nspread over the seeds (min / median / max), Kizuki:")
+    for name, three in summary["kizuki"]["spread"].items():
+        if three is not None:
+            lines.append(f"  {name:38} {three['min']:.3f} / {three['median']:.3f} / "
+                         f"{three['max']:.3f}")  # fmt: skip
+    lines.append("\n" + _targets_line(summary["targets"]) + " (baseline comparison: in every seed)")
     return "\n".join(lines)

@@ -37,7 +37,7 @@ class Cusum(Stateful):
 
     __slots__ = (
         "k", "z_cap", "relearn", "alpha", "season_alpha", "warmup", "direction", "max_hold",
-        "_ref", "_up", "_down", "_hold", "_recent", "last_z",
+        "min_scale", "_ref", "_up", "_down", "_hold", "_recent", "last_z",
     )  # fmt: skip
 
     def __init__(
@@ -50,6 +50,7 @@ class Cusum(Stateful):
         warmup: int = 144,
         direction: str = "both",
         max_hold: int = 0,
+        min_scale: float = 1e-9,
     ) -> None:
         self.k = k
         self.z_cap = z_cap
@@ -59,11 +60,16 @@ class Cusum(Stateful):
         self.warmup = warmup
         self.direction = direction
         self.max_hold = max_hold
+        self.min_scale = min_scale
         self._hold = 0
         self._recent = 0.0
         self.last_z = 0.0  # robust z of the last value learned (uncapped, signed)
         self._ref = SeasonalBaseline(
-            alpha=alpha, season_alpha=season_alpha, warmup=warmup, min_count=12
+            alpha=alpha,
+            season_alpha=season_alpha,
+            warmup=warmup,
+            min_count=12,
+            min_scale=min_scale,
         )
         self._up = 0.0
         self._down = 0.0

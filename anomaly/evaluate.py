@@ -9,12 +9,13 @@ processes (``run_seeds``: one scorecard per seed and the worst case over them).
 
 from __future__ import annotations
 
+import math
 import multiprocessing
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from queue import Empty
 from typing import TYPE_CHECKING, Any
@@ -22,8 +23,9 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from anomaly.bank import BankConfig, DetectorBank
-from anomaly.scorecard import BASELINE_RULE, CaseLedger, Truth, combine, scorecard, targets
+from anomaly.scorecard import BASELINE_RULE, CaseLedger, Population, Truth, neighbours, scorecard
 from anomaly.threshold import StaticThreshold
+from anomaly.worst import combine, targets
 from core.profiles import load_profiles
 from core.readings import Reading
 
@@ -40,6 +42,9 @@ class EvaluateError(ValueError):
     """Input that cannot be scored: a missing, incomplete or malformed offline folder."""
 
 
+DEFAULT_SEEDS = (101, 102, 103, 104, 105, 106, 107, 108)  # never used to tune detectors
+
+
 @dataclass(frozen=True, slots=True)
 class EvalSpec:
     devices: int = 500
@@ -47,6 +52,7 @@ class EvalSpec:
     seed: int = 7
     failure_rate: float = 0.1
     step_s: float = 600.0
+    confounders: str = "all"  # simulator.confounders.Confounders.parse
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,23 +65,41 @@ class Source:
     benign_ids: set[str]  # devices with a benign change
     days: float
     run: dict[str, Any]  # how the fleet was made, for the report
+    start_ts: float = START_TS
+    conditions: dict[str, set[str]] = field(default_factory=dict)  # benign kind -> devices
+    cohorts: dict[str, str] = field(default_factory=dict)  # device -> region
+
+
+CHANGES = frozenset({"relocation", "firmware", "seasonal", "replacement", "recalibration"})
+
+
+def _conditions(benign: Iterable[Any]) -> dict[str, set[str]]:
+    out: dict[str, set[str]] = {}
+    for b in benign:
+        out.setdefault(b.kind, set()).add(b.device_id)
+    return out
 
 
 def run(
     spec: EvalSpec, config: BankConfig | None = None, progress: OnTick | None = None
 ) -> dict[str, Any]:
     """Simulate, detect, open cases, and return the scorecard of both detectors."""
+    from simulator.confounders import Confounders
     from simulator.fleet import Fleet
 
-    fleet = Fleet(spec.devices, spec.seed, spec.failure_rate, START_TS, spec.days, spec.step_s)
+    on = Confounders.parse(spec.confounders)
+    fleet = Fleet(spec.devices, spec.seed, spec.failure_rate, START_TS, spec.days, spec.step_s,
+                  confounders=on)  # fmt: skip
+    conditions = _conditions(fleet.benign())
     source = Source(
         (readings for _, readings in fleet.ticks()),
         {d.device_id: d.model for d in fleet.devices},
         fleet.truth(),
-        {d.device_id for d in fleet.devices if d.benign},
+        set().union(*(conditions.get(k, set()) for k in CHANGES)),
         spec.days,
         {"devices": spec.devices, "days": spec.days, "seed": spec.seed,
-         "failure_rate": spec.failure_rate, "step_s": spec.step_s},
+         "failure_rate": spec.failure_rate, "step_s": spec.step_s, "confounders": on.names()},
+        START_TS, conditions, fleet.cohorts(),
     )  # fmt: skip
     return score(source, config, progress)
 
@@ -92,7 +116,7 @@ def score(
 ) -> dict[str, Any]:
     """Feed ``source`` through both detectors and the dedup rule; figures from the truth."""
     profiles = load_profiles()
-    bank = DetectorBank(profiles, source.models.get, config)
+    bank = DetectorBank(profiles, source.models.get, config, cohort=source.cohorts.get)
     baseline = StaticThreshold(profiles, source.models.get)
     ledgers = {"kizuki": CaseLedger(), "baseline": CaseLedger()}
     n_values, spent = 0, 0.0
@@ -107,6 +131,9 @@ def score(
     failing = {t.device_id for t in source.truth}
     healthy = set(source.models) - failing
     benign = source.benign_ids - failing
+    accepted = neighbours(profiles)
+    pop = Population(healthy, benign, source.days, source.start_ts, source.conditions,
+                     lambda t: accepted.get(t.failure_mode, (t.failure_mode,)))  # fmt: skip
     result: dict[str, Any] = {
         "run": {**source.run, "failing_devices": len(source.truth),
                 "failures_noticed_in_run": sum(t.notice_ts is not None for t in source.truth),
@@ -116,8 +143,7 @@ def score(
         "baseline_rule": BASELINE_RULE,
     }  # fmt: skip
     for name, ledger in ledgers.items():
-        card = scorecard(ledger.cases, source.truth, healthy, benign, source.days, name == "kizuki")
-        result[name] = card
+        result[name] = scorecard(ledger.cases, source.truth, pop, name == "kizuki")
     result["targets"] = targets(result["kizuki"], result["baseline"])
     return result
 
@@ -246,31 +272,40 @@ def offline_source(offline: OfflineRun) -> Source:
     """The readings of ``offline`` regrouped into ticks, with its devices and truth."""
     p = offline.parameters
     failing = {t.device_id for t in offline.truth}
+    conditions = _conditions(offline.benign)
+    changes = set().union(*(conditions.get(k, set()) for k in CHANGES))
     return Source(
         _offline_ticks(offline),
         offline.models,
         offline.truth,
-        {b.device_id for b in offline.benign} - failing,
+        changes - failing,
         float(p["days"]),
         {"devices": len(offline.models), "days": p["days"], "seed": p["seed"],
          "failure_rate": p["failure_rate"], "step_s": p["step_s"],
-         "source": str(offline.directory)},
+         "confounders": p.get("confounders", []), "source": str(offline.directory)},
+        float(p["start_ts"]), conditions, dict(offline.manifest.get("cohorts", {})),
     )  # fmt: skip
 
 
 def _offline_ticks(offline: OfflineRun) -> Iterator[list[Reading]]:
-    """Consecutive readings with the same timestamp form a tick."""
+    """The readings regrouped into ticks: a reading more than half a step after the
+    latest one so far starts the next tick; older ones (a late batch after an outage,
+    clock jitter) join the current one. Each device's readings must be in time order."""
     path = offline.directory / offline.manifest["files"]["readings"]
+    half = float(offline.manifest["window"]["step_s"]) / 2.0
     batch: list[Reading] = []
-    count = 0
+    last: dict[str, float] = {}
+    count, now = 0, -math.inf
     try:
         for r in offline.readings():
             count += 1
-            if batch and r.ts != batch[0].ts:
-                if r.ts < batch[0].ts:
-                    raise EvaluateError(f"{path}: reading {count} goes back in time")
+            if r.ts < last.get(r.device_id, -math.inf):
+                raise EvaluateError(f"{path}: reading {count} goes back in time for {r.device_id}")
+            last[r.device_id] = r.ts
+            if batch and r.ts > now + half:
                 yield batch
                 batch = []
+            now = max(now, r.ts)
             if not all(isinstance(v, int | float) for v in r.metrics.values()):
                 raise EvaluateError(f"{path}: reading {count} has a non-numeric value")
             batch.append(r)

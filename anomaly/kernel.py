@@ -18,8 +18,9 @@ from numba import njit
 # float columns
 (SMOOTH, DESEASON, SPIKES, SCORE, DRIFT, LEVEL_FRAC, OUT, ZBAR, LAST, FLAT_SINCE,
  STARTED_AT, QUIET_UNTIL, RAMPING, REF_LEVEL, REF_SPREAD, REF_TOTAL, UP, DOWN, LAST_Z,
- T_SUM, T_T, T_SLOPE, T_RATE, T_LEVEL, T_ETA, T_RAMP) = range(26)  # fmt: skip
-N_F = 26
+ T_SUM, T_T, T_SLOPE, T_RATE, T_LEVEL, T_ETA, T_RAMP, DV_SHORT, DV_LONG,
+ HOME) = range(29)  # fmt: skip
+N_F = 29
 # integer columns
 (N, RUN, BACK, ABOVE, FLAT, FITS_SEEN, HOT, BITS, BELOW, ACTIVE, REF_N, T_BUCKET,
  T_COUNT, T_LENGTH, T_FITS) = range(15)  # fmt: skip
@@ -29,12 +30,13 @@ N_I = 15
  P_FLAT_N, P_SPIKE_DECAY, P_SPIKE_Z, P_SPIKE_BACK_N, P_SPIKE_CAP, P_SPIKE_MAX_RUN,
  P_SPIKE_MASS, P_ALARM_M, P_ALARM_N, P_CLEAR, P_CLEAR_N, P_SUPPRESS_S, P_REBASE_DAYS,
  P_SIGN, P_EDGE, P_LIMIT, P_DIRECTION, P_K, P_ALPHA, P_WARMUP, P_LAG, P_BUCKET_S,
- P_MIN_PAIRS, P_STEP_VETO, P_QUANTILE, P_ACCEL_Z, P_RAMP_N, P_RAMP_Z) = range(35)  # fmt: skip
-N_P = 35
+ P_MIN_PAIRS, P_STEP_VETO, P_QUANTILE, P_ACCEL_Z, P_RAMP_N, P_RAMP_Z, P_HALF, P_FLAT_ALPHA,
+ P_VAR_ALPHA, P_COLLAPSE, P_MIN_SCALE, P_MOTION_N) = range(41)  # fmt: skip
+N_P = 41
 # snapshot columns (the numbers an event needs, taken right after each value)
 (S_LEVEL_FRAC, S_SCORE, S_SMOOTH, S_EXPECTED, S_ETA, S_RATE, S_LEVEL, S_DRIFT, S_RAMPING,
- S_OUT, S_SPIKES, S_FLAT) = range(12)  # fmt: skip
-N_S = 12
+ S_OUT, S_SPIKES, S_FLAT, S_BASE) = range(13)  # fmt: skip
+N_S = 13
 
 BUCKETS, PERIOD_S = 24, 86400.0
 Z_CAP, RELEARN, SEASON_ALPHA, CLIP, MIN_SCALE, MIN_COUNT = 4.0, 2.0, 0.1, 3.0, 1e-9, 12
@@ -75,7 +77,7 @@ def _learn_ref(F, IX, season, counts, r, ts, x, P):  # noqa: ANN001, N803
     a = 1.0 / n if n < 1.0 / alpha else alpha
     seasonal = season[r, i0] + w * (season[r, i1] - season[r, i0])
     res = x - F[r, REF_LEVEL] - seasonal
-    bound = CLIP * (F[r, REF_SPREAD] * MAD_TO_SIGMA + MIN_SCALE) if n > 10 else abs(res)
+    bound = CLIP * (F[r, REF_SPREAD] * MAD_TO_SIGMA + P[P_MIN_SCALE]) if n > 10 else abs(res)
     rc = res if -bound <= res <= bound else (bound if res > 0 else -bound)
     F[r, REF_SPREAD] += a * (abs(rc) - F[r, REF_SPREAD])
     F[r, REF_LEVEL] += a * rc
@@ -94,7 +96,7 @@ def _cusum(F, IX, season, counts, r, ts, x, P):  # noqa: ANN001, N803
     bucket = int((ts % PERIOD_S) / PERIOD_S * BUCKETS) % BUCKETS
     ready = IX[r, REF_N] >= P[P_WARMUP] and counts[r, bucket] >= MIN_COUNT
     if ready:
-        sigma = F[r, REF_SPREAD] * MAD_TO_SIGMA + MIN_SCALE
+        sigma = F[r, REF_SPREAD] * MAD_TO_SIGMA + P[P_MIN_SCALE]
         z = F[r, LAST_Z] = (x - expected(F, season, r, ts)) / sigma
         z = Z_CAP if z > Z_CAP else (-Z_CAP if z < -Z_CAP else z)
         up = F[r, UP] + z - P[P_K]

@@ -17,9 +17,12 @@ from anomaly.kernel import (
     BUCKETS,
     DESEASON,
     DRIFT,
+    DV_LONG,
+    DV_SHORT,
     FITS_SEEN,
     FLAT,
     FLAT_SINCE,
+    HOME,
     HOT,
     JIT,
     LAST,
@@ -31,10 +34,13 @@ from anomaly.kernel import (
     P_ALARM_N,
     P_CLEAR,
     P_CLEAR_N,
+    P_COLLAPSE,
     P_CUSUM_H,
     P_DRIFT_FITS,
     P_EDGE,
+    P_FLAT_ALPHA,
     P_FLAT_N,
+    P_HALF,
     P_HORIZON_DAYS,
     P_LIMIT,
     P_OUT_FRAC,
@@ -50,6 +56,7 @@ from anomaly.kernel import (
     P_SPIKE_Z,
     P_SUPPRESS_S,
     P_T_MIN,
+    P_VAR_ALPHA,
     P_WARMUP,
     QUIET_UNTIL,
     RAMPING,
@@ -57,6 +64,7 @@ from anomaly.kernel import (
     REF_N,
     REF_TOTAL,
     RUN,
+    S_BASE,
     S_DRIFT,
     S_ETA,
     S_EXPECTED,
@@ -106,6 +114,7 @@ def snapshot(F, IX, season, r, ts, out):  # noqa: ANN001, N803
     out[S_ETA], out[S_RATE], out[S_LEVEL] = F[r, T_ETA], F[r, T_RATE], F[r, T_LEVEL]
     out[S_DRIFT], out[S_RAMPING], out[S_OUT] = F[r, DRIFT], F[r, RAMPING], F[r, OUT]
     out[S_SPIKES], out[S_FLAT] = F[r, SPIKES], float(IX[r, FLAT])
+    out[S_BASE] = F[r, REF_LEVEL] + F[r, REF_TOTAL] / BUCKETS
 
 
 @njit(**JIT)
@@ -115,8 +124,7 @@ def _update(F, IX, season, counts, means, r, ts, x, P):  # noqa: ANN001, N803
     d = x - (_seasonal(season, r, ts) - F[r, REF_TOTAL] / BUCKETS)
     F[r, SMOOTH] += a * (x - F[r, SMOOTH])
     F[r, DESEASON] += a * (d - F[r, DESEASON])
-    IX[r, FLAT] = IX[r, FLAT] + 1 if x == F[r, LAST] else 0
-    F[r, LAST] = x
+    _collapse(F, IX, r, n, x, P)
     c = _cusum(F, IX, season, counts, r, ts, x, P) / P[P_CUSUM_H]
     excursion = _excursions(F, IX, r, P[P_SIGN] * F[r, LAST_Z], P)
     t = trend_update(F, IX, means, r, ts, d, P) / P[P_T_MIN]
@@ -133,6 +141,25 @@ def _update(F, IX, season, counts, means, r, ts, x, P):  # noqa: ANN001, N803
     edge = _alarm(F, IX, r, ts, score, P)
     _rebase(F, IX, r, ts, c, P)
     return edge
+
+
+@njit(**JIT)
+def _collapse(F, IX, r, n, x, P):  # noqa: ANN001, N803
+    """``MetricStream._collapse``: the reading-to-reading variance against its own norm."""
+    diff = x - F[r, LAST]
+    F[r, LAST] = x
+    if diff != diff:
+        return
+    d2 = diff * diff
+    a = 1.0 / n if 1.0 / n > P[P_FLAT_ALPHA] else P[P_FLAT_ALPHA]
+    F[r, DV_SHORT] += a * (d2 - F[r, DV_SHORT])
+    warm = n > P[P_WARMUP]
+    collapsed = warm and F[r, DV_SHORT] < P[P_COLLAPSE] * F[r, DV_LONG]
+    b = 1.0 / n if 1.0 / n > P[P_VAR_ALPHA] else P[P_VAR_ALPHA]
+    b = b / 10.0 if collapsed else b
+    cap = 9.0 * F[r, DV_LONG]
+    F[r, DV_LONG] += b * ((d2 if not warm or d2 < cap else cap) - F[r, DV_LONG])
+    IX[r, FLAT] = IX[r, FLAT] + 1 if collapsed else 0
 
 
 @njit(**JIT)
@@ -188,8 +215,12 @@ def _out(F, r, n, warm, P):  # noqa: ANN001, N803
     if n <= 12 or not warm:
         F[r, OUT] = 0.0
         return 0.0
-    edge = P[P_EDGE]
-    F[r, OUT] = P[P_SIGN] * (F[r, DESEASON] - edge) / abs(P[P_LIMIT] - edge)
+    sign, edge = P[P_SIGN], P[P_EDGE]
+    if F[r, HOME] != F[r, HOME]:  # the device's own healthy level, once warm
+        F[r, HOME] = F[r, REF_LEVEL] + F[r, REF_TOTAL] / BUCKETS
+    own = F[r, HOME] + sign * P[P_HALF]
+    edge = edge if sign * (edge - own) >= 0.0 else own
+    F[r, OUT] = sign * (F[r, DESEASON] - edge) / abs(P[P_LIMIT] - edge)
     return F[r, OUT]
 
 

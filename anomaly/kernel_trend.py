@@ -21,6 +21,7 @@ from anomaly.kernel import (
     P_LAG,
     P_LIMIT,
     P_MIN_PAIRS,
+    P_MOTION_N,
     P_QUANTILE,
     P_RAMP_N,
     P_RAMP_Z,
@@ -203,7 +204,7 @@ def _eta(F, IX, m, r, level_ts, noise, P):  # noqa: ANN001, N803
 
 @njit(**JIT)
 def _motion(m, length, sign, noise, P):  # noqa: ANN001, N803
-    lag, w = int(P[P_LAG]), len(m)
+    lag, w = int(P[P_MOTION_N]), len(m)
     if length < 3 * lag:
         return NAN, 0.0
     blocks, var = np.empty(3), np.empty(3)

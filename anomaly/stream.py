@@ -6,12 +6,18 @@ The degradation score ``D`` (alarm at 1) is the largest of:
           forecast crossing (ETA) inside ``horizon_days``: ``min(cusum/h, t/t_min)``;
 - level:  the smoothed, de-seasonalised value has moved ``p_big`` of the way from its
           healthy reference to the user-visible limit;
-- normal-range: that value has left the profile's normal range toward the limit by
-          ``out_frac`` of the room between the range's edge and the limit (benign
-          changes stay inside the normal range);
+- normal-range: that value has left the normal range toward the limit by ``out_frac``
+          of the room between the range's edge and the limit; the edge is the
+          profile's, or the device's own healthy level (taken when its reference was
+          first warm) plus half the normal width, whichever lies further toward the
+          limit (a hardware revision with a higher normal level is not a fault);
 - excursions: short runs far toward the limit that come back (spikes of a failing
           sensor, episodes of an intermittent fault), decayed, ``spike_mass`` of them;
-- flatline: ``flat_n`` identical readings in a row (a stuck sensor);
+- variance collapse: the reading-to-reading variance (an EW mean of squared
+          differences over ~2 h, ``flat_alpha``) has stayed below ``collapse`` of the
+          device's own norm (the same over ~3 days, ``var_alpha``) for ``flat_n``
+          readings: a stuck sensor, exact or flipping its last bit; a sample-and-hold
+          or quantised sensor keeps its variance and does not fire;
 - ramp:   a steady climb over the last few hourly means (``Trend.ramp``) while the CUSUM
           is out of control: ``min(cusum/h, ramp)`` (a fault creeping up before it trips);
 - breach: the smoothed value is past the limit.
@@ -26,7 +32,7 @@ reference as the new normal.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from anomaly.cusum import Cusum
@@ -39,7 +45,7 @@ from core.profiles import MetricSpec
 class StreamConfig:
     """Hyper-parameters of every stream (one object shared by the bank)."""
 
-    warmup: int = 144
+    warmup: int = 288
     cusum_k: float = 0.5
     cusum_h: float = 12.0
     cusum_alpha: float = 0.003
@@ -58,7 +64,12 @@ class StreamConfig:
     spike_back_n: int = 3
     spike_decay: float = 1.0 / 144.0
     spike_mass: float = 2.0
-    flat_n: int = 12
+    flat_n: int = 36
+    flat_alpha: float = 1.0 / 12.0
+    var_alpha: float = 1.0 / 432.0
+    collapse: float = 0.05
+    accel_z: float = 3.0
+    motion_n: int = 24
     smooth_alpha: float = 1.0 / 12.0
     rebase_days: float = 3.0
     alarm_n: int = 6
@@ -70,6 +81,43 @@ class StreamConfig:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def for_interval(self, interval_s: float) -> StreamConfig:
+        """The same time constants for a stream that reports every ``interval_s``.
+
+        The counts and per-reading rates above are set for 10-minute readings
+        (``REFERENCE_INTERVAL_S``): 144 readings are a day. A 5-minute stream gets 288,
+        a rate per reading half as large, a CUSUM threshold twice as high, so each
+        detector waits the same time and a faster device is not alarmed more often.
+        """
+        f = min(max(REFERENCE_INTERVAL_S / interval_s, 0.2), 5.0)
+        if abs(f - 1.0) < 0.05:
+            return self
+
+        def n(v: int) -> int:
+            return max(1, int(round(v * f)))
+
+        return replace(
+            self, warmup=n(self.warmup), cusum_h=self.cusum_h * f,
+            cusum_alpha=self.cusum_alpha / f, flat_n=n(self.flat_n),
+            flat_alpha=self.flat_alpha / f, var_alpha=self.var_alpha / f,
+            smooth_alpha=min(1.0, self.smooth_alpha / f), spike_max_run=n(self.spike_max_run),
+            spike_back_n=n(self.spike_back_n), spike_decay=self.spike_decay / f,
+            alarm_n=n(self.alarm_n), alarm_m=min(n(self.alarm_m), 62), clear_n=n(self.clear_n),
+        )  # fmt: skip
+
+
+REFERENCE_INTERVAL_S = 600.0
+SCALE_FLOOR = 0.01  # share of the room from the normal edge to the limit
+
+
+def scale_floor(spec: MetricSpec) -> float:
+    """The smallest noise scale a stream is given: 1% of the room between the normal
+    range's edge and the limit. A sensor that repeats its values (sample-and-hold, a
+    coarse converter) would otherwise learn a zero spread, and every change would be an
+    infinite z."""
+    edge = spec.normal[1] if spec.direction == "up" else spec.normal[0]
+    return SCALE_FLOOR * abs(spec.limit - edge)
+
 
 class MetricStream:
     """Detectors, smoothing and the alarm for one metric of one device."""
@@ -77,7 +125,8 @@ class MetricStream:
     __slots__ = (
         "spec", "cfg", "sign", "edge", "cusum", "trend", "alarm", "smooth", "deseason",
         "spikes", "score", "drift", "level_frac", "out", "_run", "_back", "_above", "_zbar",
-        "_flat", "_last", "_flat_since", "_n", "_fits", "_hot", "ramping",
+        "_flat", "_last", "_flat_since", "_n", "_fits", "_hot", "ramping", "_dv_short",
+        "_dv_long", "_home",
     )  # fmt: skip
 
     def __init__(self, spec: MetricSpec, cfg: StreamConfig) -> None:
@@ -86,10 +135,11 @@ class MetricStream:
         self.sign = 1.0 if spec.direction == "up" else -1.0
         self.edge = spec.normal[1] if spec.direction == "up" else spec.normal[0]
         self.cusum = Cusum(k=cfg.cusum_k, alpha=cfg.cusum_alpha, warmup=cfg.warmup,
-                           direction=spec.direction)  # fmt: skip
+                           direction=spec.direction, min_scale=scale_floor(spec))  # fmt: skip
         self.trend = Trend(window=cfg.trend_window, lag=cfg.trend_lag, limit=spec.limit,
                            direction=spec.direction, step_veto=cfg.step_veto,
-                           quantile=cfg.trend_quantile)  # fmt: skip
+                           quantile=cfg.trend_quantile, accel_z=cfg.accel_z,
+                           motion_n=cfg.motion_n)  # fmt: skip
         self.alarm = Alarm(threshold=1.0, clear=cfg.clear, n=cfg.alarm_n, m=cfg.alarm_m,
                            clear_n=cfg.clear_n, suppress_s=cfg.suppress_s)  # fmt: skip
         self.smooth = self.deseason = 0.0
@@ -100,6 +150,8 @@ class MetricStream:
         self._last = float("nan")
         self._flat_since: float | None = None
         self._n = self._fits = self._hot = 0
+        self._dv_short = self._dv_long = 0.0
+        self._home = float("nan")
 
     def update(self, ts: float, x: float) -> Edge:
         """Score one value, learn from it, and return the alarm edge (if any)."""
@@ -109,8 +161,7 @@ class MetricStream:
         d = x - self.cusum.reference.offset(ts)
         self.smooth += a * (x - self.smooth)
         self.deseason += a * (d - self.deseason)
-        self._flat = self._flat + 1 if x == self._last else 0
-        self._last = x
+        self._collapse(n, x)
         c = self.cusum.update(ts, x) / cfg.cusum_h
         excursion = self._excursions(self.sign * self.cusum.last_z)
         t = self.trend.update(ts, d) / cfg.t_min
@@ -163,12 +214,33 @@ class MetricStream:
             self._zbar += (3.0 if rel > 3.0 else (-3.0 if rel < -3.0 else rel)) / 12.0
         return self.spikes / cfg.spike_mass
 
+    def _collapse(self, n: int, x: float) -> None:
+        """Count readings whose short-term difference variance has collapsed."""
+        cfg, diff = self.cfg, x - self._last
+        self._last = x
+        if diff != diff:
+            return
+        d2 = diff * diff
+        a = 1.0 / n if 1.0 / n > cfg.flat_alpha else cfg.flat_alpha
+        self._dv_short += a * (d2 - self._dv_short)
+        warm = n > cfg.warmup
+        collapsed = warm and self._dv_short < cfg.collapse * self._dv_long
+        b = 1.0 / n if 1.0 / n > cfg.var_alpha else cfg.var_alpha
+        b = b / 10.0 if collapsed else b  # the norm barely moves while collapsed
+        cap = 9.0 * self._dv_long  # a step or a spike is not the norm
+        self._dv_long += b * ((d2 if not warm or d2 < cap else cap) - self._dv_long)
+        self._flat = self._flat + 1 if collapsed else 0
+
     def _out(self) -> float:
         """How far the de-seasonalised level is past the normal range, per room to limit."""
         if self._n <= 12 or not self.cusum.reference.warm:
             self.out = 0.0
             return 0.0
-        self.out = self.sign * (self.deseason - self.edge) / abs(self.spec.limit - self.edge)
+        if self._home != self._home:
+            self._home = self.cusum.reference.expected_mean()
+        own = self._home + self.sign * (self.spec.normal[1] - self.spec.normal[0]) / 2.0
+        edge = self.edge if self.sign * (self.edge - own) >= 0.0 else own
+        self.out = self.sign * (self.deseason - edge) / abs(self.spec.limit - edge)
         return self.out
 
     def _level_frac(self) -> float:
@@ -200,7 +272,9 @@ class MetricStream:
                 "zbar": self._zbar, "flat": self._flat,
                 "last": None if self._last != self._last else self._last,
                 "flat_since": self._flat_since, "n": self._n, "fits": self._fits,
-                "hot": self._hot, "ramping": self.ramping}  # fmt: skip
+                "hot": self._hot, "ramping": self.ramping, "dv_short": self._dv_short,
+                "dv_long": self._dv_long,
+                "home": None if self._home != self._home else self._home}  # fmt: skip
 
     def load_state_dict(self, st: dict[str, Any]) -> None:
         self.cusum.load_state_dict(st["cusum"])
@@ -224,3 +298,6 @@ class MetricStream:
         self._fits = int(st.get("fits", 0))
         self._hot = int(st.get("hot", 0))
         self.ramping = float(st.get("ramping", 0.0))
+        self._dv_short = float(st.get("dv_short", 0.0))
+        self._dv_long = float(st.get("dv_long", 0.0))
+        self._home = float("nan") if st.get("home") is None else float(st["home"])

@@ -99,7 +99,7 @@ class Trend(Stateful):
 
     __slots__ = (
         "bucket_s", "window", "lag", "limit", "direction", "min_pairs", "step_veto", "quantile",
-        "accel_z", "ramp_n", "ramp_z", "ramp", "_noise",
+        "accel_z", "ramp_n", "ramp_z", "motion_n", "ramp", "_noise",
         "_bucket", "_sum", "_count", "_means", "_t", "slope_per_day", "rate_per_day", "level",
         "eta_ts", "fits",
     )  # fmt: skip
@@ -117,6 +117,7 @@ class Trend(Stateful):
         accel_z: float = 3.0,
         ramp_n: int = 3,
         ramp_z: float = 8.0,
+        motion_n: int = 24,
     ) -> None:
         self.bucket_s = bucket_s
         self.window = window
@@ -127,6 +128,7 @@ class Trend(Stateful):
         self.step_veto = step_veto
         self.quantile = quantile
         self.accel_z = accel_z
+        self.motion_n = motion_n
         self.ramp_n = ramp_n
         self.ramp_z = ramp_z
         self.ramp = 0.0
@@ -241,8 +243,9 @@ class Trend(Stateful):
     def _eta(self, level_ts: float) -> float | None:
         """When the limit will be crossed, from the level at ``level_ts`` onward.
 
-        With three whole periods in the window, their means give the speed and the
-        acceleration toward the limit (degradation usually accelerates: a straight line
+        With three whole periods of ``motion_n`` buckets in the window, their means give
+        the speed and the acceleration toward the limit (degradation usually accelerates: a
+        straight line
         through a wearing part's history forecasts its end far too late); a motion that
         slows down is extrapolated at its current speed. Otherwise the robust slope.
         """
@@ -271,7 +274,7 @@ class Trend(Stateful):
         means by ``accel_z`` standard errors (the noise from consecutive bucket means);
         a slow, steady drift is not an accelerating one.
         """
-        lag, means = self.lag, self._means
+        lag, means = self.motion_n, self._means
         if len(means) < 3 * lag:
             return _NAN, 0.0
         blocks, var = [], []

@@ -6,6 +6,14 @@ Each keeps the metric inside its normal range, so no case should open for it:
   metrics step to a new level at the same moment.
 - ``firmware``: a firmware update shifts one metric's level from one tick on.
 - ``seasonal``: one metric drifts slowly across the whole window.
+- ``replacement`` (with confounders): the unit was replaced; every metric steps to the
+  new unit's level at the same moment, after a few hours off.
+- ``recalibration`` (with confounders): one sensor was recalibrated; its metric steps.
+
+With confounders, ``benign()`` also lists device-level conditions as rows with an empty
+or named metric and no shift (``revision_b``, ``power_cut``, ``fast_sampling``,
+``late_batch``, ``sample_hold``, ``quantised``, ``weekly``, ``weather``), so the
+scorecard can count false cases per condition.
 """
 
 from __future__ import annotations
@@ -17,6 +25,7 @@ import numpy as np
 from core.profiles import DeviceProfile
 
 KINDS = ("relocation", "firmware", "seasonal")
+LIFE_KINDS = ("replacement", "recalibration")
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,13 +60,15 @@ def draw_benign(
     profile: DeviceProfile,
     levels: dict[str, float],
     window: tuple[float, float],
+    kinds: tuple[str, ...] = KINDS,
 ) -> tuple[BenignChange, ...]:
     """One benign event for a device whose per-metric base levels are ``levels``."""
     start, end = window
     span = end - start
-    kind = KINDS[int(rng.integers(len(KINDS)))]
+    kind = kinds[int(rng.integers(len(kinds)))]
     names = sorted(profile.metrics)
     count = 2 if kind == "relocation" and len(names) > 1 else 1
+    count = len(names) if kind == "replacement" else count
     chosen = [names[i] for i in sorted(rng.choice(len(names), size=count, replace=False))]
     if kind == "seasonal":
         t0, t1 = start, end

@@ -3,13 +3,33 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from core.profiles import DeviceProfile
-from simulator.benign import BenignChange, draw_benign
-from simulator.failures import RAIL_SEVERITY, FailurePlan, severity, stuck_readings
+from simulator.benign import KINDS, LIFE_KINDS, BenignChange, draw_benign
+from simulator.confounders import Confounders, Life, draw_life, no_life, revision_offsets
+from simulator.failures import (
+    RAIL_SEVERITY,
+    FailurePlan,
+    noise_growth,
+    severity,
+    stuck_readings,
+)
 from simulator.signals import FailureArrays, ModelBlock, Realism
+
+
+@dataclass(frozen=True, slots=True)
+class LifeDraw:
+    """What ``build_block`` needs for the confounders: their switches, their own random
+    stream, each device's region and the regions' weather."""
+
+    on: Confounders
+    rng: np.random.Generator
+    region: np.ndarray
+    weather: np.ndarray
+
 
 TRACE_CHUNK = 256
 
@@ -23,8 +43,10 @@ def build_block(
     benign: Sequence[bool],
     grid: tuple[float, float, float],
     realism: Realism,
+    draw: LifeDraw | None = None,
 ) -> tuple[ModelBlock, dict[int, tuple[BenignChange, ...]]]:
-    """Arrays for the devices of one model; also each row's benign changes."""
+    """Arrays for the devices of one model; also each row's benign changes (and, with
+    confounders, the device-level ones: revision B, power cuts, sensors...)."""
     start, end, step = grid
     names = tuple(profile.metrics)
     specs = [profile.metrics[m] for m in names]
@@ -32,16 +54,22 @@ def build_block(
     lo = np.array([s.normal[0] for s in specs])
     hi = np.array([s.normal[1] for s in specs])
     level = lo + (0.2 + 0.6 * rng.random((n, len(names)))) * (hi - lo)
+    rev_b = np.zeros(n, bool)
+    if draw is not None and draw.on.revisions:
+        offset, rev_b = revision_offsets(draw.rng, profile, n)
+        level = level + offset
     amplitude = np.array([s.daily_amplitude for s in specs]) * rng.uniform(0.8, 1.2, (n, 1))
     sigma = np.array([s.noise for s in specs]) * rng.uniform(0.8, 1.3, (n, len(names)))
     # Peak load mid-afternoon local time, give or take an hour.
     phase = 2 * np.pi * (np.asarray(utc_offsets_h) - 9.0) / 24.0 + rng.normal(0, 0.25, n)
     valid = np.array([s.valid or (-np.inf, np.inf) for s in specs], dtype=float).T
+    kinds = KINDS + LIFE_KINDS if draw is not None and draw.on.replacement else KINDS
     changes = {
-        r: draw_benign(rng, profile, dict(zip(names, level[r], strict=True)), (start, end))
+        r: draw_benign(rng, profile, dict(zip(names, level[r], strict=True)), (start, end),
+                       kinds)
         for r in range(n)
         if benign[r]
-    }
+    }  # fmt: skip
     benign_table = np.array(
         [(r, names.index(c.metric), c.start_ts, c.end_ts, c.shift)
          for r, cs in changes.items() for c in cs],
@@ -49,6 +77,14 @@ def build_block(
     ).reshape(-1, 5)  # fmt: skip
     n_ticks = int(round((end - start) / step))
     t_all = start + np.arange(n_ticks) * step
+    life = no_life(n, len(names), start, end - start)
+    outages = _outages(rng, n, start, end, realism)
+    if draw is not None and draw.on.any:
+        life = draw_life(draw.rng, profile, np.asarray(utc_offsets_h), draw.region,
+                         draw.weather, grid, draw.on)  # fmt: skip
+        if draw.on.late:
+            outages[:, 3] = draw.rng.random(len(outages)) < 0.5
+        life = _replacement_cuts(life, changes)
     block = ModelBlock(
         model=profile.model,
         device_ids=tuple(device_ids),
@@ -61,10 +97,11 @@ def build_block(
         sigma=sigma,
         valid=valid,
         benign=benign_table,
-        failures=_failure_arrays(profile, names, level, plans, t_all),
-        outages=_outages(rng, n, start, end, realism),
+        failures=_failure_arrays(profile, names, level, plans, t_all, phase, sigma),
+        outages=outages,
+        life=life,
     )
-    return block, changes
+    return block, _with_life_kinds(changes, life, rev_b, outages, names, (start, end))
 
 
 def _failure_arrays(
@@ -73,6 +110,8 @@ def _failure_arrays(
     level: np.ndarray,
     plans: Sequence[FailurePlan | None],
     t_all: np.ndarray,
+    phase: np.ndarray,
+    sigma: np.ndarray,
 ) -> FailureArrays:
     mids = np.array([sum(profile.metrics[m].normal) / 2 for m in names])
     span = np.array([profile.metrics[m].limit for m in names]) - mids
@@ -80,36 +119,49 @@ def _failure_arrays(
     rows = [r for r, _ in planned]
     effect = np.zeros((len(rows), len(names)))
     sev = np.zeros((len(rows), len(t_all)), dtype=np.float32)
-    stuck_rows, stuck_cols, stuck_values = [], [], []
+    stuck_rows, stuck_cols, stuck_values, dither = [], [], [], []
+    noise_rows, noise_cols, noise_scale = [], [], []
     for j, (r, plan) in enumerate(planned):
         mode = profile.failure_modes[plan.mode]
+        col = names.index(mode.metric)
+        if plan.variant == "noise":  # the mean stays; only the primary metric's noise grows
+            noise_rows.append(r)
+            noise_cols.append(col)
+            noise_scale.append(noise_growth(plan, t_all, float(span[col])))
+            continue
         for metric, frac in mode.effects.items():
             effect[j, names.index(metric)] = frac * span[names.index(metric)]
-        sev[j] = severity(plan, t_all)
-        if plan.variant == "stuck":
-            col = names.index(mode.metric)
+        sev[j] = severity(plan, t_all, float(phase[r]))
+        if plan.variant in ("stuck", "dither"):
             rail = mids[col] + RAIL_SEVERITY * span[col]
             stuck_rows.append(r)
             stuck_cols.append(col)
             stuck_values.append(stuck_readings(plan, t_all, float(level[r, col]), rail))
+            lsb = 10.0**-2 * max(abs(span[col]), 1.0)  # one step of a coarse converter
+            dither.append(lsb if plan.variant == "dither" else 0.0)
     return FailureArrays(
-        rows=np.array(rows, dtype=int),
+        rows=np.array(rows, dtype=int),  # (a dither of a tenth of the noise: one LSB)
         effect=effect,
         severity=sev,
         stuck_rows=np.array(stuck_rows, dtype=int),
         stuck_cols=np.array(stuck_cols, dtype=int),
         stuck_values=np.array(stuck_values, dtype=float).reshape(len(stuck_rows), len(t_all)),
+        stuck_dither=np.array(dither, dtype=float),
+        noise_rows=np.array(noise_rows, dtype=int),
+        noise_cols=np.array(noise_cols, dtype=int),
+        noise_scale=np.array(noise_scale, dtype=float).reshape(len(noise_rows), len(t_all)),
     )
 
 
 def _outages(
     rng: np.random.Generator, n: int, start: float, end: float, realism: Realism
 ) -> np.ndarray:
-    """One connectivity outage for a share of the devices: (row, start, end)."""
+    """One connectivity outage for a share of the devices: (row, start, end, late=0)."""
     rows = np.flatnonzero(rng.random(n) < realism.outage_share)
     begin = rng.uniform(start, end, len(rows))
     hours = rng.uniform(*realism.outage_hours, len(rows))
-    return np.column_stack([rows, begin, begin + hours * 3600.0]).reshape(-1, 3)
+    late = np.zeros(len(rows))
+    return np.column_stack([rows, begin, begin + hours * 3600.0, late]).reshape(-1, 4)
 
 
 def first_breach(
@@ -129,8 +181,62 @@ def first_breach(
             device_id = block.device_ids[row]
             spec_name = profile.failure_modes[plans[index[device_id]].mode].metric
             spec = profile.metrics[spec_name]
-            series = values[:, j, block.metrics.index(spec_name)]
+            col = block.metrics.index(spec_name)
+            series = values[:, j, col] + _swing(block.failures, row, col, spec.direction)
             hit = series >= spec.limit if spec.direction == "up" else series <= spec.limit
+            hit &= block.times(ks) >= plans[index[device_id]].onset_ts  # the failure's doing
             k = int(np.argmax(hit)) if hit.any() else None
             out[device_id] = None if k is None else float(block.times(np.array([k]))[0])
     return out
+
+
+def _swing(f: FailureArrays, row: int, col: int, direction: str) -> np.ndarray | float:
+    """Two sigma of a growing-noise failure toward the limit (0 for other failures)."""
+    at = np.flatnonzero((f.noise_rows == row) & (f.noise_cols == col))
+    if not len(at):
+        return 0.0
+    return np.asarray((2.0 if direction == "up" else -2.0) * f.noise_scale[at[0]])
+
+
+def _replacement_cuts(life: Life, changes: dict[int, tuple[BenignChange, ...]]) -> Life:
+    """A replaced unit is off for a few hours before its new level starts."""
+    extra = [(r, c.start_ts - 3 * 3600.0, c.start_ts, 900.0)
+             for r, cs in changes.items() for c in cs[:1] if c.kind == "replacement"]  # fmt: skip
+    if not extra:
+        return life
+    cuts = np.vstack([life.cuts, np.array(extra, dtype=float)])
+    return replace(life, cuts=cuts)
+
+
+def _with_life_kinds(
+    changes: dict[int, tuple[BenignChange, ...]],
+    life: Life,
+    rev_b: np.ndarray,
+    outages: np.ndarray,
+    names: tuple[str, ...],
+    window: tuple[float, float],
+) -> dict[int, tuple[BenignChange, ...]]:
+    """Each row's benign changes plus its device-level confounders, as truth rows."""
+    out = {r: list(cs) for r, cs in changes.items()}
+    start, end = window
+
+    def add(r: int, kind: str, metric: str = "", t0: float = start, t1: float = end) -> None:
+        out.setdefault(int(r), []).append(BenignChange(kind, metric, t0, t1, 0.0))
+
+    for r in np.flatnonzero(rev_b).tolist():
+        add(r, "revision_b")
+    for row, t0, t1, _ in life.cuts:
+        add(int(row), "power_cut", "", float(t0), float(t1))
+    for r in np.flatnonzero(life.every == 1 if life.jitter_s else np.zeros(0, bool)).tolist():
+        add(r, "fast_sampling")
+    for row, t0, t1, late in outages:
+        if late:
+            add(int(row), "late_batch", "", float(t0), float(t1))
+    for kind, table in (("sample_hold", life.holds), ("quantised", life.quantum)):
+        for r, c in zip(*(a.tolist() for a in np.nonzero(table > 0)), strict=True):
+            add(r, kind, names[c])
+    for kind, table in (("weekly", life.weekly), ("weather", life.coupling)):
+        if np.any(table):
+            for r in range(len(life.every)):
+                add(r, kind)
+    return {r: tuple(cs) for r, cs in out.items()}

@@ -12,6 +12,7 @@ from typing import Annotated, Literal, cast
 import orjson
 import typer
 
+from simulator.confounders import Confounders
 from simulator.failures import DAY
 from simulator.fleet import Fleet
 from simulator.progress import progress
@@ -95,6 +96,14 @@ def simulate(
             "limit 6-30 h before the end; --failure-rate and --benign-rate are ignored."
         ),
     ] = False,
+    confounders: Annotated[
+        str,
+        typer.Option(
+            help="Benign behaviour of real fleets: 'all', 'none', or a comma list of "
+            "weekly,weather,seasonal,power_cuts,revisions,sampling,late,sensors,"
+            "replacement,shapes (see simulator/confounders.py)."
+        ),
+    ] = "none",
 ) -> None:
     """Simulate a fleet of products with failures, benign changes and ground truth.
 
@@ -105,13 +114,18 @@ def simulate(
         raise typer.BadParameter("use jsonl or csv", param_hint="--format")
     if protocol not in ("3.1.1", "5"):
         raise typer.BadParameter("use 3.1.1 or 5", param_hint="--protocol")
+    try:
+        on = Confounders.parse(confounders)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--confounders") from None
     first = _start_ts(start, days, speed)
     if start is None:
         first = first // step * step  # round timestamps are easier to read
     if demo:
         fleet = Fleet.demo(devices, seed, end_ts=first + days * DAY, days=days, step_s=step)
     else:
-        fleet = Fleet(devices, seed, failure_rate, first, days, step, benign_rate=benign_rate)
+        fleet = Fleet(devices, seed, failure_rate, first, days, step, benign_rate=benign_rate,
+                      confounders=on)  # fmt: skip
     _write_side_files(fleet, manifest, truth, benign)
     if offline is not None:
         _run_offline(fleet, offline, fmt)

@@ -14,6 +14,19 @@ Shapes, by the profile's ``kind``:
 - ``sensor``: either ``stuck`` (the reading freezes at the device's level, then the
   sensor fails to a rail reading beyond the limit) or ``spikes`` (single-reading spikes
   towards the limit, growing in size and rate).
+
+With the extended shapes (``shapes=True``, the ``shapes`` confounder switch) a failure
+may also take one of these forms:
+
+- gradual ``exponential``: ``(e^(s/tau) - 1) / (e^(d/tau) - 1)``, tau = d/2..d/4;
+- gradual ``saturating``: ``S (1 - e^(-s/tau))`` with an asymptote S = 1.2..1.6 past the
+  limit, fast at first and slowing (the customer notices it on the flattening part);
+- gradual ``load``: accelerating, but scaled by the device's daily load (0.4-1.2): the
+  fault shows at peak hours first;
+- sensor ``dither``: stuck like ``stuck``, but the reading flips its last bit;
+- sensor ``noise``: the mean stays, the noise grows (``(s/d)^1.5``); the customer
+  notices when the two-sigma swings reach the limit;
+- intermittent ``episodes`` and sudden ``step`` as before.
 """
 
 from __future__ import annotations
@@ -24,6 +37,8 @@ import numpy as np
 
 DAY = 86400.0
 RAIL_SEVERITY = 1.4
+GRADUAL = ("accelerating", "exponential", "saturating", "load")
+STUCK = ("stuck", "dither")
 Episodes = tuple[tuple[float, float, float], ...]
 
 
@@ -48,6 +63,7 @@ def plan_failure(
     step_s: float,
     duration_s: float | None = None,
     onset_ts: float | None = None,
+    shapes: bool = False,
 ) -> FailurePlan:
     """Draw the timing of one failure so that, usually, the limit is crossed in ``window``."""
     start, end = window
@@ -60,13 +76,22 @@ def plan_failure(
         onset_ts = float(rng.uniform(lo, max(lo, hi)))
     if kind == "gradual":
         power = float(rng.uniform(1.6, 2.6))
-        return FailurePlan(mode, kind, "accelerating", onset_ts, duration_s, power)
+        variant = "accelerating"
+        if shapes:
+            variant = GRADUAL[int(rng.integers(len(GRADUAL)))]
+            power = {"exponential": float(rng.uniform(2.0, 4.0)),
+                     "saturating": float(rng.uniform(1.2, 1.6))}.get(variant, power)  # fmt: skip
+        return FailurePlan(mode, kind, variant, onset_ts, duration_s, power)
     if kind == "intermittent":
         episodes = _intermittent_episodes(rng, onset_ts, duration_s, step_s)
         return FailurePlan(mode, kind, "episodes", onset_ts, duration_s, episodes=episodes)
     if kind == "sudden":
         precursor = min(float(rng.uniform(6.0, 48.0)) * 3600.0, duration_s)
         return FailurePlan(mode, kind, "step", onset_ts, precursor)
+    if shapes and rng.random() < 0.5:
+        variant = ("dither", "noise")[int(rng.integers(2))]
+        hold = 0.6 if variant == "dither" else 1.0
+        return FailurePlan(mode, kind, variant, onset_ts, duration_s * hold)
     if rng.random() < 0.5:
         return FailurePlan(mode, kind, "stuck", onset_ts, duration_s * 0.6)
     episodes = _spike_episodes(rng, onset_ts, duration_s, step_s, start)
@@ -103,11 +128,23 @@ def _spike_episodes(
     return tuple(episodes)
 
 
-def severity(plan: FailurePlan, t: np.ndarray) -> np.ndarray:
-    """Severity of ``plan`` at times ``t`` (zero before onset and, for stuck, always)."""
+def severity(plan: FailurePlan, t: np.ndarray, phase: float = 0.0) -> np.ndarray:
+    """Severity of ``plan`` at times ``t`` (zero before onset and, for stuck, always).
+
+    ``phase`` is the device's daily phase (its load peaks where the daily cycle does).
+    """
     since = t - plan.onset_ts
+    s = np.clip(since / plan.duration_s, 0.0, None)
     if plan.variant == "accelerating":
-        return np.clip(since / plan.duration_s, 0.0, None) ** plan.power
+        return np.asarray(s**plan.power)
+    if plan.variant == "exponential":
+        return np.asarray(np.expm1(s * plan.power) / np.expm1(plan.power))
+    if plan.variant == "saturating":
+        rate = -np.log(1.0 - 1.0 / plan.power)
+        return np.asarray(plan.power * -np.expm1(-s * rate))
+    if plan.variant == "load":
+        load = 0.8 + 0.4 * np.sin(2.0 * np.pi * t / DAY + phase)
+        return np.asarray(s**2.0 * load)
     if plan.variant == "step":
         ramp = np.clip(since / plan.duration_s, 0.0, 1.0) * 0.3
         return np.where(since >= plan.duration_s, 1.3, ramp)
@@ -125,8 +162,18 @@ def _episode_severity(episodes: Episodes, t: np.ndarray) -> np.ndarray:
 def stuck_readings(plan: FailurePlan, t: np.ndarray, level: float, rail: float) -> np.ndarray:
     """For a stuck sensor, the value it reports at ``t`` (NaN while it still works)."""
     out = np.full(t.shape, np.nan)
-    if plan.variant != "stuck":
+    if plan.variant not in STUCK:
         return out
     out[t >= plan.onset_ts] = level
     out[t >= plan.onset_ts + plan.duration_s] = rail
     return out
+
+
+def noise_growth(plan: FailurePlan, t: np.ndarray, span: float) -> np.ndarray:
+    """Extra noise sigma of a ``noise`` failure (profile units; ``span``: midpoint to
+    limit): half the span at ``duration_s`` after onset, so its two-sigma swings reach
+    the limit about then."""
+    if plan.variant != "noise":
+        return np.zeros_like(t)
+    s = np.clip((t - plan.onset_ts) / plan.duration_s, 0.0, None)
+    return np.asarray(0.5 * abs(span) * s**1.5)

@@ -28,7 +28,8 @@ import numpy as np
 from core.profiles import DeviceProfile, load_profiles
 from core.readings import Reading
 from simulator.benign import BenignChange, BenignTruth
-from simulator.blocks import build_block, first_breach
+from simulator.blocks import LifeDraw, build_block, first_breach
+from simulator.confounders import REGIONS_PER_ZONE, Confounders, regional_weather
 from simulator.customers import (
     ContactFactory,
     Customer,
@@ -99,9 +100,11 @@ class Fleet:
         realism: Realism | None = None,
         contact_factory: ContactFactory | None = None,
         plans: Mapping[int, FailurePlan] | None = None,
+        confounders: Confounders | None = None,
     ) -> None:
         _check(n_devices, seed, failure_rate, benign_rate, days, step_s)
         self.seed = seed
+        self.confounders = confounders or Confounders()
         self._parameters: dict[str, object] = {
             "n_devices": n_devices,
             "seed": seed,
@@ -112,10 +115,12 @@ class Fleet:
             "benign_rate": benign_rate,
             "forced_failures": len(plans or {}),
             "realism": dataclasses.asdict(realism or Realism()),
+            "confounders": self.confounders.names(),
         }
         self.start_ts = float(start_ts)
-        self.step_s = float(step_s)
-        self.n_ticks = max(1, int(round(days * DAY / step_s)))
+        # 5-minute devices beside 10-minute ones: tick twice as often, some skip one
+        self.step_s = float(step_s) / (2.0 if self.confounders.sampling else 1.0)
+        self.n_ticks = max(1, int(round(days * DAY / self.step_s)))
         self.end_ts = self.start_ts + self.n_ticks * self.step_s
         self.realism = realism or Realism()
         self.profiles = dict(profiles or load_profiles())
@@ -130,8 +135,10 @@ class Fleet:
         self._models = [models[i] for i in picks]
         self._ids = [f"{_prefix(m)}-{i + 1:05d}" for i, m in enumerate(self._models)]
         self._owners = owners
+        life_rng = np.random.default_rng([seed, 3])
+        self.regions = self._draw_regions(life_rng)
         self._plans = self._draw_plans(rng, failure_rate, plans or {})
-        self._blocks, benign = self._build_blocks(rng, benign_rate)
+        self._blocks, benign = self._build_blocks(rng, benign_rate, life_rng)
         self._truth = self._trace_truth()
         self.devices = [self._device(i, benign.get(i, ())) for i in range(n_devices)]
 
@@ -146,15 +153,28 @@ class Fleet:
         for i in failing:
             modes = self.profiles[self._models[i]].failure_modes
             name = sorted(modes)[int(rng.integers(len(modes)))]
-            plans[int(i)] = plan_failure(rng, name, modes[name].kind, window, self.step_s)
+            plans[int(i)] = plan_failure(rng, name, modes[name].kind, window, self.step_s,
+                                         shapes=self.confounders.shapes)  # fmt: skip
         plans.update(forced)
         return plans
 
+    def _draw_regions(self, rng: np.random.Generator) -> np.ndarray:
+        """Each device's region: its owner's time zone, split in ``REGIONS_PER_ZONE``."""
+        zones = sorted({c.timezone for c in self._customers})
+        zone = np.array([zones.index(self._customers[o].timezone) for o in self._owners])
+        return np.asarray(zone * REGIONS_PER_ZONE + rng.integers(REGIONS_PER_ZONE, size=len(zone)))
+
     def _build_blocks(
-        self, rng: np.random.Generator, benign_rate: float
+        self, rng: np.random.Generator, benign_rate: float, life_rng: np.random.Generator
     ) -> tuple[list[ModelBlock], dict[int, tuple[BenignChange, ...]]]:
         has_benign = rng.random(len(self._ids)) < benign_rate
         blocks, benign = [], {}
+        on = self.confounders
+        hours = int(np.ceil((self.end_ts - self.start_ts) / 3600.0)) + 2
+        n_regions = int(self.regions.max()) + 1
+        weather = (
+            regional_weather(life_rng, hours, n_regions) if on.weather else np.zeros((n_regions, 1))
+        )
         for model in sorted(self.profiles):
             rows = [i for i, m in enumerate(self._models) if m == model]
             if not rows:
@@ -168,6 +188,7 @@ class Fleet:
                 [bool(has_benign[i]) for i in rows],
                 (self.start_ts, self.end_ts, self.step_s),
                 self.realism,
+                LifeDraw(on, life_rng, self.regions[rows], weather) if on.any else None,
             )
             blocks.append(block)
             benign.update({rows[r]: c for r, c in changes.items()})
@@ -231,14 +252,42 @@ class Fleet:
     def frames(self) -> Iterator[tuple[float, list[Frame]]]:
         """Per tick, one array ``Frame`` per product model (the fast path)."""
         rng = np.random.default_rng([self.seed, 1])
+        if not self.confounders.any:
+            for k in range(self.n_ticks):
+                frames = [block.frame(k, rng, self.realism) for block in self._blocks]
+                yield self.start_ts + k * self.step_s, frames
+            return
+        life_rng = np.random.default_rng([self.seed, 4])
+        memory = [np.full((len(b.device_ids), len(b.metrics)), np.nan) for b in self._blocks]
         for k in range(self.n_ticks):
-            frames = [block.frame(k, rng, self.realism) for block in self._blocks]
+            frames = [block.frame(k, rng, self.realism, mem, life_rng)
+                      for block, mem in zip(self._blocks, memory, strict=True)]  # fmt: skip
             yield self.start_ts + k * self.step_s, frames
 
     def ticks(self) -> Iterator[tuple[float, list[Reading]]]:
-        """Per tick, in time order, the readings every reporting device sent."""
+        """Per tick, in time order, the readings every reporting device sent.
+
+        A device in a late-delivery outage sends nothing until it ends, then everything
+        it kept, in its own time order, ahead of its first new reading.
+        """
+        held: dict[str, list[Reading]] = {}
         for ts, frames in self.frames():
-            yield ts, [r for f in frames for r in frame_readings(f)]
+            out: list[Reading] = []
+            for f in frames:
+                late = (
+                    set() if f.late is None else {f.device_ids[i] for i in np.flatnonzero(f.late)}
+                )
+                for r in frame_readings(f):
+                    if r.device_id in late:
+                        held.setdefault(r.device_id, []).append(r)
+                        continue
+                    out.extend(held.pop(r.device_id, ()))
+                    out.append(r)
+            yield ts, out
+
+    def cohorts(self) -> dict[str, str]:
+        """Device id -> its region (devices of one region share their weather)."""
+        return {d: f"region-{int(r)}" for d, r in zip(self._ids, self.regions, strict=True)}
 
     def underlying(self, device_id: str, metric: str) -> tuple[np.ndarray, np.ndarray]:
         """Tick times and the noise-free value of one metric of one device."""

@@ -19,7 +19,7 @@ A directory written by ``write_offline`` (``kizuki simulate --offline DIR``) hol
      "window": {"start_ts", "end_ts", "step_s", "ticks"},
      "files": {"readings", "readings_format", "truth", "benign"},
      "counts": {"devices", "readings", "failures", "failures_noticed", "benign_changes"},
-     "customers": [...], "devices": [...]}
+     "cohorts": {device_id: region}, "customers": [...], "devices": [...]}
 
   ``fleet`` holds the ``Fleet`` arguments (``rebuild_fleet`` makes the same fleet from
   them); ``customers`` and ``devices`` are ``Fleet.manifest()``, the format
@@ -43,6 +43,7 @@ import orjson
 
 from core.readings import Reading
 from simulator.benign import BenignTruth
+from simulator.confounders import Confounders
 from simulator.fleet import Fleet, GroundTruth
 from simulator.signals import Realism
 
@@ -91,6 +92,7 @@ def offline_manifest(fleet: Fleet, fmt: Format, readings: int) -> dict[str, Any]
                    "failures": len(truth),
                    "failures_noticed": sum(t.notice_ts is not None for t in truth),
                    "benign_changes": len(fleet.benign())},
+        "cohorts": fleet.cohorts(),
         **fleet.manifest(),
     }  # fmt: skip
 
@@ -210,9 +212,10 @@ def rebuild_fleet(parameters: Mapping[str, Any]) -> Fleet:
         raise ValueError("this fleet was given explicit failure plans; they are not recorded")
     else:
         realism = Realism(**{**p["realism"], "outage_hours": tuple(p["realism"]["outage_hours"])})
+        on = Confounders.parse(",".join(p.get("confounders", [])) or "none")
         fleet = Fleet(
             p["n_devices"], p["seed"], p["failure_rate"], p["start_ts"], p["days"], p["step_s"],
-            benign_rate=p["benign_rate"], realism=realism,
+            benign_rate=p["benign_rate"], realism=realism, confounders=on,
         )  # fmt: skip
     if fleet.parameters()["models"] != p["models"]:
         raise ValueError(f"this fleet used other device profiles: {p['models']}")

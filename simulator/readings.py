@@ -14,6 +14,7 @@ def frame_readings(frame: Frame) -> list[Reading]:
     values = frame.values[rows]
     gaps = np.isnan(values).any(axis=1)
     names, ts, ids = frame.metrics, frame.ts, frame.device_ids
+    shift = frame.offsets
     out = []
     for row, vals, gap in zip(rows.tolist(), values.tolist(), gaps.tolist(), strict=True):
         if gap:
@@ -21,5 +22,6 @@ def frame_readings(frame: Frame) -> list[Reading]:
         else:
             metrics = dict(zip(names, vals, strict=True))
         if metrics:
-            out.append(Reading(ids[row], ts, metrics))
+            at = ts if shift is None else ts + float(shift[row])
+            out.append(Reading(ids[row], at, metrics))
     return out

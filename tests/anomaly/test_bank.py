@@ -101,8 +101,6 @@ def test_checkpoint_round_trip_continues_exactly(tmp_path):
 def test_checkpoint_version_is_checked(tmp_path):
     import json
 
-    import numpy as np
-
     from anomaly.checkpoint import _HEADER
 
     path = tmp_path / "detectors.ckpt"  # a real checkpoint file whose header says 99
@@ -215,3 +213,65 @@ def test_the_callers_state_is_saved_with_the_checkpoint(tmp_path):
     bank.save(tmp_path / "ckpt.npz", {"gate": {"ac-0": 123.5}})
     loaded = DetectorBank.load(tmp_path / "ckpt.npz", PROFILES, directory_for(1))
     assert loaded.extra == {"gate": {"ac-0": 123.5}}
+
+
+def _rewrite(path, change) -> None:
+    """Rewrite a checkpoint's header and arrays with ``change(header, arrays)``."""
+    import json
+
+    from anomaly.checkpoint import _HEADER
+
+    with np.load(path, allow_pickle=False) as data:
+        header = json.loads(str(data[_HEADER]))
+        arrays = {k: data[k] for k in data.files if k != _HEADER}
+    change(header, arrays)
+    with path.open("wb") as out:
+        np.savez(out, **{_HEADER: np.array(json.dumps(header)), **arrays})
+
+
+def _half_way(tmp_path, n: int = 12):
+    ticks = list(fleet_ticks(n, 12))
+    bank = DetectorBank(PROFILES, directory_for(n))
+    for batch in ticks[: FAIL_AT + 3 * DAY_POINTS]:  # the clog is already open
+        bank.update(batch)
+    path = tmp_path / "ckpt.npz"
+    bank.save(path)
+    return bank, ticks[FAIL_AT + 3 * DAY_POINTS :], path
+
+
+def test_a_checkpoint_names_its_kinds_and_all_come_back(tmp_path):
+    bank, rest, path = _half_way(tmp_path)
+    restored = DetectorBank.load(path, PROFILES, directory_for(12))
+    assert restored.restored_kinds == ["cohort", "stream"]
+    assert restored.open_anomalies() == bank.open_anomalies() != {}
+
+
+def test_a_kind_the_checkpoint_lacks_starts_fresh_beside_the_others(tmp_path):
+    bank, rest, path = _half_way(tmp_path)
+
+    def drop_cohort(header, arrays):
+        header["kinds"].pop("cohort")
+        for key in [k for k in arrays if "/cohort/" in k]:
+            del arrays[key]
+
+    _rewrite(path, drop_cohort)
+    restored = DetectorBank.load(path, PROFILES, directory_for(12))
+    assert restored.restored_kinds == ["stream"]
+    block = restored.models["aircon-x1"].blocks["filter_dp_pa"]
+    original = bank.models["aircon-x1"].blocks["filter_dp_pa"]
+    assert np.array_equal(block.F[: block.size], original.F[: original.size], equal_nan=True)
+    assert restored.open_anomalies() == bank.open_anomalies()
+    events = [e for batch in rest for e in restored.update(batch)]
+    assert {e.device_id for e in events} <= {"ac-0"}, "fresh cohort rows raise nothing"
+
+
+def test_an_older_detector_version_keeps_the_devices_and_open_anomalies(tmp_path):
+    bank, rest, path = _half_way(tmp_path)
+    _rewrite(path, lambda header, arrays: header["kinds"].update(stream=1))
+    restored = DetectorBank.load(path, PROFILES, directory_for(12))
+    assert restored.restored_kinds == ["cohort"]
+    assert restored.device_count() == bank.device_count() == 12
+    assert restored.open_anomalies() == bank.open_anomalies() != {}
+    assert restored.models["aircon-x1"].blocks["filter_dp_pa"].IX[:12, 0].max() == 0, (
+        "the stream kind re-learns from its first value"
+    )

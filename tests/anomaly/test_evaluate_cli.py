@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from anomaly.cli import evaluate
 from anomaly.evaluate import START_TS
-from anomaly.scorecard import worst_case
+from anomaly.worst import worst_case
 from simulator.fleet import Fleet
 from simulator.offline import write_offline
 
@@ -67,7 +67,8 @@ def test_progress_without_a_terminal_is_plain_lines(tmp_path: Path) -> None:
     result = _invoke(*TINY, "--seed", "1", "--out", str(tmp_path))
     assert result.exit_code == 0, result.output
     lines = [ln for ln in result.stderr.splitlines() if ln.startswith("evaluating: ")]
-    assert lines and lines[-1].startswith("evaluating: 288/288 ticks (100%)")
+    # confounders on: 5-minute models, so 2 days are 576 ticks of 5 minutes
+    assert lines and lines[-1].startswith("evaluating: 576/576 ticks (100%)")
     assert lines[-1].endswith(" s") and "\r" not in result.stderr
 
 
@@ -168,3 +169,25 @@ def test_worst_case_picks_the_worse_value_of_each_figure() -> None:
     assert worst["eta"]["ratio"]["median"] == 0.2  # |log 0.2| > |log 3|
     assert worst["eta"]["ratio"]["p10"] == 0.2 and worst["eta"]["ratio"]["p90"] == 3.0
     assert worst_case([_card(1.0, None), _card(0.5, None)])["eta"] is None
+
+
+def test_readme_section_is_rewritten_between_its_markers(tmp_path: Path) -> None:
+    from anomaly.readme import BEGIN, END
+
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# Title\n\nbefore\n{BEGIN}\nold figures\n{END}\nafter\n")
+    result = _invoke(*TINY, "--seeds", "1,2", "--jobs", "1", "--out", str(tmp_path / "ev"),
+                     "--no-progress", "--readme", str(readme))  # fmt: skip
+    assert result.exit_code == 0, result.output
+    text = readme.read_text()
+    assert text.startswith("# Title\n\nbefore\n") and text.endswith(f"{END}\nafter\n")
+    assert "old figures" not in text
+    assert "`kizuki evaluate --devices 12 --days 2.0 --seeds 1,2 --failure-rate 0.5`" in text
+    data = json.loads((tmp_path / "ev" / "scorecard.json").read_text())
+    assert f"| {data['summary']['kizuki']['recall']:.3f} |" in text
+    assert "Per failure shape" in text and "Per benign condition" in text
+    bare = tmp_path / "bare.md"
+    bare.write_text("no markers\n")
+    refused = _invoke(*TINY, "--seed", "1", "--out", str(tmp_path / "ev2"), "--no-progress",
+                      "--readme", str(bare))  # fmt: skip
+    assert refused.exit_code == 2 and "no scorecard markers" in refused.stderr

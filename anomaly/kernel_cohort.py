@@ -1,0 +1,91 @@
+"""The cohort filter, compiled: common movement out, cold starts held back.
+
+Per row ``R``: last timestamp and the time until which readings are held back (a device
+that was silent longer than ``gap_s``, or 2.5 intervals, is settling: a cold start
+after a power cut). Per cohort ``C`` (devices of one model in one region): its number
+of rows and its common movement, an exponentially weighted mean (time constant
+``tau_s``) of the devices' residuals against their own seasonal references in the
+stream kernel's state (``F``, ``season``), each clipped at ``clip`` sigma around the
+current estimate. Each row also learns its own coupling ``beta`` to that movement (an
+exponentially weighted regression over ``beta_s``, held in 0.5..1.5 and pulled toward 1
+while the movement has been small): what reaches the detector is
+``x - beta * common``. ``K``/``D`` measure the block's cadence from its first intervals.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from anomaly.kernel import JIT, MAD_TO_SIGMA, P_MIN_SCALE, P_WARMUP, REF_N, REF_SPREAD, expected
+from anomaly.kernel_stream import NONE, _update, snapshot
+
+R_LAST, R_SETTLE, R_SXY, R_SXX, N_R = 0, 1, 2, 3, 4
+C_ROWS, C_COMMON, N_C = 0, 1, 2
+K_COUNT, K_INTERVAL, K_FIXED, N_K = 0, 1, 2, 3  # cadence: samples, interval, 0/1/2 state
+(Q_TAU_S, Q_GAP_S, Q_SETTLE_S, Q_MIN_DEVICES, Q_CLIP, Q_INTERVAL_S, Q_BETA_S) = range(7)
+N_Q = 7
+
+
+@njit(**JIT)
+def run_filtered(
+    F, IX, season, counts, means, R, C, cohort, K, D, rows, ts, xs, P, Q, edges, snaps, start
+):  # noqa: ANN001, N803
+    """``kernel_stream.run`` behind the cohort filter, value by value from ``start``.
+
+    Each value loses its cohort's common movement; a value of a row still settling
+    after a gap is not scored (edge NONE). Until the cadence is known (``K[K_INTERVAL]``
+    NaN) intervals are collected in ``D``; the call returns right after the value that
+    fixed it, so the caller can set the parameters for that cadence and go on from
+    there. Returns the index of the next value to run (``len(rows)`` when done).
+    """
+    for i in range(start, len(rows)):
+        r, t = rows[i], ts[i]
+        x, keep = _filter(F, IX, season, R, C, cohort, K, D, r, t, xs[i], P, Q)
+        edges[i] = _update(F, IX, season, counts, means, r, t, x, P) if keep else NONE
+        snapshot(F, IX, season, r, t, snaps[i])
+        if K[K_FIXED] == 1.0:
+            K[K_FIXED] = 2.0
+            return i + 1
+    return len(rows)
+
+
+@njit(**JIT)
+def _filter(F, IX, season, R, C, cohort, K, D, r, t, x, P, Q):  # noqa: ANN001, N803
+    last = R[r, R_LAST]
+    if last == last and K[K_FIXED] == 0.0 and 0.0 < t - last < 3600.0:
+        _cadence(K, D, t - last)
+    if last != last or t > last:
+        R[r, R_LAST] = t
+    c = cohort[r]
+    interval = K[K_INTERVAL] if K[K_INTERVAL] == K[K_INTERVAL] else Q[Q_INTERVAL_S]
+    gap = Q[Q_GAP_S] if Q[Q_GAP_S] > 2.5 * interval else 2.5 * interval
+    if last == last and t - last > gap:
+        R[r, R_SETTLE] = t + Q[Q_SETTLE_S]
+    enough = C[c, C_ROWS] >= Q[Q_MIN_DEVICES]
+    common = C[c, C_COMMON] if enough else 0.0
+    sigma = F[r, REF_SPREAD] * MAD_TO_SIGMA + P[P_MIN_SCALE]
+    prior = 0.25 * sigma * sigma  # a weak pull of this device's coupling toward 1
+    beta = (R[r, R_SXY] + prior) / (R[r, R_SXX] + prior)
+    beta = 0.5 if beta < 0.5 else (1.5 if beta > 1.5 else beta)
+    keep = not (t < R[r, R_SETTLE])
+    if enough and keep and IX[r, REF_N] >= P[P_WARMUP] / 2:  # ahead of the detector's warm-up
+        bound = Q[Q_CLIP] * sigma
+        res = x - expected(F, season, r, t) - beta * common
+        res = bound if res > bound else (-bound if res < -bound else res)
+        w = interval / (Q[Q_TAU_S] * C[c, C_ROWS])
+        C[c, C_COMMON] += (w if w < 1.0 else 1.0) * res
+        a = interval / Q[Q_BETA_S]  # this device's own coupling to the common movement
+        R[r, R_SXY] += a * ((beta * common + res) * common - R[r, R_SXY])
+        R[r, R_SXX] += a * (common * common - R[r, R_SXX])
+    return x - beta * common, keep
+
+
+@njit(**JIT)
+def _cadence(K, D, dt):  # noqa: ANN001, N803
+    n = int(K[K_COUNT])
+    D[n] = dt
+    K[K_COUNT] = n + 1
+    if n + 1 == len(D):
+        K[K_INTERVAL] = np.median(D)
+        K[K_FIXED] = 1.0

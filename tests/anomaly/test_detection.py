@@ -1,0 +1,137 @@
+"""What healthy looks like for this device now: the confounders open no case, faults do.
+
+Small synthetic cohorts through the DetectorBank, each with one behaviour of real fleets
+(shared weather, a cold start after a gap, a sample-and-hold sensor, 5-minute readings,
+a hardware revision above the normal range) or one fault shape.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+
+from anomaly.bank import BankConfig, DetectorBank
+from anomaly.cohort import CohortConfig
+from anomaly.evaluate import START_TS
+from core.events import AnomalyEvent
+from core.profiles import load_profiles
+from core.readings import Reading
+
+PROFILES = load_profiles()
+DAY = 86400.0
+PUMP = PROFILES["pump-p3"].metrics["bearing_temp_c"]  # up, normal 42-52, limit 80
+AC = PROFILES["aircon-x1"].metrics["cooling_delta_c"]  # down, normal 8-12, limit 4
+
+Shape = Callable[[int, float, float], float]  # (device, ts, healthy value) -> value
+
+
+def _spell(ts: float) -> float:
+    """Shared weather: a multi-day hot spell of +12 degrees and back."""
+    return 12.0 * math.exp(-((((ts - START_TS) / DAY - 7.0) / 1.5) ** 2))
+
+
+def _run(
+    shape: Shape,
+    devices: int = 10,
+    days: float = 12.0,
+    step: float = 600.0,
+    metric: str = "bearing_temp_c",
+    model: str = "pump-p3",
+    cohort: bool = True,  # False: the cohort filter never corrects
+    seed: int = 3,
+) -> list[AnomalyEvent]:
+    spec = PROFILES[model].metrics[metric]
+    rng = np.random.default_rng(seed)
+    ids = [f"d{i:02d}" for i in range(devices)]
+    level = rng.uniform(spec.normal[0] + 1.0, spec.normal[1] - 1.0, devices)
+    config = BankConfig() if cohort else BankConfig(cohort=CohortConfig(min_devices=1e9))
+    bank = DetectorBank(PROFILES, lambda d: model, config, cohort=lambda d: "r1")
+    events: list[AnomalyEvent] = []
+    for k in range(int(days * DAY / step)):
+        ts = START_TS + k * step
+        daily = spec.daily_amplitude * math.sin(2 * math.pi * ts / DAY)
+        noise = rng.normal(0.0, spec.noise, devices)
+        batch = []
+        for i, d in enumerate(ids):
+            x = shape(i, ts, level[i] + daily + noise[i])
+            if x == x:
+                batch.append(Reading(d, ts, {metric: round(x, 3)}))
+        events += bank.update(batch)
+    return [e for e in events if e.kind == "anomaly"]
+
+
+def test_shared_weather_opens_no_case_with_the_cohort_and_many_without() -> None:
+    def weather(i: int, ts: float, x: float) -> float:
+        return x + (0.85 + 0.03 * i) * _spell(ts)
+
+    assert _run(weather) == []
+    assert len({e.device_id for e in _run(weather, cohort=False)}) >= 3
+
+
+def test_a_fault_under_the_same_weather_is_still_caught() -> None:
+    onset = START_TS + 6 * DAY
+
+    def weather_and_wear(i: int, ts: float, x: float) -> float:
+        wear = 28.0 * max(0.0, (ts - onset) / (5 * DAY)) ** 2 if i == 0 else 0.0
+        return x + _spell(ts) + wear
+
+    events = _run(weather_and_wear)
+    assert {e.device_id for e in events} == {"d00"}
+    first = events[0]
+    assert onset < first.ts < onset + 5 * DAY and first.failure_mode == "bearing_wear"
+    assert first.why.eta_ts is not None and first.extra["eta_range"] is not None
+    low, high = first.extra["eta_range"]
+    assert low <= first.why.eta_ts <= high
+
+
+def test_a_cold_start_after_a_power_cut_opens_no_case() -> None:
+    def cuts(i: int, ts: float, x: float) -> float:
+        day = (ts - START_TS) / DAY
+        cut = 3.0 + i  # each device off for 3 h on its own day, then 25 degrees hot
+        if cut <= day < cut + 0.125:
+            return math.nan
+        since = (day - cut - 0.125) * DAY
+        return x + (25.0 * math.exp(-since / 900.0) if 0 <= since < 3600 else 0.0)
+
+    assert _run(cuts) == []
+
+
+def test_a_sample_and_hold_sensor_is_healthy_and_a_dithering_stuck_one_is_not() -> None:
+    held: dict[int, float] = {}
+
+    def hold(i: int, ts: float, x: float) -> float:
+        if i not in held or abs(x - held[i]) > 2.0 * AC.noise:
+            held[i] = x
+        return held[i]
+
+    assert _run(hold, metric="cooling_delta_c", model="aircon-x1") == []
+    onset = START_TS + 6 * DAY
+
+    def stuck(i: int, ts: float, x: float) -> float:
+        if i == 0 and ts >= onset:
+            return 10.0 + 0.01 * (int(ts / 600.0) % 2)  # one LSB of dither
+        return x
+
+    events = _run(stuck, metric="cooling_delta_c", model="aircon-x1")
+    assert [e.device_id for e in events] == ["d00"]
+    assert events[0].failure_mode == "sensor_fault", "a stuck sensor is not a leak"
+    assert "variance-collapse" in events[0].why.detectors
+    assert events[0].why.eta_ts is None, "a stuck sensor gives no basis for an ETA"
+    assert events[0].ts < onset + DAY
+
+
+def test_five_minute_devices_are_judged_in_time_not_readings() -> None:
+    def slow_wander(i: int, ts: float, x: float) -> float:
+        return x + 1.5 * math.sin(2 * math.pi * (ts - START_TS) / (3 * DAY) + i)
+
+    for step in (300.0, 600.0):
+        assert _run(slow_wander, step=step, devices=8, days=8) == [], step
+
+
+def test_a_revision_above_the_normal_range_is_its_own_normal() -> None:
+    def revision(i: int, ts: float, x: float) -> float:
+        return x + (PUMP.normal[1] - PUMP.normal[0]) * (0.5 if i % 2 else 0.0)
+
+    assert _run(revision) == []
