@@ -44,12 +44,18 @@ class BankConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> BankConfig:
-        return cls(StreamConfig(**data["stream"]), PeerConfig(**data["peers"]),
-                   CohortConfig(**data.get("cohort", {})))  # fmt: skip
+        return cls(
+            StreamConfig(**data["stream"]),
+            PeerConfig(**data["peers"]),
+            CohortConfig(**data.get("cohort", {})),
+        )
 
     def to_dict(self) -> dict[str, Any]:
-        return {"stream": self.stream.to_dict(), "peers": self.peers.to_dict(),
-                "cohort": self.cohort.to_dict()}  # fmt: skip
+        return {
+            "stream": self.stream.to_dict(),
+            "peers": self.peers.to_dict(),
+            "cohort": self.cohort.to_dict(),
+        }
 
 
 @dataclass(slots=True)
@@ -62,9 +68,12 @@ class ModelStreams:
     """The devices of one product model: per metric a CohortFilter and a StreamBlock."""
 
     def __init__(
-        self, model: str, profile: DeviceProfile, cfg: BankConfig,
+        self,
+        model: str,
+        profile: DeviceProfile,
+        cfg: BankConfig,
         cohort: Callable[[str], str | None],
-    ) -> None:  # fmt: skip
+    ) -> None:
         self.model, self.profile, self.cfg, self.cohort = model, profile, cfg, cohort
         self.filters: dict[str, dict[str, Any]] = {}  # metric -> filter kind -> its rows
         self.blocks: dict[str, StreamBlock] = {}  # metric -> the detector kind's rows
@@ -110,8 +119,19 @@ class ModelStreams:
 class _Group:
     """One batch's values for one block: (row, ts, value, reading order tag) each."""
 
-    __slots__ = ("fleet", "metric", "block", "filters", "entries", "rows", "ts", "xs", "tags",
-                 "pre", "snaps")  # fmt: skip
+    __slots__ = (
+        "fleet",
+        "metric",
+        "block",
+        "filters",
+        "entries",
+        "rows",
+        "ts",
+        "xs",
+        "tags",
+        "pre",
+        "snaps",
+    )
 
     def __init__(self, fleet: ModelStreams, metric: str, block: StreamBlock) -> None:
         self.fleet, self.metric, self.block = fleet, metric, block
@@ -249,9 +269,14 @@ class DetectorBank:
         return fleet
 
     def _on_edge(
-        self, group: _Group, pos: int, reading: int, raised: bool,
-        by_block: dict[int, _Group], events: list[AnomalyEvent],
-    ) -> None:  # fmt: skip
+        self,
+        group: _Group,
+        pos: int,
+        reading: int,
+        raised: bool,
+        by_block: dict[int, _Group],
+        events: list[AnomalyEvent],
+    ) -> None:
         fleet, metric = group.fleet, group.metric
         device_id = fleet.names[metric][int(group.rows[pos])]
         ts, snap = float(group.ts[pos]), group.snaps[pos]
@@ -273,8 +298,11 @@ class DetectorBank:
                 op.metrics.discard(metric)
                 if not op.metrics:
                     del opened[mode]
-                    events.append(self._event(device_id, fleet, metric, mode, "recovery", ts,
-                                              op.started_at, snap))  # fmt: skip
+                    events.append(
+                        self._event(
+                            device_id, fleet, metric, mode, "recovery", ts, op.started_at, snap
+                        )
+                    )
 
     def _fracs(
         self, fleet: ModelStreams, device_id: str, reading: int, by_block: dict[int, _Group]
@@ -292,9 +320,16 @@ class DetectorBank:
         return fracs
 
     def _event(
-        self, device_id: str, fleet: ModelStreams, metric: str, mode: str, kind: EventKind,
-        ts: float, started_at: float, snap: np.ndarray,
-    ) -> AnomalyEvent:  # fmt: skip
+        self,
+        device_id: str,
+        fleet: ModelStreams,
+        metric: str,
+        mode: str,
+        kind: EventKind,
+        ts: float,
+        started_at: float,
+        snap: np.ndarray,
+    ) -> AnomalyEvent:
         block = fleet.blocks[metric]
         fm = fleet.profile.failure_modes[mode]
         why = self._why(device_id, block, metric, ts, snap, kind == "anomaly", fm.kind)
@@ -312,10 +347,17 @@ class DetectorBank:
             "breached": bool(block.spec.breached(why.observed)),
         }
         return AnomalyEvent(
-            device_id=device_id, model=fleet.model, failure_mode=mode, kind=kind,
-            ts=ts, started_at=started_at, severity=severity,
-            score=round(float(snap[k.S_SCORE]), 4), why=why, extra=extra,
-        )  # fmt: skip
+            device_id=device_id,
+            model=fleet.model,
+            failure_mode=mode,
+            kind=kind,
+            ts=ts,
+            started_at=started_at,
+            severity=severity,
+            score=round(float(snap[k.S_SCORE]), 4),
+            why=why,
+            extra=extra,
+        )
 
     def explain(self, device_id: str, metric: str, ts: float, fired: bool = True) -> Explanation:
         """Numbers behind one metric of one device now (KeyError if never seen)."""
@@ -326,9 +368,15 @@ class DetectorBank:
             return self._why(device_id, block, metric, ts, snap, fired)
 
     def _why(
-        self, device_id: str, block: StreamBlock, metric: str, ts: float, snap: np.ndarray,
-        fired: bool, mode_kind: str = "gradual",
-    ) -> Explanation:  # fmt: skip
+        self,
+        device_id: str,
+        block: StreamBlock,
+        metric: str,
+        ts: float,
+        snap: np.ndarray,
+        fired: bool,
+        mode_kind: str = "gradual",
+    ) -> Explanation:
         spec = block.spec
         expected, observed = float(snap[k.S_EXPECTED]), float(snap[k.S_SMOOTH])
         eta = _eta(block, snap, ts, mode_kind) if fired else None
@@ -339,11 +387,17 @@ class DetectorBank:
         per_day = float(snap[k.S_RATE]) if level == level else None
         eta_ts = None if eta is None else eta.ts
         return Explanation(
-            metric=metric, unit=spec.unit, expected=expected, observed=observed,
-            trend_per_day=per_day, limit=spec.limit, eta_ts=eta_ts, detectors=detectors,
+            metric=metric,
+            unit=spec.unit,
+            expected=expected,
+            observed=observed,
+            trend_per_day=per_day,
+            limit=spec.limit,
+            eta_ts=eta_ts,
+            detectors=detectors,
             text=describe(metric, spec, expected, observed, per_day, eta_ts, ts)
             + _range_text(eta, ts),
-        )  # fmt: skip
+        )
 
     def _peer_features(self) -> list[tuple[list[str], np.ndarray]]:
         return [fleet.features() for fleet in self.models.values()]
@@ -407,8 +461,12 @@ class DetectorBank:
     def open_anomalies(self) -> dict[tuple[str, str], float]:
         """(device, failure mode) -> started_at for every anomaly not yet recovered."""
         with self._lock:
-            return {(d, m): op.started_at for fleet in self.models.values()
-                    for d, opened in fleet.open.items() for m, op in opened.items()}  # fmt: skip
+            return {
+                (d, m): op.started_at
+                for fleet in self.models.values()
+                for d, opened in fleet.open.items()
+                for m, op in opened.items()
+            }
 
     def save(self, path: str | Path, extra: dict[str, Any] | None = None) -> None:
         """Write a checkpoint atomically; the state is copied under the lock first.
@@ -460,8 +518,14 @@ def _eta(block: StreamBlock, snap: np.ndarray, ts: float, kind: str = "gradual")
     """The time to the limit and its interval, where the alarm gives a basis for one."""
     if not _trended(block, snap, kind):
         return None
-    return forecast(float(snap[k.S_LEVEL]), float(snap[k.S_RATE]), float(snap[k.S_BASE]),
-                    block.spec.limit, float(snap[k.S_ETA]), ts)  # fmt: skip
+    return forecast(
+        float(snap[k.S_LEVEL]),
+        float(snap[k.S_RATE]),
+        float(snap[k.S_BASE]),
+        block.spec.limit,
+        float(snap[k.S_ETA]),
+        ts,
+    )
 
 
 def _range_text(eta: Eta | None, ts: float) -> str:
@@ -480,8 +544,12 @@ def _trended(block: StreamBlock, snap: np.ndarray, kind: str = "gradual") -> boo
         return False
     if snap[k.S_SPIKES] >= cfg.spike_mass or snap[k.S_FLAT] >= cfg.flat_n:
         return False
-    return bool(snap[k.S_DRIFT] >= 1.0 or snap[k.S_RAMPING] >= 1.0
-                or snap[k.S_LEVEL_FRAC] >= cfg.p_big or snap[k.S_OUT] >= cfg.out_frac)  # fmt: skip
+    return bool(
+        snap[k.S_DRIFT] >= 1.0
+        or snap[k.S_RAMPING] >= 1.0
+        or snap[k.S_LEVEL_FRAC] >= cfg.p_big
+        or snap[k.S_OUT] >= cfg.out_frac
+    )
 
 
 def _snapshot(bank: DetectorBank) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
@@ -490,16 +558,22 @@ def _snapshot(bank: DetectorBank) -> tuple[dict[str, Any], dict[str, np.ndarray]
     for name, fleet in bank.models.items():
         models[name] = {
             "slots": {m: list(slots) for m, slots in fleet.slots.items()},
-            "open": {d: {m: [op.started_at, sorted(op.metrics)] for m, op in opened.items()}
-                     for d, opened in fleet.open.items()},
-        }  # fmt: skip
+            "open": {
+                d: {m: [op.started_at, sorted(op.metrics)] for m, op in opened.items()}
+                for d, opened in fleet.open.items()
+            },
+        }
         for metric, block in fleet.blocks.items():
             units = {block.name: block, **fleet.filters[metric]}
             for kind, unit in units.items():
                 for key, value in unit.state_dict().items():  # state_dict() gives copies
                     arrays[f"{name}/{metric}/{kind}/{key}"] = value
-    header = {"config": bank.config.to_dict(), "models": models, "kinds": kinds.versions(),
-              "peers": bank.peers.state_dict()}  # fmt: skip
+    header = {
+        "config": bank.config.to_dict(),
+        "models": models,
+        "kinds": kinds.versions(),
+        "peers": bank.peers.state_dict(),
+    }
     return header, arrays
 
 

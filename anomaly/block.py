@@ -31,24 +31,48 @@ def params(spec: MetricSpec, cfg: StreamConfig) -> np.ndarray:
     p = np.zeros(k.N_P)
     up = spec.direction == "up"
     values = {
-        k.P_SMOOTH_ALPHA: cfg.smooth_alpha, k.P_CUSUM_H: cfg.cusum_h, k.P_T_MIN: cfg.t_min,
-        k.P_HORIZON_DAYS: cfg.horizon_days, k.P_DRIFT_FITS: cfg.drift_fits,
-        k.P_P_BIG: cfg.p_big, k.P_OUT_FRAC: cfg.out_frac, k.P_FLAT_N: cfg.flat_n,
-        k.P_SPIKE_DECAY: cfg.spike_decay, k.P_SPIKE_Z: cfg.spike_z,
-        k.P_SPIKE_BACK_N: cfg.spike_back_n, k.P_SPIKE_CAP: cfg.spike_cap,
-        k.P_SPIKE_MAX_RUN: cfg.spike_max_run, k.P_SPIKE_MASS: cfg.spike_mass,
-        k.P_ALARM_M: cfg.alarm_m, k.P_ALARM_N: cfg.alarm_n, k.P_CLEAR: cfg.clear,
-        k.P_CLEAR_N: cfg.clear_n, k.P_SUPPRESS_S: cfg.suppress_s,
-        k.P_REBASE_DAYS: cfg.rebase_days, k.P_SIGN: 1.0 if up else -1.0,
-        k.P_EDGE: spec.normal[1] if up else spec.normal[0], k.P_LIMIT: spec.limit,
-        k.P_DIRECTION: 1.0 if up else -1.0, k.P_K: cfg.cusum_k, k.P_ALPHA: cfg.cusum_alpha,
-        k.P_WARMUP: cfg.warmup, k.P_LAG: cfg.trend_lag, k.P_BUCKET_S: 3600.0,
-        k.P_MIN_PAIRS: 12, k.P_STEP_VETO: cfg.step_veto, k.P_QUANTILE: cfg.trend_quantile,
-        k.P_ACCEL_Z: cfg.accel_z, k.P_RAMP_N: 3, k.P_RAMP_Z: 8.0,
-        k.P_HALF: (spec.normal[1] - spec.normal[0]) / 2.0, k.P_FLAT_ALPHA: cfg.flat_alpha,
-        k.P_VAR_ALPHA: cfg.var_alpha, k.P_COLLAPSE: cfg.collapse, k.P_MIN_SCALE: scale_floor(spec),
+        k.P_SMOOTH_ALPHA: cfg.smooth_alpha,
+        k.P_CUSUM_H: cfg.cusum_h,
+        k.P_T_MIN: cfg.t_min,
+        k.P_HORIZON_DAYS: cfg.horizon_days,
+        k.P_DRIFT_FITS: cfg.drift_fits,
+        k.P_P_BIG: cfg.p_big,
+        k.P_OUT_FRAC: cfg.out_frac,
+        k.P_FLAT_N: cfg.flat_n,
+        k.P_SPIKE_DECAY: cfg.spike_decay,
+        k.P_SPIKE_Z: cfg.spike_z,
+        k.P_SPIKE_BACK_N: cfg.spike_back_n,
+        k.P_SPIKE_CAP: cfg.spike_cap,
+        k.P_SPIKE_MAX_RUN: cfg.spike_max_run,
+        k.P_SPIKE_MASS: cfg.spike_mass,
+        k.P_ALARM_M: cfg.alarm_m,
+        k.P_ALARM_N: cfg.alarm_n,
+        k.P_CLEAR: cfg.clear,
+        k.P_CLEAR_N: cfg.clear_n,
+        k.P_SUPPRESS_S: cfg.suppress_s,
+        k.P_REBASE_DAYS: cfg.rebase_days,
+        k.P_SIGN: 1.0 if up else -1.0,
+        k.P_EDGE: spec.normal[1] if up else spec.normal[0],
+        k.P_LIMIT: spec.limit,
+        k.P_DIRECTION: 1.0 if up else -1.0,
+        k.P_K: cfg.cusum_k,
+        k.P_ALPHA: cfg.cusum_alpha,
+        k.P_WARMUP: cfg.warmup,
+        k.P_LAG: cfg.trend_lag,
+        k.P_BUCKET_S: 3600.0,
+        k.P_MIN_PAIRS: 12,
+        k.P_STEP_VETO: cfg.step_veto,
+        k.P_QUANTILE: cfg.trend_quantile,
+        k.P_ACCEL_Z: cfg.accel_z,
+        k.P_RAMP_N: 3,
+        k.P_RAMP_Z: 8.0,
+        k.P_HALF: (spec.normal[1] - spec.normal[0]) / 2.0,
+        k.P_FLAT_ALPHA: cfg.flat_alpha,
+        k.P_VAR_ALPHA: cfg.var_alpha,
+        k.P_COLLAPSE: cfg.collapse,
+        k.P_MIN_SCALE: scale_floor(spec),
         k.P_MOTION_N: cfg.motion_n,
-    }  # fmt: skip
+    }
     for index, value in values.items():
         p[index] = value
     return p
@@ -99,8 +123,19 @@ class StreamBlock:
         """Score each value on its row, in order, learning as it goes; the alarm edges."""
         edges = np.zeros(len(rows), dtype=np.int64)
         self.snaps = np.empty((len(rows), k.N_S))
-        run(self.F, self.IX, self.season, self.counts, self.means, rows, ts, xs, self.P,
-            edges, self.snaps)  # fmt: skip
+        run(
+            self.F,
+            self.IX,
+            self.season,
+            self.counts,
+            self.means,
+            rows,
+            ts,
+            xs,
+            self.P,
+            edges,
+            self.snaps,
+        )
         return edges
 
     def fired(self, snap: np.ndarray) -> tuple[str, ...]:

@@ -75,8 +75,10 @@ class _Warnings:
 
     def summary(self) -> None:
         if self.count > self.SHOW:
-            typer.echo(f"kizuki score: warning: {self.count} timestamps out of order or "
-                       "repeated in all", err=True)  # fmt: skip
+            typer.echo(
+                f"kizuki score: warning: {self.count} timestamps out of order or repeated in all",
+                err=True,
+            )
 
 
 def evaluate(
@@ -149,9 +151,14 @@ def evaluate(
     if readme is not None:
         from anomaly.readme import update_readme
 
-        given = {"--devices": (devices, 500), "--days": (days, 30.0), "--seed": (seed, None),
-                 "--seeds": (seeds, None), "--failure-rate": (failure_rate, 0.1),
-                 "--confounders": (confounders, "all")}  # fmt: skip
+        given = {
+            "--devices": (devices, 500),
+            "--days": (days, 30.0),
+            "--seed": (seed, None),
+            "--seeds": (seeds, None),
+            "--failure-rate": (failure_rate, 0.1),
+            "--confounders": (confounders, "all"),
+        }
         options = [f"{k} {v}" for k, (v, default) in given.items() if v != default]
         try:
             update_readme(readme, result, " ".join(["kizuki evaluate", *options]))
@@ -266,16 +273,20 @@ def _breakdown(k: dict[str, Any], b: dict[str, Any]) -> list[str]:
         lines.append(f"\nper {title} (n, recall, median lead share, median ETA ratio):")
         for name, km in k.get(key, {}).items():
             bm = b.get(key, {}).get(name, {})
-            lines.append(f"  {name:22} n={km['failures']:<4} Kizuki {_fmt(km['recall'])} / "
-                         f"{_fmt(figure(km, ('lead_fraction', 'median')))} / "
-                         f"{_fmt(figure(km, ('eta', 'ratio', 'median')))}   baseline "
-                         f"{_fmt(bm.get('recall'))} / "
-                         f"{_fmt(figure(bm, ('lead_fraction', 'median')))}")  # fmt: skip
+            lines.append(
+                f"  {name:22} n={km['failures']:<4} Kizuki {_fmt(km['recall'])} / "
+                f"{_fmt(figure(km, ('lead_fraction', 'median')))} / "
+                f"{_fmt(figure(km, ('eta', 'ratio', 'median')))}   baseline "
+                f"{_fmt(bm.get('recall'))} / "
+                f"{_fmt(figure(bm, ('lead_fraction', 'median')))}"
+            )
     lines.append("\nper benign condition (healthy devices, share with a false case):")
     for name, kc in k.get("by_benign_condition", {}).items():
         bc = b.get("by_benign_condition", {}).get(name, {})
-        lines.append(f"  {name:22} n={kc['devices']:<5} Kizuki {_fmt(kc['share'])}   "
-                     f"baseline {_fmt(bc.get('share'))}")  # fmt: skip
+        lines.append(
+            f"  {name:22} n={kc['devices']:<5} Kizuki {_fmt(kc['share'])}   "
+            f"baseline {_fmt(bc.get('share'))}"
+        )
     return lines
 
 
@@ -293,14 +304,17 @@ def render_seeds(result: dict[str, Any]) -> str:
     for r in result["per_seed"]:
         lines += [_fleet_line(r["run"]), *_table(r["kizuki"], r["baseline"]), ""]
     summary, seeds = result["summary"], ",".join(map(str, result["seeds"]))
-    lines.append(f"worst case over seeds {seeds} (lowest recall and lead, most false cases, "
-                 "ETA ratio furthest from 1):")  # fmt: skip
+    lines.append(
+        f"worst case over seeds {seeds} (lowest recall and lead, most false cases, "
+        "ETA ratio furthest from 1):"
+    )
     lines += _table(summary["kizuki"], summary["baseline"])
     lines += _breakdown(summary["kizuki"], summary["baseline"])
     lines.append("\nspread over the seeds (min / median / max), Kizuki:")
     for name, three in summary["kizuki"]["spread"].items():
         if three is not None:
-            lines.append(f"  {name:38} {three['min']:.3f} / {three['median']:.3f} / "
-                         f"{three['max']:.3f}")  # fmt: skip
+            lines.append(
+                f"  {name:38} {three['min']:.3f} / {three['median']:.3f} / {three['max']:.3f}"
+            )
     lines.append("\n" + _targets_line(summary["targets"]) + " (baseline comparison: in every seed)")
     return "\n".join(lines)

@@ -110,9 +110,26 @@ class CohortFilter:
         block.snaps = np.empty((len(rows), N_S))
         at = 0
         while at < len(rows):
-            at = kc.run_filtered(block.F, block.IX, block.season, block.counts, block.means,
-                                 self.R, self.C, self.cohort, self.K, self.D, rows, ts, xs,
-                                 block.P, self.Q, edges, block.snaps, at)  # fmt: skip
+            at = kc.run_filtered(
+                block.F,
+                block.IX,
+                block.season,
+                block.counts,
+                block.means,
+                self.R,
+                self.C,
+                self.cohort,
+                self.K,
+                self.D,
+                rows,
+                ts,
+                xs,
+                block.P,
+                self.Q,
+                edges,
+                block.snaps,
+                at,
+            )
             if self.K[kc.K_FIXED] == 2.0 and block.interval != self.interval:
                 block.set_interval(self.interval)
         return edges
@@ -123,9 +140,14 @@ class CohortFilter:
 
     def state_dict(self) -> dict[str, np.ndarray]:
         keys = sorted(self.keys, key=self.keys.__getitem__)
-        return {"R": self.R[: self.size].copy(), "cohort": self.cohort[: self.size].copy(),
-                "C": self.C.copy(), "keys": np.array(keys, dtype=str), "K": self.K.copy(),
-                "D": self.D.copy()}  # fmt: skip
+        return {
+            "R": self.R[: self.size].copy(),
+            "cohort": self.cohort[: self.size].copy(),
+            "C": self.C.copy(),
+            "keys": np.array(keys, dtype=str),
+            "K": self.K.copy(),
+            "D": self.D.copy(),
+        }
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
         size = len(state["R"])

@@ -36,9 +36,22 @@ class Cusum(Stateful):
     """
 
     __slots__ = (
-        "k", "z_cap", "relearn", "alpha", "season_alpha", "warmup", "direction", "max_hold",
-        "min_scale", "_ref", "_up", "_down", "_hold", "_recent", "last_z",
-    )  # fmt: skip
+        "k",
+        "z_cap",
+        "relearn",
+        "alpha",
+        "season_alpha",
+        "warmup",
+        "direction",
+        "max_hold",
+        "min_scale",
+        "_ref",
+        "_up",
+        "_down",
+        "_hold",
+        "_recent",
+        "last_z",
+    )
 
     def __init__(
         self,
@@ -136,8 +149,14 @@ class Cusum(Stateful):
         self._up = self._down = 0.0
 
     def _state(self) -> dict[str, Any]:
-        return {"ref": self._ref.state_dict(), "up": self._up, "down": self._down,
-                "hold": self._hold, "recent": self._recent, "last_z": self.last_z}  # fmt: skip
+        return {
+            "ref": self._ref.state_dict(),
+            "up": self._up,
+            "down": self._down,
+            "hold": self._hold,
+            "recent": self._recent,
+            "last_z": self.last_z,
+        }
 
     def _load(self, state: dict[str, Any]) -> None:
         self._ref.load_state_dict(state["ref"])

@@ -88,8 +88,9 @@ def run(
     from simulator.fleet import Fleet
 
     on = Confounders.parse(spec.confounders)
-    fleet = Fleet(spec.devices, spec.seed, spec.failure_rate, START_TS, spec.days, spec.step_s,
-                  confounders=on)  # fmt: skip
+    fleet = Fleet(
+        spec.devices, spec.seed, spec.failure_rate, START_TS, spec.days, spec.step_s, confounders=on
+    )
     conditions = _conditions(fleet.benign())
     source = Source(
         (readings for _, readings in fleet.ticks()),
@@ -97,10 +98,18 @@ def run(
         fleet.truth(),
         set().union(*(conditions.get(k, set()) for k in CHANGES)),
         spec.days,
-        {"devices": spec.devices, "days": spec.days, "seed": spec.seed,
-         "failure_rate": spec.failure_rate, "step_s": spec.step_s, "confounders": on.names()},
-        START_TS, conditions, fleet.cohorts(),
-    )  # fmt: skip
+        {
+            "devices": spec.devices,
+            "days": spec.days,
+            "seed": spec.seed,
+            "failure_rate": spec.failure_rate,
+            "step_s": spec.step_s,
+            "confounders": on.names(),
+        },
+        START_TS,
+        conditions,
+        fleet.cohorts(),
+    )
     return score(source, config, progress)
 
 
@@ -132,16 +141,26 @@ def score(
     healthy = set(source.models) - failing
     benign = source.benign_ids - failing
     accepted = neighbours(profiles)
-    pop = Population(healthy, benign, source.days, source.start_ts, source.conditions,
-                     lambda t: accepted.get(t.failure_mode, (t.failure_mode,)))  # fmt: skip
+    pop = Population(
+        healthy,
+        benign,
+        source.days,
+        source.start_ts,
+        source.conditions,
+        lambda t: accepted.get(t.failure_mode, (t.failure_mode,)),
+    )
     result: dict[str, Any] = {
-        "run": {**source.run, "failing_devices": len(source.truth),
-                "failures_noticed_in_run": sum(t.notice_ts is not None for t in source.truth),
-                "healthy_devices": len(healthy), "benign_change_devices": len(benign),
-                "metric_values": n_values,
-                "kizuki_values_per_s": round(n_values / spent) if spent else None},
+        "run": {
+            **source.run,
+            "failing_devices": len(source.truth),
+            "failures_noticed_in_run": sum(t.notice_ts is not None for t in source.truth),
+            "healthy_devices": len(healthy),
+            "benign_change_devices": len(benign),
+            "metric_values": n_values,
+            "kizuki_values_per_s": round(n_values / spent) if spent else None,
+        },
         "baseline_rule": BASELINE_RULE,
-    }  # fmt: skip
+    }
     for name, ledger in ledgers.items():
         result[name] = scorecard(ledger.cases, source.truth, pop, name == "kizuki")
     result["targets"] = targets(result["kizuki"], result["baseline"])
@@ -280,11 +299,19 @@ def offline_source(offline: OfflineRun) -> Source:
         offline.truth,
         changes - failing,
         float(p["days"]),
-        {"devices": len(offline.models), "days": p["days"], "seed": p["seed"],
-         "failure_rate": p["failure_rate"], "step_s": p["step_s"],
-         "confounders": p.get("confounders", []), "source": str(offline.directory)},
-        float(p["start_ts"]), conditions, dict(offline.manifest.get("cohorts", {})),
-    )  # fmt: skip
+        {
+            "devices": len(offline.models),
+            "days": p["days"],
+            "seed": p["seed"],
+            "failure_rate": p["failure_rate"],
+            "step_s": p["step_s"],
+            "confounders": p.get("confounders", []),
+            "source": str(offline.directory),
+        },
+        float(p["start_ts"]),
+        conditions,
+        dict(offline.manifest.get("cohorts", {})),
+    )
 
 
 def _offline_ticks(offline: OfflineRun) -> Iterator[list[Reading]]:

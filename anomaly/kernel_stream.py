@@ -92,7 +92,7 @@ from anomaly.kernel import (
     _seasonal,
     accept,
     expected,
-)  # fmt: skip
+)
 from anomaly.kernel_trend import trend_update
 
 NONE, ANOMALY, RECOVERY = 0, 1, 2
@@ -132,9 +132,14 @@ def _update(F, IX, season, counts, means, r, ts, x, P):  # noqa: ANN001, N803
     warm = IX[r, REF_N] >= P[P_WARMUP]
     ramp = F[r, T_RAMP] if warm else 0.0
     ramping = F[r, RAMPING] = c if c < ramp else ramp
-    score = max(drift, _level_frac(F, r, warm, P) / P[P_P_BIG],
-                _out(F, r, n, warm, P) / P[P_OUT_FRAC], excursion, IX[r, FLAT] / P[P_FLAT_N],
-                ramping)  # fmt: skip
+    score = max(
+        drift,
+        _level_frac(F, r, warm, P) / P[P_P_BIG],
+        _out(F, r, n, warm, P) / P[P_OUT_FRAC],
+        excursion,
+        IX[r, FLAT] / P[P_FLAT_N],
+        ramping,
+    )
     if n > 6 and P[P_SIGN] * (F[r, SMOOTH] - P[P_LIMIT]) >= 0.0:
         score = 2.0
     F[r, SCORE] = score

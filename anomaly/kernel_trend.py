@@ -37,7 +37,7 @@ from anomaly.kernel import (
     T_SLOPE,
     T_SUM,
     T_T,
-)  # fmt: skip
+)
 from anomaly.trend import best_step_array
 
 

@@ -54,9 +54,11 @@ class FleetPeerModel:
     def fit_score(self, X: np.ndarray) -> np.ndarray:
         """Fit a forest on ``X`` (rows = devices) and score the same rows."""
         cfg = self.config
-        forest = IsolationForest(n_estimators=cfg.n_estimators,
-                                 max_samples=min(cfg.max_samples, len(X)),
-                                 random_state=cfg.seed)  # fmt: skip
+        forest = IsolationForest(
+            n_estimators=cfg.n_estimators,
+            max_samples=min(cfg.max_samples, len(X)),
+            random_state=cfg.seed,
+        )
         forest.fit(X)
         self.fits += 1
         return np.asarray(-forest.score_samples(X), dtype=float)

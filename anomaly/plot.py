@@ -37,8 +37,13 @@ def _fractions(ax: Any, leads: Leads) -> None:
     for name in NAMES:
         fracs = [row["lead_frac"] for row in leads[name]]
         median = f"{np.median(fracs):.3f}" if fracs else "-"
-        ax.hist(fracs, bins=bins, alpha=0.55, color=COLORS[name],
-                label=f"{name} (median {median}, n={len(fracs)})")  # fmt: skip
+        ax.hist(
+            fracs,
+            bins=bins,
+            alpha=0.55,
+            color=COLORS[name],
+            label=f"{name} (median {median}, n={len(fracs)})",
+        )
     ax.set_xlabel("lead before notice / onset-to-notice window (missed = 0)")
     ax.set_ylabel("failing devices")
     ax.legend()

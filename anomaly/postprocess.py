@@ -29,9 +29,18 @@ class Alarm(Stateful):
     """
 
     __slots__ = (
-        "threshold", "clear", "n", "m", "clear_n", "suppress_s",
-        "_bits", "_below", "active", "started_at", "_quiet_until",
-    )  # fmt: skip
+        "threshold",
+        "clear",
+        "n",
+        "m",
+        "clear_n",
+        "suppress_s",
+        "_bits",
+        "_below",
+        "active",
+        "started_at",
+        "_quiet_until",
+    )
 
     def __init__(
         self,
@@ -75,8 +84,13 @@ class Alarm(Stateful):
 
     def _state(self) -> dict[str, Any]:
         quiet = None if self._quiet_until == float("-inf") else self._quiet_until
-        return {"bits": self._bits, "below": self._below, "active": self.active,
-                "started_at": self.started_at, "quiet_until": quiet}  # fmt: skip
+        return {
+            "bits": self._bits,
+            "below": self._below,
+            "active": self.active,
+            "started_at": self.started_at,
+            "quiet_until": quiet,
+        }
 
     def _load(self, state: dict[str, Any]) -> None:
         self._bits = int(state["bits"])

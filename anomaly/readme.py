@@ -16,15 +16,13 @@ END = "<!-- scorecard:end -->"
 
 ROWS: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ("recall (case before the customer would notice)", ("recall",), "{:.3f}"),
-    ("false cases per 1,000 healthy device-days", ("false_cases_per_1000_device_days",),
-     "{:.2f}"),
+    ("false cases per 1,000 healthy device-days", ("false_cases_per_1000_device_days",), "{:.2f}"),
     ("false cases before a failure's onset", ("false_cases_before_onset",), "{}"),
     ("median lead, hours", ("lead_hours", "median"), "{:.1f}"),
-    ("median lead, share of the onset-to-notice window", ("lead_fraction", "median"),
-     "{:.3f}"),
+    ("median lead, share of the onset-to-notice window", ("lead_fraction", "median"), "{:.3f}"),
     ("ETA ratio predicted/actual, median", ("eta", "ratio", "median"), "{:.2f}"),
     ("first cases with an ETA (share)", ("eta", "with_eta_share"), "{:.2f}"),
-)  # fmt: skip
+)
 
 
 def _fmt(value: Any, pattern: str) -> str:
@@ -38,10 +36,14 @@ def render(result: dict[str, Any], command: str) -> str:
     runs = result.get("per_seed", [result])
     first = runs[0]["run"]
     seeds = ",".join(str(r["run"]["seed"]) for r in runs)
-    lines = [f"`{command}`: {first['devices']} devices x {first['days']} simulated days per "
-             f"seed, seeds {seeds}, confounders: {', '.join(first.get('confounders') or ['none'])}."
-             " Worst case over the seeds (each figure's worst):", "",
-             "| | Kizuki | static 80% threshold |", "|---|---|---|"]  # fmt: skip
+    lines = [
+        f"`{command}`: {first['devices']} devices x {first['days']} simulated days per "
+        f"seed, seeds {seeds}, confounders: {', '.join(first.get('confounders') or ['none'])}."
+        " Worst case over the seeds (each figure's worst):",
+        "",
+        "| | Kizuki | static 80% threshold |",
+        "|---|---|---|",
+    ]
     lines += [
         f"| {name} | {_fmt(figure(k, p), f)} | {_fmt(figure(b, p), f)} |" for name, p, f in ROWS
     ]
@@ -51,22 +53,36 @@ def render(result: dict[str, Any], command: str) -> str:
             lines.append(
                 f"- {name}: {three['min']:.3f} / {three['median']:.3f} / {three['max']:.3f}"
             )
-    lines += ["", "Per failure shape (worst over seeds: recall, median lead share, median ETA "
-              "ratio; baseline recall):", "", "| shape | n | recall | lead | ETA | baseline |",
-              "|---|---|---|---|---|---|"]  # fmt: skip
+    lines += [
+        "",
+        "Per failure shape (worst over seeds: recall, median lead share, median ETA "
+        "ratio; baseline recall):",
+        "",
+        "| shape | n | recall | lead | ETA | baseline |",
+        "|---|---|---|---|---|---|",
+    ]
     for name, row in k.get("by_shape", {}).items():
         base = b.get("by_shape", {}).get(name, {})
-        lines.append(f"| {name} | {row['failures']} | {_fmt(row.get('recall'), '{:.2f}')} | "
-                     f"{_fmt(figure(row, ('lead_fraction', 'median')), '{:.2f}')} | "
-                     f"{_fmt(figure(row, ('eta', 'ratio', 'median')), '{:.2f}')} | "
-                     f"{_fmt(base.get('recall'), '{:.2f}')} |")  # fmt: skip
-    lines += ["", "Per benign condition (healthy devices with it over all seeds; the highest "
-              "share of them with a false case in any seed):", "",
-              "| condition | devices | Kizuki | baseline |", "|---|---|---|---|"]  # fmt: skip
+        lines.append(
+            f"| {name} | {row['failures']} | {_fmt(row.get('recall'), '{:.2f}')} | "
+            f"{_fmt(figure(row, ('lead_fraction', 'median')), '{:.2f}')} | "
+            f"{_fmt(figure(row, ('eta', 'ratio', 'median')), '{:.2f}')} | "
+            f"{_fmt(base.get('recall'), '{:.2f}')} |"
+        )
+    lines += [
+        "",
+        "Per benign condition (healthy devices with it over all seeds; the highest "
+        "share of them with a false case in any seed):",
+        "",
+        "| condition | devices | Kizuki | baseline |",
+        "|---|---|---|---|",
+    ]
     for name, row in k.get("by_benign_condition", {}).items():
         base = b.get("by_benign_condition", {}).get(name, {})
-        lines.append(f"| {name} | {row['devices']} | {_fmt(row['share'], '{:.3f}')} | "
-                     f"{_fmt(base.get('share'), '{:.3f}')} |")  # fmt: skip
+        lines.append(
+            f"| {name} | {row['devices']} | {_fmt(row['share'], '{:.3f}')} | "
+            f"{_fmt(base.get('share'), '{:.3f}')} |"
+        )
     targets = summary.get("targets", result.get("targets", {}))
     lines += [
         "",

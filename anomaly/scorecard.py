@@ -151,11 +151,18 @@ def _row(t: Truth, notice_ts: float, first: Case | None) -> dict[str, Any]:
     lead = notice_ts - first.opened_ts if first else 0.0
     window = max(notice_ts - t.onset_ts, 1.0)
     eta = first.eta_ts - first.opened_ts if first and first.eta_ts is not None else None
-    return {"device_id": t.device_id, "mode": t.failure_mode, "kind": t.kind,
-            "shape": t.variant or t.kind, "detected": first is not None, "lead_h": lead / 3600.0,
-            "lead_frac": lead / window, "window_h": window / 3600.0,
-            "mode_right": first is not None and first.failure_mode == t.failure_mode,
-            "eta_h": None if eta is None else eta / 3600.0}  # fmt: skip
+    return {
+        "device_id": t.device_id,
+        "mode": t.failure_mode,
+        "kind": t.kind,
+        "shape": t.variant or t.kind,
+        "detected": first is not None,
+        "lead_h": lead / 3600.0,
+        "lead_frac": lead / window,
+        "window_h": window / 3600.0,
+        "mode_right": first is not None and first.failure_mode == t.failure_mode,
+        "eta_h": None if eta is None else eta / 3600.0,
+    }
 
 
 def _eta(rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -167,10 +174,12 @@ def _eta(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "with_eta": len(given),
         "with_eta_share": round(len(given) / len(first), 4) if first else None,
         "ratio": _spread([r["eta_h"] / r["lead_h"] for r in given]),
-        "abs_error_h_median": round(float(np.median([abs(r["eta_h"] - r["lead_h"])
-                                                     for r in given])), 4)
-        if given else None,
-    }  # fmt: skip
+        "abs_error_h_median": round(
+            float(np.median([abs(r["eta_h"] - r["lead_h"]) for r in given])), 4
+        )
+        if given
+        else None,
+    }
 
 
 def _summary(rows: list[dict[str, Any]], eta: bool) -> dict[str, Any]:
@@ -183,9 +192,10 @@ def _summary(rows: list[dict[str, Any]], eta: bool) -> dict[str, Any]:
         "lead_hours": _stats([r["lead_h"] for r in rows]),
         "lead_fraction": _stats([r["lead_frac"] for r in rows]),
         "mode_attributed_right": round(sum(r["mode_right"] for r in rows) / detected, 4)
-        if detected else None,
+        if detected
+        else None,
         "eta": _eta(rows) if eta else None,
-    }  # fmt: skip
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,9 +214,10 @@ def _false_cases(cases: list[Case], truth: Sequence[Truth], pop: Population) -> 
     """Cases on healthy devices, and cases on failing devices before their onset."""
     onset = {t.device_id: t.onset_ts for t in truth}
     return [
-        c for c in cases
+        c
+        for c in cases
         if c.device_id in pop.healthy_ids or c.opened_ts < onset.get(c.device_id, -np.inf)
-    ]  # fmt: skip
+    ]
 
 
 def _healthy_days(truth: Sequence[Truth], pop: Population) -> float:
@@ -221,8 +232,11 @@ def _by_condition(false: list[Case], pop: Population) -> dict[str, dict[str, Any
     for kind, ids in sorted(pop.conditions.items()):
         devices = set(ids) & pop.healthy_ids
         n = len(devices & hit)
-        out[kind] = {"devices": len(devices), "with_false_case": n,
-                     "share": round(n / len(devices), 4) if devices else None}  # fmt: skip
+        out[kind] = {
+            "devices": len(devices),
+            "with_false_case": n,
+            "share": round(n / len(devices), 4) if devices else None,
+        }
     return out
 
 
@@ -237,26 +251,52 @@ def scorecard(
     false = _false_cases(cases, truth, pop)
     device_days = _healthy_days(truth, pop)
     out = _summary(rows, eta)
-    out.update({
-        "cases": len(cases),
-        "false_cases": len(false),
-        "false_cases_before_onset": sum(c.device_id not in pop.healthy_ids for c in false),
-        "false_cases_on_benign_change_devices": sum(c.device_id in pop.benign_ids
-                                                    for c in false),
-        "misattributed_cases": wrong,
-        "by_benign_condition": _by_condition(false, pop),
-        "healthy_device_days": round(device_days, 2),
-        "false_cases_per_1000_device_days": round(1000.0 * len(false) / device_days, 4)
-        if device_days else None,
-        "false_case_list": [{"device_id": c.device_id, "mode": c.failure_mode,
-                             "opened_ts": c.opened_ts, "detectors": list(c.detectors)}
-                            for c in false],
-        "by_failure_mode": {m: _summary([r for r in rows if r["mode"] == m], eta)
-                            for m in sorted({r["mode"] for r in rows})},
-        "by_shape": {v: _summary([r for r in rows if r["shape"] == v], eta)
-                     for v in sorted({r["shape"] for r in rows})},
-        "leads": [{k: r[k] for k in ("device_id", "mode", "shape", "detected", "lead_h",
-                                     "lead_frac", "eta_h")}
-                  for r in rows],
-    })  # fmt: skip
+    out.update(
+        {
+            "cases": len(cases),
+            "false_cases": len(false),
+            "false_cases_before_onset": sum(c.device_id not in pop.healthy_ids for c in false),
+            "false_cases_on_benign_change_devices": sum(
+                c.device_id in pop.benign_ids for c in false
+            ),
+            "misattributed_cases": wrong,
+            "by_benign_condition": _by_condition(false, pop),
+            "healthy_device_days": round(device_days, 2),
+            "false_cases_per_1000_device_days": round(1000.0 * len(false) / device_days, 4)
+            if device_days
+            else None,
+            "false_case_list": [
+                {
+                    "device_id": c.device_id,
+                    "mode": c.failure_mode,
+                    "opened_ts": c.opened_ts,
+                    "detectors": list(c.detectors),
+                }
+                for c in false
+            ],
+            "by_failure_mode": {
+                m: _summary([r for r in rows if r["mode"] == m], eta)
+                for m in sorted({r["mode"] for r in rows})
+            },
+            "by_shape": {
+                v: _summary([r for r in rows if r["shape"] == v], eta)
+                for v in sorted({r["shape"] for r in rows})
+            },
+            "leads": [
+                {
+                    k: r[k]
+                    for k in (
+                        "device_id",
+                        "mode",
+                        "shape",
+                        "detected",
+                        "lead_h",
+                        "lead_frac",
+                        "eta_h",
+                    )
+                }
+                for r in rows
+            ],
+        }
+    )
     return out

@@ -194,16 +194,18 @@ def _rows(
         if not row or all(not c.strip() for c in row):
             continue
         if len(row) != 2:
-            raise ScoreError(f"{name} line {lineno}: expected 2 columns (timestamp,value), "
-                             f"got {len(row)}")  # fmt: skip
+            raise ScoreError(
+                f"{name} line {lineno}: expected 2 columns (timestamp,value), got {len(row)}"
+            )
         ts_text, v_text = row[0].strip(), row[1].strip()
         try:
             ts = parse_ts(ts_text)
         except ValueError:
             if lineno == 1:
                 continue  # header
-            raise ScoreError(f"{name} line {lineno}: timestamp {ts_text!r} is neither epoch "
-                             "seconds nor ISO 8601") from None  # fmt: skip
+            raise ScoreError(
+                f"{name} line {lineno}: timestamp {ts_text!r} is neither epoch seconds nor ISO 8601"
+            ) from None
         try:
             value = float(v_text)
         except ValueError:
@@ -212,8 +214,10 @@ def _rows(
             raise ScoreError(f"{name} line {lineno}: value {v_text!r} is not finite")
         if ts <= last:
             how = "the same as" if ts == last else "earlier than"
-            warn(f"{name} line {lineno}: timestamp {ts_text!r} is {how} the line before; "
-                 "scored in file order")  # fmt: skip
+            warn(
+                f"{name} line {lineno}: timestamp {ts_text!r} is {how} the line before; "
+                "scored in file order"
+            )
         last = max(last, ts)
         yield lineno, ts_text, ts, value
 

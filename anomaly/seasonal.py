@@ -33,10 +33,24 @@ class SeasonalBaseline(Stateful):
     """
 
     __slots__ = (
-        "alpha", "season_alpha", "buckets", "period_s", "warmup", "clip", "min_scale",
-        "direction", "min_count", "_level", "_spread", "_season", "_sum", "_counts", "_n",
-        "_where_ts", "_where_at",
-    )  # fmt: skip
+        "alpha",
+        "season_alpha",
+        "buckets",
+        "period_s",
+        "warmup",
+        "clip",
+        "min_scale",
+        "direction",
+        "min_count",
+        "_level",
+        "_spread",
+        "_season",
+        "_sum",
+        "_counts",
+        "_n",
+        "_where_ts",
+        "_where_at",
+    )
 
     def __init__(
         self,
@@ -165,8 +179,14 @@ class SeasonalBaseline(Stateful):
         return score
 
     def _state(self) -> dict[str, Any]:
-        return {"level": self._level, "spread": self._spread, "season": list(self._season),
-                "sum": self._sum, "counts": list(self._counts), "n": self._n}  # fmt: skip
+        return {
+            "level": self._level,
+            "spread": self._spread,
+            "season": list(self._season),
+            "sum": self._sum,
+            "counts": list(self._counts),
+            "n": self._n,
+        }
 
     def _load(self, state: dict[str, Any]) -> None:
         self._level = float(state["level"])

@@ -97,13 +97,21 @@ class StreamConfig:
             return max(1, int(round(v * f)))
 
         return replace(
-            self, warmup=n(self.warmup), cusum_h=self.cusum_h * f,
-            cusum_alpha=self.cusum_alpha / f, flat_n=n(self.flat_n),
-            flat_alpha=self.flat_alpha / f, var_alpha=self.var_alpha / f,
-            smooth_alpha=min(1.0, self.smooth_alpha / f), spike_max_run=n(self.spike_max_run),
-            spike_back_n=n(self.spike_back_n), spike_decay=self.spike_decay / f,
-            alarm_n=n(self.alarm_n), alarm_m=min(n(self.alarm_m), 62), clear_n=n(self.clear_n),
-        )  # fmt: skip
+            self,
+            warmup=n(self.warmup),
+            cusum_h=self.cusum_h * f,
+            cusum_alpha=self.cusum_alpha / f,
+            flat_n=n(self.flat_n),
+            flat_alpha=self.flat_alpha / f,
+            var_alpha=self.var_alpha / f,
+            smooth_alpha=min(1.0, self.smooth_alpha / f),
+            spike_max_run=n(self.spike_max_run),
+            spike_back_n=n(self.spike_back_n),
+            spike_decay=self.spike_decay / f,
+            alarm_n=n(self.alarm_n),
+            alarm_m=min(n(self.alarm_m), 62),
+            clear_n=n(self.clear_n),
+        )
 
 
 REFERENCE_INTERVAL_S = 600.0
@@ -123,25 +131,66 @@ class MetricStream:
     """Detectors, smoothing and the alarm for one metric of one device."""
 
     __slots__ = (
-        "spec", "cfg", "sign", "edge", "cusum", "trend", "alarm", "smooth", "deseason",
-        "spikes", "score", "drift", "level_frac", "out", "_run", "_back", "_above", "_zbar",
-        "_flat", "_last", "_flat_since", "_n", "_fits", "_hot", "ramping", "_dv_short",
-        "_dv_long", "_home",
-    )  # fmt: skip
+        "spec",
+        "cfg",
+        "sign",
+        "edge",
+        "cusum",
+        "trend",
+        "alarm",
+        "smooth",
+        "deseason",
+        "spikes",
+        "score",
+        "drift",
+        "level_frac",
+        "out",
+        "_run",
+        "_back",
+        "_above",
+        "_zbar",
+        "_flat",
+        "_last",
+        "_flat_since",
+        "_n",
+        "_fits",
+        "_hot",
+        "ramping",
+        "_dv_short",
+        "_dv_long",
+        "_home",
+    )
 
     def __init__(self, spec: MetricSpec, cfg: StreamConfig) -> None:
         self.spec = spec
         self.cfg = cfg
         self.sign = 1.0 if spec.direction == "up" else -1.0
         self.edge = spec.normal[1] if spec.direction == "up" else spec.normal[0]
-        self.cusum = Cusum(k=cfg.cusum_k, alpha=cfg.cusum_alpha, warmup=cfg.warmup,
-                           direction=spec.direction, min_scale=scale_floor(spec))  # fmt: skip
-        self.trend = Trend(window=cfg.trend_window, lag=cfg.trend_lag, limit=spec.limit,
-                           direction=spec.direction, step_veto=cfg.step_veto,
-                           quantile=cfg.trend_quantile, accel_z=cfg.accel_z,
-                           motion_n=cfg.motion_n)  # fmt: skip
-        self.alarm = Alarm(threshold=1.0, clear=cfg.clear, n=cfg.alarm_n, m=cfg.alarm_m,
-                           clear_n=cfg.clear_n, suppress_s=cfg.suppress_s)  # fmt: skip
+        self.cusum = Cusum(
+            k=cfg.cusum_k,
+            alpha=cfg.cusum_alpha,
+            warmup=cfg.warmup,
+            direction=spec.direction,
+            min_scale=scale_floor(spec),
+        )
+        self.trend = Trend(
+            window=cfg.trend_window,
+            lag=cfg.trend_lag,
+            limit=spec.limit,
+            direction=spec.direction,
+            step_veto=cfg.step_veto,
+            quantile=cfg.trend_quantile,
+            accel_z=cfg.accel_z,
+            motion_n=cfg.motion_n,
+        )
+        self.alarm = Alarm(
+            threshold=1.0,
+            clear=cfg.clear,
+            n=cfg.alarm_n,
+            m=cfg.alarm_m,
+            clear_n=cfg.clear_n,
+            suppress_s=cfg.suppress_s,
+        )
         self.smooth = self.deseason = 0.0
         self.spikes = self.score = self.drift = self.level_frac = self.out = 0.0
         self.ramping = 0.0
@@ -173,8 +222,14 @@ class MetricStream:
         self.drift = (c if c < t else t) if soon and self._hot >= cfg.drift_fits else 0.0
         ramp = self.trend.ramp if self.cusum.reference.warm else 0.0
         self.ramping = c if c < ramp else ramp
-        score = max(self.drift, self._level_frac() / cfg.p_big, self._out() / cfg.out_frac,
-                    excursion, self._flat / cfg.flat_n, self.ramping)  # fmt: skip
+        score = max(
+            self.drift,
+            self._level_frac() / cfg.p_big,
+            self._out() / cfg.out_frac,
+            excursion,
+            self._flat / cfg.flat_n,
+            self.ramping,
+        )
         if n > 6 and self.sign * (self.smooth - self.spec.limit) >= 0.0:
             score = 2.0
         self.score = score
@@ -264,17 +319,32 @@ class MetricStream:
             self._flat_since = None
 
     def state_dict(self) -> dict[str, Any]:
-        return {"cusum": self.cusum.state_dict(),
-                "trend": self.trend.state_dict(), "alarm": self.alarm.state_dict(),
-                "smooth": self.smooth, "deseason": self.deseason, "spikes": self.spikes,
-                "score": self.score, "drift": self.drift, "level_frac": self.level_frac,
-                "out": self.out, "run": self._run, "back": self._back, "above": self._above,
-                "zbar": self._zbar, "flat": self._flat,
-                "last": None if self._last != self._last else self._last,
-                "flat_since": self._flat_since, "n": self._n, "fits": self._fits,
-                "hot": self._hot, "ramping": self.ramping, "dv_short": self._dv_short,
-                "dv_long": self._dv_long,
-                "home": None if self._home != self._home else self._home}  # fmt: skip
+        return {
+            "cusum": self.cusum.state_dict(),
+            "trend": self.trend.state_dict(),
+            "alarm": self.alarm.state_dict(),
+            "smooth": self.smooth,
+            "deseason": self.deseason,
+            "spikes": self.spikes,
+            "score": self.score,
+            "drift": self.drift,
+            "level_frac": self.level_frac,
+            "out": self.out,
+            "run": self._run,
+            "back": self._back,
+            "above": self._above,
+            "zbar": self._zbar,
+            "flat": self._flat,
+            "last": None if self._last != self._last else self._last,
+            "flat_since": self._flat_since,
+            "n": self._n,
+            "fits": self._fits,
+            "hot": self._hot,
+            "ramping": self.ramping,
+            "dv_short": self._dv_short,
+            "dv_long": self._dv_long,
+            "home": None if self._home != self._home else self._home,
+        }
 
     def load_state_dict(self, st: dict[str, Any]) -> None:
         self.cusum.load_state_dict(st["cusum"])

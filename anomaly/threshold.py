@@ -94,8 +94,24 @@ class StaticThreshold:
         mode = (profile.modes_for_metric(metric) or list(profile.failure_modes))[0]
         warn = warning_level(spec, self.fraction)
         text = f"{metric} {value:.4g} {spec.unit} past warning level {warn:.4g}"
-        why = Explanation(metric, spec.unit, warn, value, limit=spec.limit,
-                          detectors=("static-threshold",), text=text)  # fmt: skip
+        why = Explanation(
+            metric,
+            spec.unit,
+            warn,
+            value,
+            limit=spec.limit,
+            detectors=("static-threshold",),
+            text=text,
+        )
         started = self._started.pop((device_id, metric), ts) if kind == "recovery" else ts
-        return AnomalyEvent(device_id, model, mode, kind, ts, started,  # type: ignore[arg-type]
-                            profile.failure_modes[mode].severity, 1.0, why)  # fmt: skip
+        return AnomalyEvent(
+            device_id,
+            model,
+            mode,
+            kind,  # type: ignore[arg-type]
+            ts,
+            started,
+            profile.failure_modes[mode].severity,
+            1.0,
+            why,
+        )

@@ -98,11 +98,31 @@ class Trend(Stateful):
     """
 
     __slots__ = (
-        "bucket_s", "window", "lag", "limit", "direction", "min_pairs", "step_veto", "quantile",
-        "accel_z", "ramp_n", "ramp_z", "motion_n", "ramp", "_noise",
-        "_bucket", "_sum", "_count", "_means", "_t", "slope_per_day", "rate_per_day", "level",
-        "eta_ts", "fits",
-    )  # fmt: skip
+        "bucket_s",
+        "window",
+        "lag",
+        "limit",
+        "direction",
+        "min_pairs",
+        "step_veto",
+        "quantile",
+        "accel_z",
+        "ramp_n",
+        "ramp_z",
+        "motion_n",
+        "ramp",
+        "_noise",
+        "_bucket",
+        "_sum",
+        "_count",
+        "_means",
+        "_t",
+        "slope_per_day",
+        "rate_per_day",
+        "level",
+        "eta_ts",
+        "fits",
+    )
 
     def __init__(
         self,
@@ -187,8 +207,10 @@ class Trend(Stateful):
         if not k or len(means) < k + 2:
             return 0.0
         noise = self._noise
-        return min(_climb(means[-k - 1 :], self.direction, noise, self.ramp_z),
-                   _climb(means[-k - 2 : -1], self.direction, noise, self.ramp_z))  # fmt: skip
+        return min(
+            _climb(means[-k - 1 :], self.direction, noise, self.ramp_z),
+            _climb(means[-k - 2 : -1], self.direction, noise, self.ramp_z),
+        )
 
     def _fit(self, now: float) -> None:
         means, lag = self._means, self.lag
@@ -295,12 +317,19 @@ class Trend(Stateful):
         return v_new / days + accel * days / 2.0, accel
 
     def _state(self) -> dict[str, Any]:
-        return {"bucket": self._bucket, "sum": self._sum, "count": self._count,
-                "means": [None if m != m else m for m in self._means], "t": self._t,
-                "slope_per_day": self.slope_per_day, "rate_per_day": self.rate_per_day,
-                "fits": self.fits, "ramp": self.ramp,
-                "level": None if self.level != self.level else self.level,
-                "eta_ts": self.eta_ts}  # fmt: skip
+        return {
+            "bucket": self._bucket,
+            "sum": self._sum,
+            "count": self._count,
+            "means": [None if m != m else m for m in self._means],
+            "t": self._t,
+            "slope_per_day": self.slope_per_day,
+            "rate_per_day": self.rate_per_day,
+            "fits": self.fits,
+            "ramp": self.ramp,
+            "level": None if self.level != self.level else self.level,
+            "eta_ts": self.eta_ts,
+        }
 
     def _load(self, state: dict[str, Any]) -> None:
         self._bucket = int(state["bucket"])

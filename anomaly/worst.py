@@ -116,9 +116,11 @@ def _benign(cards: Sequence[dict[str, Any]]) -> dict[str, Any]:
     for kind in kinds:
         rows = [c["by_benign_condition"][kind] for c in cards if kind in c["by_benign_condition"]]
         shares = [r["share"] for r in rows if r["share"] is not None]
-        out[kind] = {"devices": sum(r["devices"] for r in rows),
-                     "with_false_case": sum(r["with_false_case"] for r in rows),
-                     "share": max(shares) if shares else None}  # fmt: skip
+        out[kind] = {
+            "devices": sum(r["devices"] for r in rows),
+            "with_false_case": sum(r["with_false_case"] for r in rows),
+            "share": max(shares) if shares else None,
+        }
     return out
 
 
@@ -144,13 +146,14 @@ def targets(k: dict[str, Any], b: dict[str, Any]) -> dict[str, bool | None]:
     eta = figure(k, ("eta", "ratio", "median"))
     return {
         "recall>=0.95": ok(k["recall"], lambda r: r >= 0.95),
-        "false_cases<=1_per_1000_device_days": ok(k["false_cases_per_1000_device_days"],
-                                                  lambda f: f <= 1.0),
+        "false_cases<=1_per_1000_device_days": ok(
+            k["false_cases_per_1000_device_days"], lambda f: f <= 1.0
+        ),
         "no_benign_condition_above_2%": max(shares) <= BENIGN_MAX_SHARE if shares else None,
         "median_lead>=0.6_of_window": ok(k["lead_fraction"]["median"], lambda m: m >= 0.6),
         "median_eta_ratio_in_0.7..1.4": ok(eta, lambda r: ETA_BAND[0] <= r <= ETA_BAND[1]),
         "better_than_baseline": _better(k, b),
-    }  # fmt: skip
+    }
 
 
 def combine(results: list[dict[str, Any]]) -> dict[str, Any]:
@@ -163,5 +166,9 @@ def combine(results: list[dict[str, Any]]) -> dict[str, Any]:
     key = "better_than_baseline"
     each = [r["targets"][key] for r in results]
     summary["targets"][key] = None if None in each else all(each)
-    return {"seeds": [r["run"]["seed"] for r in results], "per_seed": results,
-            "summary": summary, "baseline_rule": BASELINE_RULE}  # fmt: skip
+    return {
+        "seeds": [r["run"]["seed"] for r in results],
+        "per_seed": results,
+        "summary": summary,
+        "baseline_rule": BASELINE_RULE,
+    }

@@ -16,9 +16,19 @@ from tickets.lifecycle import CaseError
 from tickets.resolution import InvalidResolution
 
 ACTIONS = (
-    "acknowledge", "assign", "start", "note", "write", "link", "resolve", "close", "reopen",
-    "review", "label", "unlabel",
-)  # fmt: skip
+    "acknowledge",
+    "assign",
+    "start",
+    "note",
+    "write",
+    "link",
+    "resolve",
+    "close",
+    "reopen",
+    "review",
+    "label",
+    "unlabel",
+)
 
 
 class ActionError(Exception):

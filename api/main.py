@@ -108,9 +108,18 @@ Case lists page with an opaque `cursor` that only fits the `sort` it was made fo
 Timestamps of records are ISO 8601 UTC; telemetry times are epoch seconds.
 """
 API_ROUTERS = (
-    devices, anomalies, cases, conversation, customers, agents, knowledge, deadletters, keys,
-    users, maintenance,
-)  # fmt: skip
+    devices,
+    anomalies,
+    cases,
+    conversation,
+    customers,
+    agents,
+    knowledge,
+    deadletters,
+    keys,
+    users,
+    maintenance,
+)
 
 
 def create_app(

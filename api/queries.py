@@ -101,14 +101,20 @@ def search_clause(text: str) -> ColumnElement[bool]:
         return func.lower(column).like(pattern, escape="\\")
 
     people = select(Customer.id).where(
-        or_(like(Customer.id), like(Customer.name), Customer.id.in_(
-            select(ContactPoint.customer_id).where(like(ContactPoint.url))
-        ))
-    )  # fmt: skip
+        or_(
+            like(Customer.id),
+            like(Customer.name),
+            Customer.id.in_(select(ContactPoint.customer_id).where(like(ContactPoint.url))),
+        )
+    )
     clauses = [
-        like(Case.title), like(Case.device_id), like(Case.failure_mode), like(Case.model),
-        like(Case.external_ref), Case.customer_id.in_(people),
-    ]  # fmt: skip
+        like(Case.title),
+        like(Case.device_id),
+        like(Case.failure_mode),
+        like(Case.model),
+        like(Case.external_ref),
+        Case.customer_id.in_(people),
+    ]
     if (number := parse_id(needle)) is not None:
         clauses.append(Case.id == number)
     return or_(*clauses)

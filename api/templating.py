@@ -153,6 +153,9 @@ def _session_user(request: Request) -> Principal | None:
 def render_error(request: Request, problem: dict[str, Any]) -> Response:
     """An error page for people, in their language, with the header they know."""
     return render(
-        request, "error.html", _session_user(request), status_code=problem["status"],
+        request,
+        "error.html",
+        _session_user(request),
+        status_code=problem["status"],
         problem=problem,
-    )  # fmt: skip
+    )

@@ -115,8 +115,9 @@ class LoginThrottle:
         try:
             with self.session_factory.begin() as session:
                 if session.get(LoginFailure, key) is None:
-                    session.add(LoginFailure(key=key, failures=0, first_at=now, last_at=now,
-                                             next_at=now))  # fmt: skip
+                    session.add(
+                        LoginFailure(key=key, failures=0, first_at=now, last_at=now, next_at=now)
+                    )
         except IntegrityError:  # another request created it first: fine
             pass
 

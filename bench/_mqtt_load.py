@@ -23,8 +23,12 @@ ENGINE = ("kizuki-engine", "engine-dev-password")
 PUBLISHER = ("kizuki-simulator", "simulator-dev-password")
 TOPIC = "devices/+/telemetry"
 # aircon-x1 metrics around their normal midpoints, with their profile's noise
-METRICS = {"cooling_delta_c": (10.0, 0.4), "compressor_current_a": (5.25, 0.15),
-           "filter_dp_pa": (55.0, 2.0), "fan_rpm": (1200.0, 8.0)}  # fmt: skip
+METRICS = {
+    "cooling_delta_c": (10.0, 0.4),
+    "compressor_current_a": (5.25, 0.15),
+    "filter_dp_pa": (55.0, 2.0),
+    "fan_rpm": (1200.0, 8.0),
+}
 
 
 def engine_client(client_id: str) -> paho.Client:
@@ -62,8 +66,11 @@ def start_broker(workdir: Path) -> tuple[subprocess.Popen[bytes], int]:
     (workdir / "mosquitto.conf").write_text(conf + f"\nuser {getpass.getuser()}\n")
     for name in ("passwd", "acl"):
         shutil.copy(deploy / name, workdir / name)
-    proc = subprocess.Popen(["mosquitto", "-c", str(workdir / "mosquitto.conf")],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    proc = subprocess.Popen(
+        ["mosquitto", "-c", str(workdir / "mosquitto.conf")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     for _ in range(100):
         with socket.socket() as sock:
             if sock.connect_ex(("127.0.0.1", port)) == 0:
@@ -101,9 +108,28 @@ def _device_history(port: int, i: int, count: int) -> None:
     rng, ts = random.Random(i), time.time() - 60.0 * count
     lines = b"\n".join(payload(ts + 60.0 * k, rng) for k in range(count)) + b"\n"
     topic = f"devices/bench-{i:04d}/telemetry"
-    subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(port), "-q", "1", "-M",
-                    "1000", "-u", PUBLISHER[0], "-P", PUBLISHER[1], "-t", topic, "-l"],
-                   input=lines, check=True)  # fmt: skip
+    subprocess.run(
+        [
+            "mosquitto_pub",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "-q",
+            "1",
+            "-M",
+            "1000",
+            "-u",
+            PUBLISHER[0],
+            "-P",
+            PUBLISHER[1],
+            "-t",
+            topic,
+            "-l",
+        ],
+        input=lines,
+        check=True,
+    )
 
 
 def _fleet_history(port: int, per: list[int]) -> None:

@@ -63,9 +63,15 @@ def build(args: Any, sink: Any, workdir: Path) -> Any:
     receiver = NatsReceiver(nats, owned, name=args.name)
     topics = PartitionSubjectParser("part", args.of, owned)
     ingest = MqttIngest(
-        config, store, letters, directory, sink(bank), profiles=profiles,
-        receiver=receiver, topics=topics,
-    )  # fmt: skip
+        config,
+        store,
+        letters,
+        directory,
+        sink(bank),
+        profiles=profiles,
+        receiver=receiver,
+        topics=topics,
+    )
     return ingest, bank
 
 
@@ -95,8 +101,13 @@ def run(args: Any) -> None:
     cpu = cpu_seconds(pids)  # the receiver child's start-up is not per reading
     _wait(ingest, args.backlog)
     end = time.time()
-    drained = {"n": ingest.stats()["readings"], "start": start, "end": end,
-               "cpu_s": cpu_seconds(pids) - cpu, "devices": bank.device_count()}  # fmt: skip
+    drained = {
+        "n": ingest.stats()["readings"],
+        "start": start,
+        "end": end,
+        "cpu_s": cpu_seconds(pids) - cpu,
+        "devices": bank.device_count(),
+    }
     print(json.dumps({"drained": drained}), flush=True)
     _wait(ingest, args.backlog + args.live)
     time.sleep(0.2)  # the last batch's sink

@@ -84,11 +84,16 @@ def bank_readings(devices: int, ticks: int) -> list[list[Reading]]:
     rng = random.Random(1)
     mids = {m: (sum(s.normal) / 2, s.noise) for m, s in ac.metrics.items()}
     return [
-        [Reading(f"ac-{d}", T0 + 600.0 * k,
-                 {m: mid + rng.gauss(0, sd) for m, (mid, sd) in mids.items()})
-         for d in range(devices)]
+        [
+            Reading(
+                f"ac-{d}",
+                T0 + 600.0 * k,
+                {m: mid + rng.gauss(0, sd) for m, (mid, sd) in mids.items()},
+            )
+            for d in range(devices)
+        ]
         for k in range(ticks)
-    ]  # fmt: skip
+    ]
 
 
 def bank_rate(devices: int, ticks: int) -> tuple[float, float]:
@@ -121,9 +126,11 @@ def main() -> None:
         ("Cusum.update", rate(lambda: method_loop(Cusum, data))),
         ("Trend.update", rate(lambda: method_loop(Trend, data))),
         ("Alarm.step", rate(lambda: alarm_loop(data))),
-        ("MetricStream.update (all of the above)",
-         rate(lambda: method_loop(lambda: MetricStream(spec, StreamConfig()), data))),
-    ]  # fmt: skip
+        (
+            "MetricStream.update (all of the above)",
+            rate(lambda: method_loop(lambda: MetricStream(spec, StreamConfig()), data)),
+        ),
+    ]
     print(f"{'per-value path (one stream)':45}{'values/s':>14}")
     for name, r in rows:
         print(f"{name:45}{r:>14,.0f}")

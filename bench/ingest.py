@@ -100,8 +100,9 @@ def _bare(url: str, client_id: str, expect: int) -> dict[str, object]:
     return {"n": len(got), "seconds": end - start, "lags": lags, "cpu_s": cpu}
 
 
-def _kizuki(url: str, client_id: str, expect: int, workdir: Path, role: str,
-            profile: bool) -> dict[str, object]:  # fmt: skip
+def _kizuki(
+    url: str, client_id: str, expect: int, workdir: Path, role: str, profile: bool
+) -> dict[str, object]:
     """MqttIngest committing to SQLite; sink = DetectorBank (kizuki) or a bare EWMA (ewma)."""
     from anomaly.bank import DetectorBank
     from core.metrics import WRITE_LATENCY
@@ -164,9 +165,15 @@ def _kizuki(url: str, client_id: str, expect: int, workdir: Path, role: str,
     if role in BANK_ROLES and bank.device_count() == 0:
         raise SystemExit("kizuki consumer: the DetectorBank scored no device")
     write_s = sum(s.value for s in WRITE_LATENCY.collect()[0].samples if s.name.endswith("_sum"))
-    return {"n": stats["readings"], "seconds": end - start, "lags": lags,
-            "sink_s": spent[0], "write_s": write_s, "cpu_s": cpu,
-            "child_rss_mb": child_rss}  # fmt: skip
+    return {
+        "n": stats["readings"],
+        "seconds": end - start,
+        "lags": lags,
+        "sink_s": spent[0],
+        "write_s": write_s,
+        "cpu_s": cpu,
+        "child_rss_mb": child_rss,
+    }
 
 
 def _cpu() -> float:
@@ -234,8 +241,9 @@ def _child(args: argparse.Namespace) -> None:
     if args.role == "bare":
         result = _bare(args.url, args.client_id, args.expect)
     else:
-        result = _kizuki(args.url, args.client_id, args.expect, Path(args.workdir), args.role,
-                         args.profile)  # fmt: skip
+        result = _kizuki(
+            args.url, args.client_id, args.expect, Path(args.workdir), args.role, args.profile
+        )
     result["max_rss_mb"] = _peak_rss_mb() + float(result.pop("child_rss_mb", 0.0))
     print(json.dumps(result), flush=True)
 
@@ -243,10 +251,29 @@ def _child(args: argparse.Namespace) -> None:
 # --- orchestration -------------------------------------------------------------------------
 
 
-def consume(role: str, url: str, client_id: str, expect: int, workdir: Path,
-            during: object = None, profile: bool = False) -> dict:  # type: ignore[type-arg]  # fmt: skip
-    argv = [sys.executable, __file__, "--role", role, "--url", url, "--client-id", client_id,
-            "--expect", str(expect), "--workdir", str(workdir)]  # fmt: skip
+def consume(
+    role: str,
+    url: str,
+    client_id: str,
+    expect: int,
+    workdir: Path,
+    during: object = None,
+    profile: bool = False,
+) -> dict:  # type: ignore[type-arg]
+    argv = [
+        sys.executable,
+        __file__,
+        "--role",
+        role,
+        "--url",
+        url,
+        "--client-id",
+        client_id,
+        "--expect",
+        str(expect),
+        "--workdir",
+        str(workdir),
+    ]
     if profile:
         argv.append("--profile")
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True, cwd=ROOT)
@@ -276,11 +303,20 @@ def run(args: argparse.Namespace) -> None:
     try:
         # Interleaved and repeated: the machine may be shared and noisy; the range is shown.
         for attempt in range(args.repeat):
-            rounds.append({
-                role: one_round(role, f"bench-{role}-{os.getpid()}-{attempt}", url, port,
-                                workdir, args, profile=args.profile and attempt == 0)
-                for role in args.consumers
-            })  # fmt: skip
+            rounds.append(
+                {
+                    role: one_round(
+                        role,
+                        f"bench-{role}-{os.getpid()}-{attempt}",
+                        url,
+                        port,
+                        workdir,
+                        args,
+                        profile=args.profile and attempt == 0,
+                    )
+                    for role in args.consumers
+                }
+            )
     finally:
         broker.terminate()
         broker.wait(10)
@@ -288,30 +324,41 @@ def run(args: argparse.Namespace) -> None:
     report(rounds, args)
 
 
-def one_round(role: str, cid: str, url: str, port: int, workdir: Path, args: argparse.Namespace,
-              profile: bool) -> Row:  # fmt: skip
+def one_round(
+    role: str, cid: str, url: str, port: int, workdir: Path, args: argparse.Namespace, profile: bool
+) -> Row:
     """Readings/s draining a backlog, where the time went, live lag (ms), peak RSS (MB)."""
     n, devices = args.readings, args.devices
     make_session(url, cid)
     backlog(port, n, devices, args.backlog_order)
     drained = consume(role, url, cid, n, workdir, profile=profile and role == "kizuki")
     make_session(url, cid + "-live")  # subscribed before the paced publisher starts
-    live = consume(role, url, cid + "-live", args.live_readings, workdir,
-                   lambda: paced(port, args.live_readings, devices, args.live_rate))  # fmt: skip
+    live = consume(
+        role,
+        url,
+        cid + "-live",
+        args.live_readings,
+        workdir,
+        lambda: paced(port, args.live_readings, devices, args.live_rate),
+    )
     seconds = drained["seconds"]
     return {
-        "rate": n / seconds, "p50": pct(live["lags"], 0.5), "p99": pct(live["lags"], 0.99),
+        "rate": n / seconds,
+        "p50": pct(live["lags"], 0.5),
+        "p99": pct(live["lags"], 0.99),
         "rss": max(drained["max_rss_mb"], live["max_rss_mb"]),
         "sink": drained.get("sink_s", 0.0) / seconds,
         "write": drained.get("write_s", 0.0) / seconds,
         "cpu_us": drained["cpu_s"] / n * 1e6,
-    }  # fmt: skip
+    }
 
 
-NAMES = {"bare": "bare paho QoS 1, does nothing (ceiling)",
-         "kizuki": "MqttIngest -> SQLite + DetectorBank",
-         "thread": "  same, paho on a thread (no child)",
-         "ewma": "MqttIngest -> SQLite + bench EWMA"}  # fmt: skip
+NAMES = {
+    "bare": "bare paho QoS 1, does nothing (ceiling)",
+    "kizuki": "MqttIngest -> SQLite + DetectorBank",
+    "thread": "  same, paho on a thread (no child)",
+    "ewma": "MqttIngest -> SQLite + bench EWMA",
+}
 
 
 def report(rounds: list[dict[str, Row]], args: argparse.Namespace) -> None:
@@ -320,9 +367,11 @@ def report(rounds: list[dict[str, Row]], args: argparse.Namespace) -> None:
         f"ack-after-commit, private Mosquitto, backlog in {args.backlog_order} order; "
         f"{len(rounds)} round(s), min-max shown"
     )
-    print(f"lag measured live: {args.live_readings} readings published at "
-          f"{args.live_rate:.0f}/s; load average now {os.getloadavg()[0]:.1f} on "
-          f"{os.cpu_count()} CPUs\n")  # fmt: skip
+    print(
+        f"lag measured live: {args.live_readings} readings published at "
+        f"{args.live_rate:.0f}/s; load average now {os.getloadavg()[0]:.1f} on "
+        f"{os.cpu_count()} CPUs\n"
+    )
     head = "readings/s".rjust(15) + "ratio".rjust(11) + "CPU us/rd".rjust(11)
     head += "CPU ratio".rjust(11) + "p50 ms".rjust(10) + "p99 ms".rjust(10)
     print(f"{'consumer':<40}{head}{'RSS MB':>8}{'commit':>8}{'detect':>8}")
@@ -330,12 +379,19 @@ def report(rounds: list[dict[str, Row]], args: argparse.Namespace) -> None:
         rows = [r[role] for r in rounds]
         ratios = [r[role]["rate"] / r["bare"]["rate"] for r in rounds if "bare" in r]
         cpu = [r["bare"]["cpu_us"] / r[role]["cpu_us"] for r in rounds if "bare" in r]
-        cells = (_span([r["rate"] for r in rows], "{:,.0f}", 15) + _span(ratios, "{:.2f}", 11)
-                 + _span([r["cpu_us"] for r in rows], "{:.0f}", 11) + _span(cpu, "{:.2f}", 11)
-                 + _span([r["p50"] for r in rows], "{:.0f}", 10)
-                 + _span([r["p99"] for r in rows], "{:.0f}", 10))  # fmt: skip
-        share = "" if role == "bare" else (f"{max(r['write'] for r in rows):>7.0%}"
-                                           f"{max(r['sink'] for r in rows):>8.0%}")  # fmt: skip
+        cells = (
+            _span([r["rate"] for r in rows], "{:,.0f}", 15)
+            + _span(ratios, "{:.2f}", 11)
+            + _span([r["cpu_us"] for r in rows], "{:.0f}", 11)
+            + _span(cpu, "{:.2f}", 11)
+            + _span([r["p50"] for r in rows], "{:.0f}", 10)
+            + _span([r["p99"] for r in rows], "{:.0f}", 10)
+        )
+        share = (
+            ""
+            if role == "bare"
+            else (f"{max(r['write'] for r in rows):>7.0%}{max(r['sink'] for r in rows):>8.0%}")
+        )
         print(f"{NAMES[role]:<40}{cells}{max(r['rss'] for r in rows):>8.0f}{share}")
     print(
         "\nratio: readings/s over the same round's bare ceiling. CPU us/rd: the consumer's CPU "
@@ -364,13 +420,19 @@ def main() -> None:
     parser.add_argument("--live-rate", type=float, default=5_000)
     parser.add_argument("--repeat", type=int, default=2, help="interleaved rounds")
     parser.add_argument(
-        "--backlog-order", choices=("time", "device"), default="time",
+        "--backlog-order",
+        choices=("time", "device"),
+        default="time",
         help="time: the fleet's readings in time order (a backlog after an outage); "
         "device: each device's history in one piece (a replay; the detectors then see "
         "few devices per batch and pay numpy's per-call cost more often)",
-    )  # fmt: skip
-    parser.add_argument("--consumers", type=lambda t: t.split(","), default=list(ROLES),
-                        help="comma-separated, of: " + ",".join(ROLES))  # fmt: skip
+    )
+    parser.add_argument(
+        "--consumers",
+        type=lambda t: t.split(","),
+        default=list(ROLES),
+        help="comma-separated, of: " + ",".join(ROLES),
+    )
     parser.add_argument(
         "--profile",
         action="store_true",

@@ -143,9 +143,20 @@ def warm_up(cluster: Cluster) -> None:
 
 
 def spawn(workdir: Path, name: str, expect: tuple[int, int], **opts: str) -> Any:
-    argv = [sys.executable, str(Path(__file__)), "--role", "worker", "--name", name,
-            "--workdir", str(workdir), "--backlog", str(expect[0]),
-            "--live", str(expect[1])]  # fmt: skip
+    argv = [
+        sys.executable,
+        str(Path(__file__)),
+        "--role",
+        "worker",
+        "--name",
+        name,
+        "--workdir",
+        str(workdir),
+        "--backlog",
+        str(expect[0]),
+        "--live",
+        str(expect[1]),
+    ]
     for key, value in opts.items():
         argv += [f"--{key}", value]
     return subprocess.Popen(
@@ -176,9 +187,15 @@ def row(name: str, workers: list[Any], n: int, load: Any) -> dict[str, Any]:
         w.wait(60)
     seconds = max(d["end"] for d in drained) - max(go, min(d["start"] for d in drained))
     cpu = sum(d["cpu_s"] for d in drained)
-    return {"path": name, "workers": len(workers), "readings": n, "per_s": n / seconds,
-            "cpu_us": 1e6 * cpu / n, "p50_ms": 1e3 * statistics.median(lags),
-            "p99_ms": 1e3 * lags[int(0.99 * (len(lags) - 1))]}  # fmt: skip
+    return {
+        "path": name,
+        "workers": len(workers),
+        "readings": n,
+        "per_s": n / seconds,
+        "cpu_us": 1e6 * cpu / n,
+        "p50_ms": 1e3 * statistics.median(lags),
+        "p99_ms": 1e3 * lags[int(0.99 * (len(lags) - 1))],
+    }
 
 
 def run(args: argparse.Namespace) -> None:
@@ -192,30 +209,50 @@ def run(args: argparse.Namespace) -> None:
             cluster.start()
             intake = {
                 f"{where}, {g} gateway(s)": burst(host_port, args.live, args.devices, v5, g)
-                for where, host_port, v5 in (("Mosquitto", ("127.0.0.1", port), True),
-                    ("NATS MQTT listener", ("127.0.0.1", cluster.nodes[0].mqtt), False))
+                for where, host_port, v5 in (
+                    ("Mosquitto", ("127.0.0.1", port), True),
+                    ("NATS MQTT listener", ("127.0.0.1", cluster.nodes[0].mqtt), False),
+                )
                 for g in (1, 8)
-            }  # fmt: skip
+            }
             url = f"mqtt://{ENGINE[0]}:{ENGINE[1]}@127.0.0.1:{port}"
             make_session(url, "bench-scale")
             backlog(port, args.readings, args.devices)
             one = spawn(work, "bench-scale", (args.readings, args.live), path="mqtt", url=url)
-            rows.append(row("mqtt (Mosquitto)", [one], args.readings,
-                            lambda: live(("127.0.0.1", port), args.live, args.devices,
-                                         args.live_rate, True)))  # fmt: skip
+            rows.append(
+                row(
+                    "mqtt (Mosquitto)",
+                    [one],
+                    args.readings,
+                    lambda: live(
+                        ("127.0.0.1", port), args.live, args.devices, args.live_rate, True
+                    ),
+                )
+            )
             entry = ("127.0.0.1", cluster.nodes[0].mqtt)
             warm_up(cluster)
             for owners in ([set(range(8))], [set(range(4)), set(range(4, 8))]):
                 stored = asyncio.run(_js_backlog(cluster.urls, per))
                 workers = [
-                    spawn(work, f"w{i}-{len(owners)}", (share(per, o), share(live_per, o)),
-                          path="nats", nats=",".join(cluster.urls), of=str(PARTITIONS),
-                          partitions=",".join(map(str, sorted(o))))
+                    spawn(
+                        work,
+                        f"w{i}-{len(owners)}",
+                        (share(per, o), share(live_per, o)),
+                        path="nats",
+                        nats=",".join(cluster.urls),
+                        of=str(PARTITIONS),
+                        partitions=",".join(map(str, sorted(o))),
+                    )
                     for i, o in enumerate(owners)
-                ]  # fmt: skip
-                rows.append(row("nats (JetStream R3)", workers, args.readings,
-                                lambda: live(entry, args.live, args.devices, args.live_rate,
-                                             False)))  # fmt: skip
+                ]
+                rows.append(
+                    row(
+                        "nats (JetStream R3)",
+                        workers,
+                        args.readings,
+                        lambda: live(entry, args.live, args.devices, args.live_rate, False),
+                    )
+                )
         finally:
             cluster.stop()
             mosquitto.terminate()
@@ -228,13 +265,19 @@ def run(args: argparse.Namespace) -> None:
 
 
 def print_rows(rows: list[dict[str, Any]], args: argparse.Namespace) -> None:
-    print(f"\n{args.readings} readings from {args.devices} devices (backlog), then "
-          f"{args.live} live at {args.live_rate:.0f}/s; {PARTITIONS} partitions")  # fmt: skip
-    print(f"{'path':<22}{'workers':>8}{'readings/s':>12}{'CPU us/rdg':>12}"
-          f"{'lag p50 ms':>12}{'lag p99 ms':>12}")  # fmt: skip
+    print(
+        f"\n{args.readings} readings from {args.devices} devices (backlog), then "
+        f"{args.live} live at {args.live_rate:.0f}/s; {PARTITIONS} partitions"
+    )
+    print(
+        f"{'path':<22}{'workers':>8}{'readings/s':>12}{'CPU us/rdg':>12}"
+        f"{'lag p50 ms':>12}{'lag p99 ms':>12}"
+    )
     for r in rows:
-        print(f"{r['path']:<22}{r['workers']:>8}{r['per_s']:>12.0f}{r['cpu_us']:>12.0f}"
-              f"{r['p50_ms']:>12.1f}{r['p99_ms']:>12.1f}")  # fmt: skip
+        print(
+            f"{r['path']:<22}{r['workers']:>8}{r['per_s']:>12.0f}{r['cpu_us']:>12.0f}"
+            f"{r['p50_ms']:>12.1f}{r['p99_ms']:>12.1f}"
+        )
 
 
 def main() -> None:

@@ -101,8 +101,10 @@ def bench_publish(url: str, n: int) -> None:
         stats = publish(fleet, url, qos=qos, topic_prefix=prefix, per_message=per_message)
         label = f"publish() QoS {qos}, {per_message}/message"
         rate = stats.readings / stats.seconds
-        print(f"{label:<34} {stats.readings:>13,} {stats.seconds:>9.2f} s "
-              f"{rate:>14,.0f} /s  ({stats.per_second:,.0f} msg/s)")  # fmt: skip
+        print(
+            f"{label:<34} {stats.readings:>13,} {stats.seconds:>9.2f} s "
+            f"{rate:>14,.0f} /s  ({stats.per_second:,.0f} msg/s)"
+        )
 
 
 if __name__ == "__main__":

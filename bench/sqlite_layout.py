@@ -46,40 +46,76 @@ class Layout:
 
 
 LAYOUTS = (
-    Layout("rowid table + UNIQUE(device, metric, ts)",
-           ("CREATE TABLE p (device TEXT, metric TEXT, ts INTEGER, value REAL, "
-            "UNIQUE(device, metric, ts))",),
-           "INSERT OR REPLACE INTO p VALUES (?, ?, ?, ?)"),
-    Layout("WITHOUT ROWID PK(device, metric, ts)",
-           ("CREATE TABLE p (device TEXT, metric TEXT, ts INTEGER, value REAL, "
-            "PRIMARY KEY(device, metric, ts)) WITHOUT ROWID",),
-           "INSERT OR REPLACE INTO p VALUES (?, ?, ?, ?)"),
-    Layout("  same, 64 MB page cache",
-           ("CREATE TABLE p (device TEXT, metric TEXT, ts INTEGER, value REAL, "
-            "PRIMARY KEY(device, metric, ts)) WITHOUT ROWID",),
-           "INSERT OR REPLACE INTO p VALUES (?, ?, ?, ?)", cache_mb=64),
-    Layout("WITHOUT ROWID PK(series, ts)",
-           ("CREATE TABLE p (series INTEGER, ts INTEGER, value REAL, "
-            "PRIMARY KEY(series, ts)) WITHOUT ROWID",),
-           "INSERT OR REPLACE INTO p VALUES (?, ?, ?)", by_series=True),
-    Layout("  same, 64 MB page cache (SqliteStore's)",
-           ("CREATE TABLE p (series INTEGER, ts INTEGER, value REAL, "
-            "PRIMARY KEY(series, ts)) WITHOUT ROWID",),
-           "INSERT OR REPLACE INTO p VALUES (?, ?, ?)", by_series=True, cache_mb=64),
-    Layout("  same, one json_each insert per transaction",
-           ("CREATE TABLE p (series INTEGER, ts INTEGER, value REAL, "
-            "PRIMARY KEY(series, ts)) WITHOUT ROWID",),
-           "INSERT OR REPLACE INTO p SELECT json_extract(value, '$[0]'), "
-           "json_extract(value, '$[1]'), json_extract(value, '$[2]') FROM json_each(?)",
-           by_series=True, cache_mb=64, json=True),
-    Layout("WITHOUT ROWID PK(ts, device, metric)",
-           ("CREATE TABLE p (device TEXT, metric TEXT, ts INTEGER, value REAL, "
-            "PRIMARY KEY(ts, device, metric)) WITHOUT ROWID",),
-           "INSERT OR REPLACE INTO p VALUES (?, ?, ?, ?)"),
-    Layout("rowid table, no key (not idempotent)",
-           ("CREATE TABLE p (device TEXT, metric TEXT, ts INTEGER, value REAL)",),
-           "INSERT INTO p VALUES (?, ?, ?, ?)"),
-)  # fmt: skip
+    Layout(
+        "rowid table + UNIQUE(device, metric, ts)",
+        (
+            "CREATE TABLE p (device TEXT, metric TEXT, ts INTEGER, value REAL, "
+            "UNIQUE(device, metric, ts))",
+        ),
+        "INSERT OR REPLACE INTO p VALUES (?, ?, ?, ?)",
+    ),
+    Layout(
+        "WITHOUT ROWID PK(device, metric, ts)",
+        (
+            "CREATE TABLE p (device TEXT, metric TEXT, ts INTEGER, value REAL, "
+            "PRIMARY KEY(device, metric, ts)) WITHOUT ROWID",
+        ),
+        "INSERT OR REPLACE INTO p VALUES (?, ?, ?, ?)",
+    ),
+    Layout(
+        "  same, 64 MB page cache",
+        (
+            "CREATE TABLE p (device TEXT, metric TEXT, ts INTEGER, value REAL, "
+            "PRIMARY KEY(device, metric, ts)) WITHOUT ROWID",
+        ),
+        "INSERT OR REPLACE INTO p VALUES (?, ?, ?, ?)",
+        cache_mb=64,
+    ),
+    Layout(
+        "WITHOUT ROWID PK(series, ts)",
+        (
+            "CREATE TABLE p (series INTEGER, ts INTEGER, value REAL, "
+            "PRIMARY KEY(series, ts)) WITHOUT ROWID",
+        ),
+        "INSERT OR REPLACE INTO p VALUES (?, ?, ?)",
+        by_series=True,
+    ),
+    Layout(
+        "  same, 64 MB page cache (SqliteStore's)",
+        (
+            "CREATE TABLE p (series INTEGER, ts INTEGER, value REAL, "
+            "PRIMARY KEY(series, ts)) WITHOUT ROWID",
+        ),
+        "INSERT OR REPLACE INTO p VALUES (?, ?, ?)",
+        by_series=True,
+        cache_mb=64,
+    ),
+    Layout(
+        "  same, one json_each insert per transaction",
+        (
+            "CREATE TABLE p (series INTEGER, ts INTEGER, value REAL, "
+            "PRIMARY KEY(series, ts)) WITHOUT ROWID",
+        ),
+        "INSERT OR REPLACE INTO p SELECT json_extract(value, '$[0]'), "
+        "json_extract(value, '$[1]'), json_extract(value, '$[2]') FROM json_each(?)",
+        by_series=True,
+        cache_mb=64,
+        json=True,
+    ),
+    Layout(
+        "WITHOUT ROWID PK(ts, device, metric)",
+        (
+            "CREATE TABLE p (device TEXT, metric TEXT, ts INTEGER, value REAL, "
+            "PRIMARY KEY(ts, device, metric)) WITHOUT ROWID",
+        ),
+        "INSERT OR REPLACE INTO p VALUES (?, ?, ?, ?)",
+    ),
+    Layout(
+        "rowid table, no key (not idempotent)",
+        ("CREATE TABLE p (device TEXT, metric TEXT, ts INTEGER, value REAL)",),
+        "INSERT INTO p VALUES (?, ?, ?, ?)",
+    ),
+)
 
 
 def points(n_points: int, n_series: int) -> list[Row]:
@@ -156,10 +192,13 @@ def main() -> None:
         cases: list[tuple[str, Callable[[int], float]]] = [
             (lay.name, lambda n, lay=lay: run_layout(lay, rows, n, workdir)) for lay in LAYOUTS
         ]
-        cases.append(("SqliteStore.write (as ingest runs it)",
-                      lambda n: run_store(rows, n, workdir)))  # fmt: skip
-        print(f"{len(rows):,} points, {args.series:,} series, 4 metrics per reading, WAL, "
-              "synchronous=FULL, INSERT OR REPLACE; points/s\n")  # fmt: skip
+        cases.append(
+            ("SqliteStore.write (as ingest runs it)", lambda n: run_store(rows, n, workdir))
+        )
+        print(
+            f"{len(rows):,} points, {args.series:,} series, 4 metrics per reading, WAL, "
+            "synchronous=FULL, INSERT OR REPLACE; points/s\n"
+        )
         print(f"{'layout':<44}" + "".join(f"{f'{n:,}/txn':>14}" for n in sizes))
         for name, fn in cases:
             print(f"{name:<44}" + "".join(f"{fn(n):>14,.0f}" for n in sizes), flush=True)

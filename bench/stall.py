@@ -62,10 +62,14 @@ def main() -> None:
         writer.join()
         store.close()
     print(f"store stalled; latest() of one device, {args.reads} reads:")
-    print(f"  own read connection : median {statistics.median(own) * 1000:.2f} ms, "
-          f"max {max(own) * 1000:.2f} ms")  # fmt: skip
-    print(f"  shared (old)        : {shared:.2f} s (gave up after {args.wait:.0f} s; the "
-          "write would have held it for its 30 s busy timeout)")  # fmt: skip
+    print(
+        f"  own read connection : median {statistics.median(own) * 1000:.2f} ms, "
+        f"max {max(own) * 1000:.2f} ms"
+    )
+    print(
+        f"  shared (old)        : {shared:.2f} s (gave up after {args.wait:.0f} s; the "
+        "write would have held it for its 30 s busy timeout)"
+    )
 
 
 if __name__ == "__main__":

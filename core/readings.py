@@ -71,9 +71,11 @@ class DeadLetter:
     def bounded(self, limit: int = PREVIEW_BYTES) -> DeadLetter:
         """This letter keeping at most ``limit`` payload bytes, with size and digest."""
         if self.size is not None:
-            return self if len(self.payload) <= limit else dataclasses.replace(
-                self, payload=self.payload[:limit]
-            )  # fmt: skip
+            return (
+                self
+                if len(self.payload) <= limit
+                else dataclasses.replace(self, payload=self.payload[:limit])
+            )
         digest = hashlib.sha256(self.payload).hexdigest()
         return dataclasses.replace(
             self, payload=self.payload[:limit], size=len(self.payload), sha256=digest

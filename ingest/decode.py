@@ -55,9 +55,14 @@ class DecodedBatch:
 def dead_letter(msg: Inbound, reason: str, detail: str) -> DeadLetter:
     digest = hashlib.blake2b(msg.topic.encode() + b"\0" + msg.payload, digest_size=12)
     return DeadLetter(
-        msg.topic, msg.payload, reason, detail[:MAX_DETAIL_CHARS], msg.received_at,
-        msg_key=f"{msg.mid}:{digest.hexdigest()}", redelivered=msg.redelivered,
-    ).bounded()  # fmt: skip
+        msg.topic,
+        msg.payload,
+        reason,
+        detail[:MAX_DETAIL_CHARS],
+        msg.received_at,
+        msg_key=f"{msg.mid}:{digest.hexdigest()}",
+        redelivered=msg.redelivered,
+    ).bounded()
 
 
 class BatchDecoder:

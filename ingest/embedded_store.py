@@ -209,9 +209,11 @@ class SqliteStore:
         conn: sqlite3.Connection | None = getattr(self._readers, "conn", None)
         if conn is None:
             conn = sqlite3.connect(
-                self.path, isolation_level=None, check_same_thread=False,
+                self.path,
+                isolation_level=None,
+                check_same_thread=False,
                 timeout=self.read_timeout_s,
-            )  # fmt: skip
+            )
             conn.execute("PRAGMA query_only=ON")
             self._readers.conn = conn
             with self._readers_lock:

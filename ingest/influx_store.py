@@ -101,8 +101,12 @@ class InfluxStore:
         """Points of one metric in [start, end), oldest first; ``every`` s averages buckets."""
         q = points_query(device_id, metric, start, end, every)
         series = self._select(q)[0]
-        return [(row[0] / 1000.0, float(row[1])) for s in series for row in s["values"]
-                if row[1] is not None]  # fmt: skip
+        return [
+            (row[0] / 1000.0, float(row[1]))
+            for s in series
+            for row in s["values"]
+            if row[1] is not None
+        ]
 
     def latest(self, device_id: str) -> Reading | None:
         """The newest value of each metric of a device, stamped with the newest ts."""

@@ -108,18 +108,23 @@ class MqttIngest:
         self._writer.start()
         if self._given is None:
             log.info(
-                "ingest subscribed to %s on %s (receiver: %s)", self.settings.mqtt.topic,
-                _where(self.url or ""), type(receiver).__name__,
-            )  # fmt: skip
+                "ingest subscribed to %s on %s (receiver: %s)",
+                self.settings.mqtt.topic,
+                _where(self.url or ""),
+                type(receiver).__name__,
+            )
 
     def _mqtt_receiver(self) -> Receiver:
         if self.url is None:
             raise IngestError("no MQTT broker URL: set KIZUKI_MQTT__URL (mqtt://host:port)")
         if self.client_factory is not None or self.settings.ingest.receiver == "thread":
             return ThreadReceiver(
-                self.settings, self.url, self.clock, self.connect_timeout_s,
+                self.settings,
+                self.url,
+                self.clock,
+                self.connect_timeout_s,
                 self.client_factory or make_client,
-            )  # fmt: skip
+            )
         return ProcessReceiver(self.settings, self.url, self.connect_timeout_s)
 
     def stop(self, timeout: float = 30.0) -> None:
@@ -197,9 +202,12 @@ class MqttIngest:
         assert self._receiver is not None
         cfg = self.settings
         return self._receiver.take(
-            cfg.store.batch_size, cfg.store.flush_interval_s, cfg.ingest.batch_linger_s,
-            self._stopping, self._taking,
-        )  # fmt: skip
+            cfg.store.batch_size,
+            cfg.store.flush_interval_s,
+            cfg.ingest.batch_linger_s,
+            self._stopping,
+            self._taking,
+        )
 
     def _taking(self, n: int) -> None:
         self._settled(-n)  # still counted in the depth until acked

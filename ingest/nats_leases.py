@@ -79,7 +79,7 @@ class Leases:
                     ttl=self.settings.lease_ttl_s,
                     replicas=self.settings.replicas,
                     storage=StorageType.FILE,
-                )  # fmt: skip
+                )
             )
 
     async def _take(self, p: int, deadline: float) -> int:

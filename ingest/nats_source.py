@@ -87,9 +87,11 @@ def consumer_config(settings: NatsSettings, partition: int) -> ConsumerConfig:
     return ConsumerConfig(
         durable_name=durable_name(settings, partition),
         filter_subject=partition_subject(settings, partition),
-        ack_policy=AckPolicy.EXPLICIT, deliver_policy=DeliverPolicy.ALL,
-        ack_wait=settings.ack_wait_s, max_ack_pending=settings.max_ack_pending,
-    )  # fmt: skip
+        ack_policy=AckPolicy.EXPLICIT,
+        deliver_policy=DeliverPolicy.ALL,
+        ack_wait=settings.ack_wait_s,
+        max_ack_pending=settings.max_ack_pending,
+    )
 
 
 class NatsReceiver:
@@ -142,9 +144,13 @@ class NatsReceiver:
         log.info("pulling partitions %s from stream %s", self.partitions, self.settings.stream)
 
     def take(
-        self, limit: int, wait_s: float, linger_s: float, interrupt: threading.Event,
+        self,
+        limit: int,
+        wait_s: float,
+        linger_s: float,
+        interrupt: threading.Event,
         taking: Callable[[int], None],
-    ) -> tuple[object, list[Inbound]]:  # fmt: skip
+    ) -> tuple[object, list[Inbound]]:
         """Up to ``limit`` fetched messages (waits ``wait_s`` for the first, then
         ``linger_s`` more). Once ``interrupt`` is set no more are fetched."""
         if interrupt.is_set():
@@ -207,10 +213,14 @@ class NatsReceiver:
 
     async def _connect(self) -> None:
         self._nc = await nats.connect(
-            servers=list(self.settings.urls), name=self.name, connect_timeout=2,
-            max_reconnect_attempts=-1, reconnect_time_wait=0.5,
-            reconnected_cb=self._reconnected, error_cb=self._error,
-        )  # fmt: skip
+            servers=list(self.settings.urls),
+            name=self.name,
+            connect_timeout=2,
+            max_reconnect_attempts=-1,
+            reconnect_time_wait=0.5,
+            reconnected_cb=self._reconnected,
+            error_cb=self._error,
+        )
         self._counts["connections"] += 1
         probe = self._nc.jetstream(timeout=PROBE_S)  # a new cluster elects its leaders first
         await self._retrying(probe.account_info)
@@ -244,9 +254,11 @@ class NatsReceiver:
 
     async def _subscribe(self, js: Any, p: int) -> Any:
         return await js.pull_subscribe(
-            partition_subject(self.settings, p), durable=durable_name(self.settings, p),
-            stream=self.settings.stream, config=consumer_config(self.settings, p),
-        )  # fmt: skip
+            partition_subject(self.settings, p),
+            durable=durable_name(self.settings, p),
+            stream=self.settings.stream,
+            config=consumer_config(self.settings, p),
+        )
 
     async def _pull(self, partition: int, sub: Any) -> None:
         while not self._draining:

@@ -72,9 +72,13 @@ class Receiver(Protocol):
     def start(self) -> None: ...
 
     def take(
-        self, limit: int, wait_s: float, linger_s: float, interrupt: threading.Event,
+        self,
+        limit: int,
+        wait_s: float,
+        linger_s: float,
+        interrupt: threading.Event,
         taking: Callable[[int], None],
-    ) -> tuple[object, list[Inbound]]: ...  # fmt: skip
+    ) -> tuple[object, list[Inbound]]: ...
 
     def ack(self, token: object, batch: Sequence[Inbound]) -> int: ...
 
@@ -124,9 +128,12 @@ class ThreadReceiver:
         client.on_subscribe = self._on_subscribe
         self._client = client
         open_connection(
-            client, self.settings.mqtt, address, self._capacity,
+            client,
+            self.settings.mqtt,
+            address,
+            self._capacity,
             max_packet_for(self.settings.ingest.max_payload_bytes),
-        )  # fmt: skip
+        )
         client.loop_start()
         try:
             self._outcome.wait(
@@ -138,9 +145,13 @@ class ThreadReceiver:
             raise
 
     def take(
-        self, limit: int, wait_s: float, linger_s: float, interrupt: threading.Event,
+        self,
+        limit: int,
+        wait_s: float,
+        linger_s: float,
+        interrupt: threading.Event,
         taking: Callable[[int], None],
-    ) -> tuple[object, list[Inbound]]:  # fmt: skip
+    ) -> tuple[object, list[Inbound]]:
         """Up to ``limit`` queued messages; waits up to ``wait_s`` for the first, then
         ``linger_s`` more after an idle spell (a trickle becomes one batch). ``taking(n)``
         is called before the messages leave the queue, so a depth gauge never dips."""
@@ -274,18 +285,28 @@ class ProcessReceiver:
             ),
         }
         process = subprocess.Popen(
-            [sys.executable, "-m", "ingest.receiver", *map(str, fds)], pass_fds=fds, env=env,
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-        )  # fmt: skip
+            [sys.executable, "-m", "ingest.receiver", *map(str, fds)],
+            pass_fds=fds,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+        )
         child_takes.close()
         child_acks.close()
         takes.send(
-            (self.settings, self.url, self.connect_timeout_s,
-             logging.getLogger().getEffectiveLevel(), current_format())
-        )  # fmt: skip
+            (
+                self.settings,
+                self.url,
+                self.connect_timeout_s,
+                logging.getLogger().getEffectiveLevel(),
+                current_format(),
+            )
+        )
         answer: tuple[str, Any, dict[str, int]] = (
-            "error", "the MQTT receiver process did not start", {}
-        )  # fmt: skip
+            "error",
+            "the MQTT receiver process did not start",
+            {},
+        )
         try:
             if takes.poll(self.connect_timeout_s + CHILD_START_S):
                 answer = takes.recv()
@@ -304,9 +325,13 @@ class ProcessReceiver:
         log.info("MQTT receiver process %d started", process.pid)
 
     def take(
-        self, limit: int, wait_s: float, linger_s: float, interrupt: threading.Event,
+        self,
+        limit: int,
+        wait_s: float,
+        linger_s: float,
+        interrupt: threading.Event,
         taking: Callable[[int], None],
-    ) -> tuple[object, list[Inbound]]:  # fmt: skip
+    ) -> tuple[object, list[Inbound]]:
         epoch, takes = self._epoch, self._takes
         try:
             if takes is None:  # a restart failed: try again
@@ -393,8 +418,10 @@ class ProcessReceiver:
             process.wait()
             log.error(
                 "MQTT receiver process %d exited (code %s); starting another; unacked "
-                "messages come again from the broker", process.pid, process.returncode,
-            )  # fmt: skip
+                "messages come again from the broker",
+                process.pid,
+                process.returncode,
+            )
             self._before.update({k: v for k, v in self._last.items() if k not in _STATES})
             self._last = {}
             self._process = None

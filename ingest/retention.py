@@ -136,6 +136,9 @@ def run_pass(store: Any, deadletters: Any, settings: Any, now: float) -> tuple[C
     if done.downsampled or done.expired or letters:
         log.info(
             "retention: %d raw points folded into bucket means, %d points and %d dead "
-            "letters past retention deleted", done.downsampled, done.expired, letters,
-        )  # fmt: skip
+            "letters past retention deleted",
+            done.downsampled,
+            done.expired,
+            letters,
+        )
     return done, letters

@@ -54,9 +54,19 @@ class Committer:
         self.clock = clock
         self.still_down_log_s = still_down_log_s
         self._counts = dict.fromkeys(
-            ("acked", "readings", "points", "dead_letters", "batches", "store_errors",
-             "store_rejected", "sink_errors", "backpressure"), 0,
-        )  # fmt: skip
+            (
+                "acked",
+                "readings",
+                "points",
+                "dead_letters",
+                "batches",
+                "store_errors",
+                "store_rejected",
+                "sink_errors",
+                "backpressure",
+            ),
+            0,
+        )
         self._down_since = self._last_log = 0.0
         self._writing_since: float | None = None  # monotonic start of the write under way
         self._stall_reported: float | None = None
@@ -103,8 +113,9 @@ class Committer:
         STORE_STALLS.inc()
         log.warning(
             "telemetry store write stalled for %.0f s (batch of readings waiting; nothing "
-            "is acknowledged until it commits)", time.monotonic() - since,
-        )  # fmt: skip
+            "is acknowledged until it commits)",
+            time.monotonic() - since,
+        )
 
     def acked(self, n: int) -> None:
         self._counts["acked"] += n
@@ -143,8 +154,9 @@ class Committer:
         by_message: dict[int, set[str]] = {}
         for i, why in refused.items():
             by_message.setdefault(batch.origins[i], set()).update(why)
-        letters = [batch.refuse(m, "store_rejected", "; ".join(sorted(w)))
-                   for m, w in by_message.items()]  # fmt: skip
+        letters = [
+            batch.refuse(m, "store_rejected", "; ".join(sorted(w))) for m, w in by_message.items()
+        ]
         return points, accepted, letters
 
     def _write_around(
@@ -179,8 +191,11 @@ class Committer:
             self._last_log = now
             log.warning(
                 "store still down after %.0f s (%d failed writes so far), acknowledgements "
-                "held: %s", now - self._down_since, counts["store_errors"], exc,
-            )  # fmt: skip
+                "held: %s",
+                now - self._down_since,
+                counts["store_errors"],
+                exc,
+            )
 
     def _recovered(self) -> None:
         if self._counts["backpressure"]:

@@ -120,9 +120,15 @@ def agent_add(
     from tickets.team import AgentError, AgentSpec, add_agent
 
     spec = AgentSpec(
-        name, email, skills=_split(skill), languages=_split(language) or ["en"],
-        product_lines=_split(product_line), capacity=capacity, tier=tier, teams=_split(team),
-    )  # fmt: skip
+        name,
+        email,
+        skills=_split(skill),
+        languages=_split(language) or ["en"],
+        product_lines=_split(product_line),
+        capacity=capacity,
+        tier=tier,
+        teams=_split(team),
+    )
     try:
         agent_id = add_agent(_db(), spec)
     except AgentError as exc:

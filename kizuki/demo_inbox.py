@@ -66,8 +66,9 @@ def _reply_by_mail(settings: InboundSettings, row: Notification, sender: str, te
         client.send_message(mail)
 
 
-def _reply_by_hook(settings: InboundSettings, base: str, channel: str, sender: str,
-                   text: str) -> dict[str, Any]:  # fmt: skip
+def _reply_by_hook(
+    settings: InboundSettings, base: str, channel: str, sender: str, text: str
+) -> dict[str, Any]:
     raw = json.dumps({"from": sender, "text": text}).encode()
     secret = settings.webhook_secret.get_secret_value()
     head = signed(secret, int(time.time()), raw) | {"Content-Type": "application/json"}

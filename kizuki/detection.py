@@ -136,8 +136,12 @@ class Detection:
             if isinstance(exc, DBAPIError) and not _transient(exc):
                 return self._set_aside(event_id, event, exc)
             self.counts["case_retries"] += 1
-            log.warning("case database unavailable, %s/%s waits: %s", event.device_id,
-                        event.failure_mode, str(exc).splitlines()[0])  # fmt: skip
+            log.warning(
+                "case database unavailable, %s/%s waits: %s",
+                event.device_id,
+                event.failure_mode,
+                str(exc).splitlines()[0],
+            )
             return False
         except CaseError as exc:  # e.g. the race retries ran out: try again later
             self.counts["case_retries"] += 1
@@ -150,8 +154,13 @@ class Detection:
 
     def _set_aside(self, event_id: int, event: AnomalyEvent, exc: BaseException) -> bool:
         self.counts["case_errors"] += 1
-        log.error("case service refused %s/%s, set aside: %r", event.device_id,
-                  event.failure_mode, exc, exc_info=exc)  # fmt: skip
+        log.error(
+            "case service refused %s/%s, set aside: %r",
+            event.device_id,
+            event.failure_mode,
+            exc,
+            exc_info=exc,
+        )
         self.journal.fail(event_id, repr(exc))
         return True
 
@@ -188,8 +197,9 @@ class Detection:
         for device_id in sorted(marks):
             rows: dict[float, dict[str, float]] = {}
             for metric in metrics_of(device_id):
-                for ts, value in store.query(device_id, metric, marks.get(device_id, floor),
-                                             FAR_FUTURE):  # fmt: skip
+                for ts, value in store.query(
+                    device_id, metric, marks.get(device_id, floor), FAR_FUTURE
+                ):
                     rows.setdefault(float(ts), {})[metric] = float(value)
             readings = [Reading(device_id, ts, m) for ts, m in sorted(rows.items())]
             for i in range(0, len(readings), REPLAY_CHUNK):

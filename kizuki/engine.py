@@ -117,17 +117,25 @@ class Engine:
             evidence=self.gate.watermark,
         )
         self.detection = Detection(
-            self.bank, self.gate, self.journal, self.cases.handle, detect.update_every_s,
+            self.bank,
+            self.gate,
+            self.journal,
+            self.cases.handle,
+            detect.update_every_s,
             on_event=self._count_event,
-        )  # fmt: skip
+        )
         self._catch_up()
         self.dispatcher = Dispatcher(
             self.session_factory, TicketsConfig.of(self.settings), clock=self.clock
         )
         self.ingest = make_ingest(
-            self.settings, self.store, self.deadletters, self.directory, self._on_batch,
+            self.settings,
+            self.store,
+            self.deadletters,
+            self.directory,
+            self._on_batch,
             self.mqtt_url,
-        )  # fmt: skip
+        )
         if self.with_api:
             app = create_app(
                 AppConfig.of(self.settings),
@@ -297,10 +305,11 @@ class Engine:
         owned = ownership(self.settings)
         if owned is not None:  # one bank and one checkpoint per owned partition
             return open_partitioned_bank(
-                self.settings, owned,
+                self.settings,
+                owned,
                 lambda path: DetectorBank.load(path, self.profiles, self.directory),
                 lambda: DetectorBank(self.profiles, self.directory, self._bank_config()),
-            )  # fmt: skip
+            )
         path = self.settings.checkpoint_path
         if path.exists():
             try:

@@ -82,8 +82,9 @@ class EventJournal:
             self._db.execute("BEGIN IMMEDIATE")
             self._db.execute(
                 "INSERT INTO failed (id, event, error) SELECT id, event, ? FROM pending "
-                "WHERE id = ?", (error[:2000], event_id),
-            )  # fmt: skip
+                "WHERE id = ?",
+                (error[:2000], event_id),
+            )
             self._db.execute("DELETE FROM pending WHERE id = ?", (event_id,))
             self._db.execute("COMMIT")
 

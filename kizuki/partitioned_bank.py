@@ -61,8 +61,9 @@ class PartitionedBank:
                 try:
                     banks[p] = load(path)
                 except Exception as exc:  # noqa: BLE001 - start that partition fresh
-                    log.warning("checkpoint %s unreadable (%s); partition %d starts fresh",
-                                path, exc, p)  # fmt: skip
+                    log.warning(
+                        "checkpoint %s unreadable (%s); partition %d starts fresh", path, exc, p
+                    )
         return cls(banks, count, directory)
 
     def update(self, readings: Sequence[Reading]) -> list[AnomalyEvent]:

@@ -104,8 +104,9 @@ def worker_mqtt(mqtt: MqttSettings, worker: WorkerSettings) -> MqttSettings:
     if mqtt.topic.startswith(("$share/", "$queue/")) and "{worker}" not in mqtt.client_id:
         log.warning(
             "shared subscription with the fixed client id %r: replicas will take each "
-            "other's session; set KIZUKI_MQTT__CLIENT_ID=kizuki-{worker}", mqtt.client_id,
-        )  # fmt: skip
+            "other's session; set KIZUKI_MQTT__CLIENT_ID=kizuki-{worker}",
+            mqtt.client_id,
+        )
     return resolved
 
 

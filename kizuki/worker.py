@@ -60,9 +60,11 @@ def make_ingest(
         return MqttIngest(cfg, store, deadletters, directory, sink=sink, url=url)
     name = settings.worker.worker_name()
     receiver = NatsReceiver(
-        settings.nats, owned.owned, queue_size=settings.ingest.queue_size,
+        settings.nats,
+        owned.owned,
+        queue_size=settings.ingest.queue_size,
         name=f"kizuki-{name}",
-    )  # fmt: skip
+    )
     topics = PartitionSubjectParser(
         settings.nats.subject_prefix, owned.count, owned.owned, topic_template(settings.mqtt.topic)
     )

@@ -65,23 +65,26 @@ def build_block(
     valid = np.array([s.valid or (-np.inf, np.inf) for s in specs], dtype=float).T
     kinds = KINDS + LIFE_KINDS if draw is not None and draw.on.replacement else KINDS
     changes = {
-        r: draw_benign(rng, profile, dict(zip(names, level[r], strict=True)), (start, end),
-                       kinds)
+        r: draw_benign(rng, profile, dict(zip(names, level[r], strict=True)), (start, end), kinds)
         for r in range(n)
         if benign[r]
-    }  # fmt: skip
+    }
     benign_table = np.array(
-        [(r, names.index(c.metric), c.start_ts, c.end_ts, c.shift)
-         for r, cs in changes.items() for c in cs],
+        [
+            (r, names.index(c.metric), c.start_ts, c.end_ts, c.shift)
+            for r, cs in changes.items()
+            for c in cs
+        ],
         dtype=float,
-    ).reshape(-1, 5)  # fmt: skip
+    ).reshape(-1, 5)
     n_ticks = int(round((end - start) / step))
     t_all = start + np.arange(n_ticks) * step
     life = no_life(n, len(names), start, end - start)
     outages = _outages(rng, n, start, end, realism)
     if draw is not None and draw.on.any:
-        life = draw_life(draw.rng, profile, np.asarray(utc_offsets_h), draw.region,
-                         draw.weather, grid, draw.on)  # fmt: skip
+        life = draw_life(
+            draw.rng, profile, np.asarray(utc_offsets_h), draw.region, draw.weather, grid, draw.on
+        )
         if draw.on.late:
             outages[:, 3] = draw.rng.random(len(outages)) < 0.5
         life = _replacement_cuts(life, changes)
@@ -200,8 +203,12 @@ def _swing(f: FailureArrays, row: int, col: int, direction: str) -> np.ndarray |
 
 def _replacement_cuts(life: Life, changes: dict[int, tuple[BenignChange, ...]]) -> Life:
     """A replaced unit is off for a few hours before its new level starts."""
-    extra = [(r, c.start_ts - 3 * 3600.0, c.start_ts, 900.0)
-             for r, cs in changes.items() for c in cs[:1] if c.kind == "replacement"]  # fmt: skip
+    extra = [
+        (r, c.start_ts - 3 * 3600.0, c.start_ts, 900.0)
+        for r, cs in changes.items()
+        for c in cs[:1]
+        if c.kind == "replacement"
+    ]
     if not extra:
         return life
     cuts = np.vstack([life.cuts, np.array(extra, dtype=float)])

@@ -124,8 +124,9 @@ def simulate(
     if demo:
         fleet = Fleet.demo(devices, seed, end_ts=first + days * DAY, days=days, step_s=step)
     else:
-        fleet = Fleet(devices, seed, failure_rate, first, days, step, benign_rate=benign_rate,
-                      confounders=on)  # fmt: skip
+        fleet = Fleet(
+            devices, seed, failure_rate, first, days, step, benign_rate=benign_rate, confounders=on
+        )
     _write_side_files(fleet, manifest, truth, benign)
     if offline is not None:
         _run_offline(fleet, offline, fmt)
@@ -208,9 +209,15 @@ def _run_publish(fleet: Fleet, mqtt: _Mqtt, speed: float, per_message: int) -> N
     try:
         with progress("publishing") as advance:
             stats = publish(
-                fleet, mqtt.url, mqtt.qos, speed, advance, topic_prefix=mqtt.prefix,
-                protocol=mqtt.protocol, per_message=per_message,
-            )  # fmt: skip
+                fleet,
+                mqtt.url,
+                mqtt.qos,
+                speed,
+                advance,
+                topic_prefix=mqtt.prefix,
+                protocol=mqtt.protocol,
+                per_message=per_message,
+            )
     except (PublishError, ValueError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None

@@ -41,9 +41,13 @@ REGIONS_PER_ZONE = 2  # a time zone holds this many weather regions
 WEATHER_TAU_H = 48.0
 # Change per unit of weather anomaly, as a share of the metric's normal width.
 COUPLING = {
-    "cooling_delta_c": -0.2, "compressor_current_a": 0.2, "heatup_min": 0.25,
-    "outlet_temp_c": -0.15, "bearing_temp_c": 0.25, "filter_dp_pa": 0.05,
-}  # fmt: skip
+    "cooling_delta_c": -0.2,
+    "compressor_current_a": 0.2,
+    "heatup_min": 0.25,
+    "outlet_temp_c": -0.15,
+    "bearing_temp_c": 0.25,
+    "filter_dp_pa": 0.05,
+}
 FAST_MODELS = frozenset({"aircon-x1", "waterheater-w2"})  # 5-minute devices under `sampling`
 COLD_START_S = 3600.0
 COOL_S = 3600.0  # a unit switched off cools toward ambient with this time constant
@@ -117,11 +121,22 @@ class Life:
         if len(cuts):
             cuts[:, 0] = pos[cuts[:, 0].astype(int)]
         return Life(
-            self.utc_h[rows], self.region[rows], self.weekly[rows], self.coupling[rows],
-            self.season[rows], self.weather, cuts, self.cold, self.holds[rows],
-            self.quantum[rows], self.every[rows], self.phase[rows], self.start_ts,
-            self.span_s, self.jitter_s,
-        )  # fmt: skip
+            self.utc_h[rows],
+            self.region[rows],
+            self.weekly[rows],
+            self.coupling[rows],
+            self.season[rows],
+            self.weather,
+            cuts,
+            self.cold,
+            self.holds[rows],
+            self.quantum[rows],
+            self.every[rows],
+            self.phase[rows],
+            self.start_ts,
+            self.span_s,
+            self.jitter_s,
+        )
 
     def offsets(self, t: np.ndarray, out: np.ndarray) -> None:
         """Add weekly, weather, seasonal and cold-start offsets to ``out[time, row, col]``."""
@@ -164,10 +179,22 @@ def no_life(n: int, m: int, start: float, span: float) -> Life:
     """The clean simulator: no confounder at all."""
     zeros = np.zeros((n, m))
     return Life(
-        np.zeros(n), np.zeros(n, int), zeros, zeros, zeros, np.zeros((1, 1)),
-        np.zeros((0, 4)), np.zeros(m), zeros, zeros, np.ones(n, int), np.zeros(n, int),
-        start, span, 0.0,
-    )  # fmt: skip
+        np.zeros(n),
+        np.zeros(n, int),
+        zeros,
+        zeros,
+        zeros,
+        np.zeros((1, 1)),
+        np.zeros((0, 4)),
+        np.zeros(m),
+        zeros,
+        zeros,
+        np.ones(n, int),
+        np.zeros(n, int),
+        start,
+        span,
+        0.0,
+    )
 
 
 def draw_life(
@@ -201,10 +228,22 @@ def draw_life(
     every = np.full(n, 1 if fast or not on.sampling else 2)
     phase = rng.integers(0, 2, n) if on.sampling else np.zeros(n, int)
     return Life(
-        np.asarray(utc_h, float), region, weekly, coupling, season,
-        weather if on.weather else np.zeros((weather.shape[0], 1)), cuts, cold, holds, quantum,
-        every, phase, start, end - start, 20.0 if on.sampling else 0.0,
-    )  # fmt: skip
+        np.asarray(utc_h, float),
+        region,
+        weekly,
+        coupling,
+        season,
+        weather if on.weather else np.zeros((weather.shape[0], 1)),
+        cuts,
+        cold,
+        holds,
+        quantum,
+        every,
+        phase,
+        start,
+        end - start,
+        20.0 if on.sampling else 0.0,
+    )
 
 
 def _cuts(rng: np.random.Generator, n: int, start: float, end: float) -> np.ndarray:

@@ -79,8 +79,10 @@ def plan_failure(
         variant = "accelerating"
         if shapes:
             variant = GRADUAL[int(rng.integers(len(GRADUAL)))]
-            power = {"exponential": float(rng.uniform(2.0, 4.0)),
-                     "saturating": float(rng.uniform(1.2, 1.6))}.get(variant, power)  # fmt: skip
+            power = {
+                "exponential": float(rng.uniform(2.0, 4.0)),
+                "saturating": float(rng.uniform(1.2, 1.6)),
+            }.get(variant, power)
         return FailurePlan(mode, kind, variant, onset_ts, duration_s, power)
     if kind == "intermittent":
         episodes = _intermittent_episodes(rng, onset_ts, duration_s, step_s)

@@ -153,8 +153,9 @@ class Fleet:
         for i in failing:
             modes = self.profiles[self._models[i]].failure_modes
             name = sorted(modes)[int(rng.integers(len(modes)))]
-            plans[int(i)] = plan_failure(rng, name, modes[name].kind, window, self.step_s,
-                                         shapes=self.confounders.shapes)  # fmt: skip
+            plans[int(i)] = plan_failure(
+                rng, name, modes[name].kind, window, self.step_s, shapes=self.confounders.shapes
+            )
         plans.update(forced)
         return plans
 
@@ -203,9 +204,15 @@ class Fleet:
                 plan = self._plans[index[device_id]]
                 metric = profile.failure_modes[plan.mode].metric
                 truth[device_id] = GroundTruth(
-                    device_id, block.model, plan.mode, plan.kind, plan.onset_ts, notice,
-                    metric, plan.variant,
-                )  # fmt: skip
+                    device_id,
+                    block.model,
+                    plan.mode,
+                    plan.kind,
+                    plan.onset_ts,
+                    notice,
+                    metric,
+                    plan.variant,
+                )
         return truth
 
     def _device(self, i: int, benign: tuple[BenignChange, ...]) -> SimDevice:
@@ -260,8 +267,10 @@ class Fleet:
         life_rng = np.random.default_rng([self.seed, 4])
         memory = [np.full((len(b.device_ids), len(b.metrics)), np.nan) for b in self._blocks]
         for k in range(self.n_ticks):
-            frames = [block.frame(k, rng, self.realism, mem, life_rng)
-                      for block, mem in zip(self._blocks, memory, strict=True)]  # fmt: skip
+            frames = [
+                block.frame(k, rng, self.realism, mem, life_rng)
+                for block, mem in zip(self._blocks, memory, strict=True)
+            ]
             yield self.start_ts + k * self.step_s, frames
 
     def ticks(self) -> Iterator[tuple[float, list[Reading]]]:

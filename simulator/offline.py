@@ -84,17 +84,28 @@ def offline_manifest(fleet: Fleet, fmt: Format, readings: int) -> dict[str, Any]
         "format": FORMAT_NAME,
         "version": FORMAT_VERSION,
         "fleet": fleet.parameters(),
-        "window": {"start_ts": fleet.start_ts, "end_ts": fleet.end_ts,
-                   "step_s": fleet.step_s, "ticks": fleet.n_ticks},
-        "files": {"readings": f"readings.{fmt}", "readings_format": fmt,
-                  "truth": "truth.json", "benign": "benign.json"},
-        "counts": {"devices": len(fleet.devices), "readings": readings,
-                   "failures": len(truth),
-                   "failures_noticed": sum(t.notice_ts is not None for t in truth),
-                   "benign_changes": len(fleet.benign())},
+        "window": {
+            "start_ts": fleet.start_ts,
+            "end_ts": fleet.end_ts,
+            "step_s": fleet.step_s,
+            "ticks": fleet.n_ticks,
+        },
+        "files": {
+            "readings": f"readings.{fmt}",
+            "readings_format": fmt,
+            "truth": "truth.json",
+            "benign": "benign.json",
+        },
+        "counts": {
+            "devices": len(fleet.devices),
+            "readings": readings,
+            "failures": len(truth),
+            "failures_noticed": sum(t.notice_ts is not None for t in truth),
+            "benign_changes": len(fleet.benign()),
+        },
         "cohorts": fleet.cohorts(),
         **fleet.manifest(),
-    }  # fmt: skip
+    }
 
 
 def _dump(path: Path, data: object) -> None:
@@ -214,9 +225,16 @@ def rebuild_fleet(parameters: Mapping[str, Any]) -> Fleet:
         realism = Realism(**{**p["realism"], "outage_hours": tuple(p["realism"]["outage_hours"])})
         on = Confounders.parse(",".join(p.get("confounders", [])) or "none")
         fleet = Fleet(
-            p["n_devices"], p["seed"], p["failure_rate"], p["start_ts"], p["days"], p["step_s"],
-            benign_rate=p["benign_rate"], realism=realism, confounders=on,
-        )  # fmt: skip
+            p["n_devices"],
+            p["seed"],
+            p["failure_rate"],
+            p["start_ts"],
+            p["days"],
+            p["step_s"],
+            benign_rate=p["benign_rate"],
+            realism=realism,
+            confounders=on,
+        )
     if fleet.parameters()["models"] != p["models"]:
         raise ValueError(f"this fleet used other device profiles: {p['models']}")
     return fleet

@@ -113,9 +113,15 @@ def publish(
 def _stats(window: InFlight, ticks: int, seconds: float, stopped: bool) -> PublishStats:
     with window.cond:
         return PublishStats(
-            window.acked_messages, window.acked_readings, ticks, seconds, stopped,
-            sum(window.rejected.values()), dict(window.rejected), window.limit,
-        )  # fmt: skip
+            window.acked_messages,
+            window.acked_readings,
+            ticks,
+            seconds,
+            stopped,
+            sum(window.rejected.values()),
+            dict(window.rejected),
+            window.limit,
+        )
 
 
 class _Limit:

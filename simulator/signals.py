@@ -66,11 +66,17 @@ class FailureArrays:
         keep, stuck = pos[self.rows] >= 0, pos[self.stuck_rows] >= 0
         noisy = pos[self.noise_rows] >= 0
         return FailureArrays(
-            pos[self.rows][keep], self.effect[keep], self.severity[keep],
-            pos[self.stuck_rows][stuck], self.stuck_cols[stuck], self.stuck_values[stuck],
-            self.stuck_dither[stuck], pos[self.noise_rows][noisy], self.noise_cols[noisy],
+            pos[self.rows][keep],
+            self.effect[keep],
+            self.severity[keep],
+            pos[self.stuck_rows][stuck],
+            self.stuck_cols[stuck],
+            self.stuck_values[stuck],
+            self.stuck_dither[stuck],
+            pos[self.noise_rows][noisy],
+            self.noise_cols[noisy],
             self.noise_scale[noisy],
-        )  # fmt: skip
+        )
 
 
 @dataclass(frozen=True, slots=True)

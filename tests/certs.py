@@ -21,7 +21,17 @@ class Certs:
 
 def make_certs(folder: Path) -> Certs:
     """A fresh CA in ``folder`` and a server and a client certificate signed by it."""
-    subprocess.run(["bash", str(SCRIPT), str(folder)], check=True, capture_output=True,
-                   timeout=60, env={"PATH": "/usr/bin:/bin", "CERT_DAYS": "2"})  # fmt: skip
-    return Certs(folder / "ca.pem", folder / "server.pem", folder / "server.key",
-                 folder / "client.pem", folder / "client.key")  # fmt: skip
+    subprocess.run(
+        ["bash", str(SCRIPT), str(folder)],
+        check=True,
+        capture_output=True,
+        timeout=60,
+        env={"PATH": "/usr/bin:/bin", "CERT_DAYS": "2"},
+    )
+    return Certs(
+        folder / "ca.pem",
+        folder / "server.pem",
+        folder / "server.key",
+        folder / "client.pem",
+        folder / "client.key",
+    )

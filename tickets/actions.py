@@ -37,15 +37,29 @@ class CaseActions:
         return utc(self.clock())
 
     def _resolve(
-        self, session: Session, case: Case, actor: str, at: datetime, code: str, note: str,
-        notify: bool = True, **detail: Any,
-    ) -> None:  # fmt: skip
+        self,
+        session: Session,
+        case: Case,
+        actor: str,
+        at: datetime,
+        code: str,
+        note: str,
+        notify: bool = True,
+        **detail: Any,
+    ) -> None:
         """Resolve with ``code``; queue the customer message the code and state call for."""
         out = resolution.still_out_of_range(case)
         lifecycle.transition(
-            session, case, "resolve", actor, at, code=code, note=note,
-            device_out_of_range=out, **detail,
-        )  # fmt: skip
+            session,
+            case,
+            "resolve",
+            actor,
+            at,
+            code=code,
+            note=note,
+            device_out_of_range=out,
+            **detail,
+        )
         case.resolution_code, case.resolution_note = code, note
         case.review_state = None  # a person (or the device's recovery) has settled it
         article = resolution.customer_article(code, out)
@@ -66,9 +80,15 @@ class CaseActions:
         return self._act(case_id, lambda s, c, now: lifecycle.transition(s, c, "start", actor, now))
 
     def resolve(
-        self, case_id: int, actor: str, code: str, note: str, *, confirm: bool = False,
+        self,
+        case_id: int,
+        actor: str,
+        code: str,
+        note: str,
+        *,
+        confirm: bool = False,
         notify: bool = True,
-    ) -> Case:  # fmt: skip
+    ) -> Case:
         """Any open status -> resolved with a resolution code and a note.
 
         Raises ``InvalidResolution`` (unknown code, no note) and ``NeedsConfirmation`` (a

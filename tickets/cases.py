@@ -130,8 +130,12 @@ def ensure_device(session: Session, device_id: str, model: str, product_line: st
     race-free (``ON CONFLICT DO NOTHING``) when several events for it arrive at once."""
     device = session.get(Device, device_id)
     if device is None:
-        values = {"id": device_id, "model": model, "product_line": product_line,
-                  "created_at": utcnow()}  # fmt: skip
+        values = {
+            "id": device_id,
+            "model": model,
+            "product_line": product_line,
+            "created_at": utcnow(),
+        }
         session.execute(_insert(session)(Device).values(**values).on_conflict_do_nothing())
         device = session.get_one(Device, device_id)
     return device

@@ -116,16 +116,28 @@ def post(
     session.add(row)
     session.flush()
     message = Message(
-        case_id=case.id, customer_id=customer.id, direction="out", channel=channel,
-        author=author, body=body, notification_id=row.id, at=now,
-    )  # fmt: skip
+        case_id=case.id,
+        customer_id=customer.id,
+        direction="out",
+        channel=channel,
+        author=author,
+        body=body,
+        notification_id=row.id,
+        at=now,
+    )
     session.add(message)
     case.updated_at = now
     session.flush()
     lifecycle.log(
-        session, case, author, "message_out", now, message_id=message.id, channel=channel,
+        session,
+        case,
+        author,
+        "message_out",
+        now,
+        message_id=message.id,
+        channel=channel,
         text=body,
-    )  # fmt: skip
+    )
     return message
 
 
@@ -187,17 +199,28 @@ def receive(session: Session, inbound: Inbound, now: datetime) -> Message:
     if case is None:
         raise NoMatchingCase(f"customer {customer.id} has no case to attach this message to")
     message = Message(
-        case_id=case.id, customer_id=customer.id, direction="in", channel=inbound.channel,
-        author=f"customer:{customer.id}", body=text[:MAX_BODY], sender=inbound.sender[:320],
+        case_id=case.id,
+        customer_id=customer.id,
+        direction="in",
+        channel=inbound.channel,
+        author=f"customer:{customer.id}",
+        body=text[:MAX_BODY],
+        sender=inbound.sender[:320],
         at=now,
-    )  # fmt: skip
+    )
     session.add(message)
     case.updated_at = now
     session.flush()
     lifecycle.log(
-        session, case, message.author, "message_in", now, message_id=message.id,
-        channel=inbound.channel, text=message.body,
-    )  # fmt: skip
+        session,
+        case,
+        message.author,
+        "message_in",
+        now,
+        message_id=message.id,
+        channel=inbound.channel,
+        text=message.body,
+    )
     return message
 
 

@@ -224,9 +224,16 @@ class Dispatcher:
         if result.ok:
             row.status, row.sent_at, row.last_error = "sent", now, ""
             timeline(
-                session, row.case, ACTOR, "notified", now, notification_id=row.id,
-                kind=row.kind, channel=target.channel, duplicate=result.duplicate,
-            )  # fmt: skip
+                session,
+                row.case,
+                ACTOR,
+                "notified",
+                now,
+                notification_id=row.id,
+                kind=row.kind,
+                channel=target.channel,
+                duplicate=result.duplicate,
+            )
             return
         row.last_error = result.error
         self._retry(session, row, target, now)
@@ -245,10 +252,17 @@ class Dispatcher:
             return
         row.contact_point_id, row.channel = following.id, following.channel
         timeline(
-            session, row.case, ACTOR, "channel_fallback", now, notification_id=row.id,
-            from_channel=target.channel, to_channel=following.channel, error=row.last_error,
+            session,
+            row.case,
+            ACTOR,
+            "channel_fallback",
+            now,
+            notification_id=row.id,
+            from_channel=target.channel,
+            to_channel=following.channel,
+            error=row.last_error,
             next_attempt_at=plan.at.isoformat(),
-        )  # fmt: skip
+        )
 
     def _slots(self, row: Notification) -> list[retry.Slot]:
         if self.settings.notify.mode == "log":
@@ -257,8 +271,15 @@ class Dispatcher:
 
     def _give_up(self, session: Session, row: Notification, reason: str, now: datetime) -> None:
         row.status, row.last_error = "failed", reason
-        timeline(session, row.case, ACTOR, "notification_failed", now, notification_id=row.id,
-                 reason=reason)  # fmt: skip
+        timeline(
+            session,
+            row.case,
+            ACTOR,
+            "notification_failed",
+            now,
+            notification_id=row.id,
+            reason=reason,
+        )
         log.warning("notification %s for case %s failed: %s", row.id, row.case_id, reason)
 
     def _attempt(
@@ -274,12 +295,15 @@ class Dispatcher:
         row.attempts += 1
         session.add(
             DeliveryAttempt(
-                notification_id=row.id, at=now, channel=channel or row.channel,
+                notification_id=row.id,
+                at=now,
+                channel=channel or row.channel,
                 contact_point_id=contact_id if channel else row.contact_point_id,
-                ok=bool(result and result.ok), error=result.error if result else note,
+                ok=bool(result and result.ok),
+                error=result.error if result else note,
                 recoverable=bool(result.recoverable) if result else True,
             )
-        )  # fmt: skip
+        )
 
     def _history(self, session: Session, row_id: int) -> list[retry.Tried]:
         session.flush()

@@ -39,14 +39,23 @@ def refresh(
     was_breached = bool(case.explanation.get("breached"))
     breached = bool(event.extra.get("breached"))
     case.explanation = {
-        **latest_explanation(case.explanation, event), "at": event.ts, "breached": breached,
-    }  # fmt: skip
+        **latest_explanation(case.explanation, event),
+        "at": event.ts,
+        "breached": breached,
+    }
     case.score, case.updated_at = float(event.score), now
     if breached and not was_breached:
         lifecycle.log(
-            session, case, actor, "limit_crossed", now, at=event.ts, why=event.why.text,
-            observed=event.why.observed, limit=event.why.limit,
-        )  # fmt: skip
+            session,
+            case,
+            actor,
+            "limit_crossed",
+            now,
+            at=event.ts,
+            why=event.why.text,
+            observed=event.why.observed,
+            limit=event.why.limit,
+        )
     before = case.severity
     case.severity = rules.higher(case.severity, rules.severity_of(event))
     if case.severity == before:
@@ -57,9 +66,17 @@ def refresh(
     case.sla_due_at = min(case.sla_due_at, rules.sla_due(settings, case.severity, now))
     reason = "past the limit" if breached else "limit expected within a day"
     lifecycle.log(
-        session, case, actor, "escalated", now, at=event.ts, severity_from=before,
-        severity_to=case.severity, reason=reason, why=event.why.text,
-    )  # fmt: skip
+        session,
+        case,
+        actor,
+        "escalated",
+        now,
+        at=event.ts,
+        severity_from=before,
+        severity_to=case.severity,
+        reason=reason,
+        why=event.why.text,
+    )
     return True
 
 

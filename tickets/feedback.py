@@ -210,8 +210,14 @@ def _upsert_vote(
     replaces the first (``INSERT ... ON CONFLICT DO UPDATE``)."""
     dialect = session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    values = {"case_id": notification.case_id, "notification_id": notification.id,
-              "vote": vote, "comment": comment, "at": at, "first_at": at}  # fmt: skip
+    values = {
+        "case_id": notification.case_id,
+        "notification_id": notification.id,
+        "vote": vote,
+        "comment": comment,
+        "at": at,
+        "first_at": at,
+    }
     stmt = insert(Feedback).values(**values)
     session.execute(
         stmt.on_conflict_do_update(
@@ -221,7 +227,7 @@ def _upsert_vote(
                 "comment": stmt.excluded.comment,
                 "at": stmt.excluded.at,
             },
-        )  # fmt: skip
+        )
     )
     session.add(
         CaseEvent(

@@ -23,10 +23,15 @@ TEACHERS = ("agent", "admin")
 def add(session: Session, case: Case, source: str, at: datetime) -> DetectorLabel:
     """A false-positive label for ``case`` from ``source`` (agent | admin)."""
     label = DetectorLabel(
-        case_id=case.id, device_id=case.device_id, model=case.model,
-        failure_mode=case.failure_mode, label="false_positive", source=source,
-        started_at=case.started_at, created_at=at,
-    )  # fmt: skip
+        case_id=case.id,
+        device_id=case.device_id,
+        model=case.model,
+        failure_mode=case.failure_mode,
+        label="false_positive",
+        source=source,
+        started_at=case.started_at,
+        created_at=at,
+    )
     session.add(label)
     return label
 

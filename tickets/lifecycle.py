@@ -144,6 +144,12 @@ def assign(
     case.assignee_id, case.routing_reason, case.updated_at = agent_id, reason, at
     kind = "assigned" if agent is not None else "unassigned"
     log(
-        session, case, actor, kind, at,
-        agent_id=agent_id, agent_name=agent.name if agent else None, reason=reason,
-    )  # fmt: skip
+        session,
+        case,
+        actor,
+        kind,
+        at,
+        agent_id=agent_id,
+        agent_name=agent.name if agent else None,
+        reason=reason,
+    )

@@ -35,9 +35,16 @@ def open_by_hand(
     now = service.clock()
     why = Explanation("", "", 0.0, 0.0, detectors=("manual",), text=note)
     event = AnomalyEvent(
-        device_id=device_id, model=model, failure_mode=failure_mode, kind="anomaly", ts=now,
-        started_at=now, severity=severity, score=0.0, why=why,
-    )  # fmt: skip
+        device_id=device_id,
+        model=model,
+        failure_mode=failure_mode,
+        kind="anomaly",
+        ts=now,
+        started_at=now,
+        severity=severity,
+        score=0.0,
+        why=why,
+    )
     outcome = service.handle(event)
     if outcome.case_id is None:
         raise CaseError(f"no case opened: {outcome.action} ({outcome.detail})")

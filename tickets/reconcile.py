@@ -26,14 +26,22 @@ class OpenCase:
 
     def recovery(self, ts: float) -> AnomalyEvent:
         """The recovery event that was lost for this case, stamped ``ts`` (telemetry)."""
-        why = Explanation(metric="", unit="", expected=0.0, observed=0.0,
-                          text="recovered (found at start-up)")  # fmt: skip
+        why = Explanation(
+            metric="", unit="", expected=0.0, observed=0.0, text="recovered (found at start-up)"
+        )
         severity: Severity = self.severity  # type: ignore[assignment]
         return AnomalyEvent(
-            device_id=self.device_id, model=self.model, failure_mode=self.failure_mode,
-            kind="recovery", ts=ts, started_at=self.started_at.timestamp(), severity=severity,
-            score=0.0, why=why, extra={"reconciled": True},
-        )  # fmt: skip
+            device_id=self.device_id,
+            model=self.model,
+            failure_mode=self.failure_mode,
+            kind="recovery",
+            ts=ts,
+            started_at=self.started_at.timestamp(),
+            severity=severity,
+            score=0.0,
+            why=why,
+            extra={"reconciled": True},
+        )
 
 
 def open_cases(session_factory: sessionmaker[Session]) -> dict[tuple[str, str], OpenCase]:
@@ -48,7 +56,7 @@ def open_cases(session_factory: sessionmaker[Session]) -> dict[tuple[str, str], 
                 c.severity,
                 c.started_at,
                 c.healthy_since is not None,
-            )  # fmt: skip
+            )
             for c in rows
         }
 

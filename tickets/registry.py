@@ -142,26 +142,47 @@ def _upsert_device(
 
 
 DEMO_AGENTS: tuple[dict[str, Any], ...] = (
-    {"name": "Haruto Sato", "email": "haruto.sato@example.com",
-     "product_lines": ["air-conditioning"],
-     "skills": ["aircon-maintenance", "aircon-repair", "refrigerant-certified"],
-     "languages": ["ja"], "capacity": 8},
-    {"name": "Yui Tanaka", "email": "yui.tanaka@example.com",
-     "product_lines": ["air-conditioning", "water-heating"],
-     "skills": ["aircon-maintenance", "aircon-repair", "plumbing", "electrical"],
-     "languages": ["ja", "en"], "capacity": 6},
-    {"name": "Emma Wilson", "email": "emma.wilson@example.com",
-     "product_lines": ["air-conditioning", "water-heating"],
-     "skills": ["aircon-maintenance", "aircon-repair", "refrigerant-certified", "plumbing"],
-     "languages": ["en"], "capacity": 6},
-    {"name": "Kenji Yamamoto", "email": "kenji.yamamoto@example.com",
-     "product_lines": ["pumps", "water-heating"],
-     "skills": ["pump-mechanical", "electrical", "plumbing"],
-     "languages": ["ja", "en"], "capacity": 6},
-    {"name": "Liam Carter", "email": "liam.carter@example.com",
-     "product_lines": ["pumps"], "skills": ["pump-mechanical", "electrical"],
-     "languages": ["en"], "capacity": 4},
-)  # fmt: skip
+    {
+        "name": "Haruto Sato",
+        "email": "haruto.sato@example.com",
+        "product_lines": ["air-conditioning"],
+        "skills": ["aircon-maintenance", "aircon-repair", "refrigerant-certified"],
+        "languages": ["ja"],
+        "capacity": 8,
+    },
+    {
+        "name": "Yui Tanaka",
+        "email": "yui.tanaka@example.com",
+        "product_lines": ["air-conditioning", "water-heating"],
+        "skills": ["aircon-maintenance", "aircon-repair", "plumbing", "electrical"],
+        "languages": ["ja", "en"],
+        "capacity": 6,
+    },
+    {
+        "name": "Emma Wilson",
+        "email": "emma.wilson@example.com",
+        "product_lines": ["air-conditioning", "water-heating"],
+        "skills": ["aircon-maintenance", "aircon-repair", "refrigerant-certified", "plumbing"],
+        "languages": ["en"],
+        "capacity": 6,
+    },
+    {
+        "name": "Kenji Yamamoto",
+        "email": "kenji.yamamoto@example.com",
+        "product_lines": ["pumps", "water-heating"],
+        "skills": ["pump-mechanical", "electrical", "plumbing"],
+        "languages": ["ja", "en"],
+        "capacity": 6,
+    },
+    {
+        "name": "Liam Carter",
+        "email": "liam.carter@example.com",
+        "product_lines": ["pumps"],
+        "skills": ["pump-mechanical", "electrical"],
+        "languages": ["en"],
+        "capacity": 4,
+    },
+)
 
 
 def seed_demo_agents(session_factory: sessionmaker[Session]) -> int:

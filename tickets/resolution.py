@@ -19,9 +19,13 @@ from tickets.lifecycle import CaseError
 from tickets.models import Case
 
 AgentResolution = Literal[
-    "repaired_on_site", "remote_fix", "part_shipped", "false_alarm", "duplicate",
+    "repaired_on_site",
+    "remote_fix",
+    "part_shipped",
+    "false_alarm",
+    "duplicate",
     "customer_declined",
-]  # fmt: skip
+]
 ResolutionCode = Literal[AgentResolution, "recovered"]
 RESOLUTION_CODES: tuple[AgentResolution, ...] = get_args(AgentResolution)
 AUTO_CODE: ResolutionCode = "recovered"

@@ -189,10 +189,18 @@ class CaseService(CaseActions, DeskActions):
 
     def _opened(self, session: Session, case: Case, event: AnomalyEvent, now: datetime) -> None:
         lifecycle.log(
-            session, case, SYSTEM, "opened", now,
-            severity=case.severity, priority=case.priority, score=case.score,
-            why=event.why.text, quiet=case.quiet, at=event.ts,
-        )  # fmt: skip
+            session,
+            case,
+            SYSTEM,
+            "opened",
+            now,
+            severity=case.severity,
+            priority=case.priority,
+            score=case.score,
+            why=event.why.text,
+            quiet=case.quiet,
+            at=event.ts,
+        )
         decision = route(session, need_of(case, self.profiles))
         lifecycle.assign(session, case, decision.agent_id, SYSTEM, now, decision.reason)
         if not case.quiet:  # opened in a maintenance window: the customer is not told
@@ -206,10 +214,17 @@ class CaseService(CaseActions, DeskActions):
         before = case.severity
         raised = apply_repeat(case, event, self.settings, now)
         lifecycle.log(
-            session, case, SYSTEM, "severity_raised" if raised else "anomaly_again", now,
-            severity_from=before, severity_to=case.severity, score=float(event.score),
-            why=event.why.text, in_maintenance=not announce,
-        )  # fmt: skip
+            session,
+            case,
+            SYSTEM,
+            "severity_raised" if raised else "anomaly_again",
+            now,
+            severity_from=before,
+            severity_to=case.severity,
+            score=float(event.score),
+            why=event.why.text,
+            in_maintenance=not announce,
+        )
         if announce:
             self._announce(session, case, raised, now)
         if raised and case.severity == "critical":
@@ -332,7 +347,13 @@ class CaseService(CaseActions, DeskActions):
             assert case.healthy_since is not None and until is not None
             healthy_s = (until - case.healthy_since).total_seconds()
             self._resolve(
-                session, case, SYSTEM, at, resolution.AUTO_CODE, "", auto=True,
+                session,
+                case,
+                SYSTEM,
+                at,
+                resolution.AUTO_CODE,
+                "",
+                auto=True,
                 healthy_for_s=healthy_s,
-            )  # fmt: skip
+            )
             return True

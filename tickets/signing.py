@@ -26,9 +26,13 @@ def headers(secret: str, timestamp: int, body: bytes) -> dict[str, str]:
 
 
 def verify(
-    secret: str, timestamp: str | None, signature: str | None, body: bytes, now: float,
+    secret: str,
+    timestamp: str | None,
+    signature: str | None,
+    body: bytes,
+    now: float,
     tolerance_s: float,
-) -> str | None:  # fmt: skip
+) -> str | None:
     """None when the signature is good and fresh, else why it is refused."""
     if not secret:
         return "inbound webhooks are not configured (no secret)"

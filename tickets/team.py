@@ -67,13 +67,16 @@ class AgentSpec:
             raise AgentError(f"agent entry {dict(entry)!r} needs 'name' and 'email'")
         try:
             spec = cls(
-                name=str(entry["name"]), email=str(entry["email"]),
+                name=str(entry["name"]),
+                email=str(entry["email"]),
                 skills=_listed(entry.get("skills")),
                 languages=_listed(entry.get("languages", ("en",))),
                 product_lines=_listed(entry.get("product_lines")),
-                capacity=int(entry.get("capacity", 5)), tier=int(entry.get("tier", 1)),
-                teams=_listed(entry.get("teams")), active=bool(entry.get("active", True)),
-            )  # fmt: skip
+                capacity=int(entry.get("capacity", 5)),
+                tier=int(entry.get("tier", 1)),
+                teams=_listed(entry.get("teams")),
+                active=bool(entry.get("active", True)),
+            )
         except (TypeError, ValueError) as exc:
             raise AgentError(f"agent entry {dict(entry)!r}: {exc}") from None
         return spec.checked()
@@ -109,8 +112,11 @@ def upsert_agent(session: Session, spec: AgentSpec) -> Agent:
         agent = Agent(email=spec.email)
         session.add(agent)
     agent.name, agent.capacity, agent.tier, agent.active = (
-        spec.name.strip() or spec.name, spec.capacity, spec.tier, spec.active,
-    )  # fmt: skip
+        spec.name.strip() or spec.name,
+        spec.capacity,
+        spec.tier,
+        spec.active,
+    )
     agent.skills = _clean(spec.skills)
     agent.languages = sorted({language_of(x) for x in spec.languages})
     agent.product_lines = _clean(spec.product_lines)
@@ -132,7 +138,8 @@ def change_agent(
     with session_factory.begin() as session:
         agent = find_agent(session, key)
         spec = AgentSpec(
-            agent.name, agent.email,
+            agent.name,
+            agent.email,
             skills=agent.skills if change.skills is None else change.skills,
             languages=agent.languages if change.languages is None else change.languages,
             product_lines=(
@@ -142,7 +149,7 @@ def change_agent(
             tier=agent.tier if change.tier is None else change.tier,
             teams=agent.teams if change.teams is None else change.teams,
             active=agent.active if change.active is None else change.active,
-        )  # fmt: skip
+        )
         return upsert_agent(session, spec)
 
 

@@ -54,14 +54,22 @@ def payload(event: CaseEvent, case: Case, base_url: str) -> dict[str, Any]:
         "occurred_at": event.at.isoformat(),
         "event": {"kind": event.kind, "actor": event.actor, "detail": event.detail},
         "case": {
-            "id": case.id, "url": f"{base_url.rstrip('/')}/cases/{case.id}",
-            "status": case.status, "severity": case.severity, "priority": case.priority,
-            "title": case.title, "device_id": case.device_id, "model": case.model,
-            "failure_mode": case.failure_mode, "customer_id": case.customer_id,
-            "assignee_id": case.assignee_id, "external_ref": case.external_ref or None,
-            "opened_at": case.opened_at.isoformat(), "sla_due_at": case.sla_due_at.isoformat(),
+            "id": case.id,
+            "url": f"{base_url.rstrip('/')}/cases/{case.id}",
+            "status": case.status,
+            "severity": case.severity,
+            "priority": case.priority,
+            "title": case.title,
+            "device_id": case.device_id,
+            "model": case.model,
+            "failure_mode": case.failure_mode,
+            "customer_id": case.customer_id,
+            "assignee_id": case.assignee_id,
+            "external_ref": case.external_ref or None,
+            "opened_at": case.opened_at.isoformat(),
+            "sla_due_at": case.sla_due_at.isoformat(),
         },
-    }  # fmt: skip
+    }
 
 
 @dataclass
@@ -102,9 +110,11 @@ class WebhookRelay:
         with self.session_factory() as session:
             after = self._cursor(session, target.url)
             events = session.scalars(
-                select(CaseEvent).where(CaseEvent.id > after).order_by(CaseEvent.id)
+                select(CaseEvent)
+                .where(CaseEvent.id > after)
+                .order_by(CaseEvent.id)
                 .limit(self.batch)
-            ).all()  # fmt: skip
+            ).all()
             for event in events:
                 outcome = "skip"
                 if not target.events or event_type(event.kind) in target.events:
@@ -126,8 +136,11 @@ class WebhookRelay:
     def _post(self, target: WebhookTarget, body: dict[str, Any]) -> bool:
         raw = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
         head = signed(target.secret.get_secret_value(), int(time.time()), raw)
-        head |= {"Content-Type": "application/json", "Idempotency-Key": body["id"],
-                 "X-Kizuki-Event": body["type"]}  # fmt: skip
+        head |= {
+            "Content-Type": "application/json",
+            "Idempotency-Key": body["id"],
+            "X-Kizuki-Event": body["type"],
+        }
         try:
             response = self.client.post(target.url, content=raw, headers=head)
         except httpx.HTTPError as exc:

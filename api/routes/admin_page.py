@@ -66,20 +66,28 @@ def _page(
     request: Request, user: Principal, ctx: CtxDep, db: SessionDep, **secret: str
 ) -> Response:
     return render(
-        request, "admin.html", user, nav="admin", roles=ROLES,
+        request,
+        "admin.html",
+        user,
+        nav="admin",
+        roles=ROLES,
         users=db.scalars(select(User).order_by(User.username)).all(),
         agents=db.scalars(select(Agent).order_by(Agent.id)).all(),
         keys=db.scalars(select(ApiKey).order_by(ApiKey.id)).all(),
-        windows=list_maintenance(ctx.session_factory, after=ctx.now()), secret=secret,
-    )  # fmt: skip
+        windows=list_maintenance(ctx.session_factory, after=ctx.now()),
+        secret=secret,
+    )
 
 
 @router.post("/admin/users", response_class=HTMLResponse)
 def add_user(
-    request: Request, user: AdminForm, ctx: CtxDep, db: SessionDep,
+    request: Request,
+    user: AdminForm,
+    ctx: CtxDep,
+    db: SessionDep,
     username: Annotated[str, Form(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9._@-]+$")],
     role: Annotated[RoleIn, Form()],
-) -> Response:  # fmt: skip
+) -> Response:
     """A new login (or a reset one) with a generated password, shown on the page once."""
     password = new_password()
     create_user(ctx.session_factory, username, password, role)
@@ -88,9 +96,11 @@ def add_user(
 
 @router.post("/admin/users/{username}/active")
 def set_user_active(
-    _: AdminForm, db: SessionDep, username: Annotated[str, Path(max_length=80)],
+    _: AdminForm,
+    db: SessionDep,
+    username: Annotated[str, Path(max_length=80)],
     active: Annotated[bool, Form()],
-) -> Response:  # fmt: skip
+) -> Response:
     row = db.scalar(select(User).where(User.username == username))
     if row is None:
         raise HTTPException(404, f"No user {username!r}.")
@@ -101,13 +111,27 @@ def set_user_active(
 
 @router.post("/admin/agents")
 def add_agent_form(
-    _: AdminForm, ctx: CtxDep, name: Short, email: Short, skills: Short = "",
-    languages: Short = "en", product_lines: Short = "", teams: Short = "",
+    _: AdminForm,
+    ctx: CtxDep,
+    name: Short,
+    email: Short,
+    skills: Short = "",
+    languages: Short = "en",
+    product_lines: Short = "",
+    teams: Short = "",
     tier: Annotated[int, Form(ge=1, le=3)] = 1,
     capacity: Annotated[int, Form(ge=0, le=1000)] = 5,
-) -> Response:  # fmt: skip
-    spec = AgentSpec(name, email, _split(skills), _split(languages) or ["en"],
-                     _split(product_lines), capacity, tier, _split(teams))  # fmt: skip
+) -> Response:
+    spec = AgentSpec(
+        name,
+        email,
+        _split(skills),
+        _split(languages) or ["en"],
+        _split(product_lines),
+        capacity,
+        tier,
+        _split(teams),
+    )
     try:
         add_agent(ctx.session_factory, spec)
     except AgentError as exc:
@@ -117,9 +141,11 @@ def add_agent_form(
 
 @router.post("/admin/agents/{agent_id}/active")
 def set_agent_active(
-    _: AdminForm, ctx: CtxDep, agent_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+    _: AdminForm,
+    ctx: CtxDep,
+    agent_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
     active: Annotated[bool, Form()],
-) -> Response:  # fmt: skip
+) -> Response:
     try:
         change_agent(ctx.session_factory, agent_id, AgentChange(active=active))
     except AgentError as exc:
@@ -129,9 +155,13 @@ def set_agent_active(
 
 @router.post("/admin/keys", response_class=HTMLResponse)
 def add_key(
-    request: Request, user: AdminForm, ctx: CtxDep, db: SessionDep,
-    name: Annotated[str, Form(min_length=1, max_length=80)], role: Annotated[RoleIn, Form()],
-) -> Response:  # fmt: skip
+    request: Request,
+    user: AdminForm,
+    ctx: CtxDep,
+    db: SessionDep,
+    name: Annotated[str, Form(min_length=1, max_length=80)],
+    role: Annotated[RoleIn, Form()],
+) -> Response:
     key = create_api_key(ctx.session_factory, name, role)
     return _page(request, user, ctx, db, title=name, key=key)
 
@@ -145,19 +175,23 @@ def revoke_key(_: AdminForm, ctx: CtxDep, prefix: Annotated[str, Path(max_length
 
 @router.post("/admin/maintenance")
 def add_window(
-    _: AdminForm, ctx: CtxDep, device_id: Annotated[str, Form(min_length=1, max_length=64)],
+    _: AdminForm,
+    ctx: CtxDep,
+    device_id: Annotated[str, Form(min_length=1, max_length=64)],
     starts_at: Annotated[str, Form(max_length=40)],
     minutes: Annotated[int, Form(ge=1, le=366 * 24 * 60)],
-    mode: Annotated[Literal["suppress", "quiet"], Form()] = "suppress", reason: Short = "",
-) -> Response:  # fmt: skip
+    mode: Annotated[Literal["suppress", "quiet"], Form()] = "suppress",
+    reason: Short = "",
+) -> Response:
     try:
         start = datetime.fromisoformat(starts_at)
     except ValueError:
         raise HTTPException(422, f"{starts_at!r} is not a date and time.") from None
     start = start if start.tzinfo else start.replace(tzinfo=UTC)
     try:
-        schedule_maintenance(ctx.session_factory, device_id, start,
-                             start + timedelta(minutes=minutes), mode, reason)  # fmt: skip
+        schedule_maintenance(
+            ctx.session_factory, device_id, start, start + timedelta(minutes=minutes), mode, reason
+        )
     except RegistryError as exc:
         raise HTTPException(422, str(exc)) from None
     return RedirectResponse(BACK, status_code=303)

@@ -124,17 +124,26 @@ def case_page(
     customer = case.customer if personal else None
     profile = ctx.profiles.get(case.model)
     return render(
-        request, "case.html", user, nav="queue", case=detail, now=now,
+        request,
+        "case.html",
+        user,
+        nav="queue",
+        case=detail,
+        now=now,
         why=explain(detail.explanation, profile, now.timestamp(), locale),
         timeline=timeline(detail.timeline, locale),
-        chart=case_chart(ctx, case, translator(locale)), metric=_metric_name(ctx, case, locale),
-        article=_article(case.kb_article, locale), by_channel=_by_channel(detail),
+        chart=case_chart(ctx, case, translator(locale)),
+        metric=_metric_name(ctx, case, locale),
+        article=_article(case.kb_article, locale),
+        by_channel=_by_channel(detail),
         customer=customer_public(customer) if customer else None,
-        can_act=user.has_role("agent"), actions=allowed_actions(case.status),
-        codes=RESOLUTION_CODES, out_of_range=still_out_of_range(case),
+        can_act=user.has_role("agent"),
+        actions=allowed_actions(case.status),
+        codes=RESOLUTION_CODES,
+        out_of_range=still_out_of_range(case),
         agents=fits(db, case, ctx.profiles),
         conv=conversation(db, case, translator(locale)("bot_name")) if customer else None,
-    )  # fmt: skip
+    )
 
 
 def _refusal(

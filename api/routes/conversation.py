@@ -24,10 +24,15 @@ CaseId = Annotated[int, Path(ge=1, le=MAX_ID, description="Case id.", examples=[
 def message_public(m: Message) -> MessagePublic:
     """A stored message as the API shows it (with its delivery state if outbound)."""
     return MessagePublic(
-        id=m.id, case_id=m.case_id, direction=m.direction, channel=m.channel,  # type: ignore[arg-type]
-        author=m.author, body=m.body, at=m.at,
+        id=m.id,
+        case_id=m.case_id,
+        direction=m.direction,  # type: ignore[arg-type]
+        channel=m.channel,
+        author=m.author,
+        body=m.body,
+        at=m.at,
         delivery=m.notification.status if m.notification is not None else "",
-    )  # fmt: skip
+    )
 
 
 @router.post(

@@ -71,8 +71,14 @@ def customer_page(
         select(Case).where(Case.customer_id == customer.id).order_by(Case.opened_at.desc())
     ).all()
     return render(
-        request, "customer.html", user, nav="queue", now=ctx.now(),
-        customer=customer_public(customer), row=customer, devices=customer.devices,
+        request,
+        "customer.html",
+        user,
+        nav="queue",
+        now=ctx.now(),
+        customer=customer_public(customer),
+        row=customer,
+        devices=customer.devices,
         cases=[case_public(c, ctx.profiles, locale) for c in cases],
         moments=history(db, customer, translator(locale)("bot_name")),
-    )  # fmt: skip
+    )

@@ -50,9 +50,14 @@ def feedback_form(
     except FeedbackError as exc:
         raise HTTPException(_status_of(exc), str(exc)) from None
     return render(
-        request, "feedback.html", None, default_locale=_customer_locale(ctx, claim),
-        token=token, vote=vote, done=False,
-    )  # fmt: skip
+        request,
+        "feedback.html",
+        None,
+        default_locale=_customer_locale(ctx, claim),
+        token=token,
+        vote=vote,
+        done=False,
+    )
 
 
 def _customer_locale(ctx: CtxDep, claim: FeedbackClaim) -> str | None:
@@ -81,6 +86,11 @@ def feedback_submit(
         raise HTTPException(_status_of(exc), str(exc)) from None
     claim = FeedbackClaim(result.notification_id, result.case_id)
     return render(
-        request, "feedback.html", None, default_locale=_customer_locale(ctx, claim),
-        token=token, vote=vote, done=True,
-    )  # fmt: skip
+        request,
+        "feedback.html",
+        None,
+        default_locale=_customer_locale(ctx, claim),
+        token=token,
+        vote=vote,
+        done=True,
+    )

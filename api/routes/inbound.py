@@ -52,9 +52,13 @@ async def inbound(
     settings = ctx.config.tickets.inbound
     raw = await _body(request, settings.max_bytes)
     why = verify(
-        settings.webhook_secret.get_secret_value(), request.headers.get(TIMESTAMP_HEADER),
-        request.headers.get(SIGNATURE_HEADER), raw, time.time(), settings.max_skew_s,
-    )  # fmt: skip
+        settings.webhook_secret.get_secret_value(),
+        request.headers.get(TIMESTAMP_HEADER),
+        request.headers.get(SIGNATURE_HEADER),
+        raw,
+        time.time(),
+        settings.max_skew_s,
+    )
     if why is not None:
         raise HTTPException(401, f"Webhook refused: {why}.")
     try:
@@ -69,6 +73,8 @@ async def inbound(
     except ConversationError as exc:
         raise HTTPException(422, str(exc)) from None
     return InboundAccepted(
-        case_id=done.case_id, message_id=done.message_id, outcome=done.reply.outcome,
+        case_id=done.case_id,
+        message_id=done.message_id,
+        outcome=done.reply.outcome,
         article=done.reply.article,
-    )  # fmt: skip
+    )

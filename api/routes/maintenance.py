@@ -49,9 +49,13 @@ def add_window(_: AgentRole, ctx: CtxDep, body: WindowCreate) -> WindowPublic:
         ctx.session_factory, body.device_id, starts_at, ends_at, body.mode, body.reason
     )
     return WindowPublic(
-        id=window_id, device_id=body.device_id, starts_at=starts_at, ends_at=ends_at,
-        mode=body.mode, reason=body.reason,
-    )  # fmt: skip
+        id=window_id,
+        device_id=body.device_id,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        mode=body.mode,
+        reason=body.reason,
+    )
 
 
 @router.delete(

@@ -16,10 +16,19 @@ from tickets.models import User
 
 router = APIRouter(include_in_schema=False)
 COMMON_ZONES = (
-    "UTC", "Asia/Tokyo", "Asia/Seoul", "Asia/Shanghai", "Asia/Singapore", "Australia/Sydney",
-    "Europe/London", "Europe/Berlin", "Europe/Madrid", "America/New_York",
-    "America/Chicago", "America/Los_Angeles",
-)  # fmt: skip
+    "UTC",
+    "Asia/Tokyo",
+    "Asia/Seoul",
+    "Asia/Shanghai",
+    "Asia/Singapore",
+    "Australia/Sydney",
+    "Europe/London",
+    "Europe/Berlin",
+    "Europe/Madrid",
+    "America/New_York",
+    "America/Chicago",
+    "America/Los_Angeles",
+)
 
 
 @router.get("/me", response_class=HTMLResponse)

@@ -59,9 +59,21 @@ async def bulk(
 
 
 CSV_COLUMNS = (
-    "id", "status", "severity", "priority", "title", "failure_mode", "device_id", "model",
-    "customer_id", "assignee", "external_ref", "opened_at", "sla_due_at", "resolved_at",
-)  # fmt: skip
+    "id",
+    "status",
+    "severity",
+    "priority",
+    "title",
+    "failure_mode",
+    "device_id",
+    "model",
+    "customer_id",
+    "assignee",
+    "external_ref",
+    "opened_at",
+    "sla_due_at",
+    "resolved_at",
+)
 
 
 @router.get("/cases/export.csv")
@@ -78,9 +90,7 @@ def export_csv(
 ) -> Response:
     """The cases matching the queue's filters as CSV (UTF-8 with BOM, ISO 8601 UTC times)."""
     flt = case_filter(status, severity, assignee, model, failure_mode, device_id, q)
-    query = select(Case).where(*flt.where()).order_by(Case.id).options(
-        selectinload(Case.assignee)
-    )  # fmt: skip
+    query = select(Case).where(*flt.where()).order_by(Case.id).options(selectinload(Case.assignee))
     out = io.StringIO()
     out.write("\ufeff")  # so spreadsheet programs read the Japanese right
     writer = csv.writer(out)

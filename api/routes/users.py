@@ -39,8 +39,7 @@ def add_user(_: Admin, ctx: CtxDep, body: UserCreate, db: SessionDep) -> UserCre
         raise HTTPException(404, f"No agent {body.agent_id}.")
     generated = new_password() if body.password is None else None
     password = body.password or str(generated)
-    create_user(ctx.session_factory, body.username, password, body.role, body.locale,
-                body.agent_id)  # fmt: skip
+    create_user(ctx.session_factory, body.username, password, body.role, body.locale, body.agent_id)
     user = db.scalar(select(User).where(User.username == body.username))
     db.refresh(user)
     return UserCreated(**UserPublic.model_validate(user).model_dump(), password=generated)

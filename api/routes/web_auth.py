@@ -62,9 +62,14 @@ async def login(
         raise HTTPException(503, str(exc), {"Retry-After": "2"}) from None
     if found is None:  # the attempt was counted when it was admitted
         return render(
-            request, "login.html", None, status_code=401, next=safe_next(next), failed=True,
+            request,
+            "login.html",
+            None,
+            status_code=401,
+            next=safe_next(next),
+            failed=True,
             username=username,
-        )  # fmt: skip
+        )
     await run_in_threadpool(state.login_throttle.succeeded, username, client)
     lang = request.session.get("lang")
     request.session.clear()  # a fresh session (and CSRF token) after log-in

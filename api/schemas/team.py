@@ -16,17 +16,32 @@ def _tags() -> Any:
     return Field(default_factory=list, max_length=50)
 
 
-USER: dict[str, Any] = {"username": "yui", "role": "agent", "locale": "ja", "active": True,
-                        "agent_id": 2, "created_at": "2026-12-05T08:00:00Z"}  # fmt: skip
+USER: dict[str, Any] = {
+    "username": "yui",
+    "role": "agent",
+    "locale": "ja",
+    "active": True,
+    "agent_id": 2,
+    "created_at": "2026-12-05T08:00:00Z",
+}
 AGENT_IN: dict[str, Any] = {
-    "name": "Yui Tanaka", "email": "yui@example.com", "skills": ["aircon-repair"],
-    "languages": ["ja", "en"], "product_lines": ["air-conditioning"], "tier": 2,
-    "capacity": 6, "teams": ["tokyo"],
-}  # fmt: skip
+    "name": "Yui Tanaka",
+    "email": "yui@example.com",
+    "skills": ["aircon-repair"],
+    "languages": ["ja", "en"],
+    "product_lines": ["air-conditioning"],
+    "tier": 2,
+    "capacity": 6,
+    "teams": ["tokyo"],
+}
 WINDOW: dict[str, Any] = {
-    "id": 3, "device_id": "ac-00001", "starts_at": "2026-12-24T00:00:00Z",
-    "ends_at": "2026-12-24T04:00:00Z", "mode": "suppress", "reason": "filter change",
-}  # fmt: skip
+    "id": 3,
+    "device_id": "ac-00001",
+    "starts_at": "2026-12-24T00:00:00Z",
+    "ends_at": "2026-12-24T04:00:00Z",
+    "mode": "suppress",
+    "reason": "filter change",
+}
 
 
 class UserPublic(BaseModel):
@@ -108,9 +123,14 @@ class WindowsPublic(BaseModel):
 
 class WindowCreate(BaseModel):
     model_config = body(
-        {"device_id": "ac-00001", "starts_at": "2026-12-24T00:00:00Z", "minutes": 240,
-         "mode": "suppress", "reason": "filter change"}
-    )  # fmt: skip
+        {
+            "device_id": "ac-00001",
+            "starts_at": "2026-12-24T00:00:00Z",
+            "minutes": 240,
+            "mode": "suppress",
+            "reason": "filter change",
+        }
+    )
     device_id: str = Field(min_length=1, max_length=64)
     starts_at: AwareDatetime = Field(description="With a UTC offset.")
     minutes: int = Field(ge=1, le=366 * 24 * 60, description="How long the window lasts.")

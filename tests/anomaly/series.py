@@ -10,8 +10,9 @@ STEP = 600.0
 DAY_POINTS = 144
 
 
-def healthy(n: int, seed: int = 0, level: float = 10.0, noise: float = 0.2,
-            amplitude: float = 1.0) -> list[tuple[float, float]]:  # fmt: skip
+def healthy(
+    n: int, seed: int = 0, level: float = 10.0, noise: float = 0.2, amplitude: float = 1.0
+) -> list[tuple[float, float]]:
     """A daily cycle plus Gaussian noise, every 10 minutes."""
     rng = random.Random(seed)
     out = []

@@ -182,8 +182,10 @@ def test_a_labelled_false_positive_is_accepted_as_the_new_normal():
     plain, labelled = run(False), run(True)
     assert plain and plain[0][0] == "anomaly", "the sensitive bank takes the step for a fault"
     assert labelled[0] == plain[0]
-    recovered = {name: next(ts for kind, ts in seen if kind == "recovery")
-                 for name, seen in (("plain", plain), ("labelled", labelled))}  # fmt: skip
+    recovered = {
+        name: next(ts for kind, ts in seen if kind == "recovery")
+        for name, seen in (("plain", plain), ("labelled", labelled))
+    }
     assert recovered["labelled"] < recovered["plain"], "the label clears it sooner"
     assert [k for k, _ in labelled].count("anomaly") <= [k for k, _ in plain].count("anomaly")
 

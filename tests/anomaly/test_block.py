@@ -139,8 +139,11 @@ def test_whole_histories_in_one_call_match_value_by_value() -> None:
     order = np.r_[np.repeat(rows, n)]  # each device's history in one piece
     values = np.concatenate(histories)
     edges = block.update(order, np.tile(ts, len(rows)), values)
-    expected = [s.update(t, x) for s, h in zip(streams, histories, strict=True)
-                for t, x in zip(ts.tolist(), h.tolist(), strict=True)]  # fmt: skip
+    expected = [
+        s.update(t, x)
+        for s, h in zip(streams, histories, strict=True)
+        for t, x in zip(ts.tolist(), h.tolist(), strict=True)
+    ]
     assert [EDGE.get(int(e)) for e in edges] == expected
     assert "anomaly" in expected[n : 2 * n] and "anomaly" not in expected[:n] + expected[2 * n :]
     for row, stream in zip(rows, streams, strict=True):

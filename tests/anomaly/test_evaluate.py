@@ -51,8 +51,10 @@ def replays() -> dict[int, tuple[Fleet, dict[str, list[Opened]]]]:
     for seed in SEEDS:
         fleet = Fleet(SMALL.devices, seed, SMALL.failure_rate, START_TS, SMALL.days)
         models = {d.device_id: d.model for d in fleet.devices}
-        dets = {"kizuki": DetectorBank(load_profiles(), models.get, cohort=fleet.cohorts().get),
-                "baseline": StaticThreshold(load_profiles(), models.get)}  # fmt: skip
+        dets = {
+            "kizuki": DetectorBank(load_profiles(), models.get, cohort=fleet.cohorts().get),
+            "baseline": StaticThreshold(load_profiles(), models.get),
+        }
         events: dict[str, list[AnomalyEvent]] = {name: [] for name in dets}
         for _, readings in fleet.ticks():
             for name, det in dets.items():
@@ -88,8 +90,11 @@ def _first_cases(fleet: Fleet, cases: list[Opened]) -> dict[str, Opened | None]:
         if t.notice_ts is None:
             continue
         ok = _accepted(fleet, t.model, t.failure_mode)
-        hits = [c for c in cases if c.device_id == t.device_id and c.mode in ok
-                and t.onset_ts <= c.ts < t.notice_ts]  # fmt: skip
+        hits = [
+            c
+            for c in cases
+            if c.device_id == t.device_id and c.mode in ok and t.onset_ts <= c.ts < t.notice_ts
+        ]
         first[t.device_id] = min(hits, key=lambda c: c.ts) if hits else None
     return first
 
@@ -185,8 +190,16 @@ def test_from_an_offline_folder_gives_the_in_memory_figures(multi, tmp_path):
     app.command()(simulate)
     app.command()(evaluate)
     folder, out = tmp_path / "sim", tmp_path / "ev"
-    fleet_args = ["--devices", str(SMALL.devices), "--days", str(SMALL.days), "--seed", "1",
-                  "--failure-rate", str(SMALL.failure_rate)]  # fmt: skip
+    fleet_args = [
+        "--devices",
+        str(SMALL.devices),
+        "--days",
+        str(SMALL.days),
+        "--seed",
+        "1",
+        "--failure-rate",
+        str(SMALL.failure_rate),
+    ]
     made = CliRunner().invoke(
         app, ["simulate", *fleet_args, "--offline", str(folder), "--start", str(START_TS)]
     )
@@ -234,8 +247,18 @@ def test_cli_writes_json_and_png(tmp_path: Path) -> None:
     app.command()(evaluate)
     app.command("noop")(lambda: None)
     out = tmp_path / "ev"
-    args = ["evaluate", "--devices", "12", "--days", "2", "--seed", "1", "--out", str(out),
-            "--no-progress"]  # fmt: skip
+    args = [
+        "evaluate",
+        "--devices",
+        "12",
+        "--days",
+        "2",
+        "--seed",
+        "1",
+        "--out",
+        str(out),
+        "--no-progress",
+    ]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     assert "Kizuki" in result.output and "80% threshold" in result.output

@@ -36,8 +36,9 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_seeds_give_a_table_per_seed_and_the_worst_case(tmp_path: Path) -> None:
     out = tmp_path / "ev"
-    result = _invoke(*TINY, "--seed", "9", "--seeds", "1,2", "--jobs", "1", "--out", str(out),
-                     "--no-progress")  # fmt: skip
+    result = _invoke(
+        *TINY, "--seed", "9", "--seeds", "1,2", "--jobs", "1", "--out", str(out), "--no-progress"
+    )
     assert result.exit_code == 0, result.output
     assert "seed 1:" in result.stdout and "seed 2:" in result.stdout
     assert "seed 9" not in result.stdout  # --seeds wins
@@ -45,8 +46,9 @@ def test_seeds_give_a_table_per_seed_and_the_worst_case(tmp_path: Path) -> None:
     assert result.stdout.count("ETA ratio (predicted/actual), median") == 3
     data = json.loads((out / "scorecard.json").read_text())
     assert data["seeds"] == [1, 2] and [r["run"]["seed"] for r in data["per_seed"]] == [1, 2]
-    assert data["summary"]["kizuki"]["recall"] == min(r["kizuki"]["recall"]
-                                                       for r in data["per_seed"])  # fmt: skip
+    assert data["summary"]["kizuki"]["recall"] == min(
+        r["kizuki"]["recall"] for r in data["per_seed"]
+    )
     assert (out / "lead_times.png").read_bytes()[:4] == b"\x89PNG"
 
 
@@ -154,11 +156,17 @@ def _card(recall: float, ratio: float | None, false: int = 0) -> dict:
             "ratio": {"median": ratio, "p10": ratio, "p90": ratio},
         }
     )
-    return {"failures": 4, "recall": recall, "false_cases": false,
-            "false_cases_per_1000_device_days": float(false),
-            "false_cases_on_benign_change_devices": 0, "mode_attributed_right": 1.0,
-            "lead_hours": {"median": 5.0 * recall, "p10": 1.0},
-            "lead_fraction": {"median": recall / 2, "p10": None}, "eta": eta}  # fmt: skip
+    return {
+        "failures": 4,
+        "recall": recall,
+        "false_cases": false,
+        "false_cases_per_1000_device_days": float(false),
+        "false_cases_on_benign_change_devices": 0,
+        "mode_attributed_right": 1.0,
+        "lead_hours": {"median": 5.0 * recall, "p10": 1.0},
+        "lead_fraction": {"median": recall / 2, "p10": None},
+        "eta": eta,
+    }
 
 
 def test_worst_case_picks_the_worse_value_of_each_figure() -> None:
@@ -176,8 +184,18 @@ def test_readme_section_is_rewritten_between_its_markers(tmp_path: Path) -> None
 
     readme = tmp_path / "README.md"
     readme.write_text(f"# Title\n\nbefore\n{BEGIN}\nold figures\n{END}\nafter\n")
-    result = _invoke(*TINY, "--seeds", "1,2", "--jobs", "1", "--out", str(tmp_path / "ev"),
-                     "--no-progress", "--readme", str(readme))  # fmt: skip
+    result = _invoke(
+        *TINY,
+        "--seeds",
+        "1,2",
+        "--jobs",
+        "1",
+        "--out",
+        str(tmp_path / "ev"),
+        "--no-progress",
+        "--readme",
+        str(readme),
+    )
     assert result.exit_code == 0, result.output
     text = readme.read_text()
     assert text.startswith("# Title\n\nbefore\n") and text.endswith(f"{END}\nafter\n")
@@ -188,6 +206,7 @@ def test_readme_section_is_rewritten_between_its_markers(tmp_path: Path) -> None
     assert "Per failure shape" in text and "Per benign condition" in text
     bare = tmp_path / "bare.md"
     bare.write_text("no markers\n")
-    refused = _invoke(*TINY, "--seed", "1", "--out", str(tmp_path / "ev2"), "--no-progress",
-                      "--readme", str(bare))  # fmt: skip
+    refused = _invoke(
+        *TINY, "--seed", "1", "--out", str(tmp_path / "ev2"), "--no-progress", "--readme", str(bare)
+    )
     assert refused.exit_code == 2 and "no scorecard markers" in refused.stderr

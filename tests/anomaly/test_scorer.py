@@ -104,8 +104,13 @@ def test_a_timestamp_going_back_is_a_warning_and_scoring_goes_on(tmp_path):
 def _sine_with_drift(seed: int) -> list[tuple[float, float]]:
     """The issue's plain series: a slow sine plus noise, 1 point/s, a drift from 1,500."""
     rng = random.Random(seed)
-    return [(1.7e9 + i, 10 + math.sin(2 * math.pi * i / 600) + rng.gauss(0, 0.2)
-             + max(0, i - 1500) * 0.02) for i in range(3000)]  # fmt: skip
+    return [
+        (
+            1.7e9 + i,
+            10 + math.sin(2 * math.pi * i / 600) + rng.gauss(0, 0.2) + max(0, i - 1500) * 0.02,
+        )
+        for i in range(3000)
+    ]
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
@@ -121,8 +126,9 @@ def test_plain_series_scores_are_bounded_and_alarms_mark_the_drift_onset(tmp_pat
 
 
 def test_a_flat_stretch_does_not_divide_by_zero(tmp_path):
-    rows = [(1.7e9 + i, 5.0) for i in range(300)] + [(1.7e9 + 300 + i, 5.0 + 0.001 * (i % 2))
-                                                      for i in range(100)]  # fmt: skip
+    rows = [(1.7e9 + i, 5.0) for i in range(300)] + [
+        (1.7e9 + 300 + i, 5.0 + 0.001 * (i % 2)) for i in range(100)
+    ]
     out = run_score(write_csv(tmp_path / "flat.csv", rows), tmp_path / "o.csv")
     scores = [float(r["score"]) for r in out]
     assert all(0.0 <= s <= 1.0 for s in scores)
@@ -133,7 +139,8 @@ def test_a_flat_stretch_does_not_divide_by_zero(tmp_path):
 def test_profiles_order_the_sensitivity(tmp_path, profile):
     series = healthy(6 * DAY_POINTS, seed=21)
     src = write_csv(tmp_path / "h.csv", series)
-    result = runner.invoke(app, ["score", str(src), "--profile", profile, "--out",
-                                 str(tmp_path / f"{profile}.csv")])  # fmt: skip
+    result = runner.invoke(
+        app, ["score", str(src), "--profile", profile, "--out", str(tmp_path / f"{profile}.csv")]
+    )
     assert result.exit_code == 0, result.output
     assert runner.invoke(app, ["score", str(src), "--profile", "loud"]).exit_code == 2

@@ -51,8 +51,9 @@ def world_on_both_backends() -> Any:
     """A module-scoped ``world`` fixture run once on SQLite and once on PostgreSQL."""
 
     @pytest.fixture(scope="module", params=["sqlite", "postgresql"], name="world")
-    def both(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-             ) -> Iterator[World]:  # fmt: skip
+    def both(
+        request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+    ) -> Iterator[World]:
         with world_on(request.param, tmp_path_factory.mktemp("world")) as built:
             yield built
 

@@ -194,7 +194,7 @@ PUBLIC = [
         "/api/docs-assets/swagger-ui-bundle.js",
         "public",
         public_codes=(200,),
-    ),  # fmt: skip
+    ),
     Row("GET", "/static/{path}", "/static/kizuki.css", "public", public_codes=(200,)),
 ]
 EVERY_ROW = API + PAGES + PUBLIC

@@ -21,15 +21,19 @@ from tickets.signing import headers as signed
 
 
 def hook(
-    client: httpx.Client, payload: Any, channel: str = "sms", secret: str = INBOUND_SECRET,
+    client: httpx.Client,
+    payload: Any,
+    channel: str = "sms",
+    secret: str = INBOUND_SECRET,
     at: float | None = None,
-) -> httpx.Response:  # fmt: skip
+) -> httpx.Response:
     raw = json.dumps(payload).encode()
     head = signed(secret, int(at if at is not None else time.time()), raw)
     return client.post(
-        f"/hooks/inbound/{channel}", content=raw,
+        f"/hooks/inbound/{channel}",
+        content=raw,
         headers=head | {"Content-Type": "application/json"},
-    )  # fmt: skip
+    )
 
 
 def thread(client: httpx.Client, world: World, case_id: int) -> list[dict[str, Any]]:
@@ -47,8 +51,11 @@ def test_a_signed_sms_lands_in_the_senders_case_and_self_service_answers(
     response = hook(client, {"from": "+44 7700 900555", "text": "The filter looks dusty, help?"})
     assert response.status_code == 202, response.text
     assert response.json() | {"message_id": 0} == {
-        "case_id": case_id, "message_id": 0, "outcome": "answered", "article": "ac-filter-clog",
-    }  # fmt: skip
+        "case_id": case_id,
+        "message_id": 0,
+        "outcome": "answered",
+        "article": "ac-filter-clog",
+    }
     turns = thread(client, world, case_id)
     assert [(t["direction"], t["channel"], t["author"]) for t in turns] == [
         ("in", "sms", f"customer:{turns[0]['author'].split(':')[1]}"),
@@ -93,10 +100,15 @@ def test_agents_write_through_the_api_and_sms_must_fit(client: httpx.Client, wor
     sent = client.post(url, json={"text": "We will call you today."}, headers=key)
     assert sent.status_code == 201
     assert sent.json() | {"id": 0, "at": ""} == {
-        "id": 0, "case_id": case_id, "direction": "out", "channel": "sms",
-        "author": "key:test-agent", "body": "We will call you today.", "at": "",
+        "id": 0,
+        "case_id": case_id,
+        "direction": "out",
+        "channel": "sms",
+        "author": "key:test-agent",
+        "body": "We will call you today.",
+        "at": "",
         "delivery": "pending",
-    }  # fmt: skip
+    }
     viewer = client.get(url, headers={"X-API-Key": world.keys["viewer"]})
     assert viewer.status_code == 403
 
@@ -213,9 +225,12 @@ def test_an_agent_opens_a_case_by_hand_for_a_silent_device(
     log_in(client, "agent")
     token = csrf_of(client.get("/cases", headers=HTML).text)
     form = {
-        "csrf_token": token, "device_id": "ac-00004", "failure_mode": "sensor_fault",
-        "severity": "high", "text": "Customer called: the unit shows no display.",
-    }  # fmt: skip
+        "csrf_token": token,
+        "device_id": "ac-00004",
+        "failure_mode": "sensor_fault",
+        "severity": "high",
+        "text": "Customer called: the unit shows no display.",
+    }
     response = client.post("/cases/new", data=form)
     assert response.status_code == 303
     page = client.get(response.headers["location"], headers=HTML).text

@@ -72,8 +72,13 @@ def browser() -> Iterator[Browser]:
         b.close()
 
 
-def open_page(browser: Browser, base_url: str, user: str, locale: str = "en-US",
-              viewport: dict[str, int] | None = None) -> Page:  # fmt: skip
+def open_page(
+    browser: Browser,
+    base_url: str,
+    user: str,
+    locale: str = "en-US",
+    viewport: dict[str, int] | None = None,
+) -> Page:
     context = browser.new_context(
         base_url=base_url, viewport=viewport or {"width": 1280, "height": 900}, locale=locale
     )
@@ -101,15 +106,36 @@ def sms_from(base_url: str, sender: str, text: str) -> httpx.Response:
 @pytest.fixture(scope="module")
 def two_channel_case(world: World) -> int:
     """A customer reachable by SMS first and e-mail second, with one open case."""
-    import_manifest(world.session_factory, {
-        "customers": [{"id": "c-both", "name": "Maria Lopez", "locale": "en",
-                       "timezone": "Europe/Madrid",
-                       "contacts": [{"channel": "sms", "url": "log://sms/+34600111222"},
-                                    {"url": "mailto://maria@example.com"}]}],
-        "devices": [{"id": "ac-both", "model": "aircon-x1", "customer_id": "c-both"}],
-    })  # fmt: skip
-    event = _event("ac-both", "aircon-x1", "filter_clog", "low", "filter_dp_pa", "Pa",
-                   55.0, 109.0, 150.0, world.now)  # fmt: skip
+    import_manifest(
+        world.session_factory,
+        {
+            "customers": [
+                {
+                    "id": "c-both",
+                    "name": "Maria Lopez",
+                    "locale": "en",
+                    "timezone": "Europe/Madrid",
+                    "contacts": [
+                        {"channel": "sms", "url": "log://sms/+34600111222"},
+                        {"url": "mailto://maria@example.com"},
+                    ],
+                }
+            ],
+            "devices": [{"id": "ac-both", "model": "aircon-x1", "customer_id": "c-both"}],
+        },
+    )
+    event = _event(
+        "ac-both",
+        "aircon-x1",
+        "filter_clog",
+        "low",
+        "filter_dp_pa",
+        "Pa",
+        55.0,
+        109.0,
+        150.0,
+        world.now,
+    )
     case_id = world.service.handle(event).case_id
     assert case_id is not None
     return case_id

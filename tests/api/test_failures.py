@@ -43,8 +43,13 @@ class BuggyStore(DownStore):
 
 def app_over(store: object, world: World) -> FastAPI:
     """The test world's app over a different telemetry store."""
-    return create_app(world.settings, world.session_factory, store, world.deadletters,  # type: ignore[arg-type]
-                      case_service=world.service)  # fmt: skip
+    return create_app(
+        world.settings,
+        world.session_factory,
+        store,
+        world.deadletters,  # type: ignore[arg-type]
+        case_service=world.service,
+    )
 
 
 def test_a_store_outage_is_503_and_readyz_says_so(world: World) -> None:

@@ -60,9 +60,17 @@ def test_lead_time_counts_from_first_detection(client: httpx.Client, world: Worl
     # the pump's bearing case is seen again a day later; the crossing is still predicted
     # three days after the case was opened, so the lead stays three days
     again = _event(
-        "pump-0001", "pump-p3", "bearing_wear", "medium", "vibration_mm_s", "mm/s",
-        2.0, 5.5, 7.1, world.now,
-    )  # fmt: skip
+        "pump-0001",
+        "pump-p3",
+        "bearing_wear",
+        "medium",
+        "vibration_mm_s",
+        "mm/s",
+        2.0,
+        5.5,
+        7.1,
+        world.now,
+    )
     again = replace(again, ts=world.now + DAY)
     assert world.service.handle(again).case_id == world.cases["bearing"]
     log_in(client, "viewer")

@@ -26,12 +26,41 @@ from tickets.routing import Need, route
 
 # what the English interface says, and must not in Japanese
 KNOWN_ENGLISH = [
-    "Not Found", "Not found", "No case", "drifting", "least loaded", "skilled agents",
-    "(agent)", "(viewer)", "standard", "e-mail", "due in", "overdue", "healthy", "degraded",
-    "never heard", "silent", "Room air conditioner", "Log out", "expected", "trend",
-    "limit", "open cases", "Something went wrong", "Forbidden", "assigned by", "notified",
-    "delivered", "page 1", " ago", " d ", "Case queue", "Fleet", "Timeline", "Severity",
-]  # fmt: skip
+    "Not Found",
+    "Not found",
+    "No case",
+    "drifting",
+    "least loaded",
+    "skilled agents",
+    "(agent)",
+    "(viewer)",
+    "standard",
+    "e-mail",
+    "due in",
+    "overdue",
+    "healthy",
+    "degraded",
+    "never heard",
+    "silent",
+    "Room air conditioner",
+    "Log out",
+    "expected",
+    "trend",
+    "limit",
+    "open cases",
+    "Something went wrong",
+    "Forbidden",
+    "assigned by",
+    "notified",
+    "delivered",
+    "page 1",
+    " ago",
+    " d ",
+    "Case queue",
+    "Fleet",
+    "Timeline",
+    "Severity",
+]
 # words that are the same in both: names of things, units, acronyms
 ALLOWED = {
     "Kizuki",
@@ -160,9 +189,12 @@ def test_error_pages_speak_japanese(ja_client: httpx.Client, world: World) -> No
 
 def test_a_server_error_page_speaks_japanese(world: World) -> None:
     app = create_app(
-        world.settings, world.session_factory, BuggyStore(), world.deadletters,
+        world.settings,
+        world.session_factory,
+        BuggyStore(),
+        world.deadletters,
         case_service=world.service,
-    )  # fmt: skip
+    )
     with serve(app) as url, httpx.Client(base_url=url, headers={"Accept-Language": "ja"}) as c:
         log_in(c, "viewer")
         page = c.get("/devices/ac-00001", headers=HTML)

@@ -13,9 +13,16 @@ def admin(world: World) -> dict[str, str]:
 
 
 def test_an_added_agent_is_listed_and_can_be_disabled(client: httpx.Client, world: World) -> None:
-    body = {"name": "Mei Chen", "email": "mei@example.com", "skills": ["pump-mechanical"],
-            "languages": ["en", "zh-TW"], "product_lines": ["pumps"], "tier": 3,
-            "capacity": 2, "teams": ["osaka", "night"]}  # fmt: skip
+    body = {
+        "name": "Mei Chen",
+        "email": "mei@example.com",
+        "skills": ["pump-mechanical"],
+        "languages": ["en", "zh-TW"],
+        "product_lines": ["pumps"],
+        "tier": 3,
+        "capacity": 2,
+        "teams": ["osaka", "night"],
+    }
     created = client.post("/api/v1/agents", json=body, headers=admin(world))
     assert created.status_code == 201, created.text
     agent = created.json()
@@ -23,8 +30,9 @@ def test_an_added_agent_is_listed_and_can_be_disabled(client: httpx.Client, worl
     assert agent["teams"] == ["night", "osaka"] and agent["active"] is True
     listed = client.get("/api/v1/agents", headers={"X-API-Key": world.keys["viewer"]}).json()
     assert any(a["email"] == "mei@example.com" for a in listed["data"])
-    changed = client.patch(f"/api/v1/agents/{agent['id']}", json={"active": False, "capacity": 4},
-                           headers=admin(world))  # fmt: skip
+    changed = client.patch(
+        f"/api/v1/agents/{agent['id']}", json={"active": False, "capacity": 4}, headers=admin(world)
+    )
     assert changed.json()["active"] is False and changed.json()["capacity"] == 4
     missing = client.patch("/api/v1/agents/999999", json={"tier": 1}, headers=admin(world))
     assert missing.status_code == 404
@@ -33,8 +41,9 @@ def test_an_added_agent_is_listed_and_can_be_disabled(client: httpx.Client, worl
 def test_a_login_created_by_the_api_works_once_and_not_when_disabled(
     client: httpx.Client, world: World, base_url: str
 ) -> None:
-    created = client.post("/api/v1/users", json={"username": "nina", "role": "agent"},
-                          headers=admin(world))  # fmt: skip
+    created = client.post(
+        "/api/v1/users", json={"username": "nina", "role": "agent"}, headers=admin(world)
+    )
     assert created.status_code == 201, created.text
     password = created.json()["password"]
     assert password and len(password) >= 16
@@ -54,8 +63,13 @@ def test_a_login_created_by_the_api_works_once_and_not_when_disabled(
 
 def test_maintenance_windows_through_the_api(client: httpx.Client, world: World) -> None:
     agent = {"X-API-Key": world.keys["agent"]}
-    body = {"device_id": "ac-00002", "starts_at": "2099-03-01T09:00:00+09:00", "minutes": 90,
-            "mode": "quiet", "reason": "compressor swap"}  # fmt: skip
+    body = {
+        "device_id": "ac-00002",
+        "starts_at": "2099-03-01T09:00:00+09:00",
+        "minutes": 90,
+        "mode": "quiet",
+        "reason": "compressor swap",
+    }
     created = client.post("/api/v1/maintenance", json=body, headers=agent)
     assert created.status_code == 201, created.text
     window = created.json()
@@ -63,8 +77,12 @@ def test_maintenance_windows_through_the_api(client: httpx.Client, world: World)
     listed = client.get("/api/v1/maintenance", params={"device_id": "ac-00002"}, headers=agent)
     assert [w["id"] for w in listed.json()["data"]] == [window["id"]]
     assert client.delete(f"/api/v1/maintenance/{window['id']}", headers=agent).status_code == 204
-    assert client.get("/api/v1/maintenance", params={"device_id": "ac-00002"},
-                      headers=agent).json()["count"] == 0  # fmt: skip
+    assert (
+        client.get("/api/v1/maintenance", params={"device_id": "ac-00002"}, headers=agent).json()[
+            "count"
+        ]
+        == 0
+    )
     unknown = client.post("/api/v1/maintenance", json={**body, "device_id": "nope"}, headers=agent)
     assert unknown.status_code == 404
 
@@ -79,12 +97,19 @@ def test_the_admin_page_adds_an_agent_and_a_login(base_url: str, world: World) -
         page = browser.get("/admin")
         assert page.status_code == 200 and 'href="/admin"' in page.text
         token = csrf_of(page.text)
-        agent = {"csrf_token": token, "name": "Sora Ito", "email": "sora@example.com",
-                 "skills": "plumbing, electrical", "languages": "ja", "tier": "2"}  # fmt: skip
+        agent = {
+            "csrf_token": token,
+            "name": "Sora Ito",
+            "email": "sora@example.com",
+            "skills": "plumbing, electrical",
+            "languages": "ja",
+            "tier": "2",
+        }
         assert browser.post("/admin/agents", data=agent).status_code == 303
         assert 'data-agent="sora@example.com"' in browser.get("/admin").text
-        shown = browser.post("/admin/users", data={"csrf_token": token, "username": "sora",
-                                                   "role": "agent"})  # fmt: skip
+        shown = browser.post(
+            "/admin/users", data={"csrf_token": token, "username": "sora", "role": "agent"}
+        )
         password = shown.text.split("<code data-secret>")[1].split("</code>")[0]
         assert "<code data-secret>" not in browser.get("/admin").text  # shown once
     with httpx.Client(base_url=base_url, timeout=30) as other:

@@ -232,9 +232,17 @@ def open_case_reaching(world: World, channel: str, url: str) -> int:
         },
     )
     event = _event(
-        device, "aircon-x1", "filter_clog", "low", "filter_dp_pa", "Pa", 55.0, 109.0, 150.0,
+        device,
+        "aircon-x1",
+        "filter_clog",
+        "low",
+        "filter_dp_pa",
+        "Pa",
+        55.0,
+        109.0,
+        150.0,
         world.now,
-    )  # fmt: skip
+    )
     case_id = world.service.handle(event).case_id
     assert case_id is not None
     return case_id

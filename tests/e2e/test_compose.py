@@ -65,6 +65,10 @@ def test_the_image_installs_the_lock_then_every_package() -> None:
     for include in packages["packages"]["find"]["include"]:
         name = include.rstrip("*")
         assert re.search(rf"^COPY {name}/ {name}/$", docker, re.M), f"{name}/ not in the image"
-    check = subprocess.run([sys.executable, str(ROOT / "scripts" / "lock.py"), "--check"],
-                           capture_output=True, text=True, timeout=60)  # fmt: skip
+    check = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "lock.py"), "--check"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert check.returncode == 0, check.stdout

@@ -61,9 +61,12 @@ def test_bad_file_stops_the_cli_with_one_line(tmp_path: Path, text: str, expecte
     config = tmp_path / "bad.toml"
     config.write_text(text, encoding="utf-8")
     result = subprocess.run(
-        [*KIZUKI, "run"], env=env_for(tmp_path, KIZUKI_CONFIG=str(config)),
-        capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+        [*KIZUKI, "run"],
+        env=env_for(tmp_path, KIZUKI_CONFIG=str(config)),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 2
     assert result.stderr.startswith("kizuki: ") and expected in result.stderr
     assert "Traceback" not in result.stderr

@@ -35,8 +35,10 @@ def test_answer_a_customer_and_see_their_reply_in_the_case(tmp_path: Path) -> No
     with open(out, "wb") as stdout, open(err, "wb") as stderr:
         proc = subprocess.Popen(
             [*KIZUKI, "demo", "--devices", "20", "--speed", "0", "--port", str(port)],
-            env=env_for(tmp_path), stdout=stdout, stderr=stderr,
-        )  # fmt: skip
+            env=env_for(tmp_path),
+            stdout=stdout,
+            stderr=stderr,
+        )
     try:
         wait_for_line(out, "fleet replayed", proc, 240)
         base = f"http://127.0.0.1:{port}"
@@ -56,8 +58,11 @@ def test_answer_a_customer_and_see_their_reply_in_the_case(tmp_path: Path) -> No
                     channels[channel] = (found.group(1), found.group(2))
             assert len(channels) >= 2, channels  # the demo's customers use several channels
             for channel, (notice, case_id) in channels.items():
-                reply = {"csrf_token": csrf(inbox), "notification_id": notice,
-                         "text": f"Reply by {channel}: when can you come?"}  # fmt: skip
+                reply = {
+                    "csrf_token": csrf(inbox),
+                    "notification_id": notice,
+                    "text": f"Reply by {channel}: when can you come?",
+                }
                 page = web.post("/demo/inbox/reply", data=reply)
                 assert page.url.path == f"/cases/{case_id}"
                 assert f'data-direction="in" data-channel="{channel}"' in page.text

@@ -24,8 +24,13 @@ def run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
 def test_import_csv_brings_in_customers_contacts_and_devices(tmp_path: Path) -> None:
     (tmp_path / "customers.csv").write_text(CUSTOMERS, encoding="utf-8")
     (tmp_path / "devices.csv").write_text(DEVICES, encoding="utf-8")
-    args = ["import-csv", "--customers", str(tmp_path / "customers.csv"),
-            "--devices", str(tmp_path / "devices.csv")]  # fmt: skip
+    args = [
+        "import-csv",
+        "--customers",
+        str(tmp_path / "customers.csv"),
+        "--devices",
+        str(tmp_path / "devices.csv"),
+    ]
     result = run(tmp_path, *args)
     assert result.returncode == 0, result.stderr
     assert "imported 2 customers (3 contact points) and 2 devices" in result.stdout
@@ -34,8 +39,9 @@ def test_import_csv_brings_in_customers_contacts_and_devices(tmp_path: Path) -> 
             "SELECT channel, url FROM contact_points WHERE customer_id = 'c-9001' "
             "ORDER BY preference"
         ).fetchall()
-        quiet = db.execute("SELECT quiet_start_hour, quiet_end_hour FROM customers "
-                           "WHERE id = 'c-9001'").fetchone()  # fmt: skip
+        quiet = db.execute(
+            "SELECT quiet_start_hour, quiet_end_hour FROM customers WHERE id = 'c-9001'"
+        ).fetchone()
     assert contacts == [("sms", "log://sms/+819011112222"), ("email", "mailto://hanako@example.jp")]
     assert quiet == (22, 7)
     (tmp_path / "bad.csv").write_text("id,model\nac-1,\n", encoding="utf-8")

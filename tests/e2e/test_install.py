@@ -68,21 +68,51 @@ def test_first_start_prints_a_one_time_admin_login(capsys, fresh: Path) -> None:
 
 def test_agents_and_logins_from_the_cli_get_cases_routed(capsys, fresh: Path) -> None:  # noqa: ANN001
     manifest = {
-        "customers": [{"id": "c-1", "name": "Hanako", "locale": "ja",
-                       "contacts": [{"url": "mailto://c-1@example.com"}]}],
+        "customers": [
+            {
+                "id": "c-1",
+                "name": "Hanako",
+                "locale": "ja",
+                "contacts": [{"url": "mailto://c-1@example.com"}],
+            }
+        ],
         "devices": [{"id": "ac-1", "model": "aircon-x1", "customer_id": "c-1"}],
-        "agents": [{"name": "Ken", "email": "ken@example.com", "skills": ["plumbing"],
-                    "languages": ["en"], "tier": 1}],
-    }  # fmt: skip
+        "agents": [
+            {
+                "name": "Ken",
+                "email": "ken@example.com",
+                "skills": ["plumbing"],
+                "languages": ["en"],
+                "tier": 1,
+            }
+        ],
+    }
     Path("fleet.json").write_text(json.dumps(manifest), encoding="utf-8")
     code, out, err = kizuki(capsys, "import-fleet", "fleet.json")
     assert code == 0, err
     assert out.strip() == "imported 1 customers, 1 contacts, 1 devices, 1 agents"
     code, out, err = kizuki(
-        capsys, "agent", "add", "Yui Tanaka", "--email", "yui@example.com",
-        "--skill", "aircon-maintenance", "--skill", "aircon-repair", "--language", "ja,en",
-        "--product-line", "air-conditioning", "--tier", "2", "--capacity", "3", "--team", "tokyo",
-    )  # fmt: skip
+        capsys,
+        "agent",
+        "add",
+        "Yui Tanaka",
+        "--email",
+        "yui@example.com",
+        "--skill",
+        "aircon-maintenance",
+        "--skill",
+        "aircon-repair",
+        "--language",
+        "ja,en",
+        "--product-line",
+        "air-conditioning",
+        "--tier",
+        "2",
+        "--capacity",
+        "3",
+        "--team",
+        "tokyo",
+    )
     assert code == 0, err
     listed = kizuki(capsys, "agent", "list")[1]
     assert "Yui Tanaka <yui@example.com>\tactive\ttier 2\tcapacity 3" in listed
@@ -94,8 +124,9 @@ def test_agents_and_logins_from_the_cli_get_cases_routed(capsys, fresh: Path) ->
         case = session.get_one(Case, case_id)
         assert case.assignee is not None and case.assignee.email == "yui@example.com"
 
-    code, out, _ = kizuki(capsys, "user", "add", "yui", "--role", "agent", "--agent",
-                          "yui@example.com")  # fmt: skip
+    code, out, _ = kizuki(
+        capsys, "user", "add", "yui", "--role", "agent", "--agent", "yui@example.com"
+    )
     password = out.split("password (shown once): ")[1].strip()
     with factory(fresh)() as session:
         user = authenticate(session, "yui", password)
@@ -110,20 +141,33 @@ def test_agents_and_logins_from_the_cli_get_cases_routed(capsys, fresh: Path) ->
 
 
 def test_maintenance_windows_from_the_cli(capsys, fresh: Path) -> None:  # noqa: ANN001
-    Path("fleet.json").write_text(json.dumps(
-        {"devices": [{"id": "ac-9", "model": "aircon-x1"}]}), encoding="utf-8")  # fmt: skip
+    Path("fleet.json").write_text(
+        json.dumps({"devices": [{"id": "ac-9", "model": "aircon-x1"}]}), encoding="utf-8"
+    )
     kizuki(capsys, "import-fleet", "fleet.json")
-    code, out, err = kizuki(capsys, "maintenance", "add", "ac-9", "--start",
-                            "2099-01-01T09:00+09:00", "--end", "2099-01-01T12:00+09:00",
-                            "--mode", "quiet", "--reason", "filter change")  # fmt: skip
+    code, out, err = kizuki(
+        capsys,
+        "maintenance",
+        "add",
+        "ac-9",
+        "--start",
+        "2099-01-01T09:00+09:00",
+        "--end",
+        "2099-01-01T12:00+09:00",
+        "--mode",
+        "quiet",
+        "--reason",
+        "filter change",
+    )
     assert code == 0, err
     listed = kizuki(capsys, "maintenance", "list")[1]
     assert "ac-9\t2099-01-01T00:00:00+00:00 .. 2099-01-01T03:00:00+00:00\tquiet" in listed
     window = out.split("#")[1].split()[0]
     assert kizuki(capsys, "maintenance", "cancel", window)[0] == 0
     assert kizuki(capsys, "maintenance", "list")[1] == ""
-    code, _, err = kizuki(capsys, "maintenance", "add", "ac-9", "--start", "tomorrow",
-                          "--end", "2099-01-01T12:00")  # fmt: skip
+    code, _, err = kizuki(
+        capsys, "maintenance", "add", "ac-9", "--start", "tomorrow", "--end", "2099-01-01T12:00"
+    )
     assert code == 2 and err.startswith("kizuki: 'tomorrow' is not an ISO date-time")
 
 
@@ -153,9 +197,17 @@ def _mistakes(tmp: Path) -> list[tuple[list[str], dict[str, str], str]]:
         (["migrate"], {"KIZUKI_CASES__DB_URL": missing_db}, '"kizuki_no_such_db" does not exist'),
         (["create-api-key", "ci", "--role", "superuser"], {}, "role must be one of"),
         (["run"], {"KIZUKI_API__HOST": "192.0.2.1", **BROKER}, "192.0.2.1 is not an address of"),
-        (["run"], {"KIZUKI_ENVIRONMENT": "production", "KIZUKI_API__SECRET_KEY": "s" * 40,
-                   "KIZUKI_NOTIFY__MODE": "apprise", **BROKER}, "KIZUKI_NOTIFY__PUBLIC_BASE_URL"),
-    ]  # fmt: skip
+        (
+            ["run"],
+            {
+                "KIZUKI_ENVIRONMENT": "production",
+                "KIZUKI_API__SECRET_KEY": "s" * 40,
+                "KIZUKI_NOTIFY__MODE": "apprise",
+                **BROKER,
+            },
+            "KIZUKI_NOTIFY__PUBLIC_BASE_URL",
+        ),
+    ]
 
 
 def test_every_start_up_mistake_is_one_line(capsys, fresh: Path, monkeypatch) -> None:  # noqa: ANN001

@@ -74,8 +74,10 @@ def test_a_stalled_store_write_is_reported_and_does_not_block_reads(
     store = settings.store.model_copy(update={"stall_warn_s": 0.5})
     settings = settings.model_copy(update={"store": store})
     engine = start_engine(settings, broker.url())
-    import_manifest(engine.session_factory, {"customers": [], "devices": [
-        {"id": f"ac-{unique}", "model": "aircon-x1"}]})  # fmt: skip
+    import_manifest(
+        engine.session_factory,
+        {"customers": [], "devices": [{"id": f"ac-{unique}", "model": "aircon-x1"}]},
+    )
     engine.start()
     base = f"http://127.0.0.1:{settings.api.port}"
     device = f"ac-{unique}"

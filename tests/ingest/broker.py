@@ -48,8 +48,9 @@ class ShippedBroker:
     def start(self) -> None:
         self.proc = subprocess.Popen(
             ["mosquitto", "-c", str(self.conf)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         if not wait_until(lambda: _port_open(self.port), timeout=10):
             raise RuntimeError(f"mosquitto did not listen on {self.address}")
         if self.tls_port is not None and not wait_until(lambda: _port_open(self.tls_port), 10):

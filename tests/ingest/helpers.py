@@ -73,17 +73,22 @@ class Harness:
         return f"kz-{self.unique}/devices/{device}/telemetry"
 
     def start(
-        self, directory: dict[str, str] | None = None, fail_sink: bool = False,
+        self,
+        directory: dict[str, str] | None = None,
+        fail_sink: bool = False,
         receiver: str = "process",
-    ) -> MqttIngest:  # fmt: skip
+    ) -> MqttIngest:
         def sink(batch: list[Reading]) -> None:
             self.batches.append(batch)
             if fail_sink:
                 raise RuntimeError("detector exploded")
 
         ingest = MqttIngest(
-            settings_for(self.url, self.unique, receiver=receiver), self.store, self.letters,
-            directory.get if directory else None, sink,
-        )  # fmt: skip
+            settings_for(self.url, self.unique, receiver=receiver),
+            self.store,
+            self.letters,
+            directory.get if directory else None,
+            sink,
+        )
         ingest.start()
         return ingest

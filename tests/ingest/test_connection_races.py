@@ -50,10 +50,14 @@ def stores(tmp_path: Path) -> Iterator[Stores]:
 def readings(device: str, n: int, first_mid: int = 1) -> list[Delivery]:
     now = time.time()
     return [
-        (TOPIC.format(device), orjson.dumps({"ts": now + i, "metrics": {"t": i}}), first_mid + i,
-         False)
+        (
+            TOPIC.format(device),
+            orjson.dumps({"ts": now + i, "metrics": {"t": i}}),
+            first_mid + i,
+            False,
+        )
         for i in range(n)
-    ]  # fmt: skip
+    ]
 
 
 def test_reconnect_during_the_ack_loop_sends_no_ack_on_the_new_connection(

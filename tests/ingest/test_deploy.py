@@ -32,20 +32,37 @@ def compose_config(project: Path) -> dict[str, Any]:
     example = (ROOT / "deploy" / "env.example").read_text()
     (project / ".env").write_text(re.sub(r"^(\w+)=$", r"\1=test-\1", example, flags=re.M))
     out = subprocess.run(
-        ["docker-compose", "--project-directory", str(project),
-         "-f", str(ROOT / "docker-compose.yml"), "config"],
-        capture_output=True, text=True, check=True, cwd=project,
-    )  # fmt: skip
+        [
+            "docker-compose",
+            "--project-directory",
+            str(project),
+            "-f",
+            str(ROOT / "docker-compose.yml"),
+            "config",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=project,
+    )
     config: dict[str, Any] = yaml.safe_load(out.stdout)
     return config
 
 
 def test_compose_refuses_to_start_without_the_secrets(tmp_path: Path) -> None:
     out = subprocess.run(
-        ["docker-compose", "--project-directory", str(tmp_path),
-         "-f", str(ROOT / "docker-compose.yml"), "config"],
-        capture_output=True, text=True, cwd=tmp_path,
-    )  # fmt: skip
+        [
+            "docker-compose",
+            "--project-directory",
+            str(tmp_path),
+            "-f",
+            str(ROOT / "docker-compose.yml"),
+            "config",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
     assert out.returncode != 0 and "in .env" in out.stderr
 
 
@@ -159,13 +176,23 @@ def test_broker_restart_mid_stream_loses_and_doubles_nothing(
         orjson.dumps({"ts": now + i / 1000, "metrics": {"fan_rpm": i}}) for i in range(3000)
     ]
     try:
-        _device_publish(shipped.address, "ac-00001", "device-dev-password",
-                        "devices/ac-00001/telemetry", payloads[:2000])  # fmt: skip
+        _device_publish(
+            shipped.address,
+            "ac-00001",
+            "device-dev-password",
+            "devices/ac-00001/telemetry",
+            payloads[:2000],
+        )
         assert wait_until(lambda: ingest.stats()["acked"] >= 200)
         shipped.stop()  # clean shutdown: the session and its unacked messages are saved
         shipped.start()
-        _device_publish(shipped.address, "ac-00001", "device-dev-password",
-                        "devices/ac-00001/telemetry", payloads[2000:])  # fmt: skip
+        _device_publish(
+            shipped.address,
+            "ac-00001",
+            "device-dev-password",
+            "devices/ac-00001/telemetry",
+            payloads[2000:],
+        )
         points = lambda: len(store.query("ac-00001", "fan_rpm", now - 1, now + 10))  # noqa: E731
         assert wait_until(lambda: points() == 3000, timeout=60)
         time.sleep(0.5)

@@ -53,9 +53,14 @@ def start_ingester(
         "KIZUKI_STORE__BATCH_SIZE": "200",
     }
     proc = subprocess.Popen(
-        [sys.executable, "-m", "kizuki.ingest_run"], cwd=ROOT, env=env, text=True,
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=own_group,
-    )  # fmt: skip
+        [sys.executable, "-m", "kizuki.ingest_run"],
+        cwd=ROOT,
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        start_new_session=own_group,
+    )
     assert proc.stdout is not None and proc.stdout.readline().strip() == "ingest ready"
     return proc
 

@@ -87,8 +87,11 @@ def test_senml_and_timestamp_forms_are_stored(harness: Harness) -> None:
     assert wait_until(lambda: ingest.stats()["acked"] >= 3)
     ingest.stop()
     assert harness.store.query(dev, "temp", t0, t0 + 10) == [
-        (t0, 20.5), (t0 + 1, 21.0), (t0 + 2, 22.0), (t0 + 3, 23.0),
-    ]  # fmt: skip
+        (t0, 20.5),
+        (t0 + 1, 21.0),
+        (t0 + 2, 22.0),
+        (t0 + 3, 23.0),
+    ]
     assert harness.letters.counts() == {}
 
 
@@ -167,9 +170,11 @@ def test_parser_failure_dead_letters_only_that_message(harness: Harness) -> None
     payloads = [orjson.dumps({"ts": now + i, "metrics": {"t": i}}) for i in range(20)]
     payloads.insert(7, b'{"boom": 1}')
     ingest = MqttIngest(
-        settings_for(harness.url, harness.unique), harness.store, harness.letters,
+        settings_for(harness.url, harness.unique),
+        harness.store,
+        harness.letters,
         parser=ExplodingParser(),
-    )  # fmt: skip
+    )
     ingest.start()
     publish(harness.url, [(harness.topic(dev), p) for p in payloads])
     assert wait_until(lambda: ingest.stats()["acked"] >= len(payloads))

@@ -60,8 +60,12 @@ def test_unset_retention_keeps_everything(store: SqliteStore) -> None:
 
 def test_old_dead_letters_go(tmp_path: Path) -> None:
     letters = SqliteDeadLetters(tmp_path / "d.db")
-    letters.add([DeadLetter("devices/x/telemetry", b"{", "bad_json", "", NOW - d * DAY)
-                 for d in (1, 6, 8, 30)])  # fmt: skip
+    letters.add(
+        [
+            DeadLetter("devices/x/telemetry", b"{", "bad_json", "", NOW - d * DAY)
+            for d in (1, 6, 8, 30)
+        ]
+    )
     _, removed = run_pass(None, letters, config(), NOW)
     assert removed == 2
     assert sorted(d.received_at for d in letters.list()) == [NOW - 6 * DAY, NOW - DAY]

@@ -32,8 +32,10 @@ def test_sqlite_batch_across_insert_chunks_keeps_every_point_and_the_later_dupli
 ) -> None:
     store = SqliteStore(tmp_path / "t.db")
     # 4,100 points: two full 2,000-row statements and a remainder; out of key order
-    batch = [Reading(f"d{i % 7}", 1000.0 + i // 7, {"a": float(i), "b": -float(i)})
-             for i in reversed(range(2050))]  # fmt: skip
+    batch = [
+        Reading(f"d{i % 7}", 1000.0 + i // 7, {"a": float(i), "b": -float(i)})
+        for i in reversed(range(2050))
+    ]
     batch += [Reading("d0", 5.0, {"a": v}) for v in (5.0, 1.0, 3.0)]  # one key, three values
     assert store.write(batch) == 4103
     assert store.query("d0", "a", 5.0, 6.0) == [(5.0, 3.0)], "the later value wins"

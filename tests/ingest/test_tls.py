@@ -31,8 +31,7 @@ def tls_broker(tmp_path: Path) -> Iterator[ShippedBroker]:
 
 
 def config(broker: ShippedBroker, unique: str, **tls: object) -> IngestConfig:
-    mqtt = {"url": broker.tls_url(), "client_id": f"kz-tls-{unique}", "session_expiry_s": 60,
-            **tls}  # fmt: skip
+    mqtt = {"url": broker.tls_url(), "client_id": f"kz-tls-{unique}", "session_expiry_s": 60, **tls}
     return IngestConfig.of(Settings(mqtt=mqtt, ingest={"receiver": "thread"}))
 
 
@@ -41,8 +40,11 @@ def publish_tls(broker: ShippedBroker, topic: str, payload: bytes) -> None:
     user, password = SIMULATOR.split(":")
     client = paho.Client(CallbackAPIVersion.VERSION2, protocol=paho.MQTTv5)
     client.username_pw_set(user, password)
-    client.tls_set(ca_certs=str(broker.certs.ca), certfile=str(broker.certs.client_cert),
-                   keyfile=str(broker.certs.client_key))  # fmt: skip
+    client.tls_set(
+        ca_certs=str(broker.certs.ca),
+        certfile=str(broker.certs.client_cert),
+        keyfile=str(broker.certs.client_key),
+    )
     client.connect("localhost", broker.tls_port or 0)
     client.loop_start()
     client.publish(topic, payload, qos=1).wait_for_publish(30)
@@ -57,10 +59,16 @@ def test_mutual_tls_delivers_telemetry(
     assert certs is not None
     store, letters = SqliteStore(tmp_path / "t.db"), SqliteDeadLetters(tmp_path / "d.db")
     ingest = MqttIngest(
-        config(tls_broker, unique, tls_ca_file=certs.ca, tls_cert_file=certs.client_cert,
-               tls_key_file=certs.client_key),
-        store, letters,
-    )  # fmt: skip
+        config(
+            tls_broker,
+            unique,
+            tls_ca_file=certs.ca,
+            tls_cert_file=certs.client_cert,
+            tls_key_file=certs.client_key,
+        ),
+        store,
+        letters,
+    )
     ingest.start()
     try:
         assert ingest.connected()

@@ -99,7 +99,7 @@ class Cluster:
                     routes=routes,
                     prefix=self.prefix,
                     partitions=self.partitions,
-                )  # fmt: skip
+                )
             )
             self.nodes.append(Node(name, client, route, mqtt, config, self.root / name / "log"))
 
@@ -118,9 +118,11 @@ class Cluster:
         node = self.nodes[i]
         out = node.log.open("ab")
         node.process = subprocess.Popen(
-            [NATS_SERVER, "-c", str(node.config)], stdout=out, stderr=subprocess.STDOUT,
+            [NATS_SERVER, "-c", str(node.config)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
-        )  # fmt: skip
+        )
         out.close()
 
     def restart_node(self, i: int, timeout: float = 20.0) -> None:

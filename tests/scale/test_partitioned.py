@@ -88,9 +88,11 @@ def test_kill9_of_a_worker_and_of_a_nats_node_loses_and_duplicates_nothing(
 
     assert acked == len(batch)
     wait_for(
-        settled(shared, points(batch)), 60, "every reading stored and acked",
+        settled(shared, points(batch)),
+        60,
+        "every reading stored and acked",
         progress(shared, points(batch), a, b),
-    )  # fmt: skip
+    )
     assert stored_points(shared.telemetry) == points(batch)  # one row per reading, none twice
     assert "pulling partitions [0, 1, 2, 3]" in a.text()
     assert b.process.poll() is None  # b rode out the node's death

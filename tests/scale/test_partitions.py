@@ -82,8 +82,11 @@ def _kizuki(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("KIZUKI_")}
     return subprocess.run(
         [sys.executable, "-c", "from kizuki.cli import main; main()", *args],
-        env={**clean, **env}, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def test_kizuki_run_refuses_unclear_ownership_in_one_line() -> None:
@@ -91,8 +94,9 @@ def test_kizuki_run_refuses_unclear_ownership_in_one_line() -> None:
     assert no_of.returncode == 2 and "set `of`" in no_of.stderr
     outside = _kizuki("run", "--no-api", "--partitions", "0-9", "--of", "8")
     assert outside.returncode == 2 and "outside 0-7" in outside.stderr
-    mqtt = _kizuki("run", "--no-api", "--partitions", "0-3", "--of", "8",
-                   KIZUKI_MQTT__URL="mqtt://127.0.0.1:1")  # fmt: skip
+    mqtt = _kizuki(
+        "run", "--no-api", "--partitions", "0-3", "--of", "8", KIZUKI_MQTT__URL="mqtt://127.0.0.1:1"
+    )
     assert mqtt.returncode == 2 and "KIZUKI_INGEST__TRANSPORT=nats" in mqtt.stderr
     nats_alone = _kizuki("run", "--no-api", KIZUKI_INGEST__TRANSPORT="nats")
     assert nats_alone.returncode == 2 and "--partitions 0-3 --of 8" in nats_alone.stderr

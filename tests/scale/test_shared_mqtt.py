@@ -50,10 +50,14 @@ def test_two_workers_share_one_subscription_without_losing_or_taking_sessions(
 ) -> None:
     group = f"$share/kz{unique}/kz-{unique}/devices/+/telemetry"
     root = Settings(
-        mqtt={"url": mosquitto_url, "topic": group, "client_id": f"kz-{unique}-{{worker}}",
-              "session_expiry_s": 60},
+        mqtt={
+            "url": mosquitto_url,
+            "topic": group,
+            "client_id": f"kz-{unique}-{{worker}}",
+            "session_expiry_s": 60,
+        },
         ingest={"receiver": "thread"},
-    )  # fmt: skip
+    )
     stores = [SqliteStore(tmp_path / f"{w}.db") for w in "ab"]
     letters = [SqliteDeadLetters(tmp_path / f"{w}-dead.db") for w in "ab"]
     ingests = [
@@ -64,10 +68,12 @@ def test_two_workers_share_one_subscription_without_losing_or_taking_sessions(
         ingest.start()
     try:
         body = [
-            (f"kz-{unique}/devices/dev-{i % 20}/telemetry",
-             json.dumps({"ts": 1_790_000_000 + i, "metrics": {"t": float(i)}}).encode())
+            (
+                f"kz-{unique}/devices/dev-{i % 20}/telemetry",
+                json.dumps({"ts": 1_790_000_000 + i, "metrics": {"t": float(i)}}).encode(),
+            )
             for i in range(400)
-        ]  # fmt: skip
+        ]
         publish(mosquitto_url, body)
         assert wait_until(lambda: sum(i.stats()["acked"] for i in ingests) >= 400, 30)
     finally:
@@ -79,8 +85,9 @@ def test_two_workers_share_one_subscription_without_losing_or_taking_sessions(
     assert all(s["readings"] > 0 for s in stats)  # the broker dealt to both
     assert [s["connections"] for s in stats] == [1, 1]  # neither took the other's session
     assert [ingest.settings.mqtt.client_id for ingest in ingests] == [
-        f"kz-{unique}-a", f"kz-{unique}-b"
-    ]  # fmt: skip
+        f"kz-{unique}-a",
+        f"kz-{unique}-b",
+    ]
     for store, dead in zip(stores, letters, strict=True):
         store.close()
         dead.close()

@@ -114,13 +114,28 @@ def start_worker(shared: Shared, root: Path, name: str, partitions: str) -> Work
     data.mkdir(parents=True, exist_ok=True)
     log = data / "log"
     offset = log.stat().st_size if log.exists() else 0
-    argv = [sys.executable, "-c", START, "run", "--no-api", "--worker", name,
-            "--partitions", partitions, "--of", str(shared.partitions)]  # fmt: skip
+    argv = [
+        sys.executable,
+        "-c",
+        START,
+        "run",
+        "--no-api",
+        "--worker",
+        name,
+        "--partitions",
+        partitions,
+        "--of",
+        str(shared.partitions),
+    ]
     with log.open("ab") as out:
         process = subprocess.Popen(
-            argv, cwd=data, env=shared.env(data), stdout=out, stderr=subprocess.STDOUT,
+            argv,
+            cwd=data,
+            env=shared.env(data),
+            stdout=out,
+            stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
-        )  # fmt: skip
+        )
     return Worker(name, partitions, process, log, offset)
 
 

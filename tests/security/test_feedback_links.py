@@ -90,8 +90,13 @@ def test_a_spent_link_says_so(world: World) -> None:
         world.session_factory, notice.feedback_token, "up", settings=world.settings.tickets
     )
     with pytest.raises(SpentToken):
-        record_feedback(world.session_factory, notice.feedback_token, "down",
-                        settings=world.settings.tickets, now=lambda: later)  # fmt: skip
+        record_feedback(
+            world.session_factory,
+            notice.feedback_token,
+            "down",
+            settings=world.settings.tickets,
+            now=lambda: later,
+        )
 
 
 def test_a_tampered_token_is_never_the_same_token() -> None:

@@ -23,14 +23,25 @@ from tickets.models import Notification
 from tickets.registry import ManifestError, import_manifest
 
 MESSAGE = OutgoingMessage(
-    idempotency_key="kizuki-9-detected-x", subject="s", short_body="short", long_body="long",
-    locale="en", kind="detected", case_id=9, customer_id="c-9", channel="webhook",
-)  # fmt: skip
+    idempotency_key="kizuki-9-detected-x",
+    subject="s",
+    short_body="short",
+    long_body="long",
+    locale="en",
+    kind="detected",
+    case_id=9,
+    customer_id="c-9",
+    channel="webhook",
+)
 SLACK = "slack://T1JJ3T3L2/A1BRTD4JD/TIiajkdnlazkcOXrIdevi7FQ"
 LINE = "line://abcdefghijklmnopqrstuvwxyz0123456789/U1234567890abcdef1234567890abcdef"
 SNS = "sns://AKIAIOSFODNN7EXAMPLE/wJalrXUtnFEMIK7MDENGbPxRfiCYEXAMPLEKEY/us-east-1/+15551234567"
-TOKENS = ("TIiajkdnlazkcOXrIdevi7FQ", "abcdefghijklmnopqrstuvwxyz0123456789",
-          "wJalrXUtnFEMIK7MDENGbPxRfiCYEXAMPLEKEY", "AKIAIOSFODNN7EXAMPLE")  # fmt: skip
+TOKENS = (
+    "TIiajkdnlazkcOXrIdevi7FQ",
+    "abcdefghijklmnopqrstuvwxyz0123456789",
+    "wJalrXUtnFEMIK7MDENGbPxRfiCYEXAMPLEKEY",
+    "AKIAIOSFODNN7EXAMPLE",
+)
 
 
 @pytest.fixture
@@ -68,8 +79,9 @@ class Blackhole:
 @pytest.mark.parametrize("url", ["file:///etc/passwd", "gopher://127.0.0.1/", "http://x/"])
 def test_contact_urls_of_other_schemes_are_refused(world: World, url: str) -> None:
     with pytest.raises(ManifestError, match="is not one of"):
-        import_manifest(world.session_factory,
-                        {"customers": [{"id": "c-bad", "contacts": [{"url": url}]}]})  # fmt: skip
+        import_manifest(
+            world.session_factory, {"customers": [{"id": "c-bad", "contacts": [{"url": url}]}]}
+        )
 
 
 @pytest.mark.parametrize(
@@ -165,8 +177,10 @@ def test_provider_tokens_are_masked_wherever_agents_see_contacts(world: World) -
     case_id = open_case_reaching(world, "slack", SLACK)
     customer = f"c-t{world.serial:04d}"
     contacts = [{"url": SLACK}, {"url": LINE}, {"url": SNS}]
-    import_manifest(world.session_factory, {"customers": [
-        {"id": customer, "name": "Token Owner", "contacts": contacts}]})  # fmt: skip
+    import_manifest(
+        world.session_factory,
+        {"customers": [{"id": customer, "name": "Token Owner", "contacts": contacts}]},
+    )
     key = create_api_key(world.session_factory, "agent-for-masking", "agent")
     with served(world) as url, httpx.Client(base_url=url) as agent:
         api = agent.get(f"/api/v1/customers/{customer}", headers={"X-API-Key": key}).text

@@ -137,9 +137,14 @@ def test_the_engine_never_receives_a_message_far_over_the_limit(
     try:
         now = time.time()
         good = orjson.dumps({"ts": now, "metrics": {"fan_rpm": 1200.0}})
-        publish(mosquitto_url, [(harness.topic(f"ac{unique}"), b"x" * (2 * 1024 * 1024)),
-                                (harness.topic(f"ac{unique}"), b"{" + b" " * 5000),
-                                (harness.topic(f"ac{unique}"), good)])  # fmt: skip
+        publish(
+            mosquitto_url,
+            [
+                (harness.topic(f"ac{unique}"), b"x" * (2 * 1024 * 1024)),
+                (harness.topic(f"ac{unique}"), b"{" + b" " * 5000),
+                (harness.topic(f"ac{unique}"), good),
+            ],
+        )
         assert wait_until(lambda: ingest.stats()["acked"] >= 2)
     finally:
         ingest.stop()

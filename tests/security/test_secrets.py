@@ -64,8 +64,7 @@ def test_a_configured_secret_wins_over_the_file(tmp_path: Path) -> None:
 @pytest.mark.parametrize("secret", [OLD_DEV_SECRET, "change-me", "short-but-random-31-chars-xxxxx"])
 def test_production_refuses_a_known_or_short_secret(secret: str) -> None:
     with pytest.raises(ValidationError, match="KIZUKI_API__SECRET_KEY"):
-        Settings(environment="production", notify={"mode": "apprise"},
-                 api={"secret_key": secret})  # fmt: skip
+        Settings(environment="production", notify={"mode": "apprise"}, api={"secret_key": secret})
 
 
 def test_a_session_forged_with_the_old_development_secret_gets_nothing(world: World) -> None:
@@ -78,9 +77,10 @@ def test_a_session_forged_with_the_old_development_secret_gets_nothing(world: Wo
                 page = attacker.get("/cases")
                 assert page.status_code == 303 and page.headers["location"].startswith("/login")
                 made = attacker.post(
-                    "/api/v1/api-keys", json={"name": "pwn", "role": "admin"},
+                    "/api/v1/api-keys",
+                    json={"name": "pwn", "role": "admin"},
                     headers={"X-CSRF-Token": "f"},
-                )  # fmt: skip
+                )
                 assert made.status_code == 401
 
 
@@ -105,8 +105,11 @@ def test_compose_publishes_on_loopback_and_reads_secrets_from_an_untracked_env_f
     text = (ROOT / "docker-compose.yml").read_text()
     defaults = re.findall(r"\$\{(\w*(?:PASSWORD|TOKEN|SECRET)\w*):-", text)
     assert not defaults, f"secrets with a default in compose: {defaults}"
-    values = [str(v) for svc in compose["services"].values()
-              for v in (svc.get("environment") or {}).values()]  # fmt: skip
+    values = [
+        str(v)
+        for svc in compose["services"].values()
+        for v in (svc.get("environment") or {}).values()
+    ]
     assert not [v for v in values if v in KNOWN_SECRETS]
     assert "KIZUKI_API__SECRET_KEY" not in kizuki.get("environment", {})  # no default
     ignored = (ROOT / ".gitignore").read_text().splitlines()

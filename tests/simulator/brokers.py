@@ -71,11 +71,26 @@ class SubscriberProcess:
         self.out = out
         self._file = out.open("wb")
         self.process = subprocess.Popen(
-            ["stdbuf", "-oL", "mosquitto_sub", "-h", "127.0.0.1", "-p", str(port), "-t", topic,
-             "-q", str(qos), "-v", "-d", "-i", f"count-{port}"],
+            [
+                "stdbuf",
+                "-oL",
+                "mosquitto_sub",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(port),
+                "-t",
+                topic,
+                "-q",
+                str(qos),
+                "-v",
+                "-d",
+                "-i",
+                f"count-{port}",
+            ],
             stdout=self._file,
             stderr=subprocess.STDOUT,
-        )  # fmt: skip
+        )
         if not _wait_until(lambda: b"SUBACK" in out.read_bytes(), 10.0):
             self.close()
             raise RuntimeError(f"mosquitto_sub got no SUBACK: {out.read_text()!r}")

@@ -20,7 +20,11 @@ BENCH = Path(__file__).resolve().parents[2] / "bench"
 def test_bench_script_imports_the_packages_not_its_neighbours(script: str, cwd: Path) -> None:
     result = subprocess.run(
         [sys.executable, str(BENCH / script), "--help"],
-        cwd=cwd, capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("usage:")

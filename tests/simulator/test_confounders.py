@@ -15,8 +15,14 @@ DAY = 86400.0
 
 
 def _fleet(names: str, n: int = 90, days: float = 14, rate: float = 0.0) -> Fleet:
-    return Fleet(n, seed=31, failure_rate=rate, start_ts=START, days=days,
-                 confounders=Confounders.parse(names))  # fmt: skip
+    return Fleet(
+        n,
+        seed=31,
+        failure_rate=rate,
+        start_ts=START,
+        days=days,
+        confounders=Confounders.parse(names),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -102,8 +108,11 @@ def test_revision_b_sits_toward_the_limit() -> None:
     rev = _kinds(fleet)["revision_b"]
     assert 0.2 < len(rev) / 150 < 0.5
     spec = fleet.profiles["aircon-x1"].metrics["compressor_current_a"]
-    levels = {d.device_id: float(np.mean(fleet.underlying(d.device_id, "compressor_current_a")[1]))
-              for d in fleet.devices if d.model == "aircon-x1"}  # fmt: skip
+    levels = {
+        d.device_id: float(np.mean(fleet.underlying(d.device_id, "compressor_current_a")[1]))
+        for d in fleet.devices
+        if d.model == "aircon-x1"
+    }
     b = [v for d, v in levels.items() if d in rev]
     a = [v for d, v in levels.items() if d not in rev]
     width = spec.normal[1] - spec.normal[0]
@@ -156,8 +165,15 @@ def test_sample_and_hold_and_quantised_sensors(everything: Fleet, readings) -> N
 
 
 def test_replacement_moves_every_metric_at_once() -> None:
-    fleet = Fleet(200, seed=8, failure_rate=0.0, start_ts=START, days=10, benign_rate=0.5,
-                  confounders=Confounders.parse("replacement"))  # fmt: skip
+    fleet = Fleet(
+        200,
+        seed=8,
+        failure_rate=0.0,
+        start_ts=START,
+        days=10,
+        benign_rate=0.5,
+        confounders=Confounders.parse("replacement"),
+    )
     changes = [b for b in fleet.benign() if b.kind == "replacement"]
     by_device = defaultdict(list)
     for b in changes:
@@ -172,7 +188,17 @@ def test_replacement_moves_every_metric_at_once() -> None:
 def test_every_failure_shape_shows_up_with_shapes_on() -> None:
     fleet = _fleet("shapes", n=240, days=30, rate=1.0)
     variants = {t.variant for t in fleet.truth()}
-    assert {"accelerating", "exponential", "saturating", "load", "episodes", "step",
-            "stuck", "dither", "spikes", "noise"} <= variants  # fmt: skip
+    assert {
+        "accelerating",
+        "exponential",
+        "saturating",
+        "load",
+        "episodes",
+        "step",
+        "stuck",
+        "dither",
+        "spikes",
+        "noise",
+    } <= variants
     for t in fleet.truth():
         assert t.notice_ts is None or t.notice_ts >= t.onset_ts

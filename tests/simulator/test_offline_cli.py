@@ -53,8 +53,11 @@ def test_an_offline_folder_describes_itself(tmp_path: Path) -> None:
     assert run.truth == fleet.truth() and run.benign == fleet.benign()
     assert run.models == {d.device_id: d.model for d in fleet.devices}
     assert run.manifest["window"] == {
-        "start_ts": START, "end_ts": START + 6 * 86400, "step_s": 900.0, "ticks": 576
-    }  # fmt: skip
+        "start_ts": START,
+        "end_ts": START + 6 * 86400,
+        "step_s": 900.0,
+        "ticks": 576,
+    }
     rebuilt = run.fleet()  # from the recorded parameters alone
     assert list(run.readings()) == [r for _, rs in rebuilt.ticks() for r in rs]
     assert rebuilt.truth() == run.truth and rebuilt.benign() == run.benign

@@ -70,10 +70,15 @@ def profiles() -> dict[str, DeviceProfile]:
 def settings(tmp_path: Path) -> TicketsConfig:
     root = Settings(
         data_dir=tmp_path / "data",
-        notify={"mode": "apprise", "backoff_s": 1.0, "max_attempts": 3,
-                "public_base_url": "https://kizuki.example", "allow_targets": ["127.0.0.1"]},
+        notify={
+            "mode": "apprise",
+            "backoff_s": 1.0,
+            "max_attempts": 3,
+            "public_base_url": "https://kizuki.example",
+            "allow_targets": ["127.0.0.1"],
+        },
         cases={"auto_resolve_after_s": 3600.0, "update_min_interval_s": 0.0},
-    )  # fmt: skip
+    )
     return TicketsConfig.of(root)
 
 
@@ -99,10 +104,21 @@ def clock() -> FakeClock:
 
 MANIFEST = {
     "customers": [
-        {"id": "c-ja", "name": "佐藤 花子", "locale": "ja", "timezone": "Asia/Tokyo",
-         "quiet_hours": [22, 7], "contacts": [{"channel": "log", "url": "log://"}]},
-        {"id": "c-en", "name": "Alex Smith", "locale": "en", "timezone": "Europe/London",
-         "contacts": [{"url": "log://"}]},
+        {
+            "id": "c-ja",
+            "name": "佐藤 花子",
+            "locale": "ja",
+            "timezone": "Asia/Tokyo",
+            "quiet_hours": [22, 7],
+            "contacts": [{"channel": "log", "url": "log://"}],
+        },
+        {
+            "id": "c-en",
+            "name": "Alex Smith",
+            "locale": "en",
+            "timezone": "Europe/London",
+            "contacts": [{"url": "log://"}],
+        },
     ],
     "devices": [
         {"id": "ac-1", "model": "aircon-x1", "customer_id": "c-ja"},
@@ -110,7 +126,7 @@ MANIFEST = {
         {"id": "pu-1", "model": "pump-p3", "customer_id": "c-en"},
         {"id": "wh-1", "model": "waterheater-w2", "customer_id": "c-ja"},
     ],
-}  # fmt: skip
+}
 
 
 @pytest.fixture
@@ -134,13 +150,27 @@ def make_event(
 ) -> AnomalyEvent:
     ts = at.timestamp()
     why = Explanation(
-        metric="filter_dp_pa", unit="Pa", expected=55.0, observed=observed, trend_per_day=6.0,
-        limit=150.0, eta_ts=ts + eta_in_s, detectors=("ewma",), text="filter pressure rising",
-    )  # fmt: skip
+        metric="filter_dp_pa",
+        unit="Pa",
+        expected=55.0,
+        observed=observed,
+        trend_per_day=6.0,
+        limit=150.0,
+        eta_ts=ts + eta_in_s,
+        detectors=("ewma",),
+        text="filter pressure rising",
+    )
     return AnomalyEvent(
-        device_id=device_id, model=model, failure_mode=failure_mode, kind=kind,  # type: ignore[arg-type]
-        ts=ts, started_at=ts - 86400, severity=severity, score=score, why=why,  # type: ignore[arg-type]
-    )  # fmt: skip
+        device_id=device_id,
+        model=model,
+        failure_mode=failure_mode,
+        kind=kind,  # type: ignore[arg-type]
+        ts=ts,
+        started_at=ts - 86400,
+        severity=severity,
+        score=score,
+        why=why,  # type: ignore[arg-type]
+    )
 
 
 EventFactory = Callable[..., AnomalyEvent]

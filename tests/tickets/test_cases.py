@@ -73,8 +73,12 @@ def test_repeat_anomaly_updates_the_open_case_and_severity_only_rises(service, f
         case = session.get_one(Case, first.case_id)
         assert case.severity == "high" and case.anomaly_count == 4 and case.priority == 2
     assert timeline(fleet, first.case_id) == [
-        "opened", "assigned", "anomaly_again", "severity_raised", "anomaly_again",
-    ]  # fmt: skip
+        "opened",
+        "assigned",
+        "anomaly_again",
+        "severity_raised",
+        "anomaly_again",
+    ]
     assert notices(fleet, first.case_id) == ["detected", "update"]
 
 
@@ -93,21 +97,31 @@ def test_premium_customer_and_near_eta_raise_priority(service, fleet, event):
     hours = 3600.0
     cases = {
         "standard, ETA in 3 days": event(device_id="ac-1", severity="medium"),
-        "standard, ETA in 6 h": event(device_id="wh-1", model="waterheater-w2",
-                                      failure_mode="scale_buildup", severity="medium",
-                                      eta_in_s=6 * hours),
+        "standard, ETA in 6 h": event(
+            device_id="wh-1",
+            model="waterheater-w2",
+            failure_mode="scale_buildup",
+            severity="medium",
+            eta_in_s=6 * hours,
+        ),
         "premium, ETA in 3 days": event(device_id="ac-2", severity="medium"),
-        "premium, ETA in 6 h": event(device_id="pu-1", model="pump-p3",
-                                     failure_mode="bearing_wear", severity="medium",
-                                     eta_in_s=6 * hours),
-    }  # fmt: skip
+        "premium, ETA in 6 h": event(
+            device_id="pu-1",
+            model="pump-p3",
+            failure_mode="bearing_wear",
+            severity="medium",
+            eta_in_s=6 * hours,
+        ),
+    }
     ids = {label: service.handle(ev).case_id for label, ev in cases.items()}
     with fleet() as session:
         got = {label: session.get_one(Case, case_id).priority for label, case_id in ids.items()}
     assert got == {
-        "standard, ETA in 3 days": 3, "standard, ETA in 6 h": 2,
-        "premium, ETA in 3 days": 2, "premium, ETA in 6 h": 1,
-    }  # fmt: skip
+        "standard, ETA in 3 days": 3,
+        "standard, ETA in 6 h": 2,
+        "premium, ETA in 3 days": 2,
+        "premium, ETA in 6 h": 1,
+    }
 
 
 def test_severity_rise_with_a_near_eta_raises_priority(service, fleet, event):
@@ -144,8 +158,13 @@ def test_lifecycle_with_actor_on_the_timeline(service, fleet, event):
     reopened = service.reopen(case_id, "agent:yui", reason="customer called back")
     assert reopened.status == "open" and reopened.resolved_at is None
     assert timeline(fleet, case_id)[2:] == [
-        "acknowledge", "note", "start", "resolve", "close", "reopen",
-    ]  # fmt: skip
+        "acknowledge",
+        "note",
+        "start",
+        "resolve",
+        "close",
+        "reopen",
+    ]
     with fleet() as session:
         actors = set(session.scalars(select(CaseEvent.actor).where(CaseEvent.case_id == case_id)))
     assert actors == {"kizuki", "agent:yui"}
@@ -177,8 +196,9 @@ def test_reopen_refused_while_a_newer_case_is_open(service, event):
 
 
 def test_manual_assign_and_unassign(service, fleet, event):
-    case_id = service.handle(event(device_id="pu-1", model="pump-p3",
-                                   failure_mode="bearing_wear")).case_id  # fmt: skip
+    case_id = service.handle(
+        event(device_id="pu-1", model="pump-p3", failure_mode="bearing_wear")
+    ).case_id
     with fleet() as session:
         before = session.get_one(Case, case_id).assignee_id
     case = service.assign(case_id, None, "admin:root")
@@ -199,8 +219,14 @@ def test_suppressing_maintenance_window_opens_no_case(service, fleet, event, clo
 
 def test_quiet_maintenance_window_opens_a_case_without_telling_the_customer(service, fleet, event):
     with fleet.begin() as session:
-        session.add(MaintenanceWindow(device_id="ac-1", starts_at=T0 - timedelta(hours=1),
-                                      ends_at=T0 + timedelta(hours=1), mode="quiet"))  # fmt: skip
+        session.add(
+            MaintenanceWindow(
+                device_id="ac-1",
+                starts_at=T0 - timedelta(hours=1),
+                ends_at=T0 + timedelta(hours=1),
+                mode="quiet",
+            )
+        )
     outcome = service.handle(event(at=T0))
     assert outcome.action == "opened"
     with fleet() as session:
@@ -236,8 +262,7 @@ def test_quiet_case_is_announced_once_the_window_has_ended(service, fleet, event
     assert notices(fleet, case_id) == ["detected", "update"]
 
 
-def test_quiet_case_resolved_unannounced_sends_no_all_clear(service, fleet, settings, event,
-                                                            clock):  # fmt: skip
+def test_quiet_case_resolved_unannounced_sends_no_all_clear(service, fleet, settings, event, clock):
     hour = timedelta(hours=1)
     schedule_maintenance(fleet, "ac-1", T0 - hour, T0 + hour, "quiet", "firmware update")
     case_id = service.handle(event(at=T0)).case_id
@@ -251,8 +276,9 @@ def test_quiet_case_resolved_unannounced_sends_no_all_clear(service, fleet, sett
     assert "never told" in row.last_error
 
 
-def test_announced_case_resolved_in_a_quiet_window_gets_its_all_clear(service, fleet, settings,
-                                                                      event, clock):  # fmt: skip
+def test_announced_case_resolved_in_a_quiet_window_gets_its_all_clear(
+    service, fleet, settings, event, clock
+):
     case_id = service.handle(event(at=T0)).case_id
     dispatcher = Dispatcher(fleet, settings, clock=clock)
     assert dispatcher.run_once() == 1  # "detected" sent
@@ -265,9 +291,10 @@ def test_announced_case_resolved_in_a_quiet_window_gets_its_all_clear(service, f
     assert dispatcher.run_once() == 1
     with fleet() as session:
         sent = session.scalars(
-            select(Notification.kind).where(Notification.case_id == case_id,
-                                            Notification.status == "sent")
-        ).all()  # fmt: skip
+            select(Notification.kind).where(
+                Notification.case_id == case_id, Notification.status == "sent"
+            )
+        ).all()
     assert list(sent) == ["detected", "all_clear"]
 
 
@@ -338,8 +365,7 @@ def test_long_telemetry_is_thinned_and_made_json_safe(fleet, profiles, settings,
     assert 250 <= len(points) <= 500 and points[-1][1] == -799.0
 
 
-def test_failing_telemetry_does_not_block_the_case(fleet, profiles, settings, clock, event,
-                                                   caplog):  # fmt: skip
+def test_failing_telemetry_does_not_block_the_case(fleet, profiles, settings, clock, event, caplog):
     def telemetry(device_id: str, start: float, end: float):
         raise ConnectionError("store down")
 

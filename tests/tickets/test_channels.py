@@ -24,10 +24,16 @@ from tickets.channels import (
 LOOPBACK = TargetPolicy(("127.0.0.1",))  # the receivers here are ours, on loopback
 
 MESSAGE = OutgoingMessage(
-    idempotency_key="kizuki-1-detected-abc", subject="[Case #1] Filter", short_body="short",
-    long_body="long\nform", locale="en", kind="detected", case_id=1, customer_id="c-1",
+    idempotency_key="kizuki-1-detected-abc",
+    subject="[Case #1] Filter",
+    short_body="short",
+    long_body="long\nform",
+    locale="en",
+    kind="detected",
+    case_id=1,
+    customer_id="c-1",
     channel="webhook",
-)  # fmt: skip
+)
 
 
 @pytest.mark.parametrize(

@@ -23,9 +23,13 @@ from tickets.service import CaseService, InvalidTransition
 
 WRITERS = 8
 KEYS = [
-    ("ac-1", "filter_clog"), ("ac-1", "refrigerant_leak"), ("ac-2", "fan_bearing_wear"),
-    ("ac-2", "sensor_fault"), ("pu-1", "bearing_wear"), ("pu-1", "motor_overload"),
-]  # fmt: skip
+    ("ac-1", "filter_clog"),
+    ("ac-1", "refrigerant_leak"),
+    ("ac-2", "fan_bearing_wear"),
+    ("ac-2", "sensor_fault"),
+    ("pu-1", "bearing_wear"),
+    ("pu-1", "motor_overload"),
+]
 MODELS = {"ac": "aircon-x1", "pu": "pump-p3"}
 
 
@@ -112,9 +116,19 @@ def test_check_then_insert_without_the_index_duplicates(fleet, record_property):
                 )
             )
             if exists is None:
-                session.add(Case(device_id=device, model=MODELS[device[:2]], failure_mode=mode,
-                                 severity="low", priority=4, sla_due_at=T0, title=mode,
-                                 started_at=T0, last_anomaly_at=T0))  # fmt: skip
+                session.add(
+                    Case(
+                        device_id=device,
+                        model=MODELS[device[:2]],
+                        failure_mode=mode,
+                        severity="low",
+                        priority=4,
+                        sla_due_at=T0,
+                        title=mode,
+                        started_at=T0,
+                        last_anomaly_at=T0,
+                    )
+                )
 
     race(naive)
     found = duplicates(fleet)
@@ -137,8 +151,9 @@ def test_concurrent_first_events_of_an_unregistered_device(fleet, profiles, sett
     assert duplicates(fleet) == 0
 
 
-def test_auto_resolve_never_closes_a_case_that_just_fell_ill_again(fleet, profiles, settings,
-                                                                    clock):  # fmt: skip
+def test_auto_resolve_never_closes_a_case_that_just_fell_ill_again(
+    fleet, profiles, settings, clock
+):
     """tick() racing handle(): a case is only auto-resolved while it is still healthy."""
 
     service = CaseService(fleet, profiles, settings, clock=clock)
@@ -189,17 +204,24 @@ def blocked_by(factory: sessionmaker[Session], writer: Session) -> Callable[[], 
     return check
 
 
-def test_reopen_racing_a_new_open_case_is_an_invalid_transition(fleet, profiles, settings,
-                                                                 clock):  # fmt: skip
+def test_reopen_racing_a_new_open_case_is_an_invalid_transition(fleet, profiles, settings, clock):
     """The new case is written (not yet committed) after reopen's check could see it: the
     one-open-case index refuses the reopen, reported as InvalidTransition (the API's 409)."""
     service = CaseService(fleet, profiles, settings, clock=clock)
     old = service.handle(make_event("ac-1", at=T0)).case_id
     service.resolve(old, "agent:x", "duplicate", "old case", notify=False)
     writer = fleet()
-    new = Case(device_id="ac-1", model="aircon-x1", failure_mode="filter_clog", severity="low",
-               priority=4, sla_due_at=T0, title="new", started_at=T0,
-               last_anomaly_at=T0)  # fmt: skip
+    new = Case(
+        device_id="ac-1",
+        model="aircon-x1",
+        failure_mode="filter_clog",
+        severity="low",
+        priority=4,
+        sla_due_at=T0,
+        title="new",
+        started_at=T0,
+        last_anomaly_at=T0,
+    )
     writer.add(new)
     writer.flush()
     errors: list[BaseException] = []

@@ -34,19 +34,34 @@ def mailto(smtp, to: str) -> str:
 @pytest.fixture
 def desk(session_factory, smtp_server, settings, clock: FakeClock):
     """c-mail: e-mail first, then SMS; c-sms: SMS only (Japanese); each has one case."""
-    import_manifest(session_factory, {
-        "customers": [
-            {"id": "c-mail", "name": "Alex Smith", "locale": "en", "timezone": "Europe/London",
-             "contacts": [{"url": mailto(smtp_server, "alex@example.com")},
-                          {"channel": "sms", "url": "log://sms/+447700900123"}]},
-            {"id": "c-sms", "name": "佐藤 花子", "locale": "ja", "timezone": "Asia/Tokyo",
-             "contacts": [{"channel": "sms", "url": "log://sms/+819012345678"}]},
-        ],
-        "devices": [
-            {"id": "ac-m", "model": "aircon-x1", "customer_id": "c-mail"},
-            {"id": "pu-s", "model": "pump-p3", "customer_id": "c-sms"},
-        ],
-    })  # fmt: skip
+    import_manifest(
+        session_factory,
+        {
+            "customers": [
+                {
+                    "id": "c-mail",
+                    "name": "Alex Smith",
+                    "locale": "en",
+                    "timezone": "Europe/London",
+                    "contacts": [
+                        {"url": mailto(smtp_server, "alex@example.com")},
+                        {"channel": "sms", "url": "log://sms/+447700900123"},
+                    ],
+                },
+                {
+                    "id": "c-sms",
+                    "name": "佐藤 花子",
+                    "locale": "ja",
+                    "timezone": "Asia/Tokyo",
+                    "contacts": [{"channel": "sms", "url": "log://sms/+819012345678"}],
+                },
+            ],
+            "devices": [
+                {"id": "ac-m", "model": "aircon-x1", "customer_id": "c-mail"},
+                {"id": "pu-s", "model": "pump-p3", "customer_id": "c-sms"},
+            ],
+        },
+    )
     service = CaseService(session_factory, PROFILES, settings, clock=clock)
     mail_case = service.handle(make_event("ac-m", at=clock.now)).case_id
     sms_case = service.handle(
@@ -73,9 +88,11 @@ def test_agent_writes_customer_replies_by_email_then_sms_into_one_thread(
 
     port = free_port()
     endpoint = MailEndpoint(
-        lambda m: accept(factory, PROFILES, m, clock, self_service=False), "127.0.0.1", port,
+        lambda m: accept(factory, PROFILES, m, clock, self_service=False),
+        "127.0.0.1",
+        port,
         64_000,
-    )  # fmt: skip
+    )
     endpoint.start()
     try:
         reply = EmailMessage()
@@ -130,9 +147,11 @@ def test_sms_messages_must_fit_two_segments(desk, clock) -> None:
 def test_self_service_answers_then_hands_off_and_stays_quiet(desk, clock) -> None:
     factory, _, sms_case = desk
     first = accept(
-        factory, PROFILES, Inbound("sms", "+819012345678", "ポンプがガタガタうるさくて熱いです"),
+        factory,
+        PROFILES,
+        Inbound("sms", "+819012345678", "ポンプがガタガタうるさくて熱いです"),
         clock,
-    )  # fmt: skip
+    )
     assert first.reply.outcome == "answered" and first.reply.article == "pump-bearing-wear"
     second = accept(factory, PROFILES, Inbound("sms", "+819012345678", "担当者と話したい"), clock)
     assert second.reply.outcome == "handed_off"
@@ -145,9 +164,12 @@ def test_self_service_answers_then_hands_off_and_stays_quiet(desk, clock) -> Non
             select(Notification).where(Notification.kind == "message").order_by(Notification.id)
         ).all()
     assert turns == [
-        ("in", "customer:c-sms"), ("out", "bot"), ("in", "customer:c-sms"), ("out", "bot"),
         ("in", "customer:c-sms"),
-    ]  # fmt: skip
+        ("out", "bot"),
+        ("in", "customer:c-sms"),
+        ("out", "bot"),
+        ("in", "customer:c-sms"),
+    ]
     assert len(handoffs) == 1 and handoffs[0].detail["reason"] == "asked for a person"
     assert "ベアリング" in bot_sms[0].short_body and "担当者" in bot_sms[0].short_body
     assert all(sms.segments(n.short_body) <= 2 for n in bot_sms)
@@ -177,8 +199,10 @@ def test_email_parsing_keeps_only_the_new_text() -> None:
     )
     got = parse(raw)
     assert (got.sender, got.subject, got.text) == (
-        "hanako@example.jp", "Re: [Case #7] x", "ありがとうございます。",
-    )  # fmt: skip
+        "hanako@example.jp",
+        "Re: [Case #7] x",
+        "ありがとうございます。",
+    )
     assert reply_text("> only quoted") == ""
 
 

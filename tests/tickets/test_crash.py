@@ -56,20 +56,28 @@ LEASE_S = 120.0
 def crash_dispatcher(db_url: str, data_dir: Path, mode: str) -> int:
     done = subprocess.run(
         [sys.executable, "-c", CHILD, db_url, str(data_dir), mode],
-        capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode in (70, 71), done.stderr
     return done.returncode
 
 
 @pytest.fixture
 def three_notices(session_factory, profiles, settings, webhook: WebhookReceiver):
-    import_manifest(session_factory, {
-        "customers": [{"id": f"c-{i}", "name": f"Customer {i}", "contacts": [{"url": webhook.url}]}
-                      for i in range(3)],
-        "devices": [{"id": f"ac-{i}", "model": "aircon-x1", "customer_id": f"c-{i}"}
-                    for i in range(3)],
-    })  # fmt: skip
+    import_manifest(
+        session_factory,
+        {
+            "customers": [
+                {"id": f"c-{i}", "name": f"Customer {i}", "contacts": [{"url": webhook.url}]}
+                for i in range(3)
+            ],
+            "devices": [
+                {"id": f"ac-{i}", "model": "aircon-x1", "customer_id": f"c-{i}"} for i in range(3)
+            ],
+        },
+    )
     service = CaseService(session_factory, profiles, settings, clock=FakeClock())
     for i in range(3):
         service.handle(make_event(f"ac-{i}"))
@@ -95,8 +103,9 @@ def test_webhook_crash_between_send_and_mark(three_notices, db_url, settings, we
     assert statuses(three_notices) == ["sent"] * 3
     with three_notices() as session:
         keys = set(session.scalars(select(Notification.idempotency_key)))
-        errors = list(session.scalars(select(DeliveryAttempt.error).where(
-            DeliveryAttempt.ok.is_(False))))  # fmt: skip
+        errors = list(
+            session.scalars(select(DeliveryAttempt.error).where(DeliveryAttempt.ok.is_(False)))
+        )
     assert set(webhook.delivered()) == keys  # nothing lost
     assert len(webhook.requests) == 4  # one re-send on the wire, carrying the same key
     assert len(errors) == 1 and "outcome unknown" in errors[0]
@@ -110,20 +119,26 @@ def test_log_channel_crash_between_send_and_mark_writes_once(three_notices, db_u
     assert statuses(three_notices) == ["sent"] * 3
     assert len(list(settings.outbox_dir.glob("*.json"))) == 3  # exactly one file each
     with three_notices() as session:
-        details = list(session.scalars(select(CaseEvent.detail).where(
-            CaseEvent.kind == "notified")))  # fmt: skip
+        details = list(
+            session.scalars(select(CaseEvent.detail).where(CaseEvent.kind == "notified"))
+        )
     assert sorted(d["duplicate"] for d in details) == [False, False, True]
 
 
-def test_outcome_unknown_does_not_use_up_a_channels_tries(session_factory, profiles, settings,
-                                                          db_url, webhook):  # fmt: skip
+def test_outcome_unknown_does_not_use_up_a_channels_tries(
+    session_factory, profiles, settings, db_url, webhook
+):
     """The crashed send's outcome is unknown, so the webhook still gets max_attempts (3)
     real tries before the next contact point (the log channel) takes over."""
-    import_manifest(session_factory, {
-        "customers": [{"id": "c-1", "name": "Alex", "contacts": [{"url": webhook.url},
-                                                                 {"url": "log://"}]}],
-        "devices": [{"id": "ac-1", "model": "aircon-x1", "customer_id": "c-1"}],
-    })  # fmt: skip
+    import_manifest(
+        session_factory,
+        {
+            "customers": [
+                {"id": "c-1", "name": "Alex", "contacts": [{"url": webhook.url}, {"url": "log://"}]}
+            ],
+            "devices": [{"id": "ac-1", "model": "aircon-x1", "customer_id": "c-1"}],
+        },
+    )
     CaseService(session_factory, profiles, settings, clock=FakeClock()).handle(make_event("ac-1"))
     webhook.statuses = [503] * 10
     died = crash_dispatcher(db_url, settings.outbox_dir.parent, "apprise")

@@ -26,20 +26,36 @@ def mailto(smtp, to: str = "customer@example.com") -> str:
 @pytest.fixture
 def customers(session_factory, smtp_server, webhook: WebhookReceiver):
     """c-web prefers its webhook then e-mail; c-mail (Japanese, quiet 22-7) has e-mail only."""
-    import_manifest(session_factory, {
-        "customers": [
-            {"id": "c-web", "name": "Alex Smith", "locale": "en", "timezone": "Europe/London",
-             "contacts": [{"url": webhook.url}, {"url": mailto(smtp_server, "alex@example.com")}]},
-            {"id": "c-mail", "name": "佐藤 花子", "locale": "ja", "timezone": "Asia/Tokyo",
-             "quiet_hours": [22, 7],
-             "contacts": [{"url": mailto(smtp_server, "hanako@example.jp")}]},
-        ],
-        "devices": [
-            {"id": "ac-w", "model": "aircon-x1", "customer_id": "c-web"},
-            {"id": "ac-m", "model": "aircon-x1", "customer_id": "c-mail"},
-            {"id": "pu-m", "model": "pump-p3", "customer_id": "c-mail"},
-        ],
-    })  # fmt: skip
+    import_manifest(
+        session_factory,
+        {
+            "customers": [
+                {
+                    "id": "c-web",
+                    "name": "Alex Smith",
+                    "locale": "en",
+                    "timezone": "Europe/London",
+                    "contacts": [
+                        {"url": webhook.url},
+                        {"url": mailto(smtp_server, "alex@example.com")},
+                    ],
+                },
+                {
+                    "id": "c-mail",
+                    "name": "佐藤 花子",
+                    "locale": "ja",
+                    "timezone": "Asia/Tokyo",
+                    "quiet_hours": [22, 7],
+                    "contacts": [{"url": mailto(smtp_server, "hanako@example.jp")}],
+                },
+            ],
+            "devices": [
+                {"id": "ac-w", "model": "aircon-x1", "customer_id": "c-web"},
+                {"id": "ac-m", "model": "aircon-x1", "customer_id": "c-mail"},
+                {"id": "pu-m", "model": "pump-p3", "customer_id": "c-mail"},
+            ],
+        },
+    )
     return session_factory
 
 
@@ -85,8 +101,9 @@ def test_email_over_real_smtp_carries_the_long_form(service, dispatcher, custome
     assert dispatcher.run_once() == 0  # nothing left to send
 
 
-def test_webhook_gets_the_short_form_with_the_idempotency_key(service, dispatcher, customers,
-                                                              webhook):  # fmt: skip
+def test_webhook_gets_the_short_form_with_the_idempotency_key(
+    service, dispatcher, customers, webhook
+):
     service.handle(make_event("ac-w"))
     assert dispatcher.run_once() == 1
     [row] = rows(customers)
@@ -96,8 +113,9 @@ def test_webhook_gets_the_short_form_with_the_idempotency_key(service, dispatche
     assert "Please clean the air filter" in body["message"]
 
 
-def test_permanent_failure_falls_back_to_the_next_channel(service, dispatcher, customers,
-                                                          webhook, smtp_server):  # fmt: skip
+def test_permanent_failure_falls_back_to_the_next_channel(
+    service, dispatcher, customers, webhook, smtp_server
+):
     webhook.statuses = [400]
     case_id = service.handle(make_event("ac-w")).case_id
     assert dispatcher.run_once() == 1  # webhook: 400 -> permanent -> fall back now
@@ -112,8 +130,9 @@ def test_permanent_failure_falls_back_to_the_next_channel(service, dispatcher, c
         assert "channel_fallback" in list(kinds)
 
 
-def test_recoverable_failures_back_off_then_fall_back(service, dispatcher, customers, webhook,
-                                                      smtp_server, clock):  # fmt: skip
+def test_recoverable_failures_back_off_then_fall_back(
+    service, dispatcher, customers, webhook, smtp_server, clock
+):
     webhook.statuses = [503, 503, 503]
     service.handle(make_event("ac-w"))
     expected_waits = [1.0, 2.0]  # backoff_s=1, doubling; max_attempts=3 per channel
@@ -156,18 +175,21 @@ def test_quiet_hours_defer_until_morning(service, dispatcher, customers, smtp_se
     assert rows(customers)[0].status == "sent"
 
 
-def test_critical_problem_is_sent_even_in_quiet_hours(service, dispatcher, customers, smtp_server,
-                                                      clock):  # fmt: skip
+def test_critical_problem_is_sent_even_in_quiet_hours(
+    service, dispatcher, customers, smtp_server, clock
+):
     clock.now = datetime(2026, 11, 20, 14, 30, tzinfo=UTC)  # 23:30 in Tokyo
-    service.handle(make_event("pu-m", "motor_overload", model="pump-p3", severity="critical",
-                              at=clock.now))  # fmt: skip
+    service.handle(
+        make_event("pu-m", "motor_overload", model="pump-p3", severity="critical", at=clock.now)
+    )
     assert dispatcher.run_once() == 1
     [message] = smtp_server.wait_for(1)
     assert "ポンプ" in str(make_header(decode_header(message["Subject"])))
 
 
-def test_escalation_to_critical_in_quiet_hours_is_sent_at_once(service, dispatcher, customers,
-                                                               smtp_server, clock):  # fmt: skip
+def test_escalation_to_critical_in_quiet_hours_is_sent_at_once(
+    service, dispatcher, customers, smtp_server, clock
+):
     clock.now = datetime(2026, 11, 20, 14, 30, tzinfo=UTC)  # 23:30 in Tokyo
     service.handle(make_event("ac-m", severity="low", at=clock.now))
     assert dispatcher.run_once() == 1  # "detected" held until 07:00
@@ -178,12 +200,14 @@ def test_escalation_to_critical_in_quiet_hours_is_sent_at_once(service, dispatch
     subjects = [str(make_header(decode_header(m["Subject"]))) for m in smtp_server.wait_for(2)]
     assert "【続報】" not in subjects[0] and "【続報】" in subjects[1]
     assert [(r.kind, r.status, r.sent_at) for r in rows(customers)] == [
-        ("detected", "sent", clock.now), ("update", "sent", clock.now),
-    ]  # fmt: skip
+        ("detected", "sent", clock.now),
+        ("update", "sent", clock.now),
+    ]
 
 
-def test_escalation_below_critical_still_waits_for_morning(service, dispatcher, customers,
-                                                          smtp_server, clock):  # fmt: skip
+def test_escalation_below_critical_still_waits_for_morning(
+    service, dispatcher, customers, smtp_server, clock
+):
     clock.now = datetime(2026, 11, 20, 14, 30, tzinfo=UTC)  # 23:30 in Tokyo
     service.handle(make_event("ac-m", severity="low", at=clock.now))
     service.handle(make_event("ac-m", severity="high", at=clock.now + timedelta(seconds=1)))
@@ -220,10 +244,15 @@ def test_parallel_dispatchers_never_send_a_row_twice(service, customers, setting
     for i in range(12):
         with customers.begin() as session:
             session.merge(Customer(id=f"c-{i}", name=f"n{i}", locale="en", timezone="UTC"))
-        import_manifest(customers, {
-            "customers": [{"id": f"c-{i}", "name": f"n{i}", "contacts": [{"url": webhook.url}]}],
-            "devices": [{"id": f"ac-{i}", "model": "aircon-x1", "customer_id": f"c-{i}"}],
-        })  # fmt: skip
+        import_manifest(
+            customers,
+            {
+                "customers": [
+                    {"id": f"c-{i}", "name": f"n{i}", "contacts": [{"url": webhook.url}]}
+                ],
+                "devices": [{"id": f"ac-{i}", "model": "aircon-x1", "customer_id": f"c-{i}"}],
+            },
+        )
         service.handle(make_event(f"ac-{i}"))
     workers = [Dispatcher(customers, settings, batch_size=3) for _ in range(4)]
     stop = threading.Event()
@@ -240,12 +269,14 @@ def test_parallel_dispatchers_never_send_a_row_twice(service, customers, setting
     assert {r.status for r in rows(customers)} == {"sent"}
 
 
-def test_all_channels_failing_marks_the_row_failed_on_the_record(service, customers, settings,
-                                                                 clock, webhook):  # fmt: skip
+def test_all_channels_failing_marks_the_row_failed_on_the_record(
+    service, customers, settings, clock, webhook
+):
     from tickets.channels import LogChannel
 
-    only_log = Dispatcher(customers, settings, clock=clock,
-                          channels={"log": LogChannel(settings.outbox_dir)})  # fmt: skip
+    only_log = Dispatcher(
+        customers, settings, clock=clock, channels={"log": LogChannel(settings.outbox_dir)}
+    )
     case_id = service.handle(make_event("ac-w")).case_id
     assert only_log.run_once() == 1 and only_log.run_once() == 1
     [row] = rows(customers)
@@ -256,8 +287,9 @@ def test_all_channels_failing_marks_the_row_failed_on_the_record(service, custom
     assert webhook.requests == []
 
 
-def test_problem_over_during_quiet_hours_is_not_announced_at_all(service, dispatcher, customers,
-                                                                 smtp_server, clock):  # fmt: skip
+def test_problem_over_during_quiet_hours_is_not_announced_at_all(
+    service, dispatcher, customers, smtp_server, clock
+):
     clock.now = datetime(2026, 11, 20, 14, 30, tzinfo=UTC)  # 23:30 in Tokyo
     service.handle(make_event("ac-m", at=clock.now))
     dispatcher.run_once()  # deferred to 07:00
@@ -268,15 +300,17 @@ def test_problem_over_during_quiet_hours_is_not_announced_at_all(service, dispat
     while dispatcher.run_once():
         clock.advance(1.0)
     assert [(r.kind, r.status) for r in rows(customers)] == [
-        ("detected", "skipped"), ("all_clear", "skipped"),
-    ]  # fmt: skip
+        ("detected", "skipped"),
+        ("all_clear", "skipped"),
+    ]
     assert "superseded" in rows(customers)[0].last_error
     assert "never told" in rows(customers)[1].last_error
     assert smtp_server.wait_for(1, timeout=0.5) == []
 
 
-def test_all_clear_follows_a_notice_that_was_sent(service, dispatcher, customers, smtp_server,
-                                                  clock):  # fmt: skip
+def test_all_clear_follows_a_notice_that_was_sent(
+    service, dispatcher, customers, smtp_server, clock
+):
     case_id = service.handle(make_event("ac-m")).case_id
     dispatcher.run_once()
     service.handle(make_event("ac-m", kind="recovery", at=T0 + timedelta(hours=1)))
@@ -290,8 +324,12 @@ def test_all_clear_follows_a_notice_that_was_sent(service, dispatcher, customers
 def test_production_refuses_to_deliver_by_writing_files(tmp_path):
     def settings_for(**notify) -> Settings:
         notify = {"public_base_url": "https://service.example.com", **notify}
-        return Settings(environment="production", data_dir=tmp_path, notify=notify,
-                        api={"secret_key": "a-real-secret-of-forty-characters-long!!"})  # fmt: skip
+        return Settings(
+            environment="production",
+            data_dir=tmp_path,
+            notify=notify,
+            api={"secret_key": "a-real-secret-of-forty-characters-long!!"},
+        )
 
     with pytest.raises(ValidationError, match="set KIZUKI_NOTIFY__MODE=apprise"):
         settings_for()  # mode defaults to "log": refused when the settings are read

@@ -16,11 +16,15 @@ MODES = sorted(
     for name, mode in profile.failure_modes.items()
 )
 CONTEXT = {
-    "case_id": 42, "customer_name": "Alex", "device_id": "ac-00001",
-    "device_title": "Room air conditioner X1", "observed": "filter_dp_pa 131 Pa",
-    "eta": "2026-11-25 09:00", "up_url": "https://k.example/feedback/T?vote=up",
+    "case_id": 42,
+    "customer_name": "Alex",
+    "device_id": "ac-00001",
+    "device_title": "Room air conditioner X1",
+    "observed": "filter_dp_pa 131 Pa",
+    "eta": "2026-11-25 09:00",
+    "up_url": "https://k.example/feedback/T?vote=up",
     "down_url": "https://k.example/feedback/T?vote=down",
-}  # fmt: skip
+}
 
 
 def test_every_failure_mode_of_every_profile_has_an_article():
@@ -76,5 +80,7 @@ def test_one_wording_of_the_feedback_question_on_every_channel(locale):
         assert f"{vote['down']}: {CONTEXT['down_url']}" in form
     page = {key: MESSAGES[key][0 if locale == "en" else 1] for key in MESSAGES}
     assert (page["was_helpful"], page["helpful"], page["not_helpful"]) == (
-        vote["question"], vote["up"], vote["down"],
-    )  # fmt: skip
+        vote["question"],
+        vote["up"],
+        vote["down"],
+    )

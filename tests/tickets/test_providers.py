@@ -28,14 +28,22 @@ def test_a_bare_recipient_goes_out_through_the_configured_account(
     webhook: WebhookReceiver,
     tmp_path: Path,  # noqa: ANN001
 ) -> None:
-    import_manifest(session_factory, {
-        "customers": [{"id": "c-9", "name": "Kai", "contacts": [{"url": "pager://desk-7"}]}],
-        "devices": [{"id": "ac-p", "model": "aircon-x1", "customer_id": "c-9"}],
-    })  # fmt: skip
+    import_manifest(
+        session_factory,
+        {
+            "customers": [{"id": "c-9", "name": "Kai", "contacts": [{"url": "pager://desk-7"}]}],
+            "devices": [{"id": "ac-p", "model": "aircon-x1", "customer_id": "c-9"}],
+        },
+    )
     template = f"json://127.0.0.1:{webhook.port}/hook?recipient={{target}}"
-    root = Settings(data_dir=tmp_path, notify={
-        "mode": "apprise", "public_base_url": "https://kizuki.example",
-        "providers": {"pager": template}})  # fmt: skip
+    root = Settings(
+        data_dir=tmp_path,
+        notify={
+            "mode": "apprise",
+            "public_base_url": "https://kizuki.example",
+            "providers": {"pager": template},
+        },
+    )
     config = TicketsConfig.of(root)
     CaseService(session_factory, profiles, config, clock=clock).handle(make_event("ac-p"))
     assert Dispatcher(session_factory, config, clock=clock).run_once() == 1

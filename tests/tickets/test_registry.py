@@ -35,38 +35,64 @@ ALEMBIC_INI = Path(tickets.__file__).with_name("alembic.ini")
 def test_manifest_import_is_idempotent_and_keeps_contact_order(session_factory):
     first = import_manifest(session_factory, MANIFEST)
     assert (first.customers, first.contacts, first.devices) == (2, 2, 4)
-    changed = {**MANIFEST, "customers": [{
-        **MANIFEST["customers"][0],
-        "contacts": [{"url": "json://127.0.0.1:9/hook"}, {"url": "mailto://a@b.example"}],
-    }]}  # fmt: skip
+    changed = {
+        **MANIFEST,
+        "customers": [
+            {
+                **MANIFEST["customers"][0],
+                "contacts": [{"url": "json://127.0.0.1:9/hook"}, {"url": "mailto://a@b.example"}],
+            }
+        ],
+    }
     import_manifest(session_factory, changed)
     with session_factory() as session:
         assert session.scalar(select(Customer).where(Customer.id == "c-ja")).quiet_start_hour == 22
         contacts = session.scalars(
-            select(ContactPoint).where(ContactPoint.customer_id == "c-ja")
+            select(ContactPoint)
+            .where(ContactPoint.customer_id == "c-ja")
             .order_by(ContactPoint.preference)
-        ).all()  # fmt: skip
+        ).all()
         assert [(c.preference, c.channel) for c in contacts] == [(0, "webhook"), (1, "email")]
         device = session.get_one(Device, "pu-1")
         assert (device.model, device.product_line, device.customer_id) == (
-            "pump-p3", "pumps", "c-en",
-        )  # fmt: skip
+            "pump-p3",
+            "pumps",
+            "c-en",
+        )
         assert len(session.scalars(select(Device)).all()) == 4
 
 
 def test_manifest_errors_are_clear(session_factory):
     with pytest.raises(ManifestError, match="unknown customer 'nobody'"):
-        import_manifest(session_factory, {"devices": [
-            {"id": "x", "model": "aircon-x1", "customer_id": "nobody"}]})  # fmt: skip
+        import_manifest(
+            session_factory,
+            {"devices": [{"id": "x", "model": "aircon-x1", "customer_id": "nobody"}]},
+        )
     with pytest.raises(ManifestError, match="lacks 'model'"):
         import_manifest(session_factory, {"devices": [{"id": "x"}]})
 
 
 def test_channel_names_from_apprise_urls():
-    assert [channel_of(u) for u in ("mailto://x", "json://h/p", "slack://a/b", "line://t",
-                                    "twilio://a", "log://", "weird://z")] == [
-        "email", "webhook", "slack", "line", "sms", "log", "other",
-    ]  # fmt: skip
+    assert [
+        channel_of(u)
+        for u in (
+            "mailto://x",
+            "json://h/p",
+            "slack://a/b",
+            "line://t",
+            "twilio://a",
+            "log://",
+            "weird://z",
+        )
+    ] == [
+        "email",
+        "webhook",
+        "slack",
+        "line",
+        "sms",
+        "log",
+        "other",
+    ]
 
 
 @pytest.mark.parametrize("url", ["file:///etc/passwd", "weird://z", "http://example.com/x", "x"])
@@ -135,8 +161,12 @@ def alembic_cli(tmp_path: Path, db_url: str, *args: str) -> subprocess.Completed
     env["KIZUKI_CASES__DB_URL"] = db_url
     return subprocess.run(
         [sys.executable, "-m", "alembic", "-c", str(ALEMBIC_INI), *args],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_plain_alembic_cli_takes_the_url_from_the_kizuki_settings(db_url, tmp_path):
@@ -177,11 +207,20 @@ def test_customer_locale_is_stored_as_its_language(given, stored):
 def test_regional_locale_gets_japanese_notices_and_a_japanese_speaking_agent(
     session_factory, profiles, settings
 ):
-    import_manifest(session_factory, {
-        "customers": [{"id": "c-jp", "name": "佐藤 花子", "locale": "ja-JP",
-                       "contacts": [{"url": "log://"}]}],
-        "devices": [{"id": "ac-9", "model": "aircon-x1", "customer_id": "c-jp"}],
-    })  # fmt: skip
+    import_manifest(
+        session_factory,
+        {
+            "customers": [
+                {
+                    "id": "c-jp",
+                    "name": "佐藤 花子",
+                    "locale": "ja-JP",
+                    "contacts": [{"url": "log://"}],
+                }
+            ],
+            "devices": [{"id": "ac-9", "model": "aircon-x1", "customer_id": "c-jp"}],
+        },
+    )
     seed_demo_agents(session_factory)
     service = CaseService(session_factory, profiles, settings, clock=FakeClock())
     case_id = service.handle(make_event("ac-9", "refrigerant_leak")).case_id

@@ -26,10 +26,13 @@ def closed_mailto() -> str:
 
 
 def one_customer(factory: sessionmaker[Session], *urls: str) -> None:
-    import_manifest(factory, {
-        "customers": [{"id": "c-1", "name": "Alex", "contacts": [{"url": u} for u in urls]}],
-        "devices": [{"id": "ac-1", "model": "aircon-x1", "customer_id": "c-1"}],
-    })  # fmt: skip
+    import_manifest(
+        factory,
+        {
+            "customers": [{"id": "c-1", "name": "Alex", "contacts": [{"url": u} for u in urls]}],
+            "devices": [{"id": "ac-1", "model": "aircon-x1", "customer_id": "c-1"}],
+        },
+    )
 
 
 def row(factory: sessionmaker[Session]) -> Notification:
@@ -73,8 +76,12 @@ def test_webhook_down_for_ten_minutes_gets_the_notice_when_back(
     notice(webhook.url)
     webhook.stop()
     back_at = clock.now + timedelta(minutes=10)
-    waits = drive(Dispatcher(session_factory, settings, clock=clock), session_factory, clock,
-                  until=lambda c: c.now >= back_at)  # fmt: skip
+    waits = drive(
+        Dispatcher(session_factory, settings, clock=clock),
+        session_factory,
+        clock,
+        until=lambda c: c.now >= back_at,
+    )
     # backoff_s=1 doubling, capped at 60 s; 3 tries a round, then round again (one channel)
     assert waits[:8] == [1, 2, 4, 8, 16, 32, 60, 60] and set(waits[8:]) == {60}
     assert row(session_factory).status == "pending"
@@ -95,8 +102,12 @@ def test_budget_spent_marks_the_notice_failed_on_the_record(
     case_id = notice(webhook.url)
     webhook.stop()
     first = clock.now
-    drive(Dispatcher(session_factory, settings, clock=clock), session_factory, clock,
-          until=lambda c: False)  # fmt: skip
+    drive(
+        Dispatcher(session_factory, settings, clock=clock),
+        session_factory,
+        clock,
+        until=lambda c: False,
+    )
     failed = row(session_factory)
     assert failed.status == "failed" and "gave up after 10 min of retries" in failed.last_error
     with session_factory() as session:
@@ -112,8 +123,9 @@ def test_permanently_failed_channel_is_not_retried_in_later_rounds(
     webhook.statuses = [400] * 50
     notice(webhook.url, closed_mailto())
     dispatcher = Dispatcher(session_factory, settings, clock=clock)
-    waits = drive(dispatcher, session_factory, clock,
-                  until=lambda c: len(attempts(session_factory)) >= 10)  # fmt: skip
+    waits = drive(
+        dispatcher, session_factory, clock, until=lambda c: len(attempts(session_factory)) >= 10
+    )
     assert webhook.hits == 1
     assert attempts(session_factory) == [("webhook", False, False)] + [("email", False, True)] * 9
     assert waits == [0, 1, 2, 4, 8, 16, 32, 64, 128, 256]  # e-mail at once, then rounds

@@ -22,9 +22,15 @@ def add_agents(factory, *specs: dict) -> dict[str, int]:
 
 
 def agent(name: str, capacity: int = 3, **skills) -> dict:
-    return {"name": name, "email": f"{name}@example.com", "capacity": capacity,
-            "product_lines": ["air-conditioning"], "skills": ["aircon-maintenance"],
-            "languages": ["en"], **skills}  # fmt: skip
+    return {
+        "name": name,
+        "email": f"{name}@example.com",
+        "capacity": capacity,
+        "product_lines": ["air-conditioning"],
+        "skills": ["aircon-maintenance"],
+        "languages": ["en"],
+        **skills,
+    }
 
 
 NEED = Need("air-conditioning", "aircon-maintenance", "en")
@@ -38,10 +44,20 @@ def test_least_loaded_skilled_agent_wins(session_factory):
         for n in range(6):  # each new case goes to whoever has the fewest open cases
             decision = route(session, NEED)
             picks.append(decision.agent_id)
-            session.add(Case(device_id="ac-r", model="aircon-x1", failure_mode=f"mode-{n}",
-                             severity="low", priority=4, sla_due_at=T0, title="t",
-                             started_at=T0, last_anomaly_at=T0,
-                             assignee_id=decision.agent_id))  # fmt: skip
+            session.add(
+                Case(
+                    device_id="ac-r",
+                    model="aircon-x1",
+                    failure_mode=f"mode-{n}",
+                    severity="low",
+                    priority=4,
+                    sla_due_at=T0,
+                    title="t",
+                    started_at=T0,
+                    last_anomaly_at=T0,
+                    assignee_id=decision.agent_id,
+                )
+            )
             session.flush()
     assert picks == [ids["ann"], ids["bob"], ids["cho"]] * 2
     assert "least loaded of 3" in decision.reason
@@ -72,8 +88,9 @@ def test_full_agents_and_no_agents(session_factory):
     assert decision.reason == "all 2 skilled agents at capacity (ann, bob)"
 
 
-def test_service_routes_by_failure_mode_skill_and_customer_language(fleet, profiles, settings,
-                                                                    clock):  # fmt: skip
+def test_service_routes_by_failure_mode_skill_and_customer_language(
+    fleet, profiles, settings, clock
+):
     service = CaseService(fleet, profiles, settings, clock=clock)
     with fleet.begin() as session:  # only English-speaking pump agents stay active
         session.execute(update(Agent).where(Agent.name == "Kenji Yamamoto").values(active=False))
@@ -111,14 +128,14 @@ def test_queued_case_goes_to_an_agent_who_joins(fleet, profiles, settings, clock
     service.tick(T0 + timedelta(seconds=61))
     assert assignee(fleet, case_id) == "Emma Wilson"
     with fleet() as session:
-        event = session.scalars(select(CaseEvent).where(CaseEvent.case_id == case_id)
-                                .order_by(CaseEvent.id.desc())).first()  # fmt: skip
+        event = session.scalars(
+            select(CaseEvent).where(CaseEvent.case_id == case_id).order_by(CaseEvent.id.desc())
+        ).first()
     assert event is not None and (event.kind, event.actor) == ("assigned", "kizuki")
     assert event.detail["reason"].startswith("from the unassigned queue: least loaded")
 
 
-def test_queued_cases_go_most_urgent_first_when_an_agent_frees_up(fleet, profiles, settings,
-                                                                  clock):  # fmt: skip
+def test_queued_cases_go_most_urgent_first_when_an_agent_frees_up(fleet, profiles, settings, clock):
     settings.cases.reroute_every_s = 0.0
     service = CaseService(fleet, profiles, settings, clock=clock)
     with fleet.begin() as session:  # one English pump engineer with room for one case
@@ -126,8 +143,9 @@ def test_queued_cases_go_most_urgent_first_when_an_agent_frees_up(fleet, profile
         session.execute(update(Agent).values(capacity=1))
     busy = service.handle(make_event("pu-1", "bearing_wear", model="pump-p3")).case_id
     low = service.handle(make_event("pu-1", "impeller_clog", model="pump-p3")).case_id
-    high = service.handle(make_event("pu-1", "motor_overload", model="pump-p3",
-                                     severity="high")).case_id  # fmt: skip
+    high = service.handle(
+        make_event("pu-1", "motor_overload", model="pump-p3", severity="high")
+    ).case_id
     assert [assignee(fleet, c) for c in (busy, low, high)] == ["Liam Carter", None, None]
     service.resolve(busy, "agent:liam", "duplicate", "handled elsewhere")
     service.tick(T0)

@@ -60,13 +60,27 @@ def test_contacts_naming_their_own_server_are_left_as_written() -> None:
 def test_a_case_notice_reaches_the_customer_through_the_relay(
     session_factory, profiles, clock, smtp_server: SmtpSink, tmp_path: Path
 ) -> None:
-    import_manifest(session_factory, {
-        "customers": [{"id": "c-0001", "name": "Alex", "locale": "en",
-                       "contacts": [{"url": "mailto://c-0001@example.com"}]}],
-        "devices": [{"id": "ac-r", "model": "aircon-x1", "customer_id": "c-0001"}],
-    })  # fmt: skip
-    config = config_for(tmp_path, host=smtp_server.host, port=smtp_server.port,
-                        security="none", from_addr="service@kizuki.example")  # fmt: skip
+    import_manifest(
+        session_factory,
+        {
+            "customers": [
+                {
+                    "id": "c-0001",
+                    "name": "Alex",
+                    "locale": "en",
+                    "contacts": [{"url": "mailto://c-0001@example.com"}],
+                }
+            ],
+            "devices": [{"id": "ac-r", "model": "aircon-x1", "customer_id": "c-0001"}],
+        },
+    )
+    config = config_for(
+        tmp_path,
+        host=smtp_server.host,
+        port=smtp_server.port,
+        security="none",
+        from_addr="service@kizuki.example",
+    )
     CaseService(session_factory, profiles, config, clock=clock).handle(make_event("ac-r"))
     assert Dispatcher(session_factory, config, clock=clock).run_once() == 1
     [message] = smtp_server.wait_for(1)
@@ -91,9 +105,12 @@ def login_relay() -> Iterator[SmtpSink]:
     sink = SmtpSink("127.0.0.1", free_port())
     sink.login = _Login()  # type: ignore[attr-defined]
     controller = Controller(
-        _Handler(sink), hostname=sink.host, port=sink.port, authenticator=sink.login,  # type: ignore[attr-defined]
+        _Handler(sink),
+        hostname=sink.host,
+        port=sink.port,
+        authenticator=sink.login,  # type: ignore[attr-defined]
         auth_require_tls=False,
-    )  # fmt: skip
+    )
     controller.start()
     try:
         yield sink
@@ -103,14 +120,21 @@ def login_relay() -> Iterator[SmtpSink]:
 
 def test_notify_test_logs_in_to_the_relay(login_relay: SmtpSink, tmp_path: Path) -> None:
     env = {
-        "PATH": "/usr/bin:/bin", "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
-        "KIZUKI_DATA_DIR": str(tmp_path), "KIZUKI_NOTIFY__SMTP__HOST": login_relay.host,
+        "PATH": "/usr/bin:/bin",
+        "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
+        "KIZUKI_DATA_DIR": str(tmp_path),
+        "KIZUKI_NOTIFY__SMTP__HOST": login_relay.host,
         "KIZUKI_NOTIFY__SMTP__PORT": str(login_relay.port),
-        "KIZUKI_NOTIFY__SMTP__SECURITY": "none", "KIZUKI_NOTIFY__SMTP__USERNAME": "kizuki",
-    }  # fmt: skip
-    right = subprocess.run([*KIZUKI, "notify", "test", "mailto://c-0009@example.com"],
-                           text=True, capture_output=True, timeout=60,
-                           env={**env, "KIZUKI_NOTIFY__SMTP__PASSWORD": "relay-pass"})  # fmt: skip
+        "KIZUKI_NOTIFY__SMTP__SECURITY": "none",
+        "KIZUKI_NOTIFY__SMTP__USERNAME": "kizuki",
+    }
+    right = subprocess.run(
+        [*KIZUKI, "notify", "test", "mailto://c-0009@example.com"],
+        text=True,
+        capture_output=True,
+        timeout=60,
+        env={**env, "KIZUKI_NOTIFY__SMTP__PASSWORD": "relay-pass"},
+    )
     assert right.returncode == 0, right.stderr
     assert f"mail relay {login_relay.host}:{login_relay.port}" in right.stdout
     [message] = login_relay.wait_for(1)
@@ -129,15 +153,21 @@ def test_starttls_relay(tmp_path: Path) -> None:
     from tickets.channels.trial import send_test
 
     sink = SmtpSink("127.0.0.1", free_port())
-    controller = Controller(_Handler(sink), hostname=sink.host, port=sink.port,
-                            tls_context=_server_tls(tmp_path), require_starttls=True)  # fmt: skip
+    controller = Controller(
+        _Handler(sink),
+        hostname=sink.host,
+        port=sink.port,
+        tls_context=_server_tls(tmp_path),
+        require_starttls=True,
+    )
     controller.start()
     try:
         strict = config_for(tmp_path, host=sink.host, port=sink.port, security="starttls")
         refused = send_test(strict, "mailto://c-0001@example.com")
         assert not refused.ok  # the relay's certificate is from a CA the system does not trust
-        lax = config_for(tmp_path, host=sink.host, port=sink.port, security="starttls",
-                         verify_certificate=False)  # fmt: skip
+        lax = config_for(
+            tmp_path, host=sink.host, port=sink.port, security="starttls", verify_certificate=False
+        )
         assert send_test(lax, "mailto://c-0001@example.com").ok
         [message] = sink.wait_for(1)
         assert message["X-Envelope-To"] == "c-0001@example.com"

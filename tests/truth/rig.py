@@ -116,9 +116,12 @@ class Rig:
             self.bank = DetectorBank(self.profiles, directory)
         self.gate = ReadingGate(LATENESS_S)
         self.cases = CaseService(
-            self.session_factory, self.profiles, self.settings, clock=self.clock,
+            self.session_factory,
+            self.profiles,
+            self.settings,
+            clock=self.clock,
             evidence=self.gate.watermark,
-        )  # fmt: skip
+        )
         self.detection = Detection(
             self.bank, self.gate, self.journal, self.cases.handle, self.update_every_s
         )
@@ -147,8 +150,14 @@ class Rig:
         """kill -9 and start again from disk."""
         self.store.close()
         self.journal.close()
-        return Rig(self.session_factory, self.profiles, self.settings, self.data,
-                   self.update_every_s, self.clock)  # fmt: skip
+        return Rig(
+            self.session_factory,
+            self.profiles,
+            self.settings,
+            self.data,
+            self.update_every_s,
+            self.clock,
+        )
 
 
 def outcome(factory: sessionmaker[Session]) -> tuple[list[Any], ...]:
@@ -168,8 +177,9 @@ def outcome(factory: sessionmaker[Session]) -> tuple[list[Any], ...]:
             for e in c.events
             if e.kind in ("escalated", "limit_crossed")
         ]
-        numbers = [(c.device_id, c.explanation.get("at"), c.explanation.get("observed"))
-                   for c in rows]  # fmt: skip
+        numbers = [
+            (c.device_id, c.explanation.get("at"), c.explanation.get("observed")) for c in rows
+        ]
         notices = [
             (n.case.device_id, n.kind, n.subject.split("] ", 1)[-1])
             for n in session.scalars(select(Notification).order_by(Notification.id))

@@ -52,8 +52,7 @@ def kinds(factory, case_id: int) -> list[str]:
 
 
 def update_event(at, severity="low", observed=140.0, breached=False, eta_in_s=3 * 86400):
-    base = make_event(kind="update", at=at, severity=severity, observed=observed,
-                      eta_in_s=eta_in_s)  # fmt: skip
+    base = make_event(kind="update", at=at, severity=severity, observed=observed, eta_in_s=eta_in_s)
     return dataclasses.replace(base, extra={"breached": breached})
 
 
@@ -83,8 +82,9 @@ def test_replayed_events_change_nothing(service, fleet):
         assert (case.anomaly_count, case.severity) == (1, "low")
 
 
-def test_auto_resolve_waits_for_healthy_telemetry_not_the_server_clock(service, fleet, clock,
-                                                                       evidence):  # fmt: skip
+def test_auto_resolve_waits_for_healthy_telemetry_not_the_server_clock(
+    service, fleet, clock, evidence
+):
     case_id = service.handle(make_event(at=T0)).case_id
     service.handle(make_event(kind="recovery", at=T0 + HOUR))
     clock.advance(48 * 3600)  # the server's day moves on; the device sent nothing
@@ -179,8 +179,9 @@ def test_resolving_as_fixed_while_out_of_range_needs_confirming_and_says_so(serv
         body = case.notifications[-1].long_body
         assert "running normally" not in body and "No action is needed." not in body
         assert (case.resolution_code, case.resolution_note) == (
-            "repaired_on_site", "filter replaced",
-        )  # fmt: skip
+            "repaired_on_site",
+            "filter replaced",
+        )
         [resolve] = [e for e in case.events if e.kind == "resolve"]
         assert resolve.detail["device_out_of_range"] is True
 

@@ -72,14 +72,19 @@ def test_the_clean_stream_opens_two_cases_escalates_and_resolves_one(clean):
     cases, notices, history, _numbers = clean
     assert cases == CLEAN_CASES
     assert [(device, kind) for device, kind, _ in notices] == [
-        ("ac-1", "detected"), ("ac-1", "update"),
-        ("ac-2", "all_clear"), ("ac-2", "detected"), ("ac-2", "update"),
-    ]  # fmt: skip
+        ("ac-1", "detected"),
+        ("ac-1", "update"),
+        ("ac-2", "all_clear"),
+        ("ac-2", "detected"),
+        ("ac-2", "update"),
+    ]
     assert [(d, k, sev) for d, k, _at, sev in history] == [
-        ("ac-1", "escalated", "medium"), ("ac-1", "limit_crossed", None),
-        ("ac-1", "escalated", "high"), ("ac-2", "limit_crossed", None),
+        ("ac-1", "escalated", "medium"),
+        ("ac-1", "limit_crossed", None),
+        ("ac-1", "escalated", "high"),
+        ("ac-2", "limit_crossed", None),
         ("ac-2", "escalated", "high"),
-    ]  # fmt: skip
+    ]
 
 
 @pytest.mark.parametrize("seed", [1, 2])
@@ -98,8 +103,9 @@ def test_redelivered_and_shuffled_stream_gives_the_same_cases_and_notices(
     assert rig.gate.counts.duplicates > len(stream()) // 2
 
 
-def test_readings_later_than_the_lateness_are_skipped_and_counted(fleet, profiles, settings,
-                                                                   tmp_path):  # fmt: skip
+def test_readings_later_than_the_lateness_are_skipped_and_counted(
+    fleet, profiles, settings, tmp_path
+):
     rig = Rig(fleet, profiles, settings, tmp_path / "late")
     readings = stream(days=0.5)
     rig.deliver(readings)
@@ -243,8 +249,9 @@ def _crash_now(*args: object) -> None:
     raise Crash()
 
 
-def test_reconciliation_opens_the_case_a_lost_event_never_opened(fleet, profiles, settings,
-                                                                  tmp_path):  # fmt: skip
+def test_reconciliation_opens_the_case_a_lost_event_never_opened(
+    fleet, profiles, settings, tmp_path
+):
     """The journal file is lost with the events in it (disk replaced, say): the detectors
     know ac-1's failure mode is open, the case DB does not; start-up makes them agree.
     (ac-2's anomaly opened and recovered inside the lost journal: nothing is open to
@@ -288,8 +295,10 @@ def test_an_agents_false_alarm_teaches_the_detectors_and_withdrawing_it_undoes_i
     with fleet() as session:
         [label] = session.scalars(select(DetectorLabel)).all()
         assert (label.source, label.withdrawn_at is not None, label.restored_at is not None) == (
-            "agent", True, True,
-        )  # fmt: skip
+            "agent",
+            True,
+            True,
+        )
 
 
 def test_memory_stays_bounded(fleet, profiles, settings, tmp_path):

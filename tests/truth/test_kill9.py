@@ -59,22 +59,33 @@ CHILD = textwrap.dedent(
             die()
     """
 )
-SCHEDULE = [(30, "before_journal"), (61, "before_ack"), (77, "after_ack"),
-            (95, "after_case_commit")]  # fmt: skip
+SCHEDULE = [
+    (30, "before_journal"),
+    (61, "before_ack"),
+    (77, "after_ack"),
+    (95, "after_case_commit"),
+]
 
 
 def child(db_url: str, data: Path, start: int, kill_at: int, step: str) -> int:
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])}
     done = subprocess.run(
         [sys.executable, "-c", CHILD, db_url, str(data), str(start), str(kill_at), step],
-        capture_output=True, text=True, timeout=120, env=env,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
     assert done.returncode in (0, -9), done.stderr[-3000:]
     return done.returncode
 
 
-def test_sigkill_at_each_step_gives_the_same_cases_and_notices(clean, fleet, db_url,  # noqa: F811
-                                                               tmp_path):  # fmt: skip
+def test_sigkill_at_each_step_gives_the_same_cases_and_notices(
+    clean,  # noqa: F811 - the fixture imported above
+    fleet,
+    db_url,  # noqa: F811
+    tmp_path,
+):
     data, start = tmp_path / "kill9", 0
     data.mkdir()
     for kill_at, step in SCHEDULE:

@@ -46,7 +46,11 @@ class LogChannel:
             return SendResult.failed(f"cannot write {path}: {exc}", recoverable=True)
         log.info(
             "notify %s case #%s -> %s [%s]: %s (%s)",
-            message.kind, message.case_id, message.customer_id, message.locale,
-            message.subject, path.name,
-        )  # fmt: skip
+            message.kind,
+            message.case_id,
+            message.customer_id,
+            message.locale,
+            message.subject,
+            path.name,
+        )
         return SendResult.sent()

@@ -26,13 +26,22 @@ class Scheme:
 _EMAIL = Scheme("email", long_form=True, host_is_target=True)
 _WEBHOOK = Scheme("webhook", host_is_target=True)
 SCHEMES: dict[str, Scheme] = {
-    "mailto": _EMAIL, "mailtos": _EMAIL,
-    "json": _WEBHOOK, "jsons": _WEBHOOK, "form": _WEBHOOK, "forms": _WEBHOOK,
-    "xml": _WEBHOOK, "xmls": _WEBHOOK,
-    "slack": Scheme("slack"), "line": Scheme("line"), "msteams": Scheme("teams"),
-    "twilio": Scheme("sms"), "vonage": Scheme("sms"), "sns": Scheme("sms"),
+    "mailto": _EMAIL,
+    "mailtos": _EMAIL,
+    "json": _WEBHOOK,
+    "jsons": _WEBHOOK,
+    "form": _WEBHOOK,
+    "forms": _WEBHOOK,
+    "xml": _WEBHOOK,
+    "xmls": _WEBHOOK,
+    "slack": Scheme("slack"),
+    "line": Scheme("line"),
+    "msteams": Scheme("teams"),
+    "twilio": Scheme("sms"),
+    "vonage": Scheme("sms"),
+    "sns": Scheme("sms"),
     "log": Scheme("log", implementation="log"),
-}  # fmt: skip
+}
 CHANNELS: tuple[str, ...] = tuple(dict.fromkeys(s.channel for s in SCHEMES.values()))
 
 
