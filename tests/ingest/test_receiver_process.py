@@ -9,15 +9,17 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import orjson
 import pytest
 
-from tests.conftest import alive, children_of
+from tests.conftest import alive, children_of, free_port
 from tests.ingest.broker import SIMULATOR, ShippedBroker
 from tests.ingest.helpers import Harness, publish, wait_until
 from tests.ingest.test_durability import readings, start_ingester, stop_ingester, stored
+from tests.simulator.brokers import Broker
 
 
 def test_engine_killed_with_sigkill_takes_its_receiver_with_it(
@@ -35,9 +37,26 @@ def test_engine_killed_with_sigkill_takes_its_receiver_with_it(
     assert wait_until(lambda: not alive(receiver), timeout=10), "the receiver exited"
 
 
+@pytest.fixture
+def unbounded(unique: str, tmp_path: Path) -> Iterator[Harness]:
+    """A harness on a private Mosquitto that queues without limit, as the shipped config
+    does: the stock ``max_queued_messages 1000`` drops messages for the session while its
+    receiver is being replaced, which is the broker losing them, not ingest."""
+    broker = Broker(free_port(), tmp_path, extra="max_queued_messages 0")
+    broker.start()
+    h = Harness(broker.url, unique, tmp_path)
+    try:
+        yield h
+    finally:
+        h.store.close()
+        h.letters.close()
+        broker.stop()
+
+
 def test_a_killed_receiver_is_replaced_and_nothing_is_lost(
-    harness: Harness, caplog: pytest.LogCaptureFixture
+    unbounded: Harness, caplog: pytest.LogCaptureFixture
 ) -> None:
+    harness = unbounded
     n, dev = 2000, f"r{harness.unique}"
     ingest = harness.start()
     now = time.time()
