@@ -7,10 +7,10 @@ STAMP := $(VENV)/.kizuki-installed
 
 .PHONY: demo test lint bench evaluate clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[test]"
+	$(BIN)/pip install --quiet -c requirements.lock -e ".[test]"
 	touch $(STAMP)
 
 demo: $(STAMP)
