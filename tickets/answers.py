@@ -24,8 +24,8 @@ import yaml
 from janome.tokenizer import Tokenizer
 from rank_bm25 import BM25Okapi
 
-from core.profiles import DeviceProfile
-from tickets.kb import ALL_CLEAR, GENERIC, article_ids, load_article
+from core.profiles import DeviceProfile, load_profiles
+from tickets.kb import article_ids, load_article
 
 ASKS = Path(__file__).with_name("kb") / "asks.yaml"
 MIN_SCORE = 2.0
@@ -87,7 +87,12 @@ def _asks() -> dict[str, dict[str, list[str]]]:
 @cache
 def _index(locale: str) -> tuple[tuple[str, ...], BM25Okapi]:
     asks = _asks()
-    ids = tuple(a for a in article_ids() if a not in (ALL_CLEAR, GENERIC))
+    # only what answers a product question: notice-only articles (all clear, generic,
+    # the resolution messages) would shift every word's weight without being answers
+    answerable = {
+        spec.kb_article for p in load_profiles().values() for spec in p.failure_modes.values()
+    }
+    ids = tuple(a for a in article_ids() if a in answerable)
     corpus = []
     for article_id in ids:
         a = load_article(article_id, locale)

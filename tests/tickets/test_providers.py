@@ -31,7 +31,7 @@ def test_a_bare_recipient_goes_out_through_the_configured_account(
     import_manifest(
         session_factory,
         {
-            "customers": [{"id": "c-9", "name": "Kai", "contacts": [{"url": "pager://desk-7"}]}],
+            "customers": [{"id": "c-9", "name": "Kai", "contacts": [{"url": "sms://+15550001234"}]}],
             "devices": [{"id": "ac-p", "model": "aircon-x1", "customer_id": "c-9"}],
         },
     )
@@ -41,7 +41,7 @@ def test_a_bare_recipient_goes_out_through_the_configured_account(
         notify={
             "mode": "apprise",
             "public_base_url": "https://kizuki.example",
-            "providers": {"pager": template},
+            "providers": {"sms": template},
         },
     )
     config = TicketsConfig.of(root)

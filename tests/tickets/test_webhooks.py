@@ -30,7 +30,7 @@ def test_case_events_reach_the_subscriber_signed_and_in_order(
     case_id = service.handle(make_event("ac-2", at=clock.now)).case_id
     assert case_id is not None
     service.write(case_id, "user:sato", "We will call you.")
-    service.resolve(case_id, "user:sato", note="fixed")
+    service.resolve(case_id, "user:sato", "repaired_on_site", note="fixed", confirm=True)
     assert relay.run_once() == 4  # opened, assigned, message out, resolved
     types = [body["type"] for _, body in webhook.requests]
     assert types[0] == "case.opened" and types[-1] == "case.resolved"

@@ -40,6 +40,9 @@ SCHEMES: dict[str, Scheme] = {
     "twilio": Scheme("sms"),
     "vonage": Scheme("sms"),
     "sns": Scheme("sms"),
+    # a bare recipient ("sms://+819012345678") sent through the account the admin names in
+    # notify.providers.sms (tickets.channels.providers); without one it cannot be delivered
+    "sms": Scheme("sms"),
     "log": Scheme("log", implementation="log"),
 }
 CHANNELS: tuple[str, ...] = tuple(dict.fromkeys(s.channel for s in SCHEMES.values()))
