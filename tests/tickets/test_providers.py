@@ -31,7 +31,9 @@ def test_a_bare_recipient_goes_out_through_the_configured_account(
     import_manifest(
         session_factory,
         {
-            "customers": [{"id": "c-9", "name": "Kai", "contacts": [{"url": "sms://+15550001234"}]}],
+            "customers": [
+                {"id": "c-9", "name": "Kai", "contacts": [{"url": "sms://+15550001234"}]}
+            ],
             "devices": [{"id": "ac-p", "model": "aircon-x1", "customer_id": "c-9"}],
         },
     )
