@@ -8,14 +8,14 @@ Exceptions::
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 from api.context import AppContext
 from tickets.conversation import ConversationError
 from tickets.lifecycle import CaseError
 from tickets.resolution import InvalidResolution
 
-ACTIONS = (
+PageAction = Literal[
     "acknowledge",
     "assign",
     "start",
@@ -26,9 +26,8 @@ ACTIONS = (
     "close",
     "reopen",
     "review",
-    "label",
-    "unlabel",
-)
+]
+"""What an agent can do to a case from its page (labels are the admin API's)."""
 
 
 class ActionError(Exception):

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Form, HTTPException, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from api.actions import ActionError, perform
+from api.actions import ActionError, PageAction, perform
 from api.auth import Principal
 from api.case_chart import case_chart, chart_metric
 from api.deps import CtxDep, PageAgentForm, PageUser, SessionDep
@@ -31,18 +31,6 @@ from tickets.resolution import RESOLUTION_CODES, still_out_of_range
 
 router = APIRouter(include_in_schema=False)
 CaseRef = Annotated[str, Path(max_length=40)]
-PageAction = Literal[
-    "acknowledge",
-    "assign",
-    "start",
-    "note",
-    "write",
-    "link",
-    "resolve",
-    "close",
-    "reopen",
-    "review",
-]
 
 
 def allowed_actions(status: str) -> list[str]:
