@@ -18,11 +18,10 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from core.profiles import load_profiles
 from tests.api.test_browser import ARGS, CHROMIUM, SHOTS, shot
-from tests.api.world import INBOUND_SECRET, PASSWORD, World, _event, open_case
+from tests.api.world import INBOUND_SECRET, PASSWORD, World, open_case, open_case_for
 from tests.conftest import free_port
 from tickets.inbound_mail import MailEndpoint
 from tickets.inbox import accept
-from tickets.registry import import_manifest
 from tickets.signing import headers as signed
 
 pytestmark = pytest.mark.browser
@@ -106,39 +105,17 @@ def sms_from(base_url: str, sender: str, text: str) -> httpx.Response:
 @pytest.fixture(scope="module")
 def two_channel_case(world: World) -> int:
     """A customer reachable by SMS first and e-mail second, with one open case."""
-    import_manifest(
-        world.session_factory,
-        {
-            "customers": [
-                {
-                    "id": "c-both",
-                    "name": "Maria Lopez",
-                    "locale": "en",
-                    "timezone": "Europe/Madrid",
-                    "contacts": [
-                        {"channel": "sms", "url": "log://sms/+34600111222"},
-                        {"url": "mailto://maria@example.com"},
-                    ],
-                }
-            ],
-            "devices": [{"id": "ac-both", "model": "aircon-x1", "customer_id": "c-both"}],
-        },
-    )
-    event = _event(
-        "ac-both",
-        "aircon-x1",
-        "filter_clog",
-        "low",
-        "filter_dp_pa",
-        "Pa",
-        55.0,
-        109.0,
-        150.0,
-        world.now,
-    )
-    case_id = world.service.handle(event).case_id
-    assert case_id is not None
-    return case_id
+    customer = {
+        "id": "c-both",
+        "name": "Maria Lopez",
+        "locale": "en",
+        "timezone": "Europe/Madrid",
+        "contacts": [
+            {"channel": "sms", "url": "log://sms/+34600111222"},
+            {"url": "mailto://maria@example.com"},
+        ],
+    }
+    return open_case_for(world, customer, "ac-both")
 
 
 def test_agent_writes_by_sms_and_replies_arrive_by_sms_and_email(

@@ -222,13 +222,17 @@ def open_case_reaching(world: World, channel: str, url: str) -> int:
     """Open a case for a new customer whose only contact point is ``url``."""
     world.serial += 1
     customer, device = f"c-t{world.serial:04d}", f"ac-t{world.serial:04d}"
-    contact = {"channel": channel, "url": url}
     person = {"id": customer, "name": "Test", "locale": "en", "timezone": "UTC"}
+    return open_case_for(world, {**person, "contacts": [{"channel": channel, "url": url}]}, device)
+
+
+def open_case_for(world: World, customer: dict[str, Any], device: str) -> int:
+    """Import ``customer`` with a new aircon ``device`` and open a filter-clog case on it."""
     import_manifest(
         world.session_factory,
         {
-            "customers": [{**person, "contacts": [contact]}],
-            "devices": [{"id": device, "model": "aircon-x1", "customer_id": customer}],
+            "customers": [customer],
+            "devices": [{"id": device, "model": "aircon-x1", "customer_id": customer["id"]}],
         },
     )
     event = _event(
