@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from core.readings import PREVIEW_BYTES, DeadLetter
+from core.sqlite import use_wal
 from ingest.base import StoreError
 
 _SCHEMA = (
@@ -58,7 +59,7 @@ class SqliteDeadLetters:
             self._conn = sqlite3.connect(
                 self.path, isolation_level=None, check_same_thread=False, timeout=30.0
             )
-            self._conn.execute("PRAGMA journal_mode=WAL")
+            use_wal(self._conn)
             for statement in _SCHEMA:
                 self._conn.execute(statement)
             self._add_key_column()

@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from core.readings import Reading
+from core.sqlite import use_wal
 from ingest.base import StoreError
 from ingest.retention import Compacted, Policy, compact
 
@@ -75,7 +76,7 @@ def _insert(conn: sqlite3.Connection, rows: list[tuple[int, int, float]]) -> Non
 
 def _connect(path: Path) -> sqlite3.Connection:
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30.0)
-    conn.execute("PRAGMA journal_mode=WAL")
+    use_wal(conn)  # several workers may open one new file at once
     # FULL: a committed batch survives power loss too, since its messages are acked next.
     conn.execute("PRAGMA synchronous=FULL")
     conn.execute("PRAGMA cache_size=-65536")

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from core.events import AnomalyEvent, Explanation
+from core.sqlite import use_wal
 
 SCHEMA = (
     "CREATE TABLE IF NOT EXISTS pending (id INTEGER PRIMARY KEY AUTOINCREMENT, event TEXT)",
@@ -43,7 +44,7 @@ class EventJournal:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
+        use_wal(self._db)
         self._db.execute("PRAGMA synchronous=FULL")
         for statement in SCHEMA:
             self._db.execute(statement)
