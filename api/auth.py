@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Literal
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.passwords import (
@@ -115,7 +116,12 @@ def ensure_first_admin(
         if session.scalar(select(func.count()).select_from(User)):
             return None
     password = new_password()
-    create_user(session_factory, username, password, "admin")
+    user = User(username=username, password_hash=hash_password(password), role="admin")
+    try:
+        with session_factory.begin() as session:
+            session.add(user)
+    except IntegrityError:  # another process (a worker, an API) starting with us made it
+        return None
     return password
 
 
