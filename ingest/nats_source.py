@@ -94,6 +94,15 @@ def consumer_config(settings: NatsSettings, partition: int) -> ConsumerConfig:
     )
 
 
+async def ensure_stream(js: Any, settings: NatsSettings) -> None:
+    """Create the stream (:func:`stream_config`) unless it exists."""
+    try:
+        await js.stream_info(settings.stream)
+    except NotFoundError:
+        await js.add_stream(stream_config(settings))
+        log.info("created stream %s", settings.stream)
+
+
 class NatsReceiver:
     """Pulls the owned partitions' messages; acks after commit. See the module docstring."""
 
@@ -225,7 +234,7 @@ class NatsReceiver:
         probe = self._nc.jetstream(timeout=PROBE_S)  # a new cluster elects its leaders first
         await self._retrying(probe.account_info)
         js = self._nc.jetstream(timeout=JS_API_S)
-        await self._retrying(lambda: self._ensure_stream(js))
+        await self._retrying(lambda: ensure_stream(js, self.settings))
         await self._retrying(lambda: self._leases.acquire(js, self.settings.lease_wait_s))
         for p in self.partitions:
             sub = await self._retrying(functools.partial(self._subscribe, js, p))
@@ -244,13 +253,6 @@ class NatsReceiver:
                     raise
                 log.info("JetStream not ready (%r); asking again", exc)
                 await asyncio.sleep(0.25)
-
-    async def _ensure_stream(self, js: Any) -> None:
-        try:
-            await js.stream_info(self.settings.stream)
-        except NotFoundError:
-            await js.add_stream(stream_config(self.settings))
-            log.info("created stream %s", self.settings.stream)
 
     async def _subscribe(self, js: Any, p: int) -> Any:
         return await js.pull_subscribe(

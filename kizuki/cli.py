@@ -139,6 +139,38 @@ def dispatch() -> None:
     run_dispatcher(settings)
 
 
+@app.command()
+def bridge(
+    of: Annotated[
+        int,
+        typer.Option(
+            "--of", min=1, help="How many partitions there are in all (the workers' --of)."
+        ),
+    ],
+    worker: Annotated[
+        str | None,
+        typer.Option(help="This bridge's name ({worker} in its MQTT client id; default host)."),
+    ] = None,
+) -> None:
+    """Carry devices' MQTT publishes into NATS JetStream, acking each device only once the
+    stream has stored its message. Subscribes on KIZUKI_MQTT__URL (QoS 1), publishes to
+    the partition subjects of KIZUKI_NATS__URLS (docs/scale-out.md)."""
+    from ingest.base import IngestError
+    from kizuki.bridge_run import serve_bridge
+    from kizuki.runner import stop_on_signals
+
+    settings = _with_worker(_settings(), name=worker)
+    _logging(settings)
+    if settings.mqtt.url is None:
+        raise CliError("set KIZUKI_MQTT__URL=mqtt://host:port to the broker your devices use")
+    with stop_on_signals() as stop:
+        try:
+            counts = serve_bridge(settings, of, stop)
+        except IngestError as exc:
+            raise CliError(str(exc)) from None
+    logging.getLogger("kizuki.bridge").info("bridge stopped: %s", counts)
+
+
 def _with_worker(settings: Settings, **given: object) -> Settings:
     """``settings`` with the worker options given on the command line (checked)."""
     from kizuki.scale import WorkerSettings
