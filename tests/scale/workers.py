@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import nats
 import nats.js.errors
@@ -69,12 +70,13 @@ class Worker:
     process: subprocess.Popen[bytes]
     log: Path
     offset: int = 0  # where this run's lines begin in the log
+    ready: str = "pulling partitions"  # what the process logs once it takes messages
 
     def wait_ready(self, timeout: float = 60.0) -> None:
-        """Until the worker says it pulls its partitions (fails if it exits)."""
+        """Until the process says it takes messages (fails if it exits)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if "pulling partitions" in self.text():
+            if self.ready in self.text():
                 return
             if self.process.poll() is not None:
                 break
@@ -110,28 +112,30 @@ class Worker:
 
 
 def start_worker(shared: Shared, root: Path, name: str, partitions: str) -> Worker:
-    data = root / f"worker-{name}"
+    argv = ["run", "--no-api", "--worker", name, "--partitions", partitions]
+    return _start(shared, root / f"worker-{name}", name, partitions, argv, {})
+
+
+def start_bridge(shared: Shared, root: Path, name: str, mqtt_url: str) -> Worker:
+    """``kizuki bridge``: from the MQTT broker at ``mqtt_url`` into the shared stream."""
+    env = {"KIZUKI_MQTT__URL": mqtt_url, "KIZUKI_LOG_LEVEL": "INFO"}
+    process = _start(shared, root / f"bridge-{name}", name, "", ["bridge", "--worker", name], env)
+    process.ready = "bridge ready"
+    return process
+
+
+def _start(
+    shared: Shared, data: Path, name: str, partitions: str, args: list[str], env: dict[str, str]
+) -> Worker:
     data.mkdir(parents=True, exist_ok=True)
     log = data / "log"
     offset = log.stat().st_size if log.exists() else 0
-    argv = [
-        sys.executable,
-        "-c",
-        START,
-        "run",
-        "--no-api",
-        "--worker",
-        name,
-        "--partitions",
-        partitions,
-        "--of",
-        str(shared.partitions),
-    ]
+    argv = [sys.executable, "-c", START, *args, "--of", str(shared.partitions)]
     with log.open("ab") as out:
         process = subprocess.Popen(
             argv,
             cwd=data,
-            env=shared.env(data),
+            env={**shared.env(data), **env},
             stdout=out,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -181,23 +185,34 @@ class Publisher:
     """A device gateway on MQTT 3.1.1 (what NATS's MQTT listener speaks), QoS 1."""
 
     def __init__(self, url: str, client_id: str, window: int = 200) -> None:
-        host, port = url.removeprefix("mqtt://").split(":")
+        where = urlsplit(url)
         self.client = paho.Client(
             CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv311
         )
+        if where.username:
+            self.client.username_pw_set(where.username, where.password)
         self.client.max_inflight_messages_set(window)
-        self.client.connect(host, int(port))
+        self.client.connect(where.hostname or "127.0.0.1", where.port or 1883)
         self.client.loop_start()
 
     def send(
-        self, batch: Sequence[tuple[str, bytes]], every: int = 0, call: Callable[[], None] = _no
+        self,
+        batch: Sequence[tuple[str, bytes]],
+        every: int = 0,
+        call: Callable[[], None] = _no,
+        rate: float = 0,
     ) -> int:
-        """Publish and wait for every PUBACK; ``call()`` after each ``every`` messages."""
+        """Publish (``rate`` messages a second, 0: at once) and wait for every PUBACK;
+        ``call()`` after each ``every`` messages."""
         infos = []
+        start, i0 = time.monotonic(), 0
         for i, (topic, payload) in enumerate(batch, 1):
             infos.append(self.client.publish(topic, payload, qos=1))
             if every and i % every == 0:
                 call()
+                start, i0 = time.monotonic(), i  # the pace goes on from here, no burst
+            if rate:
+                time.sleep(max(0.0, start + (i - i0) / rate - time.monotonic()))
         for info in infos:
             info.wait_for_publish(60)
         return sum(1 for info in infos if info.is_published())
@@ -248,6 +263,19 @@ def stream_leader(urls: list[str], stream: str = "KIZUKI") -> str:
             info = await nc.jetstream().stream_info(stream)
             assert info.cluster is not None and info.cluster.leader is not None
             return str(info.cluster.leader)
+        finally:
+            await nc.close()
+
+    return asyncio.run(ask())
+
+
+def stream_messages(urls: list[str], stream: str = "KIZUKI") -> int:
+    """How many messages the stream holds."""
+
+    async def ask() -> int:
+        nc = await nats.connect(servers=urls, connect_timeout=2)
+        try:
+            return int((await nc.jetstream(timeout=10).stream_info(stream)).state.messages)
         finally:
             await nc.close()
 
