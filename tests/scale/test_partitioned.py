@@ -67,8 +67,10 @@ def test_kill9_of_a_worker_and_of_a_nats_node_loses_and_duplicates_nothing(
     a, b = workers("a", "0-3"), workers("b", "4-7")
     a.wait_ready()
     b.wait_ready()
-    # The node to kill: not the devices' MQTT entry, not the stream's leader (NATS 2.9's
-    # MQTT listener PUBACKs before the stream stores: see docs/scale-out.md, "Faults").
+    # The node to kill: not the devices' MQTT entry, not the stream's leader: NATS 2.9's
+    # MQTT listener PUBACKs before the stream stores, so devices publishing to it lose
+    # acked messages when the leader dies (docs/scale-out.md, "Faults"). The leader's
+    # kill, with devices on Mosquitto and `kizuki bridge`, is test_bridge.py's.
     leader = next(i for i, n in enumerate(cluster.nodes) if n.name == stream_leader(cluster.urls))
     entry, victim = [i for i in range(len(cluster.nodes)) if i != leader]
     publisher = Publisher(cluster.nodes[entry].mqtt_url, "gateway-1")
