@@ -54,6 +54,7 @@ log = logging.getLogger(__name__)
 PUBLISH_S = 5.0  # a publish not acked by then is sent again
 RETRY_S = 0.25  # pause before sending again what the stream did not ack
 STOP_S = 10.0
+WARN_EVERY_S = 1.0
 MSG_ID = "Nats-Msg-Id"
 
 
@@ -96,6 +97,7 @@ class StreamPublisher:
         self._thread = threading.Thread(target=self._loop.run_forever, name="kizuki-bridge-js")
         self._thread.daemon = True
         self._nc: NatsClient | None = None
+        self._warned_at = -WARN_EVERY_S
 
     def start(self) -> None:
         """Connect and make sure the stream exists; ``IngestError`` when that fails."""
@@ -154,23 +156,30 @@ class StreamPublisher:
             results = await asyncio.gather(
                 *(self._one(*items[i]) for i in pending), return_exceptions=True
             )
-            failed = [i for i, r in zip(pending, results, strict=True) if isinstance(r, Exception)]
+            failed = [
+                i for i, r in zip(pending, results, strict=True) if isinstance(r, BaseException)
+            ]
             for i, result in zip(pending, results, strict=True):
                 if not isinstance(result, BaseException):
                     acked[i] = True
                     self.counts["duplicates"] += bool(result.duplicate)
             self.counts["published"] += len(pending) - len(failed)
             if failed:
-                first = next(r for r in results if isinstance(r, Exception))
                 self.counts["retried"] += len(failed)
-                log.warning(
-                    "stream did not ack %d messages (%r); sending again", len(failed), first
-                )
+                error = next(r for r in results if isinstance(r, BaseException))
+                self._complain(len(failed), error)
                 if stop.is_set():
                     break
                 await asyncio.sleep(RETRY_S)
             pending = failed
         return acked
+
+    def _complain(self, failed: int, error: BaseException) -> None:
+        """A warning per ``WARN_EVERY_S`` while the stream does not ack (not per retry)."""
+        now = time.monotonic()
+        if now - self._warned_at >= WARN_EVERY_S:
+            self._warned_at = now
+            log.warning("stream did not ack %d messages (%r); sending again", failed, error)
 
     async def _one(self, subject: str, payload: bytes, msg_id: str) -> Any:
         if self._nc is None:
