@@ -125,7 +125,10 @@ class StreamPublisher:
 
     def _call(self, coro: Any, timeout: float) -> Any:
         future: Future[Any] = asyncio.run_coroutine_threadsafe(coro, self._loop)
-        return future.result(timeout)
+        try:
+            return future.result(timeout)
+        finally:
+            future.cancel()  # given up on: the task ends with the loop, not pending
 
     async def _connect(self) -> None:
         self._nc = await nats.connect(
