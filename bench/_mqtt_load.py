@@ -66,6 +66,7 @@ def start_broker(workdir: Path) -> tuple[subprocess.Popen[bytes], int]:
     (workdir / "mosquitto.conf").write_text(conf + f"\nuser {getpass.getuser()}\n")
     for name in ("passwd", "acl"):
         shutil.copy(deploy / name, workdir / name)
+    (workdir / "conf.d").mkdir(exist_ok=True)  # the shipped config includes it (TLS)
     proc = subprocess.Popen(
         ["mosquitto", "-c", str(workdir / "mosquitto.conf")],
         stdout=subprocess.DEVNULL,

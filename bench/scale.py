@@ -9,7 +9,13 @@ free loopback ports, then for each row:
 * ``mqtt x1``: the default path: one worker (``MqttIngest`` with its MQTT receiver
   child, SQLite, one ``DetectorBank``) on Mosquitto;
 * ``nats x1``: one worker owning all 8 partitions, pulling them from JetStream;
-* ``nats x2``: two workers owning 0-3 and 4-7 (on this machine: sharing its cores).
+* ``nats x2``: two workers owning 0-3 and 4-7 (on this machine: sharing its cores);
+* ``bridge x1``: the backlog queued in Mosquitto for ``kizuki bridge`` (the real CLI,
+  its own process), which carries it into the emptied stream, each message acked to
+  Mosquitto only after the stream's publish ack; its rate is n over the time from
+  "bridge ready" (subscribed) to the n-th message in the stream, its CPU that of the
+  bridge and its receiver child over the same span. Then one worker drains the stream,
+  and the live readings go devices -> Mosquitto -> bridge -> stream -> worker.
 
 Each row: a backlog of N readings (``--devices`` devices, in time order, aircon-x1
 with profile noise) is queued first (Mosquitto: the worker's persistent session; NATS:
@@ -19,7 +25,8 @@ N over the wall time from their start to the last commit; CPU per reading is the
 workers' CPU time (MQTT receiver child included) over N. Then ``--live`` readings are
 published over MQTT at ``--live-rate``/s by one device gateway (MQTT 5 to Mosquitto,
 3.1.1 to a NATS node's MQTT listener, which speaks no other) with ``ts`` = publish
-time; lag is when the detectors had the reading minus ``ts``.
+time (through the bridge: MQTT 5 to Mosquitto); lag is when the detectors had the
+reading minus ``ts``.
 
 Last, MQTT QoS 1 intake: 1 and 8 gateways publishing ``--live`` messages flat out to
 each broker: what a broker acknowledges, before any worker.
@@ -31,6 +38,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import random
 import statistics
 import subprocess
@@ -48,7 +56,14 @@ sys.path.insert(0, str(ROOT))
 import paho.mqtt.client as paho  # noqa: E402
 from paho.mqtt.enums import CallbackAPIVersion  # noqa: E402
 
-from bench._mqtt_load import ENGINE, PUBLISHER, backlog, make_session, payload  # noqa: E402
+from bench._mqtt_load import (  # noqa: E402
+    ENGINE,
+    PUBLISHER,
+    backlog,
+    engine_client,
+    make_session,
+    payload,
+)
 from bench._mqtt_load import start_broker as start_mosquitto  # noqa: E402
 from core.partitions import partition_of  # noqa: E402
 from tests.scale.cluster import Cluster  # noqa: E402
@@ -90,7 +105,7 @@ async def _js_backlog(urls: list[str], per: list[int]) -> float:
     for p in range(PARTITIONS):  # as a deployment has them: made once, not per start
         await js.add_consumer(settings.stream, consumer_config(settings, p))
     rngs, now, pending = [random.Random(i) for i in range(len(per))], time.time(), []
-    for k in range(max(per)):
+    for k in range(max(per, default=0)):
         for i, count in enumerate(per):
             if k < count:
                 body = payload(now - 60.0 * (count - k), rngs[i])
@@ -137,6 +152,79 @@ def warm_up(cluster: Cluster) -> None:
     not what a device sees later, so not in the first row's lag."""
     asyncio.run(_js_backlog(cluster.urls, [1]))
     live(("127.0.0.1", cluster.nodes[0].mqtt), 1, 1, 100.0, False)
+
+
+async def _filled(urls: list[str], n: int) -> float:
+    """When the stream holds n messages (asked every 20 ms)."""
+    import nats
+
+    nc = await nats.connect(servers=urls)
+    js = nc.jetstream(timeout=30)
+    try:
+        while (await js.stream_info("KIZUKI")).state.messages < n:
+            await asyncio.sleep(0.02)
+        return time.time()
+    finally:
+        await nc.close()
+
+
+def cpu_tree(pid: int) -> float:
+    """CPU seconds of ``pid`` and its children (the bridge and its MQTT receiver)."""
+    tick, total = os.sysconf("SC_CLK_TCK"), 0.0
+    kids = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    for p in [pid, *map(int, kids)]:
+        fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+def start_bridge(work: Path, url: str, urls: list[str]) -> tuple[Any, Path]:
+    """``kizuki bridge`` (the CLI) on the session ``bench-bridge``; waits until ready."""
+    data = work / "bridge"
+    data.mkdir(exist_ok=True)
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+        "KIZUKI_DATA_DIR": str(data),
+        "KIZUKI_MQTT__URL": url,
+        "KIZUKI_MQTT__CLIENT_ID": "bench-bridge",
+        "KIZUKI_MQTT__SESSION_EXPIRY_S": "600",
+        "KIZUKI_NATS__URLS": json.dumps(urls),
+        "KIZUKI_LOG_LEVEL": "INFO",
+    }
+    log = data / "log"
+    argv = [sys.executable, "-c", "from kizuki.cli import main; main()", "bridge", "--of"]
+    with log.open("ab") as out:
+        process = subprocess.Popen(
+            [*argv, str(PARTITIONS)], env=env, stdout=out, stderr=subprocess.STDOUT, cwd=data
+        )
+    while "bridge ready" not in log.read_text():
+        if process.poll() is not None:
+            raise SystemExit(f"kizuki bridge exited:\n{log.read_text()[-2000:]}")
+        time.sleep(0.05)
+    return process, log
+
+
+def drop_session(url: str, client_id: str) -> None:
+    """End a persistent session (clean start, no expiry) so the broker queues no more."""
+    client = engine_client(client_id)
+    host, port = url.rsplit("@", 1)[-1].split(":")
+    client.on_connect = lambda c, *_: c.disconnect()
+    client.connect(host, int(port), clean_start=True)
+    client.loop_forever()
+
+
+def bridged(work: Path, url: str, port: int, urls: list[str], n: int, devices: int) -> Any:
+    """The Mosquitto backlog carried into the emptied stream by the bridge: the bridge
+    (still running, for the live load), its readings/s and CPU us per reading."""
+    asyncio.run(_js_backlog(urls, []))
+    make_session(url, "bench-bridge")
+    backlog(port, n, devices)
+    process, _ = start_bridge(work, url, urls)
+    ready, cpu0 = time.time(), cpu_tree(process.pid)
+    seconds = asyncio.run(_filled(urls, n)) - ready
+    cpu = cpu_tree(process.pid) - cpu0
+    return process, n / seconds, 1e6 * cpu / n
 
 
 # --- workers -------------------------------------------------------------------------
@@ -253,11 +341,40 @@ def run(args: argparse.Namespace) -> None:
                         lambda: live(entry, args.live, args.devices, args.live_rate, False),
                     )
                 )
+            drop_session(url, "bench-scale")  # Mosquitto would queue for it too
+            bridge, bridge_rate, bridge_cpu = bridged(
+                work, url, port, cluster.urls, args.readings, args.devices
+            )
+            worker = spawn(
+                work,
+                "w-bridge",
+                (args.readings, args.live),
+                path="nats",
+                nats=",".join(cluster.urls),
+                of=str(PARTITIONS),
+                partitions=",".join(map(str, range(PARTITIONS))),
+            )
+            rows.append(
+                row(
+                    "nats via bridge",
+                    [worker],
+                    args.readings,
+                    lambda: live(
+                        ("127.0.0.1", port), args.live, args.devices, args.live_rate, True
+                    ),
+                )
+            )
+            bridge.terminate()
+            bridge.wait(30)
         finally:
             cluster.stop()
             mosquitto.terminate()
             mosquitto.wait(10)
     print_rows(rows, args)
+    print(
+        f"\nkizuki bridge, Mosquitto backlog into the stream: {bridge_rate:.0f} readings/s, "
+        f"{bridge_cpu:.0f} us CPU per reading (bridge and its receiver child)"
+    )
     print(f"\nJetStream stream: {stored:.0f} bytes per reading per replica (file store)")
     print("\nMQTT QoS 1 intake (gateways publishing flat out, 200 in flight each), msgs/s:")
     for where, per_s in intake.items():
