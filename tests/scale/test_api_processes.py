@@ -14,16 +14,20 @@ import re
 import secrets
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.auth import create_api_key, create_user
+from api.auth import create_api_key, create_user, ensure_first_admin
+from api.passwords import verify_password
 from api.settings import AppConfig
 from core.events import AnomalyEvent, Explanation
 from core.profiles import load_profiles
@@ -32,6 +36,7 @@ from simulator.fleet import Fleet
 from tests.conftest import free_port
 from tests.scale.workers import ROOT, START
 from tickets.db import make_engine, make_session_factory
+from tickets.models import User
 from tickets.service import CaseService
 
 HTML = {"Accept": "text/html"}
@@ -184,3 +189,25 @@ def test_api_processes_sharing_the_secret_serve_one_user_as_one(
     # logged out on b: the same cookie, kept by someone, no longer works on a either
     stale = httpx.get(f"{a.url}/cases", headers=HTML, cookies=cookie, timeout=30)
     assert stale.status_code == 303 and stale.headers["location"].startswith("/login")
+
+
+def test_processes_starting_together_on_an_empty_case_db_make_one_first_admin(
+    factory: sessionmaker[Session],
+) -> None:
+    """Workers and API processes start at once in a deployment: each one's first-start
+    check must leave one 'admin' whose printed password is the one that works."""
+
+    def first_start(together: threading.Barrier) -> str | None:
+        together.wait()
+        return ensure_first_admin(factory)
+
+    for _ in range(5):
+        with factory.begin() as session:
+            session.execute(delete(User))
+        together = threading.Barrier(3)
+        with ThreadPoolExecutor(3) as pool:
+            printed = [p for p in pool.map(first_start, [together] * 3) if p is not None]
+        assert len(printed) == 1  # one process prints a password, the others find it
+        with factory() as session:
+            [admin] = session.scalars(select(User)).all()
+        assert verify_password(printed[0], admin.password_hash)
