@@ -82,6 +82,7 @@ class Limits:
     batch: int = 1000
     wait_s: float = 0.5
     linger_s: float = 0.005
+    report_every_s: float = 60.0  # an INFO line with the counts
 
 
 class StreamPublisher:
@@ -220,13 +221,16 @@ class Bridge:
 
     def run(self, stop: threading.Event) -> None:
         """Until ``stop``: take, publish, ack. What is taken is settled before returning."""
-        limits = self.limits
+        limits, reported = self.limits, time.monotonic()
         while not stop.is_set():
             token, batch = self.receiver.take(
                 limits.batch, limits.wait_s, limits.linger_s, stop, _nothing
             )
             if batch:
                 self.forward(token, batch, stop)
+            if time.monotonic() - reported >= limits.report_every_s:
+                reported = time.monotonic()
+                log.info("bridge counts: %s", dict(self.counts + self.publisher.counts))
 
     def forward(self, token: object, batch: Sequence[Inbound], stop: threading.Event) -> int:
         """Publish ``batch``, keep its dead letters, ack the rest the stream acked."""
