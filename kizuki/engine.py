@@ -161,6 +161,7 @@ class Engine:
                 self.session_factory,
                 self.settings.integrations.webhooks,
                 self.settings.notify.public_base_url,
+                policy=self.settings.integrations.policy(),
             )
             self._spawn("webhooks", lambda: relay.run_forever(self._stop))
         self._spawn("retention", self._retention)

@@ -5,6 +5,7 @@ answers held the only dispatcher 4 s per try. Also: provider tokens shown to age
 from __future__ import annotations
 
 import dataclasses
+import json
 import socket
 import threading
 from collections.abc import Iterator
@@ -82,6 +83,44 @@ def test_contact_urls_of_other_schemes_are_refused(world: World, url: str) -> No
         import_manifest(
             world.session_factory, {"customers": [{"id": "c-bad", "contacts": [{"url": url}]}]}
         )
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "json://127.0.0.1:8080/hook",
+        "jsons://localhost/hook",
+        "xml://[::1]/hook",
+        "form://2130706433/hook",
+        "json://169.254.169.254/latest/meta-data/",
+        "mailto://ops@10.0.0.5",
+    ],
+)
+def test_contact_urls_to_internal_addresses_are_refused_at_import(world: World, url: str) -> None:
+    manifest = {"customers": [{"id": "c-bad", "contacts": [{"url": url}]}]}
+    with pytest.raises(ManifestError, match=r"notify\.allow_targets"):
+        import_manifest(world.session_factory, manifest, policy=TargetPolicy())
+    allowed = TargetPolicy(("127.0.0.0/8", "::1", "10.0.0.0/8", "169.254.169.254", "localhost"))
+    assert import_manifest(world.session_factory, manifest, policy=allowed).contacts == 1
+
+
+def test_kizuki_run_refuses_a_fleet_file_with_an_internal_contact(
+    tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kizuki.config import Settings
+    from kizuki.runner import StartupError, import_fleet_file
+
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "fleet.json"
+    hook = {"url": "json://127.0.0.1:9/hook"}
+    path.write_text(json.dumps({"customers": [{"id": "c-1", "contacts": [hook]}]}))
+    settings = Settings(data_dir=tmp_path / "data")
+    with pytest.raises(StartupError, match="127.0.0.1.*allow_targets"):
+        import_fleet_file(settings, path)
+    opted_in = settings.model_copy(
+        update={"notify": settings.notify.model_copy(update={"allow_targets": ["127.0.0.1"]})}
+    )
+    assert import_fleet_file(opted_in, path)["contacts"] == 1
 
 
 @pytest.mark.parametrize(
