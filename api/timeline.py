@@ -13,11 +13,12 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from api.i18n import translator
 from api.schemas import CaseEventPublic
-from api.templating import duration, term, when
+from api.templating import duration, term, when_in
 
 Tr = Callable[..., str]
 REASONS: list[tuple[re.Pattern[str], str]] = [
@@ -128,10 +129,10 @@ def _again(d: dict[str, Any], _: Tr, locale: str) -> list[Line]:
     return [Line(_("tl_score", score=f"{score:.2f}"))] if isinstance(score, int | float) else []
 
 
-def _recovering(d: dict[str, Any], _: Tr, locale: str) -> list[Line]:
+def _recovering(d: dict[str, Any], _: Tr, locale: str, tz: str = "UTC") -> list[Line]:
     if not d.get("healthy_since"):
         return []
-    since = when(datetime.fromisoformat(str(d["healthy_since"])))
+    since = when_in(datetime.fromisoformat(str(d["healthy_since"])), tz)
     return [Line(_("tl_healthy_since", when=since))]
 
 
@@ -193,9 +194,10 @@ DETAILS: dict[str, Callable[[dict[str, Any], Tr, str], list[Line]]] = {
 }
 
 
-def timeline(events: list[CaseEventPublic], locale: str) -> list[Entry]:
-    """Newest first, each with its label, actor and detail lines."""
+def timeline(events: list[CaseEventPublic], locale: str, tz: str = "UTC") -> list[Entry]:
+    """Newest first, each with its label, actor and detail lines (times in ``tz``)."""
     _ = translator(locale)
+    details = DETAILS | {"recovering": partial(_recovering, tz=tz)}
     entries = []
     for e in reversed(events):
         label = _("ev_" + e.kind)
@@ -206,7 +208,7 @@ def timeline(events: list[CaseEventPublic], locale: str) -> list[Entry]:
                 label=e.kind.replace("_", " ") if label.startswith("ev_") else label,
                 actor=actor_label(e.actor, _),
                 raw_actor=e.actor,
-                lines=DETAILS.get(e.kind, _status_lines)(e.detail, _, locale),
+                lines=details.get(e.kind, _status_lines)(e.detail, _, locale),
             )
         )
     return entries

@@ -17,7 +17,7 @@ from api.i18n import pick_locale, translator
 from api.present import case_public
 from api.templating import render
 from core.cases import OPEN_STATUSES
-from core.profiles import DeviceProfile
+from core.profiles import DeviceProfile, metric_title
 from core.readings import Reading
 from ingest.base import StoreError
 from tickets.models import Case, Device
@@ -27,7 +27,12 @@ WINDOW_S = 7 * 86400.0
 
 
 def _charts(
-    ctx: AppContext, device_id: str, profile: DeviceProfile, latest: Reading | None, locale: str
+    ctx: AppContext,
+    device_id: str,
+    profile: DeviceProfile,
+    latest: Reading | None,
+    locale: str,
+    tz: str,
 ) -> dict[str, Markup]:
     if latest is None:
         return {}
@@ -44,9 +49,10 @@ def _charts(
                 unit=spec.unit,
                 normal=spec.normal,
                 limit=spec.limit,
-                title=f"{name} ({spec.unit})",
+                title=f"{metric_title(profile, name, locale)} ({spec.unit})",
                 label_normal=_("normal_band"),
                 label_limit=_("limit"),
+                tz=tz,
             )
         )
     return charts
@@ -84,6 +90,8 @@ def device_page(
         health=health_of(open_count, latest, *clock_of(ctx)),
         stale_after_s=ctx.stale_after_s,
         now=ctx.now(),
-        charts=_charts(ctx, device_id, profile, latest, locale) if profile else {},
+        charts=_charts(ctx, device_id, profile, latest, locale, user.timezone or "UTC")
+        if profile
+        else {},
         cases=[case_public(c, ctx.profiles, locale) for c in cases],
     )
