@@ -21,6 +21,12 @@ DESK_MESSAGES: dict[str, tuple[str, str]] = {
     "ev_message_out": ("message to the customer", "お客様へのメッセージ"),
     "ev_handoff": ("handed to a person", "担当者へ引き継ぎ"),
     "ev_linked": ("linked to an external ticket", "外部チケットと連携"),
+    "ev_sla_restarted": ("SLA clock restarted", "SLA の計測を再開"),
+    "tl_sla_demo": (
+        "the demo replayed this case's history in seconds: its response window starts when "
+        "the replay ended",
+        "デモは履歴を数秒で再生したため、対応期限は再生の終了時から数えます",
+    ),
     "ev_opened_by_hand": ("opened by hand", "手動で作成"),
     "ev_assign_override": ("assigned outside skills", "条件外の割り当て"),
     "tl_via": ("via {channel}", "{channel}経由"),

@@ -137,8 +137,16 @@ def render(
         "csrf_token": csrf_token(request),
         "flash": request.session.pop("flash", None),
         "draft": request.session.pop("draft", ""),
+        "replaying": _replaying(request),
     }
     return templates.TemplateResponse(request, name, base | context, status_code=status_code)
+
+
+def _replaying(request: Request) -> bool:
+    """True while the demo replays history: its clock runs far faster than the wall's,
+    so the page must not count SLA time down at the wall's pace."""
+    ctx = getattr(request.app.state, "ctx", None)
+    return getattr(getattr(ctx, "clock", None), "live", True) is False
 
 
 def _session_user(request: Request) -> Principal | None:

@@ -191,6 +191,7 @@ DETAILS: dict[str, Callable[[dict[str, Any], Tr, str], list[Line]]] = {
     "assign_override": _override,
     "handoff": _handoff,
     "linked": lambda d, _, locale: [Line(str(d.get("external_ref") or "—"))],
+    "sla_restarted": lambda d, _, locale: [Line(_("tl_sla_demo"))],
 }
 
 

@@ -381,3 +381,20 @@ def test_an_admin_schedules_maintenance_in_their_own_zone(
     page = client.get("/admin", headers=HTML).text
     assert "2030-01-01 09:00 JST" in page
     client.post("/me/profile", data=form | {"timezone": "UTC"})
+
+
+def test_the_page_stops_its_sla_countdown_while_the_demo_replays(world: World) -> None:
+    """While the demo replays history its clock runs hours a second: the page must not
+    count down at the wall's pace (kizuki.js reads data-clock); once live, it does."""
+    from api.main import create_app
+    from core.clock import ReplayClock
+    from tests.api.server import serve
+
+    clock = ReplayClock(start=time.time() - 5 * 86400)
+    app = create_app(
+        world.settings, world.session_factory, world.store, world.deadletters, clock=clock
+    )
+    with serve(app) as url, httpx.Client(base_url=url, timeout=30) as web:
+        assert 'data-clock="replay"' in web.get("/login").text
+        clock.go_live()
+        assert "data-clock" not in web.get("/login").text

@@ -29,6 +29,15 @@ def wait_for_line(path: Path, text: str, proc: subprocess.Popen[bytes], limit_s:
         time.sleep(0.5)
 
 
+def wait_for_text(web: httpx.Client, path: str, text: str, limit_s: float = 60) -> str:
+    """The page at ``path`` once it shows ``text`` (the dispatcher delivers in the background)."""
+    deadline = time.monotonic() + limit_s
+    while text not in (page := web.get(path).text):
+        assert time.monotonic() < deadline, f"{path} did not show {text!r} in {limit_s} s"
+        time.sleep(0.5)
+    return page
+
+
 def test_answer_a_customer_and_see_their_reply_in_the_case(tmp_path: Path) -> None:
     port = free_port()
     out, err = tmp_path / "out.txt", tmp_path / "err.txt"
@@ -49,6 +58,9 @@ def test_answer_a_customer_and_see_their_reply_in_the_case(tmp_path: Path) -> No
                 "csrf_token": csrf(web.get("/login").text),
             }
             web.post("/login", data=form)
+            queue = web.get("/cases", params={"status": "open"}).text
+            slas = re.findall(r'<span class="sla( [a-z]+)?"', queue)
+            assert slas and not [c for c in slas if "overdue" in c], slas  # SLA starts live
             inbox = web.get("/demo/inbox").text
             channels = {}
             for channel in ("email", "sms", "line"):
@@ -73,6 +85,11 @@ def test_answer_a_customer_and_see_their_reply_in_the_case(tmp_path: Path) -> No
                 assert f'data-direction="out" data-channel="{channel}" data-author="user:demo"' in (
                     sent.text
                 )
+            for channel, (_, case_id) in channels.items():  # the customer gets the answer
+                delivered = wait_for_text(web, "/demo/inbox", "We will call you today.")
+                section = delivered.split(f'data-channel="{channel}"', 1)[1].split("</section>")[0]
+                assert "We will call you today." in section, channel
+                assert f'data-case="{case_id}"' in section
     finally:
         proc.send_signal(signal.SIGINT)
         try:
