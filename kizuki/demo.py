@@ -125,8 +125,8 @@ def _run_with_broker(
     settings: Settings, options: DemoOptions, broker: Any, stop: threading.Event
 ) -> None:
     from kizuki.demo_clock import restart_sla_clocks
-    from tickets.settings import TicketsConfig
     from simulator.fleet import Fleet
+    from tickets.settings import TicketsConfig
 
     url = str(broker.url if broker else settings.mqtt.url)
     if broker is not None:
