@@ -29,13 +29,19 @@ def wait_for_line(path: Path, text: str, proc: subprocess.Popen[bytes], limit_s:
         time.sleep(0.5)
 
 
-def wait_for_text(web: httpx.Client, path: str, text: str, limit_s: float = 60) -> str:
-    """The page at ``path`` once it shows ``text`` (the dispatcher delivers in the background)."""
+def column(page: str, channel: str) -> str:
+    """One channel's column of the demo inbox."""
+    return page.split(f'data-channel="{channel}"', 1)[1].split("</section>", 1)[0]
+
+
+def wait_for_delivery(web: httpx.Client, channel: str, text: str, limit_s: float = 60) -> str:
+    """The inbox column of ``channel`` once it shows ``text`` (the dispatcher delivers in
+    the background)."""
     deadline = time.monotonic() + limit_s
-    while text not in (page := web.get(path).text):
-        assert time.monotonic() < deadline, f"{path} did not show {text!r} in {limit_s} s"
+    while text not in (found := column(web.get("/demo/inbox").text, channel)):
+        assert time.monotonic() < deadline, f"no {text!r} delivered by {channel} in {limit_s} s"
         time.sleep(0.5)
-    return page
+    return found
 
 
 def test_answer_a_customer_and_see_their_reply_in_the_case(tmp_path: Path) -> None:
@@ -86,9 +92,7 @@ def test_answer_a_customer_and_see_their_reply_in_the_case(tmp_path: Path) -> No
                     sent.text
                 )
             for channel, (_, case_id) in channels.items():  # the customer gets the answer
-                delivered = wait_for_text(web, "/demo/inbox", "We will call you today.")
-                section = delivered.split(f'data-channel="{channel}"', 1)[1].split("</section>")[0]
-                assert "We will call you today." in section, channel
+                section = wait_for_delivery(web, channel, "We will call you today.")
                 assert f'data-case="{case_id}"' in section
     finally:
         proc.send_signal(signal.SIGINT)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import smtplib
 from email.message import EmailMessage
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
@@ -19,7 +20,7 @@ from tickets.conversation import ConversationError, Inbound, NoMatchingCase, pos
 from tickets.dispatcher import Dispatcher
 from tickets.inbound_mail import MailEndpoint, parse, reply_text
 from tickets.inbox import accept
-from tickets.models import Case, CaseEvent, Notification
+from tickets.models import Case, CaseEvent, Customer, Notification
 from tickets.registry import import_manifest
 from tickets.selfservice import answer_text, evaluate
 from tickets.service import CaseService
@@ -235,3 +236,32 @@ def test_notices_to_sms_customers_fit_two_segments(desk) -> None:
     assert sms.segments(notice.short_body) <= 2
     assert notice.short_body.startswith("ポンプのベアリングが摩耗しています")
     assert f"案件 #{sms_case}" in notice.short_body or notice.short_body.endswith("…")
+
+
+def test_quiet_hours_hold_messages_but_not_answers_to_a_customer_who_just_wrote(
+    desk, settings, clock: FakeClock
+) -> None:
+    """Quiet hours keep unsolicited messages for the morning; a customer who wrote a
+    moment ago is awake and waiting, so the answers (self-service's and the agent's)
+    go at once, for an hour after their message."""
+    factory, _, sms_case = desk
+    tokyo_hour = clock.now.astimezone(ZoneInfo("Asia/Tokyo")).hour
+    with factory.begin() as session:
+        customer = session.get_one(Customer, "c-sms")
+        customer.quiet_start_hour, customer.quiet_end_hour = tokyo_hour, (tokyo_hour + 4) % 24
+    dispatcher = Dispatcher(factory, settings, clock=clock)
+
+    def status_of_latest_message() -> str:
+        dispatcher.run_once()
+        with factory() as session:
+            query = select(Notification).where(Notification.kind == "message")
+            return session.scalars(query.order_by(Notification.id.desc())).first().status
+
+    accept(factory, PROFILES, Inbound("sms", "+819012345678", "ポンプがガタガタうるさい"), clock)
+    assert status_of_latest_message() == "sent"  # self-service answers at once
+    clock.advance(30 * 60)
+    write(factory, sms_case, "技術者が明日伺います。", clock)
+    assert status_of_latest_message() == "sent"  # the agent too, within the hour
+    clock.advance(2 * 3600)
+    write(factory, sms_case, "ご都合はいかがですか。", clock)
+    assert status_of_latest_message() == "pending"  # hours later: held for the morning
