@@ -398,3 +398,12 @@ def test_the_page_stops_its_sla_countdown_while_the_demo_replays(world: World) -
         assert 'data-clock="replay"' in web.get("/login").text
         clock.go_live()
         assert "data-clock" not in web.get("/login").text
+
+
+def test_detections_own_words_give_their_times_in_the_readers_zone() -> None:
+    from api.timeline import in_zone
+
+    why = "trend +0.519 mm/s/day; limit reached in ~3.7 days (2026-12-05 11:43 UTC)"
+    assert in_zone(why, "Asia/Tokyo").endswith("(2026-12-05 20:43 JST)")
+    assert in_zone(why, "Europe/Madrid").endswith("(2026-12-05 12:43 CET)")
+    assert in_zone(why, "UTC") == why

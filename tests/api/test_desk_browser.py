@@ -42,6 +42,9 @@ FLOWS = {
     "desk-05": "queue: live update keeps the filter, / search, bulk acknowledge, j + Enter",
     "desk-06/07/08": "Japanese at 360 px: no overflow, skip link, badge contrast, language "
     "switch keeps filters, writing in Japanese, a stale repeated action, fleet/customer/device",
+    "desk-09": "time zone on /me: case header, 'Why this case', chart ticks, zone and hover "
+    "values in the user's zone (JST), in Japanese",
+    "desk-10": "a case opened by hand from the queue (a customer called about a silent device)",
 }
 
 
@@ -270,4 +273,44 @@ def test_japanese_at_phone_width(browser: Browser, base_url: str, world: World) 
         page.goto(path)
         no_overflow(page)
     shot(page, "desk-08-device-ja-phone")
+    page.context.close()
+
+
+def test_times_and_charts_in_the_users_zone(browser: Browser, base_url: str, world: World) -> None:
+    page = open_page(browser, base_url, "admin", "ja-JP")
+    page.goto("/me?lang=ja")
+    page.locator("#profile-timezone").select_option("Asia/Tokyo")
+    page.get_by_role("button", name="保存").click()
+    page.goto(f"/cases/{world.cases['filter']}")
+    expect(page.locator("main")).to_contain_text("JST")
+    why = page.locator("p.why").filter(has_text="JST")
+    expect(why).to_have_count(1)  # when the limit will be reached, in Tokyo time
+    chart = page.locator("svg.chart")
+    expect(chart.locator("text.zone")).to_have_text("JST")
+    ticks = chart.locator("text.tick").all_text_contents()
+    assert ticks and all(re.fullmatch(r"\d\d-\d\d( \d\d:00)?", t) for t in ticks), ticks
+    hovers = chart.locator(".hover circle title").all_text_contents()  # the pointer's text
+    assert hovers and all(re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d JST: ", h) for h in hovers)
+    visible = page.locator("main").inner_text()
+    assert "UTC" not in visible
+    shot(page, "desk-09-case-in-tokyo-time-ja")
+    page.goto("/me")
+    page.locator("#profile-timezone").select_option("UTC")
+    page.get_by_role("button", name="保存").click()
+    page.context.close()
+
+
+def test_an_agent_opens_a_case_by_hand(browser: Browser, base_url: str, world: World) -> None:
+    page = open_page(browser, base_url, "agent")
+    page.goto("/cases")
+    page.locator("#new-case summary").click()
+    page.locator("#new-device").fill("wh-00001")
+    page.locator("#new-note").fill("Customer called: no hot water since last night.")
+    page.locator("button[data-action=new-case]").click()
+    expect(page).to_have_url(re.compile(r"/cases/\d+$"))
+    entry = page.locator("li[data-kind=opened_by_hand]")
+    expect(entry).to_contain_text("Customer called: no hot water since last night.")
+    shot(page, "desk-10-case-opened-by-hand")
+    page.goto("/cases?q=wh-00001")
+    expect(page.locator("tr.case-row")).to_have_count(1)
     page.context.close()
