@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
+from typing import Any
 
+import jsonschema_rs
 import pytest
 from pydantic import SecretStr, ValidationError
 
@@ -147,3 +151,29 @@ def test_a_name_is_checked_at_send_and_the_post_goes_to_the_checked_address(
     host = {k.lower(): v for k, v in headers.items()}["host"]
     assert host == f"hooks.example.test:{webhook.port}"
     assert body["type"] == "case.opened" and body["case"]["device_id"] == "ac-1"
+
+
+def documented_schema() -> dict[str, Any]:
+    """The event body's JSON Schema as docs/service-desk.md publishes it."""
+    doc = (Path(__file__).parents[2] / "docs" / "service-desk.md").read_text(encoding="utf-8")
+    block = re.search(r"Body \(JSON Schema, draft 2020-12\):\s*```json\n(.*?)```", doc, re.S)
+    assert block, "docs/service-desk.md lost the webhook body's JSON Schema"
+    return dict(json.loads(block.group(1)))
+
+
+def test_every_event_body_follows_the_documented_schema(
+    fleet, profiles, settings, clock: FakeClock, webhook: WebhookReceiver
+) -> None:
+    validator = jsonschema_rs.Draft202012Validator(documented_schema(), validate_formats=True)
+    relay = relay_to(fleet, webhook)
+    relay.run_once()
+    service = CaseService(fleet, profiles, settings, clock=clock)
+    case_id = service.handle(make_event("ac-2", at=clock.now)).case_id
+    assert case_id is not None
+    service.write(case_id, "user:sato", "We will call you.")
+    service.resolve(case_id, "user:sato", "repaired_on_site", note="fixed", confirm=True)
+    assert relay.run_once() >= 4
+    for _, body in webhook.requests:
+        errors = [e.message for e in validator.iter_errors(body)]
+        assert not errors, (body["type"], errors)
+    assert not validator.is_valid({"id": "x", "type": "case.exploded"})  # it can refuse
