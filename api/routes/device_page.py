@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Request
@@ -9,6 +10,7 @@ from fastapi.responses import HTMLResponse, Response
 from markupsafe import Markup
 from sqlalchemy import select
 
+from api.case_chart import marks
 from api.chart import ChartSpec, render_chart
 from api.context import AppContext
 from api.deps import CtxDep, PageUser, SessionDep
@@ -33,10 +35,12 @@ def _charts(
     latest: Reading | None,
     locale: str,
     tz: str,
+    cases: Sequence[Case] = (),
 ) -> dict[str, Markup]:
     if latest is None:
         return {}
     _ = translator(locale)
+    flags = [(ts, kind, f"#{c.id} {label}") for c in cases for ts, kind, label in marks(c, _)]
     end, charts = latest.ts, {}
     for name, spec in profile.metrics.items():
         try:
@@ -52,6 +56,7 @@ def _charts(
                 title=f"{metric_title(profile, name, locale)} ({spec.unit})",
                 label_normal=_("normal_band"),
                 label_limit=_("limit"),
+                marks=flags,
                 tz=tz,
             )
         )
@@ -90,7 +95,7 @@ def device_page(
         health=health_of(open_count, latest, *clock_of(ctx)),
         stale_after_s=ctx.stale_after_s,
         now=ctx.now(),
-        charts=_charts(ctx, device_id, profile, latest, locale, user.timezone or "UTC")
+        charts=_charts(ctx, device_id, profile, latest, locale, user.timezone or "UTC", cases)
         if profile
         else {},
         cases=[case_public(c, ctx.profiles, locale) for c in cases],

@@ -407,3 +407,10 @@ def test_detections_own_words_give_their_times_in_the_readers_zone() -> None:
     assert in_zone(why, "Asia/Tokyo").endswith("(2026-12-05 20:43 JST)")
     assert in_zone(why, "Europe/Madrid").endswith("(2026-12-05 12:43 CET)")
     assert in_zone(why, "UTC") == why
+
+
+def test_device_charts_mark_when_its_cases_opened(client: httpx.Client, world: World) -> None:
+    log_in(client, "viewer")
+    page = client.get("/devices/ac-00001", headers=HTML).text
+    number = world.cases["filter"]
+    assert re.search(rf'<line class="mark opened" [^>]*><title>#{number} opened</title>', page)
