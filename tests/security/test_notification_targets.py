@@ -162,6 +162,25 @@ def test_an_admin_allow_list_admits_a_private_target(receiver: WebhookReceiver) 
     assert receiver.hits == 2
 
 
+def test_a_webhook_contact_is_sent_to_the_address_the_guard_checked(
+    receiver: WebhookReceiver,
+) -> None:
+    """DNS rebinding: hooks.example.test does not resolve on this machine; the guard's
+    resolver says 127.0.0.1 (allowed here), so the notice arrives only if the channel
+    connects to the address the guard checked, with the name in the Host header."""
+    answers = {"hooks.example.test": ["127.0.0.1"]}
+    url = f"json://hooks.example.test:{receiver.port}/hook"
+    refused = AppriseChannel(TargetPolicy(resolver=answers.__getitem__)).send(url, MESSAGE)
+    assert not refused.ok and "127.0.0.1" in (refused.error or "")
+    policy = TargetPolicy(("127.0.0.0/8",), answers.__getitem__)
+    assert AppriseChannel(policy).send(url, MESSAGE).ok
+    headers, _ = receiver.requests[-1]
+    assert {k.lower(): v for k, v in headers.items()}[
+        "host"
+    ] == f"hooks.example.test:{receiver.port}"
+    assert receiver.hits == 1
+
+
 def _drain(world: World) -> None:
     """Send what is pending in the world (demo log channel), so each test starts clean."""
     Dispatcher(world.session_factory, world.settings.tickets).run_once()

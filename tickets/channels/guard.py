@@ -8,8 +8,9 @@ non-global address, unless an admin named the host or its network in
 check runs at configuration time on what needs no DNS (:func:`resolve_literal`: literal
 addresses in any spelling, ``localhost``) and again at every delivery, after DNS
 resolution. The case webhooks then connect to the very address that was checked
-(:mod:`tickets.channels.pinned`), so a DNS answer that changes in between (rebinding)
-gains nothing; Apprise's webhook plugins resolve the name once more when they connect.
+(:mod:`tickets.channels.pinned`), and so do plain-HTTP contact webhooks
+(:func:`tickets.channels.apprise.pin_plain_http`), so a DNS answer that changes in
+between (rebinding) gains nothing.
 
 :class:`CircuitBreaker` stops trying a target after ``threshold`` recoverable failures
 in a row, for ``cooldown_s``; then one try is let through (half open).
