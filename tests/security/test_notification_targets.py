@@ -9,6 +9,7 @@ import json
 import socket
 import threading
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
@@ -179,6 +180,35 @@ def test_a_webhook_contact_is_sent_to_the_address_the_guard_checked(
         "host"
     ] == f"hooks.example.test:{receiver.port}"
     assert receiver.hits == 1
+
+
+def test_a_webhook_contact_that_redirects_is_not_followed(receiver: WebhookReceiver) -> None:
+    """A public endpoint answering 307 to an internal address must not get the notice
+    carried there: the redirect target never passed the guard."""
+    hops: list[str] = []
+
+    class Redirect(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            hops.append(self.path)
+            self.send_response(307)
+            self.send_header("Location", f"http://127.0.0.1:{receiver.port}/hook")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+    try:
+        url = f"json://hooks.example.test:{server.server_address[1]}/hook"
+        policy = TargetPolicy(("hooks.example.test",), lambda host: ["127.0.0.1"])
+        result = AppriseChannel(policy).send(url, MESSAGE)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert hops == ["/hook"] and not result.ok
+    assert receiver.hits == 0
 
 
 def _drain(world: World) -> None:

@@ -120,6 +120,7 @@ def target_hosts(plugin: Any) -> list[str]:
 
 def _prepare(plugin: Any, message: OutgoingMessage, timeout_s: float) -> None:
     plugin.socket_connect_timeout = plugin.socket_read_timeout = timeout_s
+    plugin.redirects = False  # a redirect could lead past the guard to an internal address
     _add_headers(plugin, message)
 
 
