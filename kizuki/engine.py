@@ -163,6 +163,8 @@ class Engine:
                 self.settings.notify.public_base_url,
                 policy=self.settings.integrations.policy(),
             )
+            for problem in relay.problems():
+                log.error("%s; its events wait until that changes", problem)
             self._spawn("webhooks", lambda: relay.run_forever(self._stop))
         self._spawn("retention", self._retention)
 

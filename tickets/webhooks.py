@@ -29,7 +29,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.clock import Clock
-from tickets.channels.guard import TargetPolicy
+from tickets.channels.guard import TargetPolicy, UnsafeTarget
 from tickets.channels.pinned import guarded_client
 from tickets.models import Case, CaseEvent, WebhookCursor
 from tickets.settings import WebhookTarget
@@ -101,6 +101,17 @@ class WebhookRelay:
 
     def __post_init__(self) -> None:
         self.client = guarded_client(self.policy)
+
+    def problems(self) -> list[str]:
+        """Why a subscriber would be refused right now (its name resolves to a private
+        address, or not at all): the engine logs these at start, before any event."""
+        found = []
+        for target in self.targets:
+            try:
+                self.policy.check_url(target.url)
+            except UnsafeTarget as exc:
+                found.append(f"webhook {target.url}: {exc}")
+        return found
 
     def run_once(self) -> int:
         """Deliver what each target has not had yet; returns how many were delivered."""

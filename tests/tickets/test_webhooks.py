@@ -177,3 +177,15 @@ def test_every_event_body_follows_the_documented_schema(
         errors = [e.message for e in validator.iter_errors(body)]
         assert not errors, (body["type"], errors)
     assert not validator.is_valid({"id": "x", "type": "case.exploded"})  # it can refuse
+
+
+def test_the_relay_says_at_start_which_subscriber_would_be_refused(fleet) -> None:
+    answers = {"hooks.example.test": ["10.0.0.7"], "public.example.test": ["93.184.216.34"]}
+    targets = [
+        WebhookTarget(url=f"https://{host}/hook", secret=SecretStr(SECRET)) for host in answers
+    ]
+    policy = TargetPolicy((), answers.__getitem__, "integrations.allow_targets")
+    relay = WebhookRelay(fleet, targets, "https://kizuki.example", policy=policy)
+    problems = relay.problems()
+    assert len(problems) == 1
+    assert "hooks.example.test" in problems[0] and "integrations.allow_targets" in problems[0]
