@@ -189,3 +189,16 @@ def test_the_relay_says_at_start_which_subscriber_would_be_refused(fleet) -> Non
     problems = relay.problems()
     assert len(problems) == 1
     assert "hooks.example.test" in problems[0] and "integrations.allow_targets" in problems[0]
+
+
+def test_kizuki_refuses_a_loopback_webhook_from_the_environment_without_the_opt_in(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kizuki.config import Settings
+
+    hook = json.dumps([{"url": "http://127.0.0.1:9000/hook", "secret": SECRET}])
+    monkeypatch.setenv("KIZUKI_INTEGRATIONS__WEBHOOKS", hook)
+    with pytest.raises(ValidationError, match=r"127\.0\.0\.1.*integrations\.allow_targets"):
+        Settings(data_dir=tmp_path)
+    monkeypatch.setenv("KIZUKI_INTEGRATIONS__ALLOW_TARGETS", '["127.0.0.1"]')
+    assert Settings(data_dir=tmp_path).integrations.policy().allow == ("127.0.0.1",)
