@@ -34,6 +34,31 @@ CONTRAST_JS = """el => {
   return (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
 }"""
 
+LOW_CONTRAST_JS = """() => {
+  const rgba = s => (s.match(/[\\d.]+/g) || []).map(Number);
+  const lum = c => { const v = c.slice(0, 3).map(x => x / 255).map(x => x <= 0.03928 ?
+    x / 12.92 : Math.pow((x + 0.055) / 1.055, 2.4));
+    return 0.2126 * v[0] + 0.7152 * v[1] + 0.0722 * v[2]; };
+  const background = el => { for (; el; el = el.parentElement) {
+      const c = rgba(getComputedStyle(el).backgroundColor);
+      if (c.length === 3 || c[3] > 0) return c; }
+    return [255, 255, 255]; };
+  const bad = [];
+  for (const el of document.querySelectorAll("body *")) {
+    const own = [...el.childNodes].some(n => n.nodeType === 3 && n.textContent.trim());
+    if (!own || !el.getClientRects().length || el.closest("svg")) continue;
+    const s = getComputedStyle(el);
+    if (s.visibility === "hidden" || s.display === "none") continue;
+    const a = lum(rgba(s.color)), b = lum(background(el));
+    const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+    const large = parseFloat(s.fontSize) >= 24 || (parseFloat(s.fontSize) >= 18.66 &&
+      Number(s.fontWeight) >= 700);
+    if (ratio < (large ? 3 : 4.5)) bad.push(el.tagName + "." + el.className + " " +
+      ratio.toFixed(2) + " " + el.textContent.trim().slice(0, 30));
+  }
+  return bad;
+}"""
+
 
 FLOWS = {
     "desk-01/02/03": "agent writes by SMS with the KB answer; replies arrive by SMS (signed "
@@ -314,3 +339,25 @@ def test_an_agent_opens_a_case_by_hand(browser: Browser, base_url: str, world: W
     page.goto("/cases?q=wh-00001")
     expect(page.locator("tr.case-row")).to_have_count(1)
     page.context.close()
+
+
+def test_every_text_on_the_desk_pages_meets_wcag_aa_contrast(
+    browser: Browser, base_url: str, world: World
+) -> None:
+    """WCAG AA: 4.5:1 for text, 3:1 for large text, on each page an agent lives in."""
+    page = open_page(browser, base_url, "agent")
+    paths = ["/cases", f"/cases/{world.cases['filter']}", "/customers/c-0001", "/fleet", "/me"]
+    paths += ["/devices/ac-00001", "/cases?lang=ja", "/login"]
+    failures = {}
+    for path in paths:
+        page.goto(path)
+        if bad := page.evaluate(LOW_CONTRAST_JS):
+            failures[path] = bad
+    page.evaluate(  # the check itself must catch pale grey on white
+        "() => { const p = document.createElement('p'); p.textContent = 'pale';"
+        " p.style.color = '#aaaaaa'; document.querySelector('main').append(p); }"
+    )
+    assert any("pale" in line for line in page.evaluate(LOW_CONTRAST_JS))
+    page.goto("/cases?lang=en")
+    page.context.close()
+    assert not failures, failures
