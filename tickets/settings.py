@@ -203,6 +203,22 @@ class InboundSettings(Section):
     self_service: bool = Field(
         default=True, description="Answer customers from the knowledge base before a person."
     )
+    imap_url: str = Field(
+        default="",
+        description="Poll this mailbox for e-mail replies: imaps://user@host[:993][/folder] "
+        "or imap://user@host[:143][/folder] (STARTTLS if offered); empty: no polling.",
+    )
+    imap_password: SecretStr = Field(default=SecretStr(""), description="The mailbox password.")
+    imap_every_s: float = Field(default=60.0, gt=0, le=3600, description="Poll interval.")
+
+    @field_validator("imap_url")
+    @classmethod
+    def _imap(cls, url: str) -> str:
+        if url:
+            from tickets.inbound_imap import Mailbox  # imports the conversation code
+
+            Mailbox.parse(url)
+        return url
 
 
 class WebhookTarget(Section):
