@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from tests.api.test_web import HTML, csrf_of, log_in
 from tests.api.world import INBOUND_SECRET, World, open_case_reaching
-from tickets.models import Notification
+from tickets.models import Case, Notification
 from tickets.signing import headers as signed
 
 
@@ -414,3 +414,20 @@ def test_device_charts_mark_when_its_cases_opened(client: httpx.Client, world: W
     page = client.get("/devices/ac-00001", headers=HTML).text
     number = world.cases["filter"]
     assert re.search(rf'<line class="mark opened" [^>]*><title>#{number} opened</title>', page)
+
+
+def test_the_csv_export_gives_times_in_the_users_zone_with_the_offset(
+    client: httpx.Client, world: World
+) -> None:
+    log_in(client, "admin")
+    page = client.get("/me", headers=HTML).text
+    form = {"csrf_token": csrf_of(page), "locale": "en", "timezone": "Asia/Tokyo"}
+    assert client.post("/me/profile", data=form).status_code == 303
+    number = world.cases["filter"]
+    text = client.get("/cases/export.csv", params={"q": f"#{number}"}).text.lstrip("\ufeff")
+    client.post("/me/profile", data=form | {"timezone": "UTC"})
+    row = next(r for r in csv.DictReader(io.StringIO(text)) if r["id"] == str(number))
+    opened = datetime.fromisoformat(row["opened_at"])
+    assert row["opened_at"].endswith("+09:00") and row["sla_due_at"].endswith("+09:00")
+    with world.session_factory() as session:
+        assert opened == session.get_one(Case, number).opened_at.replace(microsecond=0)
