@@ -294,7 +294,7 @@ def test_japanese_at_phone_width(browser: Browser, base_url: str, world: World) 
     expect(stale).to_have_url(re.compile(rf"/cases/{fresh}$"))
     expect(stale.locator("#flash")).to_have_text("このケースはすでに確認済みです。")
 
-    for path in ("/fleet", "/customers/c-0001", "/devices/ac-00001"):
+    for path in ("/fleet", "/customers/c-0001", "/devices/ac-00001", "/me", "/cases?status=all"):
         page.goto(path)
         no_overflow(page)
     shot(page, "desk-08-device-ja-phone")
@@ -319,6 +319,11 @@ def test_times_and_charts_in_the_users_zone(browser: Browser, base_url: str, wor
     visible = page.locator("main").inner_text()
     assert "UTC" not in visible
     shot(page, "desk-09-case-in-tokyo-time-ja")
+    page.set_viewport_size(PHONE)
+    for path in ("/admin", f"/cases/{world.cases['filter']}"):
+        page.goto(path)
+        no_overflow(page)
+    expect(page.locator("main")).to_contain_text("JST")
     page.goto("/me")
     page.locator("#profile-timezone").select_option("UTC")
     page.get_by_role("button", name="保存").click()
