@@ -22,15 +22,6 @@ from api.i18n import LOCALES, localised, pick_locale, translator
 TEMPLATES = Path(__file__).with_name("templates")
 
 
-def when(value: datetime | float | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    """A UTC datetime or epoch seconds as text ('' for None)."""
-    if value is None:
-        return ""
-    if isinstance(value, int | float):
-        value = datetime.fromtimestamp(value, UTC)
-    return value.astimezone(UTC).strftime(fmt)
-
-
 def zone_of(name: str | None) -> ZoneInfo:
     """The time zone called ``name``; UTC for none or an unknown one."""
     try:
