@@ -9,6 +9,7 @@ from markupsafe import Markup
 from api.chart import ChartSpec, render_chart
 from api.context import AppContext
 from api.present import explanation
+from core.profiles import metric_title
 from ingest.base import StoreError
 from tickets.models import Case
 
@@ -58,8 +59,11 @@ def _points(ctx: AppContext, case: Case, metric: str) -> list[tuple[float, float
     return [(float(t), float(v)) for t, v in snapshot if v is not None]
 
 
-def case_chart(ctx: AppContext, case: Case, _: Callable[..., str]) -> Markup | None:
-    """An inline SVG for the case page, or None when there is nothing to draw."""
+def case_chart(
+    ctx: AppContext, case: Case, _: Callable[..., str], locale: str = "en", tz: str = "UTC"
+) -> Markup | None:
+    """An inline SVG for the case page in the reader's language and time zone, or None
+    when there is nothing to draw."""
     metric = chart_metric(ctx, case)
     if metric is None:
         return None
@@ -74,11 +78,12 @@ def case_chart(ctx: AppContext, case: Case, _: Callable[..., str]) -> Markup | N
             limit=why.limit if why.limit is not None else (spec.limit if spec else None),
             onset_ts=case.started_at.timestamp(),
             eta_ts=why.eta_ts,
-            title=f"{metric} ({spec.unit if spec else why.unit})",
+            title=f"{metric_title(profile, metric, locale)} ({spec.unit if spec else why.unit})",
             label_normal=_("normal_band"),
             label_limit=_("limit"),
             label_eta=_("eta"),
             marks=marks(case, _),
+            tz=tz,
         )
     )
 

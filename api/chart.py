@@ -2,8 +2,8 @@
 
 It draws the readings, the normal band, the user-visible limit, the anomaly onset and
 the predicted crossing of the limit (with the trend leading to it). Time ticks fall on
-whole hours or days (UTC); a pointer over a reading shows its time and value (SVG
-titles). No JavaScript.
+whole hours or days of the reader's time zone, which the axis names; a pointer over a
+reading shows its time (zone named) and value (SVG titles). No JavaScript.
 """
 
 from __future__ import annotations
@@ -11,10 +11,12 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime, timedelta
 from html import escape
 
 from markupsafe import Markup
+
+from api.templating import when_in, zone_of
 
 W, H = 760, 280
 PAD_L, PAD_R, PAD_T, PAD_B = 56, 20, 16, 34
@@ -36,6 +38,7 @@ class ChartSpec:
     label_limit: str = "limit"
     label_eta: str = "predicted crossing"
     marks: Sequence[tuple[float, str, str]] = ()  # (ts, kind, label): case opened, escalated
+    tz: str = "UTC"  # the reader's time zone: ticks, hover and the predicted crossing
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,21 +91,41 @@ HOUR, DAY = 3600, 86400
 TICK_STEPS = (HOUR, 2 * HOUR, 3 * HOUR, 6 * HOUR, 12 * HOUR, DAY, 2 * DAY, 7 * DAY, 14 * DAY)
 
 
-def time_ticks(x0: float, x1: float, most: int = 6) -> tuple[list[float], int]:
-    """Tick times on whole hours or whole (UTC) days, at most ``most`` of them, and the
-    step: a tick labelled "12-03" is midnight of that day, never a time in between."""
+def time_ticks(x0: float, x1: float, most: int = 6, tz: str = "UTC") -> tuple[list[float], int]:
+    """Tick times on whole hours or whole days of the zone ``tz``, at most ``most`` of
+    them, and the step: a tick labelled "12-03" is that day's local midnight, never a
+    time in between (across a daylight-saving change too: steps are counted on the
+    wall clock)."""
     span = max(x1 - x0, 1.0)
     step = next((s for s in TICK_STEPS if span / s <= most), TICK_STEPS[-1])
-    first = math.ceil(x0 / step) * step
-    return [float(t) for t in range(int(first), int(x1) + 1, step)], step
+    zone = zone_of(tz)
+    day = datetime.fromtimestamp(x0, zone).replace(hour=0, minute=0, second=0, microsecond=0)
+    ticks: list[float] = []
+    while day.timestamp() <= x1:
+        for hour in range(0, 24, step // HOUR) if step < DAY else (0,):
+            ts = day.replace(hour=hour).timestamp()
+            if x0 <= ts <= x1 and (step < DAY or _whole_days(day, step)):
+                ticks.append(ts)
+        day = (day + timedelta(days=1)).replace(hour=0)
+    return ticks, step
 
 
-def _when(ts: float, step: int) -> str:
-    dt = datetime.fromtimestamp(ts, UTC)
+def _whole_days(day: datetime, step: int) -> bool:
+    """Multi-day steps fall on days a whole number of steps from the epoch's day."""
+    return day.toordinal() % (step // DAY) == 0
+
+
+def _when(ts: float, step: int, tz: str) -> str:
+    dt = datetime.fromtimestamp(ts, zone_of(tz))
     return dt.strftime("%m-%d" if step >= DAY else "%m-%d %H:%M")
 
 
-def _axes(s: _Scale) -> list[str]:
+def zone_label(x1: float, tz: str) -> str:
+    """The zone the axis is in, as its readers know it ("JST", "CET"; UTC for unknown)."""
+    return datetime.fromtimestamp(x1, zone_of(tz)).tzname() or tz
+
+
+def _axes(s: _Scale, tz: str) -> list[str]:
     parts = ['<g class="axis" font-size="11" fill="#555">']
     for v in _nice_ticks(s.y0, s.y1):
         y = s.y(v)
@@ -110,16 +133,18 @@ def _axes(s: _Scale) -> list[str]:
             f'<line x1="{PAD_L}" x2="{W - PAD_R}" y1="{y:.1f}" y2="{y:.1f}" stroke="#eee"/>'
             f'<text x="{PAD_L - 6}" y="{y + 4:.1f}" text-anchor="end">{_fmt(v)}</text>'
         )
-    ticks, step = time_ticks(s.x0, s.x1)
+    ticks, step = time_ticks(s.x0, s.x1, tz=tz)
     for ts in ticks:
         x = s.x(ts)
         anchor = "start" if x < PAD_L + 30 else "end" if x > W - PAD_R - 30 else "middle"
         parts.append(
             f'<line class="tick" x1="{x:.1f}" x2="{x:.1f}" y1="{PAD_T}" y2="{H - PAD_B}" '
             f'stroke="#eee"/><text class="tick" x="{x:.1f}" y="{H - 10}" '
-            f'text-anchor="{anchor}">{_when(ts, step)}</text>'
+            f'text-anchor="{anchor}">{_when(ts, step, tz)}</text>'
         )
-    parts.append(f'<text x="{W - PAD_R}" y="{H - 22}" text-anchor="end">UTC</text></g>')
+    zone = escape(zone_label(s.x1, tz))
+    parts.append(f'<text class="zone" x="{W - PAD_R}" y="{H - 22}" text-anchor="end">{zone}</text>')
+    parts.append("</g>")
     return parts
 
 
@@ -156,7 +181,7 @@ def _series(spec: ChartSpec, s: _Scale) -> list[str]:
     every = max(1, len(spec.points) // MAX_HOVER)
     hover = [
         f'<circle cx="{s.x(t):.1f}" cy="{s.y(v):.1f}" r="6"><title>'
-        f"{datetime.fromtimestamp(t, UTC):%Y-%m-%d %H:%M} UTC: {_fmt(v)} {escape(spec.unit)}"
+        f"{when_in(t, spec.tz)}: {_fmt(v)} {escape(spec.unit)}"
         "</title></circle>"
         for t, v in spec.points[::every]
     ]
@@ -199,7 +224,7 @@ def _eta(spec: ChartSpec, s: _Scale) -> list[str]:
     if spec.eta_ts is None or spec.limit is None or not spec.points:
         return []
     last_t, last_v = spec.points[-1]
-    label = f"{spec.label_eta} {datetime.fromtimestamp(spec.eta_ts, UTC):%Y-%m-%d %H:%M} UTC"
+    label = f"{spec.label_eta} {when_in(spec.eta_ts, spec.tz)}"
     if spec.eta_ts > s.x1:  # too far to draw: say so at the right edge
         return [
             f'<text class="eta" x="{W - PAD_R}" y="{PAD_T + 12}" text-anchor="end" '
@@ -230,7 +255,7 @@ def render_chart(spec: ChartSpec) -> Markup:
     """The chart as an inline ``<svg>`` element, safe to place in a template."""
     s = _scale(spec)
     body = (
-        _axes(s)
+        _axes(s, spec.tz)
         + _band(spec, s)
         + _limit(spec, s)
         + _onset(spec, s)

@@ -1,37 +1,50 @@
-"""The API docs page (Swagger UI) served entirely by Kizuki: its scripts and styles come
-from the ``swagger-ui-bundle`` package, not a CDN, so ``/api/docs`` works offline."""
+"""The API docs page (Swagger UI) served entirely by Kizuki, under the same
+Content-Security-Policy as every other page. Swagger UI 5 (which reads OpenAPI 3.1, the
+version FastAPI writes) comes as files inside the ``fastapi-offline`` package, served at
+``/api/docs-assets`` (no CDN); the few lines that start it are our own static file
+(``/static/api-docs.js``), since the CSP blocks inline script. The OpenAPI document's
+address travels in a ``data-`` attribute."""
 
 from __future__ import annotations
 
+from html import escape
 from pathlib import Path
 
-import swagger_ui_bundle
+import fastapi_offline
 from fastapi import FastAPI
-from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 ASSETS = "/api/docs-assets"
-OAUTH2_REDIRECT = "/docs/oauth2-redirect"
+STARTER = "/static/api-docs.js"
+SWAGGER_UI_FILES = Path(fastapi_offline.__file__).parent / "static"
+
+
+def docs_html(title: str, openapi_url: str) -> str:
+    """The page: Swagger UI's stylesheet and bundle, then our starter script."""
+    return f"""<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{escape(title)}</title>
+<link rel="stylesheet" href="{ASSETS}/swagger-ui.css">
+<link rel="icon" type="image/png" href="{ASSETS}/favicon.png">
+</head>
+<body>
+<div id="swagger-ui" data-openapi-url="{escape(openapi_url)}"></div>
+<script src="{ASSETS}/swagger-ui-bundle.js"></script>
+<script src="{STARTER}"></script>
+</body>
+</html>
+"""
 
 
 def install_docs(app: FastAPI, openapi_url: str) -> None:
     """Serve ``/api/docs`` with Swagger UI's files from ``/api/docs-assets``."""
-    app.mount(
-        ASSETS, StaticFiles(directory=Path(swagger_ui_bundle.swagger_ui_path)), name="docs-assets"
-    )
+    app.mount(ASSETS, StaticFiles(directory=SWAGGER_UI_FILES), name="docs-assets")
+    page = docs_html(f"{app.title} API", openapi_url)
 
     @app.get("/api/docs", include_in_schema=False)
     def docs() -> HTMLResponse:
-        return get_swagger_ui_html(
-            openapi_url=openapi_url,
-            title=f"{app.title} API",
-            swagger_js_url=f"{ASSETS}/swagger-ui-bundle.js",
-            swagger_css_url=f"{ASSETS}/swagger-ui.css",
-            swagger_favicon_url=f"{ASSETS}/favicon-32x32.png",
-            oauth2_redirect_url=OAUTH2_REDIRECT,
-        )
-
-    @app.get(OAUTH2_REDIRECT, include_in_schema=False)
-    def oauth2_redirect() -> HTMLResponse:
-        return get_swagger_ui_oauth2_redirect_html()
+        return HTMLResponse(page)

@@ -3,11 +3,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from api.i18n import translator
 from api.schemas import ExplanationPublic
-from api.templating import duration, term
+from api.templating import duration, term, when_in
 from core.profiles import DeviceProfile, metric_title
 
 
@@ -15,7 +13,7 @@ def _num(value: float) -> str:
     return f"{value:.4g}"
 
 
-def _limit_lines(why: ExplanationPublic, past: bool, now: float, locale: str) -> list[str]:
+def _limit_lines(why: ExplanationPublic, past: bool, now: float, locale: str, tz: str) -> list[str]:
     _ = translator(locale)
     if why.limit is None:
         return []
@@ -24,7 +22,7 @@ def _limit_lines(why: ExplanationPublic, past: bool, now: float, locale: str) ->
         return [_("why_past", **limit)]
     if why.eta_ts is None:
         return []
-    when = datetime.fromtimestamp(why.eta_ts, UTC).strftime("%Y-%m-%d %H:%M")
+    when = when_in(why.eta_ts, tz)
     if why.eta_ts < now:
         return [_("why_eta_passed", when=when, **limit)]
     return [_("why_eta", when=when, left=duration(why.eta_ts - now, locale), **limit)]
@@ -38,10 +36,14 @@ def _past_limit(why: ExplanationPublic, profile: DeviceProfile | None) -> bool:
 
 
 def explain(
-    why: ExplanationPublic, profile: DeviceProfile | None, now: float, locale: str
+    why: ExplanationPublic,
+    profile: DeviceProfile | None,
+    now: float,
+    locale: str,
+    tz: str = "UTC",
 ) -> list[str]:
     """Sentences for the case page: what was measured, the trend, the limit and when it is
-    reached, and which detectors saw it."""
+    reached (in the reader's zone ``tz``, named), and which detectors saw it."""
     _ = translator(locale)
     lines = []
     if why.observed is not None and why.expected is not None:
@@ -56,7 +58,7 @@ def explain(
         )
     if why.trend_per_day:
         lines.append(_("why_trend", trend=f"{why.trend_per_day:+.3g}", unit=why.unit))
-    lines += _limit_lines(why, _past_limit(why, profile), now, locale)
+    lines += _limit_lines(why, _past_limit(why, profile), now, locale, tz)
     if why.detectors:
         sep = "、" if locale == "ja" else ", "
         names = sep.join(term(_, "det", d) for d in why.detectors)

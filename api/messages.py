@@ -174,14 +174,14 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "why_trend": ("It moves {trend} {unit} a day.", "1日あたり {trend} {unit} 変化しています。"),
     "why_eta": (
-        "At this pace it reaches the user-visible limit of {limit} {unit} around {when} UTC "
+        "At this pace it reaches the user-visible limit of {limit} {unit} around {when} "
         "(in {left}).",
-        "このままでは {when} UTC 頃(あと {left})に、お客様が気づく限界値 {limit} {unit} "
+        "このままでは {when} 頃(あと {left})に、お客様が気づく限界値 {limit} {unit} "
         "に達する見込みです。",
     ),
     "why_eta_passed": (
-        "It was predicted to reach the user-visible limit of {limit} {unit} around {when} UTC.",
-        "{when} UTC 頃に、お客様が気づく限界値 {limit} {unit} に達すると予測されていました。",
+        "It was predicted to reach the user-visible limit of {limit} {unit} around {when}.",
+        "{when} 頃に、お客様が気づく限界値 {limit} {unit} に達すると予測されていました。",
     ),
     "why_past": (
         "It is already past the user-visible limit of {limit} {unit}.",
@@ -204,7 +204,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "tl_severity": ("severity {a} → {b}", "重要度 {a} → {b}"),
     "tl_score": ("score {score}", "スコア {score}"),
-    "tl_healthy_since": ("back to normal since {when} UTC", "{when} UTC から正常値に戻っています"),
+    "tl_healthy_since": ("back to normal since {when}", "{when} から正常値に戻っています"),
     "tl_auto_resolved": (
         "resolved automatically after {t} back to normal",
         "正常な状態が {t} 続いたため自動で解決",

@@ -31,7 +31,11 @@ ADMIN_MESSAGES: dict[str, tuple[str, str]] = {
     "revoke": ("Revoke", "失効させる"),
     "revoked": ("revoked", "失効"),
     "create": ("Create", "作成"),
-    "starts": ("Starts (UTC)", "開始 (UTC)"),
+    "starts": ("Starts", "開始"),
+    "starts_in": (
+        "Starts (in your time zone, {tz}, unless you add an offset such as +09:00)",
+        "開始(オフセット +09:00 などを付けなければ、あなたのタイムゾーン {tz})",
+    ),
     "minutes": ("Minutes", "分"),
     "mode": ("Mode", "モード"),
     "cancel": ("Cancel", "取り消す"),

@@ -5,6 +5,27 @@ from __future__ import annotations
 
 DESK_MESSAGES: dict[str, tuple[str, str]] = {
     "skip_to_content": ("Skip to content", "本文へ移動"),
+    # the demo's customer inbox (kizuki.demo_inbox)
+    "inbox_nav": ("Demo inbox", "デモ受信箱"),
+    "inbox_title": ("Demo: what customers received", "デモ: お客様に届いた内容"),
+    "inbox_intro": (
+        "Every notice and message Kizuki sent, on the channel each customer chose. Reply as "
+        "the customer: e-mail goes through Kizuki's SMTP endpoint, SMS and LINE through its "
+        "signed webhooks, and the reply lands in the case.",
+        "Kizuki が送ったお知らせとメッセージを、お客様ごとに選ばれたチャネル別に表示します。"
+        "お客様として返信できます。メールは Kizuki の SMTP 受信口へ、SMS と LINE は署名付き"
+        "Webhook で届き、返信はケースに入ります。",
+    ),
+    "inbox_reply_as": ("Reply as {name}", "{name} 様として返信"),
+    "inbox_send": ("Send as customer", "お客様として送信"),
+    "inbox_empty": (
+        "Nothing delivered on this channel yet.",
+        "このチャネルへの配信はまだありません。",
+    ),
+    "inbox_replied": (
+        "Replied as {name} by {channel}: see case #{case}.",
+        "{name} 様として{channel}で返信しました(ケース #{case})。",
+    ),
     "conversation": ("Conversation with the customer", "お客様とのやり取り"),
     "reaches_on": ("Reaches the customer by {channel}", "{channel}でお客様に届きます"),
     "customer_page": ("Customer page", "お客様のページ"),
@@ -21,6 +42,12 @@ DESK_MESSAGES: dict[str, tuple[str, str]] = {
     "ev_message_out": ("message to the customer", "お客様へのメッセージ"),
     "ev_handoff": ("handed to a person", "担当者へ引き継ぎ"),
     "ev_linked": ("linked to an external ticket", "外部チケットと連携"),
+    "ev_sla_restarted": ("SLA clock restarted", "SLA の計測を再開"),
+    "tl_sla_demo": (
+        "the demo replayed this case's history in seconds: its response window starts when "
+        "the replay ended",
+        "デモは履歴を数秒で再生したため、対応期限は再生の終了時から数えます",
+    ),
     "ev_opened_by_hand": ("opened by hand", "手動で作成"),
     "ev_assign_override": ("assigned outside skills", "条件外の割り当て"),
     "tl_via": ("via {channel}", "{channel}経由"),

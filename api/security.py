@@ -17,7 +17,6 @@ CSP = (
     "script-src 'self'; form-action 'self'; frame-ancestors 'none'; object-src 'none'; "
     "base-uri 'none'"
 )
-DOCS_PATH = "/api/docs"  # Swagger UI needs its CDN scripts; our own pages need none
 
 
 class SecurityHeaders:
@@ -36,8 +35,7 @@ class SecurityHeaders:
                 headers = MutableHeaders(scope=message)
                 for name, value in HEADERS.items():
                     headers.setdefault(name, value)
-                if not scope["path"].startswith(DOCS_PATH):
-                    headers.setdefault("Content-Security-Policy", CSP)
+                headers.setdefault("Content-Security-Policy", CSP)
             await send(message)
 
         await self.app(scope, receive, with_headers)

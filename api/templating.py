@@ -22,15 +22,6 @@ from api.i18n import LOCALES, localised, pick_locale, translator
 TEMPLATES = Path(__file__).with_name("templates")
 
 
-def when(value: datetime | float | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    """A UTC datetime or epoch seconds as text ('' for None)."""
-    if value is None:
-        return ""
-    if isinstance(value, int | float):
-        value = datetime.fromtimestamp(value, UTC)
-    return value.astimezone(UTC).strftime(fmt)
-
-
 def zone_of(name: str | None) -> ZoneInfo:
     """The time zone called ``name``; UTC for none or an unknown one."""
     try:
@@ -137,8 +128,16 @@ def render(
         "csrf_token": csrf_token(request),
         "flash": request.session.pop("flash", None),
         "draft": request.session.pop("draft", ""),
+        "replaying": _replaying(request),
     }
     return templates.TemplateResponse(request, name, base | context, status_code=status_code)
+
+
+def _replaying(request: Request) -> bool:
+    """True while the demo replays history: its clock runs far faster than the wall's,
+    so the page must not count SLA time down at the wall's pace."""
+    ctx = getattr(request.app.state, "ctx", None)
+    return getattr(getattr(ctx, "clock", None), "live", True) is False
 
 
 def _session_user(request: Request) -> Principal | None:

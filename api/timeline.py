@@ -12,12 +12,13 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from api.i18n import translator
 from api.schemas import CaseEventPublic
-from api.templating import duration, term, when
+from api.templating import duration, term, when_in
 
 Tr = Callable[..., str]
 REASONS: list[tuple[re.Pattern[str], str]] = [
@@ -99,12 +100,26 @@ def _status_lines(d: dict[str, Any], _: Tr, locale: str) -> list[Line]:
     return lines
 
 
-def _opened(d: dict[str, Any], _: Tr, locale: str) -> list[Line]:
+def _opened(d: dict[str, Any], _: Tr, locale: str, tz: str = "UTC") -> list[Line]:
     severity, priority = _(str(d.get("severity", ""))), d.get("priority", "")
     lines = [Line(_("tl_opened", severity=severity, priority=priority))]
     if locale == "en" and d.get("why"):  # detection's own words are English
-        lines.append(Line(str(d["why"]), lang="en"))
+        lines.append(Line(in_zone(str(d["why"]), tz), lang="en"))
     return lines
+
+
+UTC_TIME = re.compile(r"(\d{4}-\d\d-\d\d \d\d:\d\d) UTC")
+
+
+def in_zone(text: str, tz: str) -> str:
+    """``text`` with each "2026-12-05 11:43 UTC" in it said in the zone ``tz``, named
+    (detection writes its explanations in UTC)."""
+
+    def local(match: re.Match[str]) -> str:
+        at = datetime.strptime(match.group(1), "%Y-%m-%d %H:%M").replace(tzinfo=UTC)
+        return when_in(at, tz)
+
+    return UTC_TIME.sub(local, text)
 
 
 def _severity(d: dict[str, Any], _: Tr, locale: str) -> list[Line]:
@@ -128,10 +143,10 @@ def _again(d: dict[str, Any], _: Tr, locale: str) -> list[Line]:
     return [Line(_("tl_score", score=f"{score:.2f}"))] if isinstance(score, int | float) else []
 
 
-def _recovering(d: dict[str, Any], _: Tr, locale: str) -> list[Line]:
+def _recovering(d: dict[str, Any], _: Tr, locale: str, tz: str = "UTC") -> list[Line]:
     if not d.get("healthy_since"):
         return []
-    since = when(datetime.fromisoformat(str(d["healthy_since"])))
+    since = when_in(datetime.fromisoformat(str(d["healthy_since"])), tz)
     return [Line(_("tl_healthy_since", when=since))]
 
 
@@ -190,12 +205,17 @@ DETAILS: dict[str, Callable[[dict[str, Any], Tr, str], list[Line]]] = {
     "assign_override": _override,
     "handoff": _handoff,
     "linked": lambda d, _, locale: [Line(str(d.get("external_ref") or "—"))],
+    "sla_restarted": lambda d, _, locale: [Line(_("tl_sla_demo"))],
 }
 
 
-def timeline(events: list[CaseEventPublic], locale: str) -> list[Entry]:
-    """Newest first, each with its label, actor and detail lines."""
+def timeline(events: list[CaseEventPublic], locale: str, tz: str = "UTC") -> list[Entry]:
+    """Newest first, each with its label, actor and detail lines (times in ``tz``)."""
     _ = translator(locale)
+    details = DETAILS | {
+        "recovering": partial(_recovering, tz=tz),
+        "opened": partial(_opened, tz=tz),
+    }
     entries = []
     for e in reversed(events):
         label = _("ev_" + e.kind)
@@ -206,7 +226,7 @@ def timeline(events: list[CaseEventPublic], locale: str) -> list[Entry]:
                 label=e.kind.replace("_", " ") if label.startswith("ev_") else label,
                 actor=actor_label(e.actor, _),
                 raw_actor=e.actor,
-                lines=DETAILS.get(e.kind, _status_lines)(e.detail, _, locale),
+                lines=details.get(e.kind, _status_lines)(e.detail, _, locale),
             )
         )
     return entries

@@ -293,7 +293,8 @@ def import_csv(
         settings = _settings()
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         migrate(settings.cases_url)
-        result = import_manifest(make_session_factory(settings.cases_url), manifest)
+        factory = make_session_factory(settings.cases_url)
+        result = import_manifest(factory, manifest, policy=settings.notify.policy())
     except (OSError, UnicodeDecodeError, ManifestError) as exc:
         raise CliError(str(exc)) from None
     typer.echo(

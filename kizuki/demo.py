@@ -124,7 +124,9 @@ def _start_broker(settings: Settings, options: DemoOptions) -> Any:
 def _run_with_broker(
     settings: Settings, options: DemoOptions, broker: Any, stop: threading.Event
 ) -> None:
+    from kizuki.demo_clock import restart_sla_clocks
     from simulator.fleet import Fleet
+    from tickets.settings import TicketsConfig
 
     url = str(broker.url if broker else settings.mqtt.url)
     if broker is not None:
@@ -139,6 +141,10 @@ def _run_with_broker(
         if not stop.is_set():
             _replay(engine, fleet, url, options, stop)
         clock.go_live()
+        restarted = restart_sla_clocks(
+            engine.session_factory, TicketsConfig.of(engine.settings), utc(clock())
+        )
+        typer.echo(f"SLA clocks of {restarted} open cases start now (the replay took seconds).")
         if not options.exit_when_done and not stop.is_set():
             typer.echo("fleet replayed; the UI stays up. Ctrl-C to stop.")
             stop.wait()

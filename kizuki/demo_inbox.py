@@ -23,7 +23,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from api.deps import CtxDep, PageAgentForm, PageUser, SessionDep
-from api.templating import flash, render
+from api.i18n import pick_locale, translator
+from api.templating import flash, render, term
 from tickets.conversation import addresses
 from tickets.models import Notification
 from tickets.settings import InboundSettings
@@ -98,7 +99,9 @@ def reply(
         _reply_by_mail(settings, row, sender, text)
     else:
         _reply_by_hook(settings, base, row.channel, sender, text)
-    flash(request, f"Replied as {row.customer.name} by {row.channel}: see case #{row.case_id}.")
+    _ = translator(pick_locale(request, who.locale))
+    channel = term(_, "ch", row.channel)
+    flash(request, _("inbox_replied", name=row.customer.name, channel=channel, case=row.case_id))
     return RedirectResponse(f"/cases/{row.case_id}#conversation", status_code=303)
 
 
@@ -107,5 +110,5 @@ def install(app: FastAPI) -> None:
     templates = app.state.templates
     here = FileSystemLoader(Path(__file__).with_name("templates"))
     templates.env.loader = ChoiceLoader([templates.env.loader, here])
-    app.state.extra_nav = [("/demo/inbox", "Demo inbox", "inbox")]
+    app.state.extra_nav = [("/demo/inbox", "inbox_nav", "inbox")]  # label: a message key
     app.include_router(router)

@@ -36,6 +36,7 @@ from tickets.conversation import Inbound
 from tickets.db import make_session_factory, migrate
 from tickets.directory import DbDeviceDirectory
 from tickets.dispatcher import Dispatcher
+from tickets.inbound_imap import ImapPoller, Mailbox
 from tickets.inbound_mail import MailEndpoint
 from tickets.inbox import Accepted, accept
 from tickets.service import CaseService
@@ -161,7 +162,10 @@ class Engine:
                 self.session_factory,
                 self.settings.integrations.webhooks,
                 self.settings.notify.public_base_url,
+                policy=self.settings.integrations.policy(),
             )
+            for problem in relay.problems():
+                log.error("%s; its events wait until that changes", problem)
             self._spawn("webhooks", lambda: relay.run_forever(self._stop))
         self._spawn("retention", self._retention)
 
@@ -354,16 +358,25 @@ class Engine:
         self._api_thread = thread
 
     def _start_mail(self) -> None:
-        """The SMTP endpoint for customers' e-mail replies, if ``inbound.smtp_port``."""
+        """The SMTP endpoint for customers' e-mail replies, if ``inbound.smtp_port``, and
+        the IMAP poller, if ``inbound.imap_url``."""
         inbound = self.settings.inbound
-        if not inbound.smtp_port:
-            return
 
         def accept_mail(message: Inbound) -> Accepted:
             return accept(
                 self.session_factory, self.profiles, message, self.clock, inbound.self_service
             )
 
+        if inbound.imap_url:
+            poller = ImapPoller(
+                accept_mail,
+                Mailbox.parse(inbound.imap_url),
+                inbound.imap_password.get_secret_value(),
+                inbound.max_bytes,
+            )
+            self._spawn("imap", lambda: poller.run_forever(self._stop, inbound.imap_every_s))
+        if not inbound.smtp_port:
+            return
         endpoint = MailEndpoint(
             accept_mail, inbound.smtp_host, inbound.smtp_port, inbound.max_bytes
         )

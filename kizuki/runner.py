@@ -231,7 +231,7 @@ def import_fleet_file(settings: Settings, path: Path) -> dict[str, int]:
     if not isinstance(manifest, dict):
         raise StartupError(f"fleet manifest {path}: expected a JSON object")
     try:
-        result = import_manifest(open_cases_db(settings), manifest)
+        result = import_manifest(open_cases_db(settings), manifest, policy=settings.notify.policy())
     except RegistryError as exc:
         raise StartupError(f"fleet manifest {path}: {exc}") from None
     return asdict(result)

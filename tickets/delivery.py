@@ -16,6 +16,7 @@ from tickets.outbox import first_contact, zone
 from tickets.settings import TicketsConfig
 
 URGENT_KINDS = frozenset({"detected", "update"})
+REPLY_WINDOW = timedelta(hours=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +60,8 @@ def decide(row: Notification, settings: TicketsConfig, now: datetime) -> Decisio
     customer = row.customer
     if customer.opted_out:
         return Decision("skip", "customer opted out of notifications")
-    until = None if is_urgent(row) else quiet_until(customer, now)
+    held = not (is_urgent(row) or answers_the_customer(row, now))
+    until = quiet_until(customer, now) if held else None
     if until is not None:
         return Decision("defer", f"quiet hours until {until.isoformat()}", until=until)
     target = target_for(row, settings)
@@ -72,6 +74,16 @@ def is_urgent(row: Notification) -> bool:
     """A notice about a case that is critical *now* ignores quiet hours: its "detected"
     and its "update" notices alike (a low case that became critical overnight)."""
     return row.kind in URGENT_KINDS and row.case.severity == "critical"
+
+
+def answers_the_customer(row: Notification, now: datetime) -> bool:
+    """A message (agent's or self-service's) in a conversation the customer wrote in
+    within :data:`REPLY_WINDOW` answers someone awake and waiting, not an unsolicited
+    notice: quiet hours do not hold it."""
+    if row.kind != "message":
+        return False
+    asked = [m.at for m in row.case.messages if m.direction == "in"]
+    return bool(asked) and now - max(asked) <= REPLY_WINDOW
 
 
 def target_for(row: Notification, settings: TicketsConfig) -> Target | None:

@@ -47,7 +47,6 @@ from tickets.channels import (
     LogChannel,
     OutgoingMessage,
     SendResult,
-    TargetPolicy,
 )
 from tickets.coalesce import coalesce
 from tickets.lifecycle import log as timeline
@@ -63,7 +62,7 @@ def apprise_channel(notify: NotifySettings, clock: Clock = time.time) -> Apprise
     ``notify``."""
     breaker = CircuitBreaker(notify.breaker_failures, notify.breaker_cooldown_s, clock)
     return AppriseChannel(
-        TargetPolicy(tuple(notify.allow_targets)),
+        notify.policy(),
         breaker,
         notify.timeout_s,
         smtp=notify.smtp,

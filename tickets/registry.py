@@ -25,12 +25,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.profiles import DeviceProfile, load_profiles
-from tickets.channels.schemes import SCHEMES, channel_of, is_allowed, scheme_name
+from tickets.channels.guard import TargetPolicy, UnsafeTarget
+from tickets.channels.schemes import SCHEMES, channel_of, scheme_name, scheme_of
 from tickets.language import language_of
 from tickets.models import Agent, ContactPoint, Customer, Device, MaintenanceWindow
 from tickets.team import AgentError, AgentSpec, upsert_agent
@@ -56,20 +58,37 @@ class ImportResult:
     agents: int = 0
 
 
-def check_contact_url(url: str) -> str:
-    """``url`` if its scheme is one we deliver to (:mod:`tickets.channels.schemes`)."""
-    if not is_allowed(url):
+def check_contact_url(url: str, policy: TargetPolicy | None = None) -> str:
+    """``url`` if its scheme is one we deliver to (:mod:`tickets.channels.schemes`) and,
+    for a URL whose host we connect to (webhooks, SMTP), ``policy`` (used without DNS:
+    :meth:`TargetPolicy.offline`) admits that host. Names are checked again at send."""
+    scheme = scheme_of(url)
+    if scheme is None:
         allowed = ", ".join(sorted(SCHEMES))
         raise ManifestError(f"contact URL scheme {scheme_name(url)!r} is not one of: {allowed}")
+    if policy is not None and scheme.host_is_target:
+        try:
+            policy.offline().check_host(urlsplit(url).hostname or "")
+        except (UnsafeTarget, ValueError) as exc:
+            raise ManifestError(f"contact URL {private_host(url)}: {exc}") from None
     return url
+
+
+def private_host(url: str) -> str:
+    """``url`` cut to its scheme and host, for error messages (no user, token or path)."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.hostname or ''}"
 
 
 def import_manifest(
     session_factory: sessionmaker[Session],
     manifest: Mapping[str, Any],
     profiles: Mapping[str, DeviceProfile] | None = None,
+    policy: TargetPolicy | None = None,
 ) -> ImportResult:
-    """Upsert the manifest's customers (with contacts) and devices in one transaction."""
+    """Upsert the manifest's customers (with contacts) and devices in one transaction.
+    With ``policy`` (the CLI and ``kizuki run`` pass ``notify.allow_targets``), a contact
+    whose host is a private or loopback address is refused here already."""
     profiles = profiles if profiles is not None else load_profiles()
     customers = list(manifest.get("customers") or [])
     devices = list(manifest.get("devices") or [])
@@ -77,7 +96,7 @@ def import_manifest(
     contacts = 0
     with session_factory.begin() as session:
         for entry in customers:
-            contacts += _upsert_customer(session, entry)
+            contacts += _upsert_customer(session, entry, policy)
         session.flush()
         for entry in devices:
             _upsert_device(session, entry, profiles)
@@ -95,7 +114,9 @@ def _field(entry: Mapping[str, Any], name: str, what: str) -> Any:
     return entry[name]
 
 
-def _upsert_customer(session: Session, entry: Mapping[str, Any]) -> int:
+def _upsert_customer(
+    session: Session, entry: Mapping[str, Any], policy: TargetPolicy | None
+) -> int:
     customer_id = str(_field(entry, "id", "customer"))
     customer = session.get(Customer, customer_id) or Customer(id=customer_id)
     customer.name = str(entry.get("name") or customer_id)
@@ -111,7 +132,7 @@ def _upsert_customer(session: Session, entry: Mapping[str, Any]) -> int:
     customer.contacts.clear()
     session.flush()  # delete the old contact rows before re-adding preference 0..n
     for preference, contact in enumerate(entry.get("contacts") or []):
-        url = check_contact_url(str(_field(contact, "url", "contact")))
+        url = check_contact_url(str(_field(contact, "url", "contact")), policy)
         customer.contacts.append(
             ContactPoint(
                 channel=str(contact.get("channel") or channel_of(url)),

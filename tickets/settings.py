@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from core.settings import Section
+
+if TYPE_CHECKING:
+    from tickets.channels.guard import TargetPolicy
 
 DB_BACKENDS = ("sqlite", "postgresql")
 
@@ -154,6 +157,12 @@ class NotifySettings(Section):
                 )
         return {scheme.lower(): template for scheme, template in value.items()}
 
+    def policy(self) -> TargetPolicy:
+        """The SSRF guard of contact points (at import without DNS, at every send)."""
+        from tickets.channels.guard import TargetPolicy  # channels import these settings
+
+        return TargetPolicy(tuple(self.allow_targets))
+
     def refuse_loopback_links(self) -> None:
         """Raise ValueError if feedback links would point at this machine's loopback."""
         host = urlsplit(self.public_base_url).hostname or ""
@@ -194,6 +203,22 @@ class InboundSettings(Section):
     self_service: bool = Field(
         default=True, description="Answer customers from the knowledge base before a person."
     )
+    imap_url: str = Field(
+        default="",
+        description="Poll this mailbox for e-mail replies: imaps://user@host[:993][/folder] "
+        "or imap://user@host[:143][/folder] (STARTTLS if offered); empty: no polling.",
+    )
+    imap_password: SecretStr = Field(default=SecretStr(""), description="The mailbox password.")
+    imap_every_s: float = Field(default=60.0, gt=0, le=3600, description="Poll interval.")
+
+    @field_validator("imap_url")
+    @classmethod
+    def _imap(cls, url: str) -> str:
+        if url:
+            from tickets.inbound_imap import Mailbox  # imports the conversation code
+
+            Mailbox.parse(url)
+        return url
 
 
 class WebhookTarget(Section):
@@ -221,6 +246,30 @@ class IntegrationSettings(Section):
     """Where case events go: ``KIZUKI_INTEGRATIONS__WEBHOOKS='[{"url": ..., "secret": ...}]'``."""
 
     webhooks: list[WebhookTarget] = Field(default_factory=list)
+    allow_targets: list[str] = Field(
+        default_factory=list,
+        description="Host names or networks (CIDR) webhook URLs may reach although they are "
+        "private, loopback or link-local (e.g. an in-house adapter). Empty: only public "
+        "addresses.",
+    )
+
+    @model_validator(mode="after")
+    def _reachable(self) -> IntegrationSettings:
+        from tickets.channels.guard import UnsafeTarget  # channels import these settings
+
+        policy = self.policy().offline()
+        for target in self.webhooks:
+            try:
+                policy.check_url(target.url)
+            except UnsafeTarget as exc:
+                raise ValueError(f"integrations.webhooks: {target.url}: {exc}") from None
+        return self
+
+    def policy(self) -> TargetPolicy:
+        """The SSRF guard of the webhook URLs (checked again at every send)."""
+        from tickets.channels.guard import TargetPolicy
+
+        return TargetPolicy(tuple(self.allow_targets), setting="integrations.allow_targets")
 
 
 class Sections(Protocol):

@@ -8,6 +8,10 @@ carrying ``Idempotency-Key: kizuki-event-<id>``. A subscriber that fails (networ
 HTTP 5xx/408/429) is retried with doubling waits, in order, up to ``max_attempts``; then
 the event is skipped for it and logged. A 4xx other than 408/429 is permanent: skipped
 at once. Delivery is at least once (a crash between POST and cursor save repeats one).
+
+Every POST passes the SSRF guard at send time and goes to the address it checked
+(:mod:`tickets.channels.pinned`); a refused target is logged and retried like a network
+error, so fixing DNS or ``integrations.allow_targets`` lets the events through.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.clock import Clock
+from tickets.channels.guard import TargetPolicy, UnsafeTarget
+from tickets.channels.pinned import guarded_client
 from tickets.models import Case, CaseEvent, WebhookCursor
 from tickets.settings import WebhookTarget
 from tickets.signing import headers as signed
@@ -86,9 +92,26 @@ class WebhookRelay:
     targets: Sequence[WebhookTarget]
     base_url: str
     clock: Clock = time.time
-    client: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=10.0))
+    policy: TargetPolicy = field(
+        default_factory=lambda: TargetPolicy(setting="integrations.allow_targets")
+    )
     batch: int = 100
     _backoff: dict[str, _Backoff] = field(default_factory=dict)
+    client: httpx.Client = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.client = guarded_client(self.policy)
+
+    def problems(self) -> list[str]:
+        """Why a subscriber would be refused right now (its name resolves to a private
+        address, or not at all): the engine logs these at start, before any event."""
+        found = []
+        for target in self.targets:
+            try:
+                self.policy.check_url(target.url)
+            except UnsafeTarget as exc:
+                found.append(f"webhook {target.url}: {exc}")
+        return found
 
     def run_once(self) -> int:
         """Deliver what each target has not had yet; returns how many were delivered."""

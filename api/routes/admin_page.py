@@ -6,7 +6,7 @@ password or a new API key is shown once, on the page the form leads to.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Path, Request
@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from api.auth import ROLES, Principal, create_api_key, create_user, new_password, revoke_api_key
 from api.deps import CtxDep, PageUser, SessionDep, csrf_ok
-from api.templating import render
+from api.templating import render, zone_of
 from tickets.models import Agent, ApiKey, User
 from tickets.registry import RegistryError, schedule_maintenance
 from tickets.team import (
@@ -175,7 +175,7 @@ def revoke_key(_: AdminForm, ctx: CtxDep, prefix: Annotated[str, Path(max_length
 
 @router.post("/admin/maintenance")
 def add_window(
-    _: AdminForm,
+    who: AdminForm,
     ctx: CtxDep,
     device_id: Annotated[str, Form(min_length=1, max_length=64)],
     starts_at: Annotated[str, Form(max_length=40)],
@@ -187,7 +187,7 @@ def add_window(
         start = datetime.fromisoformat(starts_at)
     except ValueError:
         raise HTTPException(422, f"{starts_at!r} is not a date and time.") from None
-    start = start if start.tzinfo else start.replace(tzinfo=UTC)
+    start = start if start.tzinfo else start.replace(tzinfo=zone_of(who.timezone))  # theirs
     try:
         schedule_maintenance(
             ctx.session_factory, device_id, start, start + timedelta(minutes=minutes), mode, reason

@@ -107,6 +107,7 @@ def case_page(
     if case is None:
         raise HTTPException(404, f"No case {number}.")
     locale, now = pick_locale(request, user.locale), ctx.now()
+    tz = user.timezone or "UTC"
     personal = user.has_role("agent")  # the customer's personal data: agents and admins
     detail = case_detail(case, load_feedback(db, number), ctx.profiles, locale, personal)
     customer = case.customer if personal else None
@@ -118,9 +119,9 @@ def case_page(
         nav="queue",
         case=detail,
         now=now,
-        why=explain(detail.explanation, profile, now.timestamp(), locale),
-        timeline=timeline(detail.timeline, locale),
-        chart=case_chart(ctx, case, translator(locale)),
+        why=explain(detail.explanation, profile, now.timestamp(), locale, tz),
+        timeline=timeline(detail.timeline, locale, tz),
+        chart=case_chart(ctx, case, translator(locale), locale, tz),
         metric=_metric_name(ctx, case, locale),
         article=_article(case.kb_article, locale),
         by_channel=_by_channel(detail),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Request
@@ -9,6 +10,7 @@ from fastapi.responses import HTMLResponse, Response
 from markupsafe import Markup
 from sqlalchemy import select
 
+from api.case_chart import marks
 from api.chart import ChartSpec, render_chart
 from api.context import AppContext
 from api.deps import CtxDep, PageUser, SessionDep
@@ -17,7 +19,7 @@ from api.i18n import pick_locale, translator
 from api.present import case_public
 from api.templating import render
 from core.cases import OPEN_STATUSES
-from core.profiles import DeviceProfile
+from core.profiles import DeviceProfile, metric_title
 from core.readings import Reading
 from ingest.base import StoreError
 from tickets.models import Case, Device
@@ -27,11 +29,18 @@ WINDOW_S = 7 * 86400.0
 
 
 def _charts(
-    ctx: AppContext, device_id: str, profile: DeviceProfile, latest: Reading | None, locale: str
+    ctx: AppContext,
+    device_id: str,
+    profile: DeviceProfile,
+    latest: Reading | None,
+    locale: str,
+    tz: str,
+    cases: Sequence[Case] = (),
 ) -> dict[str, Markup]:
     if latest is None:
         return {}
     _ = translator(locale)
+    flags = [(ts, kind, f"#{c.id} {label}") for c in cases for ts, kind, label in marks(c, _)]
     end, charts = latest.ts, {}
     for name, spec in profile.metrics.items():
         try:
@@ -44,9 +53,11 @@ def _charts(
                 unit=spec.unit,
                 normal=spec.normal,
                 limit=spec.limit,
-                title=f"{name} ({spec.unit})",
+                title=f"{metric_title(profile, name, locale)} ({spec.unit})",
                 label_normal=_("normal_band"),
                 label_limit=_("limit"),
+                marks=flags,
+                tz=tz,
             )
         )
     return charts
@@ -84,6 +95,8 @@ def device_page(
         health=health_of(open_count, latest, *clock_of(ctx)),
         stale_after_s=ctx.stale_after_s,
         now=ctx.now(),
-        charts=_charts(ctx, device_id, profile, latest, locale) if profile else {},
+        charts=_charts(ctx, device_id, profile, latest, locale, user.timezone or "UTC", cases)
+        if profile
+        else {},
         cases=[case_public(c, ctx.profiles, locale) for c in cases],
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Form, HTTPException, Query, Request
@@ -19,7 +19,7 @@ from api.i18n import pick_locale, translator
 from api.routes.pages import case_filter
 from api.routes.web_auth import safe_next
 from api.schemas.common import MAX_ID
-from api.templating import flash
+from api.templating import flash, zone_of
 from tickets.lifecycle import CaseError
 from tickets.manual import open_by_hand
 from tickets.models import Case
@@ -88,7 +88,9 @@ def export_csv(
     device_id: Annotated[str, Query(max_length=64)] = "",
     q: Annotated[str, Query(max_length=100)] = "",
 ) -> Response:
-    """The cases matching the queue's filters as CSV (UTF-8 with BOM, ISO 8601 UTC times)."""
+    """The cases matching the queue's filters as CSV (UTF-8 with BOM; times ISO 8601 in the
+    user's time zone, with its offset)."""
+    zone = zone_of(user.timezone)
     flt = case_filter(status, severity, assignee, model, failure_mode, device_id, q)
     query = select(Case).where(*flt.where()).order_by(Case.id).options(selectinload(Case.assignee))
     out = io.StringIO()
@@ -98,13 +100,15 @@ def export_csv(
     for case in db.scalars(query.limit(MAX_EXPORT)):
         row = {name: getattr(case, name, "") for name in CSV_COLUMNS}
         row["assignee"] = case.assignee.name if case.assignee else ""
-        writer.writerow([_cell(row[name]) for name in CSV_COLUMNS])
+        writer.writerow([_cell(row[name], zone) for name in CSV_COLUMNS])
     head = {"Content-Disposition": 'attachment; filename="kizuki-cases.csv"'}
     return Response(out.getvalue(), media_type="text/csv; charset=utf-8", headers=head)
 
 
-def _cell(value: object) -> str:
-    text = value.isoformat() if isinstance(value, datetime) else "" if value is None else str(value)
+def _cell(value: object, zone: tzinfo) -> str:
+    if isinstance(value, datetime):
+        return value.astimezone(zone).isoformat(timespec="seconds")
+    text = "" if value is None else str(value)
     return "'" + text if text[:1] in ("=", "+", "-", "@") else text  # no formula injection
 
 

@@ -1,8 +1,12 @@
 // Small progressive enhancements; every page works without them.
 (function () {
-  // The server's clock (the demo replays simulated time): SLA countdowns follow it.
-  var serverNow = Date.parse(document.documentElement.dataset.now || "");
+  // The server's clock (the demo's clock in the demo): SLA countdowns follow it. While
+  // the demo replays history its clock runs hours per second, so the page shows the
+  // server's values (refreshed with the queue) instead of counting at the wall's pace.
+  var root = document.documentElement;
+  var serverNow = Date.parse(root.dataset.now || "");
   var offset = isNaN(serverNow) ? 0 : serverNow - Date.now();
+  var replaying = root.dataset.clock === "replay";
   function now() { return Date.now() + offset; }
 
   // units: "d|h|m| " (English) or "日|時間|分|" (Japanese): day, hour, minute, gap
@@ -15,6 +19,7 @@
     return h ? h + u[1] + u[3] + m + u[2] : m + u[2];
   }
   function tick() {
+    if (replaying) return;
     document.querySelectorAll(".sla[data-due]").forEach(function (el) {
       var left = (Date.parse(el.dataset.due) - now()) / 1000;
       var fmt = left < 0 ? el.dataset.fmtOver : el.dataset.fmtDue;

@@ -187,7 +187,6 @@ PUBLIC = [
     Row("GET", "/metrics", "/metrics", "public", public_codes=(200,)),
     Row("GET", "/api/v1/openapi.json", "/api/v1/openapi.json", "public", public_codes=(200,)),
     Row("GET", "/api/docs", "/api/docs", "public", public_codes=(200,)),
-    Row("GET", "/docs/oauth2-redirect", "/docs/oauth2-redirect", "public", public_codes=(200,)),
     Row(
         "GET",
         "/api/docs-assets/{path}",

@@ -8,6 +8,7 @@ import io
 import json
 import re
 import time
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -16,7 +17,7 @@ from sqlalchemy import select
 
 from tests.api.test_web import HTML, csrf_of, log_in
 from tests.api.world import INBOUND_SECRET, World, open_case_reaching
-from tickets.models import Notification
+from tickets.models import Case, Notification
 from tickets.signing import headers as signed
 
 
@@ -248,6 +249,14 @@ def test_times_follow_the_users_time_zone(client: httpx.Client, world: World) ->
     assert client.post("/me/profile", data=form).status_code == 303
     page = client.get(f"/cases/{world.cases['filter']}", headers=HTML).text
     assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d JST", page)
+    why = " ".join(re.findall(r'<p class="why">([^<]*)</p>', page))
+    assert re.search(r"around \d{4}-\d\d-\d\d \d\d:\d\d JST", why), why
+    chart = page[page.index('<svg class="chart"') : page.index("</svg>")]
+    assert '<text class="zone"' in chart and ">JST</text>" in chart
+    hovers = re.findall(r"<circle cx=[^>]*><title>([^<]*)</title>", chart)
+    assert hovers and all(re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d JST: ", h) for h in hovers)
+    text = re.sub(r"<[^>]*>", " ", page)  # what the reader sees, not attributes
+    assert "UTC" not in text, re.findall(r".{40}UTC.{20}", text)
     assert client.post("/me/profile", data=form | {"timezone": "Mars/Base"}).status_code == 422
     client.post("/me/profile", data=form | {"timezone": "UTC"})
 
@@ -298,6 +307,27 @@ def test_chart_ticks_fall_on_whole_days_and_readings_show_their_values() -> None
     assert "<title>2025-12-01 15:40 UTC: 58.2 Pa</title>" in svg
 
 
+def test_chart_ticks_fall_on_the_readers_whole_days_and_hours() -> None:
+    from zoneinfo import ZoneInfo
+
+    from api.chart import ChartSpec, render_chart, time_ticks
+
+    start = 1_764_600_000.0  # 2025-12-01 14:40 UTC, 23:40 in Tokyo, 20:10 in Kolkata
+    tokyo, kolkata = ZoneInfo("Asia/Tokyo"), ZoneInfo("Asia/Kolkata")
+    days, step = time_ticks(start, start + 5 * 86400, tz="Asia/Tokyo")
+    local = [datetime.fromtimestamp(t, tokyo) for t in days]
+    assert step == 86400 and 4 <= len(local) <= 6
+    assert all((d.hour, d.minute) == (0, 0) for d in local), local  # Tokyo's midnights
+    hours, step = time_ticks(start, start + 10 * 3600, tz="Asia/Kolkata")
+    local = [datetime.fromtimestamp(t, kolkata) for t in hours]
+    assert step == 2 * 3600 and local and all(d.minute == 0 and d.hour % 2 == 0 for d in local)
+    spec = ChartSpec(points=[(start, 55.0), (start + 3600, 58.25)], unit="Pa", tz="Asia/Tokyo")
+    svg = str(render_chart(spec))
+    assert "<title>2025-12-02 00:40 JST: 58.2 Pa</title>" in svg
+    assert re.search(r'<text class="zone" [^>]*>JST</text>', svg)
+    assert "UTC" not in svg
+
+
 def test_customers_and_pages_see_metric_names_not_ids(client: httpx.Client, world: World) -> None:
     with world.session_factory() as session:
         body = session.scalars(
@@ -326,3 +356,78 @@ def test_the_json_api_searches_too(client: httpx.Client, world: World) -> None:
     found = response.json()["data"]
     assert world.cases["refrigerant"] in {c["id"] for c in found}
     assert {c["customer_id"] for c in found} == {"c-0002"}  # Jane Smith's cases only
+
+
+def test_an_admin_schedules_maintenance_in_their_own_zone(
+    client: httpx.Client, world: World
+) -> None:
+    from tickets.models import MaintenanceWindow
+
+    log_in(client, "admin")
+    page = client.get("/admin", headers=HTML).text
+    form = {"csrf_token": csrf_of(page), "locale": "en", "timezone": "Asia/Tokyo"}
+    assert client.post("/me/profile", data=form).status_code == 303
+    window = {"csrf_token": csrf_of(page), "device_id": "wh-00001", "minutes": "60"}
+    reason = f"tz-{time.time_ns()}"
+    made = client.post(
+        "/admin/maintenance", data=window | {"starts_at": "2030-01-01T09:00", "reason": reason}
+    )
+    assert made.status_code == 303
+    with world.session_factory() as session:
+        row = session.scalars(
+            select(MaintenanceWindow).where(MaintenanceWindow.reason == reason)
+        ).one()
+        assert row.starts_at.isoformat() == "2030-01-01T00:00:00+00:00"  # 09:00 in Tokyo
+    page = client.get("/admin", headers=HTML).text
+    assert "2030-01-01 09:00 JST" in page
+    client.post("/me/profile", data=form | {"timezone": "UTC"})
+
+
+def test_the_page_stops_its_sla_countdown_while_the_demo_replays(world: World) -> None:
+    """While the demo replays history its clock runs hours a second: the page must not
+    count down at the wall's pace (kizuki.js reads data-clock); once live, it does."""
+    from api.main import create_app
+    from core.clock import ReplayClock
+    from tests.api.server import serve
+
+    clock = ReplayClock(start=time.time() - 5 * 86400)
+    app = create_app(
+        world.settings, world.session_factory, world.store, world.deadletters, clock=clock
+    )
+    with serve(app) as url, httpx.Client(base_url=url, timeout=30) as web:
+        assert 'data-clock="replay"' in web.get("/login").text
+        clock.go_live()
+        assert "data-clock" not in web.get("/login").text
+
+
+def test_detections_own_words_give_their_times_in_the_readers_zone() -> None:
+    from api.timeline import in_zone
+
+    why = "trend +0.519 mm/s/day; limit reached in ~3.7 days (2026-12-05 11:43 UTC)"
+    assert in_zone(why, "Asia/Tokyo").endswith("(2026-12-05 20:43 JST)")
+    assert in_zone(why, "Europe/Madrid").endswith("(2026-12-05 12:43 CET)")
+    assert in_zone(why, "UTC") == why
+
+
+def test_device_charts_mark_when_its_cases_opened(client: httpx.Client, world: World) -> None:
+    log_in(client, "viewer")
+    page = client.get("/devices/ac-00001", headers=HTML).text
+    number = world.cases["filter"]
+    assert re.search(rf'<line class="mark opened" [^>]*><title>#{number} opened</title>', page)
+
+
+def test_the_csv_export_gives_times_in_the_users_zone_with_the_offset(
+    client: httpx.Client, world: World
+) -> None:
+    log_in(client, "admin")
+    page = client.get("/me", headers=HTML).text
+    form = {"csrf_token": csrf_of(page), "locale": "en", "timezone": "Asia/Tokyo"}
+    assert client.post("/me/profile", data=form).status_code == 303
+    number = world.cases["filter"]
+    text = client.get("/cases/export.csv", params={"q": f"#{number}"}).text.lstrip("\ufeff")
+    client.post("/me/profile", data=form | {"timezone": "UTC"})
+    row = next(r for r in csv.DictReader(io.StringIO(text)) if r["id"] == str(number))
+    opened = datetime.fromisoformat(row["opened_at"])
+    assert row["opened_at"].endswith("+09:00") and row["sla_due_at"].endswith("+09:00")
+    with world.session_factory() as session:
+        assert opened == session.get_one(Case, number).opened_at.replace(microsecond=0)

@@ -34,6 +34,31 @@ CONTRAST_JS = """el => {
   return (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
 }"""
 
+LOW_CONTRAST_JS = """() => {
+  const rgba = s => (s.match(/[\\d.]+/g) || []).map(Number);
+  const lum = c => { const v = c.slice(0, 3).map(x => x / 255).map(x => x <= 0.03928 ?
+    x / 12.92 : Math.pow((x + 0.055) / 1.055, 2.4));
+    return 0.2126 * v[0] + 0.7152 * v[1] + 0.0722 * v[2]; };
+  const background = el => { for (; el; el = el.parentElement) {
+      const c = rgba(getComputedStyle(el).backgroundColor);
+      if (c.length === 3 || c[3] > 0) return c; }
+    return [255, 255, 255]; };
+  const bad = [];
+  for (const el of document.querySelectorAll("body *")) {
+    const own = [...el.childNodes].some(n => n.nodeType === 3 && n.textContent.trim());
+    if (!own || !el.getClientRects().length || el.closest("svg")) continue;
+    const s = getComputedStyle(el);
+    if (s.visibility === "hidden" || s.display === "none") continue;
+    const a = lum(rgba(s.color)), b = lum(background(el));
+    const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+    const large = parseFloat(s.fontSize) >= 24 || (parseFloat(s.fontSize) >= 18.66 &&
+      Number(s.fontWeight) >= 700);
+    if (ratio < (large ? 3 : 4.5)) bad.push(el.tagName + "." + el.className + " " +
+      ratio.toFixed(2) + " " + el.textContent.trim().slice(0, 30));
+  }
+  return bad;
+}"""
+
 
 FLOWS = {
     "desk-01/02/03": "agent writes by SMS with the KB answer; replies arrive by SMS (signed "
@@ -42,6 +67,9 @@ FLOWS = {
     "desk-05": "queue: live update keeps the filter, / search, bulk acknowledge, j + Enter",
     "desk-06/07/08": "Japanese at 360 px: no overflow, skip link, badge contrast, language "
     "switch keeps filters, writing in Japanese, a stale repeated action, fleet/customer/device",
+    "desk-09": "time zone on /me: case header, 'Why this case', chart ticks, zone and hover "
+    "values in the user's zone (JST), in Japanese",
+    "desk-10": "a case opened by hand from the queue (a customer called about a silent device)",
 }
 
 
@@ -266,8 +294,75 @@ def test_japanese_at_phone_width(browser: Browser, base_url: str, world: World) 
     expect(stale).to_have_url(re.compile(rf"/cases/{fresh}$"))
     expect(stale.locator("#flash")).to_have_text("このケースはすでに確認済みです。")
 
-    for path in ("/fleet", "/customers/c-0001", "/devices/ac-00001"):
+    for path in ("/fleet", "/customers/c-0001", "/devices/ac-00001", "/me", "/cases?status=all"):
         page.goto(path)
         no_overflow(page)
     shot(page, "desk-08-device-ja-phone")
     page.context.close()
+
+
+def test_times_and_charts_in_the_users_zone(browser: Browser, base_url: str, world: World) -> None:
+    page = open_page(browser, base_url, "admin", "ja-JP")
+    page.goto("/me?lang=ja")
+    page.locator("#profile-timezone").select_option("Asia/Tokyo")
+    page.get_by_role("button", name="保存").click()
+    page.goto(f"/cases/{world.cases['filter']}")
+    expect(page.locator("main")).to_contain_text("JST")
+    why = page.locator("p.why").filter(has_text="JST")
+    expect(why).to_have_count(1)  # when the limit will be reached, in Tokyo time
+    chart = page.locator("svg.chart")
+    expect(chart.locator("text.zone")).to_have_text("JST")
+    ticks = chart.locator("text.tick").all_text_contents()
+    assert ticks and all(re.fullmatch(r"\d\d-\d\d( \d\d:00)?", t) for t in ticks), ticks
+    hovers = chart.locator(".hover circle title").all_text_contents()  # the pointer's text
+    assert hovers and all(re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d JST: ", h) for h in hovers)
+    visible = page.locator("main").inner_text()
+    assert "UTC" not in visible
+    shot(page, "desk-09-case-in-tokyo-time-ja")
+    page.set_viewport_size(PHONE)
+    for path in ("/admin", f"/cases/{world.cases['filter']}"):
+        page.goto(path)
+        no_overflow(page)
+    expect(page.locator("main")).to_contain_text("JST")
+    page.goto("/me")
+    page.locator("#profile-timezone").select_option("UTC")
+    page.get_by_role("button", name="保存").click()
+    page.context.close()
+
+
+def test_an_agent_opens_a_case_by_hand(browser: Browser, base_url: str, world: World) -> None:
+    page = open_page(browser, base_url, "agent")
+    page.goto("/cases")
+    page.locator("#new-case summary").click()
+    page.locator("#new-device").fill("wh-00001")
+    page.locator("#new-note").fill("Customer called: no hot water since last night.")
+    page.locator("button[data-action=new-case]").click()
+    expect(page).to_have_url(re.compile(r"/cases/\d+$"))
+    entry = page.locator("li[data-kind=opened_by_hand]")
+    expect(entry).to_contain_text("Customer called: no hot water since last night.")
+    shot(page, "desk-10-case-opened-by-hand")
+    page.goto("/cases?q=wh-00001")
+    expect(page.locator("tr.case-row")).to_have_count(1)
+    page.context.close()
+
+
+def test_every_text_on_the_desk_pages_meets_wcag_aa_contrast(
+    browser: Browser, base_url: str, world: World
+) -> None:
+    """WCAG AA: 4.5:1 for text, 3:1 for large text, on each page an agent lives in."""
+    page = open_page(browser, base_url, "agent")
+    paths = ["/cases", f"/cases/{world.cases['filter']}", "/customers/c-0001", "/fleet", "/me"]
+    paths += ["/devices/ac-00001", "/cases?lang=ja", "/login"]
+    failures = {}
+    for path in paths:
+        page.goto(path)
+        if bad := page.evaluate(LOW_CONTRAST_JS):
+            failures[path] = bad
+    page.evaluate(  # the check itself must catch pale grey on white
+        "() => { const p = document.createElement('p'); p.textContent = 'pale';"
+        " p.style.color = '#aaaaaa'; document.querySelector('main').append(p); }"
+    )
+    assert any("pale" in line for line in page.evaluate(LOW_CONTRAST_JS))
+    page.goto("/cases?lang=en")
+    page.context.close()
+    assert not failures, failures

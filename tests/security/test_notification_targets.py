@@ -5,9 +5,11 @@ answers held the only dispatcher 4 s per try. Also: provider tokens shown to age
 from __future__ import annotations
 
 import dataclasses
+import json
 import socket
 import threading
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
@@ -85,6 +87,44 @@ def test_contact_urls_of_other_schemes_are_refused(world: World, url: str) -> No
 
 
 @pytest.mark.parametrize(
+    "url",
+    [
+        "json://127.0.0.1:8080/hook",
+        "jsons://localhost/hook",
+        "xml://[::1]/hook",
+        "form://2130706433/hook",
+        "json://169.254.169.254/latest/meta-data/",
+        "mailto://ops@10.0.0.5",
+    ],
+)
+def test_contact_urls_to_internal_addresses_are_refused_at_import(world: World, url: str) -> None:
+    manifest = {"customers": [{"id": "c-bad", "contacts": [{"url": url}]}]}
+    with pytest.raises(ManifestError, match=r"notify\.allow_targets"):
+        import_manifest(world.session_factory, manifest, policy=TargetPolicy())
+    allowed = TargetPolicy(("127.0.0.0/8", "::1", "10.0.0.0/8", "169.254.169.254", "localhost"))
+    assert import_manifest(world.session_factory, manifest, policy=allowed).contacts == 1
+
+
+def test_kizuki_run_refuses_a_fleet_file_with_an_internal_contact(
+    tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kizuki.config import Settings
+    from kizuki.runner import StartupError, import_fleet_file
+
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "fleet.json"
+    hook = {"url": "json://127.0.0.1:9/hook"}
+    path.write_text(json.dumps({"customers": [{"id": "c-1", "contacts": [hook]}]}))
+    settings = Settings(data_dir=tmp_path / "data")
+    with pytest.raises(StartupError, match="127.0.0.1.*allow_targets"):
+        import_fleet_file(settings, path)
+    opted_in = settings.model_copy(
+        update={"notify": settings.notify.model_copy(update={"allow_targets": ["127.0.0.1"]})}
+    )
+    assert import_fleet_file(opted_in, path)["contacts"] == 1
+
+
+@pytest.mark.parametrize(
     "template",
     [
         "json://127.0.0.1:{port}/hook",
@@ -121,6 +161,54 @@ def test_an_admin_allow_list_admits_a_private_target(receiver: WebhookReceiver) 
         .ok
     )
     assert receiver.hits == 2
+
+
+def test_a_webhook_contact_is_sent_to_the_address_the_guard_checked(
+    receiver: WebhookReceiver,
+) -> None:
+    """DNS rebinding: hooks.example.test does not resolve on this machine; the guard's
+    resolver says 127.0.0.1 (allowed here), so the notice arrives only if the channel
+    connects to the address the guard checked, with the name in the Host header."""
+    answers = {"hooks.example.test": ["127.0.0.1"]}
+    url = f"json://hooks.example.test:{receiver.port}/hook"
+    refused = AppriseChannel(TargetPolicy(resolver=answers.__getitem__)).send(url, MESSAGE)
+    assert not refused.ok and "127.0.0.1" in (refused.error or "")
+    policy = TargetPolicy(("127.0.0.0/8",), answers.__getitem__)
+    assert AppriseChannel(policy).send(url, MESSAGE).ok
+    headers, _ = receiver.requests[-1]
+    assert {k.lower(): v for k, v in headers.items()}[
+        "host"
+    ] == f"hooks.example.test:{receiver.port}"
+    assert receiver.hits == 1
+
+
+def test_a_webhook_contact_that_redirects_is_not_followed(receiver: WebhookReceiver) -> None:
+    """A public endpoint answering 307 to an internal address must not get the notice
+    carried there: the redirect target never passed the guard."""
+    hops: list[str] = []
+
+    class Redirect(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            hops.append(self.path)
+            self.send_response(307)
+            self.send_header("Location", f"http://127.0.0.1:{receiver.port}/hook")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+    try:
+        url = f"json://hooks.example.test:{server.server_address[1]}/hook"
+        policy = TargetPolicy(("hooks.example.test",), lambda host: ["127.0.0.1"])
+        result = AppriseChannel(policy).send(url, MESSAGE)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert hops == ["/hook"] and not result.ok
+    assert receiver.hits == 0
 
 
 def _drain(world: World) -> None:

@@ -4,8 +4,16 @@ and by SMS, and both replies land in the same case thread; self-service answers 
 
 from __future__ import annotations
 
+import imaplib
 import smtplib
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
 from email.message import EmailMessage
+from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
@@ -17,9 +25,10 @@ from tests.tickets.test_dispatcher import body_of
 from tickets import sms
 from tickets.conversation import ConversationError, Inbound, NoMatchingCase, post, thread
 from tickets.dispatcher import Dispatcher
+from tickets.inbound_imap import ImapError, ImapPoller, Mailbox
 from tickets.inbound_mail import MailEndpoint, parse, reply_text
 from tickets.inbox import accept
-from tickets.models import Case, CaseEvent, Notification
+from tickets.models import Case, CaseEvent, Customer, Notification
 from tickets.registry import import_manifest
 from tickets.selfservice import answer_text, evaluate
 from tickets.service import CaseService
@@ -235,3 +244,110 @@ def test_notices_to_sms_customers_fit_two_segments(desk) -> None:
     assert sms.segments(notice.short_body) <= 2
     assert notice.short_body.startswith("ポンプのベアリングが摩耗しています")
     assert f"案件 #{sms_case}" in notice.short_body or notice.short_body.endswith("…")
+
+
+def test_quiet_hours_hold_messages_but_not_answers_to_a_customer_who_just_wrote(
+    desk, settings, clock: FakeClock
+) -> None:
+    """Quiet hours keep unsolicited messages for the morning; a customer who wrote a
+    moment ago is awake and waiting, so the answers (self-service's and the agent's)
+    go at once, for an hour after their message."""
+    factory, _, sms_case = desk
+    tokyo_hour = clock.now.astimezone(ZoneInfo("Asia/Tokyo")).hour
+    with factory.begin() as session:
+        customer = session.get_one(Customer, "c-sms")
+        customer.quiet_start_hour, customer.quiet_end_hour = tokyo_hour, (tokyo_hour + 4) % 24
+    dispatcher = Dispatcher(factory, settings, clock=clock)
+
+    def status_of_latest_message() -> str:
+        dispatcher.run_once()
+        with factory() as session:
+            query = select(Notification).where(Notification.kind == "message")
+            return session.scalars(query.order_by(Notification.id.desc())).first().status
+
+    accept(factory, PROFILES, Inbound("sms", "+819012345678", "ポンプがガタガタうるさい"), clock)
+    assert status_of_latest_message() == "sent"  # self-service answers at once
+    clock.advance(30 * 60)
+    write(factory, sms_case, "技術者が明日伺います。", clock)
+    assert status_of_latest_message() == "sent"  # the agent too, within the hour
+    clock.advance(2 * 3600)
+    write(factory, sms_case, "ご都合はいかがですか。", clock)
+    assert status_of_latest_message() == "pending"  # hours later: held for the morning
+
+
+@pytest.fixture
+def imap_server(tmp_path) -> Iterator[tuple[int, str, str]]:
+    """A real IMAP server (pymap, in-memory mailbox) on a free loopback port."""
+    port, user, password = free_port(), "replies", "mailbox-secret"
+    log = open(tmp_path / "pymap.log", "wb")  # noqa: SIM115 - closed below
+    server = subprocess.Popen(
+        [
+            str(Path(sys.executable).with_name("pymap")),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--no-tls",
+            "dict",
+            "--demo-user",
+            user,
+            "--demo-password",
+            password,
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert server.poll() is None, (tmp_path / "pymap.log").read_text()
+                assert time.monotonic() < deadline, "pymap did not listen in 30 s"
+                time.sleep(0.1)
+        yield port, user, password
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+        log.close()
+
+
+def test_replies_in_a_polled_mailbox_land_in_their_case_once(
+    desk, imap_server, clock: FakeClock
+) -> None:
+    factory, case_id, _ = desk
+    port, user, password = imap_server
+    reply, stranger = EmailMessage(), EmailMessage()
+    reply["From"], reply["Subject"] = "Alex Smith <alex@example.com>", f"Re: [Case #{case_id}] x"
+    reply.set_content("The filter is clean now.\n\nOn Mon, Kizuki wrote:\n> Could you...")
+    stranger["From"], stranger["Subject"] = "mallory@evil.example", f"[Case #{case_id}]"
+    stranger.set_content("let me in")
+    customer = imaplib.IMAP4("127.0.0.1", port)  # the provider's mailbox receives both
+    customer.login(user, password)
+    for message in (reply, stranger):
+        customer.append("INBOX", None, None, message.as_bytes())
+
+    poller = ImapPoller(
+        lambda m: accept(factory, PROFILES, m, clock, self_service=False),
+        Mailbox.parse(f"imap://{user}@127.0.0.1:{port}/INBOX"),
+        password,
+        64_000,
+    )
+    assert poller.poll_once() == 1  # the stranger is refused
+    assert poller.poll_once() == 0  # both were marked seen: nothing is filed twice
+    customer.select("INBOX")
+    assert customer.uid("SEARCH", "UNSEEN")[1] == [b""]
+    customer.logout()
+    with factory() as session:
+        turns = [(m.direction, m.channel, m.body) for m in thread(session, case_id)]
+    assert turns == [("in", "email", "The filter is clean now.")]
+
+
+def test_a_mailbox_with_a_wrong_password_is_an_imap_error(imap_server) -> None:
+    port, user, _ = imap_server
+    box = Mailbox.parse(f"imap://{user}@127.0.0.1:{port}")
+    assert box.folder == "INBOX" and Mailbox.parse("imaps://a%40b.jp@mail.example").port == 993
+    with pytest.raises(ImapError):
+        ImapPoller(lambda m: None, box, "wrong", 64_000).poll_once()  # type: ignore[arg-type,return-value]

@@ -78,7 +78,9 @@ class AppriseChannel:
         target = breaker_key(url, plugin)
         try:
             for host in target_hosts(plugin) if scheme.host_is_target and not relayed else ():
-                self.policy.check_host(host)
+                addresses = self.policy.addresses(host)
+                if host == getattr(plugin, "host", None) and addresses:
+                    pin_plain_http(plugin, addresses[0])
         except UnsafeTarget as exc:
             return SendResult.failed(f"refused: {exc}", recoverable=False)
         if self.breaker.is_open(target):
@@ -89,6 +91,19 @@ class AppriseChannel:
         if result.ok or result.recoverable:
             self.breaker.record(target, result.ok)
         return result
+
+
+def pin_plain_http(plugin: Any, address: str) -> None:
+    """Make a plain-HTTP webhook plugin (json://, form://, xml://) connect to ``address``,
+    the one the guard checked, with the name in the ``Host`` header, so a DNS answer
+    that changes before the connect (rebinding) is never used. HTTPS ones keep the name:
+    their certificate check fails on an address the name was not issued for."""
+    headers = getattr(plugin, "headers", None)
+    if getattr(plugin, "secure", True) or not isinstance(headers, dict):
+        return
+    port = getattr(plugin, "port", None)
+    headers["Host"] = f"{plugin.host}:{port}" if isinstance(port, int) else str(plugin.host)
+    plugin.host = f"[{address}]" if ":" in address else address
 
 
 def breaker_key(url: str, plugin: Any) -> str:
@@ -105,6 +120,7 @@ def target_hosts(plugin: Any) -> list[str]:
 
 def _prepare(plugin: Any, message: OutgoingMessage, timeout_s: float) -> None:
     plugin.socket_connect_timeout = plugin.socket_read_timeout = timeout_s
+    plugin.redirects = False  # a redirect could lead past the guard to an internal address
     _add_headers(plugin, message)
 
 

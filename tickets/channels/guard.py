@@ -4,9 +4,13 @@
 schemes whose host is the server we connect to (webhooks, SMTP), every host that
 resolves to a loopback, private, link-local (cloud metadata), multicast or otherwise
 non-global address, unless an admin named the host or its network in
-``notify.allow_targets``. The check runs at delivery, after DNS resolution. (The HTTP
-client resolves the name once more when it connects; a name whose DNS answer changes in
-between could still slip through: pin such hosts at the network layer.)
+``notify.allow_targets`` (``integrations.allow_targets`` for the case webhooks). The
+check runs at configuration time on what needs no DNS (:func:`resolve_literal`: literal
+addresses in any spelling, ``localhost``) and again at every delivery, after DNS
+resolution. The case webhooks then connect to the very address that was checked
+(:mod:`tickets.channels.pinned`), and so do plain-HTTP contact webhooks
+(:func:`tickets.channels.apprise.pin_plain_http`), so a DNS answer that changes in
+between (rebinding) gains nothing.
 
 :class:`CircuitBreaker` stops trying a target after ``threshold`` recoverable failures
 in a row, for ``cooldown_s``; then one try is let through (half open).
@@ -19,7 +23,8 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from urllib.parse import urlsplit
 
 IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -36,6 +41,19 @@ def resolve(host: str) -> list[str]:
         infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
     except (OSError, UnicodeError) as exc:
         raise UnsafeTarget(f"cannot resolve {host!r}: {exc}") from None
+    return sorted({str(info[4][0]) for info in infos})
+
+
+def resolve_literal(host: str) -> list[str]:
+    """What ``host`` is without asking DNS (configuration time): a literal address in any
+    spelling the resolver accepts (``2130706433``, ``127.1``, ``[::1]``), loopback for
+    ``localhost`` names, nothing for other names (they are checked at delivery)."""
+    if host == "localhost" or host.endswith(".localhost"):
+        return ["127.0.0.1"]
+    try:
+        infos = socket.getaddrinfo(host, None, flags=socket.AI_NUMERICHOST)
+    except (OSError, UnicodeError):
+        return []
     return sorted({str(info[4][0]) for info in infos})
 
 
@@ -69,21 +87,41 @@ class TargetPolicy:
     allow: tuple[str, ...] = ()
     resolver: Resolver = resolve
 
+    setting: str = "notify.allow_targets"
+
     def check_host(self, host: str) -> None:
         """Raise :class:`UnsafeTarget` unless ``host`` may be connected to."""
+        self.addresses(host)
+
+    def addresses(self, host: str) -> list[str]:
+        """The addresses ``host`` resolves to, each one checked; raises
+        :class:`UnsafeTarget` if any may not be connected to."""
         host = host.strip().strip("[]").lower().rstrip(".")
         if not host:
-            raise UnsafeTarget("the contact URL names no host")
+            raise UnsafeTarget("the URL names no host")
         names, networks = _networks(self.allow)
+        found = self.resolver(host)
         if host in names:
-            return
-        for text in self.resolver(host):
+            return found
+        for text in found:
             address = _address(text)
             if not is_public(address) and not any(address in net for net in networks):
                 raise UnsafeTarget(
                     f"{host} resolves to {address}, a private, loopback or link-local "
-                    "address (an admin may allow it in notify.allow_targets)"
+                    f"address (an admin may allow it in {self.setting})"
                 )
+        return found
+
+    def check_url(self, url: str) -> None:
+        """Raise :class:`UnsafeTarget` unless ``url`` is http(s) to a host we may reach."""
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https"):
+            raise UnsafeTarget(f"{url!r} is not an http:// or https:// URL")
+        self.check_host(parts.hostname or "")
+
+    def offline(self) -> TargetPolicy:
+        """This policy at configuration time: no DNS (:func:`resolve_literal`)."""
+        return replace(self, resolver=resolve_literal)
 
 
 @dataclass

@@ -6,7 +6,6 @@ import uuid
 
 from tickets.channels import AppriseChannel, LogChannel, channel_key
 from tickets.channels.base import OutgoingMessage, SendResult
-from tickets.channels.guard import TargetPolicy
 from tickets.channels.smtp_relay import relay_target
 from tickets.settings import TicketsConfig
 
@@ -42,7 +41,7 @@ def send_test(config: TicketsConfig, url: str) -> SendResult:
         return LogChannel(config.outbox_dir).send(url, message)
     notify = config.notify
     channel = AppriseChannel(
-        TargetPolicy(tuple(notify.allow_targets)),
+        notify.policy(),
         timeout_s=notify.timeout_s,
         smtp=notify.smtp,
         providers=notify.providers,
