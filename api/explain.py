@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 
 from api.i18n import translator
@@ -15,6 +16,34 @@ def _num(value: float) -> str:
     return f"{value:.4g}"
 
 
+DAY, HOUR = 86400.0, 3600.0
+
+
+def _utc(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M")
+
+
+def eta_span(earliest_s: float, latest_s: float, locale: str) -> str:
+    """How far off an interval is, rounded outwards so it never reads more precise than
+    it is: '2-4 days', 'within 3 days', '5-20 hours' ('2〜4日後' in Japanese)."""
+    _ = translator(locale)
+    size, key = (DAY, "days") if latest_s >= 2 * DAY else (HOUR, "hours")
+    low = max(0, math.floor(earliest_s / size))
+    high = max(low + 1, math.ceil(latest_s / size), 2)
+    if low == 0:
+        return _(f"eta_within_{key}", high=high)
+    return _(f"eta_{key}", low=low, high=high)
+
+
+def _range_lines(span: list[float], limit: dict[str, str], now: float, locale: str) -> list[str]:
+    _ = translator(locale)
+    earliest, latest = span
+    bounds = {"start": _utc(earliest), "end": _utc(latest), **limit}
+    if latest < now:
+        return [_("why_eta_range_passed", **bounds)]
+    return [_("why_eta_range", span=eta_span(earliest - now, latest - now, locale), **bounds)]
+
+
 def _limit_lines(why: ExplanationPublic, past: bool, now: float, locale: str) -> list[str]:
     _ = translator(locale)
     if why.limit is None:
@@ -22,6 +51,8 @@ def _limit_lines(why: ExplanationPublic, past: bool, now: float, locale: str) ->
     limit = {"limit": _num(why.limit), "unit": why.unit}
     if past:
         return [_("why_past", **limit)]
+    if why.eta_range is not None:
+        return _range_lines(why.eta_range, limit, now, locale)
     if why.eta_ts is None:
         return []
     when = datetime.fromtimestamp(why.eta_ts, UTC).strftime("%Y-%m-%d %H:%M")

@@ -183,6 +183,21 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "It was predicted to reach the user-visible limit of {limit} {unit} around {when} UTC.",
         "{when} UTC 頃に、お客様が気づく限界値 {limit} {unit} に達すると予測されていました。",
     ),
+    "why_eta_range": (
+        "At this pace it reaches the user-visible limit of {limit} {unit} in {span} "
+        "(between {start} and {end} UTC).",
+        "このままでは {span}(UTC {start}〜{end})に、お客様が気づく限界値 {limit} {unit} "
+        "に達する見込みです。",
+    ),
+    "why_eta_range_passed": (
+        "It was predicted to reach the user-visible limit of {limit} {unit} between {start} "
+        "and {end} UTC.",
+        "UTC {start}〜{end} に、お客様が気づく限界値 {limit} {unit} に達すると予測されていました。",
+    ),
+    "eta_days": ("{low}-{high} days", "{low}〜{high}日後"),
+    "eta_within_days": ("within {high} days", "{high}日以内"),
+    "eta_hours": ("{low}-{high} hours", "{low}〜{high}時間後"),
+    "eta_within_hours": ("within {high} hours", "{high}時間以内"),
     "why_past": (
         "It is already past the user-visible limit of {limit} {unit}.",
         "すでにお客様が気づく限界値 {limit} {unit} を超えています。",
