@@ -157,6 +157,7 @@ DEMO_AGENTS: tuple[dict[str, Any], ...] = (
         "skills": ["aircon-maintenance", "aircon-repair", "plumbing", "electrical"],
         "languages": ["ja", "en"],
         "capacity": 6,
+        "tier": 2,
     },
     {
         "name": "Emma Wilson",
@@ -173,6 +174,7 @@ DEMO_AGENTS: tuple[dict[str, Any], ...] = (
         "skills": ["pump-mechanical", "electrical", "plumbing"],
         "languages": ["ja", "en"],
         "capacity": 6,
+        "tier": 2,
     },
     {
         "name": "Liam Carter",
