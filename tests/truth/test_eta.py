@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import UTC, datetime, timedelta
+from xml.etree import ElementTree
 
 import httpx
 import pytest
 from sqlalchemy import select
 
+from api.chart import ChartSpec, render_chart
 from api.present import explanation
 from core.events import AnomalyEvent
 from tests.api.test_web import log_in
@@ -20,6 +22,7 @@ from tickets.registry import import_manifest
 from tickets.service import CaseService
 
 DAY = 86400.0
+SVG = "{http://www.w3.org/2000/svg}"
 
 
 def with_range(event: AnomalyEvent, earliest: float | None, latest: float | None) -> AnomalyEvent:
@@ -107,3 +110,18 @@ def test_the_api_serves_the_interval(client: httpx.Client, world: World) -> None
     with world.session_factory() as session:
         notices = session.scalars(select(Notification).where(Notification.case_id == case_id))
         assert list(notices) == [], "a device without a customer tells nobody"
+
+
+def test_the_chart_draws_the_interval_on_the_limit_line() -> None:
+    hour = 3600.0
+    points = [(i * hour, 60.0 + 1.5 * i) for i in range(48)]  # two days, rising
+    spec = ChartSpec(points, "Pa", limit=150.0, eta_ts=60 * hour, eta_range=(54 * hour, 70 * hour))
+    root = ElementTree.fromstring(str(render_chart(spec)))
+    [bar] = [el for el in root.iter() if el.get("class") == "eta-range"]
+    [limit] = [el for el in root.iter() if el.get("class") == "limit" and el.get("y1")]
+    assert bar.get("y1") == limit.get("y1"), "on the limit line"
+    x_last = float(root.find(f"{SVG}polyline").get("points").split()[-1].split(",")[0])
+    x1, x2 = float(bar.get("x1")), float(bar.get("x2"))
+    assert x_last < x1 < x2, "after the newest reading, with a width"
+    per_hour = (x1 - x_last) / (54 - 47)
+    assert x2 - x1 == pytest.approx(16 * per_hour, rel=0.02), "16 h wide, all of it drawn"
