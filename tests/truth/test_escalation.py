@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, update
 
-from tests.conftest import SmtpSink
+from tests.conftest import SmtpSink, free_port
 from tests.tickets.conftest import T0, make_event
 from tickets.agent_notices import agent_outbox
 from tickets.dispatcher import Dispatcher
@@ -174,3 +174,26 @@ def test_the_tier_per_severity_is_configurable(fleet, profiles, settings, clock)
 def test_a_tier_setting_that_cannot_work_is_refused(tiers: dict[str, int]) -> None:
     with pytest.raises(ValueError, match="min_tier"):
         CaseSettings(min_tier=tiers)
+
+
+def test_an_agent_notice_the_relay_refuses_is_retried_then_marked_failed(
+    fleet, profiles, settings, clock
+):
+    relay = settings.notify.smtp.model_copy(
+        update={"host": "127.0.0.1", "port": free_port(), "security": "none"}  # nobody there
+    )
+    notify = settings.notify.model_copy(update={"smtp": relay, "max_attempts": 2})
+    settings = dataclasses.replace(settings, notify=notify)
+    service = CaseService(fleet, profiles, settings, clock=clock)
+    case_id = service.handle(pump("bearing_wear")).case_id  # Kenji
+    service.handle(pump("bearing_wear", T0 + HOUR, "update", "critical"))
+    dispatcher = Dispatcher(fleet, settings, clock=clock)
+    dispatcher.run_once()
+    with fleet() as session:
+        [row] = session.scalars(select(AgentNotice).where(AgentNotice.case_id == case_id))
+        assert (row.status, row.attempts) == ("pending", 1) and row.last_error
+        assert row.next_attempt_at > clock.now, "waits before trying again"
+    dispatcher.run_once()  # not due yet: nothing happens
+    clock.advance(settings.notify.backoff_s)
+    dispatcher.run_once()
+    assert agent_notices(fleet, case_id) == [("Kenji Yamamoto", "escalated", "failed")]
