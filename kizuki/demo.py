@@ -292,8 +292,10 @@ DEMO_FIX = (
 def resolve_while_watching(engine: Any) -> int | None:
     """The demo's agent resolves one open case as repaired on site while its device is
     still out of range (confirmed): the customer gets "we have fixed it and are
-    watching", not "all clear". A case that never escalated is taken if there is one, so
-    the escalations stay open to look at. Returns its id (None: no such case)."""
+    watching", not "all clear". It takes a case whose customer has heard of the problem
+    and has nothing else waiting (a customer never told of a problem is not told it is
+    fixed, ``tickets.coalesce``), preferring one that never escalated, so the
+    escalations stay open to look at. Returns its id (None: no such case)."""
     from sqlalchemy import select
 
     from core.cases import OPEN_STATUSES
@@ -304,15 +306,25 @@ def resolve_while_watching(engine: Any) -> int | None:
         open_cases = session.scalars(
             select(Case).where(Case.status.in_(OPEN_STATUSES)).order_by(Case.id)
         ).all()
-        out = [c for c in open_cases if still_out_of_range(c)]
-        calm = [c for c in out if not any(e.kind == "escalated" for e in c.events)]
-        chosen = (calm or out)[:1]
-        if not chosen:
+        told = [
+            c
+            for c in open_cases
+            if still_out_of_range(c) and any(n.status == "sent" for n in c.notifications)
+        ]
+        if not told:
             return None
-        case_id = int(chosen[0].id)
+        chosen = min(told, key=_story_order)
+        case_id = int(chosen.id)
     code, note = DEMO_FIX
     engine.cases.resolve(case_id, "user:demo", code, note, confirm=True)
     return case_id
+
+
+def _story_order(case: Any) -> tuple[bool, bool, int]:
+    """Nothing waiting first, then never escalated, then the oldest."""
+    waiting = any(n.status in ("pending", "sending") for n in case.notifications)
+    escalated = any(e.kind == "escalated" for e in case.events)
+    return waiting, escalated, int(case.id)
 
 
 def resolution_line(engine: Any, case_id: int | None) -> str:
@@ -322,7 +334,7 @@ def resolution_line(engine: Any, case_id: int | None) -> str:
     from tickets.models import Case, Notification
 
     if case_id is None:
-        return "Resolution: no open case is still out of range; nothing resolved."
+        return "Resolution: no open case still out of range has told its customer; none resolved."
     with engine.session_factory() as session:
         case = session.get_one(Case, case_id)
         notice = session.scalars(
