@@ -78,6 +78,7 @@ def case_chart(
             limit=why.limit if why.limit is not None else (spec.limit if spec else None),
             onset_ts=case.started_at.timestamp(),
             eta_ts=why.eta_ts,
+            eta_range=why.eta_range,
             title=f"{metric_title(profile, metric, locale)} ({spec.unit if spec else why.unit})",
             label_normal=_("normal_band"),
             label_limit=_("limit"),

@@ -33,6 +33,7 @@ class ChartSpec:
     limit: float | None = None
     onset_ts: float | None = None
     eta_ts: float | None = None
+    eta_range: Sequence[float] | None = None  # [earliest, latest] around eta_ts
     title: str = ""
     label_normal: str = "normal"
     label_limit: str = "limit"
@@ -62,7 +63,8 @@ def _scale(spec: ChartSpec) -> _Scale:
     values = [v for _, v in spec.points]
     x0, x1 = min(times), max(times)
     if spec.eta_ts is not None and x1 > x0 and spec.eta_ts <= x1 + 2 * (x1 - x0):
-        x1 = max(x1, spec.eta_ts)
+        latest = spec.eta_range[1] if spec.eta_range else spec.eta_ts
+        x1 = max(x1, spec.eta_ts, min(latest, x1 + 2 * (x1 - x0)))
     if spec.normal:
         values += list(spec.normal)
     if spec.limit is not None:
@@ -251,6 +253,24 @@ def _eta(spec: ChartSpec, s: _Scale) -> list[str]:
     ]
 
 
+def _eta_range(spec: ChartSpec, s: _Scale) -> list[str]:
+    """The ETA's interval as a bar on the limit line (the part that fits the chart)."""
+    if spec.eta_range is None or spec.limit is None or not spec.points:
+        return []
+    earliest, latest = spec.eta_range
+    left, right = max(earliest, s.x0), min(latest, s.x1)
+    if right < left:
+        return []
+    when = (when_in(t, spec.tz) for t in spec.eta_range)
+    label = escape(f"{spec.label_eta}: {' – '.join(when)}")
+    y = s.y(spec.limit)
+    return [
+        f'<line class="eta-range" x1="{s.x(left):.1f}" y1="{y:.1f}" x2="{s.x(right):.1f}" '
+        f'y2="{y:.1f}" stroke="#c0392b" stroke-width="6" stroke-opacity="0.35" '
+        f'data-earliest="{earliest:.0f}" data-latest="{latest:.0f}"><title>{label}</title></line>'
+    ]
+
+
 def render_chart(spec: ChartSpec) -> Markup:
     """The chart as an inline ``<svg>`` element, safe to place in a template."""
     s = _scale(spec)
@@ -261,6 +281,7 @@ def render_chart(spec: ChartSpec) -> Markup:
         + _onset(spec, s)
         + _series(spec, s)
         + _marks(spec, s)
+        + _eta_range(spec, s)
         + _eta(spec, s)
     )
     title = escape(spec.title)

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import math
+
 from api.i18n import translator
 from api.schemas import ExplanationPublic
 from api.templating import duration, term, when_in
@@ -13,6 +15,32 @@ def _num(value: float) -> str:
     return f"{value:.4g}"
 
 
+DAY, HOUR = 86400.0, 3600.0
+
+
+def eta_span(earliest_s: float, latest_s: float, locale: str) -> str:
+    """How far off an interval is, rounded outwards so it never reads more precise than
+    it is: '2-4 days', 'within 3 days', '5-20 hours' ('2〜4日後' in Japanese)."""
+    _ = translator(locale)
+    size, key = (DAY, "days") if latest_s >= 2 * DAY else (HOUR, "hours")
+    low = max(0, math.floor(earliest_s / size))
+    high = max(low + 1, math.ceil(latest_s / size), 2)
+    if low == 0:
+        return _(f"eta_within_{key}", high=high)
+    return _(f"eta_{key}", low=low, high=high)
+
+
+def _range_lines(
+    span: list[float], limit: dict[str, str], now: float, locale: str, tz: str
+) -> list[str]:
+    _ = translator(locale)
+    earliest, latest = span
+    bounds = {"start": when_in(earliest, tz), "end": when_in(latest, tz), **limit}
+    if latest < now:
+        return [_("why_eta_range_passed", **bounds)]
+    return [_("why_eta_range", span=eta_span(earliest - now, latest - now, locale), **bounds)]
+
+
 def _limit_lines(why: ExplanationPublic, past: bool, now: float, locale: str, tz: str) -> list[str]:
     _ = translator(locale)
     if why.limit is None:
@@ -20,6 +48,8 @@ def _limit_lines(why: ExplanationPublic, past: bool, now: float, locale: str, tz
     limit = {"limit": _num(why.limit), "unit": why.unit}
     if past:
         return [_("why_past", **limit)]
+    if why.eta_range is not None:
+        return _range_lines(why.eta_range, limit, now, locale, tz)
     if why.eta_ts is None:
         return []
     when = when_in(why.eta_ts, tz)

@@ -131,6 +131,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "ev_recovering": ("recovering", "回復傾向"),
     "ev_escalated": ("escalated", "エスカレーション"),
     "ev_limit_crossed": ("limit crossed", "上限超過"),
+    "ev_rerouted": ("re-routed for its severity", "重要度に応じて担当変更"),
+    "ev_reroute_wanted": ("needs a higher tier", "上位ティアが必要"),
+    "ev_agent_told": ("agent notified", "担当者へ通知"),
     "ev_customer_disagrees": ("customer disagrees", "お客様が異議あり"),
     "ev_customer_agrees_again": ("customer withdrew the disagreement", "お客様が異議を取り下げ"),
     "ev_reviewed": ("feedback reviewed", "評価を確認済み"),
@@ -183,6 +186,21 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "It was predicted to reach the user-visible limit of {limit} {unit} around {when}.",
         "{when} 頃に、お客様が気づく限界値 {limit} {unit} に達すると予測されていました。",
     ),
+    "why_eta_range": (
+        "At this pace it reaches the user-visible limit of {limit} {unit} in {span} "
+        "(between {start} and {end}).",
+        "このままでは {span}({start}〜{end})に、お客様が気づく限界値 {limit} {unit} "
+        "に達する見込みです。",
+    ),
+    "why_eta_range_passed": (
+        "It was predicted to reach the user-visible limit of {limit} {unit} between {start} "
+        "and {end}.",
+        "{start}〜{end} に、お客様が気づく限界値 {limit} {unit} に達すると予測されていました。",
+    ),
+    "eta_days": ("{low}-{high} days", "{low}〜{high}日後"),
+    "eta_within_days": ("within {high} days", "{high}日以内"),
+    "eta_hours": ("{low}-{high} hours", "{low}〜{high}時間後"),
+    "eta_within_hours": ("within {high} hours", "{high}時間以内"),
     "why_past": (
         "It is already past the user-visible limit of {limit} {unit}.",
         "すでにお客様が気づく限界値 {limit} {unit} を超えています。",
@@ -210,6 +228,20 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "正常な状態が {t} 続いたため自動で解決",
     ),
     "tl_agent": ("to {name}", "担当: {name}"),
+    "tl_rerouted": (
+        "from {from_agent_name} to {to_agent_name} (needs tier {tier_needed})",
+        "{from_agent_name} → {to_agent_name}(ティア {tier_needed} 以上が担当)",
+    ),
+    "tl_reroute_wanted": (
+        "needs tier {tier_needed}; nobody of that tier can take it, so {agent_name} "
+        "(tier {agent_tier}) keeps it",
+        "ティア {tier_needed} 以上が必要ですが対応できる担当者がいないため、"
+        "{agent_name}(ティア {agent_tier})が引き続き担当します",
+    ),
+    "tl_agent_told": ("{name}: {about}", "{name}: {about}"),
+    "tl_told_escalated": ("told of the escalation", "エスカレーションを通知"),
+    "tl_told_rerouted_away": ("told the case went to another agent", "担当変更を通知"),
+    "tl_told_rerouted_to": ("told the case is now theirs", "担当になったことを通知"),
     "tl_notified": ("{kind} via {channel}", "{channel}で{kind}を送信"),
     "tl_resent": ("sent again with the same key", "同じキーで再送"),
     "tl_vote_up": (f"👍 {_VOTE[0]['up']}", f"👍 {_VOTE[1]['up']}"),

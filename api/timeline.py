@@ -188,7 +188,25 @@ def _handoff(d: dict[str, Any], _: Tr, locale: str) -> list[Line]:
     return [Line(str(d.get("reason", "")), lang="en")] if d.get("reason") else []
 
 
+def _rerouted(d: dict[str, Any], _: Tr, locale: str) -> list[Line]:
+    names = {k: d.get(k, "") for k in ("from_agent_name", "to_agent_name", "tier_needed")}
+    return [Line(_("tl_rerouted", **names))]
+
+
+def _reroute_wanted(d: dict[str, Any], _: Tr, locale: str) -> list[Line]:
+    facts = {k: d.get(k, "") for k in ("agent_name", "agent_tier", "tier_needed")}
+    return [Line(_("tl_reroute_wanted", **facts))]
+
+
+def _agent_told(d: dict[str, Any], _: Tr, locale: str) -> list[Line]:
+    about = term(_, "tl_told", d.get("about", ""))
+    return [Line(_("tl_agent_told", name=d.get("agent_name", ""), about=about))]
+
+
 DETAILS: dict[str, Callable[[dict[str, Any], Tr, str], list[Line]]] = {
+    "rerouted": _rerouted,
+    "reroute_wanted": _reroute_wanted,
+    "agent_told": _agent_told,
     "opened": _opened,
     "severity_raised": _severity,
     "escalated": _escalated,

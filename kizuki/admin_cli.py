@@ -113,7 +113,13 @@ def agent_add(
         list[str] | None, typer.Option(help="Product line covered, e.g. pumps (repeat).")
     ] = None,
     team: Annotated[list[str] | None, typer.Option(help="Team name (repeat).")] = None,
-    tier: Annotated[int, typer.Option(help="Support level: 1 first line .. 3 expert.")] = 1,
+    tier: Annotated[
+        int,
+        typer.Option(
+            help="Support level: 1 first line .. 3 expert. Routing gives each severity "
+            "agents of the tier cases.min_tier names (critical: 2)."
+        ),
+    ] = 1,
     capacity: Annotated[int, typer.Option(help="Open cases the agent can hold.")] = 5,
 ) -> None:
     """Add an agent (or update the one with this e-mail); routable at once."""

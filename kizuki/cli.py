@@ -81,7 +81,10 @@ def demo(
     keep: Annotated[bool, typer.Option(help="Keep the previous demo's data.")] = False,
 ) -> None:
     """Run everything on embedded defaults: broker, simulator, ingest, detection, cases,
-    notifications and the web UI. Ctrl-C stops it cleanly."""
+    notifications and the web UI. Cases escalate as their devices degrade; once the fleet
+    is replayed, the demo's agent resolves one case still out of range as repaired on
+    site, so its customer is told "we have fixed it and are watching". Ctrl-C stops it
+    cleanly."""
     from kizuki.demo import DemoOptions, run_demo
 
     settings = _settings()

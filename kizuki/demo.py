@@ -208,8 +208,11 @@ def _replay(engine: Any, fleet: Any, url: str, options: DemoOptions, stop: threa
     if stop.is_set():
         return
     _wait_for_drain(engine, fleet, stop)
+    resolved = resolve_while_watching(engine)
+    _wait_for_notices(engine, stop)
     typer.echo(progress_line(engine, time.monotonic() - started))
     typer.echo(summary(engine, fleet))
+    typer.echo(resolution_line(engine, resolved))
 
 
 def _wait_for_drain(engine: Any, fleet: Any, stop: threading.Event, timeout: float = 60) -> None:
@@ -220,6 +223,11 @@ def _wait_for_drain(engine: Any, fleet: Any, stop: threading.Event, timeout: flo
         if expected is None or engine.counters.readings >= expected:
             break
         time.sleep(0.5)
+    _wait_for_notices(engine, stop, max(0.0, deadline - time.monotonic()))
+
+
+def _wait_for_notices(engine: Any, stop: threading.Event, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and not stop.is_set() and case_counts(engine)["due"]:
         time.sleep(engine.settings.notify.poll_interval_s)
     time.sleep(engine.settings.notify.poll_interval_s + 0.5)
@@ -273,8 +281,93 @@ def case_states(engine: Any) -> dict[str, str]:
                 if e.kind == "escalated"
             ]
             path = f", escalated {', '.join(steps)}" if steps else ""
-            out[case.device_id] = f"case #{case.id} {case.status}, {case.severity}{path}"
+            who = f", with {case.assignee.name}" if case.assignee else ", unassigned"
+            out[case.device_id] = (
+                f"case #{case.id} {case.status}, {case.severity}{path}{who}{_routing(case)}"
+            )
     return out
+
+
+DEMO_FIX = (
+    "repaired_on_site",
+    "Demo: the technician replaced the worn part on site. The readings have not settled "
+    "yet, so we keep watching before we call it fixed.",
+)
+
+
+def resolve_while_watching(engine: Any) -> int | None:
+    """The demo's agent resolves one open case as repaired on site while its device is
+    still out of range (confirmed): the customer gets "we have fixed it and are
+    watching", not "all clear". It takes a case whose customer has heard of the problem
+    and has nothing else waiting (a customer never told of a problem is not told it is
+    fixed, ``tickets.coalesce``), preferring one that never escalated, so the
+    escalations stay open to look at. Returns its id (None: no such case)."""
+    from sqlalchemy import select
+
+    from core.cases import OPEN_STATUSES
+    from tickets.models import Case
+    from tickets.resolution import still_out_of_range
+
+    with engine.session_factory() as session:
+        open_cases = session.scalars(
+            select(Case).where(Case.status.in_(OPEN_STATUSES)).order_by(Case.id)
+        ).all()
+        told = [
+            c
+            for c in open_cases
+            if still_out_of_range(c) and any(n.status == "sent" for n in c.notifications)
+        ]
+        if not told:
+            return None
+        chosen = min(told, key=_story_order)
+        case_id = int(chosen.id)
+    code, note = DEMO_FIX
+    engine.cases.resolve(case_id, "user:demo", code, note, confirm=True)
+    return case_id
+
+
+def _story_order(case: Any) -> tuple[bool, bool, int]:
+    """Nothing waiting first, then never escalated, then the oldest."""
+    waiting = any(n.status in ("pending", "sending") for n in case.notifications)
+    escalated = any(e.kind == "escalated" for e in case.events)
+    return waiting, escalated, int(case.id)
+
+
+def resolution_line(engine: Any, case_id: int | None) -> str:
+    """What the demo's resolution told the customer, and whether it went out yet."""
+    from sqlalchemy import select
+
+    from tickets.models import Case, Notification
+
+    if case_id is None:
+        return "Resolution: no open case still out of range has told its customer; none resolved."
+    with engine.session_factory() as session:
+        case = session.get_one(Case, case_id)
+        notice = session.scalars(
+            select(Notification)
+            .where(Notification.case_id == case_id, Notification.kind == "all_clear")
+            .order_by(Notification.id.desc())
+        ).first()
+        head = (
+            f"Resolution: case #{case_id} ({case.device_id}) resolved as "
+            f"{case.resolution_code} while its telemetry is still out of range"
+        )
+        if notice is None:
+            return f"{head}; no customer to tell"
+        state = notice.status if notice.status != "pending" else f"held: {notice.last_error}"
+        return f"{head}; the customer is told ({state}): {notice.subject}"
+
+
+def _routing(case: Any) -> str:
+    """How an escalation moved the case between agents (tickets.escalation)."""
+    notes = []
+    for e in case.events:
+        d = e.detail
+        if e.kind == "rerouted":
+            notes.append(f"re-routed {d['from_agent_name']} -> {d['to_agent_name']}")
+        elif e.kind == "reroute_wanted":
+            notes.append(f"needs tier {d['tier_needed']}, nobody of it fits")
+    return f" ({'; '.join(notes)})" if notes else ""
 
 
 def summary(engine: Any, fleet: Any) -> str:

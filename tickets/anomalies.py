@@ -1,8 +1,10 @@
 """What an anomaly event does to case fields: the new case's values, or the open case's
-update (severity only rises, the latest explanation next to the first one)."""
+update (severity only rises, the latest explanation, with its ETA interval, next to the
+first one)."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import asdict
 from datetime import datetime
@@ -44,7 +46,7 @@ def new_case_values(
         "sla_due_at": rules.sla_due(settings, rules.severity_of(event), now),
         "title": f"{title or event.failure_mode} ({device.id})"[:300],
         "score": float(event.score),
-        "explanation": rules.jsonable(asdict(event.why)),
+        "explanation": explanation_of(event),
         "telemetry": snapshot,
         "anomaly_count": 1,
         "started_at": rules.as_datetime(event.started_at),
@@ -77,5 +79,25 @@ def latest_explanation(current: Mapping[str, Any], event: AnomalyEvent) -> dict[
     telemetry snapshot is from the first anomaly, so an agent sees how it started and
     where it is now."""
     first = current.get("first") or {k: v for k, v in current.items() if k != "first"}
-    latest: dict[str, Any] = rules.jsonable(asdict(event.why))
-    return {**latest, "first": first}
+    return {**explanation_of(event), "first": first}
+
+
+def explanation_of(event: AnomalyEvent) -> dict[str, Any]:
+    """The event's explanation as the case stores it: the detector's numbers and the
+    ETA's interval (``eta_range``: [earliest, latest] epoch seconds, or None when
+    detection gives no basis for one)."""
+    why: dict[str, Any] = rules.jsonable(asdict(event.why))
+    return {**why, "eta_range": eta_range(event.extra.get("eta_range"))}
+
+
+def eta_range(value: Any) -> list[float] | None:
+    """``[earliest, latest]`` from an event's ``extra["eta_range"]``, or None."""
+    if not isinstance(value, list | tuple) or len(value) != 2:
+        return None
+    try:
+        earliest, latest = float(value[0]), float(value[1])
+    except (TypeError, ValueError):
+        return None
+    if not (math.isfinite(earliest) and math.isfinite(latest) and earliest <= latest):
+        return None
+    return [earliest, latest]

@@ -39,6 +39,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from core.clock import Clock, utc
 from core.metrics import DISPATCHER_HEARTBEAT, NOTIFICATIONS
 from tickets import delivery, retry
+from tickets.agent_notices import AgentNoticeSender
 from tickets.channels import (
     AppriseChannel,
     Channel,
@@ -100,6 +101,7 @@ class Dispatcher:
         self.batch_size = batch_size
         self.lease_s = lease_s
         self.last_pass: float | None = None  # monotonic time of the last loop pass
+        self.agent_notices = AgentNoticeSender(session_factory, settings, self.channels, clock)
 
     def alive(self, max_silence_s: float = 30.0) -> bool:
         """True if ``run_forever`` went round its loop within ``max_silence_s`` (a pass
@@ -109,12 +111,14 @@ class Dispatcher:
         return last is not None and time.monotonic() - last < limit
 
     def run_once(self) -> int:
-        """Process every due row once (up to ``batch_size``); returns how many."""
+        """Process every due row once (up to ``batch_size``), then the due agent notices
+        (``tickets.agent_notices``); returns how many customer rows."""
         claimed = self._claim(utc(self.clock()))
         # oldest first within the batch, so a case's notices are judged in order (coalesce)
         for row_id, lease, reclaimed in sorted(claimed):
             self.last_pass = time.monotonic()  # a long batch of slow sends is still alive
             self._process(row_id, lease, reclaimed)
+        self.agent_notices.run_once()
         return len(claimed)
 
     def run_forever(self, stop: threading.Event) -> None:

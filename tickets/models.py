@@ -269,6 +269,33 @@ class Notification(Base):
     )
 
 
+class AgentNotice(Base):
+    """Outbox row for a person on the service team (``tickets.agent_notices``): written
+    with the case change that concerns them (an escalation, a re-route), sent to the
+    agent's e-mail by the dispatcher's pass."""
+
+    __tablename__ = "agent_notices"
+    __table_args__ = (Index("ix_agent_notices_due", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"), index=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))  # escalated | rerouted_away | rerouted_to
+    locale: Mapped[str] = mapped_column(String(8))
+    subject: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    idempotency_key: Mapped[str] = mapped_column(String(80), unique=True)
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | sent | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    agent: Mapped[Agent] = relationship()
+    case: Mapped[Case] = relationship()
+
+
 class Message(Base):
     """One turn of a case's conversation with its customer, on any channel.
 

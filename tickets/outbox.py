@@ -126,7 +126,7 @@ def _context(
         "device_id": case.device_id,
         "device_title": title or case.model,
         "observed": _observed(case.explanation, customer.locale, profile),
-        "eta": _eta(case.explanation, customer.timezone),
+        "eta": _eta(case.explanation, customer.timezone, customer.locale),
         "up_url": feedback_url(settings, row.feedback_token, "up"),
         "down_url": feedback_url(settings, row.feedback_token, "down"),
     }
@@ -145,12 +145,27 @@ def _observed(why: Mapping[str, Any], locale: str, profile: DeviceProfile | None
         return ""
 
 
-def _eta(why: Mapping[str, Any], timezone: str) -> str:
+ETA_POINT = {"en": "around {when}", "ja": "{when}"}
+ETA_DAYS = {"en": "between {start} and {end} ({zone})", "ja": "{start}〜{end} 頃({zone})"}
+ETA_DAY = {"en": "on {start} ({zone})", "ja": "{start} 頃({zone})"}
+
+
+def _eta(why: Mapping[str, Any], timezone: str, locale: str) -> str:
+    """When the customer may notice: the days the ETA's interval covers (no finer than
+    the interval), or the point estimate when detection gave no interval."""
+    tz, span = zone(timezone), why.get("eta_range")
+    if isinstance(span, list) and len(span) == 2:
+        start, end = (datetime.fromtimestamp(float(t), UTC).astimezone(tz) for t in span)
+        days = ETA_DAY if start.date() == end.date() else ETA_DAYS
+        return days.get(locale, days["en"]).format(
+            start=start.strftime("%Y-%m-%d"), end=end.strftime("%Y-%m-%d"), zone=end.strftime("%Z")
+        )
     eta = why.get("eta_ts")
     if not isinstance(eta, int | float):
         return ""
-    local = datetime.fromtimestamp(eta, UTC).astimezone(zone(timezone))
-    return local.strftime("%Y-%m-%d %H:%M %Z")  # the zone named: the reader may travel
+    local = datetime.fromtimestamp(eta, UTC).astimezone(tz)
+    when = local.strftime("%Y-%m-%d %H:%M %Z")  # the zone named: the reader may travel
+    return ETA_POINT.get(locale, ETA_POINT["en"]).format(when=when)
 
 
 def zone(name: str) -> ZoneInfo:

@@ -26,13 +26,19 @@ def route_queue(
     profiles: Mapping[str, DeviceProfile],
     actor: str,
     at: datetime,
+    min_tier: Mapping[str, int] | None = None,
 ) -> list[int]:
-    """Assign queued cases that an agent can take now; returns their ids."""
+    """Assign queued cases that an agent can take now (of the tier ``min_tier`` gives
+    each severity, or below it when nobody of that tier can); returns their ids."""
     with session_factory() as session:
         if not _anyone_free(session):
             return []
         waiting = _queued(session, actor)
-    return [case_id for case_id in waiting if _take(session_factory, profiles, case_id, actor, at)]
+    return [
+        case_id
+        for case_id in waiting
+        if _take(session_factory, profiles, case_id, actor, at, min_tier)
+    ]
 
 
 def _anyone_free(session: Session) -> bool:
@@ -66,12 +72,13 @@ def _take(
     case_id: int,
     actor: str,
     at: datetime,
+    min_tier: Mapping[str, int] | None,
 ) -> bool:
     with session_factory.begin() as session:
         case = lifecycle.load(session, case_id)  # locked: re-check what was listed
         if case.status not in OPEN_STATUSES or case.assignee_id is not None:
             return False
-        decision = route(session, need_of(case, profiles))
+        decision = route(session, need_of(case, profiles, min_tier))
         if decision.agent_id is None:
             return False
         reason = f"from the unassigned queue: {decision.reason}"

@@ -175,9 +175,16 @@ DEMO_AGENTS: tuple[dict[str, Any], ...] = (
         "name": "Yui Tanaka",
         "email": "yui.tanaka@example.com",
         "product_lines": ["air-conditioning", "water-heating"],
-        "skills": ["aircon-maintenance", "aircon-repair", "plumbing", "electrical"],
+        "skills": [
+            "aircon-maintenance",
+            "aircon-repair",
+            "refrigerant-certified",
+            "plumbing",
+            "electrical",
+        ],
         "languages": ["ja", "en"],
         "capacity": 6,
+        "tier": 2,
     },
     {
         "name": "Emma Wilson",
@@ -194,6 +201,7 @@ DEMO_AGENTS: tuple[dict[str, Any], ...] = (
         "skills": ["pump-mechanical", "electrical", "plumbing"],
         "languages": ["ja", "en"],
         "capacity": 6,
+        "tier": 2,
     },
     {
         "name": "Liam Carter",

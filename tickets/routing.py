@@ -1,15 +1,17 @@
 """Route a case to the least-loaded active agent who has every skill it needs.
 
 An agent qualifies when they cover the case's product line, hold the failure mode's
-skill (from the device profile) and speak the customer's language, and have fewer open
-cases than their capacity. Among those, the one with the fewest open cases wins (lowest
-id on a tie). When nobody qualifies the case stays unassigned and the decision says why.
+skill (from the device profile), speak the customer's language, are of at least the
+tier the case's severity needs (``cases.min_tier``; manual assignment is a person's call
+and ignores it), and have fewer open cases than their capacity. Among those, the one
+with the fewest open cases wins (lowest id on a tie). When nobody qualifies the case
+stays unassigned and the decision says why.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -26,14 +28,19 @@ class Need:
     product_line: str
     skill: str
     language: str
+    tier: int = 1
 
 
-def need_of(case: Case, profiles: Mapping[str, DeviceProfile]) -> Need:
-    """The product line, failure-mode skill (from the profile) and customer language."""
+def need_of(
+    case: Case, profiles: Mapping[str, DeviceProfile], min_tier: Mapping[str, int] | None = None
+) -> Need:
+    """The product line, failure-mode skill (from the profile), customer language and,
+    given ``min_tier`` (severity -> tier), the tier the case's severity needs."""
     profile = profiles.get(case.model)
     mode = profile.failure_modes.get(case.failure_mode) if profile else None
     language = case.customer.locale if case.customer else ""
-    return Need(case.product_line, mode.skill if mode else "", language)
+    tier = (min_tier or {}).get(case.severity, 1)
+    return Need(case.product_line, mode.skill if mode else "", language, tier)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +61,21 @@ def open_loads(session: Session) -> dict[int, int]:
 
 def route(session: Session, need: Need) -> RoutingDecision:
     """Pick an agent for ``need``; on PostgreSQL the agent rows are locked so two
-    concurrent cases cannot both take an agent's last free slot."""
+    concurrent cases cannot both take an agent's last free slot. When no agent of the
+    tier needed can take it, a skilled agent below that tier does (the reason says so),
+    so a team without the tier still gets its cases."""
+    decision = _route(session, need)
+    if decision.agent_id is not None or need.tier <= 1:
+        return decision
+    below = _route(session, replace(need, tier=1))
+    if below.agent_id is None:
+        return decision
+    return RoutingDecision(
+        below.agent_id, f"below tier {need.tier} ({decision.reason}): {below.reason}"
+    )
+
+
+def _route(session: Session, need: Need) -> RoutingDecision:
     query = select(Agent).where(Agent.active.is_(True)).order_by(Agent.id)
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update()
@@ -80,6 +101,16 @@ def route(session: Session, need: Need) -> RoutingDecision:
 
 def _skilled(agents: list[Agent], need: Need) -> tuple[list[Agent], str]:
     """Agents matching every requirement, or none and the first requirement nobody meets."""
+    pool, missing = _with_skills(agents, need)
+    if not pool or need.tier <= 1:
+        return pool, missing
+    tiered = [a for a in pool if a.tier >= need.tier]
+    if not tiered:
+        return [], f"no active agent of tier {need.tier} or above with the skills needed"
+    return tiered, ""
+
+
+def _with_skills(agents: list[Agent], need: Need) -> tuple[list[Agent], str]:
     checks = (
         ("product line", need.product_line, "product_lines"),
         ("skill", need.skill, "skills"),

@@ -4,7 +4,9 @@
   "detected" notice in the outbox, all in one transaction) or updates the open one; a
   recurrence within ``cases.reopen_within_s`` (telemetry time) of a resolved case's last
   anomaly reopens that case. An "update" (the newest numbers of an open anomaly) refreshes
-  the open case and escalates it when the severity rises (``tickets.evidence``). A
+  the open case and escalates it when the severity rises (``tickets.evidence``); an
+  escalated case goes to an agent of the tier its severity needs (``cases.min_tier``) and
+  the agents are told (``tickets.escalation``). A
   "recovery" starts the case's healthy clock. Events are idempotent: one no newer than
   what the case already holds (a duplicate, a replay, late data) changes nothing.
 * Maintenance is judged per event, at the event's time: a ``suppress`` window opens no
@@ -45,6 +47,7 @@ from tickets import evidence, lifecycle, resolution
 from tickets.actions import CaseActions
 from tickets.anomalies import apply_repeat, new_case_values
 from tickets.desk_actions import DeskActions
+from tickets.escalation import after_escalation
 from tickets.fit import AgentMismatch
 from tickets.lifecycle import CaseError, CaseNotFound, InvalidTransition, UnknownAgent
 from tickets.models import Case, Device, MaintenanceWindow
@@ -201,7 +204,7 @@ class CaseService(CaseActions, DeskActions):
             quiet=case.quiet,
             at=event.ts,
         )
-        decision = route(session, need_of(case, self.profiles))
+        decision = route(session, need_of(case, self.profiles, self.settings.cases.min_tier))
         lifecycle.assign(session, case, decision.agent_id, SYSTEM, now, decision.reason)
         if not case.quiet:  # opened in a maintenance window: the customer is not told
             enqueue(session, self.settings, case, "detected", self.profiles, now)
@@ -225,6 +228,10 @@ class CaseService(CaseActions, DeskActions):
             why=event.why.text,
             in_maintenance=not announce,
         )
+        if raised:
+            after_escalation(
+                session, case, self.profiles, self.settings.cases.min_tier, SYSTEM, now
+            )
         if announce:
             self._announce(session, case, raised, now)
         if raised and case.severity == "critical":
@@ -256,12 +263,11 @@ class CaseService(CaseActions, DeskActions):
         return Outcome("updated", case.id, "escalated" if escalated else "")
 
     def _escalated(self, session: Session, case: Case, now: datetime, ts: float) -> None:
-        """A case whose severity rose: route it if nobody has it, hurry its notices when
-        critical, tell the customer if the policy says so."""
-        if case.assignee_id is None:
-            decision = route(session, need_of(case, self.profiles))
-            if decision.agent_id is not None:
-                lifecycle.assign(session, case, decision.agent_id, SYSTEM, now, decision.reason)
+        """A case whose severity rose: route it for the tier it needs now and tell the
+        agents (``tickets.escalation``), hurry its notices when critical, tell the
+        customer if the policy says so."""
+        tiers = self.settings.cases.min_tier
+        after_escalation(session, case, self.profiles, tiers, SYSTEM, now)
         if case.severity == "critical":
             pull_forward(session, case.id, now)
         window = rules.maintenance_at(session, case.device_id, rules.as_datetime(ts))
@@ -331,7 +337,8 @@ class CaseService(CaseActions, DeskActions):
         if self._routed_at is not None and abs(at - self._routed_at) < every:
             return
         self._routed_at = at
-        if assigned := route_queue(self.session_factory, self.profiles, SYSTEM, at):
+        tiers = self.settings.cases.min_tier
+        if assigned := route_queue(self.session_factory, self.profiles, SYSTEM, at, tiers):
             log.info("assigned from the unassigned queue: cases %s", assigned)
 
     def _auto_resolve(self, case_id: int, at: datetime) -> bool:

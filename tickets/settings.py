@@ -11,12 +11,14 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from core.events import SEVERITY_RANK
 from core.settings import Section
 
 if TYPE_CHECKING:
     from tickets.channels.guard import TargetPolicy
 
 DB_BACKENDS = ("sqlite", "postgresql")
+MAX_TIER = 3  # agent tiers: 1 first line, 2 specialist, 3 expert
 
 
 class CaseSettings(Section):
@@ -46,6 +48,23 @@ class CaseSettings(Section):
         ge=0,
         description="At most one customer update per case in this many seconds (server clock).",
     )
+
+    min_tier: dict[str, int] = Field(
+        default={"low": 1, "medium": 1, "high": 1, "critical": 2},
+        description="Lowest agent tier (1 first line .. 3 expert) that routing gives a case "
+        "of each severity, when it opens and when it escalates; an escalated case whose "
+        "assignee is below it goes to a fitting agent who is not.",
+    )
+
+    @field_validator("min_tier")
+    @classmethod
+    def _tiers(cls, value: dict[str, int]) -> dict[str, int]:
+        for severity, tier in value.items():
+            if severity not in SEVERITY_RANK:
+                raise ValueError(f"cases.min_tier: {severity!r} is not a severity")
+            if not 1 <= tier <= MAX_TIER:
+                raise ValueError(f"cases.min_tier.{severity} must be 1..{MAX_TIER}, not {tier}")
+        return value
 
     @field_validator("db_url")
     @classmethod

@@ -4,8 +4,10 @@ Routing (``tickets.routing``) offers a case to active agents who cover its produ
 hold its failure-mode skill and speak the customer's language. An agent added here is
 routable at once; the rerouting pass offers waiting unassigned cases again.
 
-``tier`` is the support level (1 first line, 2 specialist, 3 expert) and ``teams`` names
-the groups an agent belongs to; both are recorded and shown (routing does not use them).
+``tier`` is the support level (1 first line, 2 specialist, 3 expert): routing gives a
+case only to agents of at least the tier its severity needs (``cases.min_tier``; critical
+needs 2 by default), when it opens and when it escalates. ``teams`` names the groups an
+agent belongs to; it is recorded and shown (routing does not use it).
 """
 
 from __future__ import annotations

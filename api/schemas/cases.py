@@ -34,6 +34,13 @@ class ExplanationPublic(BaseModel):
     eta_ts: float | None = Field(
         default=None, description="Predicted crossing of the limit (epoch seconds)."
     )
+    eta_range: list[float] | None = Field(
+        default=None,
+        min_length=2,
+        max_length=2,
+        description="The interval around eta_ts: [earliest, latest] epoch seconds; null "
+        "when detection gives no basis for one. Follows the newest evidence while open.",
+    )
     detectors: list[str] = Field(default=[], description="The detectors that fired.")
     text: str = Field(default="", description="Detection's own one-line summary (English).")
 

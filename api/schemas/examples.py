@@ -20,6 +20,7 @@ EXPLANATION: dict[str, Any] = {
     "trend_per_day": 6.1,
     "limit": 150.0,
     "eta_ts": 1796300000.0,
+    "eta_range": [1796040000.0, 1796730000.0],
     "detectors": ["cusum", "trend"],
     "text": "filter_dp_pa 96 Pa (expected 55 Pa, limit 150 Pa), trend +6.1 Pa/day; "
     "limit reached in ~8.9 days (2026-12-01 08:53 UTC)",

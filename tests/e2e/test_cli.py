@@ -57,15 +57,56 @@ def test_demo_runs_the_pipeline_and_leaves_cases_and_notifications(tmp_path: Pat
     assert "Traceback" not in result.stderr
     outbox = tmp_path / "data" / "demo" / "outbox"
     assert len(list(outbox.iterdir())) == sent
-    # cases open on the replayed clock: at the telemetry time that opened them, days ago
+    # cases open on the replayed clock: at the telemetry time that opened them (or, when
+    # the case thread lags a flat-out replay on a busy machine, a later replayed time),
+    # never after the newest reading the fleet sent, so not on the wall clock
     with sqlite3.connect(tmp_path / "data" / "demo" / "cases.db") as db:
         rows = db.execute("SELECT started_at, opened_at FROM cases").fetchall()
+    with sqlite3.connect(tmp_path / "data" / "demo" / "telemetry.db") as db:
+        newest_ms = db.execute("SELECT max(ts_ms) FROM points").fetchone()[0]
+    newest = datetime.fromtimestamp(newest_ms / 1000, UTC)
+    assert newest < datetime.now(UTC)
     ten_days_ago = datetime.now(UTC) - timedelta(days=10, hours=1)
     for started, opened in rows:
         started_at, opened_at = (
             datetime.fromisoformat(t).replace(tzinfo=UTC) for t in (started, opened)
         )
-        assert ten_days_ago < started_at <= opened_at < datetime.now(UTC) - timedelta(hours=1)
+        assert ten_days_ago < started_at <= opened_at <= newest
+    assert_escalation_and_a_truthful_resolution(out, tmp_path / "data" / "demo" / "cases.db")
+
+
+WATCHING = ("We have fixed it and are watching", "修理を行い、経過を見守っています")
+
+
+def assert_escalation_and_a_truthful_resolution(out: str, cases_db: Path) -> None:
+    """The demo's story: a case escalates, and one is resolved as repaired while its device
+    is still out of range, so its customer is told "we fixed it and are watching"."""
+    [said] = [line for line in out.splitlines() if line.startswith("Resolution: case #")]
+    assert "resolved as repaired_on_site while its telemetry is still out of range" in said
+    case_id = int(said.split("#")[1].split()[0])
+    with sqlite3.connect(cases_db) as db:
+        escalated = db.execute("SELECT count(*) FROM case_events WHERE kind = 'escalated'")
+        assert escalated.fetchone()[0] >= 1, "no case escalated in the demo"
+        code, note = db.execute(
+            "SELECT resolution_code, resolution_note FROM cases "
+            "WHERE id = ? AND status = 'resolved'",
+            (case_id,),
+        ).fetchone()
+        [(detail,)] = db.execute(
+            "SELECT detail FROM case_events WHERE case_id = ? AND kind = 'resolve'", (case_id,)
+        ).fetchall()
+        notices = db.execute(
+            "SELECT subject, status, last_error FROM notifications "
+            "WHERE case_id = ? AND kind = 'all_clear'",
+            (case_id,),
+        ).fetchall()
+    assert code == "repaired_on_site" and "keep watching" in note
+    assert '"device_out_of_range": true' in detail
+    [(subject, status, error)] = notices
+    assert any(words in subject for words in WATCHING), notices
+    # sent, or held until the customer's quiet hours end (on the replayed clock)
+    assert status == "sent" or (status == "pending" and error.startswith("quiet hours")), notices
+    assert subject in said
 
 
 def test_demo_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:

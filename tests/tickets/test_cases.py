@@ -77,6 +77,7 @@ def test_repeat_anomaly_updates_the_open_case_and_severity_only_rises(service, f
         "assigned",
         "anomaly_again",
         "severity_raised",
+        "agent_told",  # the assignee hears of the escalation
         "anomaly_again",
     ]
     assert notices(fleet, first.case_id) == ["detected", "update"]
@@ -246,7 +247,7 @@ def test_suppress_window_still_updates_an_open_case_without_telling_the_customer
     with fleet() as session:
         case = session.get_one(Case, case_id)
         assert case.severity == "high" and case.anomaly_count == 2
-    assert timeline(fleet, case_id)[-1] == "severity_raised"
+    assert timeline(fleet, case_id)[-2:] == ["severity_raised", "agent_told"]
     assert notices(fleet, case_id) == ["detected"]  # no "update" during maintenance
 
 

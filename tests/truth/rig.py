@@ -27,7 +27,7 @@ from kizuki.detection import Detection, metrics_for
 from kizuki.gate import ReadingGate
 from kizuki.journal import EventJournal
 from tests.tickets.conftest import T0, FakeClock
-from tickets.models import Case, Notification
+from tickets.models import AgentNotice, Case, Notification
 from tickets.service import CaseService
 from tickets.settings import TicketsConfig
 
@@ -163,8 +163,9 @@ class Rig:
 def outcome(factory: sessionmaker[Session]) -> tuple[list[Any], ...]:
     """What agents and customers were told: the cases (device, mode, status, severity,
     resolution), the notices (device, kind, subject without the case number), the
-    escalations and limit crossings (telemetry time, severity) and the numbers each case
-    shows now (the explanation's time and observed value)."""
+    escalations and limit crossings (telemetry time, severity), the numbers each case
+    shows now (the explanation's time, observed value and ETA interval), who holds each
+    case and what each agent was told (agent, kind)."""
     with factory() as session:
         rows = session.scalars(select(Case).order_by(Case.device_id, Case.id)).all()
         cases = [
@@ -178,13 +179,24 @@ def outcome(factory: sessionmaker[Session]) -> tuple[list[Any], ...]:
             if e.kind in ("escalated", "limit_crossed")
         ]
         numbers = [
-            (c.device_id, c.explanation.get("at"), c.explanation.get("observed")) for c in rows
+            (
+                c.device_id,
+                c.explanation.get("at"),
+                c.explanation.get("observed"),
+                c.explanation.get("eta_range"),
+                c.assignee.name if c.assignee else None,
+            )
+            for c in rows
+        ]
+        told = [
+            (n.case.device_id, n.agent.name, n.kind)
+            for n in session.scalars(select(AgentNotice).order_by(AgentNotice.id))
         ]
         notices = [
             (n.case.device_id, n.kind, n.subject.split("] ", 1)[-1])
             for n in session.scalars(select(Notification).order_by(Notification.id))
         ]
-    return cases, sorted(notices), history, numbers
+    return cases, sorted(notices), history, numbers, sorted(told)
 
 
 def run(rig: Rig, deliveries: Iterator[list[Reading]] | list[list[Reading]]) -> Rig:

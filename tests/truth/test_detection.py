@@ -25,7 +25,7 @@ from tests.truth.rig import (
     stream,
 )
 from tickets.db import make_engine, make_session_factory, migrate
-from tickets.models import Case, CaseEvent, DetectorLabel, Notification
+from tickets.models import AgentNotice, Case, CaseEvent, DetectorLabel, Notification
 from tickets.registry import import_manifest
 from tickets.service import CaseService
 
@@ -37,7 +37,7 @@ CLEAN_CASES = [
 
 def wipe(factory) -> None:
     with factory.begin() as session:
-        for table in (Notification, CaseEvent, DetectorLabel, Case):
+        for table in (AgentNotice, Notification, CaseEvent, DetectorLabel, Case):
             session.execute(delete(table))
 
 
@@ -69,7 +69,7 @@ def clean(fleet, profiles, settings, tmp_path, db_url):
 
 
 def test_the_clean_stream_opens_two_cases_escalates_and_resolves_one(clean):
-    cases, notices, history, _numbers = clean
+    cases, notices, history, numbers, told = clean
     assert cases == CLEAN_CASES
     assert [(device, kind) for device, kind, _ in notices] == [
         ("ac-1", "detected"),
@@ -85,6 +85,11 @@ def test_the_clean_stream_opens_two_cases_escalates_and_resolves_one(clean):
         ("ac-2", "limit_crossed", None),
         ("ac-2", "escalated", "high"),
     ]
+    # each escalation reaches the assignee (high needs no higher tier: nobody re-routed)
+    holders = {device: agent for device, _at, _obs, _eta, agent in numbers}
+    assert sorted(told) == sorted(
+        (d, holders[d], "escalated") for d, k, _at, _sev in history if k == "escalated"
+    )
 
 
 @pytest.mark.parametrize("seed", [1, 2])
@@ -267,7 +272,7 @@ def test_reconciliation_opens_the_case_a_lost_event_never_opened(
         lost.unlink()
     rig = rig.restart()
     assert rig.detection.counts["reconciled"] == 1
-    cases, notices, _history, _numbers = outcome(fleet)
+    cases, notices, _history, _numbers, _told = outcome(fleet)
     assert [(d, m, s) for d, m, s, _sev, _r in cases] == [("ac-1", "filter_clog", "open")]
     assert [(d, k) for d, k, _ in notices] == [("ac-1", "detected")]
     assert rig.detection.reconcile(fleet) == 0, "a second pass finds nothing"
