@@ -62,6 +62,8 @@ DESK_MESSAGES: dict[str, tuple[str, str]] = {
     "disabled": ("disabled", "無効"),
     "search": ("Search", "検索"),
     "search_hint": ("case, customer, device…", "ケース・お客様・デバイス…"),
+    "found_customers": ("Customers", "お客様"),
+    "found_devices": ("Devices", "デバイス"),
     "new_case": ("New case", "ケースを作成"),
     "bulk": ("With the selected cases", "選択したケースを"),
     "select_case": ("Select case {id}", "ケース {id} を選択"),

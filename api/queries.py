@@ -20,7 +20,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session, selectinload
 from api.schemas.common import MAX_ID
 from core.cases import OPEN_STATUSES
 from core.events import SEVERITIES as ALL_SEVERITIES
-from tickets.models import Case, ContactPoint, Customer, UtcDateTime
+from tickets.models import Case, ContactPoint, Customer, Device, Message, UtcDateTime
 
 SORTS: dict[str, InstrumentedAttribute[Any]] = {
     "sla_due_at": Case.sla_due_at,
@@ -86,38 +86,105 @@ class CaseFilter:
         return clauses
 
 
+MAX_TERMS = 8
+
+
+def search_terms(text: str) -> list[str]:
+    """The words of a search, lower-cased: split on spaces (an ideographic space too);
+    "double quotes" keep a phrase together. At most ``MAX_TERMS``."""
+    terms: list[str] = []
+    for i, part in enumerate(text.replace("\u3000", " ").split('"')):
+        if i % 2:  # inside quotes: one phrase
+            terms.append(" ".join(part.split()))
+        else:
+            terms.extend(part.split())
+    return [t.lower() for t in terms if t][:MAX_TERMS]
+
+
+def _like(column: Any, term: str) -> ColumnElement[bool]:
+    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return func.lower(column).like(f"%{escaped}%", escape="\\")
+
+
 def search_clause(text: str) -> ColumnElement[bool]:
-    """Cases matching ``text``: "#12" is case 12; otherwise its number or a case-insensitive
-    substring of the title, device, failure mode, external ticket id, or the customer's
-    id, name or contact points. A plain LIKE scan: fine for a service desk's thousands
-    of cases, not a full-text index."""
+    """Cases matching ``text``: "#12" is case 12; otherwise every word (or quoted phrase)
+    must be found, each in any of: the case number, title, device, model, failure mode,
+    external ticket id, resolution note, a message of its conversation, or the customer's
+    id, name or contact points. Case-insensitive substrings (so Japanese needs no word
+    splitting); LIKE wildcards typed by the user are searched for, not expanded. A scan,
+    not an index: fine for a service desk's tens of thousands of cases."""
     needle = text.strip().lstrip("#")
     if text.strip().startswith("#") and (number := parse_id(needle)) is not None:
         return Case.id == number  # "#12" is case 12, not every title with a 12 in it
-    escaped = needle.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    pattern = f"%{escaped}%"
+    return and_(*(_term_clause(term) for term in search_terms(text) or [""]))
 
-    def like(column: Any) -> ColumnElement[bool]:
-        return func.lower(column).like(pattern, escape="\\")
 
+def _term_clause(term: str) -> ColumnElement[bool]:
     people = select(Customer.id).where(
         or_(
-            like(Customer.id),
-            like(Customer.name),
-            Customer.id.in_(select(ContactPoint.customer_id).where(like(ContactPoint.url))),
+            _like(Customer.id, term),
+            _like(Customer.name, term),
+            Customer.id.in_(select(ContactPoint.customer_id).where(_like(ContactPoint.url, term))),
         )
     )
     clauses = [
-        like(Case.title),
-        like(Case.device_id),
-        like(Case.failure_mode),
-        like(Case.model),
-        like(Case.external_ref),
+        _like(Case.title, term),
+        _like(Case.device_id, term),
+        _like(Case.failure_mode, term),
+        _like(Case.model, term),
+        _like(Case.external_ref, term),
+        _like(Case.resolution_note, term),
         Case.customer_id.in_(people),
+        Case.id.in_(select(Message.case_id).where(_like(Message.body, term))),
     ]
-    if (number := parse_id(needle)) is not None:
+    if (number := parse_id(term.lstrip("#"))) is not None:
         clauses.append(Case.id == number)
     return or_(*clauses)
+
+
+@dataclass
+class Found:
+    """Customers and devices a search names, whether or not they have a case."""
+
+    customers: list[Customer]
+    devices: list[Device]
+
+
+def find_customers_and_devices(db: Session, text: str, limit: int = 10) -> Found:
+    """Customers (by id, name or contact point) and devices (by id, model or product
+    line) matching every word of ``text``, for the queue's "also found" lines."""
+    terms = search_terms(text)
+    if not terms or text.strip().startswith("#"):
+        return Found([], [])
+    customers = db.scalars(
+        select(Customer)
+        .where(
+            *(
+                or_(
+                    _like(Customer.id, t),
+                    _like(Customer.name, t),
+                    Customer.id.in_(
+                        select(ContactPoint.customer_id).where(_like(ContactPoint.url, t))
+                    ),
+                )
+                for t in terms
+            )
+        )
+        .order_by(Customer.name, Customer.id)
+        .limit(limit)
+    ).all()
+    devices = db.scalars(
+        select(Device)
+        .where(
+            *(
+                or_(_like(Device.id, t), _like(Device.model, t), _like(Device.product_line, t))
+                for t in terms
+            )
+        )
+        .order_by(Device.id)
+        .limit(limit)
+    ).all()
+    return Found(list(customers), list(devices))
 
 
 @dataclass

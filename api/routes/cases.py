@@ -61,9 +61,10 @@ def read_cases(
         str | None,
         Query(
             max_length=100,
-            description="Search: '#12' is case 12; else a case number or a substring of the "
-            "title, device, model, failure mode, external ticket id, customer id, name or "
-            "contact point.",
+            description="Search: '#12' is case 12; else every word (or \"quoted phrase\") "
+            "must be a case number or a substring of the title, device, model, failure mode, "
+            "external ticket id, resolution note, a conversation message, or the customer's "
+            "id, name or contact point.",
         ),
     ] = None,
     sort: Annotated[SortName, Query(description="Order; '-' = descending.")] = "sla_due_at",

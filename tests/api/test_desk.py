@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import select
 
 from tests.api.test_web import HTML, csrf_of, log_in
-from tests.api.world import INBOUND_SECRET, World, open_case_reaching
+from tests.api.world import INBOUND_SECRET, World, open_case_for, open_case_reaching
 from tickets.models import Case, Notification
 from tickets.signing import headers as signed
 
@@ -203,6 +203,49 @@ def test_search_finds_cases_by_customer_device_and_number(
     assert found(f"#{world.cases['refrigerant']}") == {world.cases["refrigerant"]}
     assert found("+441234") == {world.cases["refrigerant"]}  # a contact point
     assert found("100%_") == set()  # LIKE wildcards are searched for, not expanded
+
+
+def test_search_needs_every_word_and_reads_the_conversation(
+    client: httpx.Client, world: World
+) -> None:
+    log_in(client, "agent")
+    key = {"X-API-Key": world.keys["agent"]}
+    person = {"id": "c-search", "name": "佐藤 花子", "locale": "ja", "timezone": "Asia/Tokyo"}
+    contact = {"channel": "email", "url": "mailto://sato@example.com"}
+    case_id = open_case_for(world, {**person, "contacts": [contact]}, "ac-search1")
+    said = "室外機から異音がします。 Noise from the outdoor unit since Tuesday."
+    sent = client.post(f"/api/v1/cases/{case_id}/messages", json={"text": said}, headers=key)
+    assert sent.status_code == 201
+
+    def found(q: str) -> set[int]:
+        page = client.get("/cases", params={"q": q, "status": "all"}, headers=HTML).text
+        return {int(n) for n in re.findall(r'data-case-id="(\d+)"', page)}
+
+    assert found("異音") == {case_id}  # a word of the conversation, Japanese as it is
+    assert found("outdoor 佐藤") == {case_id}  # every word, each anywhere
+    assert found("outdoor yamada") == set()  # one word found nowhere: no match
+    assert found('"outdoor unit"') == {case_id}  # a quoted phrase
+    assert found('"unit outdoor"') == set()
+    assert found("佐藤\u3000花子") == {case_id}  # split on an ideographic space too
+    api = client.get("/api/v1/cases", params={"q": "異音 tuesday"}, headers=key)
+    assert [c["id"] for c in api.json()["data"]] == [case_id]
+
+
+def test_search_names_customers_and_devices_without_a_case(
+    client: httpx.Client, world: World
+) -> None:
+    log_in(client, "agent")
+    page = client.get("/cases", params={"q": "ac-0000"}, headers=HTML).text
+    devices = set(re.findall(r'data-device-id="([^"]+)"', page))
+    assert {"ac-00003", "ac-00004"} <= devices  # healthy and silent: no case, still found
+    assert 'href="/devices/ac-00004"' in page
+    page = client.get("/cases", params={"q": "+441234"}, headers=HTML).text
+    assert re.findall(r'data-customer-id="([^"]+)"', page) == ["c-0002"]  # by contact point
+    assert 'href="/customers/c-0002"' in page
+    ja = client.get("/cases", params={"q": "jane", "lang": "ja"}, headers=HTML).text
+    assert "お客様:" in ja and 'data-customer-id="c-0002"' in ja
+    none = client.get("/cases", params={"q": "#1"}, headers=HTML).text
+    assert 'id="search-found"' not in none  # a case number names no customer
 
 
 def test_bulk_acknowledge_reports_what_it_skipped(client: httpx.Client, world: World) -> None:
