@@ -11,9 +11,38 @@ Parameters come in ``P`` (see ``block.params``).
 
 from __future__ import annotations
 
+import hashlib
 import math
+import os
+from pathlib import Path
 
 from numba import njit
+
+
+def _drop_stale_cache() -> None:
+    """numba's on-disk cache keys a function by its own file's time stamp only, so a
+    change in a kernel module it calls into goes unseen. Keep a hash of every kernel
+    source beside the cache files and remove them when it changes."""
+    here = Path(__file__).parent
+    sources = sorted(here.glob("kernel*.py")) + [here / "trend.py"]
+    digest = hashlib.sha256(b"".join(p.read_bytes() for p in sources)).hexdigest()
+    cache = here / "__pycache__"
+    stamp = cache / "kernels.sha256"
+    try:
+        if stamp.exists() and stamp.read_text() == digest:
+            return
+        for f in cache.glob("*.nb[ic]"):
+            if f.name.startswith(("kernel", "trend")):
+                f.unlink(missing_ok=True)
+        cache.mkdir(exist_ok=True)
+        tmp = cache / f"kernels.sha256.{os.getpid()}"
+        tmp.write_text(digest)
+        tmp.replace(stamp)
+    except OSError:  # a read-only install: numba then caches elsewhere or not at all
+        return
+
+
+_drop_stale_cache()
 
 # float columns
 (

@@ -45,7 +45,7 @@ from core.profiles import MetricSpec
 class StreamConfig:
     """Hyper-parameters of every stream (one object shared by the bank)."""
 
-    warmup: int = 288
+    warmup: int = 576
     cusum_k: float = 0.5
     cusum_h: float = 12.0
     cusum_alpha: float = 0.003
@@ -55,16 +55,16 @@ class StreamConfig:
     drift_fits: int = 2
     step_veto: float = 0.5
     trend_quantile: float = 0.3
-    horizon_days: float = 30.0
+    horizon_days: float = 12.0
     p_big: float = 0.5
-    out_frac: float = 0.02
+    out_frac: float = 0.05
     spike_z: float = 5.0
     spike_max_run: int = 24
     spike_cap: int = 4
     spike_back_n: int = 3
     spike_decay: float = 1.0 / 144.0
     spike_mass: float = 2.0
-    flat_n: int = 36
+    flat_n: int = 72
     flat_alpha: float = 1.0 / 12.0
     var_alpha: float = 1.0 / 432.0
     collapse: float = 0.05

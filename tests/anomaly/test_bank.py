@@ -277,3 +277,19 @@ def test_an_older_detector_version_keeps_the_devices_and_open_anomalies(tmp_path
     assert restored.models["aircon-x1"].blocks["filter_dp_pa"].IX[:12, 0].max() == 0, (
         "the stream kind re-learns from its first value"
     )
+
+
+def test_a_cohort_filter_of_version_1_starts_fresh_and_the_bank_runs_on(tmp_path):
+    bank, rest, path = _half_way(tmp_path)
+
+    def version_1(header, arrays):  # one cohort per row then, no parent
+        header["kinds"]["cohort"] = 1
+        for key in [k for k in arrays if k.endswith("/cohort/cohort")]:
+            arrays[key] = arrays[key][:, 0].copy()
+
+    _rewrite(path, version_1)
+    restored = DetectorBank.load(path, PROFILES, directory_for(12))
+    assert restored.restored_kinds == ["stream"]
+    assert restored.open_anomalies() == bank.open_anomalies() != {}
+    events = [e for batch in rest for e in restored.update(batch)]
+    assert {e.device_id for e in events} <= {"ac-0"}
