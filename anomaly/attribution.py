@@ -56,10 +56,13 @@ def second_fault(
     metric: str,
     open_modes: Collection[str],
     margin: float = SECOND_MARGIN,
+    episodes: bool = False,
 ) -> str | None:
     """A mode not yet open whose primary metric is ``metric``, when ``metric`` has moved
     further toward its limit than the open modes explain (``margin`` of its room past
     the best fit of each open mode's ``effects``): a second fault on the device.
+    ``episodes``: the metric's alarm rests on excursions that come and go, which no
+    gradual fault makes: its intermittent mode, if none of the open ones is.
 
     >>> from core.profiles import load_profiles
     >>> ac = load_profiles()["aircon-x1"]
@@ -74,6 +77,11 @@ def second_fault(
     ]
     if not candidates or any(n in open_modes for n in candidates):
         return None
+    kinds = {profile.failure_modes[n].kind for n in open_modes}
+    if episodes and "intermittent" not in kinds:
+        come_and_go = [n for n in candidates if profile.failure_modes[n].kind == "intermittent"]
+        if come_and_go:
+            return come_and_go[0]
     explained = 0.0
     for name in open_modes:
         mode = profile.failure_modes[name]

@@ -244,7 +244,8 @@ class DetectorBank:
             block = fleet.blocks[metric]
             if not block.IX[row, k.ACTIVE]:
                 continue
-            mode = second_fault(fleet.profile, fracs, metric, opened)
+            come_and_go = bool(block.F[row, k.SPIKES] >= block.cfg.spike_mass)
+            mode = second_fault(fleet.profile, fracs, metric, opened, episodes=come_and_go)
             if mode is not None:
                 opened[mode] = _Open(ts, {metric})
                 snap = block.snapshot(row, ts)
@@ -324,7 +325,11 @@ class DetectorBank:
                 # a level that moves is the product's doing before it is the sensor's
                 mode = attribute(fleet.profile, fracs, metric, frozenset({"sensor"}))
                 if mode in opened:  # unless the open modes cannot explain this move
-                    mode = second_fault(fleet.profile, fracs, metric, opened) or mode
+                    come_and_go = bool(snap[k.S_SPIKES] >= group.block.cfg.spike_mass)
+                    second = second_fault(
+                        fleet.profile, fracs, metric, opened, episodes=come_and_go
+                    )
+                    mode = second or mode
             if mode in opened:
                 opened[mode].metrics.add(metric)
                 return

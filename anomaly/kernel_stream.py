@@ -93,7 +93,7 @@ from anomaly.kernel import (
     accept,
     expected,
 )
-from anomaly.kernel_trend import trend_update
+from anomaly.kernel_trend import trend_forget, trend_update
 
 NONE, ANOMALY, RECOVERY = 0, 1, 2
 
@@ -144,7 +144,7 @@ def _update(F, IX, season, counts, means, r, ts, x, P):  # noqa: ANN001, N803
         score = 2.0
     F[r, SCORE] = score
     edge = _alarm(F, IX, r, ts, score, P)
-    _rebase(F, IX, r, ts, c, P)
+    _rebase(F, IX, means, r, ts, c, P)
     return edge
 
 
@@ -256,7 +256,9 @@ def _alarm(F, IX, r, ts, score, P):  # noqa: ANN001, N803
 
 
 @njit(**JIT)
-def _rebase(F, IX, r, ts, c, P):  # noqa: ANN001, N803
+def _rebase(F, IX, means, r, ts, c, P):  # noqa: ANN001, N803
+    """``MetricStream._maybe_rebase``: a shift held without an alarm is the new normal;
+    the trend forgets the hours before it and the device's own level moves there."""
     if IX[r, ACTIVE] or c < 1.0:
         F[r, FLAT_SINCE] = NAN
         return
@@ -265,3 +267,6 @@ def _rebase(F, IX, r, ts, c, P):  # noqa: ANN001, N803
     elif ts - F[r, FLAT_SINCE] >= P[P_REBASE_DAYS] * 86400:
         accept(F, IX, r, F[r, T_LEVEL], P)
         F[r, FLAT_SINCE] = NAN
+        if IX[r, REF_N] >= P[P_WARMUP]:
+            F[r, HOME] = F[r, REF_LEVEL] + F[r, REF_TOTAL] / BUCKETS
+        trend_forget(F, IX, means, r)

@@ -317,6 +317,9 @@ class MetricStream:
         elif ts - self._flat_since >= self.cfg.rebase_days * 86400:
             self.cusum.accept(self.trend.level)
             self._flat_since = None
+            if self.cusum.reference.warm:
+                self._home = self.cusum.reference.expected_mean()
+            self.trend.forget()
 
     def state_dict(self) -> dict[str, Any]:
         return {

@@ -15,27 +15,31 @@ import numpy as np
 from anomaly.bank import DetectorBank
 from anomaly.evaluate import START_TS
 from core.events import AnomalyEvent
-from core.profiles import load_profiles
+from core.profiles import MetricSpec, load_profiles
 from core.readings import Reading
 
 PROFILES = load_profiles()
 MODEL = "pump-p3"
+HEATER = "waterheater-w2"
 SPECS = PROFILES[MODEL].metrics
 DAY = 86400.0
 # (device, ts, healthy values) -> the values it reports (an empty dict: silent)
 Shape = Callable[[int, float, dict[str, float]], dict[str, float]]
 
 
-def _run(shape: Shape, devices: int = 10, days: float = 14.0, seed: int = 5) -> list[AnomalyEvent]:
+def _run(
+    shape: Shape, devices: int = 10, days: float = 14.0, seed: int = 5, model: str = MODEL
+) -> list[AnomalyEvent]:
     rng = np.random.default_rng(seed)
     ids = [f"p{i:02d}" for i in range(devices)]
-    names = sorted(SPECS)
-    lo = np.array([SPECS[m].normal[0] for m in names])
-    hi = np.array([SPECS[m].normal[1] for m in names])
+    specs = PROFILES[model].metrics
+    names = sorted(specs)
+    lo = np.array([specs[m].normal[0] for m in names])
+    hi = np.array([specs[m].normal[1] for m in names])
     level = lo + rng.uniform(0.25, 0.75, (devices, len(names))) * (hi - lo)
-    amp = np.array([SPECS[m].daily_amplitude for m in names])
-    noise = np.array([SPECS[m].noise for m in names])
-    bank = DetectorBank(PROFILES, lambda d: MODEL, cohort=lambda d: "r1")
+    amp = np.array([specs[m].daily_amplitude for m in names])
+    noise = np.array([specs[m].noise for m in names])
+    bank = DetectorBank(PROFILES, lambda d: model, cohort=lambda d: "r1")
     events: list[AnomalyEvent] = []
     for k in range(int(days * DAY / 600.0)):
         ts = START_TS + k * 600.0
@@ -50,16 +54,20 @@ def _run(shape: Shape, devices: int = 10, days: float = 14.0, seed: int = 5) -> 
     return [e for e in events if e.kind == "anomaly"]
 
 
+def _spec(metric: str) -> MetricSpec:
+    return SPECS.get(metric) or PROFILES[HEATER].metrics[metric]
+
+
 def _width(metric: str) -> float:
-    return SPECS[metric].normal[1] - SPECS[metric].normal[0]
+    return _spec(metric).normal[1] - _spec(metric).normal[0]
 
 
 def _toward(metric: str) -> float:
-    return 1.0 if SPECS[metric].direction == "up" else -1.0
+    return 1.0 if _spec(metric).direction == "up" else -1.0
 
 
 def _room(metric: str) -> float:
-    spec = SPECS[metric]
+    spec = _spec(metric)
     return abs(spec.limit - sum(spec.normal) / 2)
 
 
@@ -149,3 +157,26 @@ def test_a_second_fault_on_a_failing_device_opens_its_own_case() -> None:
     assert {e.device_id for e in events} == {"p00"}
     assert set(modes) == {"bearing_wear", "impeller_clog"}
     assert first_at < modes["bearing_wear"] < second_at < modes["impeller_clog"]
+
+
+def test_episodes_on_a_metric_a_gradual_fault_already_moved_open_the_intermittent_mode() -> None:
+    first_at, second_at = START_TS + 5 * DAY, START_TS + 9 * DAY
+    element = PROFILES[HEATER].failure_modes["element_degradation"].effects
+
+    def element_then_thermostat(i: int, ts: float, x: dict[str, float]) -> dict[str, float]:
+        if i != 0:
+            return x  # the element's wear moves the outlet temperature too
+        sev = 0.8 * min(1.0, max(0.0, (ts - first_at) / (4 * DAY))) ** 1.5
+        for m, e in element.items():
+            x[m] += sev * e * _toward(m) * _room(m)
+        hour = (ts - second_at) / 3600.0
+        if hour >= 0 and hour % 10 < 2:  # two hours in ten, deeper as days pass
+            depth = 0.4 + 0.1 * hour / 24
+            x["outlet_temp_c"] += depth * _toward("outlet_temp_c") * _room("outlet_temp_c")
+        return x
+
+    events = _run(element_then_thermostat, model=HEATER)
+    modes = {e.failure_mode: e.ts for e in events}
+    assert {e.device_id for e in events} == {"p00"}
+    assert set(modes) == {"element_degradation", "thermostat_fault"}
+    assert modes["thermostat_fault"] > second_at
