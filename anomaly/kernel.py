@@ -75,8 +75,10 @@ _drop_stale_cache()
     DV_SHORT,
     DV_LONG,
     HOME,
-) = range(29)
-N_F = 29
+    CALM_AT,
+    OUT_AT,
+) = range(31)
+N_F = 31
 # integer columns
 (
     N,
@@ -139,8 +141,9 @@ N_I = 15
     P_COLLAPSE,
     P_MIN_SCALE,
     P_MOTION_N,
-) = range(41)
-N_P = 41
+    P_STEP_S,
+) = range(42)
+N_P = 42
 # snapshot columns (the numbers an event needs, taken right after each value)
 (
     S_LEVEL_FRAC,
@@ -163,6 +166,8 @@ BUCKETS, PERIOD_S = 24, 86400.0
 Z_CAP, RELEARN, SEASON_ALPHA, CLIP, MIN_SCALE, MIN_COUNT = 4.0, 2.0, 0.1, 3.0, 1e-9, 12
 MAD_TO_SIGMA = 1.2533
 NAN = math.nan
+CALM = 0.2  # a CUSUM below this share of its threshold is in control (jump detection)
+QUIET_S = 86400.0  # and a jump needs it to have stayed below its threshold this long
 JIT = {"cache": True, "error_model": "numpy"}
 
 

@@ -56,12 +56,12 @@ def trend_update(F, IX, means, r, ts, d, P):  # noqa: ANN001, N803
 
 @njit(**JIT)
 def trend_forget(F, IX, means, r):  # noqa: ANN001, N803
-    """``Trend.forget``: drop the bucket means (a new normal starts); keep the level."""
+    """``Trend.forget``: drop the bucket means (a new normal starts); the level and the
+    last time to the limit stay until the next fit."""
     means[r, :] = NAN
     IX[r, T_LENGTH] = 0
     F[r, T_T] = 0.0
     F[r, T_RAMP] = 0.0
-    F[r, T_ETA] = NAN
 
 
 @njit(**JIT)

@@ -184,11 +184,10 @@ class Trend(Stateful):
 
     def forget(self) -> None:
         """Drop the bucket means (the level before a shift that became the new normal);
-        the current bucket and ``level`` stay."""
+        the current bucket, ``level`` and the last ``eta_ts`` stay until the next fit."""
         self._means = []
         self._t = 0.0
         self.ramp = 0.0
-        self.eta_ts = None
 
     def _close(self, new_bucket: int) -> None:
         means = self._means
