@@ -73,7 +73,7 @@ class StreamConfig:
     motion_n: int = 24
     smooth_alpha: float = 1.0 / 12.0
     rebase_days: float = 3.0
-    step_hours: float = 3.0
+    step_hours: float = 1.0
     alarm_n: int = 6
     alarm_m: int = 12
     clear: float = 0.5
