@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import UTC, datetime
 
 from core.events import SEVERITIES
@@ -45,6 +45,51 @@ def attribute(
         if err < best_err - 1e-12:
             best, best_err = name, err
     return best
+
+
+SECOND_MARGIN = 0.25  # share of a metric's room moved beyond what the open modes explain
+
+
+def second_fault(
+    profile: DeviceProfile,
+    fracs: Mapping[str, float],
+    metric: str,
+    open_modes: Collection[str],
+    margin: float = SECOND_MARGIN,
+    episodes: bool = False,
+) -> str | None:
+    """A mode not yet open whose primary metric is ``metric``, when ``metric`` has moved
+    further toward its limit than the open modes explain (``margin`` of its room past
+    the best fit of each open mode's ``effects``): a second fault on the device.
+    ``episodes``: the metric's alarm rests on excursions that come and go, which no
+    gradual fault makes: its intermittent mode, if none of the open ones is.
+
+    >>> from core.profiles import load_profiles
+    >>> ac = load_profiles()["aircon-x1"]
+    >>> fracs = {"filter_dp_pa": 0.5, "cooling_delta_c": 0.2, "fan_rpm": 0.1}
+    >>> second_fault(ac, fracs, "fan_rpm", {"filter_clog"}) is None
+    True
+    >>> second_fault(ac, {**fracs, "fan_rpm": 0.45}, "fan_rpm", {"filter_clog"})
+    'fan_bearing_wear'
+    """
+    candidates = [
+        n for n, m in profile.failure_modes.items() if m.metric == metric and m.kind != "sensor"
+    ]
+    if not candidates or any(n in open_modes for n in candidates):
+        return None
+    kinds = {profile.failure_modes[n].kind for n in open_modes}
+    if episodes and "intermittent" not in kinds:
+        come_and_go = [n for n in candidates if profile.failure_modes[n].kind == "intermittent"]
+        if come_and_go:
+            return come_and_go[0]
+    explained = 0.0
+    for name in open_modes:
+        mode = profile.failure_modes[name]
+        effects = mode.effects or {mode.metric: 1.0}
+        dot = sum(fracs.get(m, 0.0) * e for m, e in effects.items())
+        a = max(dot / sum(e * e for e in effects.values()), 0.0)
+        explained = max(explained, a * effects.get(metric, 0.0))
+    return candidates[0] if fracs.get(metric, 0.0) - explained >= margin else None
 
 
 def bump(severity: str) -> str:

@@ -21,7 +21,7 @@ import numpy as np
 
 from anomaly import kernel as k
 from anomaly import kinds
-from anomaly.attribution import attribute, bump, describe
+from anomaly.attribution import attribute, bump, describe, second_fault
 from anomaly.block import ANOMALY, ARRAYS, StreamBlock
 from anomaly.checkpoint import read_checkpoint, write_checkpoint
 from anomaly.cohort import CohortConfig
@@ -32,6 +32,8 @@ from core.devices import Directory
 from core.events import AnomalyEvent, EventKind, Explanation, Severity
 from core.profiles import DeviceProfile
 from core.readings import Reading
+
+SECOND_CHECK_S = 3600.0  # how often devices with an open anomaly are checked again
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,6 +195,7 @@ class DetectorBank:
         self._lock = threading.RLock()
         self.extra: dict[str, Any] = {}  # the caller's state saved with the checkpoint
         self.restored_kinds: list[str] = []  # kinds a checkpoint gave back (load)
+        self._next_second = -np.inf  # next look for a second fault (_second_faults)
 
     def update(self, readings: Sequence[Reading]) -> list[AnomalyEvent]:
         """Feed readings (oldest first); return anomaly and recovery events."""
@@ -212,7 +215,41 @@ class DetectorBank:
                     self._on_edge(group, pos, tag // 256, raised, by_block, events)
             if readings:
                 self.peers.maybe_refit(readings[-1].ts, self._peer_features)
+                self._second_faults(readings[-1].ts, events)
             return events
+
+    def _second_faults(self, ts: float, events: list[AnomalyEvent]) -> None:
+        """Once an hour: on devices with an open anomaly, a metric in alarm that has
+        moved further than the open modes explain opens the mode it is primary for (a
+        second fault; its own alarm edge came while the first fault held it)."""
+        if ts < self._next_second:
+            return
+        self._next_second = ts + SECOND_CHECK_S
+        for fleet in self.models.values():
+            for device_id, opened in fleet.open.items():
+                if opened:
+                    self._second_fault(fleet, device_id, opened, ts, events)
+
+    def _second_fault(
+        self,
+        fleet: ModelStreams,
+        device_id: str,
+        opened: dict[str, _Open],
+        ts: float,
+        events: list[AnomalyEvent],
+    ) -> None:
+        rows = {m: slots[device_id] for m, slots in fleet.slots.items() if device_id in slots}
+        fracs = {m: fleet.blocks[m].level_frac(row) for m, row in rows.items()}
+        for metric, row in rows.items():
+            block = fleet.blocks[metric]
+            if not block.IX[row, k.ACTIVE]:
+                continue
+            come_and_go = bool(block.F[row, k.SPIKES] >= block.cfg.spike_mass)
+            mode = second_fault(fleet.profile, fracs, metric, opened, episodes=come_and_go)
+            if mode is not None:
+                opened[mode] = _Open(ts, {metric})
+                snap = block.snapshot(row, ts)
+                events.append(self._event(device_id, fleet, metric, mode, "anomaly", ts, ts, snap))
 
     def _group(self, readings: Sequence[Reading]) -> list[_Group]:
         touched: list[_Group] = []
@@ -287,6 +324,12 @@ class DetectorBank:
                 fracs = self._fracs(fleet, device_id, reading, by_block)
                 # a level that moves is the product's doing before it is the sensor's
                 mode = attribute(fleet.profile, fracs, metric, frozenset({"sensor"}))
+                if mode in opened:  # unless the open modes cannot explain this move
+                    come_and_go = bool(snap[k.S_SPIKES] >= group.block.cfg.spike_mass)
+                    second = second_fault(
+                        fleet.profile, fracs, metric, opened, episodes=come_and_go
+                    )
+                    mode = second or mode
             if mode in opened:
                 opened[mode].metrics.add(metric)
                 return

@@ -72,6 +72,7 @@ def params(spec: MetricSpec, cfg: StreamConfig) -> np.ndarray:
         k.P_COLLAPSE: cfg.collapse,
         k.P_MIN_SCALE: scale_floor(spec),
         k.P_MOTION_N: cfg.motion_n,
+        k.P_STEP_S: cfg.step_hours * 3600.0,
     }
     for index, value in values.items():
         p[index] = value
@@ -81,7 +82,8 @@ def params(spec: MetricSpec, cfg: StreamConfig) -> np.ndarray:
 class StreamBlock:
     """Rows of state for one (model, metric), updated by the compiled kernel."""
 
-    name, version = "stream", 2  # version 2: variance-collapse flatline, device's own edge
+    # version 2: variance-collapse flatline, device's own edge; 3: a jump resets the trend
+    name, version = "stream", 3
 
     def __init__(self, spec: MetricSpec, cfg: StreamConfig, capacity: int = 16) -> None:
         self.spec, self.cfg, self.base = spec, cfg, cfg
@@ -94,7 +96,8 @@ class StreamBlock:
 
     def _allocate(self, capacity: int) -> None:
         self.F = np.zeros((capacity, k.N_F))
-        self.F[:, [k.LAST, k.FLAT_SINCE, k.STARTED_AT, k.T_LEVEL, k.T_ETA, k.HOME]] = math.nan
+        nan = [k.LAST, k.FLAT_SINCE, k.STARTED_AT, k.T_LEVEL, k.T_ETA, k.HOME, k.CALM_AT, k.OUT_AT]
+        self.F[:, nan] = math.nan
         self.F[:, k.QUIET_UNTIL] = -math.inf
         self.IX = np.zeros((capacity, k.N_I), dtype=np.int64)
         self.IX[:, k.T_BUCKET] = -1

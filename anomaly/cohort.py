@@ -5,11 +5,15 @@ a region, a public holiday changes every household's usage. :class:`CohortFilter
 per cohort (the devices of one product model in one region, or the whole model when the
 region is unknown), the common movement of the last ``tau_s``: an exponentially weighted
 mean of each device's deviation from its *own* learned seasonal reference (clipped at
-``clip`` sigma around the current estimate, so one failing device moves it little; a
-cohort of fewer than ``min_devices`` devices is not corrected), times the device's own
-coupling to it (learned, 0.5-1.5). Each value then reaches the detectors minus that:
-what is left is what this device does unlike its peers. A fault is the device's own;
-weather is everyone's.
+``clip`` sigma around the current estimate, so one failing device moves it little),
+times the device's own coupling to it (learned, 0.5-1.5). Each value then reaches the
+detectors minus that: what is left is what this device does unlike its peers. A fault is
+the device's own; weather is everyone's.
+
+Cohort keys are paths (``"Asia/Tokyo/region-3"``: a region inside a time zone). A
+cohort of fewer than ``min_devices`` devices borrows its parent's common movement
+(``"Asia/Tokyo"``, which shares the region's weekends but only part of its weather, so
+the coupling to it may fall to zero); a key without ``/`` falls back on the whole model.
 
 It also holds back the first ``settle_s`` after a device was silent for more than
 ``gap_s`` (a power cut ends with a cold start that settles within the hour), and it
@@ -42,7 +46,7 @@ class CohortConfig:
     tau_s: float = 1800.0
     gap_s: float = 900.0
     settle_s: float = 5400.0
-    min_devices: float = 4.0
+    min_devices: float = 3.0
     clip: float = 3.0
     beta_s: float = 5 * 86400.0
 
@@ -50,16 +54,23 @@ class CohortConfig:
         return asdict(self)
 
 
+def parent(key: str) -> str:
+    """The wider cohort of ``key``: cohort keys are paths, e.g. ``"Asia/Tokyo/region-3"``
+    (a region inside a time zone); the parent drops the last part, and a key without a
+    ``/`` has the whole product model (``""``) as its parent."""
+    return key.rsplit("/", 1)[0] if "/" in key else ""
+
+
 class CohortFilter:
     """Rows parallel to one StreamBlock's, one line of state per cohort, the cadence."""
 
-    name, version = "cohort", 1
+    name, version = "cohort", 2  # 2: each row has its own cohort and a parent
 
     def __init__(self, cfg: CohortConfig | None = None, capacity: int = 16) -> None:
         self.cfg = cfg or CohortConfig()
         self.size = 0
         self.R = self._rows(capacity)
-        self.cohort = np.zeros(capacity, dtype=np.int64)
+        self.cohort = np.zeros((capacity, 2), dtype=np.int64)  # own, parent
         self.C = np.zeros((0, kc.N_C))
         self.keys: dict[str, int] = {}
         self.K = np.array([0.0, math.nan, 0.0])
@@ -87,15 +98,21 @@ class CohortFilter:
         if self.size == len(self.R):
             grow = len(self.R)
             self.R = np.vstack([self.R, self._rows(grow)])
-            self.cohort = np.concatenate([self.cohort, np.zeros(grow, dtype=np.int64)])
+            self.cohort = np.vstack([self.cohort, np.zeros((grow, 2), dtype=np.int64)])
+        c, p = self._key(key), self._key(parent(key))
+        self.C[c, kc.C_ROWS] += 1
+        if p != c:
+            self.C[p, kc.C_ROWS] += 1
+        self.cohort[self.size] = (c, p)
+        self.size += 1
+        return self.size - 1
+
+    def _key(self, key: str) -> int:
         c = self.keys.get(key)
         if c is None:
             c = self.keys[key] = len(self.C)
             self.C = np.vstack([self.C, np.zeros((1, kc.N_C))])
-        self.C[c, kc.C_ROWS] += 1
-        self.cohort[self.size] = c
-        self.size += 1
-        return self.size - 1
+        return c
 
     def run(
         self, block: StreamBlock, rows: np.ndarray, ts: np.ndarray, xs: np.ndarray
@@ -153,8 +170,8 @@ class CohortFilter:
         size = len(state["R"])
         self.R = self._rows(max(16, size))
         self.R[:size] = state["R"]
-        self.cohort = np.zeros(max(16, size), dtype=np.int64)
-        self.cohort[:size] = state["cohort"]
+        self.cohort = np.zeros((max(16, size), 2), dtype=np.int64)
+        self.cohort[:size] = np.asarray(state["cohort"]).reshape(size, 2)
         self.C = np.array(state["C"], dtype=float).reshape(-1, kc.N_C)
         self.keys = {str(k): i for i, k in enumerate(state["keys"].tolist())}
         self.K, self.D = state["K"].astype(float), state["D"].astype(float)

@@ -152,7 +152,7 @@ def score(
     result: dict[str, Any] = {
         "run": {
             **source.run,
-            "failing_devices": len(source.truth),
+            "failing_devices": len(failing),
             "failures_noticed_in_run": sum(t.notice_ts is not None for t in source.truth),
             "healthy_devices": len(healthy),
             "benign_change_devices": len(benign),

@@ -11,9 +11,38 @@ Parameters come in ``P`` (see ``block.params``).
 
 from __future__ import annotations
 
+import hashlib
 import math
+import os
+from pathlib import Path
 
 from numba import njit
+
+
+def _drop_stale_cache() -> None:
+    """numba's on-disk cache keys a function by its own file's time stamp only, so a
+    change in a kernel module it calls into goes unseen. Keep a hash of every kernel
+    source beside the cache files and remove them when it changes."""
+    here = Path(__file__).parent
+    sources = sorted(here.glob("kernel*.py")) + [here / "trend.py"]
+    digest = hashlib.sha256(b"".join(p.read_bytes() for p in sources)).hexdigest()
+    cache = here / "__pycache__"
+    stamp = cache / "kernels.sha256"
+    try:
+        if stamp.exists() and stamp.read_text() == digest:
+            return
+        for f in cache.glob("*.nb[ic]"):
+            if f.name.startswith(("kernel", "trend")):
+                f.unlink(missing_ok=True)
+        cache.mkdir(exist_ok=True)
+        tmp = cache / f"kernels.sha256.{os.getpid()}"
+        tmp.write_text(digest)
+        tmp.replace(stamp)
+    except OSError:  # a read-only install: numba then caches elsewhere or not at all
+        return
+
+
+_drop_stale_cache()
 
 # float columns
 (
@@ -46,8 +75,10 @@ from numba import njit
     DV_SHORT,
     DV_LONG,
     HOME,
-) = range(29)
-N_F = 29
+    CALM_AT,
+    OUT_AT,
+) = range(31)
+N_F = 31
 # integer columns
 (
     N,
@@ -110,8 +141,9 @@ N_I = 15
     P_COLLAPSE,
     P_MIN_SCALE,
     P_MOTION_N,
-) = range(41)
-N_P = 41
+    P_STEP_S,
+) = range(42)
+N_P = 42
 # snapshot columns (the numbers an event needs, taken right after each value)
 (
     S_LEVEL_FRAC,
@@ -134,6 +166,8 @@ BUCKETS, PERIOD_S = 24, 86400.0
 Z_CAP, RELEARN, SEASON_ALPHA, CLIP, MIN_SCALE, MIN_COUNT = 4.0, 2.0, 0.1, 3.0, 1e-9, 12
 MAD_TO_SIGMA = 1.2533
 NAN = math.nan
+CALM = 0.2  # a CUSUM below this share of its threshold is in control (jump detection)
+QUIET_S = 86400.0  # and a jump needs it to have stayed below its threshold this long
 JIT = {"cache": True, "error_model": "numpy"}
 
 

@@ -9,7 +9,9 @@ stream kernel's state (``F``, ``season``), each clipped at ``clip`` sigma around
 current estimate. Each row also learns its own coupling ``beta`` to that movement (an
 exponentially weighted regression over ``beta_s``, held in 0.5..1.5 and pulled toward 1
 while the movement has been small): what reaches the detector is
-``x - beta * common``. ``K``/``D`` measure the block's cadence from its first intervals.
+``x - beta * common``. A row belongs to two cohorts (``cohort[r]``: its own, and the
+wider parent it falls back on while its own has fewer than ``min_devices`` rows); both
+commons learn from it. ``K``/``D`` measure the block's cadence from its first intervals.
 """
 
 from __future__ import annotations
@@ -57,27 +59,39 @@ def _filter(F, IX, season, R, C, cohort, K, D, r, t, x, P, Q):  # noqa: ANN001, 
         _cadence(K, D, t - last)
     if last != last or t > last:
         R[r, R_LAST] = t
-    c = cohort[r]
     interval = K[K_INTERVAL] if K[K_INTERVAL] == K[K_INTERVAL] else Q[Q_INTERVAL_S]
     gap = Q[Q_GAP_S] if Q[Q_GAP_S] > 2.5 * interval else 2.5 * interval
     if last == last and t - last > gap:
         R[r, R_SETTLE] = t + Q[Q_SETTLE_S]
+    # the device's own cohort, or its parent (a wider one) while its own is too small
+    c = cohort[r, 0] if C[cohort[r, 0], C_ROWS] >= Q[Q_MIN_DEVICES] else cohort[r, 1]
     enough = C[c, C_ROWS] >= Q[Q_MIN_DEVICES]
     common = C[c, C_COMMON] if enough else 0.0
     sigma = F[r, REF_SPREAD] * MAD_TO_SIGMA + P[P_MIN_SCALE]
     prior = 0.25 * sigma * sigma  # a weak pull of this device's coupling toward 1
     beta = (R[r, R_SXY] + prior) / (R[r, R_SXX] + prior)
-    beta = 0.5 if beta < 0.5 else (1.5 if beta > 1.5 else beta)
+    # a wider cohort shares only part of what moves this device (its weekends, not
+    # its region's weather): the coupling it learns to it may fall to zero
+    floor = 0.5 if c == cohort[r, 0] else 0.0
+    beta = floor if beta < floor else (1.5 if beta > 1.5 else beta)
     keep = not (t < R[r, R_SETTLE])
-    if enough and keep and IX[r, REF_N] >= P[P_WARMUP] / 2:  # ahead of the detector's warm-up
+    if keep and IX[r, REF_N] >= P[P_WARMUP] / 2:  # ahead of the detector's warm-up
+        base = x - expected(F, season, r, t)
         bound = Q[Q_CLIP] * sigma
-        res = x - expected(F, season, r, t) - beta * common
-        res = bound if res > bound else (-bound if res < -bound else res)
-        w = interval / (Q[Q_TAU_S] * C[c, C_ROWS])
-        C[c, C_COMMON] += (w if w < 1.0 else 1.0) * res
-        a = interval / Q[Q_BETA_S]  # this device's own coupling to the common movement
-        R[r, R_SXY] += a * ((beta * common + res) * common - R[r, R_SXY])
-        R[r, R_SXX] += a * (common * common - R[r, R_SXX])
+        for level in range(2):  # both commons learn, whichever this device uses
+            own = cohort[r, level]
+            if level == 1 and own == cohort[r, 0]:
+                break
+            res = base - beta * C[own, C_COMMON]
+            res = bound if res > bound else (-bound if res < -bound else res)
+            w = interval / (Q[Q_TAU_S] * C[own, C_ROWS])
+            C[own, C_COMMON] += (w if w < 1.0 else 1.0) * res
+        if enough:
+            res = base - beta * common
+            res = bound if res > bound else (-bound if res < -bound else res)
+            a = interval / Q[Q_BETA_S]  # this device's own coupling to the common movement
+            R[r, R_SXY] += a * ((beta * common + res) * common - R[r, R_SXY])
+            R[r, R_SXX] += a * (common * common - R[r, R_SXX])
     return x - beta * common, keep
 
 

@@ -15,6 +15,8 @@ from anomaly.kernel import (
     BELOW,
     BITS,
     BUCKETS,
+    CALM,
+    CALM_AT,
     DESEASON,
     DRIFT,
     DV_LONG,
@@ -30,6 +32,7 @@ from anomaly.kernel import (
     LEVEL_FRAC,
     NAN,
     OUT,
+    OUT_AT,
     P_ALARM_M,
     P_ALARM_N,
     P_CLEAR,
@@ -54,10 +57,12 @@ from anomaly.kernel import (
     P_SPIKE_MASS,
     P_SPIKE_MAX_RUN,
     P_SPIKE_Z,
+    P_STEP_S,
     P_SUPPRESS_S,
     P_T_MIN,
     P_VAR_ALPHA,
     P_WARMUP,
+    QUIET_S,
     QUIET_UNTIL,
     RAMPING,
     REF_LEVEL,
@@ -93,7 +98,7 @@ from anomaly.kernel import (
     accept,
     expected,
 )
-from anomaly.kernel_trend import trend_update
+from anomaly.kernel_trend import trend_forget, trend_update
 
 NONE, ANOMALY, RECOVERY = 0, 1, 2
 
@@ -126,6 +131,7 @@ def _update(F, IX, season, counts, means, r, ts, x, P):  # noqa: ANN001, N803
     F[r, DESEASON] += a * (d - F[r, DESEASON])
     _collapse(F, IX, r, n, x, P)
     c = _cusum(F, IX, season, counts, r, ts, x, P) / P[P_CUSUM_H]
+    _jump(F, IX, means, r, ts, c, P)
     excursion = _excursions(F, IX, r, P[P_SIGN] * F[r, LAST_Z], P)
     t = trend_update(F, IX, means, r, ts, d, P) / P[P_T_MIN]
     drift = _drift(F, IX, r, ts, c, t, P)
@@ -144,7 +150,7 @@ def _update(F, IX, season, counts, means, r, ts, x, P):  # noqa: ANN001, N803
         score = 2.0
     F[r, SCORE] = score
     edge = _alarm(F, IX, r, ts, score, P)
-    _rebase(F, IX, r, ts, c, P)
+    _rebase(F, IX, means, r, ts, c, P)
     return edge
 
 
@@ -165,6 +171,22 @@ def _collapse(F, IX, r, n, x, P):  # noqa: ANN001, N803
     cap = 9.0 * F[r, DV_LONG]
     F[r, DV_LONG] += b * ((d2 if not warm or d2 < cap else cap) - F[r, DV_LONG])
     IX[r, FLAT] = IX[r, FLAT] + 1 if collapsed else 0
+
+
+@njit(**JIT)
+def _jump(F, IX, means, r, ts, c, P):  # noqa: ANN001, N803
+    """``MetricStream._jump``: the CUSUM went from calm to its threshold within
+    ``step_s``, after a quiet day: a jump. The trend forgets the hours before it, so a
+    one-off shift is not read as a trend (a movement that goes on shows again)."""
+    if c < CALM:
+        F[r, CALM_AT] = ts
+    elif c >= 1.0:
+        calm, out = F[r, CALM_AT], F[r, OUT_AT]
+        quiet = out != out or calm - out >= QUIET_S
+        if calm == calm and ts - calm <= P[P_STEP_S] and quiet:
+            trend_forget(F, IX, means, r)
+        F[r, CALM_AT] = NAN
+        F[r, OUT_AT] = ts
 
 
 @njit(**JIT)
@@ -256,7 +278,9 @@ def _alarm(F, IX, r, ts, score, P):  # noqa: ANN001, N803
 
 
 @njit(**JIT)
-def _rebase(F, IX, r, ts, c, P):  # noqa: ANN001, N803
+def _rebase(F, IX, means, r, ts, c, P):  # noqa: ANN001, N803
+    """``MetricStream._maybe_rebase``: a shift held without an alarm is the new normal;
+    the trend forgets the hours before it and the device's own level moves there."""
     if IX[r, ACTIVE] or c < 1.0:
         F[r, FLAT_SINCE] = NAN
         return
@@ -265,3 +289,6 @@ def _rebase(F, IX, r, ts, c, P):  # noqa: ANN001, N803
     elif ts - F[r, FLAT_SINCE] >= P[P_REBASE_DAYS] * 86400:
         accept(F, IX, r, F[r, T_LEVEL], P)
         F[r, FLAT_SINCE] = NAN
+        if IX[r, REF_N] >= P[P_WARMUP]:
+            F[r, HOME] = F[r, REF_LEVEL] + F[r, REF_TOTAL] / BUCKETS
+        trend_forget(F, IX, means, r)

@@ -55,6 +55,16 @@ def trend_update(F, IX, means, r, ts, d, P):  # noqa: ANN001, N803
 
 
 @njit(**JIT)
+def trend_forget(F, IX, means, r):  # noqa: ANN001, N803
+    """``Trend.forget``: drop the bucket means (a new normal starts); the level and the
+    last time to the limit stay until the next fit."""
+    means[r, :] = NAN
+    IX[r, T_LENGTH] = 0
+    F[r, T_T] = 0.0
+    F[r, T_RAMP] = 0.0
+
+
+@njit(**JIT)
 def _close(F, IX, means, r, new_bucket, P):  # noqa: ANN001, N803
     window = means.shape[1]
     count = IX[r, T_COUNT]

@@ -210,9 +210,17 @@ class Population:
     accept: Accept = lambda t: (t.failure_mode,)
 
 
+def _onsets(truth: Sequence[Truth]) -> dict[str, float]:
+    """Each failing device's first onset (a device may have two faults)."""
+    onset: dict[str, float] = {}
+    for t in truth:
+        onset[t.device_id] = min(t.onset_ts, onset.get(t.device_id, np.inf))
+    return onset
+
+
 def _false_cases(cases: list[Case], truth: Sequence[Truth], pop: Population) -> list[Case]:
-    """Cases on healthy devices, and cases on failing devices before their onset."""
-    onset = {t.device_id: t.onset_ts for t in truth}
+    """Cases on healthy devices, and cases on failing devices before their first onset."""
+    onset = _onsets(truth)
     return [
         c
         for c in cases
@@ -221,7 +229,7 @@ def _false_cases(cases: list[Case], truth: Sequence[Truth], pop: Population) -> 
 
 
 def _healthy_days(truth: Sequence[Truth], pop: Population) -> float:
-    before = sum(max(0.0, t.onset_ts - pop.start_ts) for t in truth) / 86400.0
+    before = sum(max(0.0, t - pop.start_ts) for t in _onsets(truth).values()) / 86400.0
     return len(pop.healthy_ids) * pop.days + before
 
 

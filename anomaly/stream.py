@@ -36,6 +36,7 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from anomaly.cusum import Cusum
+from anomaly.kernel import CALM, QUIET_S
 from anomaly.postprocess import Alarm, Edge
 from anomaly.trend import Trend
 from core.profiles import MetricSpec
@@ -45,7 +46,7 @@ from core.profiles import MetricSpec
 class StreamConfig:
     """Hyper-parameters of every stream (one object shared by the bank)."""
 
-    warmup: int = 288
+    warmup: int = 576
     cusum_k: float = 0.5
     cusum_h: float = 12.0
     cusum_alpha: float = 0.003
@@ -55,16 +56,16 @@ class StreamConfig:
     drift_fits: int = 2
     step_veto: float = 0.5
     trend_quantile: float = 0.3
-    horizon_days: float = 30.0
+    horizon_days: float = 12.0
     p_big: float = 0.5
-    out_frac: float = 0.02
+    out_frac: float = 0.05
     spike_z: float = 5.0
     spike_max_run: int = 24
     spike_cap: int = 4
     spike_back_n: int = 3
     spike_decay: float = 1.0 / 144.0
     spike_mass: float = 2.0
-    flat_n: int = 36
+    flat_n: int = 72
     flat_alpha: float = 1.0 / 12.0
     var_alpha: float = 1.0 / 432.0
     collapse: float = 0.05
@@ -72,6 +73,7 @@ class StreamConfig:
     motion_n: int = 24
     smooth_alpha: float = 1.0 / 12.0
     rebase_days: float = 3.0
+    step_hours: float = 1.0
     alarm_n: int = 6
     alarm_m: int = 12
     clear: float = 0.5
@@ -159,6 +161,8 @@ class MetricStream:
         "_dv_short",
         "_dv_long",
         "_home",
+        "_calm_at",
+        "_out_at",
     )
 
     def __init__(self, spec: MetricSpec, cfg: StreamConfig) -> None:
@@ -201,6 +205,8 @@ class MetricStream:
         self._n = self._fits = self._hot = 0
         self._dv_short = self._dv_long = 0.0
         self._home = float("nan")
+        self._calm_at = float("nan")
+        self._out_at = float("nan")
 
     def update(self, ts: float, x: float) -> Edge:
         """Score one value, learn from it, and return the alarm edge (if any)."""
@@ -212,6 +218,7 @@ class MetricStream:
         self.deseason += a * (d - self.deseason)
         self._collapse(n, x)
         c = self.cusum.update(ts, x) / cfg.cusum_h
+        self._jump(ts, c)
         excursion = self._excursions(self.sign * self.cusum.last_z)
         t = self.trend.update(ts, d) / cfg.t_min
         eta = self.trend.eta_ts
@@ -236,6 +243,22 @@ class MetricStream:
         edge = self.alarm.step(ts, score)
         self._maybe_rebase(ts, c, t)
         return edge
+
+    def _jump(self, ts: float, c: float) -> None:
+        """A jump: the CUSUM went from calm (below ``CALM`` of its threshold) to the
+        threshold within ``step_hours``, after a day below it (``QUIET_S``; a fault that
+        shows at peak hours first comes back every day and is no jump). The trend
+        forgets the hours before it, so a one-off shift is not read as a trend; a
+        movement that goes on shows again."""
+        if c < CALM:
+            self._calm_at = ts
+        elif c >= 1.0:
+            calm, out = self._calm_at, self._out_at
+            quiet = out != out or calm - out >= QUIET_S
+            if calm == calm and ts - calm <= self.cfg.step_hours * 3600.0 and quiet:
+                self.trend.forget()
+            self._calm_at = float("nan")
+            self._out_at = ts
 
     def _excursions(self, z: float) -> float:
         """Short runs far toward the limit that come back: spikes and episodes.
@@ -317,6 +340,9 @@ class MetricStream:
         elif ts - self._flat_since >= self.cfg.rebase_days * 86400:
             self.cusum.accept(self.trend.level)
             self._flat_since = None
+            if self.cusum.reference.warm:
+                self._home = self.cusum.reference.expected_mean()
+            self.trend.forget()
 
     def state_dict(self) -> dict[str, Any]:
         return {
@@ -344,6 +370,8 @@ class MetricStream:
             "dv_short": self._dv_short,
             "dv_long": self._dv_long,
             "home": None if self._home != self._home else self._home,
+            "calm_at": None if self._calm_at != self._calm_at else self._calm_at,
+            "out_at": None if self._out_at != self._out_at else self._out_at,
         }
 
     def load_state_dict(self, st: dict[str, Any]) -> None:
@@ -371,3 +399,6 @@ class MetricStream:
         self._dv_short = float(st.get("dv_short", 0.0))
         self._dv_long = float(st.get("dv_long", 0.0))
         self._home = float("nan") if st.get("home") is None else float(st["home"])
+        calm, out = st.get("calm_at"), st.get("out_at")
+        self._calm_at = float("nan") if calm is None else float(calm)
+        self._out_at = float("nan") if out is None else float(out)

@@ -182,6 +182,13 @@ class Trend(Stateful):
         self.learn_one(ts, value)
         return self._t
 
+    def forget(self) -> None:
+        """Drop the bucket means (the level before a shift that became the new normal);
+        the current bucket, ``level`` and the last ``eta_ts`` stay until the next fit."""
+        self._means = []
+        self._t = 0.0
+        self.ramp = 0.0
+
     def _close(self, new_bucket: int) -> None:
         means = self._means
         means.append(self._sum / self._count if self._count else _NAN)

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import uvicorn
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from anomaly.bank import BankConfig, DetectorBank
 from anomaly.block import warm_up
@@ -39,6 +41,7 @@ from tickets.dispatcher import Dispatcher
 from tickets.inbound_imap import ImapPoller, Mailbox
 from tickets.inbound_mail import MailEndpoint
 from tickets.inbox import Accepted, accept
+from tickets.models import Customer, Device
 from tickets.service import CaseService
 from tickets.settings import TicketsConfig
 from tickets.webhooks import WebhookRelay
@@ -306,21 +309,22 @@ class Engine:
             log.info("detector kernel compiled in %.1f s; later starts load it from cache", seconds)
 
     def _load_bank(self) -> Any:
+        cohort = customer_zone(self.session_factory)  # asked once per new device stream
         owned = ownership(self.settings)
         if owned is not None:  # one bank and one checkpoint per owned partition
             return open_partitioned_bank(
                 self.settings,
                 owned,
-                lambda path: DetectorBank.load(path, self.profiles, self.directory),
-                lambda: DetectorBank(self.profiles, self.directory, self._bank_config()),
+                lambda path: DetectorBank.load(path, self.profiles, self.directory, cohort),
+                lambda: DetectorBank(self.profiles, self.directory, self._bank_config(), cohort),
             )
         path = self.settings.checkpoint_path
         if path.exists():
             try:
-                return DetectorBank.load(path, self.profiles, self.directory)
+                return DetectorBank.load(path, self.profiles, self.directory, cohort)
             except Exception as exc:
                 log.warning("detector checkpoint %s unreadable (%s); starting fresh", path, exc)
-        return DetectorBank(self.profiles, self.directory, self._bank_config())
+        return DetectorBank(self.profiles, self.directory, self._bank_config(), cohort)
 
     def _bank_config(self) -> Any:
 
@@ -393,3 +397,17 @@ class Engine:
         thread = threading.Thread(target=target, name=name, daemon=True)
         thread.start()
         self._threads.append(thread)
+
+
+def customer_zone(session_factory: Callable[[], Session]) -> Callable[[str], str | None]:
+    """``device_id -> its customer's time zone``: the detectors' cohort (devices there
+    share their weekends and much of their weather); None for a device without one."""
+
+    def zone(device_id: str) -> str | None:
+        with session_factory() as session:
+            found = session.scalar(
+                select(Customer.timezone).join(Device).where(Device.id == device_id)
+            )
+        return found or None
+
+    return zone

@@ -9,7 +9,14 @@ import numpy as np
 
 from core.profiles import DeviceProfile
 from simulator.benign import KINDS, LIFE_KINDS, BenignChange, draw_benign
-from simulator.confounders import Confounders, Life, draw_life, no_life, revision_offsets
+from simulator.confounders import (
+    COLD_START_S,
+    Confounders,
+    Life,
+    draw_life,
+    no_life,
+    revision_offsets,
+)
 from simulator.failures import (
     RAIL_SEVERITY,
     FailurePlan,
@@ -44,9 +51,11 @@ def build_block(
     grid: tuple[float, float, float],
     realism: Realism,
     draw: LifeDraw | None = None,
+    seconds: Sequence[FailurePlan | None] = (),
 ) -> tuple[ModelBlock, dict[int, tuple[BenignChange, ...]]]:
     """Arrays for the devices of one model; also each row's benign changes (and, with
-    confounders, the device-level ones: revision B, power cuts, sensors...)."""
+    confounders, the device-level ones: revision B, power cuts, sensors...).
+    ``seconds``: per row, a second fault of a failing device (or None)."""
     start, end, step = grid
     names = tuple(profile.metrics)
     specs = [profile.metrics[m] for m in names]
@@ -88,6 +97,9 @@ def build_block(
         if draw.on.late:
             outages[:, 3] = draw.rng.random(len(outages)) < 0.5
         life = _replacement_cuts(life, changes)
+    life = _power_step_cuts(life, plans)
+    planned = [(r, p) for r, p in enumerate(plans) if p is not None]
+    planned += [(r, p) for r, p in enumerate(seconds) if p is not None]
     block = ModelBlock(
         model=profile.model,
         device_ids=tuple(device_ids),
@@ -100,7 +112,7 @@ def build_block(
         sigma=sigma,
         valid=valid,
         benign=benign_table,
-        failures=_failure_arrays(profile, names, level, plans, t_all, phase, sigma),
+        failures=_failure_arrays(profile, names, level, planned, t_all, phase, sigma),
         outages=outages,
         life=life,
     )
@@ -111,14 +123,14 @@ def _failure_arrays(
     profile: DeviceProfile,
     names: tuple[str, ...],
     level: np.ndarray,
-    plans: Sequence[FailurePlan | None],
+    planned: Sequence[tuple[int, FailurePlan]],
     t_all: np.ndarray,
     phase: np.ndarray,
     sigma: np.ndarray,
 ) -> FailureArrays:
+    """Each (row, plan) as arrays; a row with two faults appears twice in ``rows``."""
     mids = np.array([sum(profile.metrics[m].normal) / 2 for m in names])
     span = np.array([profile.metrics[m].limit for m in names]) - mids
-    planned = [(r, p) for r, p in enumerate(plans) if p is not None]
     rows = [r for r, _ in planned]
     effect = np.zeros((len(rows), len(names)))
     sev = np.zeros((len(rows), len(t_all)), dtype=np.float32)
@@ -173,8 +185,10 @@ def first_breach(
     plans: Mapping[int, FailurePlan],
     index: Mapping[str, int],
 ) -> dict[str, float | None]:
-    """For each failing device of ``block``: first tick its primary metric hits the limit."""
-    failing = block.failures.rows
+    """For each device of ``block`` with a plan in ``plans`` (keyed by fleet index): the
+    first tick at or after that plan's onset where its primary metric hits the limit."""
+    ids = block.device_ids
+    failing = np.array([r for r in range(len(ids)) if index[ids[r]] in plans], dtype=int)
     ks = np.arange(block.failures.severity.shape[1])
     out: dict[str, float | None] = {}
     for at in range(0, len(failing), TRACE_CHUNK):
@@ -187,7 +201,10 @@ def first_breach(
             col = block.metrics.index(spec_name)
             series = values[:, j, col] + _swing(block.failures, row, col, spec.direction)
             hit = series >= spec.limit if spec.direction == "up" else series <= spec.limit
-            hit &= block.times(ks) >= plans[index[device_id]].onset_ts  # the failure's doing
+            plan = plans[index[device_id]]
+            # the failure's doing (after a power event: once the cold start has settled)
+            since = plan.onset_ts + (COLD_START_S if plan.variant == "power_step" else 0.0)
+            hit &= block.times(ks) >= since
             k = int(np.argmax(hit)) if hit.any() else None
             out[device_id] = None if k is None else float(block.times(np.array([k]))[0])
     return out
@@ -199,6 +216,18 @@ def _swing(f: FailureArrays, row: int, col: int, direction: str) -> np.ndarray |
     if not len(at):
         return 0.0
     return np.asarray((2.0 if direction == "up" else -2.0) * f.noise_scale[at[0]])
+
+
+def _power_step_cuts(life: Life, plans: Sequence[FailurePlan | None]) -> Life:
+    """A step after a power event: the device is off for ``outage_s`` before the onset."""
+    extra = [
+        (r, p.onset_ts - p.outage_s, p.onset_ts, 900.0)
+        for r, p in enumerate(plans)
+        if p is not None and p.variant == "power_step"
+    ]
+    if not extra:
+        return life
+    return replace(life, cuts=np.vstack([life.cuts, np.array(extra, dtype=float)]))
 
 
 def _replacement_cuts(life: Life, changes: dict[int, tuple[BenignChange, ...]]) -> Life:

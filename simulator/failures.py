@@ -26,12 +26,20 @@ may also take one of these forms:
 - sensor ``dither``: stuck like ``stuck``, but the reading flips its last bit;
 - sensor ``noise``: the mean stays, the noise grows (``(s/d)^1.5``); the customer
   notices when the two-sigma swings reach the limit;
-- intermittent ``episodes`` and sudden ``step`` as before.
+- intermittent ``episodes`` and sudden ``step`` as before;
+- sudden ``power_step``: the device loses power for 0.5-3 h (no readings) and comes back
+  damaged (a surge): a step to 0.45 of the way at the power-on, then a creep to the
+  limit over 2-6 days. Without the creep it would look like a replaced unit; the
+  level past the normal range and still moving is what makes it a fault.
+
+``plan_second`` draws a second, independent fault on an already failing device (a
+mode with another primary metric), for the "two faults on one device" shape.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -53,6 +61,8 @@ class FailurePlan:
     duration_s: float
     power: float = 1.0
     episodes: Episodes = ()
+    outage_s: float = 0.0  # power_step: how long the device was off before the onset
+    second: bool = False  # a second fault on a device that already has one
 
 
 def plan_failure(
@@ -98,6 +108,38 @@ def plan_failure(
         return FailurePlan(mode, kind, "stuck", onset_ts, duration_s * 0.6)
     episodes = _spike_episodes(rng, onset_ts, duration_s, step_s, start)
     return FailurePlan(mode, kind, "spikes", onset_ts, duration_s, episodes=episodes)
+
+
+def plan_power_step(rng: np.random.Generator, plan: FailurePlan) -> FailurePlan:
+    """``plan`` (a sudden mode) as a step after a power event, at the same onset."""
+    outage = float(rng.uniform(0.5, 3.0)) * 3600.0
+    duration = float(rng.uniform(2.0, 6.0)) * DAY
+    return FailurePlan(
+        plan.mode, plan.kind, "power_step", plan.onset_ts, duration, 1.5, outage_s=outage
+    )
+
+
+def plan_second(
+    rng: np.random.Generator,
+    first: FailurePlan,
+    modes: Mapping[str, tuple[str, str]],
+    window: tuple[float, float],
+    step_s: float,
+) -> FailurePlan | None:
+    """A second gradual or intermittent fault, on another primary metric than the first
+    (``modes``: name -> (kind, primary metric)), starting 0.5-4 days after it."""
+    metric = modes[first.mode][1]
+    free = sorted(
+        n for n, (kind, m) in modes.items() if m != metric and kind in ("gradual", "intermittent")
+    )
+    if not free:
+        return None
+    name = free[int(rng.integers(len(free)))]
+    onset = first.onset_ts + float(rng.uniform(0.5, 4.0)) * DAY
+    if onset >= window[1] - DAY:
+        return None
+    plan = plan_failure(rng, name, modes[name][0], window, step_s, onset_ts=onset)
+    return replace(plan, second=True)
 
 
 def _intermittent_episodes(
@@ -147,6 +189,9 @@ def severity(plan: FailurePlan, t: np.ndarray, phase: float = 0.0) -> np.ndarray
     if plan.variant == "load":
         load = 0.8 + 0.4 * np.sin(2.0 * np.pi * t / DAY + phase)
         return np.asarray(s**2.0 * load)
+    if plan.variant == "power_step":
+        creep = 0.45 + 0.65 * np.clip(since / plan.duration_s, 0.0, None) ** plan.power
+        return np.where(since >= 0.0, creep, 0.0)
     if plan.variant == "step":
         ramp = np.clip(since / plan.duration_s, 0.0, 1.0) * 0.3
         return np.where(since >= plan.duration_s, 1.3, ramp)

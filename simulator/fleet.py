@@ -38,7 +38,7 @@ from simulator.customers import (
     with_contacts,
 )
 from simulator.demo import demo_plans
-from simulator.failures import DAY, FailurePlan, plan_failure
+from simulator.failures import DAY, FailurePlan, plan_failure, plan_power_step, plan_second
 from simulator.readings import frame_readings
 from simulator.signals import Frame, ModelBlock, Realism
 
@@ -81,6 +81,7 @@ class SimDevice:
     customer_id: str
     failure: GroundTruth | None
     benign: tuple[BenignChange, ...]
+    second: GroundTruth | None = None  # a second fault of the same device
 
 
 class Fleet:
@@ -138,8 +139,10 @@ class Fleet:
         life_rng = np.random.default_rng([seed, 3])
         self.regions = self._draw_regions(life_rng)
         self._plans = self._draw_plans(rng, failure_rate, plans or {})
+        self._seconds = self._draw_seconds(np.random.default_rng([seed, 5]))
         self._blocks, benign = self._build_blocks(rng, benign_rate, life_rng)
-        self._truth = self._trace_truth()
+        self._truth = self._trace_truth(self._plans)
+        self._second_truth = self._trace_truth(self._seconds)
         self.devices = [self._device(i, benign.get(i, ())) for i in range(n_devices)]
 
     # -- construction -------------------------------------------------------------------
@@ -158,6 +161,25 @@ class Fleet:
             )
         plans.update(forced)
         return plans
+
+    def _draw_seconds(self, rng: np.random.Generator) -> dict[int, FailurePlan]:
+        """With the extended shapes, a sudden fault may be a step after a power event
+        (``power_step``), and a fifth of the failing devices get a second fault; drawn
+        from their own random stream, so the rest of the fleet stays as it was."""
+        if not self.confounders.shapes:
+            return {}
+        seconds: dict[int, FailurePlan] = {}
+        window = (self.start_ts, self.end_ts)
+        for i, plan in sorted(self._plans.items()):
+            if plan.kind == "sudden" and rng.random() < 0.5:
+                self._plans[i] = plan = plan_power_step(rng, plan)
+            if rng.random() < 0.2:
+                modes = self.profiles[self._models[i]].failure_modes
+                table = {n: (m.kind, m.metric) for n, m in modes.items()}
+                second = plan_second(rng, plan, table, window, self.step_s)
+                if second is not None:
+                    seconds[i] = second
+        return seconds
 
     def _draw_regions(self, rng: np.random.Generator) -> np.ndarray:
         """Each device's region: its owner's time zone, split in ``REGIONS_PER_ZONE``."""
@@ -190,18 +212,19 @@ class Fleet:
                 (self.start_ts, self.end_ts, self.step_s),
                 self.realism,
                 LifeDraw(on, life_rng, self.regions[rows], weather) if on.any else None,
+                [self._seconds.get(i) for i in rows],
             )
             blocks.append(block)
             benign.update({rows[r]: c for r, c in changes.items()})
         return blocks, benign
 
-    def _trace_truth(self) -> dict[str, GroundTruth]:
-        truth = {}
+    def _trace_truth(self, plans: Mapping[int, FailurePlan]) -> dict[str, GroundTruth]:
+        truth: dict[str, GroundTruth] = {}
         index = {d: i for i, d in enumerate(self._ids)}
         for block in self._blocks:
             profile = self.profiles[block.model]
-            for device_id, notice in first_breach(block, profile, self._plans, index).items():
-                plan = self._plans[index[device_id]]
+            for device_id, notice in first_breach(block, profile, plans, index).items():
+                plan = plans[index[device_id]]
                 metric = profile.failure_modes[plan.mode].metric
                 truth[device_id] = GroundTruth(
                     device_id,
@@ -211,19 +234,20 @@ class Fleet:
                     plan.onset_ts,
                     notice,
                     metric,
-                    plan.variant,
+                    "two_faults" if plan.second else plan.variant,
                 )
         return truth
 
     def _device(self, i: int, benign: tuple[BenignChange, ...]) -> SimDevice:
         device_id, customer = self._ids[i], self._customers[self._owners[i]].id
-        return SimDevice(device_id, self._models[i], customer, self._truth.get(device_id), benign)
+        failure, second = self._truth.get(device_id), self._second_truth.get(device_id)
+        return SimDevice(device_id, self._models[i], customer, failure, benign, second)
 
     # -- public API ---------------------------------------------------------------------
 
     def truth(self) -> list[GroundTruth]:
-        """Every injected failure, in device order."""
-        return [d.failure for d in self.devices if d.failure is not None]
+        """Every injected failure, in device order (a device's second fault after its first)."""
+        return [t for d in self.devices for t in (d.failure, d.second) if t is not None]
 
     def benign(self) -> list[BenignTruth]:
         """Every benign change (which must not open a case), in device order."""
@@ -295,8 +319,12 @@ class Fleet:
             yield ts, out
 
     def cohorts(self) -> dict[str, str]:
-        """Device id -> its region (devices of one region share their weather)."""
-        return {d: f"region-{int(r)}" for d, r in zip(self._ids, self.regions, strict=True)}
+        """Device id -> its region as a path, ``"<time zone>/region-<n>"``: the devices of a
+        region share their weather, those of a time zone their weekends."""
+        zone = [self._customers[o].timezone for o in self._owners]
+        return {
+            d: f"{z}/region-{int(r)}" for d, z, r in zip(self._ids, zone, self.regions, strict=True)
+        }
 
     def underlying(self, device_id: str, metric: str) -> tuple[np.ndarray, np.ndarray]:
         """Tick times and the noise-free value of one metric of one device."""

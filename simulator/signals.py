@@ -111,7 +111,12 @@ class ModelBlock:
         f = self.failures
         if len(f.rows):
             sev = f.severity[:, ks].T  # (T, f)
-            out[:, f.rows, :] += sev[:, :, None] * f.effect[None]
+            shift = sev[:, :, None] * f.effect[None]  # (T, f, m)
+            if len(np.unique(f.rows)) == len(f.rows):
+                out[:, f.rows, :] += shift
+            else:  # a device with two faults: both shifts add up
+                for j, row in enumerate(f.rows.tolist()):
+                    out[:, row, :] += shift[:, j, :]
         if len(f.stuck_rows):
             stuck = f.stuck_values[:, ks].T  # (T, s)
             current = out[:, f.stuck_rows, f.stuck_cols]

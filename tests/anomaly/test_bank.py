@@ -164,7 +164,10 @@ def _stepped_readings(days: float, step_at: int):
 
 
 def _sensitive() -> BankConfig:
-    return BankConfig(StreamConfig(t_min=1.0, drift_fits=1, trend_quantile=0.5, step_veto=0.0))
+    """A bank that reads a benign step as a trend (no step veto, no jump reset), so there
+    is a false positive to label."""
+    cfg = StreamConfig(t_min=1.0, drift_fits=1, trend_quantile=0.5, step_veto=0.0, step_hours=0.0)
+    return BankConfig(cfg)
 
 
 def test_a_labelled_false_positive_is_accepted_as_the_new_normal():
@@ -277,3 +280,19 @@ def test_an_older_detector_version_keeps_the_devices_and_open_anomalies(tmp_path
     assert restored.models["aircon-x1"].blocks["filter_dp_pa"].IX[:12, 0].max() == 0, (
         "the stream kind re-learns from its first value"
     )
+
+
+def test_a_cohort_filter_of_version_1_starts_fresh_and_the_bank_runs_on(tmp_path):
+    bank, rest, path = _half_way(tmp_path)
+
+    def version_1(header, arrays):  # one cohort per row then, no parent
+        header["kinds"]["cohort"] = 1
+        for key in [k for k in arrays if k.endswith("/cohort/cohort")]:
+            arrays[key] = arrays[key][:, 0].copy()
+
+    _rewrite(path, version_1)
+    restored = DetectorBank.load(path, PROFILES, directory_for(12))
+    assert restored.restored_kinds == ["stream"]
+    assert restored.open_anomalies() == bank.open_anomalies() != {}
+    events = [e for batch in rest for e in restored.update(batch)]
+    assert {e.device_id for e in events} <= {"ac-0"}

@@ -148,3 +148,21 @@ def test_whole_histories_in_one_call_match_value_by_value() -> None:
     assert "anomaly" in expected[n : 2 * n] and "anomaly" not in expected[:n] + expected[2 * n :]
     for row, stream in zip(rows, streams, strict=True):
         assert not _compare(stream, block, row)
+
+
+def test_a_shift_taken_as_the_new_normal_matches_and_moves_the_reference() -> None:
+    spec = PROFILES["pump-p3"].metrics["bearing_temp_c"]  # normal 42-52, limit 80
+    stream, block = MetricStream(spec, CFG), StreamBlock(spec, CFG)
+    row, edges = block.add(), []
+    for i in range(6000):  # 10-minute readings; the unit sits 3 degrees higher from day 12
+        ts = START_TS + 600.0 * i
+        x = 45.0 + 2.0 * math.sin(2 * math.pi * i / 144) + 0.6 * math.sin(i * 1.7)
+        x += 3.0 if i >= 1728 else 0.0
+        edge = stream.update(ts, x)
+        out = block.update(np.array([row]), np.array([ts]), np.array([x]))
+        assert EDGE.get(int(out[0])) == edge, i
+        assert not _compare(stream, block, row), i
+        edges += [edge] if edge else []
+    assert edges == [], "a flat shift inside the normal range is no fault"
+    assert abs(stream.cusum.reference.expected_mean() - 48.0) < 0.5
+    assert abs(block.F[row, k.HOME] - 48.0) < 0.5, "the device's own level moved too"

@@ -199,6 +199,50 @@ def test_every_failure_shape_shows_up_with_shapes_on() -> None:
         "dither",
         "spikes",
         "noise",
+        "power_step",
+        "two_faults",
     } <= variants
     for t in fleet.truth():
         assert t.notice_ts is None or t.notice_ts >= t.onset_ts
+
+
+@pytest.fixture(scope="module")
+def shaped() -> Fleet:
+    return _fleet("shapes", n=240, days=30, rate=1.0)
+
+
+def test_a_step_after_a_power_event_is_silent_then_shifted_then_creeping(shaped: Fleet) -> None:
+    steps = [t for t in shaped.truth() if t.variant == "power_step" and t.notice_ts]
+    assert len(steps) >= 3
+    seen = {(r.device_id, r.ts) for _, rs in shaped.ticks() for r in rs}
+    for t in steps:
+        spec = shaped.profiles[t.model].metrics[t.metric]
+        room = spec.limit - sum(spec.normal) / 2
+        ts, v = shaped.underlying(t.device_id, t.metric)
+        before = v[(ts < t.onset_ts - 4 * 3600.0) & (ts >= t.onset_ts - DAY)].mean()
+        after = v[(ts >= t.onset_ts + 3600.0) & (ts < t.onset_ts + 4 * 3600.0)].mean()
+        assert (after - before) / room > 0.3, "the device comes back shifted"
+        assert not any(
+            (t.device_id, x) in seen for x in ts[(ts > t.onset_ts - 1800) & (ts < t.onset_ts)]
+        )
+        assert t.notice_ts - t.onset_ts > DAY, "then it creeps to the limit over days"
+
+
+def test_two_faults_on_one_device_have_their_own_truth(shaped: Fleet) -> None:
+    by_device: dict[str, list] = defaultdict(list)
+    for t in shaped.truth():
+        by_device[t.device_id].append(t)
+    pairs = [ts for ts in by_device.values() if len(ts) == 2]
+    assert len(pairs) >= 5
+    for first, second in pairs:
+        assert second.variant == "two_faults" and first.variant != "two_faults"
+        assert first.metric != second.metric, "each fault shows on its own primary metric"
+        assert second.onset_ts > first.onset_ts
+        device = next(d for d in shaped.devices if d.device_id == first.device_id)
+        assert (device.failure, device.second) == (first, second)
+        if second.notice_ts is not None:
+            ts, v = shaped.underlying(second.device_id, second.metric)
+            spec = shaped.profiles[second.model].metrics[second.metric]
+            hit = v >= spec.limit if spec.direction == "up" else v <= spec.limit
+            assert hit[ts == second.notice_ts].all()
+            assert second.notice_ts >= second.onset_ts
