@@ -38,9 +38,10 @@ from tickets.conversation import Inbound
 from tickets.db import make_session_factory, migrate
 from tickets.directory import DbDeviceDirectory
 from tickets.dispatcher import Dispatcher
-from tickets.inbound_imap import ImapPoller, Mailbox
+from tickets.inbound_imap import ImapPoller
 from tickets.inbound_mail import MailEndpoint
 from tickets.inbox import Accepted, accept
+from tickets.mailbox import Mailbox
 from tickets.models import Customer, Device
 from tickets.service import CaseService
 from tickets.settings import TicketsConfig

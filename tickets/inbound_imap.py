@@ -21,38 +21,16 @@ import logging
 import ssl
 import threading
 from dataclasses import dataclass
-from urllib.parse import unquote, urlsplit
 
 from tickets.conversation import ConversationError
 from tickets.inbound_mail import Accept, parse
+from tickets.mailbox import Mailbox
 
 log = logging.getLogger(__name__)
 
 
 class ImapError(Exception):
     """The mailbox cannot be read (connection, log-in or folder)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Mailbox:
-    """Where to poll, from ``inbound.imap_url``."""
-
-    host: str
-    port: int
-    user: str
-    folder: str
-    tls: bool
-
-    @classmethod
-    def parse(cls, url: str) -> Mailbox:
-        """Raise ValueError unless ``url`` is ``imap(s)://user@host[:port][/folder]``."""
-        parts = urlsplit(url)
-        if parts.scheme not in ("imap", "imaps") or not parts.hostname or not parts.username:
-            raise ValueError(f"{url!r} is not imap://user@host or imaps://user@host")
-        tls = parts.scheme == "imaps"
-        folder = unquote(parts.path.strip("/")) or "INBOX"
-        port = parts.port or (993 if tls else 143)
-        return cls(parts.hostname, port, unquote(parts.username), folder, tls)
 
 
 @dataclass

@@ -13,6 +13,7 @@ from sqlalchemy.exc import ArgumentError
 
 from core.events import SEVERITY_RANK
 from core.settings import Section
+from tickets.mailbox import Mailbox
 
 if TYPE_CHECKING:
     from tickets.channels.guard import TargetPolicy
@@ -234,8 +235,6 @@ class InboundSettings(Section):
     @classmethod
     def _imap(cls, url: str) -> str:
         if url:
-            from tickets.inbound_imap import Mailbox  # imports the conversation code
-
             Mailbox.parse(url)
         return url
 

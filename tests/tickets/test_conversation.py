@@ -25,9 +25,10 @@ from tests.tickets.test_dispatcher import body_of
 from tickets import sms
 from tickets.conversation import ConversationError, Inbound, NoMatchingCase, post, thread
 from tickets.dispatcher import Dispatcher
-from tickets.inbound_imap import ImapError, ImapPoller, Mailbox
+from tickets.inbound_imap import ImapError, ImapPoller
 from tickets.inbound_mail import MailEndpoint, parse, reply_text
 from tickets.inbox import accept
+from tickets.mailbox import Mailbox
 from tickets.models import Case, CaseEvent, Customer, Notification
 from tickets.registry import import_manifest
 from tickets.selfservice import answer_text, evaluate
