@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import socket
 import threading
 import uuid
@@ -20,10 +21,37 @@ POSTGRES_URL = os.environ.get(
 )
 
 
+_GIVEN: set[int] = set()
+
+
+def _ephemeral_low() -> int:
+    """Where the kernel's range of ports for outgoing connections begins."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768  # Linux's default
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A loopback port free now, for a server a test starts next.
+
+    Not one the kernel would hand out itself (port 0 gives a port of its ephemeral
+    range): between our check and the server's bind, any outgoing connection on the
+    machine may take such a port as its local end (a NATS node dialling its peers' routes
+    did, and the third node of a test cluster could not listen). Below that range only
+    a listener takes a port. Never the same port twice in one test session."""
+    ports = random.Random().sample(range(10000, max(_ephemeral_low(), 12000)), 200)
+    for port in ports:
+        if port in _GIVEN:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            _GIVEN.add(port)
+            return port
+    raise RuntimeError("no free loopback port below the ephemeral range")
 
 
 def tampered(token: str) -> str:

@@ -20,6 +20,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests.conftest import free_port
+
 NATS_SERVER = shutil.which("nats-server") or "/usr/sbin/nats-server"
 
 CONFIG = """\
@@ -44,12 +46,6 @@ mappings = {{
 .telemetry"
 }}
 """
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
