@@ -33,18 +33,16 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
-from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
-import nats
 from nats.aio.client import Client as NatsClient
 
 from core.partitions import partition_of
 from core.readings import DeadLetter
 from ingest.base import DeadLetterStore, IngestError, PayloadError
 from ingest.decode import Inbound, dead_letter
-from ingest.nats_source import RETRYABLE, ensure_stream
+from ingest.nats_source import RETRYABLE, LoopThread, connect, ensure_stream
 from ingest.receiver import Receiver
 from ingest.settings import NatsSettings
 from ingest.topics import TopicParser
@@ -94,17 +92,15 @@ class StreamPublisher:
         self.name = name
         self.connect_timeout_s = connect_timeout_s
         self.counts: collections.Counter[str] = collections.Counter()
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="kizuki-bridge-js")
-        self._thread.daemon = True
+        self._loop = LoopThread("kizuki-bridge-js")
         self._nc: NatsClient | None = None
         self._warned_at = -WARN_EVERY_S
 
     def start(self) -> None:
         """Connect and make sure the stream exists; ``IngestError`` when that fails."""
-        self._thread.start()
+        self._loop.start()
         try:
-            self._call(self._connect(), self.connect_timeout_s * 3)
+            self._loop.call(self._connect(), self.connect_timeout_s * 3)
         except Exception as exc:  # noqa: BLE001 - one line for the operator
             self.stop()
             where = ", ".join(self.settings.urls)
@@ -112,34 +108,18 @@ class StreamPublisher:
 
     def publish(self, items: Sequence[tuple[str, bytes, str]], stop: threading.Event) -> list[bool]:
         """(subject, payload, id) each; whether the stream acked each one."""
-        future = asyncio.run_coroutine_threadsafe(self._publish_all(items, stop), self._loop)
-        return future.result()
+        return self._loop.call(self._publish_all(items, stop), None)
 
     def stop(self) -> None:
-        if self._thread.is_alive():
+        if self._loop.alive():
             try:
-                self._call(self._close(), STOP_S)
+                self._loop.call(self._close(), STOP_S)
             except Exception:  # noqa: BLE001 - nothing left to save: unacked comes again
                 log.debug("NATS connection did not close cleanly", exc_info=True)
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(STOP_S)
-
-    def _call(self, coro: Any, timeout: float) -> Any:
-        future: Future[Any] = asyncio.run_coroutine_threadsafe(coro, self._loop)
-        try:
-            return future.result(timeout)
-        finally:
-            future.cancel()  # given up on: the task ends with the loop, not pending
+            self._loop.end()
 
     async def _connect(self) -> None:
-        self._nc = await nats.connect(
-            servers=list(self.settings.urls),
-            name=self.name,
-            connect_timeout=2,
-            max_reconnect_attempts=-1,
-            reconnect_time_wait=0.5,
-            error_cb=self._error,
-        )
+        self._nc = await connect(self.settings, self.name, error_cb=self._error)
         js = self._nc.jetstream(timeout=PUBLISH_S)
         deadline = time.monotonic() + self.connect_timeout_s * 2
         while True:  # a new cluster elects its leaders first

@@ -58,6 +58,48 @@ RETRYABLE = (
     nats.js.errors.ServiceUnavailableError,
     nats.js.errors.NoStreamResponseError,
 )
+
+
+class LoopThread:
+    """An asyncio event loop in a daemon thread of its own (nats-py is asyncio), for the
+    worker's receiver and the bridge's publisher alike."""
+
+    def __init__(self, name: str) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, name=name, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def call(self, coro: Awaitable[T], timeout: float | None) -> T:
+        """Run ``coro`` on the loop and wait for it; given up on, its task is cancelled
+        (it ends with the loop, not pending)."""
+        future: Future[T] = asyncio.run_coroutine_threadsafe(coro, self.loop)  # type: ignore[arg-type]
+        try:
+            return future.result(timeout)
+        finally:
+            future.cancel()
+
+    def end(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(STOP_S)
+
+
+async def connect(settings: NatsSettings, name: str, **callbacks: Any) -> NatsClient:
+    """A client of the cluster that reconnects for ever (any node of ``settings.urls``)."""
+    return await nats.connect(
+        servers=list(settings.urls),
+        name=name,
+        connect_timeout=2,
+        max_reconnect_attempts=-1,
+        reconnect_time_wait=0.5,
+        **callbacks,
+    )
+
+
 IDLE_S = 1.0  # a pull waits this long for a first message
 MORE_S = 0.02  # then this long for the rest of a batch
 
@@ -128,8 +170,7 @@ class NatsReceiver:
         self._wake = threading.Event()
         self._held: dict[int, Msg] = {}  # mid -> message, until acked
         self._ids = itertools.count(1)
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="kizuki-nats")
+        self._loop = LoopThread("kizuki-nats")
         self._nc: NatsClient | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._leases = Leases(settings, name, self.partitions)
@@ -140,10 +181,10 @@ class NatsReceiver:
 
     def start(self) -> None:
         """Connect, make sure the stream and this worker's consumers exist, start pulling."""
-        self._thread.daemon = True
-        self._thread.start()
+        self._loop.start()
         try:
-            self._call(self._connect(), self.connect_timeout_s * 3 + self.settings.lease_wait_s)
+            wait_s = self.connect_timeout_s * 3 + self.settings.lease_wait_s
+            self._loop.call(self._connect(), wait_s)
         except Exception as exc:
             self._abandon()
             if isinstance(exc, IngestError):
@@ -180,7 +221,7 @@ class NatsReceiver:
         if not msgs:
             return 0
         try:
-            self._call(self._ack(msgs), STOP_S)
+            self._loop.call(self._ack(msgs), STOP_S)
         except Exception as exc:  # noqa: BLE001 - unacked messages come again after ack_wait
             log.warning("acks of %d messages not confirmed (%r); they come again", len(msgs), exc)
             return 0
@@ -190,12 +231,12 @@ class NatsReceiver:
     def stop(self) -> None:
         """Stop pulling, hand back (nak) what was fetched but not taken, disconnect."""
         self._draining = True
-        if self._thread.is_alive():
+        if self._loop.alive():
             try:
-                self._call(self._close(), STOP_S * 2)
+                self._loop.call(self._close(), STOP_S * 2)
             except Exception:  # noqa: BLE001 - unacked messages come again after ack_wait
                 log.exception("NATS connection did not close cleanly")
-            self._shutdown_loop()
+            self._loop.end()
 
     def counts(self) -> dict[str, int]:
         """``received``, ``redelivered`` (delivered before), ``acked``, ``queued``, and
@@ -204,31 +245,17 @@ class NatsReceiver:
 
     # the event loop -----------------------------------------------------------------
 
-    def _call(self, coro: Any, timeout: float) -> Any:
-        future: Future[Any] = asyncio.run_coroutine_threadsafe(coro, self._loop)
-        return future.result(timeout)
-
     def _abandon(self) -> None:
         """After a failed start: close what was opened, end the loop."""
         try:
-            self._call(self._close(), STOP_S)
+            self._loop.call(self._close(), STOP_S)
         except Exception:  # noqa: BLE001 - nothing more to save
             log.debug("NATS connection did not close", exc_info=True)
-        self._shutdown_loop()
-
-    def _shutdown_loop(self) -> None:
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(STOP_S)
+        self._loop.end()
 
     async def _connect(self) -> None:
-        self._nc = await nats.connect(
-            servers=list(self.settings.urls),
-            name=self.name,
-            connect_timeout=2,
-            max_reconnect_attempts=-1,
-            reconnect_time_wait=0.5,
-            reconnected_cb=self._reconnected,
-            error_cb=self._error,
+        self._nc = await connect(
+            self.settings, self.name, reconnected_cb=self._reconnected, error_cb=self._error
         )
         self._counts["connections"] += 1
         probe = self._nc.jetstream(timeout=PROBE_S)  # a new cluster elects its leaders first
