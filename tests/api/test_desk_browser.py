@@ -10,14 +10,13 @@ import smtplib
 import time
 from collections.abc import Iterator
 from email.message import EmailMessage
-from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from core.profiles import load_profiles
-from tests.api.test_browser import ARGS, CHROMIUM, SHOTS, shot
+from tests.api.test_browser import SHOTS, browser, shot
 from tests.api.world import INBOUND_SECRET, PASSWORD, World, open_case, open_case_for
 from tests.conftest import free_port
 from tickets.inbound_mail import MailEndpoint
@@ -25,6 +24,7 @@ from tickets.inbox import accept
 from tickets.signing import headers as signed
 
 pytestmark = pytest.mark.browser
+__all__ = ["browser"]  # the fixture, shared with the other browser tests
 PHONE = {"width": 360, "height": 740}
 CONTRAST_JS = """el => {
   const rgb = s => s.match(/\\d+(\\.\\d+)?/g).slice(0, 3).map(Number);
@@ -87,16 +87,6 @@ def flow_note(request: pytest.FixtureRequest) -> Iterator[None]:
     with capture.global_and_fixture_disabled():
         for line in lines:
             reporter.write_line(line)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail("Debian's chromium is not installed (apt-get install -y chromium)")
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
 
 
 def open_page(

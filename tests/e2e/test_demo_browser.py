@@ -7,26 +7,16 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, expect
 
-from tests.api.test_browser import ARGS, CHROMIUM, shot
+from tests.api.test_browser import browser, shot
 from tests.e2e.test_demo_inbox import running_demo
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail("Debian's chromium is not installed (apt-get install -y chromium)")
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
+__all__ = ["browser"]  # the fixture, shared with the other browser tests
 
 
 def delivered(page: Page, column: Locator, text: str, limit_s: float = 60) -> None:
