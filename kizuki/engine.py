@@ -14,8 +14,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import uvicorn
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from anomaly.bank import BankConfig, DetectorBank
 from anomaly.block import warm_up
@@ -42,7 +40,6 @@ from tickets.inbound_imap import ImapPoller
 from tickets.inbound_mail import MailEndpoint
 from tickets.inbox import Accepted, accept
 from tickets.mailbox import Mailbox
-from tickets.models import Customer, Device
 from tickets.service import CaseService
 from tickets.settings import TicketsConfig
 from tickets.webhooks import WebhookRelay
@@ -310,7 +307,7 @@ class Engine:
             log.info("detector kernel compiled in %.1f s; later starts load it from cache", seconds)
 
     def _load_bank(self) -> Any:
-        cohort = customer_zone(self.session_factory)  # asked once per new device stream
+        cohort = self.directory.zone_of  # the customer's zone, from the directory's cache
         owned = ownership(self.settings)
         if owned is not None:  # one bank and one checkpoint per owned partition
             return open_partitioned_bank(
@@ -398,17 +395,3 @@ class Engine:
         thread = threading.Thread(target=target, name=name, daemon=True)
         thread.start()
         self._threads.append(thread)
-
-
-def customer_zone(session_factory: Callable[[], Session]) -> Callable[[str], str | None]:
-    """``device_id -> its customer's time zone``: the detectors' cohort (devices there
-    share their weekends and much of their weather); None for a device without one."""
-
-    def zone(device_id: str) -> str | None:
-        with session_factory() as session:
-            found = session.scalar(
-                select(Customer.timezone).join(Device).where(Device.id == device_id)
-            )
-        return found or None
-
-    return zone

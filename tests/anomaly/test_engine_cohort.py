@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from kizuki.engine import customer_zone
 from tickets.db import make_session_factory, migrate
+from tickets.directory import DbDeviceDirectory
 from tickets.registry import import_manifest
 
 
@@ -27,7 +27,7 @@ def test_a_device_s_cohort_is_its_customer_s_time_zone(tmp_path: Path) -> None:
             ],
         },
     )
-    zone = customer_zone(factory)
+    zone = DbDeviceDirectory(factory).zone_of  # what the engine gives the bank
     assert [zone(d) for d in ("ac-1", "ac-2", "ac-3")] == [
         "Asia/Tokyo",
         "Europe/London",
