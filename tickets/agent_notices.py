@@ -17,7 +17,7 @@ import logging
 import time
 import uuid
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ from core.clock import Clock
 from tickets import lifecycle
 from tickets.channels import Channel, LogChannel, OutgoingMessage
 from tickets.models import Agent, AgentNotice, Case
+from tickets.retry import backoff
 from tickets.settings import TicketsConfig
 
 log = logging.getLogger(__name__)
@@ -197,8 +198,7 @@ class AgentNoticeSender:
             row.status = "failed"
             log.warning("agent notice %s to %s failed: %s", row.id, row.agent.email, result.error)
             return
-        wait = min(notify.backoff_s * 2 ** (row.attempts - 1), notify.max_backoff_s)
-        row.next_attempt_at = now + timedelta(seconds=wait)
+        row.next_attempt_at = now + backoff(self.settings, row.attempts)
 
     def _target(self, agent: Agent) -> tuple[Channel, str]:
         if self.settings.notify.mode == "log":
