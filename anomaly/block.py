@@ -82,8 +82,9 @@ def params(spec: MetricSpec, cfg: StreamConfig) -> np.ndarray:
 class StreamBlock:
     """Rows of state for one (model, metric), updated by the compiled kernel."""
 
-    # version 2: variance-collapse flatline, device's own edge; 3: a jump resets the trend
-    name, version = "stream", 3
+    # version 2: variance-collapse flatline, device's own edge; 3: a jump resets the trend;
+    # 4: a jump into the normal range becomes the device's own level once settled
+    name, version = "stream", 4
 
     def __init__(self, spec: MetricSpec, cfg: StreamConfig, capacity: int = 16) -> None:
         self.spec, self.cfg, self.base = spec, cfg, cfg
@@ -96,7 +97,8 @@ class StreamBlock:
 
     def _allocate(self, capacity: int) -> None:
         self.F = np.zeros((capacity, k.N_F))
-        nan = [k.LAST, k.FLAT_SINCE, k.STARTED_AT, k.T_LEVEL, k.T_ETA, k.HOME, k.CALM_AT, k.OUT_AT]
+        nan = [k.LAST, k.FLAT_SINCE, k.STARTED_AT, k.T_LEVEL, k.T_ETA, k.HOME]
+        nan += [k.CALM_AT, k.OUT_AT, k.JUMP_AT]
         self.F[:, nan] = math.nan
         self.F[:, k.QUIET_UNTIL] = -math.inf
         self.IX = np.zeros((capacity, k.N_I), dtype=np.int64)

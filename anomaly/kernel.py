@@ -77,8 +77,9 @@ _drop_stale_cache()
     HOME,
     CALM_AT,
     OUT_AT,
-) = range(31)
-N_F = 31
+    JUMP_AT,
+) = range(32)
+N_F = 32
 # integer columns
 (
     N,
@@ -168,6 +169,9 @@ MAD_TO_SIGMA = 1.2533
 NAN = math.nan
 CALM = 0.2  # a CUSUM below this share of its threshold is in control (jump detection)
 QUIET_S = 86400.0  # and a jump needs it to have stayed below its threshold this long
+SETTLE_S = 6 * 3600.0  # after a jump the new level settles this long before it is judged
+EXCURSION_ROOM = 0.2  # an excursion's readings are this share of the room toward the limit
+SETTLE_MARGIN = 3.0  # meanwhile the normal-range check needs this many times its margin
 JIT = {"cache": True, "error_model": "numpy"}
 
 

@@ -9,7 +9,11 @@ stream kernel's state (``F``, ``season``), each clipped at ``clip`` sigma around
 current estimate. Each row also learns its own coupling ``beta`` to that movement (an
 exponentially weighted regression over ``beta_s``, held in 0.5..1.5 and pulled toward 1
 while the movement has been small): what reaches the detector is
-``x - beta * common``. A row belongs to two cohorts (``cohort[r]``: its own, and the
+``x - beta * common``; the coupling is a robust regression (what it leaves unexplained
+counts up to one sigma per value), so a fault that grows while the cohort moves is not
+learned as coupling. A row that was calm before a gap is taken as calm
+until its readings are scored again, so a new level after the gap (a replaced unit)
+is a jump to the detector. A row belongs to two cohorts (``cohort[r]``: its own, and the
 wider parent it falls back on while its own has fewer than ``min_devices`` rows); both
 commons learn from it. ``K``/``D`` measure the block's cadence from its first intervals.
 """
@@ -19,7 +23,16 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from anomaly.kernel import JIT, MAD_TO_SIGMA, P_MIN_SCALE, P_WARMUP, REF_N, REF_SPREAD, expected
+from anomaly.kernel import (
+    CALM_AT,
+    JIT,
+    MAD_TO_SIGMA,
+    P_MIN_SCALE,
+    P_WARMUP,
+    REF_N,
+    REF_SPREAD,
+    expected,
+)
 from anomaly.kernel_stream import NONE, _update, snapshot
 
 R_LAST, R_SETTLE, R_SXY, R_SXX, N_R = 0, 1, 2, 3, 4
@@ -63,6 +76,8 @@ def _filter(F, IX, season, R, C, cohort, K, D, r, t, x, P, Q):  # noqa: ANN001, 
     gap = Q[Q_GAP_S] if Q[Q_GAP_S] > 2.5 * interval else 2.5 * interval
     if last == last and t - last > gap:
         R[r, R_SETTLE] = t + Q[Q_SETTLE_S]
+        if F[r, CALM_AT] >= last:  # calm before the gap: a jump is timed from the restart
+            F[r, CALM_AT] = t + Q[Q_SETTLE_S]
     # the device's own cohort, or its parent (a wider one) while its own is too small
     c = cohort[r, 0] if C[cohort[r, 0], C_ROWS] >= Q[Q_MIN_DEVICES] else cohort[r, 1]
     enough = C[c, C_ROWS] >= Q[Q_MIN_DEVICES]
@@ -87,8 +102,12 @@ def _filter(F, IX, season, R, C, cohort, K, D, r, t, x, P, Q):  # noqa: ANN001, 
             w = interval / (Q[Q_TAU_S] * C[own, C_ROWS])
             C[own, C_COMMON] += (w if w < 1.0 else 1.0) * res
         if enough:
+            # a robust (Huber) regression: what the current coupling leaves unexplained
+            # counts up to one sigma, so a fault that grows while the cohort moves (a
+            # weekend) is not learned as coupling, while a coupling that is off by a
+            # share of a large shared movement still corrects itself
             res = base - beta * common
-            res = bound if res > bound else (-bound if res < -bound else res)
+            res = sigma if res > sigma else (-sigma if res < -sigma else res)
             a = interval / Q[Q_BETA_S]  # this device's own coupling to the common movement
             R[r, R_SXY] += a * ((beta * common + res) * common - R[r, R_SXY])
             R[r, R_SXX] += a * (common * common - R[r, R_SXX])

@@ -21,12 +21,14 @@ from anomaly.kernel import (
     DRIFT,
     DV_LONG,
     DV_SHORT,
+    EXCURSION_ROOM,
     FITS_SEEN,
     FLAT,
     FLAT_SINCE,
     HOME,
     HOT,
     JIT,
+    JUMP_AT,
     LAST,
     LAST_Z,
     LEVEL_FRAC,
@@ -83,6 +85,8 @@ from anomaly.kernel import (
     S_SMOOTH,
     S_SPIKES,
     SCORE,
+    SETTLE_MARGIN,
+    SETTLE_S,
     SMOOTH,
     SPIKES,
     STARTED_AT,
@@ -132,7 +136,9 @@ def _update(F, IX, season, counts, means, r, ts, x, P):  # noqa: ANN001, N803
     _collapse(F, IX, r, n, x, P)
     c = _cusum(F, IX, season, counts, r, ts, x, P) / P[P_CUSUM_H]
     _jump(F, IX, means, r, ts, c, P)
-    excursion = _excursions(F, IX, r, P[P_SIGN] * F[r, LAST_Z], P)
+    mean = F[r, REF_LEVEL] + F[r, REF_TOTAL] / BUCKETS
+    far = P[P_SIGN] * (x - expected(F, season, r, ts)) >= EXCURSION_ROOM * abs(P[P_LIMIT] - mean)
+    excursion = _excursions(F, IX, r, P[P_SIGN] * F[r, LAST_Z], far, P)
     t = trend_update(F, IX, means, r, ts, d, P) / P[P_T_MIN]
     drift = _drift(F, IX, r, ts, c, t, P)
     warm = IX[r, REF_N] >= P[P_WARMUP]
@@ -141,7 +147,7 @@ def _update(F, IX, season, counts, means, r, ts, x, P):  # noqa: ANN001, N803
     score = max(
         drift,
         _level_frac(F, r, warm, P) / P[P_P_BIG],
-        _out(F, r, n, warm, P) / P[P_OUT_FRAC],
+        _out(F, r, ts, n, warm, P) / P[P_OUT_FRAC],
         excursion,
         IX[r, FLAT] / P[P_FLAT_N],
         ramping,
@@ -177,7 +183,8 @@ def _collapse(F, IX, r, n, x, P):  # noqa: ANN001, N803
 def _jump(F, IX, means, r, ts, c, P):  # noqa: ANN001, N803
     """``MetricStream._jump``: the CUSUM went from calm to its threshold within
     ``step_s``, after a quiet day: a jump. The trend forgets the hours before it, so a
-    one-off shift is not read as a trend (a movement that goes on shows again)."""
+    one-off shift is not read as a trend (a movement that goes on shows again), and the
+    normal-range check lets the new level settle (``_out``)."""
     if c < CALM:
         F[r, CALM_AT] = ts
     elif c >= 1.0:
@@ -185,6 +192,7 @@ def _jump(F, IX, means, r, ts, c, P):  # noqa: ANN001, N803
         quiet = out != out or calm - out >= QUIET_S
         if calm == calm and ts - calm <= P[P_STEP_S] and quiet:
             trend_forget(F, IX, means, r)
+            F[r, JUMP_AT] = ts
         F[r, CALM_AT] = NAN
         F[r, OUT_AT] = ts
 
@@ -202,12 +210,12 @@ def _drift(F, IX, r, ts, c, t, P):  # noqa: ANN001, N803
 
 
 @njit(**JIT)
-def _excursions(F, IX, r, z, P):  # noqa: ANN001, N803
+def _excursions(F, IX, r, z, far, P):  # noqa: ANN001, N803
     F[r, SPIKES] -= P[P_SPIKE_DECAY] * F[r, SPIKES]
     rel = z - F[r, ZBAR]
     if IX[r, RUN]:
         IX[r, RUN] += 1
-        IX[r, ABOVE] += 1 if rel > P[P_SPIKE_Z] else 0
+        IX[r, ABOVE] += 1 if rel > P[P_SPIKE_Z] and far else 0
         if rel >= 1.5:
             IX[r, BACK] = 0
         else:
@@ -218,7 +226,7 @@ def _excursions(F, IX, r, z, P):  # noqa: ANN001, N803
         if IX[r, RUN] > P[P_SPIKE_MAX_RUN]:
             IX[r, RUN] = IX[r, BACK] = 0
             F[r, ZBAR] = z
-    elif rel > P[P_SPIKE_Z]:
+    elif rel > P[P_SPIKE_Z] and far:
         IX[r, RUN] = IX[r, ABOVE] = 1
     else:
         F[r, ZBAR] += (3.0 if rel > 3.0 else (-3.0 if rel < -3.0 else rel)) / 12.0
@@ -238,7 +246,7 @@ def _level_frac(F, r, warm, P):  # noqa: ANN001, N803
 
 
 @njit(**JIT)
-def _out(F, r, n, warm, P):  # noqa: ANN001, N803
+def _out(F, r, ts, n, warm, P):  # noqa: ANN001, N803
     if n <= 12 or not warm:
         F[r, OUT] = 0.0
         return 0.0
@@ -248,6 +256,14 @@ def _out(F, r, n, warm, P):  # noqa: ANN001, N803
     own = F[r, HOME] + sign * P[P_HALF]
     edge = edge if sign * (edge - own) >= 0.0 else own
     F[r, OUT] = sign * (F[r, DESEASON] - edge) / abs(P[P_LIMIT] - edge)
+    jump = F[r, JUMP_AT]
+    if jump != jump:
+        return F[r, OUT]
+    if ts - jump < SETTLE_S:  # a new level settling after a jump: a wider margin
+        return F[r, OUT] / SETTLE_MARGIN
+    if F[r, OUT] < SETTLE_MARGIN * P[P_OUT_FRAC]:  # settled within the wider margin: home
+        F[r, HOME] = F[r, DESEASON]
+    F[r, JUMP_AT] = NAN
     return F[r, OUT]
 
 

@@ -14,6 +14,7 @@ from numba import njit
 
 from anomaly.kernel import (
     JIT,
+    MAD_TO_SIGMA,
     NAN,
     P_ACCEL_Z,
     P_BUCKET_S,
@@ -21,11 +22,13 @@ from anomaly.kernel import (
     P_LAG,
     P_LIMIT,
     P_MIN_PAIRS,
+    P_MIN_SCALE,
     P_MOTION_N,
     P_QUANTILE,
     P_RAMP_N,
     P_RAMP_Z,
     P_STEP_VETO,
+    REF_SPREAD,
     T_BUCKET,
     T_COUNT,
     T_ETA,
@@ -38,7 +41,14 @@ from anomaly.kernel import (
     T_SUM,
     T_T,
 )
-from anomaly.trend import best_step_array
+from anomaly.trend import (
+    CREEP_LINE,
+    CREEP_N,
+    CREEP_ROOM,
+    CREEP_Z,
+    RAMP_FLOOR,
+    best_step_array,
+)
 
 
 @njit(**JIT)
@@ -77,7 +87,8 @@ def _close(F, IX, means, r, new_bucket, P):  # noqa: ANN001, N803
         means[r, window - 1 - gap] = mean
     IX[r, T_LENGTH] = min(IX[r, T_LENGTH] + shift, window)
     noise = bucket_noise(means[r])
-    F[r, T_RAMP] = _ramp(means[r], IX[r, T_LENGTH], noise, P)
+    floor = RAMP_FLOOR * (F[r, REF_SPREAD] * MAD_TO_SIGMA + P[P_MIN_SCALE])
+    F[r, T_RAMP] = _ramp(means[r], IX[r, T_LENGTH], noise if noise > floor else floor, P)
     _fit(F, IX, means[r], r, (IX[r, T_BUCKET] + 1 + gap) * P[P_BUCKET_S], noise, P)
 
 
@@ -111,6 +122,37 @@ def _climb(last, down, noise, ramp_z):  # noqa: ANN001
 
 
 @njit(**JIT)
+def _creep(last, down, noise, limit):  # noqa: ANN001
+    """``trend._creep``."""
+    n = len(last)
+    if noise <= 0.0:
+        return 0.0
+    total = 0.0
+    for v in last:
+        if v != v:
+            return 0.0
+        total += v
+    sign = -1.0 if down else 1.0
+    mx, my = (n - 1) / 2.0, total / n
+    sxy = 0.0
+    for i in range(n):
+        sxy += (i - mx) * (last[i] - my)
+    rise = sign * sxy / (n * (n * n - 1) / 12.0) * (n - 1)
+    half = n // 2
+    a, b, c = 0.0, 0.0, 0.0
+    for j in range(3):
+        a += last[j]
+        b += last[half - 3 + j]
+        c += last[n - 3 + j]
+    first, second = sign * (b - a) / 3.0, sign * (c - b) / 3.0
+    if rise <= 0.0 or min(first, second) < 0.25 * rise:
+        return 0.0
+    if rise < CREEP_ROOM * abs(limit - last[0]) or best_step_array(last)[0] < CREEP_LINE:
+        return 0.0
+    return rise / (CREEP_Z * noise)
+
+
+@njit(**JIT)
 def _ramp(m, length, noise, P):  # noqa: ANN001, N803
     k = int(P[P_RAMP_N])
     if k == 0 or length < k + 2:
@@ -118,7 +160,11 @@ def _ramp(m, length, noise, P):  # noqa: ANN001, N803
     down, w = P[P_DIRECTION] < 0, len(m)
     now = _climb(m[w - k - 1 :], down, noise, P[P_RAMP_Z])
     before = _climb(m[w - k - 2 : w - 1], down, noise, P[P_RAMP_Z])
-    return now if now < before else before
+    short = now if now < before else before
+    if length < CREEP_N:
+        return short
+    creep = _creep(m[w - CREEP_N :], down, noise, P[P_LIMIT])
+    return creep if creep > short else short
 
 
 @njit(**JIT)

@@ -36,9 +36,9 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from anomaly.cusum import Cusum
-from anomaly.kernel import CALM, QUIET_S
+from anomaly.kernel import CALM, EXCURSION_ROOM, QUIET_S, SETTLE_MARGIN, SETTLE_S
 from anomaly.postprocess import Alarm, Edge
-from anomaly.trend import Trend
+from anomaly.trend import RAMP_FLOOR, Trend
 from core.profiles import MetricSpec
 
 
@@ -163,6 +163,7 @@ class MetricStream:
         "_home",
         "_calm_at",
         "_out_at",
+        "_jump_at",
     )
 
     def __init__(self, spec: MetricSpec, cfg: StreamConfig) -> None:
@@ -207,6 +208,7 @@ class MetricStream:
         self._home = float("nan")
         self._calm_at = float("nan")
         self._out_at = float("nan")
+        self._jump_at = float("nan")
 
     def update(self, ts: float, x: float) -> Edge:
         """Score one value, learn from it, and return the alarm edge (if any)."""
@@ -219,7 +221,11 @@ class MetricStream:
         self._collapse(n, x)
         c = self.cusum.update(ts, x) / cfg.cusum_h
         self._jump(ts, c)
-        excursion = self._excursions(self.sign * self.cusum.last_z)
+        ref = self.cusum.reference
+        room = abs(self.spec.limit - ref.expected_mean())
+        far = self.sign * (x - ref.expected(ts)) >= EXCURSION_ROOM * room
+        excursion = self._excursions(self.sign * self.cusum.last_z, far)
+        self.trend.noise_floor = RAMP_FLOOR * self.cusum.reference.sigma
         t = self.trend.update(ts, d) / cfg.t_min
         eta = self.trend.eta_ts
         soon = eta is not None and eta - ts < cfg.horizon_days * 86400
@@ -232,7 +238,7 @@ class MetricStream:
         score = max(
             self.drift,
             self._level_frac() / cfg.p_big,
-            self._out() / cfg.out_frac,
+            self._out(ts) / cfg.out_frac,
             excursion,
             self._flat / cfg.flat_n,
             self.ramping,
@@ -249,7 +255,8 @@ class MetricStream:
         threshold within ``step_hours``, after a day below it (``QUIET_S``; a fault that
         shows at peak hours first comes back every day and is no jump). The trend
         forgets the hours before it, so a one-off shift is not read as a trend; a
-        movement that goes on shows again."""
+        movement that goes on shows again. The normal-range check lets the new level
+        settle (``_out``)."""
         if c < CALM:
             self._calm_at = ts
         elif c >= 1.0:
@@ -257,11 +264,17 @@ class MetricStream:
             quiet = out != out or calm - out >= QUIET_S
             if calm == calm and ts - calm <= self.cfg.step_hours * 3600.0 and quiet:
                 self.trend.forget()
+                self._jump_at = ts
             self._calm_at = float("nan")
             self._out_at = ts
 
-    def _excursions(self, z: float) -> float:
+    def _excursions(self, z: float, far: bool = True) -> float:
         """Short runs far toward the limit that come back: spikes and episodes.
+
+        A reading counts toward one only when it is also ``far`` (``EXCURSION_ROOM`` of
+        the room from the expected value to the limit): a sample-and-hold sensor whose
+        held value jumps by its deadband under a moving cohort is many of its own sigmas
+        out, but not a spike of a failing part, which moves a good share of the way.
 
         z is taken relative to its recent level ``_zbar`` (a robust EW mean of z, ~2 h, that
         pauses during an excursion). An excursion starts above ``spike_z`` and ends when
@@ -275,7 +288,7 @@ class MetricStream:
         rel = z - self._zbar
         if self._run:
             self._run += 1
-            self._above += rel > cfg.spike_z
+            self._above += rel > cfg.spike_z and far
             if rel >= 1.5:
                 self._back = 0
             else:
@@ -286,7 +299,7 @@ class MetricStream:
             if self._run > cfg.spike_max_run:
                 self._run = self._back = 0
                 self._zbar = z
-        elif rel > cfg.spike_z:
+        elif rel > cfg.spike_z and far:
             self._run = self._above = 1
         else:
             self._zbar += (3.0 if rel > 3.0 else (-3.0 if rel < -3.0 else rel)) / 12.0
@@ -309,8 +322,15 @@ class MetricStream:
         self._dv_long += b * ((d2 if not warm or d2 < cap else cap) - self._dv_long)
         self._flat = self._flat + 1 if collapsed else 0
 
-    def _out(self) -> float:
-        """How far the de-seasonalised level is past the normal range, per room to limit."""
+    def _out(self, ts: float) -> float:
+        """How far the de-seasonalised level is past the normal range, per room to limit.
+
+        For ``SETTLE_S`` after a jump the evidence counts ``1 / SETTLE_MARGIN`` (a new
+        level is settling: a replaced unit, a recalibrated sensor); a level that then
+        sits within that wider margin becomes the device's own level, so the weather of
+        the days after does not push a new normal at the range's edge over it. A jump
+        far past the range (a power surge that damaged the unit) alarms all the same.
+        """
         if self._n <= 12 or not self.cusum.reference.warm:
             self.out = 0.0
             return 0.0
@@ -319,6 +339,14 @@ class MetricStream:
         own = self._home + self.sign * (self.spec.normal[1] - self.spec.normal[0]) / 2.0
         edge = self.edge if self.sign * (self.edge - own) >= 0.0 else own
         self.out = self.sign * (self.deseason - edge) / abs(self.spec.limit - edge)
+        jump = self._jump_at
+        if jump != jump:
+            return self.out
+        if ts - jump < SETTLE_S:
+            return self.out / SETTLE_MARGIN
+        if self.out < SETTLE_MARGIN * self.cfg.out_frac:
+            self._home = self.deseason
+        self._jump_at = float("nan")
         return self.out
 
     def _level_frac(self) -> float:
@@ -372,6 +400,7 @@ class MetricStream:
             "home": None if self._home != self._home else self._home,
             "calm_at": None if self._calm_at != self._calm_at else self._calm_at,
             "out_at": None if self._out_at != self._out_at else self._out_at,
+            "jump_at": None if self._jump_at != self._jump_at else self._jump_at,
         }
 
     def load_state_dict(self, st: dict[str, Any]) -> None:
@@ -402,3 +431,5 @@ class MetricStream:
         calm, out = st.get("calm_at"), st.get("out_at")
         self._calm_at = float("nan") if calm is None else float(calm)
         self._out_at = float("nan") if out is None else float(out)
+        jump = st.get("jump_at")
+        self._jump_at = float("nan") if jump is None else float(jump)

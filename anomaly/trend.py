@@ -68,6 +68,33 @@ def _bucket_noise(means: list[float]) -> float:
     return 1.4826 * steps[len(steps) // 2] / math.sqrt(2.0)
 
 
+CREEP_N, CREEP_Z, CREEP_LINE, CREEP_ROOM = 24, 8.0, 1.5, 0.12  # see Trend._creep
+RAMP_FLOOR = 0.4  # a ramp's noise is at least this share of one reading's sigma
+
+
+def _creep(last: list[float], direction: str, noise: float, limit: float) -> float:
+    """Rise of a least-squares line through ``last`` in ``CREEP_Z`` noises, when a line
+    explains it better than one step (``best_step`` ratio at least ``CREEP_LINE``), each
+    half of the window rises by at least a quarter of the total, and the rise is at
+    least ``CREEP_ROOM`` of the room from the window's start to ``limit`` (a device's
+    own slow wander is clear in the noise of hourly means, but small in the room)."""
+    n = len(last)
+    if noise <= 0.0 or any(m != m for m in last):
+        return 0.0
+    sign = -1.0 if direction == "down" else 1.0
+    mx, my = (n - 1) / 2.0, sum(last) / n
+    sxy = sum((i - mx) * (m - my) for i, m in enumerate(last))
+    rise = sign * sxy / (n * (n * n - 1) / 12.0) * (n - 1)
+    half = n // 2
+    first = sign * (sum(last[half - 3 : half]) - sum(last[:3])) / 3.0
+    second = sign * (sum(last[-3:]) - sum(last[half - 3 : half])) / 3.0
+    if rise <= 0.0 or min(first, second) < 0.25 * rise:
+        return 0.0
+    if rise < CREEP_ROOM * abs(limit - last[0]) or best_step(last)[0] < CREEP_LINE:
+        return 0.0
+    return rise / (CREEP_Z * noise)
+
+
 def _climb(last: list[float], direction: str, noise: float, ramp_z: float) -> float:
     """Rise over ``last`` in ``ramp_z`` noises if every step carries half its share."""
     if any(m != m for m in last):
@@ -111,6 +138,7 @@ class Trend(Stateful):
         "ramp_z",
         "motion_n",
         "ramp",
+        "noise_floor",
         "_noise",
         "_bucket",
         "_sum",
@@ -152,6 +180,7 @@ class Trend(Stateful):
         self.ramp_n = ramp_n
         self.ramp_z = ramp_z
         self.ramp = 0.0
+        self.noise_floor = 0.0  # the owner's reading sigma times RAMP_FLOOR (see _ramp)
         self._noise = 0.0
         self._bucket = -1
         self._sum = 0.0
@@ -208,16 +237,25 @@ class Trend(Stateful):
         half its share of it (a ramp, not a jump); the smaller of that figure for the
         window ending now and the one ending a bucket earlier (the climb goes on). A
         fault that creeps up for a few hours before it trips shows here long before a
-        day-lag trend can.
+        day-lag trend can. A slower creep over the last day (``_creep``: a straight
+        line, not a step, rising ``CREEP_Z`` bucket noises) counts as a ramp too: a
+        motor that overheats for a day or two before it trips (a whole day, because
+        half a day of an imperfectly learned daily cycle is a line too). The
+        noise is never taken below ``noise_floor`` (set by the owner from one reading's
+        sigma): hourly means of a sample-and-hold sensor ramp between its jumps while the
+        daily cycle moves under a held value, by up to its deadband, which is no fault.
         """
         k, means = self.ramp_n, self._means
         if not k or len(means) < k + 2:
             return 0.0
-        noise = self._noise
-        return min(
+        noise = max(self._noise, self.noise_floor)
+        short = min(
             _climb(means[-k - 1 :], self.direction, noise, self.ramp_z),
             _climb(means[-k - 2 : -1], self.direction, noise, self.ramp_z),
         )
+        if len(means) < CREEP_N or self.limit is None:
+            return short
+        return max(short, _creep(means[-CREEP_N:], self.direction, noise, self.limit))
 
     def _fit(self, now: float) -> None:
         means, lag = self._means, self.lag

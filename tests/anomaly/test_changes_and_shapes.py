@@ -11,6 +11,7 @@ import math
 from collections.abc import Callable
 
 import numpy as np
+import pytest
 
 from anomaly.bank import DetectorBank
 from anomaly.evaluate import START_TS
@@ -180,3 +181,63 @@ def test_episodes_on_a_metric_a_gradual_fault_already_moved_open_the_intermitten
     assert {e.device_id for e in events} == {"p00"}
     assert set(modes) == {"element_degradation", "thermostat_fault"}
     assert modes["thermostat_fault"] > second_at
+
+
+def test_a_replaced_unit_whose_new_level_sits_at_the_normal_edge_opens_no_case() -> None:
+    # the new unit reports at the range's edge toward the limit (a little past it, as
+    # in a hot spell): a new normal after a jump, which settles and becomes its own
+    def replaced(i: int, ts: float, x: dict[str, float]) -> dict[str, float]:
+        if _at(i) - 3 * 3600.0 <= ts < _at(i):
+            return {}
+        if ts < _at(i):
+            return x
+        out = {}
+        for m, v in x.items():
+            spec = _spec(m)
+            edge = spec.normal[1] if spec.direction == "up" else spec.normal[0]
+            mid = sum(spec.normal) / 2
+            out[m] = v + (edge + 0.08 * _toward(m) * abs(spec.limit - edge) - mid)
+        return out
+
+    assert _run(replaced) == []
+
+
+@pytest.mark.parametrize("hours", [30.0, 44.0])
+def test_a_motor_that_creeps_for_a_day_before_it_trips_is_caught_before_the_trip(
+    hours: float,
+) -> None:
+    onset, creep = START_TS + 7 * DAY, hours * 3600.0
+    metric = "motor_current_a"
+
+    def overload(i: int, ts: float, x: dict[str, float]) -> dict[str, float]:
+        if i != 0 or ts < onset:
+            return x
+        share = min((ts - onset) / creep, 1.0) * 0.3 if ts < onset + creep else 1.3
+        x[metric] += share * _toward(metric) * _room(metric)
+        return x
+
+    events = _run(overload)
+    assert {e.device_id for e in events} == {"p00"}
+    first = events[0]
+    assert first.failure_mode == "motor_overload"
+    assert onset < first.ts < onset + creep  # before the trip, which the customer notices
+
+
+def test_a_motor_that_creeps_over_a_weekend_the_cohort_shares_is_caught_before_the_trip() -> None:
+    # the cohort's weekend and the creep rise together: the device must not learn its
+    # fault as coupling to the cohort (and subtract it with the weekend)
+    onset, creep = START_TS + 12 * DAY, 34 * 3600.0  # days 12-13 are a weekend
+    metric = "motor_current_a"
+
+    def overload(i: int, ts: float, x: dict[str, float]) -> dict[str, float]:
+        weekend = ((ts - START_TS) / DAY) % 7 >= 5
+        own = (1.2 + 0.04 * i) * weekend
+        x = {m: v + own * SPECS[m].daily_amplitude * _toward(m) for m, v in x.items()}
+        if i == 0 and ts >= onset:
+            share = min((ts - onset) / creep, 1.0) * 0.3 if ts < onset + creep else 1.3
+            x[metric] += share * _toward(metric) * _room(metric)
+        return x
+
+    events = [e for e in _run(overload, days=16.0) if e.device_id == "p00"]
+    assert events and events[0].failure_mode == "motor_overload"
+    assert onset < events[0].ts < onset + creep

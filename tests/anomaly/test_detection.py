@@ -12,12 +12,15 @@ from collections.abc import Callable
 
 import numpy as np
 
+from anomaly import kernel_cohort as kc
 from anomaly.bank import BankConfig, DetectorBank
 from anomaly.cohort import CohortConfig
 from anomaly.evaluate import START_TS
+from anomaly.stream import MetricStream, StreamConfig
 from core.events import AnomalyEvent
 from core.profiles import load_profiles
 from core.readings import Reading
+from tests.anomaly.series import healthy
 
 PROFILES = load_profiles()
 DAY = 86400.0
@@ -41,6 +44,7 @@ def _run(
     model: str = "pump-p3",
     cohort: bool = True,  # False: the cohort filter never corrects
     seed: int = 3,
+    keep: list[DetectorBank] | None = None,  # the bank is appended here when given
 ) -> list[AnomalyEvent]:
     spec = PROFILES[model].metrics[metric]
     rng = np.random.default_rng(seed)
@@ -48,6 +52,8 @@ def _run(
     level = rng.uniform(spec.normal[0] + 1.0, spec.normal[1] - 1.0, devices)
     config = BankConfig() if cohort else BankConfig(cohort=CohortConfig(min_devices=1e9))
     bank = DetectorBank(PROFILES, lambda d: model, config, cohort=lambda d: "r1")
+    if keep is not None:
+        keep.append(bank)
     events: list[AnomalyEvent] = []
     for k in range(int(days * DAY / step)):
         ts = START_TS + k * step
@@ -68,6 +74,27 @@ def test_shared_weather_opens_no_case_with_the_cohort_and_many_without() -> None
 
     assert _run(weather) == []
     assert len({e.device_id for e in _run(weather, cohort=False)}) >= 3
+
+
+def _coupling(bank: DetectorBank, device: str, metric: str = "bearing_temp_c") -> float:
+    """The device's learned coupling to its cohort's movement (without the prior)."""
+    fleet = bank.models["pump-p3"]
+    row = fleet.slots[metric][device]
+    r = fleet.filters[metric]["cohort"].R[row]
+    return float(r[kc.R_SXY] / r[kc.R_SXX])
+
+
+def test_a_fault_that_grows_with_a_shared_spell_is_not_learned_as_coupling() -> None:
+    onset = START_TS + 6.5 * DAY  # the spell rises from day 6 to its top on day 7
+    banks: list[DetectorBank] = []
+
+    def spell_and_wear(i: int, ts: float, x: float) -> float:
+        wear = 10.0 * min(max(0.0, (ts - onset) / DAY), 1.0) if i == 0 else 0.0
+        return x + _spell(ts) + wear
+
+    _run(spell_and_wear, days=7.5, keep=banks)
+    assert 0.8 < _coupling(banks[0], "d01") < 1.2  # a healthy peer: its true coupling, 1
+    assert _coupling(banks[0], "d00") < 1.25, "the fault was learned as coupling"
 
 
 def test_a_fault_under_the_same_weather_is_still_caught() -> None:
@@ -135,3 +162,18 @@ def test_a_revision_above_the_normal_range_is_its_own_normal() -> None:
         return x + (PUMP.normal[1] - PUMP.normal[0]) * (0.5 if i % 2 else 0.0)
 
     assert _run(revision) == []
+
+
+def test_an_excursion_is_a_share_of_the_way_to_the_limit_not_only_many_sigmas() -> None:
+    # a held value that jumps by its deadband under a moving cohort is many of the
+    # sensor's own sigmas out, yet a small share of the room; a failing part's spike is not
+    def spikes(size: float) -> float:
+        stream = MetricStream(PUMP, StreamConfig())
+        for i, (ts, x) in enumerate(healthy(8 * 144, seed=4, level=47.0, noise=0.6)):
+            burst = i >= 6 * 144 and i % 36 == 0  # one reading in six hours, for two days
+            stream.update(ts, x + (size if burst else 0.0))
+        return stream.spikes
+
+    room = PUMP.limit - 47.0
+    assert spikes(0.12 * room) == 0.0  # ~7 sigma, an eighth of the way
+    assert spikes(0.5 * room) >= StreamConfig().spike_mass  # half the way: spikes
