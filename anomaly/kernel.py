@@ -170,8 +170,8 @@ NAN = math.nan
 CALM = 0.2  # a CUSUM below this share of its threshold is in control (jump detection)
 QUIET_S = 86400.0  # and a jump needs it to have stayed below its threshold this long
 SETTLE_S = 6 * 3600.0  # after a jump the new level settles this long before it is judged
-EXCURSION_ROOM = 0.2  # an excursion's readings are this share of the room toward the limit
 SETTLE_MARGIN = 3.0  # meanwhile the normal-range check needs this many times its margin
+EXCURSION_ROOM = 0.2  # an excursion's readings are this share of the room toward the limit
 JIT = {"cache": True, "error_model": "numpy"}
 
 
@@ -195,6 +195,12 @@ def _seasonal(season, r, ts):  # noqa: ANN001
 def expected(F, season, r, ts):  # noqa: ANN001, N803
     """The value the reference expects at ``ts`` (level + hour-of-day offset)."""
     return F[r, REF_LEVEL] + _seasonal(season, r, ts)
+
+
+@njit(**JIT)
+def expected_mean(F, r):  # noqa: ANN001, N803
+    """The reference's level averaged over the day (``SeasonalBaseline.expected_mean``)."""
+    return F[r, REF_LEVEL] + F[r, REF_TOTAL] / BUCKETS
 
 
 @njit(**JIT)
@@ -248,6 +254,6 @@ def _cusum(F, IX, season, counts, r, ts, x, P):  # noqa: ANN001, N803
 def accept(F, IX, r, level, P):  # noqa: ANN001, N803
     """``Cusum.accept``: take ``level`` as the new normal where warm; reset the sums."""
     if level == level and IX[r, REF_N] >= P[P_WARMUP]:
-        F[r, REF_LEVEL] += level - (F[r, REF_LEVEL] + F[r, REF_TOTAL] / BUCKETS)
+        F[r, REF_LEVEL] += level - expected_mean(F, r)
     F[r, UP] = 0.0
     F[r, DOWN] = 0.0

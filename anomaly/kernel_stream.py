@@ -67,7 +67,6 @@ from anomaly.kernel import (
     QUIET_S,
     QUIET_UNTIL,
     RAMPING,
-    REF_LEVEL,
     REF_N,
     REF_TOTAL,
     RUN,
@@ -101,6 +100,7 @@ from anomaly.kernel import (
     _seasonal,
     accept,
     expected,
+    expected_mean,
 )
 from anomaly.kernel_trend import trend_forget, trend_update
 
@@ -123,7 +123,7 @@ def snapshot(F, IX, season, r, ts, out):  # noqa: ANN001, N803
     out[S_ETA], out[S_RATE], out[S_LEVEL] = F[r, T_ETA], F[r, T_RATE], F[r, T_LEVEL]
     out[S_DRIFT], out[S_RAMPING], out[S_OUT] = F[r, DRIFT], F[r, RAMPING], F[r, OUT]
     out[S_SPIKES], out[S_FLAT] = F[r, SPIKES], float(IX[r, FLAT])
-    out[S_BASE] = F[r, REF_LEVEL] + F[r, REF_TOTAL] / BUCKETS
+    out[S_BASE] = expected_mean(F, r)
 
 
 @njit(**JIT)
@@ -136,9 +136,7 @@ def _update(F, IX, season, counts, means, r, ts, x, P):  # noqa: ANN001, N803
     _collapse(F, IX, r, n, x, P)
     c = _cusum(F, IX, season, counts, r, ts, x, P) / P[P_CUSUM_H]
     _jump(F, IX, means, r, ts, c, P)
-    mean = F[r, REF_LEVEL] + F[r, REF_TOTAL] / BUCKETS
-    far = P[P_SIGN] * (x - expected(F, season, r, ts)) >= EXCURSION_ROOM * abs(P[P_LIMIT] - mean)
-    excursion = _excursions(F, IX, r, P[P_SIGN] * F[r, LAST_Z], far, P)
+    excursion = _excursions(F, IX, season, r, ts, x, P[P_SIGN] * F[r, LAST_Z], P)
     t = trend_update(F, IX, means, r, ts, d, P) / P[P_T_MIN]
     drift = _drift(F, IX, r, ts, c, t, P)
     warm = IX[r, REF_N] >= P[P_WARMUP]
@@ -210,12 +208,19 @@ def _drift(F, IX, r, ts, c, t, P):  # noqa: ANN001, N803
 
 
 @njit(**JIT)
-def _excursions(F, IX, r, z, far, P):  # noqa: ANN001, N803
+def _far(F, season, r, ts, x, P):  # noqa: ANN001, N803
+    """``MetricStream._far``: ``x`` is ``EXCURSION_ROOM`` of the room toward the limit."""
+    room = abs(P[P_LIMIT] - expected_mean(F, r))
+    return P[P_SIGN] * (x - expected(F, season, r, ts)) >= EXCURSION_ROOM * room
+
+
+@njit(**JIT)
+def _excursions(F, IX, season, r, ts, x, z, P):  # noqa: ANN001, N803
     F[r, SPIKES] -= P[P_SPIKE_DECAY] * F[r, SPIKES]
     rel = z - F[r, ZBAR]
     if IX[r, RUN]:
         IX[r, RUN] += 1
-        IX[r, ABOVE] += 1 if rel > P[P_SPIKE_Z] and far else 0
+        IX[r, ABOVE] += 1 if rel > P[P_SPIKE_Z] and _far(F, season, r, ts, x, P) else 0
         if rel >= 1.5:
             IX[r, BACK] = 0
         else:
@@ -226,7 +231,7 @@ def _excursions(F, IX, r, z, far, P):  # noqa: ANN001, N803
         if IX[r, RUN] > P[P_SPIKE_MAX_RUN]:
             IX[r, RUN] = IX[r, BACK] = 0
             F[r, ZBAR] = z
-    elif rel > P[P_SPIKE_Z] and far:
+    elif rel > P[P_SPIKE_Z] and _far(F, season, r, ts, x, P):
         IX[r, RUN] = IX[r, ABOVE] = 1
     else:
         F[r, ZBAR] += (3.0 if rel > 3.0 else (-3.0 if rel < -3.0 else rel)) / 12.0
@@ -238,7 +243,7 @@ def _level_frac(F, r, warm, P):  # noqa: ANN001, N803
     if not warm:
         F[r, LEVEL_FRAC] = 0.0
         return 0.0
-    mean = F[r, REF_LEVEL] + F[r, REF_TOTAL] / BUCKETS
+    mean = expected_mean(F, r)
     room = abs(P[P_LIMIT] - mean)
     room = room if room != 0.0 else 1e-9
     F[r, LEVEL_FRAC] = P[P_SIGN] * (F[r, DESEASON] - mean) / room
@@ -252,7 +257,7 @@ def _out(F, r, ts, n, warm, P):  # noqa: ANN001, N803
         return 0.0
     sign, edge = P[P_SIGN], P[P_EDGE]
     if F[r, HOME] != F[r, HOME]:  # the device's own healthy level, once warm
-        F[r, HOME] = F[r, REF_LEVEL] + F[r, REF_TOTAL] / BUCKETS
+        F[r, HOME] = expected_mean(F, r)
     own = F[r, HOME] + sign * P[P_HALF]
     edge = edge if sign * (edge - own) >= 0.0 else own
     F[r, OUT] = sign * (F[r, DESEASON] - edge) / abs(P[P_LIMIT] - edge)
@@ -306,5 +311,5 @@ def _rebase(F, IX, means, r, ts, c, P):  # noqa: ANN001, N803
         accept(F, IX, r, F[r, T_LEVEL], P)
         F[r, FLAT_SINCE] = NAN
         if IX[r, REF_N] >= P[P_WARMUP]:
-            F[r, HOME] = F[r, REF_LEVEL] + F[r, REF_TOTAL] / BUCKETS
+            F[r, HOME] = expected_mean(F, r)
         trend_forget(F, IX, means, r)

@@ -221,10 +221,7 @@ class MetricStream:
         self._collapse(n, x)
         c = self.cusum.update(ts, x) / cfg.cusum_h
         self._jump(ts, c)
-        ref = self.cusum.reference
-        room = abs(self.spec.limit - ref.expected_mean())
-        far = self.sign * (x - ref.expected(ts)) >= EXCURSION_ROOM * room
-        excursion = self._excursions(self.sign * self.cusum.last_z, far)
+        excursion = self._excursions(ts, x, self.sign * self.cusum.last_z)
         self.trend.noise_floor = RAMP_FLOOR * self.cusum.reference.sigma
         t = self.trend.update(ts, d) / cfg.t_min
         eta = self.trend.eta_ts
@@ -268,11 +265,17 @@ class MetricStream:
             self._calm_at = float("nan")
             self._out_at = ts
 
-    def _excursions(self, z: float, far: bool = True) -> float:
+    def _far(self, ts: float, x: float) -> bool:
+        """``x`` is ``EXCURSION_ROOM`` of the room from the expected value to the limit."""
+        ref = self.cusum.reference
+        room = abs(self.spec.limit - ref.expected_mean())
+        return self.sign * (x - ref.expected(ts)) >= EXCURSION_ROOM * room
+
+    def _excursions(self, ts: float, x: float, z: float) -> float:
         """Short runs far toward the limit that come back: spikes and episodes.
 
-        A reading counts toward one only when it is also ``far`` (``EXCURSION_ROOM`` of
-        the room from the expected value to the limit): a sample-and-hold sensor whose
+        A reading counts toward one only when it is also far (``_far``: ``EXCURSION_ROOM``
+        of the room from the expected value to the limit): a sample-and-hold sensor whose
         held value jumps by its deadband under a moving cohort is many of its own sigmas
         out, but not a spike of a failing part, which moves a good share of the way.
 
@@ -288,7 +291,7 @@ class MetricStream:
         rel = z - self._zbar
         if self._run:
             self._run += 1
-            self._above += rel > cfg.spike_z and far
+            self._above += rel > cfg.spike_z and self._far(ts, x)
             if rel >= 1.5:
                 self._back = 0
             else:
@@ -299,7 +302,7 @@ class MetricStream:
             if self._run > cfg.spike_max_run:
                 self._run = self._back = 0
                 self._zbar = z
-        elif rel > cfg.spike_z and far:
+        elif rel > cfg.spike_z and self._far(ts, x):
             self._run = self._above = 1
         else:
             self._zbar += (3.0 if rel > 3.0 else (-3.0 if rel < -3.0 else rel)) / 12.0

@@ -68,7 +68,7 @@ def _bucket_noise(means: list[float]) -> float:
     return 1.4826 * steps[len(steps) // 2] / math.sqrt(2.0)
 
 
-CREEP_N, CREEP_Z, CREEP_LINE, CREEP_ROOM = 24, 8.0, 1.5, 0.12  # see Trend._creep
+CREEP_N, CREEP_Z, CREEP_LINE, CREEP_ROOM = 24, 8.0, 1.5, 0.12  # see _creep
 RAMP_FLOOR = 0.4  # a ramp's noise is at least this share of one reading's sigma
 
 
