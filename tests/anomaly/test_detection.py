@@ -177,3 +177,53 @@ def test_an_excursion_is_a_share_of_the_way_to_the_limit_not_only_many_sigmas() 
     room = PUMP.limit - 47.0
     assert spikes(0.12 * room) == 0.0  # ~7 sigma, an eighth of the way
     assert spikes(0.5 * room) >= StreamConfig().spike_mass  # half the way: spikes
+
+
+def _weekend(ts: float) -> bool:
+    return (int(ts // DAY) + 3) % 7 >= 5  # 1970-01-01 was a Thursday: Monday is 0
+
+
+def _weeks(i: int, ts: float) -> float:
+    """Weather spells of +-4 degrees 4.3 days apart, each unit coupled to them by its own
+    0.85x to 1.15x, and weekends 2 degrees hotter, each unit by its own 1.4x to 0.6x:
+    one coupling to the cohort's movement cannot follow both."""
+    weather = 4.0 * math.sin(2 * math.pi * (ts - START_TS) / (4.3 * DAY))
+    return (0.85 + i / 30.0) * weather + (1.4 - 0.8 * i / 9.0) * 2.0 * _weekend(ts)
+
+
+def test_weekends_that_move_each_unit_its_own_amount_open_no_case() -> None:
+    # each unit's own shape over the week is learned in its first week (here mostly
+    # the detector's warm-up) and taken out from then on
+    events = _run(lambda i, ts, x: x + _weeks(i, ts), days=26.0, seed=5)
+    assert [e for e in events if e.ts >= START_TS + 8 * DAY] == []
+
+
+def test_a_fault_that_starts_on_a_weekend_is_still_caught() -> None:
+    onset = START_TS + 16 * DAY  # a Saturday, in the third week
+
+    def weeks_and_wear(i: int, ts: float, x: float) -> float:
+        wear = 28.0 * max(0.0, (ts - onset) / (5 * DAY)) ** 2 if i == 0 else 0.0
+        return x + _weeks(i, ts) + wear
+
+    events = [e for e in _run(weeks_and_wear, days=22.0, seed=5) if e.ts >= onset - 8 * DAY]
+    assert {e.device_id for e in events} == {"d00"}
+    assert onset < events[0].ts < onset + 4 * DAY
+
+
+def test_a_new_level_is_not_learned_into_the_units_week() -> None:
+    # a recalibrated sensor reads 4 degrees (~7 sigma) higher from day 10.3 on; until the
+    # detector takes the new level (3 days later) its week learns the step against the
+    # old one, and would take it out again a week later, a 0.9-degree pattern of its own
+    step = START_TS + 10.3 * DAY
+    banks: list[DetectorBank] = []
+    _run(lambda i, ts, x: x + (4.0 if i == 0 and ts >= step else 0.0), days=16.0, keep=banks)
+    fleet = banks[0].models["pump-p3"]
+    rows = fleet.filters["bearing_temp_c"]["cohort"].R
+    week = START_TS + 16 * DAY + np.arange(0.0, 7 * DAY, 3600.0)
+
+    def correction(device: str) -> float:
+        row = fleet.slots["bearing_temp_c"][device]
+        return max(abs(kc._week_shape(rows, row, t)) for t in week)
+
+    assert correction("d00") < 0.5
+    assert correction("d01") < 0.5  # a healthy peer's week: noise only
