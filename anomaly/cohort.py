@@ -64,7 +64,7 @@ def parent(key: str) -> str:
 class CohortFilter:
     """Rows parallel to one StreamBlock's, one line of state per cohort, the cadence."""
 
-    name, version = "cohort", 3  # 2: each row has its own cohort and a parent; 3: the week
+    name, version = "cohort", 2  # 2: each row has its own cohort and a parent
 
     def __init__(self, cfg: CohortConfig | None = None, capacity: int = 16) -> None:
         self.cfg = cfg or CohortConfig()
@@ -85,7 +85,7 @@ class CohortFilter:
     @staticmethod
     def _rows(n: int) -> np.ndarray:
         rows = np.full((n, kc.N_R), math.nan)
-        rows[:, [kc.R_SXY, kc.R_SXX, kc.R_WSUM, kc.R_WCNT, kc.R_WTOT, kc.R_WN]] = 0.0
+        rows[:, [kc.R_SXY, kc.R_SXX]] = 0.0
         return rows
 
     @property
