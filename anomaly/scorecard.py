@@ -279,6 +279,9 @@ def scorecard(
                     "mode": c.failure_mode,
                     "opened_ts": c.opened_ts,
                     "detectors": list(c.detectors),
+                    "eta_h": None
+                    if c.eta_ts is None
+                    else round((c.eta_ts - c.opened_ts) / 3600.0, 1),
                 }
                 for c in false
             ],

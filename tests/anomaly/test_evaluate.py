@@ -119,6 +119,11 @@ def test_figures_match_a_recomputation_from_the_truth(multi, replays, seed, name
     expected_rate = round(1000 * len(false) / days, 4)
     assert card["false_cases_per_1000_device_days"] == expected_rate
     assert card["cases"] == len(cases)
+    listed = {(c["device_id"], c["opened_ts"]): c["eta_h"] for c in card["false_case_list"]}
+    assert listed == {
+        (c.device_id, c.ts): None if c.eta_ts is None else round((c.eta_ts - c.ts) / 3600, 1)
+        for c in false
+    }, "each false case with the time to the limit its opening event gave"
 
 
 @pytest.mark.parametrize("seed", SEEDS)
