@@ -73,6 +73,7 @@ def params(spec: MetricSpec, cfg: StreamConfig) -> np.ndarray:
         k.P_MIN_SCALE: scale_floor(spec),
         k.P_MOTION_N: cfg.motion_n,
         k.P_STEP_S: cfg.step_hours * 3600.0,
+        k.P_MOVED: cfg.drift_moved,
     }
     for index, value in values.items():
         p[index] = value

@@ -143,8 +143,9 @@ N_I = 15
     P_MIN_SCALE,
     P_MOTION_N,
     P_STEP_S,
-) = range(42)
-N_P = 42
+    P_MOVED,
+) = range(43)
+N_P = 43
 # snapshot columns (the numbers an event needs, taken right after each value)
 (
     S_LEVEL_FRAC,

@@ -48,6 +48,7 @@ from anomaly.kernel import (
     P_HALF,
     P_HORIZON_DAYS,
     P_LIMIT,
+    P_MOVED,
     P_OUT_FRAC,
     P_P_BIG,
     P_REBASE_DAYS,
@@ -202,9 +203,20 @@ def _drift(F, IX, r, ts, c, t, P):  # noqa: ANN001, N803
     if IX[r, T_FITS] != IX[r, FITS_SEEN]:  # a bucket closed: is the trend still on?
         IX[r, FITS_SEEN] = IX[r, T_FITS]
         IX[r, HOT] = IX[r, HOT] + 1 if soon and t >= 1.0 else 0
-    drift = (c if c < t else t) if soon and IX[r, HOT] >= P[P_DRIFT_FITS] else 0.0
+    on = soon and IX[r, HOT] >= P[P_DRIFT_FITS] and _moved(F, IX, r, P) >= P[P_MOVED]
+    drift = (c if c < t else t) if on else 0.0
     F[r, DRIFT] = drift
     return drift
+
+
+@njit(**JIT)
+def _moved(F, IX, r, P):  # noqa: ANN001, N803
+    """``MetricStream._moved``: the trend's level off the reference, a share of the way."""
+    if IX[r, REF_N] < P[P_WARMUP] or F[r, T_LEVEL] != F[r, T_LEVEL]:
+        return 0.0
+    base = expected_mean(F, r)
+    room = abs(P[P_LIMIT] - base)
+    return P[P_SIGN] * (F[r, T_LEVEL] - base) / (room if room > 0.0 else 1e-9)
 
 
 @njit(**JIT)

@@ -3,7 +3,9 @@
 The degradation score ``D`` (alarm at 1) is the largest of:
 
 - drift:  CUSUM shift toward the limit AND a robust trend heading for it, with the
-          forecast crossing (ETA) inside ``horizon_days``: ``min(cusum/h, t/t_min)``;
+          forecast crossing (ETA) inside ``horizon_days`` and the trend's level
+          ``drift_moved`` of the way from the reference to the limit (under that the
+          ETA has no basis either: ``eta.MIN_MOVED``): ``min(cusum/h, t/t_min)``;
 - level:  the smoothed, de-seasonalised value has moved ``p_big`` of the way from its
           healthy reference to the user-visible limit;
 - normal-range: that value has left the normal range toward the limit by ``out_frac``
@@ -52,11 +54,12 @@ class StreamConfig:
     cusum_alpha: float = 0.003
     trend_window: int = 72
     trend_lag: int = 24
-    t_min: float = 3.5
+    t_min: float = 3.0
     drift_fits: int = 2
     step_veto: float = 0.5
     trend_quantile: float = 0.3
     horizon_days: float = 12.0
+    drift_moved: float = 0.05  # share of the way to the limit a drift must have moved
     p_big: float = 0.5
     out_frac: float = 0.05
     spike_z: float = 5.0
@@ -229,7 +232,8 @@ class MetricStream:
         if self.trend.fits != self._fits:  # a bucket closed: is the trend still on?
             self._fits = self.trend.fits
             self._hot = self._hot + 1 if soon and t >= 1.0 else 0
-        self.drift = (c if c < t else t) if soon and self._hot >= cfg.drift_fits else 0.0
+        on = soon and self._hot >= cfg.drift_fits and self._moved() >= cfg.drift_moved
+        self.drift = (c if c < t else t) if on else 0.0
         ramp = self.trend.ramp if self.cusum.reference.warm else 0.0
         self.ramping = c if c < ramp else ramp
         score = max(
@@ -351,6 +355,15 @@ class MetricStream:
             self._home = self.deseason
         self._jump_at = float("nan")
         return self.out
+
+    def _moved(self) -> float:
+        """How far the trend's level has left the reference, as a share of the way from
+        the reference to the limit (0 before the reference is warm)."""
+        ref = self.cusum.reference
+        if not ref.warm or self.trend.level != self.trend.level:
+            return 0.0
+        base = ref.expected_mean()
+        return self.sign * (self.trend.level - base) / (abs(self.spec.limit - base) or 1e-9)
 
     def _level_frac(self) -> float:
         ref = self.cusum.reference

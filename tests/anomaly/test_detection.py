@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import replace
 
 import numpy as np
 
@@ -177,3 +178,28 @@ def test_an_excursion_is_a_share_of_the_way_to_the_limit_not_only_many_sigmas() 
     room = PUMP.limit - 47.0
     assert spikes(0.12 * room) == 0.0  # ~7 sigma, an eighth of the way
     assert spikes(0.5 * room) >= StreamConfig().spike_mass  # half the way: spikes
+
+
+def _bump(cfg: StreamConfig, size: float) -> list[str]:
+    """A bearing whose residual rises by ``size`` degrees over a day and a half from day 6
+    (accelerating, as a spell the cohort did not quite cancel), holds three days, and
+    goes back: the edges of the reference stream."""
+    rng = np.random.default_rng(1)
+    stream, edges = MetricStream(PUMP, cfg), []
+    for i in range(12 * 144):
+        hours = (i - 6 * 144) / 6.0
+        rise = size * min(1.0, max(0.0, hours / 36.0)) ** 2
+        bump = rise if hours < 72 else size * max(0.0, 1.0 - (hours - 72) / 24)
+        x = 45.0 + 2.0 * math.sin(2 * math.pi * i / 144) + rng.normal(0.0, 0.4) + bump
+        edge = stream.update(START_TS + 600.0 * i, x)
+        edges += [edge] if edge else []
+    return edges
+
+
+def test_a_drift_that_has_hardly_left_its_baseline_opens_no_case() -> None:
+    # 1.2 degrees is 3.6% of the way from 47 to the limit of 80: steady enough for the
+    # trend and the CUSUM, far too little to say the bearing is on its way to the limit
+    # (the ETA has no basis under 5% either); a level 8% of the way still opens one
+    assert _bump(StreamConfig(), 1.2) == []
+    assert "anomaly" in _bump(replace(StreamConfig(), drift_moved=0.0), 1.2), "the gate"
+    assert "anomaly" in _bump(StreamConfig(), 2.6)
