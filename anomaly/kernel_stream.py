@@ -210,13 +210,19 @@ def _drift(F, IX, r, ts, c, t, P):  # noqa: ANN001, N803
 
 
 @njit(**JIT)
+def _way(F, r, level, P):  # noqa: ANN001, N803
+    """``MetricStream._way``: ``level``'s share of the way from the reference to the limit."""
+    mean = expected_mean(F, r)
+    room = abs(P[P_LIMIT] - mean)
+    return P[P_SIGN] * (level - mean) / (room if room != 0.0 else 1e-9)
+
+
+@njit(**JIT)
 def _moved(F, IX, r, P):  # noqa: ANN001, N803
     """``MetricStream._moved``: the trend's level off the reference, a share of the way."""
     if IX[r, REF_N] < P[P_WARMUP] or F[r, T_LEVEL] != F[r, T_LEVEL]:
         return 0.0
-    base = expected_mean(F, r)
-    room = abs(P[P_LIMIT] - base)
-    return P[P_SIGN] * (F[r, T_LEVEL] - base) / (room if room > 0.0 else 1e-9)
+    return _way(F, r, F[r, T_LEVEL], P)
 
 
 @njit(**JIT)
@@ -252,13 +258,7 @@ def _excursions(F, IX, season, r, ts, x, z, P):  # noqa: ANN001, N803
 
 @njit(**JIT)
 def _level_frac(F, r, warm, P):  # noqa: ANN001, N803
-    if not warm:
-        F[r, LEVEL_FRAC] = 0.0
-        return 0.0
-    mean = expected_mean(F, r)
-    room = abs(P[P_LIMIT] - mean)
-    room = room if room != 0.0 else 1e-9
-    F[r, LEVEL_FRAC] = P[P_SIGN] * (F[r, DESEASON] - mean) / room
+    F[r, LEVEL_FRAC] = _way(F, r, F[r, DESEASON], P) if warm else 0.0
     return F[r, LEVEL_FRAC]
 
 

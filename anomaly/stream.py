@@ -38,6 +38,7 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from anomaly.cusum import Cusum
+from anomaly.eta import MIN_MOVED
 from anomaly.kernel import CALM, EXCURSION_ROOM, QUIET_S, SETTLE_MARGIN, SETTLE_S
 from anomaly.postprocess import Alarm, Edge
 from anomaly.trend import RAMP_FLOOR, Trend
@@ -59,7 +60,7 @@ class StreamConfig:
     step_veto: float = 0.5
     trend_quantile: float = 0.3
     horizon_days: float = 12.0
-    drift_moved: float = 0.05  # share of the way to the limit a drift must have moved
+    drift_moved: float = MIN_MOVED  # share of the way to the limit a drift must have moved
     p_big: float = 0.5
     out_frac: float = 0.05
     spike_z: float = 5.0
@@ -356,23 +357,20 @@ class MetricStream:
         self._jump_at = float("nan")
         return self.out
 
+    def _way(self, level: float) -> float:
+        """``level``'s share of the way from the reference's mean to the limit."""
+        expected = self.cusum.reference.expected_mean()
+        return self.sign * (level - expected) / (abs(self.spec.limit - expected) or 1e-9)
+
     def _moved(self) -> float:
-        """How far the trend's level has left the reference, as a share of the way from
-        the reference to the limit (0 before the reference is warm)."""
-        ref = self.cusum.reference
-        if not ref.warm or self.trend.level != self.trend.level:
+        """How far the trend's level has left the reference, as a share of the way to
+        the limit (0 before the reference is warm)."""
+        if not self.cusum.reference.warm or self.trend.level != self.trend.level:
             return 0.0
-        base = ref.expected_mean()
-        return self.sign * (self.trend.level - base) / (abs(self.spec.limit - base) or 1e-9)
+        return self._way(self.trend.level)
 
     def _level_frac(self) -> float:
-        ref = self.cusum.reference
-        if not ref.warm:
-            self.level_frac = 0.0
-            return 0.0
-        expected = ref.expected_mean()
-        room = abs(self.spec.limit - expected) or 1e-9
-        self.level_frac = self.sign * (self.deseason - expected) / room
+        self.level_frac = self._way(self.deseason) if self.cusum.reference.warm else 0.0
         return self.level_frac
 
     def _maybe_rebase(self, ts: float, c: float, t: float) -> None:
