@@ -74,6 +74,7 @@ def params(spec: MetricSpec, cfg: StreamConfig) -> np.ndarray:
         k.P_MOTION_N: cfg.motion_n,
         k.P_STEP_S: cfg.step_hours * 3600.0,
         k.P_MOVED: cfg.drift_moved,
+        k.P_FIT: cfg.trend_fit,
     }
     for index, value in values.items():
         p[index] = value
@@ -84,8 +85,9 @@ class StreamBlock:
     """Rows of state for one (model, metric), updated by the compiled kernel."""
 
     # version 2: variance-collapse flatline, device's own edge; 3: a jump resets the trend;
-    # 4: a jump into the normal range becomes the device's own level once settled
-    name, version = "stream", 4
+    # 4: a jump into the normal range becomes the device's own level once settled;
+    # 5: an excursion the cohort shared is not counted (COMMON, RUN_COMMON)
+    name, version = "stream", 5
 
     def __init__(self, spec: MetricSpec, cfg: StreamConfig, capacity: int = 16) -> None:
         self.spec, self.cfg, self.base = spec, cfg, cfg

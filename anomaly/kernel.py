@@ -78,8 +78,11 @@ _drop_stale_cache()
     CALM_AT,
     OUT_AT,
     JUMP_AT,
-) = range(32)
-N_F = 32
+    COMMON,
+    RUN_COMMON,
+    RUN_PEAK,
+) = range(35)
+N_F = 35
 # integer columns
 (
     N,
@@ -144,8 +147,9 @@ N_I = 15
     P_MOTION_N,
     P_STEP_S,
     P_MOVED,
-) = range(43)
-N_P = 43
+    P_FIT,
+) = range(44)
+N_P = 44
 # snapshot columns (the numbers an event needs, taken right after each value)
 (
     S_LEVEL_FRAC,
@@ -173,6 +177,7 @@ QUIET_S = 86400.0  # and a jump needs it to have stayed below its threshold this
 SETTLE_S = 6 * 3600.0  # after a jump the new level settles this long before it is judged
 SETTLE_MARGIN = 3.0  # meanwhile the normal-range check needs this many times its margin
 EXCURSION_ROOM = 0.2  # an excursion's readings are this share of the room toward the limit
+SHARED = 0.5  # an excursion whose peak the cohort's common rise matched by this share is shared
 JIT = {"cache": True, "error_model": "numpy"}
 
 

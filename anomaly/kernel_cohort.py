@@ -25,6 +25,7 @@ from numba import njit
 
 from anomaly.kernel import (
     CALM_AT,
+    COMMON,
     JIT,
     MAD_TO_SIGMA,
     P_MIN_SCALE,
@@ -111,6 +112,7 @@ def _filter(F, IX, season, R, C, cohort, K, D, r, t, x, P, Q):  # noqa: ANN001, 
             a = interval / Q[Q_BETA_S]  # this device's own coupling to the common movement
             R[r, R_SXY] += a * ((beta * common + res) * common - R[r, R_SXY])
             R[r, R_SXX] += a * (common * common - R[r, R_SXX])
+    F[r, COMMON] = beta * common  # what the detector's value has lost (excursions)
     return x - beta * common, keep
 
 

@@ -17,6 +17,7 @@ from anomaly.kernel import (
     BUCKETS,
     CALM,
     CALM_AT,
+    COMMON,
     DESEASON,
     DRIFT,
     DV_LONG,
@@ -71,6 +72,8 @@ from anomaly.kernel import (
     REF_N,
     REF_TOTAL,
     RUN,
+    RUN_COMMON,
+    RUN_PEAK,
     S_BASE,
     S_DRIFT,
     S_ETA,
@@ -87,6 +90,7 @@ from anomaly.kernel import (
     SCORE,
     SETTLE_MARGIN,
     SETTLE_S,
+    SHARED,
     SMOOTH,
     SPIKES,
     STARTED_AT,
@@ -233,24 +237,35 @@ def _far(F, season, r, ts, x, P):  # noqa: ANN001, N803
 
 
 @njit(**JIT)
+def _shared(F, r, P):  # noqa: ANN001, N803
+    """``MetricStream._shared``: the cohort moved toward the limit during the excursion."""
+    return P[P_SIGN] * (F[r, COMMON] - F[r, RUN_COMMON]) >= SHARED * F[r, RUN_PEAK]
+
+
+@njit(**JIT)
 def _excursions(F, IX, season, r, ts, x, z, P):  # noqa: ANN001, N803
     F[r, SPIKES] -= P[P_SPIKE_DECAY] * F[r, SPIKES]
     rel = z - F[r, ZBAR]
     if IX[r, RUN]:
         IX[r, RUN] += 1
         IX[r, ABOVE] += 1 if rel > P[P_SPIKE_Z] and _far(F, season, r, ts, x, P) else 0
+        dev = P[P_SIGN] * (x - expected(F, season, r, ts))
+        F[r, RUN_PEAK] = dev if dev > F[r, RUN_PEAK] else F[r, RUN_PEAK]
         if rel >= 1.5:
             IX[r, BACK] = 0
         else:
             IX[r, BACK] += 1
             if IX[r, BACK] >= P[P_SPIKE_BACK_N]:
-                F[r, SPIKES] += min(IX[r, ABOVE], P[P_SPIKE_CAP])
+                if not _shared(F, r, P):
+                    F[r, SPIKES] += min(IX[r, ABOVE], P[P_SPIKE_CAP])
                 IX[r, RUN] = IX[r, BACK] = 0
         if IX[r, RUN] > P[P_SPIKE_MAX_RUN]:
             IX[r, RUN] = IX[r, BACK] = 0
             F[r, ZBAR] = z
     elif rel > P[P_SPIKE_Z] and _far(F, season, r, ts, x, P):
         IX[r, RUN] = IX[r, ABOVE] = 1
+        F[r, RUN_COMMON] = F[r, COMMON]
+        F[r, RUN_PEAK] = P[P_SIGN] * (x - expected(F, season, r, ts))
     else:
         F[r, ZBAR] += (3.0 if rel > 3.0 else (-3.0 if rel < -3.0 else rel)) / 12.0
     return F[r, SPIKES] / P[P_SPIKE_MASS]

@@ -19,6 +19,7 @@ from anomaly.kernel import (
     P_ACCEL_Z,
     P_BUCKET_S,
     P_DIRECTION,
+    P_FIT,
     P_LAG,
     P_LIMIT,
     P_MIN_PAIRS,
@@ -168,10 +169,10 @@ def _ramp(m, length, noise, P):  # noqa: ANN001, N803
 
 
 @njit(**JIT)
-def _pairs(m, lag):  # noqa: ANN001
+def _pairs(m, lag, fit):  # noqa: ANN001
     starts, diffs = np.empty(len(m), np.int64), np.empty(len(m))
     n = 0
-    for i in range(len(m) - lag):
+    for i in range(max(len(m) - fit, 0), len(m) - lag):
         if m[i] == m[i] and m[i + lag] == m[i + lag]:
             starts[n], diffs[n] = i, m[i + lag] - m[i]
             n += 1
@@ -181,7 +182,7 @@ def _pairs(m, lag):  # noqa: ANN001
 @njit(**JIT)
 def _fit(F, IX, m, r, now, noise, P):  # noqa: ANN001, N803
     lag = int(P[P_LAG])
-    starts, diffs = _pairs(m, lag)
+    starts, diffs = _pairs(m, lag, int(P[P_FIT]))
     if len(diffs) < P[P_MIN_PAIRS]:
         return
     IX[r, T_FITS] += 1

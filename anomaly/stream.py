@@ -39,7 +39,7 @@ from typing import Any
 
 from anomaly.cusum import Cusum
 from anomaly.eta import MIN_MOVED
-from anomaly.kernel import CALM, EXCURSION_ROOM, QUIET_S, SETTLE_MARGIN, SETTLE_S
+from anomaly.kernel import CALM, EXCURSION_ROOM, QUIET_S, SETTLE_MARGIN, SETTLE_S, SHARED
 from anomaly.postprocess import Alarm, Edge
 from anomaly.trend import RAMP_FLOOR, Trend
 from core.profiles import MetricSpec
@@ -54,6 +54,7 @@ class StreamConfig:
     cusum_h: float = 12.0
     cusum_alpha: float = 0.003
     trend_window: int = 72
+    trend_fit: int = 72  # the trend's t and slope use the pairs within the last this many buckets
     trend_lag: int = 24
     t_min: float = 3.0
     drift_fits: int = 2
@@ -168,6 +169,9 @@ class MetricStream:
         "_calm_at",
         "_out_at",
         "_jump_at",
+        "common",
+        "_run_common",
+        "_run_peak",
     )
 
     def __init__(self, spec: MetricSpec, cfg: StreamConfig) -> None:
@@ -184,6 +188,7 @@ class MetricStream:
         )
         self.trend = Trend(
             window=cfg.trend_window,
+            fit=cfg.trend_fit,
             lag=cfg.trend_lag,
             limit=spec.limit,
             direction=spec.direction,
@@ -213,6 +218,9 @@ class MetricStream:
         self._calm_at = float("nan")
         self._out_at = float("nan")
         self._jump_at = float("nan")
+        # the cohort's common movement a filter in front took out of the value (0 without)
+        self.common = 0.0
+        self._run_common = self._run_peak = 0.0
 
     def update(self, ts: float, x: float) -> Edge:
         """Score one value, learn from it, and return the alarm edge (if any)."""
@@ -276,6 +284,14 @@ class MetricStream:
         room = abs(self.spec.limit - ref.expected_mean())
         return self.sign * (x - ref.expected(ts)) >= EXCURSION_ROOM * room
 
+    def _shared(self) -> bool:
+        """The cohort's common movement rose toward the limit during the excursion by
+        ``SHARED`` of the excursion's peak: the value went up with its peers and came
+        "back" only because the common estimate (a time constant behind) caught up, as
+        at a usage change every home of a region makes at the same local midnight. A
+        failing part's spikes are its own; they hardly move what its peers share."""
+        return self.sign * (self.common - self._run_common) >= SHARED * self._run_peak
+
     def _excursions(self, ts: float, x: float, z: float) -> float:
         """Short runs far toward the limit that come back: spikes and episodes.
 
@@ -297,18 +313,23 @@ class MetricStream:
         if self._run:
             self._run += 1
             self._above += rel > cfg.spike_z and self._far(ts, x)
+            dev = self.sign * (x - self.cusum.reference.expected(ts))
+            self._run_peak = dev if dev > self._run_peak else self._run_peak
             if rel >= 1.5:
                 self._back = 0
             else:
                 self._back += 1
                 if self._back >= cfg.spike_back_n:  # back, and stayed back: it was one
-                    self.spikes += min(self._above, cfg.spike_cap)
+                    if not self._shared():
+                        self.spikes += min(self._above, cfg.spike_cap)
                     self._run = self._back = 0
             if self._run > cfg.spike_max_run:
                 self._run = self._back = 0
                 self._zbar = z
         elif rel > cfg.spike_z and self._far(ts, x):
             self._run = self._above = 1
+            self._run_common = self.common
+            self._run_peak = self.sign * (x - self.cusum.reference.expected(ts))
         else:
             self._zbar += (3.0 if rel > 3.0 else (-3.0 if rel < -3.0 else rel)) / 12.0
         return self.spikes / cfg.spike_mass
@@ -415,6 +436,9 @@ class MetricStream:
             "calm_at": None if self._calm_at != self._calm_at else self._calm_at,
             "out_at": None if self._out_at != self._out_at else self._out_at,
             "jump_at": None if self._jump_at != self._jump_at else self._jump_at,
+            "common": self.common,
+            "run_common": self._run_common,
+            "run_peak": self._run_peak,
         }
 
     def load_state_dict(self, st: dict[str, Any]) -> None:
@@ -447,3 +471,6 @@ class MetricStream:
         self._out_at = float("nan") if out is None else float(out)
         jump = st.get("jump_at")
         self._jump_at = float("nan") if jump is None else float(jump)
+        self.common = float(st.get("common", 0.0))
+        self._run_common = float(st.get("run_common", 0.0))
+        self._run_peak = float(st.get("run_peak", 0.0))

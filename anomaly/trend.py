@@ -127,6 +127,7 @@ class Trend(Stateful):
     __slots__ = (
         "bucket_s",
         "window",
+        "fit",
         "lag",
         "limit",
         "direction",
@@ -166,9 +167,11 @@ class Trend(Stateful):
         ramp_n: int = 3,
         ramp_z: float = 8.0,
         motion_n: int = 24,
+        fit: int | None = None,
     ) -> None:
         self.bucket_s = bucket_s
         self.window = window
+        self.fit = window if fit is None else fit  # the fit's pairs lie within the last fit
         self.lag = lag
         self.limit = limit
         self.direction = direction
@@ -259,9 +262,10 @@ class Trend(Stateful):
 
     def _fit(self, now: float) -> None:
         means, lag = self._means, self.lag
+        first = len(means) - self.fit
         pairs = [
             (i, means[i + lag] - means[i])
-            for i in range(len(means) - lag)
+            for i in range(max(first, 0), len(means) - lag)
             if means[i] == means[i] and means[i + lag] == means[i + lag]
         ]
         if len(pairs) < self.min_pairs:

@@ -8,6 +8,7 @@ benign changes, dropouts, the daily cycle) and must agree on every number and ed
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -61,7 +62,7 @@ def fleet() -> Fleet:
     return Fleet(18, 5, 0.5, START_TS, 16.0, 600.0, benign_rate=0.4)
 
 
-def test_block_matches_metric_stream_value_for_value(fleet: Fleet) -> None:
+def test_block_matches_metric_stream_value_for_value(fleet: Fleet, cfg: StreamConfig = CFG) -> None:
     models = {d.device_id: d.model for d in fleet.devices}
     streams: dict[tuple[str, str], MetricStream] = {}
     blocks: dict[tuple[str, str], StreamBlock] = {}
@@ -73,9 +74,9 @@ def test_block_matches_metric_stream_value_for_value(fleet: Fleet) -> None:
             for metric, x in r.metrics.items():
                 key = (models[r.device_id], metric)
                 spec = PROFILES[key[0]].metrics[metric]
-                block = blocks.setdefault(key, StreamBlock(spec, CFG))
+                block = blocks.setdefault(key, StreamBlock(spec, cfg))
                 if (r.device_id, metric) not in streams:
-                    streams[r.device_id, metric] = MetricStream(spec, CFG)
+                    streams[r.device_id, metric] = MetricStream(spec, cfg)
                     rows[r.device_id, metric] = block.add()
                 edge = streams[r.device_id, metric].update(r.ts, x)
                 if edge:
@@ -94,9 +95,11 @@ def test_block_matches_metric_stream_value_for_value(fleet: Fleet) -> None:
     assert edges["scalar"], "the fleet's failures raise alarms"
 
 
-def test_outages_longer_than_the_window_and_a_passing_fault_match() -> None:
+# the shipped settings, and a trend whose t uses only the pairs of its last two days
+@pytest.mark.parametrize("cfg", [CFG, replace(CFG, trend_fit=48)], ids=["default", "fit48"])
+def test_outages_longer_than_the_window_and_a_passing_fault_match(cfg: StreamConfig) -> None:
     spec = PROFILES["aircon-x1"].metrics["filter_dp_pa"]
-    stream, block = MetricStream(spec, CFG), StreamBlock(spec, CFG)
+    stream, block = MetricStream(spec, cfg), StreamBlock(spec, cfg)
     row, ts, seen = block.add(), START_TS, []
     for i in range(3000):
         ts += 600.0 if i % 700 else 86400.0 * (4 if i % 1400 else 1.3)  # outages
@@ -166,3 +169,25 @@ def test_a_shift_taken_as_the_new_normal_matches_and_moves_the_reference() -> No
     assert edges == [], "a flat shift inside the normal range is no fault"
     assert abs(stream.cusum.reference.expected_mean() - 48.0) < 0.5
     assert abs(block.F[row, k.HOME] - 48.0) < 0.5, "the device's own level moved too"
+
+
+@pytest.mark.parametrize("shared", [True, False])
+def test_an_excursion_the_cohort_shared_matches_and_is_not_counted(shared: bool) -> None:
+    # the cohort filter tells both what it took out of each value (``common``): a jump
+    # the whole cohort made shows as an excursion until the common estimate catches up
+    spec = PROFILES["pump-p3"].metrics["motor_current_a"]
+    stream, block = MetricStream(spec, CFG), StreamBlock(spec, CFG)
+    row, jump = block.add(), 0.4 * (spec.limit - 3.0)
+    for i in range(8 * 144):
+        ts = START_TS + 600.0 * i
+        x = 3.0 + 0.05 * math.sin(i / 7.0)
+        common = 0.0
+        if i >= 6 * 144:  # everyone jumps; the common catches up over two hours
+            common = jump * min(1.0, (i - 6 * 144) / 12.0) if shared else 0.0
+            x += jump - common if shared else (jump if i < 6 * 144 + 6 else 0.0)
+        stream.common = block.F[row, k.COMMON] = common
+        edge = stream.update(ts, x)
+        out = block.update(np.array([row]), np.array([ts]), np.array([x]))
+        assert EDGE.get(int(out[0])) == edge, i
+        assert not _compare(stream, block, row), i
+    assert (stream.spikes == 0.0) == shared

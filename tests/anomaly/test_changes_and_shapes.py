@@ -106,6 +106,20 @@ def test_a_slow_drift_of_one_device_inside_the_normal_range_opens_no_case() -> N
     assert _run(seasonal, days=20.0) == []
 
 
+def test_a_step_the_whole_cohort_takes_at_once_opens_no_case() -> None:
+    # every unit of the region changes its usage at the same local midnight: each one
+    # jumps far toward its limit in one reading while the cohort's common movement
+    # catches up over the next hour, so for a while each looks like a spike of its own
+    at = START_TS + 6 * DAY
+
+    def usage(i: int, ts: float, x: dict[str, float]) -> dict[str, float]:
+        if ts < at:
+            return x
+        return {m: v + 0.3 * _toward(m) * _room(m) for m, v in x.items()}
+
+    assert _run(usage) == []
+
+
 def test_weekends_shared_by_the_cohort_open_no_case() -> None:
     def weekly(i: int, ts: float, x: dict[str, float]) -> dict[str, float]:
         weekend = math.floor((ts - START_TS) / DAY) % 7 >= 5
