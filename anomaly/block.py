@@ -86,7 +86,7 @@ class StreamBlock:
 
     # version 2: variance-collapse flatline, device's own edge; 3: a jump resets the trend;
     # 4: a jump into the normal range becomes the device's own level once settled;
-    # 5: an excursion the cohort shared is not counted (COMMON, RUN_COMMON)
+    # 5: an excursion the cohort shared is not counted (COMMON, RUN_COMMON, RUN_PEAK)
     name, version = "stream", 5
 
     def __init__(self, spec: MetricSpec, cfg: StreamConfig, capacity: int = 16) -> None:

@@ -230,10 +230,9 @@ def _moved(F, IX, r, P):  # noqa: ANN001, N803
 
 
 @njit(**JIT)
-def _far(F, season, r, ts, x, P):  # noqa: ANN001, N803
-    """``MetricStream._far``: ``x`` is ``EXCURSION_ROOM`` of the room toward the limit."""
-    room = abs(P[P_LIMIT] - expected_mean(F, r))
-    return P[P_SIGN] * (x - expected(F, season, r, ts)) >= EXCURSION_ROOM * room
+def _far(F, r, dev, P):  # noqa: ANN001, N803
+    """``MetricStream._far``: ``dev`` is ``EXCURSION_ROOM`` of the room toward the limit."""
+    return dev >= EXCURSION_ROOM * abs(P[P_LIMIT] - expected_mean(F, r))
 
 
 @njit(**JIT)
@@ -246,10 +245,11 @@ def _shared(F, r, P):  # noqa: ANN001, N803
 def _excursions(F, IX, season, r, ts, x, z, P):  # noqa: ANN001, N803
     F[r, SPIKES] -= P[P_SPIKE_DECAY] * F[r, SPIKES]
     rel = z - F[r, ZBAR]
+    # the value's deviation toward the limit, needed in a run or at a candidate start
+    dev = P[P_SIGN] * (x - expected(F, season, r, ts)) if IX[r, RUN] or rel > P[P_SPIKE_Z] else 0.0
     if IX[r, RUN]:
         IX[r, RUN] += 1
-        IX[r, ABOVE] += 1 if rel > P[P_SPIKE_Z] and _far(F, season, r, ts, x, P) else 0
-        dev = P[P_SIGN] * (x - expected(F, season, r, ts))
+        IX[r, ABOVE] += 1 if rel > P[P_SPIKE_Z] and _far(F, r, dev, P) else 0
         F[r, RUN_PEAK] = dev if dev > F[r, RUN_PEAK] else F[r, RUN_PEAK]
         if rel >= 1.5:
             IX[r, BACK] = 0
@@ -262,10 +262,9 @@ def _excursions(F, IX, season, r, ts, x, z, P):  # noqa: ANN001, N803
         if IX[r, RUN] > P[P_SPIKE_MAX_RUN]:
             IX[r, RUN] = IX[r, BACK] = 0
             F[r, ZBAR] = z
-    elif rel > P[P_SPIKE_Z] and _far(F, season, r, ts, x, P):
+    elif rel > P[P_SPIKE_Z] and _far(F, r, dev, P):
         IX[r, RUN] = IX[r, ABOVE] = 1
-        F[r, RUN_COMMON] = F[r, COMMON]
-        F[r, RUN_PEAK] = P[P_SIGN] * (x - expected(F, season, r, ts))
+        F[r, RUN_COMMON], F[r, RUN_PEAK] = F[r, COMMON], dev
     else:
         F[r, ZBAR] += (3.0 if rel > 3.0 else (-3.0 if rel < -3.0 else rel)) / 12.0
     return F[r, SPIKES] / P[P_SPIKE_MASS]

@@ -278,11 +278,11 @@ class MetricStream:
             self._calm_at = float("nan")
             self._out_at = ts
 
-    def _far(self, ts: float, x: float) -> bool:
-        """``x`` is ``EXCURSION_ROOM`` of the room from the expected value to the limit."""
-        ref = self.cusum.reference
-        room = abs(self.spec.limit - ref.expected_mean())
-        return self.sign * (x - ref.expected(ts)) >= EXCURSION_ROOM * room
+    def _far(self, dev: float) -> bool:
+        """``dev`` (a value's deviation from the expected value toward the limit) is
+        ``EXCURSION_ROOM`` of the room from the expected value to the limit."""
+        room = abs(self.spec.limit - self.cusum.reference.expected_mean())
+        return dev >= EXCURSION_ROOM * room
 
     def _shared(self) -> bool:
         """The cohort's common movement rose toward the limit during the excursion by
@@ -310,10 +310,12 @@ class MetricStream:
         cfg = self.cfg
         self.spikes -= cfg.spike_decay * self.spikes
         rel = z - self._zbar
+        # the value's deviation toward the limit, needed in a run or at a candidate start
+        expected = self.cusum.reference.expected
+        dev = self.sign * (x - expected(ts)) if self._run or rel > cfg.spike_z else 0.0
         if self._run:
             self._run += 1
-            self._above += rel > cfg.spike_z and self._far(ts, x)
-            dev = self.sign * (x - self.cusum.reference.expected(ts))
+            self._above += rel > cfg.spike_z and self._far(dev)
             self._run_peak = dev if dev > self._run_peak else self._run_peak
             if rel >= 1.5:
                 self._back = 0
@@ -326,10 +328,9 @@ class MetricStream:
             if self._run > cfg.spike_max_run:
                 self._run = self._back = 0
                 self._zbar = z
-        elif rel > cfg.spike_z and self._far(ts, x):
+        elif rel > cfg.spike_z and self._far(dev):
             self._run = self._above = 1
-            self._run_common = self.common
-            self._run_peak = self.sign * (x - self.cusum.reference.expected(ts))
+            self._run_common, self._run_peak = self.common, dev
         else:
             self._zbar += (3.0 if rel > 3.0 else (-3.0 if rel < -3.0 else rel)) / 12.0
         return self.spikes / cfg.spike_mass

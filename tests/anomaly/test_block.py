@@ -62,7 +62,7 @@ def fleet() -> Fleet:
     return Fleet(18, 5, 0.5, START_TS, 16.0, 600.0, benign_rate=0.4)
 
 
-def test_block_matches_metric_stream_value_for_value(fleet: Fleet, cfg: StreamConfig = CFG) -> None:
+def test_block_matches_metric_stream_value_for_value(fleet: Fleet) -> None:
     models = {d.device_id: d.model for d in fleet.devices}
     streams: dict[tuple[str, str], MetricStream] = {}
     blocks: dict[tuple[str, str], StreamBlock] = {}
@@ -74,9 +74,9 @@ def test_block_matches_metric_stream_value_for_value(fleet: Fleet, cfg: StreamCo
             for metric, x in r.metrics.items():
                 key = (models[r.device_id], metric)
                 spec = PROFILES[key[0]].metrics[metric]
-                block = blocks.setdefault(key, StreamBlock(spec, cfg))
+                block = blocks.setdefault(key, StreamBlock(spec, CFG))
                 if (r.device_id, metric) not in streams:
-                    streams[r.device_id, metric] = MetricStream(spec, cfg)
+                    streams[r.device_id, metric] = MetricStream(spec, CFG)
                     rows[r.device_id, metric] = block.add()
                 edge = streams[r.device_id, metric].update(r.ts, x)
                 if edge:
