@@ -39,8 +39,13 @@ def free_port() -> int:
     range): between our check and the server's bind, any outgoing connection on the
     machine may take such a port as its local end (a NATS node dialling its peers' routes
     did, and the third node of a test cluster could not listen). Below that range only
-    a listener takes a port. Never the same port twice in one test session."""
-    ports = random.Random().sample(range(10000, max(_ephemeral_low(), 12000)), 200)
+    a listener takes a port. Never the same port twice in one test session, and never
+    one another pytest-xdist worker may pick: each worker draws from its own slice."""
+    low, high = 10000, max(_ephemeral_low(), 12000)
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
+    size = (high - low) // workers
+    ports = random.Random().sample(range(low + worker * size, low + (worker + 1) * size), 200)
     for port in ports:
         if port in _GIVEN:
             continue
