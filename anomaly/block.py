@@ -75,6 +75,7 @@ def params(spec: MetricSpec, cfg: StreamConfig) -> np.ndarray:
         k.P_STEP_S: cfg.step_hours * 3600.0,
         k.P_MOVED: cfg.drift_moved,
         k.P_FIT: cfg.trend_fit,
+        k.P_COUPLING: cfg.trend_coupling,
     }
     for index, value in values.items():
         p[index] = value
@@ -86,8 +87,9 @@ class StreamBlock:
 
     # version 2: variance-collapse flatline, device's own edge; 3: a jump resets the trend;
     # 4: a jump into the normal range becomes the device's own level once settled;
-    # 5: an excursion the cohort shared is not counted (COMMON, RUN_COMMON, RUN_PEAK)
-    name, version = "stream", 5
+    # 5: an excursion the cohort shared is not counted (COMMON, RUN_COMMON, RUN_PEAK);
+    # 6: the trend keeps the cohort's common movement per bucket beside its means
+    name, version = "stream", 6
 
     def __init__(self, spec: MetricSpec, cfg: StreamConfig, capacity: int = 16) -> None:
         self.spec, self.cfg, self.base = spec, cfg, cfg
@@ -108,7 +110,7 @@ class StreamBlock:
         self.IX[:, k.T_BUCKET] = -1
         self.season = np.zeros((capacity, k.BUCKETS))
         self.counts = np.zeros((capacity, k.BUCKETS), dtype=np.int64)
-        self.means = np.full((capacity, self.cfg.trend_window), math.nan)
+        self.means = np.full((capacity, 2, self.cfg.trend_window), math.nan)
 
     def set_interval(self, interval_s: float) -> None:
         """Parameters for a stream measured to report every ``interval_s`` seconds."""

@@ -5,7 +5,8 @@ reference (``anomaly.stream.MetricStream`` and the detectors it is made of) writ
 arrays, operation for operation, and compiled with numba; ``tests/anomaly/test_block.py``
 holds the two to identical numbers and edges. State layout: ``F`` (float) and ``IX``
 (integer) columns named below, ``season``/``counts`` (hour-of-day offsets of the
-reference), ``means`` (the trend's bucket means, newest last, NaN where none).
+reference), ``means`` (the trend's bucket means, newest last, NaN where none: ``means[r, 0]``
+of the value, ``means[r, 1]`` of the cohort's common movement it lost).
 Parameters come in ``P`` (see ``block.params``).
 """
 
@@ -81,8 +82,9 @@ _drop_stale_cache()
     COMMON,
     RUN_COMMON,
     RUN_PEAK,
-) = range(35)
-N_F = 35
+    T_CSUM,
+) = range(36)
+N_F = 36
 # integer columns
 (
     N,
@@ -148,8 +150,9 @@ N_I = 15
     P_STEP_S,
     P_MOVED,
     P_FIT,
-) = range(44)
-N_P = 44
+    P_COUPLING,
+) = range(45)
+N_P = 45
 # snapshot columns (the numbers an event needs, taken right after each value)
 (
     S_LEVEL_FRAC,

@@ -1,8 +1,9 @@
 """``anomaly.trend.Trend``, compiled, on one row of the kernel's state.
 
-Bucket means are kept right-aligned in ``means[r]`` (newest last) with ``T_LENGTH``
-of them real; list positions in ``Trend`` and columns here differ by a constant, so
-every comparison between positions (pairs across a step) comes out the same.
+Bucket means are kept right-aligned in ``means[r, 0]`` (newest last) with ``T_LENGTH``
+of them real, the cohort's common movement over the same buckets in ``means[r, 1]``;
+list positions in ``Trend`` and columns here differ by a constant, so every comparison
+between positions (pairs across a step) comes out the same.
 """
 
 from __future__ import annotations
@@ -13,11 +14,13 @@ import numpy as np
 from numba import njit
 
 from anomaly.kernel import (
+    COMMON,
     JIT,
     MAD_TO_SIGMA,
     NAN,
     P_ACCEL_Z,
     P_BUCKET_S,
+    P_COUPLING,
     P_DIRECTION,
     P_FIT,
     P_LAG,
@@ -32,6 +35,7 @@ from anomaly.kernel import (
     REF_SPREAD,
     T_BUCKET,
     T_COUNT,
+    T_CSUM,
     T_ETA,
     T_FITS,
     T_LENGTH,
@@ -54,13 +58,16 @@ from anomaly.trend import (
 
 @njit(**JIT)
 def trend_update(F, IX, means, r, ts, d, P):  # noqa: ANN001, N803
-    """``Trend.update``: add ``d`` to its bucket (closing the last one); the current t."""
+    """``Trend.update``: add ``d`` (and the common movement ``F[r, COMMON]`` it lost) to
+    its bucket (closing the last one); the current t."""
     b = int(ts // P[P_BUCKET_S])
     if b != IX[r, T_BUCKET]:
         if IX[r, T_BUCKET] >= 0 and b > IX[r, T_BUCKET]:
             _close(F, IX, means, r, b, P)
         IX[r, T_BUCKET], F[r, T_SUM], IX[r, T_COUNT] = b, 0.0, 0
+        F[r, T_CSUM] = 0.0
     F[r, T_SUM] += d
+    F[r, T_CSUM] += F[r, COMMON]
     IX[r, T_COUNT] += 1
     return F[r, T_T]
 
@@ -69,7 +76,7 @@ def trend_update(F, IX, means, r, ts, d, P):  # noqa: ANN001, N803
 def trend_forget(F, IX, means, r):  # noqa: ANN001, N803
     """``Trend.forget``: drop the bucket means (a new normal starts); the level and the
     last time to the limit stay until the next fit."""
-    means[r, :] = NAN
+    means[r, :, :] = NAN
     IX[r, T_LENGTH] = 0
     F[r, T_T] = 0.0
     F[r, T_RAMP] = 0.0
@@ -77,20 +84,22 @@ def trend_forget(F, IX, means, r):  # noqa: ANN001, N803
 
 @njit(**JIT)
 def _close(F, IX, means, r, new_bucket, P):  # noqa: ANN001, N803
-    window = means.shape[1]
+    window = means.shape[2]
     count = IX[r, T_COUNT]
-    mean = F[r, T_SUM] / count if count else NAN
     gap = min(new_bucket - IX[r, T_BUCKET] - 1, window)
     shift = 1 + gap
-    for j in range(window):
-        means[r, j] = means[r, j + shift] if j + shift < window else NAN
-    if gap < window:
-        means[r, window - 1 - gap] = mean
+    for k, total in enumerate((F[r, T_SUM], F[r, T_CSUM])):
+        row = means[r, k]
+        for j in range(window):
+            row[j] = row[j + shift] if j + shift < window else NAN
+        if gap < window:
+            row[window - 1 - gap] = total / count if count else NAN
     IX[r, T_LENGTH] = min(IX[r, T_LENGTH] + shift, window)
-    noise = bucket_noise(means[r])
+    m = means[r, 0]
+    noise = bucket_noise(m)
     floor = RAMP_FLOOR * (F[r, REF_SPREAD] * MAD_TO_SIGMA + P[P_MIN_SCALE])
-    F[r, T_RAMP] = _ramp(means[r], IX[r, T_LENGTH], noise if noise > floor else floor, P)
-    _fit(F, IX, means[r], r, (IX[r, T_BUCKET] + 1 + gap) * P[P_BUCKET_S], noise, P)
+    F[r, T_RAMP] = _ramp(m, IX[r, T_LENGTH], noise if noise > floor else floor, P)
+    _fit(F, IX, m, means[r, 1], r, (IX[r, T_BUCKET] + 1 + gap) * P[P_BUCKET_S], noise, P)
 
 
 @njit(**JIT)
@@ -180,7 +189,7 @@ def _pairs(m, lag, fit):  # noqa: ANN001
 
 
 @njit(**JIT)
-def _fit(F, IX, m, r, now, noise, P):  # noqa: ANN001, N803
+def _fit(F, IX, m, common, r, now, noise, P):  # noqa: ANN001, N803
     lag = int(P[P_LAG])
     starts, diffs = _pairs(m, lag, int(P[P_FIT]))
     if len(diffs) < P[P_MIN_PAIRS]:
@@ -188,6 +197,8 @@ def _fit(F, IX, m, r, now, noise, P):  # noqa: ANN001, N803
     IX[r, T_FITS] += 1
     t, med = _t_stat(np.sort(diffs), P)
     F[r, T_SLOPE] = med / (lag * P[P_BUCKET_S] / 86400.0)
+    if P[P_COUPLING] > 0.0:
+        t = _t_stat(np.sort(_uncoupled(common, starts, diffs, lag, P)), P)[0]
     if P[P_STEP_VETO] and t >= 1.0:
         t = _without_step(m, starts, diffs, t, P)
     F[r, T_T] = t
@@ -198,6 +209,17 @@ def _fit(F, IX, m, r, now, noise, P):  # noqa: ANN001, N803
             count += 1
     F[r, T_LEVEL] = total / count if count else NAN
     _eta(F, IX, m, r, now - lag * P[P_BUCKET_S] / 2.0, noise, P)
+
+
+@njit(**JIT)
+def _uncoupled(common, starts, diffs, lag, P):  # noqa: ANN001, N803
+    """``Trend._uncoupled``: each difference less ``P_COUPLING`` of the common movement's
+    over the same pair (in place; a pair without the common's buckets stays)."""
+    for j in range(len(starts)):
+        a, b = common[starts[j]], common[starts[j] + lag]
+        if a == a and b == b:
+            diffs[j] -= P[P_DIRECTION] * P[P_COUPLING] * abs(b - a)
+    return diffs
 
 
 @njit(**JIT)

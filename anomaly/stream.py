@@ -56,6 +56,11 @@ class StreamConfig:
     trend_window: int = 72
     trend_fit: int = 72  # the trend's t and slope use the pairs within the last this many buckets
     trend_lag: int = 24
+    # a day-lag difference counts toward the trend less this share of the cohort's
+    # common movement over the same pair (a coupling to the weather that is off by up
+    # to this much leaves no trend): Trend._uncoupled. 0 (off) by default: 0.5 cuts
+    # false cases on the tuning seeds 11 -> 4 but costs lead (docs/detection.md)
+    trend_coupling: float = 0.0
     t_min: float = 3.0
     drift_fits: int = 2
     step_veto: float = 0.5
@@ -189,6 +194,7 @@ class MetricStream:
         self.trend = Trend(
             window=cfg.trend_window,
             fit=cfg.trend_fit,
+            coupling=cfg.trend_coupling,
             lag=cfg.trend_lag,
             limit=spec.limit,
             direction=spec.direction,
@@ -235,7 +241,7 @@ class MetricStream:
         self._jump(ts, c)
         excursion = self._excursions(ts, x, self.sign * self.cusum.last_z)
         self.trend.noise_floor = RAMP_FLOOR * self.cusum.reference.sigma
-        t = self.trend.update(ts, d) / cfg.t_min
+        t = self.trend.update(ts, d, self.common) / cfg.t_min
         eta = self.trend.eta_ts
         soon = eta is not None and eta - ts < cfg.horizon_days * 86400
         if self.trend.fits != self._fits:  # a bucket closed: is the trend still on?

@@ -138,13 +138,16 @@ class Trend(Stateful):
         "ramp_n",
         "ramp_z",
         "motion_n",
+        "coupling",
         "ramp",
         "noise_floor",
         "_noise",
         "_bucket",
         "_sum",
         "_count",
+        "_csum",
         "_means",
+        "_commons",
         "_t",
         "slope_per_day",
         "rate_per_day",
@@ -168,6 +171,7 @@ class Trend(Stateful):
         ramp_z: float = 8.0,
         motion_n: int = 24,
         fit: int | None = None,
+        coupling: float = 0.0,
     ) -> None:
         self.bucket_s = bucket_s
         self.window = window
@@ -182,13 +186,16 @@ class Trend(Stateful):
         self.motion_n = motion_n
         self.ramp_n = ramp_n
         self.ramp_z = ramp_z
+        self.coupling = coupling  # share of the common movement's differences (_uncoupled)
         self.ramp = 0.0
         self.noise_floor = 0.0  # the owner's reading sigma times RAMP_FLOOR (see _ramp)
         self._noise = 0.0
         self._bucket = -1
         self._sum = 0.0
         self._count = 0
+        self._csum = 0.0
         self._means: list[float] = []
+        self._commons: list[float] = []  # the common movement's bucket means, aligned
         self._t = 0.0
         self.slope_per_day = 0.0
         self.rate_per_day = 0.0
@@ -199,7 +206,9 @@ class Trend(Stateful):
     def score_one(self, ts: float, value: float) -> float:
         return self._t
 
-    def learn_one(self, ts: float, value: float) -> None:
+    def learn_one(self, ts: float, value: float, common: float = 0.0) -> None:
+        """Add ``value`` to its bucket, and ``common``: the movement a cohort filter in
+        front took out of it (see ``_uncoupled``)."""
         b = int(ts // self.bucket_s)
         if b != self._bucket:
             if self._bucket >= 0 and b > self._bucket:
@@ -207,28 +216,31 @@ class Trend(Stateful):
             self._bucket = b
             self._sum = 0.0
             self._count = 0
+            self._csum = 0.0
         self._sum += value
         self._count += 1
+        self._csum += common
 
-    def update(self, ts: float, value: float) -> float:
-        self.learn_one(ts, value)
+    def update(self, ts: float, value: float, common: float = 0.0) -> float:
+        self.learn_one(ts, value, common)
         return self._t
 
     def forget(self) -> None:
         """Drop the bucket means (the level before a shift that became the new normal);
         the current bucket, ``level`` and the last ``eta_ts`` stay until the next fit."""
         self._means = []
+        self._commons = []
         self._t = 0.0
         self.ramp = 0.0
 
     def _close(self, new_bucket: int) -> None:
-        means = self._means
-        means.append(self._sum / self._count if self._count else _NAN)
         gap = min(new_bucket - self._bucket - 1, self.window)
-        means.extend([_NAN] * gap)
-        if len(means) > self.window:
-            del means[: len(means) - self.window]
-        self._noise = _bucket_noise(means)  # shared by the ramp and the ETA of this close
+        for means, total in ((self._means, self._sum), (self._commons, self._csum)):
+            means.append(total / self._count if self._count else _NAN)
+            means.extend([_NAN] * gap)
+            if len(means) > self.window:
+                del means[: len(means) - self.window]
+        self._noise = _bucket_noise(self._means)  # shared by the ramp and the ETA of this close
         self.ramp = self._ramp()
         self._fit((self._bucket + 1 + gap) * self.bucket_s)
 
@@ -274,11 +286,33 @@ class Trend(Stateful):
         self.fits += 1
         self._t, med = self._t_stat(diffs)
         self.slope_per_day = med / (lag * self.bucket_s / 86400.0)
+        if self.coupling > 0.0:
+            pairs = self._uncoupled(pairs)
+            self._t = self._t_stat(sorted(d for _, d in pairs))[0]
         if self.step_veto and self._t >= 1.0:
             self._t = self._without_step(pairs)
         recent = [m for m in means[-lag:] if m == m]
         self.level = sum(recent) / len(recent) if recent else _NAN
         self.eta_ts = self._eta(now - lag * self.bucket_s / 2.0)
+
+    def _uncoupled(self, pairs: list[tuple[int, float]]) -> list[tuple[int, float]]:
+        """Each day-lag difference less ``coupling`` of the cohort's common movement over
+        the same pair, toward ``direction``.
+
+        The cohort filter takes the common movement out with the coupling it learned for
+        this device; weather that moves this unit a little more or less than that leaves
+        a share of its movement in, and over a spell of days that share is a trend in
+        the differences. A difference counts toward the trend only by what such a
+        coupling error cannot explain. A pair whose common buckets are missing stays.
+        """
+        sign = 1.0 if self.direction == "up" else (-1.0 if self.direction == "down" else 0.0)
+        commons, lag, out = self._commons, self.lag, []
+        for i, d in pairs:
+            a, b = commons[i], commons[i + lag]
+            if a == a and b == b:
+                d -= sign * self.coupling * abs(b - a)
+            out.append((i, d))
+        return out
 
     def _without_step(self, pairs: list[tuple[int, float]]) -> float:
         """The t again without the pairs across a jump, when one explains the window best.
@@ -371,6 +405,8 @@ class Trend(Stateful):
             "sum": self._sum,
             "count": self._count,
             "means": [None if m != m else m for m in self._means],
+            "csum": self._csum,
+            "commons": [None if m != m else m for m in self._commons],
             "t": self._t,
             "slope_per_day": self.slope_per_day,
             "rate_per_day": self.rate_per_day,
@@ -385,6 +421,9 @@ class Trend(Stateful):
         self._sum = float(state["sum"])
         self._count = int(state["count"])
         self._means = [_NAN if m is None else float(m) for m in state["means"]]
+        self._csum = float(state.get("csum", 0.0))
+        commons = state.get("commons", [None] * len(self._means))
+        self._commons = [_NAN if m is None else float(m) for m in commons]
         self._t = float(state["t"])
         self.slope_per_day = float(state["slope_per_day"])
         self.rate_per_day = float(state.get("rate_per_day", self.slope_per_day))

@@ -191,3 +191,35 @@ def test_an_excursion_the_cohort_shared_matches_and_is_not_counted(shared: bool)
         assert EDGE.get(int(out[0])) == edge, i
         assert not _compare(stream, block, row), i
     assert (stream.spikes == 0.0) == shared
+
+
+@pytest.mark.parametrize("coupling", [0.0, 0.5])
+@pytest.mark.parametrize("fault", [False, True])
+def test_a_trend_a_coupling_error_explains_matches_and_is_not_a_trend(
+    coupling: float, fault: bool
+) -> None:
+    # a three-day warm spell moves the whole cohort 1.5 degrees a day; the filter took
+    # it out (``common``) with a coupling 0.3 too small for this unit, so 0.3 of the
+    # spell is left in its values: a trend in every day-lag difference
+    spec = PROFILES["pump-p3"].metrics["bearing_temp_c"]  # normal 42-52, limit 80, up
+    cfg = replace(CFG, trend_coupling=coupling)
+    stream, block = MetricStream(spec, cfg), StreamBlock(spec, cfg)
+    row, top = block.add(), 0.0
+    for i in range(10 * 144):
+        ts = START_TS + 600.0 * i
+        days = max(0.0, i / 144.0 - 6.0)
+        common = 1.5 * min(days, 3.0)
+        x = 45.0 + 2.0 * math.sin(2 * math.pi * i / 144) + 0.3 * math.sin(i * 1.7)
+        x += 0.3 * common + (1.5 * days if fault else 0.0)  # a fault of its own: 1.5/day
+        stream.common = block.F[row, k.COMMON] = common
+        edge = stream.update(ts, x)
+        out = block.update(np.array([row]), np.array([ts]), np.array([x]))
+        assert EDGE.get(int(out[0])) == edge, i
+        assert not _compare(stream, block, row), i
+        top = max(top, stream.trend._t)
+    if fault:
+        assert top >= 2 * cfg.t_min, "the unit's own rise is a trend, spell or not"
+    elif coupling:
+        assert top < cfg.t_min, "what a coupling error of 0.5 explains is no trend"
+    else:
+        assert top >= cfg.t_min, "without the rule the leaked spell is a trend"
