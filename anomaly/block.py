@@ -76,6 +76,9 @@ def params(spec: MetricSpec, cfg: StreamConfig) -> np.ndarray:
         k.P_MOVED: cfg.drift_moved,
         k.P_FIT: cfg.trend_fit,
         k.P_COUPLING: cfg.trend_coupling,
+        k.P_FIT_FAST: cfg.trend_fit_fast,
+        k.P_FAST_COUPLING: cfg.fast_coupling,
+        k.P_WANDER_Z: cfg.wander_z,
     }
     for index, value in values.items():
         p[index] = value
@@ -88,8 +91,9 @@ class StreamBlock:
     # version 2: variance-collapse flatline, device's own edge; 3: a jump resets the trend;
     # 4: a jump into the normal range becomes the device's own level once settled;
     # 5: an excursion the cohort shared is not counted (COMMON, RUN_COMMON, RUN_PEAK);
-    # 6: the trend keeps the cohort's common movement per bucket beside its means
-    name, version = "stream", 6
+    # 6: the trend keeps the cohort's common movement per bucket beside its means;
+    # 7: the two-day fit and the unit's own day-to-day wander (T_TFAST, T_DL, T_DLVAR)
+    name, version = "stream", 7
 
     def __init__(self, spec: MetricSpec, cfg: StreamConfig, capacity: int = 16) -> None:
         self.spec, self.cfg, self.base = spec, cfg, cfg

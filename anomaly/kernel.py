@@ -83,8 +83,11 @@ _drop_stale_cache()
     RUN_COMMON,
     RUN_PEAK,
     T_CSUM,
-) = range(36)
-N_F = 36
+    T_TFAST,
+    T_DL,
+    T_DLVAR,
+) = range(39)
+N_F = 39
 # integer columns
 (
     N,
@@ -151,8 +154,11 @@ N_I = 15
     P_MOVED,
     P_FIT,
     P_COUPLING,
-) = range(45)
-N_P = 45
+    P_FIT_FAST,
+    P_FAST_COUPLING,
+    P_WANDER_Z,
+) = range(48)
+N_P = 48
 # snapshot columns (the numbers an event needs, taken right after each value)
 (
     S_LEVEL_FRAC,
@@ -180,6 +186,7 @@ QUIET_S = 86400.0  # and a jump needs it to have stayed below its threshold this
 SETTLE_S = 6 * 3600.0  # after a jump the new level settles this long before it is judged
 SETTLE_MARGIN = 3.0  # meanwhile the normal-range check needs this many times its margin
 EXCURSION_ROOM = 0.2  # an excursion's readings are this share of the room toward the limit
+NOW_DAYS = 0.5  # the trend's level is the last day's mean: half a day of its slope to now
 SHARED = 0.5  # an excursion whose peak the cohort's common rise matched by this share is shared
 JIT = {"cache": True, "error_model": "numpy"}
 

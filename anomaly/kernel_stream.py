@@ -6,6 +6,8 @@ any number of readings per device costs the same per value.
 
 from __future__ import annotations
 
+import math
+
 from numba import njit
 
 from anomaly.kernel import (
@@ -34,6 +36,7 @@ from anomaly.kernel import (
     LAST_Z,
     LEVEL_FRAC,
     NAN,
+    NOW_DAYS,
     OUT,
     OUT_AT,
     P_ALARM_M,
@@ -44,6 +47,7 @@ from anomaly.kernel import (
     P_CUSUM_H,
     P_DRIFT_FITS,
     P_EDGE,
+    P_FIT_FAST,
     P_FLAT_ALPHA,
     P_FLAT_N,
     P_HALF,
@@ -65,6 +69,7 @@ from anomaly.kernel import (
     P_SUPPRESS_S,
     P_T_MIN,
     P_VAR_ALPHA,
+    P_WANDER_Z,
     P_WARMUP,
     QUIET_S,
     QUIET_UNTIL,
@@ -94,11 +99,15 @@ from anomaly.kernel import (
     SMOOTH,
     SPIKES,
     STARTED_AT,
+    T_DL,
+    T_DLVAR,
     T_ETA,
     T_FITS,
     T_LEVEL,
     T_RAMP,
     T_RATE,
+    T_SLOPE,
+    T_TFAST,
     ZBAR,
     N,
     _cusum,
@@ -204,13 +213,28 @@ def _jump(F, IX, means, r, ts, c, P):  # noqa: ANN001, N803
 def _drift(F, IX, r, ts, c, t, P):  # noqa: ANN001, N803
     eta = F[r, T_ETA]
     soon = eta == eta and eta - ts < P[P_HORIZON_DAYS] * 86400
+    moved = _moved(F, IX, r, P)
+    fast = _fast(F, r, moved, P)
+    t_fast = F[r, T_TFAST] / P[P_T_MIN]
+    if fast and t_fast > t:
+        t = t_fast
     if IX[r, T_FITS] != IX[r, FITS_SEEN]:  # a bucket closed: is the trend still on?
         IX[r, FITS_SEEN] = IX[r, T_FITS]
         IX[r, HOT] = IX[r, HOT] + 1 if soon and t >= 1.0 else 0
-    on = soon and IX[r, HOT] >= P[P_DRIFT_FITS] and _moved(F, IX, r, P) >= P[P_MOVED]
+    on = soon and IX[r, HOT] >= P[P_DRIFT_FITS] and (moved >= P[P_MOVED] or fast)
     drift = (c if c < t else t) if on else 0.0
     F[r, DRIFT] = drift
     return drift
+
+
+@njit(**JIT)
+def _fast(F, r, moved, P):  # noqa: ANN001, N803
+    """``MetricStream._fast``: the two-day fit may stand for the trend."""
+    if P[P_FIT_FAST] <= 0 or moved <= 0.0:
+        return False
+    if _way(F, r, F[r, T_LEVEL] + NOW_DAYS * F[r, T_SLOPE], P) < P[P_MOVED]:
+        return False
+    return P[P_WANDER_Z] <= 0.0 or F[r, T_DL] >= P[P_WANDER_Z] * math.sqrt(F[r, T_DLVAR])
 
 
 @njit(**JIT)

@@ -22,7 +22,9 @@ from anomaly.kernel import (
     P_BUCKET_S,
     P_COUPLING,
     P_DIRECTION,
+    P_FAST_COUPLING,
     P_FIT,
+    P_FIT_FAST,
     P_LAG,
     P_LIMIT,
     P_MIN_PAIRS,
@@ -36,6 +38,8 @@ from anomaly.kernel import (
     T_BUCKET,
     T_COUNT,
     T_CSUM,
+    T_DL,
+    T_DLVAR,
     T_ETA,
     T_FITS,
     T_LENGTH,
@@ -45,6 +49,7 @@ from anomaly.kernel import (
     T_SLOPE,
     T_SUM,
     T_T,
+    T_TFAST,
 )
 from anomaly.trend import (
     CREEP_LINE,
@@ -52,6 +57,8 @@ from anomaly.trend import (
     CREEP_ROOM,
     CREEP_Z,
     RAMP_FLOOR,
+    WANDER_FITS,
+    WANDER_N,
     best_step_array,
 )
 
@@ -79,6 +86,7 @@ def trend_forget(F, IX, means, r):  # noqa: ANN001, N803
     means[r, :, :] = NAN
     IX[r, T_LENGTH] = 0
     F[r, T_T] = 0.0
+    F[r, T_TFAST] = 0.0
     F[r, T_RAMP] = 0.0
 
 
@@ -198,10 +206,12 @@ def _fit(F, IX, m, common, r, now, noise, P):  # noqa: ANN001, N803
     t, med = _t_stat(np.sort(diffs), P)
     F[r, T_SLOPE] = med / (lag * P[P_BUCKET_S] / 86400.0)
     if P[P_COUPLING] > 0.0:
-        t = _t_stat(np.sort(_uncoupled(common, starts, diffs, lag, P)), P)[0]
+        t = _t_stat(np.sort(_uncoupled(common, starts, diffs, lag, P[P_COUPLING], P)), P)[0]
     if P[P_STEP_VETO] and t >= 1.0:
         t = _without_step(m, starts, diffs, t, P)
     F[r, T_T] = t
+    _wander(F, IX, m, r, lag, P)
+    F[r, T_TFAST] = _fast(m, common, lag, P) if P[P_FIT_FAST] > 0 else 0.0
     total, count = 0.0, 0
     for v in m[len(m) - lag :]:
         if v == v:
@@ -212,14 +222,58 @@ def _fit(F, IX, m, common, r, now, noise, P):  # noqa: ANN001, N803
 
 
 @njit(**JIT)
-def _uncoupled(common, starts, diffs, lag, P):  # noqa: ANN001, N803
-    """``Trend._uncoupled``: each difference less ``P_COUPLING`` of the common movement's
+def _uncoupled(common, starts, diffs, lag, coupling, P):  # noqa: ANN001, N803
+    """``Trend._uncoupled``: each difference less ``coupling`` of the common movement's
     over the same pair (in place; a pair without the common's buckets stays)."""
     for j in range(len(starts)):
         a, b = common[starts[j]], common[starts[j] + lag]
         if a == a and b == b:
-            diffs[j] -= P[P_DIRECTION] * P[P_COUPLING] * abs(b - a)
+            diffs[j] -= P[P_DIRECTION] * coupling * abs(b - a)
     return diffs
+
+
+@njit(**JIT)
+def _mean(v):  # noqa: ANN001
+    total, count = 0.0, 0
+    for x in v:
+        if x == x:
+            total += x
+            count += 1
+    return total, count
+
+
+@njit(**JIT)
+def _wander(F, IX, m, r, lag, P):  # noqa: ANN001, N803
+    """``Trend._wander``: the last day's move and its running mean square."""
+    w = len(m)
+    if IX[r, T_LENGTH] < 2 * lag or IX[r, T_FITS] < WANDER_FITS:
+        return
+    a0, c0 = _mean(m[w - 2 * lag : w - lag])
+    a1, c1 = _mean(m[w - lag :])
+    if c0 < lag // 2 or c1 < lag // 2:
+        return
+    sign = 1.0 if P[P_DIRECTION] > 0 else (-1.0 if P[P_DIRECTION] < 0 else 0.0)
+    dl = F[r, T_DL] = sign * (a1 / c1 - a0 / c0)
+    n = IX[r, T_FITS] - WANDER_FITS + 1
+    a = 1.0 / n if n < WANDER_N else 1.0 / WANDER_N
+    sq = dl * dl
+    if n > 24 and sq > 9.0 * F[r, T_DLVAR]:
+        sq = 9.0 * F[r, T_DLVAR]
+    F[r, T_DLVAR] += (sq - F[r, T_DLVAR]) * a
+
+
+@njit(**JIT)
+def _fast(m, common, lag, P):  # noqa: ANN001, N803
+    """``Trend._fast``: the t of the last ``P_FIT_FAST`` buckets' pairs."""
+    starts, diffs = _pairs(m, lag, int(P[P_FIT_FAST]))
+    if len(diffs) < P[P_MIN_PAIRS]:
+        return 0.0
+    if P[P_FAST_COUPLING] > 0.0:
+        diffs = _uncoupled(common, starts, diffs, lag, P[P_FAST_COUPLING], P)
+    t = _t_stat(np.sort(diffs), P)[0]
+    if P[P_STEP_VETO] and t >= 1.0:
+        t = _without_step(m, starts, diffs, t, P)
+    return t
 
 
 @njit(**JIT)

@@ -69,6 +69,7 @@ def _bucket_noise(means: list[float]) -> float:
 
 
 CREEP_N, CREEP_Z, CREEP_LINE, CREEP_ROOM = 24, 8.0, 1.5, 0.12  # see _creep
+WANDER_FITS, WANDER_N = 72, 168  # Trend._wander: from the third day of fits, over a week
 RAMP_FLOOR = 0.4  # a ramp's noise is at least this share of one reading's sigma
 
 
@@ -139,6 +140,8 @@ class Trend(Stateful):
         "ramp_z",
         "motion_n",
         "coupling",
+        "fit_fast",
+        "fast_coupling",
         "ramp",
         "noise_floor",
         "_noise",
@@ -149,6 +152,9 @@ class Trend(Stateful):
         "_means",
         "_commons",
         "_t",
+        "t_fast",
+        "dl",
+        "dl_var",
         "slope_per_day",
         "rate_per_day",
         "level",
@@ -172,6 +178,8 @@ class Trend(Stateful):
         motion_n: int = 24,
         fit: int | None = None,
         coupling: float = 0.0,
+        fit_fast: int = 0,
+        fast_coupling: float = 0.0,
     ) -> None:
         self.bucket_s = bucket_s
         self.window = window
@@ -187,6 +195,8 @@ class Trend(Stateful):
         self.ramp_n = ramp_n
         self.ramp_z = ramp_z
         self.coupling = coupling  # share of the common movement's differences (_uncoupled)
+        self.fit_fast = fit_fast  # the two-day fit's window (_fast), 0: none
+        self.fast_coupling = fast_coupling  # its share of the common movement's
         self.ramp = 0.0
         self.noise_floor = 0.0  # the owner's reading sigma times RAMP_FLOOR (see _ramp)
         self._noise = 0.0
@@ -197,6 +207,9 @@ class Trend(Stateful):
         self._means: list[float] = []
         self._commons: list[float] = []  # the common movement's bucket means, aligned
         self._t = 0.0
+        self.t_fast = 0.0  # the t of the last ``fit_fast`` buckets (see _fast)
+        self.dl = 0.0  # the last day's mean less the day's before, toward direction
+        self.dl_var = 0.0  # the running mean square of dl: this unit's own day-to-day wander
         self.slope_per_day = 0.0
         self.rate_per_day = 0.0
         self.fits = 0
@@ -231,6 +244,7 @@ class Trend(Stateful):
         self._means = []
         self._commons = []
         self._t = 0.0
+        self.t_fast = 0.0
         self.ramp = 0.0
 
     def _close(self, new_bucket: int) -> None:
@@ -272,14 +286,18 @@ class Trend(Stateful):
             return short
         return max(short, _creep(means[-CREEP_N:], self.direction, noise, self.limit))
 
-    def _fit(self, now: float) -> None:
+    def _pairs(self, fit: int) -> list[tuple[int, float]]:
+        """(start, day-lag difference) of the pairs within the last ``fit`` buckets."""
         means, lag = self._means, self.lag
-        first = len(means) - self.fit
-        pairs = [
+        return [
             (i, means[i + lag] - means[i])
-            for i in range(max(first, 0), len(means) - lag)
+            for i in range(max(len(means) - fit, 0), len(means) - lag)
             if means[i] == means[i] and means[i + lag] == means[i + lag]
         ]
+
+    def _fit(self, now: float) -> None:
+        means, lag = self._means, self.lag
+        pairs = self._pairs(self.fit)
         if len(pairs) < self.min_pairs:
             return
         diffs = sorted(d for _, d in pairs)
@@ -287,15 +305,56 @@ class Trend(Stateful):
         self._t, med = self._t_stat(diffs)
         self.slope_per_day = med / (lag * self.bucket_s / 86400.0)
         if self.coupling > 0.0:
-            pairs = self._uncoupled(pairs)
+            pairs = self._uncoupled(pairs, self.coupling)
             self._t = self._t_stat(sorted(d for _, d in pairs))[0]
         if self.step_veto and self._t >= 1.0:
-            self._t = self._without_step(pairs)
+            self._t = self._without_step(pairs, self._t)
+        self._wander()
+        self.t_fast = self._fast() if self.fit_fast else 0.0
         recent = [m for m in means[-lag:] if m == m]
         self.level = sum(recent) / len(recent) if recent else _NAN
         self.eta_ts = self._eta(now - lag * self.bucket_s / 2.0)
 
-    def _uncoupled(self, pairs: list[tuple[int, float]]) -> list[tuple[int, float]]:
+    def _wander(self) -> None:
+        """``dl``: the mean of the last ``lag`` buckets less the mean of the ``lag``
+        before, toward ``direction``; ``dl_var``: its mean square since the third day
+        of fits (a running mean, then an exponential one over a week of fits, a
+        square over nine times the mean capped). A unit whose level wanders on its own
+        over days shows it here, before any fault does."""
+        lag, means = self.lag, self._means
+        if len(means) < 2 * lag or self.fits < WANDER_FITS:
+            return
+        before = [m for m in means[-2 * lag : -lag] if m == m]
+        last = [m for m in means[-lag:] if m == m]
+        if len(before) < lag // 2 or len(last) < lag // 2:
+            return
+        sign = 1.0 if self.direction == "up" else (-1.0 if self.direction == "down" else 0.0)
+        self.dl = dl = sign * (sum(last) / len(last) - sum(before) / len(before))
+        n = self.fits - WANDER_FITS + 1
+        a = 1.0 / n if n < WANDER_N else 1.0 / WANDER_N
+        sq = dl * dl
+        if n > 24 and sq > 9.0 * self.dl_var:
+            sq = 9.0 * self.dl_var
+        self.dl_var += (sq - self.dl_var) * a
+
+    def _fast(self) -> float:
+        """The t of the pairs within the last ``fit_fast`` buckets (two days), each
+        difference less ``fast_coupling`` of the common's over the same pair, with the
+        step veto: a fault that accelerates shows here a day before the whole window's
+        t, whose earlier pairs still hold the days before it."""
+        pairs = self._pairs(self.fit_fast)
+        if len(pairs) < self.min_pairs:
+            return 0.0
+        if self.fast_coupling > 0.0:
+            pairs = self._uncoupled(pairs, self.fast_coupling)
+        t = self._t_stat(sorted(d for _, d in pairs))[0]
+        if self.step_veto and t >= 1.0:
+            t = self._without_step(pairs, t)
+        return t
+
+    def _uncoupled(
+        self, pairs: list[tuple[int, float]], coupling: float
+    ) -> list[tuple[int, float]]:
         """Each day-lag difference less ``coupling`` of the cohort's common movement over
         the same pair, toward ``direction``.
 
@@ -310,11 +369,11 @@ class Trend(Stateful):
         for i, d in pairs:
             a, b = commons[i], commons[i + lag]
             if a == a and b == b:
-                d -= sign * self.coupling * abs(b - a)
+                d -= sign * coupling * abs(b - a)
             out.append((i, d))
         return out
 
-    def _without_step(self, pairs: list[tuple[int, float]]) -> float:
+    def _without_step(self, pairs: list[tuple[int, float]], t: float) -> float:
         """The t again without the pairs across a jump, when one explains the window best.
 
         A level shift (a benign change) moves every difference taken across it; a trend
@@ -323,7 +382,7 @@ class Trend(Stateful):
         valid = [i for i, m in enumerate(self._means) if m == m]
         ratio, k = best_step([self._means[i] for i in valid])
         if ratio >= self.step_veto:
-            return self._t
+            return t
         split, lag = valid[k], self.lag
         kept = sorted(d for i, d in pairs if not i < split <= i + lag)
         return self._t_stat(kept)[0] if len(kept) >= self.min_pairs else 0.0
@@ -408,6 +467,9 @@ class Trend(Stateful):
             "csum": self._csum,
             "commons": [None if m != m else m for m in self._commons],
             "t": self._t,
+            "t_fast": self.t_fast,
+            "dl": self.dl,
+            "dl_var": self.dl_var,
             "slope_per_day": self.slope_per_day,
             "rate_per_day": self.rate_per_day,
             "fits": self.fits,
@@ -425,6 +487,9 @@ class Trend(Stateful):
         commons = state.get("commons", [None] * len(self._means))
         self._commons = [_NAN if m is None else float(m) for m in commons]
         self._t = float(state["t"])
+        self.t_fast = float(state.get("t_fast", 0.0))
+        self.dl = float(state.get("dl", 0.0))
+        self.dl_var = float(state.get("dl_var", 0.0))
         self.slope_per_day = float(state["slope_per_day"])
         self.rate_per_day = float(state.get("rate_per_day", self.slope_per_day))
         self.fits = int(state.get("fits", 0))

@@ -47,6 +47,10 @@ def _compare(stream: MetricStream, block: StreamBlock, row: int) -> list[str]:
         "cusum.level": (stream.cusum.reference._level, F[k.REF_LEVEL]),
         "cusum.spread": (stream.cusum.reference._spread, F[k.REF_SPREAD]),
         "trend.t": (stream.trend._t, F[k.T_T]),
+        "trend.t_fast": (stream.trend.t_fast, F[k.T_TFAST]),
+        "trend.dl": (stream.trend.dl, F[k.T_DL]),
+        "trend.dl_var": (stream.trend.dl_var, F[k.T_DLVAR]),
+        "drift": (stream.drift, F[k.DRIFT]),
         "trend.eta": (stream.trend.eta_ts, F[k.T_ETA]),
         "trend.rate": (stream.trend.rate_per_day, F[k.T_RATE]),
         "trend.ramp": (stream.trend.ramp, F[k.T_RAMP]),
@@ -62,7 +66,9 @@ def fleet() -> Fleet:
     return Fleet(18, 5, 0.5, START_TS, 16.0, 600.0, benign_rate=0.4)
 
 
-def test_block_matches_metric_stream_value_for_value(fleet: Fleet) -> None:
+# the shipped settings, and the two-day fit that may stand for the trend (eighth round)
+@pytest.mark.parametrize("cfg", [CFG, replace(CFG, trend_fit_fast=48)], ids=["default", "fast"])
+def test_block_matches_metric_stream_value_for_value(fleet: Fleet, cfg: StreamConfig) -> None:
     models = {d.device_id: d.model for d in fleet.devices}
     streams: dict[tuple[str, str], MetricStream] = {}
     blocks: dict[tuple[str, str], StreamBlock] = {}
@@ -74,9 +80,9 @@ def test_block_matches_metric_stream_value_for_value(fleet: Fleet) -> None:
             for metric, x in r.metrics.items():
                 key = (models[r.device_id], metric)
                 spec = PROFILES[key[0]].metrics[metric]
-                block = blocks.setdefault(key, StreamBlock(spec, CFG))
+                block = blocks.setdefault(key, StreamBlock(spec, cfg))
                 if (r.device_id, metric) not in streams:
-                    streams[r.device_id, metric] = MetricStream(spec, CFG)
+                    streams[r.device_id, metric] = MetricStream(spec, cfg)
                     rows[r.device_id, metric] = block.add()
                 edge = streams[r.device_id, metric].update(r.ts, x)
                 if edge:

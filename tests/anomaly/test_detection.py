@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 import numpy as np
+import pytest
 
 from anomaly import kernel_cohort as kc
 from anomaly.bank import BankConfig, DetectorBank
@@ -46,12 +47,15 @@ def _run(
     cohort: bool = True,  # False: the cohort filter never corrects
     seed: int = 3,
     keep: list[DetectorBank] | None = None,  # the bank is appended here when given
+    stream: StreamConfig | None = None,
 ) -> list[AnomalyEvent]:
     spec = PROFILES[model].metrics[metric]
     rng = np.random.default_rng(seed)
     ids = [f"d{i:02d}" for i in range(devices)]
     level = rng.uniform(spec.normal[0] + 1.0, spec.normal[1] - 1.0, devices)
-    config = BankConfig() if cohort else BankConfig(cohort=CohortConfig(min_devices=1e9))
+    config = BankConfig(stream=stream or StreamConfig())
+    if not cohort:
+        config = replace(config, cohort=CohortConfig(min_devices=1e9))
     bank = DetectorBank(PROFILES, lambda d: model, config, cohort=lambda d: "r1")
     if keep is not None:
         keep.append(bank)
@@ -156,6 +160,45 @@ def test_five_minute_devices_are_judged_in_time_not_readings() -> None:
 
     for step in (300.0, 600.0):
         assert _run(slow_wander, step=step, devices=8, days=8) == [], step
+
+
+def test_a_units_own_wander_keeps_the_two_day_fit_out() -> None:
+    # the same pumps: two days of a rise toward the crest of their 3-day wander read as
+    # an accelerating fault unless the last day's move has to stand out of the unit's
+    # own day-to-day wander (wander_z)
+    def slow_wander(i: int, ts: float, x: float) -> float:
+        return x + 1.5 * math.sin(2 * math.pi * (ts - START_TS) / (3 * DAY) + i)
+
+    fast = replace(StreamConfig(), trend_fit_fast=48)
+    ungated = replace(fast, wander_z=0.0)
+    assert _run(slow_wander, devices=8, days=8, stream=ungated), "the gate"
+    assert _run(slow_wander, devices=8, days=8, stream=fast) == []
+
+
+def _opened(cfg: StreamConfig, seed: int) -> float | None:
+    """Hours from the onset of a bearing fault that grows as the square of time over
+    5 days (from 47 toward the limit of 80) to its case."""
+    rng = np.random.default_rng(seed)
+    stream, room = MetricStream(PUMP, cfg), PUMP.limit - 45.0
+    for i in range(14 * 144):
+        s = max(0.0, (i - 7 * 144) / (5 * 144))
+        x = 45.0 + 2.0 * math.sin(2 * math.pi * i / 144) + rng.normal(0.0, 0.4) + room * s**2
+        if stream.update(START_TS + 600.0 * i, x) == "anomaly":
+            return (i - 7 * 144) / 6.0
+    return None
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_an_accelerating_fault_is_caught_on_its_last_two_days(seed: int) -> None:
+    # with trend_fit_fast 48 (off by default): the three-day fit still holds the day
+    # before the onset; the two-day fit stands for it once the level has moved 5% of the
+    # way and the last day's move stands out of the unit's own wander: the case opens 8
+    # hours or more earlier (about 39 hours after the onset instead of 49; the fault is
+    # then 11% of the way)
+    fast = _opened(replace(StreamConfig(), trend_fit_fast=48), seed)
+    slow = _opened(StreamConfig(), seed)
+    assert fast is not None and slow is not None
+    assert 24.0 <= fast <= slow - 8.0
 
 
 def test_a_revision_above_the_normal_range_is_its_own_normal() -> None:
