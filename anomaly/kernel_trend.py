@@ -210,14 +210,10 @@ def _fit(F, IX, m, common, r, now, noise, P):  # noqa: ANN001, N803
     if P[P_STEP_VETO] and t >= 1.0:
         t = _without_step(m, starts, diffs, t, P)
     F[r, T_T] = t
-    _wander(F, IX, m, r, lag, P)
-    F[r, T_TFAST] = _fast(m, common, lag, P) if P[P_FIT_FAST] > 0 else 0.0
-    total, count = 0.0, 0
-    for v in m[len(m) - lag :]:
-        if v == v:
-            total += v
-            count += 1
+    total, count = _mean(m[len(m) - lag :])
     F[r, T_LEVEL] = total / count if count else NAN
+    _wander(F, IX, m, r, lag, total, count, P)
+    F[r, T_TFAST] = _fast(m, common, lag, P) if P[P_FIT_FAST] > 0 else 0.0
     _eta(F, IX, m, r, now - lag * P[P_BUCKET_S] / 2.0, noise, P)
 
 
@@ -234,6 +230,7 @@ def _uncoupled(common, starts, diffs, lag, coupling, P):  # noqa: ANN001, N803
 
 @njit(**JIT)
 def _mean(v):  # noqa: ANN001
+    """(sum, count) of the values of ``v`` that are not NaN."""
     total, count = 0.0, 0
     for x in v:
         if x == x:
@@ -243,17 +240,16 @@ def _mean(v):  # noqa: ANN001
 
 
 @njit(**JIT)
-def _wander(F, IX, m, r, lag, P):  # noqa: ANN001, N803
-    """``Trend._wander``: the last day's move and its running mean square."""
+def _wander(F, IX, m, r, lag, a1, c1, P):  # noqa: ANN001, N803
+    """``Trend._wander``: the last day's move and its running mean square (``a1`` and
+    ``c1``: the last day's sum and count, as the level has them)."""
     w = len(m)
     if IX[r, T_LENGTH] < 2 * lag or IX[r, T_FITS] < WANDER_FITS:
         return
     a0, c0 = _mean(m[w - 2 * lag : w - lag])
-    a1, c1 = _mean(m[w - lag :])
     if c0 < lag // 2 or c1 < lag // 2:
         return
-    sign = 1.0 if P[P_DIRECTION] > 0 else (-1.0 if P[P_DIRECTION] < 0 else 0.0)
-    dl = F[r, T_DL] = sign * (a1 / c1 - a0 / c0)
+    dl = F[r, T_DL] = P[P_DIRECTION] * (a1 / c1 - a0 / c0)
     n = IX[r, T_FITS] - WANDER_FITS + 1
     a = 1.0 / n if n < WANDER_N else 1.0 / WANDER_N
     sq = dl * dl
@@ -342,11 +338,7 @@ def _motion(m, length, sign, noise, P):  # noqa: ANN001, N803
         return NAN, 0.0
     blocks, var = np.empty(3), np.empty(3)
     for b, k in enumerate((3, 2, 1)):
-        total, count = 0.0, 0
-        for v in m[w - k * lag : w - (k - 1) * lag]:
-            if v == v:
-                total += v
-                count += 1
+        total, count = _mean(m[w - k * lag : w - (k - 1) * lag])
         if count < lag // 2:
             return NAN, 0.0
         blocks[b], var[b] = total / count, noise * noise / count

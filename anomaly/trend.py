@@ -309,27 +309,29 @@ class Trend(Stateful):
             self._t = self._t_stat(sorted(d for _, d in pairs))[0]
         if self.step_veto and self._t >= 1.0:
             self._t = self._without_step(pairs, self._t)
-        self._wander()
-        self.t_fast = self._fast() if self.fit_fast else 0.0
         recent = [m for m in means[-lag:] if m == m]
         self.level = sum(recent) / len(recent) if recent else _NAN
+        self._wander(recent)
+        self.t_fast = self._fast() if self.fit_fast else 0.0
         self.eta_ts = self._eta(now - lag * self.bucket_s / 2.0)
 
-    def _wander(self) -> None:
-        """``dl``: the mean of the last ``lag`` buckets less the mean of the ``lag``
-        before, toward ``direction``; ``dl_var``: its mean square since the third day
-        of fits (a running mean, then an exponential one over a week of fits, a
-        square over nine times the mean capped). A unit whose level wanders on its own
-        over days shows it here, before any fault does."""
+    def _toward(self) -> float:
+        """+1 toward an upper limit, -1 toward a lower one, 0 for ``both``."""
+        return 1.0 if self.direction == "up" else (-1.0 if self.direction == "down" else 0.0)
+
+    def _wander(self, last: list[float]) -> None:
+        """``dl``: the mean of the last ``lag`` buckets (``last``, the level's) less the
+        mean of the ``lag`` before, toward ``direction``; ``dl_var``: its mean square
+        since the third day of fits (a running mean, then an exponential one over a
+        week of fits, a square over nine times the mean capped). A unit whose level
+        wanders on its own over days shows it here, before any fault does."""
         lag, means = self.lag, self._means
         if len(means) < 2 * lag or self.fits < WANDER_FITS:
             return
         before = [m for m in means[-2 * lag : -lag] if m == m]
-        last = [m for m in means[-lag:] if m == m]
         if len(before) < lag // 2 or len(last) < lag // 2:
             return
-        sign = 1.0 if self.direction == "up" else (-1.0 if self.direction == "down" else 0.0)
-        self.dl = dl = sign * (sum(last) / len(last) - sum(before) / len(before))
+        self.dl = dl = self._toward() * (sum(last) / len(last) - sum(before) / len(before))
         n = self.fits - WANDER_FITS + 1
         a = 1.0 / n if n < WANDER_N else 1.0 / WANDER_N
         sq = dl * dl
@@ -364,7 +366,7 @@ class Trend(Stateful):
         the differences. A difference counts toward the trend only by what such a
         coupling error cannot explain. A pair whose common buckets are missing stays.
         """
-        sign = 1.0 if self.direction == "up" else (-1.0 if self.direction == "down" else 0.0)
+        sign = self._toward()
         commons, lag, out = self._commons, self.lag, []
         for i, d in pairs:
             a, b = commons[i], commons[i + lag]
