@@ -60,7 +60,7 @@ def params(spec: MetricSpec, cfg: StreamConfig) -> np.ndarray:
         k.P_WARMUP: cfg.warmup,
         k.P_LAG: cfg.trend_lag,
         k.P_BUCKET_S: 3600.0,
-        k.P_MIN_PAIRS: 12,
+        k.P_MIN_PAIRS: cfg.trend_min_pairs,
         k.P_STEP_VETO: cfg.step_veto,
         k.P_QUANTILE: cfg.trend_quantile,
         k.P_ACCEL_Z: cfg.accel_z,

@@ -65,6 +65,10 @@ class StreamConfig:
     trend_window: int = 72
     trend_fit: int = 72  # the trend's t and slope use the pairs within the last this many buckets
     trend_lag: int = 24
+    # a fit needs this many day-lag pairs: a whole day of them, one per hour of the day.
+    # Half a day (12, before) after a jump or a rebase let one afternoon's weather be the
+    # whole evidence (docs/detection.md, ninth round)
+    trend_min_pairs: int = 24
     # a day-lag difference counts toward the trend less this share of the cohort's
     # common movement over the same pair (a coupling to the weather that is off by up
     # to this much leaves no trend): Trend._uncoupled. 0 (off) by default: 0.5 cuts
@@ -215,6 +219,7 @@ class MetricStream:
             fit_fast=cfg.trend_fit_fast,
             fast_coupling=cfg.fast_coupling,
             lag=cfg.trend_lag,
+            min_pairs=cfg.trend_min_pairs,
             limit=spec.limit,
             direction=spec.direction,
             step_veto=cfg.step_veto,

@@ -169,7 +169,7 @@ class Trend(Stateful):
         lag: int = 24,
         limit: float | None = None,
         direction: str = "both",
-        min_pairs: int = 12,
+        min_pairs: int = 24,
         step_veto: float = 0.0,
         quantile: float = 0.5,
         accel_z: float = 3.0,

@@ -11,6 +11,7 @@ from anomaly.base import Detector
 from anomaly.cusum import Cusum
 from anomaly.peers import FleetPeerModel
 from anomaly.seasonal import SeasonalBaseline
+from anomaly.stream import StreamConfig
 from anomaly.trend import Trend
 from tests.anomaly.series import DAY_POINTS, healthy, with_ramp, with_spike, with_step
 
@@ -105,6 +106,24 @@ def test_trend_is_robust_to_a_step_in_the_window():
     det = Trend(window=72, direction="up")
     scores(det, series[: 6 * DAY_POINTS + 12 * 6])  # 12 h after the step
     assert abs(det.slope_per_day) < 0.3, "a step is not a trend"
+
+
+def test_half_a_day_of_weather_is_not_a_trend():
+    """A fit waits for a whole day of day-lag pairs (one per hour of the day): with half a
+    day of them, the first fit after a restart (a jump, a rebase) is one warm afternoon
+    against the day before, and reads as a steep trend."""
+    rng = np.random.default_rng(11)
+    series = []
+    for i in range(3 * DAY_POINTS):
+        hour = i * 24 // DAY_POINTS
+        warm = 0.5 if 24 <= hour < 36 else 0.0
+        series.append((600.0 * i, 10.0 + warm + rng.normal(0.0, 0.05)))
+    pairs = StreamConfig().trend_min_pairs
+    assert pairs >= 24
+    det = Trend(window=72, direction="up", quantile=0.3, min_pairs=pairs, limit=20.0)
+    assert max(scores(det, series)) < 3.0
+    hasty = Trend(window=72, direction="up", quantile=0.3, min_pairs=12, limit=20.0)
+    assert max(scores(hasty, series)) > 3.0, "half a day of pairs reads the spell as a trend"
 
 
 def test_peer_model_flags_the_device_unlike_its_peers():
