@@ -234,7 +234,10 @@ def _fast(F, r, moved, P):  # noqa: ANN001, N803
         return False
     if _way(F, r, F[r, T_LEVEL] + NOW_DAYS * F[r, T_SLOPE], P) < P[P_MOVED]:
         return False
-    return P[P_WANDER_Z] <= 0.0 or F[r, T_DL] >= P[P_WANDER_Z] * math.sqrt(F[r, T_DLVAR])
+    if P[P_WANDER_Z] <= 0.0:
+        return True
+    wander = F[r, T_DLVAR]  # 0 until the unit's own wander is known: no two-day fit
+    return wander > 0.0 and F[r, T_DL] >= P[P_WANDER_Z] * math.sqrt(wander)
 
 
 @njit(**JIT)

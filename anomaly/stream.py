@@ -438,7 +438,10 @@ class MetricStream:
             return False
         if self._way(trend.level + NOW_DAYS * trend.slope_per_day) < cfg.drift_moved:
             return False
-        return cfg.wander_z <= 0.0 or trend.dl >= cfg.wander_z * math.sqrt(trend.dl_var)
+        if cfg.wander_z <= 0.0:
+            return True
+        # 0 until the unit's own wander is known (Trend._wander): no two-day fit before
+        return trend.dl_var > 0.0 and trend.dl >= cfg.wander_z * math.sqrt(trend.dl_var)
 
     def _level_frac(self) -> float:
         self.level_frac = self._way(self.deseason) if self.cusum.reference.warm else 0.0
