@@ -213,24 +213,22 @@ def _jump(F, IX, means, r, ts, c, P):  # noqa: ANN001, N803
 def _drift(F, IX, r, ts, c, t, P):  # noqa: ANN001, N803
     eta = F[r, T_ETA]
     soon = eta == eta and eta - ts < P[P_HORIZON_DAYS] * 86400
-    moved = _moved(F, IX, r, P)
-    fast = _fast(F, r, moved, P)
-    t_fast = F[r, T_TFAST] / P[P_T_MIN]
-    if fast and t_fast > t:
-        t = t_fast
+    fast = P[P_FIT_FAST] > 0 and _fast(F, IX, r, P)
+    if fast and F[r, T_TFAST] / P[P_T_MIN] > t:
+        t = F[r, T_TFAST] / P[P_T_MIN]
     if IX[r, T_FITS] != IX[r, FITS_SEEN]:  # a bucket closed: is the trend still on?
         IX[r, FITS_SEEN] = IX[r, T_FITS]
         IX[r, HOT] = IX[r, HOT] + 1 if soon and t >= 1.0 else 0
-    on = soon and IX[r, HOT] >= P[P_DRIFT_FITS] and (moved >= P[P_MOVED] or fast)
+    on = soon and IX[r, HOT] >= P[P_DRIFT_FITS] and (fast or _moved(F, IX, r, P) >= P[P_MOVED])
     drift = (c if c < t else t) if on else 0.0
     F[r, DRIFT] = drift
     return drift
 
 
 @njit(**JIT)
-def _fast(F, r, moved, P):  # noqa: ANN001, N803
+def _fast(F, IX, r, P):  # noqa: ANN001, N803
     """``MetricStream._fast``: the two-day fit may stand for the trend."""
-    if P[P_FIT_FAST] <= 0 or moved <= 0.0:
+    if _moved(F, IX, r, P) <= 0.0:
         return False
     if _way(F, r, F[r, T_LEVEL] + NOW_DAYS * F[r, T_SLOPE], P) < P[P_MOVED]:
         return False

@@ -77,8 +77,8 @@ class StreamConfig:
     # a second fit over the last this many buckets may stand for the trend once the
     # level has moved and the last day's move stands out of the unit's own wander
     # (MetricStream._fast, Trend._fast). 0 (off) by default: 48 takes the worst seed's
-    # lead 0.557 -> 0.592 on the held-out seeds, and false cases 11 -> 16
-    # (docs/detection.md, eighth round)
+    # lead 0.557 -> 0.589 on the held-out seeds, and false cases 8 -> 14
+    # (docs/detection.md, ninth round)
     trend_fit_fast: int = 0
     fast_coupling: float = 0.5  # that fit's share of the common movement (_uncoupled)
     wander_z: float = 3.0  # the last day's move over the unit's own day-to-day wander (RMS)
@@ -268,15 +268,13 @@ class MetricStream:
         t = self.trend.update(ts, d, self.common) / cfg.t_min
         eta = self.trend.eta_ts
         soon = eta is not None and eta - ts < cfg.horizon_days * 86400
-        moved = self._moved()
-        fast = self._fast(moved)
-        t_fast = self.trend.t_fast / cfg.t_min
-        if fast and t_fast > t:
-            t = t_fast
+        fast = cfg.trend_fit_fast > 0 and self._fast()
+        if fast and self.trend.t_fast / cfg.t_min > t:
+            t = self.trend.t_fast / cfg.t_min
         if self.trend.fits != self._fits:  # a bucket closed: is the trend still on?
             self._fits = self.trend.fits
             self._hot = self._hot + 1 if soon and t >= 1.0 else 0
-        on = soon and self._hot >= cfg.drift_fits and (moved >= cfg.drift_moved or fast)
+        on = soon and self._hot >= cfg.drift_fits and (fast or self._moved() >= cfg.drift_moved)
         self.drift = (c if c < t else t) if on else 0.0
         ramp = self.trend.ramp if self.cusum.reference.warm else 0.0
         self.ramping = c if c < ramp else ramp
@@ -426,7 +424,7 @@ class MetricStream:
             return 0.0
         return self._way(self.trend.level)
 
-    def _fast(self, moved: float) -> bool:
+    def _fast(self) -> bool:
         """The two-day fit (``Trend.t_fast``) may stand for the trend: the level now (the
         last day's mean, half a day of the slope on: ``NOW_DAYS``) has moved
         ``drift_moved`` of the way, and the last day's move is ``wander_z`` times this
@@ -434,7 +432,7 @@ class MetricStream:
         an accelerating fault from a unit that wanders by itself over a few days; its
         own history can."""
         cfg, trend = self.cfg, self.trend
-        if not cfg.trend_fit_fast or moved <= 0.0:
+        if self._moved() <= 0.0:
             return False
         if self._way(trend.level + NOW_DAYS * trend.slope_per_day) < cfg.drift_moved:
             return False
