@@ -18,16 +18,29 @@ import os
 from pathlib import Path
 
 from numba import njit
+from numba.core import config as numba_config
+
+
+def cache_dir() -> Path:
+    """Where numba caches this package's kernels: beside the sources, or under
+    ``NUMBA_CACHE_DIR`` when that is set (in numba's own sub-folder for this package)."""
+    here = Path(__file__).parent
+    if not numba_config.CACHE_DIR:
+        return here / "__pycache__"
+    from numba.core.caching import _CacheLocator
+
+    sub = _CacheLocator.get_suitable_cache_subpath(str(here / "kernel.py"))
+    return Path(numba_config.CACHE_DIR) / sub
 
 
 def _drop_stale_cache() -> None:
     """numba's on-disk cache keys a function by its own file's time stamp only, so a
     change in a kernel module it calls into goes unseen. Keep a hash of every kernel
-    source beside the cache files and remove them when it changes."""
+    source beside the cache files (``cache_dir``) and remove them when it changes."""
     here = Path(__file__).parent
     sources = sorted(here.glob("kernel*.py")) + [here / "trend.py"]
     digest = hashlib.sha256(b"".join(p.read_bytes() for p in sources)).hexdigest()
-    cache = here / "__pycache__"
+    cache = cache_dir()
     stamp = cache / "kernels.sha256"
     try:
         if stamp.exists() and stamp.read_text() == digest:
@@ -35,7 +48,7 @@ def _drop_stale_cache() -> None:
         for f in cache.glob("*.nb[ic]"):
             if f.name.startswith(("kernel", "trend")):
                 f.unlink(missing_ok=True)
-        cache.mkdir(exist_ok=True)
+        cache.mkdir(parents=True, exist_ok=True)
         tmp = cache / f"kernels.sha256.{os.getpid()}"
         tmp.write_text(digest)
         tmp.replace(stamp)
