@@ -79,6 +79,8 @@ def params(spec: MetricSpec, cfg: StreamConfig) -> np.ndarray:
         k.P_FIT_FAST: cfg.trend_fit_fast,
         k.P_FAST_COUPLING: cfg.fast_coupling,
         k.P_WANDER_Z: cfg.wander_z,
+        k.P_LEVEL_WANDER_Z: cfg.level_wander_z,
+        k.P_RAMP_WANDER_Z: cfg.ramp_wander_z,
     }
     for index, value in values.items():
         p[index] = value

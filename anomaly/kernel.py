@@ -170,8 +170,10 @@ N_I = 15
     P_FIT_FAST,
     P_FAST_COUPLING,
     P_WANDER_Z,
-) = range(48)
-N_P = 48
+    P_LEVEL_WANDER_Z,
+    P_RAMP_WANDER_Z,
+) = range(50)
+N_P = 50
 # snapshot columns (the numbers an event needs, taken right after each value)
 (
     S_LEVEL_FRAC,

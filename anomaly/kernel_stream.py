@@ -52,6 +52,7 @@ from anomaly.kernel import (
     P_FLAT_N,
     P_HALF,
     P_HORIZON_DAYS,
+    P_LEVEL_WANDER_Z,
     P_LIMIT,
     P_MOVED,
     P_OUT_FRAC,
@@ -220,9 +221,21 @@ def _drift(F, IX, r, ts, c, t, P):  # noqa: ANN001, N803
         IX[r, FITS_SEEN] = IX[r, T_FITS]
         IX[r, HOT] = IX[r, HOT] + 1 if soon and t >= 1.0 else 0
     on = soon and IX[r, HOT] >= P[P_DRIFT_FITS] and (fast or _moved(F, IX, r, P) >= P[P_MOVED])
+    on = on and _past_wander(F, r, P)
     drift = (c if c < t else t) if on else 0.0
     F[r, DRIFT] = drift
     return drift
+
+
+@njit(**JIT)
+def _past_wander(F, r, P):  # noqa: ANN001, N803
+    """``MetricStream._past_wander``: the trend's level is ``level_wander_z`` times the
+    unit's own day-to-day wander off the reference (open while that is not known)."""
+    wander = F[r, T_DLVAR]
+    if P[P_LEVEL_WANDER_Z] <= 0.0 or wander <= 0.0:
+        return True
+    level = P[P_SIGN] * (F[r, T_LEVEL] - expected_mean(F, r))
+    return level >= P[P_LEVEL_WANDER_Z] * math.sqrt(wander)
 
 
 @njit(**JIT)

@@ -32,6 +32,7 @@ from anomaly.kernel import (
     P_MOTION_N,
     P_QUANTILE,
     P_RAMP_N,
+    P_RAMP_WANDER_Z,
     P_RAMP_Z,
     P_STEP_VETO,
     REF_SPREAD,
@@ -59,6 +60,7 @@ from anomaly.trend import (
     RAMP_FLOOR,
     WANDER_FITS,
     WANDER_N,
+    WANDER_OWN,
     best_step_array,
 )
 
@@ -106,7 +108,9 @@ def _close(F, IX, means, r, new_bucket, P):  # noqa: ANN001, N803
     m = means[r, 0]
     noise = bucket_noise(m)
     floor = RAMP_FLOOR * (F[r, REF_SPREAD] * MAD_TO_SIGMA + P[P_MIN_SCALE])
-    F[r, T_RAMP] = _ramp(m, IX[r, T_LENGTH], noise if noise > floor else floor, P)
+    # a ramp must rise past the unit's own day-to-day wander (trend.Trend._ramp)
+    least = P[P_RAMP_WANDER_Z] * math.sqrt(F[r, T_DLVAR])
+    F[r, T_RAMP] = _ramp(m, IX[r, T_LENGTH], noise if noise > floor else floor, least, P)
     _fit(F, IX, m, means[r, 1], r, (IX[r, T_BUCKET] + 1 + gap) * P[P_BUCKET_S], noise, P)
 
 
@@ -124,7 +128,7 @@ def bucket_noise(m):  # noqa: ANN001
 
 
 @njit(**JIT)
-def _climb(last, down, noise, ramp_z):  # noqa: ANN001
+def _climb(last, down, noise, ramp_z, least):  # noqa: ANN001
     k = len(last) - 1
     for v in last:
         if v != v:
@@ -134,13 +138,13 @@ def _climb(last, down, noise, ramp_z):  # noqa: ANN001
     for j in range(k):
         low = min(low, sign * (last[j + 1] - last[j]))
     total = sign * (last[k] - last[0])
-    if noise <= 0.0 or total <= 0.0 or low < 0.5 * total / k:
+    if noise <= 0.0 or total <= 0.0 or total < least or low < 0.5 * total / k:
         return 0.0
     return total / (ramp_z * noise)
 
 
 @njit(**JIT)
-def _creep(last, down, noise, limit):  # noqa: ANN001
+def _creep(last, down, noise, limit, least):  # noqa: ANN001
     """``trend._creep``."""
     n = len(last)
     if noise <= 0.0:
@@ -163,7 +167,7 @@ def _creep(last, down, noise, limit):  # noqa: ANN001
         b += last[half - 3 + j]
         c += last[n - 3 + j]
     first, second = sign * (b - a) / 3.0, sign * (c - b) / 3.0
-    if rise <= 0.0 or min(first, second) < 0.25 * rise:
+    if rise <= 0.0 or rise < least or min(first, second) < 0.25 * rise:
         return 0.0
     if rise < CREEP_ROOM * abs(limit - last[0]) or best_step_array(last)[0] < CREEP_LINE:
         return 0.0
@@ -171,17 +175,17 @@ def _creep(last, down, noise, limit):  # noqa: ANN001
 
 
 @njit(**JIT)
-def _ramp(m, length, noise, P):  # noqa: ANN001, N803
+def _ramp(m, length, noise, least, P):  # noqa: ANN001, N803
     k = int(P[P_RAMP_N])
     if k == 0 or length < k + 2:
         return 0.0
     down, w = P[P_DIRECTION] < 0, len(m)
-    now = _climb(m[w - k - 1 :], down, noise, P[P_RAMP_Z])
-    before = _climb(m[w - k - 2 : w - 1], down, noise, P[P_RAMP_Z])
+    now = _climb(m[w - k - 1 :], down, noise, P[P_RAMP_Z], least)
+    before = _climb(m[w - k - 2 : w - 1], down, noise, P[P_RAMP_Z], least)
     short = now if now < before else before
     if length < CREEP_N:
         return short
-    creep = _creep(m[w - CREEP_N :], down, noise, P[P_LIMIT])
+    creep = _creep(m[w - CREEP_N :], down, noise, P[P_LIMIT], least)
     return creep if creep > short else short
 
 
@@ -253,6 +257,8 @@ def _wander(F, IX, m, r, lag, a1, c1, P):  # noqa: ANN001, N803
     n = IX[r, T_FITS] - WANDER_FITS + 1
     a = 1.0 / n if n < WANDER_N else 1.0 / WANDER_N
     sq = dl * dl
+    if n > 24 and dl > 0.0 and sq > WANDER_OWN * F[r, T_DLVAR]:
+        return  # a move toward the limit this far out is no wander to learn (a fault's)
     if n > 24 and sq > 9.0 * F[r, T_DLVAR]:
         sq = 9.0 * F[r, T_DLVAR]
     F[r, T_DLVAR] += (sq - F[r, T_DLVAR]) * a

@@ -82,6 +82,13 @@ class StreamConfig:
     trend_fit_fast: int = 0
     fast_coupling: float = 0.5  # that fit's share of the common movement (_uncoupled)
     wander_z: float = 3.0  # the last day's move over the unit's own day-to-day wander (RMS)
+    # a drift's level off the reference must be this many times the unit's own
+    # day-to-day wander (MetricStream._past_wander), and a ramp's rise (3 hours or a
+    # day's creep) ramp_wander_z times (Trend._ramp): a unit alone in its region has
+    # the weather in its values, which no peers cancel. 0: off (docs/detection.md,
+    # tenth round)
+    level_wander_z: float = 3.0
+    ramp_wander_z: float = 5.0
     t_min: float = 3.0
     drift_fits: int = 2
     step_veto: float = 0.5
@@ -218,6 +225,7 @@ class MetricStream:
             coupling=cfg.trend_coupling,
             fit_fast=cfg.trend_fit_fast,
             fast_coupling=cfg.fast_coupling,
+            wander_z=cfg.ramp_wander_z,
             lag=cfg.trend_lag,
             min_pairs=cfg.trend_min_pairs,
             limit=spec.limit,
@@ -275,6 +283,7 @@ class MetricStream:
             self._fits = self.trend.fits
             self._hot = self._hot + 1 if soon and t >= 1.0 else 0
         on = soon and self._hot >= cfg.drift_fits and (fast or self._moved() >= cfg.drift_moved)
+        on = on and self._past_wander()
         self.drift = (c if c < t else t) if on else 0.0
         ramp = self.trend.ramp if self.cusum.reference.warm else 0.0
         self.ramping = c if c < ramp else ramp
@@ -423,6 +432,17 @@ class MetricStream:
         if not self.cusum.reference.warm or self.trend.level != self.trend.level:
             return 0.0
         return self._way(self.trend.level)
+
+    def _past_wander(self) -> bool:
+        """The trend's level stands ``level_wander_z`` times this unit's own day-to-day
+        wander (``Trend.dl_var``) off the reference: a unit that moves by itself over
+        days (a lone unit in the weather, which no peers cancel; a room's own use) must
+        leave that range before a drift is a fault. Open while the wander is not known."""
+        z, wander = self.cfg.level_wander_z, self.trend.dl_var
+        if z <= 0.0 or wander <= 0.0:
+            return True
+        level = self.sign * (self.trend.level - self.cusum.reference.expected_mean())
+        return level >= z * math.sqrt(wander)
 
     def _fast(self) -> bool:
         """The two-day fit (``Trend.t_fast``) may stand for the trend: the level now (the

@@ -70,15 +70,20 @@ def _bucket_noise(means: list[float]) -> float:
 
 CREEP_N, CREEP_Z, CREEP_LINE, CREEP_ROOM = 24, 8.0, 1.5, 0.12  # see _creep
 WANDER_FITS, WANDER_N = 72, 168  # Trend._wander: from the third day of fits, over a week
+WANDER_OWN = 9.0  # a move toward the limit over this many times dl_var is not learned
 RAMP_FLOOR = 0.4  # a ramp's noise is at least this share of one reading's sigma
 
 
-def _creep(last: list[float], direction: str, noise: float, limit: float) -> float:
+def _creep(
+    last: list[float], direction: str, noise: float, limit: float, least: float = 0.0
+) -> float:
     """Rise of a least-squares line through ``last`` in ``CREEP_Z`` noises, when a line
     explains it better than one step (``best_step`` ratio at least ``CREEP_LINE``), each
     half of the window rises by at least a quarter of the total, and the rise is at
     least ``CREEP_ROOM`` of the room from the window's start to ``limit`` (a device's
-    own slow wander is clear in the noise of hourly means, but small in the room)."""
+    own slow wander is clear in the noise of hourly means, but small in the room) and
+    ``least`` (the owner's day-to-day wander times ``wander_z``: a day's climb that this
+    unit makes by itself, as a lone unit does in the weather, is no creep)."""
     n = len(last)
     if noise <= 0.0 or any(m != m for m in last):
         return 0.0
@@ -89,21 +94,24 @@ def _creep(last: list[float], direction: str, noise: float, limit: float) -> flo
     half = n // 2
     first = sign * (sum(last[half - 3 : half]) - sum(last[:3])) / 3.0
     second = sign * (sum(last[-3:]) - sum(last[half - 3 : half])) / 3.0
-    if rise <= 0.0 or min(first, second) < 0.25 * rise:
+    if rise <= 0.0 or rise < least or min(first, second) < 0.25 * rise:
         return 0.0
     if rise < CREEP_ROOM * abs(limit - last[0]) or best_step(last)[0] < CREEP_LINE:
         return 0.0
     return rise / (CREEP_Z * noise)
 
 
-def _climb(last: list[float], direction: str, noise: float, ramp_z: float) -> float:
-    """Rise over ``last`` in ``ramp_z`` noises if every step carries half its share."""
+def _climb(
+    last: list[float], direction: str, noise: float, ramp_z: float, least: float = 0.0
+) -> float:
+    """Rise over ``last`` in ``ramp_z`` noises if every step carries half its share and
+    the rise is at least ``least`` (see ``_creep``)."""
     if any(m != m for m in last):
         return 0.0
     k, sign = len(last) - 1, -1.0 if direction == "down" else 1.0
     steps = [sign * (b - a) for a, b in zip(last, last[1:], strict=False)]
     total = sign * (last[-1] - last[0])
-    if noise <= 0.0 or total <= 0.0 or min(steps) < 0.5 * total / k:
+    if noise <= 0.0 or total <= 0.0 or total < least or min(steps) < 0.5 * total / k:
         return 0.0
     return total / (ramp_z * noise)
 
@@ -142,6 +150,7 @@ class Trend(Stateful):
         "coupling",
         "fit_fast",
         "fast_coupling",
+        "wander_z",
         "ramp",
         "noise_floor",
         "_noise",
@@ -180,6 +189,7 @@ class Trend(Stateful):
         coupling: float = 0.0,
         fit_fast: int = 0,
         fast_coupling: float = 0.0,
+        wander_z: float = 0.0,
     ) -> None:
         self.bucket_s = bucket_s
         self.window = window
@@ -197,6 +207,7 @@ class Trend(Stateful):
         self.coupling = coupling  # share of the common movement's differences (_uncoupled)
         self.fit_fast = fit_fast  # the two-day fit's window (_fast), 0: none
         self.fast_coupling = fast_coupling  # its share of the common movement's
+        self.wander_z = wander_z  # a creep rises this many times dl_var's root (_ramp)
         self.ramp = 0.0
         self.noise_floor = 0.0  # the owner's reading sigma times RAMP_FLOOR (see _ramp)
         self._noise = 0.0
@@ -278,13 +289,14 @@ class Trend(Stateful):
         if not k or len(means) < k + 2:
             return 0.0
         noise = max(self._noise, self.noise_floor)
+        least = self.wander_z * math.sqrt(self.dl_var)  # a rise this unit makes by itself
         short = min(
-            _climb(means[-k - 1 :], self.direction, noise, self.ramp_z),
-            _climb(means[-k - 2 : -1], self.direction, noise, self.ramp_z),
+            _climb(means[-k - 1 :], self.direction, noise, self.ramp_z, least),
+            _climb(means[-k - 2 : -1], self.direction, noise, self.ramp_z, least),
         )
         if len(means) < CREEP_N or self.limit is None:
             return short
-        return max(short, _creep(means[-CREEP_N:], self.direction, noise, self.limit))
+        return max(short, _creep(means[-CREEP_N:], self.direction, noise, self.limit, least))
 
     def _pairs(self, fit: int) -> list[tuple[int, float]]:
         """(start, day-lag difference) of the pairs within the last ``fit`` buckets."""
@@ -323,8 +335,10 @@ class Trend(Stateful):
         """``dl``: the mean of the last ``lag`` buckets (``last``, the level's) less the
         mean of the ``lag`` before, toward ``direction``; ``dl_var``: its mean square
         since the third day of fits (a running mean, then an exponential one over a
-        week of fits, a square over nine times the mean capped). A unit whose level
-        wanders on its own over days shows it here, before any fault does."""
+        week of fits, a square over nine times the mean capped; a move toward the limit
+        over ``WANDER_OWN`` times the mean is not learned: a fault's own days would
+        raise the wander the gates measure it against). A unit whose level wanders on
+        its own over days shows it here, before any fault does."""
         lag, means = self.lag, self._means
         if len(means) < 2 * lag or self.fits < WANDER_FITS:
             return
@@ -335,6 +349,8 @@ class Trend(Stateful):
         n = self.fits - WANDER_FITS + 1
         a = 1.0 / n if n < WANDER_N else 1.0 / WANDER_N
         sq = dl * dl
+        if n > 24 and dl > 0.0 and sq > WANDER_OWN * self.dl_var:
+            return  # a move toward the limit this far out is no wander to learn (a fault's)
         if n > 24 and sq > 9.0 * self.dl_var:
             sq = 9.0 * self.dl_var
         self.dl_var += (sq - self.dl_var) * a

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import pytest
 
+from anomaly import trend
 from anomaly.base import Detector
 from anomaly.cusum import Cusum
 from anomaly.peers import FleetPeerModel
@@ -133,3 +135,31 @@ def test_peer_model_flags_the_device_unlike_its_peers():
     s = FleetPeerModel().fit_score(X)
     assert int(np.argmax(s)) == 7
     assert np.sum(s >= 0.65) <= 3
+
+
+def _wander_through_a_fault() -> tuple[float, float]:
+    """``dl_var`` at a fault's onset and two days into it (a bearing-like wear growing
+    as the square of time, 2 units on its first day, 8 by its second; the unit's own
+    3-day wander is 0.5 units)."""
+    rng = np.random.default_rng(5)
+    det = Trend(window=72, direction="up", quantile=0.3, min_pairs=24, limit=50.0)
+    onset, before = 12 * DAY_POINTS, 0.0
+    for i in range(14 * DAY_POINTS):
+        wander = 0.5 * np.sin(2 * np.pi * i / DAY_POINTS / 3.0)
+        fault = 2.0 * max(0.0, (i - onset) / DAY_POINTS) ** 2
+        det.update(600.0 * i, 10.0 + wander + fault + rng.normal(0, 0.05))
+        if i == onset:
+            before = det.dl_var
+    return before, det.dl_var
+
+
+def test_a_faults_own_days_are_not_learned_as_the_units_wander(monkeypatch):
+    """The unit's day-to-day wander (``dl_var``) is what the drift and ramp gates and the
+    two-day fit measure a move against. A day that moved toward the limit by more than
+    3 times its RMS is not learned into it, so a growing fault does not raise its own
+    bar (capped at 3 RMS instead, it had more than tripled two days into the fault)."""
+    before, after = _wander_through_a_fault()
+    assert before > 0.0 and after <= 1.4 * before
+    monkeypatch.setattr(trend, "WANDER_OWN", math.inf)
+    before, after = _wander_through_a_fault()
+    assert after > 3.0 * before, "the days of the fault learned as wander"
