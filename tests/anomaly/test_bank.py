@@ -164,9 +164,18 @@ def _stepped_readings(days: float, step_at: int):
 
 
 def _sensitive() -> BankConfig:
-    """A bank that reads a benign step as a trend (no step veto, no jump reset), so there
-    is a false positive to label."""
-    cfg = StreamConfig(t_min=1.0, drift_fits=1, trend_quantile=0.5, step_veto=0.0, step_hours=0.0)
+    """A bank that reads a benign step as a trend (no step veto, no jump reset, no
+    measure of the step against the unit's own wander), so there is a false positive to
+    label."""
+    cfg = StreamConfig(
+        t_min=1.0,
+        drift_fits=1,
+        trend_quantile=0.5,
+        step_veto=0.0,
+        step_hours=0.0,
+        level_wander_z=0.0,
+        ramp_wander_z=0.0,
+    )
     return BankConfig(cfg)
 
 
