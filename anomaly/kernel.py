@@ -27,9 +27,14 @@ def cache_dir() -> Path:
     here = Path(__file__).parent
     if not numba_config.CACHE_DIR:
         return here / "__pycache__"
-    from numba.core.caching import _CacheLocator
+    try:  # numba's own naming of the sub-folder (not a public API: numba>=0.60,<1)
+        from numba.core.caching import _CacheLocator
 
-    sub = _CacheLocator.get_suitable_cache_subpath(str(here / "kernel.py"))
+        sub = _CacheLocator.get_suitable_cache_subpath(str(here / "kernel.py"))
+    except (ImportError, AttributeError):  # moved in numba: the stamp goes in the root,
+        # where no kernel files are, so nothing is dropped (as before this check knew the
+        # folder); the import of the kernels itself must not fail for it
+        return Path(numba_config.CACHE_DIR)
     return Path(numba_config.CACHE_DIR) / sub
 
 

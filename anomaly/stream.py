@@ -225,7 +225,7 @@ class MetricStream:
             coupling=cfg.trend_coupling,
             fit_fast=cfg.trend_fit_fast,
             fast_coupling=cfg.fast_coupling,
-            wander_z=cfg.ramp_wander_z,
+            ramp_wander_z=cfg.ramp_wander_z,
             lag=cfg.trend_lag,
             min_pairs=cfg.trend_min_pairs,
             limit=spec.limit,

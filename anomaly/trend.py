@@ -82,7 +82,7 @@ def _creep(
     half of the window rises by at least a quarter of the total, and the rise is at
     least ``CREEP_ROOM`` of the room from the window's start to ``limit`` (a device's
     own slow wander is clear in the noise of hourly means, but small in the room) and
-    ``least`` (the owner's day-to-day wander times ``wander_z``: a day's climb that this
+    ``least`` (the owner's day-to-day wander times ``ramp_wander_z``: a climb that this
     unit makes by itself, as a lone unit does in the weather, is no creep)."""
     n = len(last)
     if noise <= 0.0 or any(m != m for m in last):
@@ -150,7 +150,7 @@ class Trend(Stateful):
         "coupling",
         "fit_fast",
         "fast_coupling",
-        "wander_z",
+        "ramp_wander_z",
         "ramp",
         "noise_floor",
         "_noise",
@@ -189,7 +189,7 @@ class Trend(Stateful):
         coupling: float = 0.0,
         fit_fast: int = 0,
         fast_coupling: float = 0.0,
-        wander_z: float = 0.0,
+        ramp_wander_z: float = 0.0,
     ) -> None:
         self.bucket_s = bucket_s
         self.window = window
@@ -207,7 +207,7 @@ class Trend(Stateful):
         self.coupling = coupling  # share of the common movement's differences (_uncoupled)
         self.fit_fast = fit_fast  # the two-day fit's window (_fast), 0: none
         self.fast_coupling = fast_coupling  # its share of the common movement's
-        self.wander_z = wander_z  # a creep rises this many times dl_var's root (_ramp)
+        self.ramp_wander_z = ramp_wander_z  # a ramp rises this many times dl_var's root
         self.ramp = 0.0
         self.noise_floor = 0.0  # the owner's reading sigma times RAMP_FLOOR (see _ramp)
         self._noise = 0.0
@@ -289,7 +289,7 @@ class Trend(Stateful):
         if not k or len(means) < k + 2:
             return 0.0
         noise = max(self._noise, self.noise_floor)
-        least = self.wander_z * math.sqrt(self.dl_var)  # a rise this unit makes by itself
+        least = self.ramp_wander_z * math.sqrt(self.dl_var)  # a rise it makes by itself
         short = min(
             _climb(means[-k - 1 :], self.direction, noise, self.ramp_z, least),
             _climb(means[-k - 2 : -1], self.direction, noise, self.ramp_z, least),
