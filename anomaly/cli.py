@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import math
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -15,6 +16,7 @@ from anomaly.scorer import PROFILES, ScoreError, SeriesScorer, score_stream, wri
 from anomaly.worst import figure
 
 if TYPE_CHECKING:
+    from anomaly.bank import BankConfig
     from anomaly.evaluate import EvalSpec, OnTick
 
 
@@ -126,6 +128,17 @@ def evaluate(
             help="Also rewrite the scorecard section of this README (between its markers)."
         ),
     ] = None,
+    stream: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--stream",
+            metavar="KEY=VALUE",
+            help="Score with one detector setting changed (a field of "
+            "anomaly.stream.StreamConfig, e.g. trend_fit_fast=48; repeat for more): "
+            "to measure a documented trade (docs/detection.md) side by side with the "
+            "defaults. The scorecard records the settings it was made with.",
+        ),
+    ] = None,
 ) -> None:
     """Scorecard: Kizuki vs a static 80%-of-limit threshold on a simulated fleet."""
     from anomaly.evaluate import DEFAULT_SEEDS, EvalSpec, write
@@ -142,11 +155,14 @@ def evaluate(
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--confounders") from None
     spec = EvalSpec(devices=devices, days=days, failure_rate=failure_rate, confounders=confounders)
+    config, changed = _stream_settings(stream or [])
     try:
-        result = _run(source, spec, seed_list, jobs, progress)
+        result = _run(source, spec, seed_list, jobs, progress, config)
     except ValueError as exc:
         typer.echo(f"kizuki evaluate: {exc}", err=True)
         raise typer.Exit(2) from None
+    if changed:
+        result["stream_settings"] = changed  # not the defaults: say so in scorecard.json
     json_path, png_path = write(result, out)
     if readme is not None:
         from anomaly.readme import update_readme
@@ -160,16 +176,55 @@ def evaluate(
             "--confounders": (confounders, "all"),
         }
         options = [f"{k} {v}" for k, (v, default) in given.items() if v != default]
+        options += [f"--stream {k}={v}" for k, v in changed.items()]
         try:
             update_readme(readme, result, " ".join(["kizuki evaluate", *options]))
         except (ValueError, OSError) as exc:
             typer.echo(f"kizuki evaluate: {exc}", err=True)
             raise typer.Exit(2) from None
+    if changed:
+        settings = ", ".join(f"{k}={v}" for k, v in changed.items())
+        typer.echo(f"detector settings changed from the defaults: {settings}\n")
     typer.echo(render_seeds(result) if "per_seed" in result else render(result))
     typer.echo(f"\nwrote {json_path} and {png_path}")
 
 
 HINT = "--seeds"
+
+
+def _stream_settings(pairs: list[str]) -> tuple[BankConfig | None, dict[str, int | float]]:
+    """``--stream KEY=VALUE`` options as a bank configuration (None: the defaults) and
+    the settings they change; a usage error names the option and what it takes."""
+    from anomaly.bank import BankConfig
+    from anomaly.stream import StreamConfig
+
+    base = StreamConfig()
+    names = [f.name for f in fields(StreamConfig)]
+    changed: dict[str, int | float] = {}
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        key = key.strip().replace("-", "_")
+        if not sep or key not in names:
+            raise typer.BadParameter(
+                f"{pair!r}: use KEY=VALUE, KEY one of {', '.join(names)}", param_hint="--stream"
+            )
+        kind = type(getattr(base, key))
+        try:
+            value = kind(text.strip())
+        except ValueError:
+            raise typer.BadParameter(
+                f"{key} takes {'an integer' if kind is int else 'a number'}, not {text!r}",
+                param_hint="--stream",
+            ) from None
+        if not math.isfinite(value) or value < 0:
+            raise typer.BadParameter(
+                f"{key} takes a finite number >= 0, not {text!r}", param_hint="--stream"
+            )
+        changed[key] = value
+    if not changed:
+        return None, {}
+    stream = replace(base, **changed)  # type: ignore[arg-type]  # each value has its field's type
+    return BankConfig(stream=stream), changed
 
 
 def _parse_seeds(text: str) -> list[int]:
@@ -185,22 +240,27 @@ def _parse_seeds(text: str) -> list[int]:
 
 
 def _run(
-    source: Path | None, spec: EvalSpec, seeds: list[int], jobs: int | None, show: bool
+    source: Path | None,
+    spec: EvalSpec,
+    seeds: list[int],
+    jobs: int | None,
+    show: bool,
+    config: BankConfig | None = None,
 ) -> dict[str, Any]:
     from anomaly.evaluate import load_offline, offline_source, run, run_seeds, score
 
     if source is not None:
         offline = load_offline(source)
         with _progress(show, offline.manifest["window"]["ticks"]) as tick:
-            return score(offline_source(offline), None, tick)
+            return score(offline_source(offline), config, tick)
     from simulator.confounders import Confounders
 
     fast = 2 if Confounders.parse(spec.confounders).sampling else 1
     ticks = max(1, round(spec.days * 86400.0 / spec.step_s)) * fast
     with _progress(show, ticks * len(seeds)) as tick:
         if len(seeds) == 1:
-            return run(replace(spec, seed=seeds[0]), None, tick)
-        return run_seeds(spec, seeds, jobs, None, tick)
+            return run(replace(spec, seed=seeds[0]), config, tick)
+        return run_seeds(spec, seeds, jobs, config, tick)
 
 
 @contextmanager

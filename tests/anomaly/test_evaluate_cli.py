@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import orjson
@@ -63,6 +64,45 @@ def test_one_seed_in_seeds_keeps_the_single_seed_output(tmp_path: Path) -> None:
 def test_bad_seeds_are_a_usage_error(seeds: str, tmp_path: Path) -> None:
     result = _invoke(*TINY, "--seeds", seeds, "--out", str(tmp_path))
     assert result.exit_code == 2 and "--seeds" in result.output
+
+
+def test_a_detector_setting_is_scored_and_recorded(tmp_path: Path) -> None:
+    # a 6-hour warm-up and a level case at 5% of the way: the tiny fleet's 2 days, which
+    # the defaults (a 4-day warm-up) leave without a case, get cases, and the scorecard
+    # says which settings made it
+    plain = _invoke(*TINY, "--seed", "1", "--out", str(tmp_path / "a"), "--no-progress")
+    assert plain.exit_code == 0, plain.output
+    assert json.loads((tmp_path / "a" / "scorecard.json").read_text())["kizuki"]["cases"] == 0
+    assert "stream_settings" not in json.loads((tmp_path / "a" / "scorecard.json").read_text())
+    out = tmp_path / "b"
+    args = ["--stream", "warmup=36", "--stream", "p-big=0.05"]
+    result = _invoke(*TINY, "--seed", "1", *args, "--out", str(out), "--no-progress")
+    assert result.exit_code == 0, result.output
+    assert "detector settings changed from the defaults: warmup=36, p_big=0.05" in result.stdout
+    data = json.loads((out / "scorecard.json").read_text())
+    assert data["stream_settings"] == {"warmup": 36, "p_big": 0.05}
+    assert data["kizuki"]["cases"] > 0
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ("no_such=1", "KEY one of warmup"),
+        ("warmup", "use KEY=VALUE"),
+        ("trend_fit_fast=4.5", "trend_fit_fast takes an integer, not '4.5'"),
+        ("t_min=abc", "t_min takes a number"),
+        ("t_min=-1", "t_min takes a finite number >= 0"),
+        ("t_min=nan", "t_min takes a finite number >= 0"),
+    ],
+)
+def test_a_bad_detector_setting_is_a_usage_error(
+    setting: str, message: str, tmp_path: Path
+) -> None:
+    result = _invoke(*TINY, "--stream", setting, "--out", str(tmp_path / "x"))
+    assert result.exit_code == 2
+    text = " ".join(re.sub("[│╭╮╰╯─]", " ", result.output).split())  # the usage panel
+    assert "--stream" in text and message in text
+    assert not (tmp_path / "x").exists(), "nothing is run"
 
 
 def test_progress_without_a_terminal_is_plain_lines(tmp_path: Path) -> None:
