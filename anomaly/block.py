@@ -94,8 +94,9 @@ class StreamBlock:
     # 4: a jump into the normal range becomes the device's own level once settled;
     # 5: an excursion the cohort shared is not counted (COMMON, RUN_COMMON, RUN_PEAK);
     # 6: the trend keeps the cohort's common movement per bucket beside its means;
-    # 7: the two-day fit and the unit's own day-to-day wander (T_TFAST, T_DL, T_DLVAR)
-    name, version = "stream", 7
+    # 7: the two-day fit and the unit's own day-to-day wander (T_TFAST, T_DL, T_DLVAR);
+    # 8: a step while the CUSUM is already out is a jump (GAIN_AT .. GAIN_JUMP)
+    name, version = "stream", 8
 
     def __init__(self, spec: MetricSpec, cfg: StreamConfig, capacity: int = 16) -> None:
         self.spec, self.cfg, self.base = spec, cfg, cfg
@@ -109,7 +110,7 @@ class StreamBlock:
     def _allocate(self, capacity: int) -> None:
         self.F = np.zeros((capacity, k.N_F))
         nan = [k.LAST, k.FLAT_SINCE, k.STARTED_AT, k.T_LEVEL, k.T_ETA, k.HOME]
-        nan += [k.CALM_AT, k.OUT_AT, k.JUMP_AT]
+        nan += [k.CALM_AT, k.OUT_AT, k.JUMP_AT, k.GAIN_AT, k.GAIN_FROM, k.GAIN_PREV, k.GAIN_JUMP]
         self.F[:, nan] = math.nan
         self.F[:, k.QUIET_UNTIL] = -math.inf
         self.IX = np.zeros((capacity, k.N_I), dtype=np.int64)

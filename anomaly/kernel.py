@@ -104,8 +104,12 @@ _drop_stale_cache()
     T_TFAST,
     T_DL,
     T_DLVAR,
-) = range(39)
-N_F = 39
+    GAIN_AT,
+    GAIN_FROM,
+    GAIN_PREV,
+    GAIN_JUMP,
+) = range(43)
+N_F = 43
 # integer columns
 (
     N,

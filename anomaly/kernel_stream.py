@@ -28,6 +28,10 @@ from anomaly.kernel import (
     FITS_SEEN,
     FLAT,
     FLAT_SINCE,
+    GAIN_AT,
+    GAIN_FROM,
+    GAIN_JUMP,
+    GAIN_PREV,
     HOME,
     HOT,
     JIT,
@@ -195,9 +199,12 @@ def _collapse(F, IX, r, n, x, P):  # noqa: ANN001, N803
 @njit(**JIT)
 def _jump(F, IX, means, r, ts, c, P):  # noqa: ANN001, N803
     """``MetricStream._jump``: the CUSUM went from calm to its threshold within
-    ``step_s``, after a quiet day: a jump. The trend forgets the hours before it, so a
-    one-off shift is not read as a trend (a movement that goes on shows again), and the
-    normal-range check lets the new level settle (``_out``)."""
+    ``step_s``, after a quiet day, or (already out) gained its threshold within one
+    window of ``step_s`` after a window that gained under ``CALM``: a jump. The trend
+    forgets the hours before it, so a one-off shift is not read as a trend (a movement
+    that goes on shows again), and the normal-range check lets the new level settle
+    (``_out``)."""
+    _gain_jump(F, IX, means, r, ts, c, P)
     if c < CALM:
         F[r, CALM_AT] = ts
     elif c >= 1.0:
@@ -208,6 +215,23 @@ def _jump(F, IX, means, r, ts, c, P):  # noqa: ANN001, N803
             F[r, JUMP_AT] = ts
         F[r, CALM_AT] = NAN
         F[r, OUT_AT] = ts
+
+
+@njit(**JIT)
+def _gain_jump(F, IX, means, r, ts, c, P):  # noqa: ANN001, N803
+    """``MetricStream._gain_jump``: the CUSUM's gain per window of ``step_s``."""
+    at = F[r, GAIN_AT]
+    if at != at or ts - at >= P[P_STEP_S]:
+        F[r, GAIN_PREV] = c - F[r, GAIN_FROM] if at == at else NAN
+        F[r, GAIN_AT], F[r, GAIN_FROM] = ts, c
+        return
+    if F[r, GAIN_FROM] < 1.0 or c - F[r, GAIN_FROM] < 1.0 or not F[r, GAIN_PREV] <= CALM:
+        return
+    last = F[r, GAIN_JUMP]
+    if last != last or ts - last >= QUIET_S:
+        trend_forget(F, IX, means, r)
+        F[r, JUMP_AT] = F[r, GAIN_JUMP] = F[r, FLAT_SINCE] = ts
+        F[r, GAIN_PREV] = NAN
 
 
 @njit(**JIT)

@@ -202,6 +202,10 @@ class MetricStream:
         "_calm_at",
         "_out_at",
         "_jump_at",
+        "_gain_at",
+        "_gain_from",
+        "_gain_prev",
+        "_gain_jump",
         "common",
         "_run_common",
         "_run_peak",
@@ -256,6 +260,8 @@ class MetricStream:
         self._calm_at = float("nan")
         self._out_at = float("nan")
         self._jump_at = float("nan")
+        # the CUSUM's gain per window of step_hours (_gain_jump)
+        self._gain_at = self._gain_from = self._gain_prev = self._gain_jump = float("nan")
         # the cohort's common movement a filter in front took out of the value (0 without)
         self.common = 0.0
         self._run_common = self._run_peak = 0.0
@@ -309,6 +315,7 @@ class MetricStream:
         forgets the hours before it, so a one-off shift is not read as a trend; a
         movement that goes on shows again. The normal-range check lets the new level
         settle (``_out``)."""
+        self._gain_jump_check(ts, c)
         if c < CALM:
             self._calm_at = ts
         elif c >= 1.0:
@@ -319,6 +326,33 @@ class MetricStream:
                 self._jump_at = ts
             self._calm_at = float("nan")
             self._out_at = ts
+
+    def _gain_jump_check(self, ts: float, c: float) -> None:
+        """A step while the CUSUM is already out of control is a jump too.
+
+        A unit whose CUSUM a spell (or its own weekend) has kept out for days and that
+        then steps to a new level (a firmware update, a replaced or recalibrated unit
+        back from hours off) never goes from calm to the threshold. Per window of
+        ``step_hours``, the CUSUM's gain: one that was already out at the window's start
+        and gains its whole threshold within the window, after a window that gained
+        under ``CALM`` of it, has stepped; once a day at most (``QUIET_S``). A spell or
+        a fault's daily peak raises the gain over hours, not from a flat hour to a full
+        threshold in the next. The re-baseline's days out of control count from the
+        step (it takes the trend's level, which the trend has to fit again first).
+        """
+        at = self._gain_at
+        if at != at or ts - at >= self.cfg.step_hours * 3600.0:
+            self._gain_prev = c - self._gain_from if at == at else float("nan")
+            self._gain_at, self._gain_from = ts, c
+            return
+        if self._gain_from < 1.0 or c - self._gain_from < 1.0 or not self._gain_prev <= CALM:
+            return
+        last = self._gain_jump
+        if last != last or ts - last >= QUIET_S:
+            self.trend.forget()
+            self._jump_at = self._gain_jump = ts
+            self._flat_since = ts  # the new level's days out count from the step
+            self._gain_prev = float("nan")
 
     def _far(self, dev: float) -> bool:
         """``dev`` (a value's deviation from the expected value toward the limit) is
@@ -478,6 +512,9 @@ class MetricStream:
                 self._home = self.cusum.reference.expected_mean()
             self.trend.forget()
 
+    def _gains(self) -> tuple[float, float, float, float]:
+        return self._gain_at, self._gain_from, self._gain_prev, self._gain_jump
+
     def state_dict(self) -> dict[str, Any]:
         return {
             "cusum": self.cusum.state_dict(),
@@ -507,6 +544,7 @@ class MetricStream:
             "calm_at": None if self._calm_at != self._calm_at else self._calm_at,
             "out_at": None if self._out_at != self._out_at else self._out_at,
             "jump_at": None if self._jump_at != self._jump_at else self._jump_at,
+            "gain": [None if v != v else v for v in self._gains()],
             "common": self.common,
             "run_common": self._run_common,
             "run_peak": self._run_peak,
@@ -542,6 +580,10 @@ class MetricStream:
         self._out_at = float("nan") if out is None else float(out)
         jump = st.get("jump_at")
         self._jump_at = float("nan") if jump is None else float(jump)
+        gain = st.get("gain") or [None] * 4
+        self._gain_at, self._gain_from, self._gain_prev, self._gain_jump = (
+            float("nan") if v is None else float(v) for v in gain
+        )
         self.common = float(st.get("common", 0.0))
         self._run_common = float(st.get("run_common", 0.0))
         self._run_peak = float(st.get("run_peak", 0.0))

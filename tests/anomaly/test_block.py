@@ -57,6 +57,13 @@ def _compare(stream: MetricStream, block: StreamBlock, row: int) -> list[str]:
         "alarm.active": (float(stream.alarm.active), float(IX[k.ACTIVE])),
         "run": (float(stream._run), float(IX[k.RUN])),
         "hot": (float(stream._hot), float(IX[k.HOT])),
+        "jump_at": (stream._jump_at, F[k.JUMP_AT]),
+        "gain_prev": (stream._gain_prev, F[k.GAIN_PREV]),
+        "gain_jump": (stream._gain_jump, F[k.GAIN_JUMP]),
+        "flat_since": (
+            stream._flat_since if stream._flat_since is not None else math.nan,
+            F[k.FLAT_SINCE],
+        ),
     }
     return [name for name, (a, b) in checks.items() if not _same(a, float(b))]
 
@@ -117,6 +124,61 @@ def test_outages_longer_than_the_window_and_a_passing_fault_match(cfg: StreamCon
         assert not _compare(stream, block, row), i
         seen += [edge] if edge else []
     assert seen == ["anomaly", "recovery"]
+
+
+def _step_while_out(seed: int, step: float) -> list[tuple[float, float]]:
+    """A pump's bearing: 0.8 days of a spell of its own puts its CUSUM out of control,
+    and 0.2 days after the spell is gone (the CUSUM still out, no longer climbing) its
+    level steps by ``step`` degrees (a replaced sensor, a firmware update) to the normal
+    range's edge; the next spell, 1.5 days on, would push it past that edge."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(14 * 144):
+        ts, day = START_TS + 600.0 * i, i / 144
+        x = 45.0 + 2.0 * math.sin(2 * math.pi * ts / 86400.0) + rng.normal(0.0, 0.4)
+        x += 1.5 if 6.0 <= day < 6.8 else 0.0
+        x += step if day >= 7.0 else 0.0
+        x += 2.0 * math.exp(-(((day - 8.5) / 0.8) ** 2))
+        out.append((ts, x))
+    return out
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_step_while_the_cusum_is_already_out_is_a_jump(seed: int) -> None:
+    # a step never goes from calm to the threshold when the CUSUM is already out: per
+    # hour, a CUSUM that gains its whole threshold after an hour that gained under CALM
+    # has stepped; the new level settles as the unit's own, so the next spell does not
+    # push it "out of its normal range". Kernel and reference alike.
+    spec = PROFILES["pump-p3"].metrics["bearing_temp_c"]
+    for step in (7.0, 0.0):  # without the rule the step opens a case on these seeds
+        stream, block = MetricStream(spec, CFG), StreamBlock(spec, CFG)
+        row, seen = block.add(), []
+        for ts, x in _step_while_out(seed, step):
+            edge = stream.update(ts, x)
+            out = block.update(np.array([row]), np.array([ts]), np.array([x]))
+            assert EDGE.get(int(out[0])) == edge
+            assert not _compare(stream, block, row), ts
+            seen += [edge] if edge else []
+        assert not seen, (step, seen)
+        if step:
+            day = (stream._gain_jump - START_TS) / 86400.0
+            assert 7.0 <= day < 7.1, "the step is the jump"
+
+
+def test_a_fault_that_grows_while_the_cusum_is_out_is_no_jump() -> None:
+    # a wear that grows as the square of time raises the CUSUM's gain hour by hour,
+    # never from a flat hour to a whole threshold: it is caught as a drift
+    spec = PROFILES["pump-p3"].metrics["bearing_temp_c"]
+    stream, rng, seen = MetricStream(spec, CFG), np.random.default_rng(4), []
+    for i in range(16 * 144):
+        ts, day = START_TS + 600.0 * i, i / 144
+        x = 45.0 + 2.0 * math.sin(2 * math.pi * ts / 86400.0) + rng.normal(0.0, 0.4)
+        x += 1.5 if 6.0 <= day < 6.8 else 0.0
+        x += 35.0 * max(0.0, (day - 7.0) / 5.0) ** 2
+        if edge := stream.update(ts, x):
+            seen.append(((ts - START_TS) / 86400.0, edge))
+    assert stream._gain_jump != stream._gain_jump, "no jump"
+    assert seen and seen[0][1] == "anomaly" and 7.0 < seen[0][0] < 11.0, seen
 
 
 def _bank_events(batches: list[list[Reading]], models: dict[str, str]) -> list[dict]:
