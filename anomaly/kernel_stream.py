@@ -219,7 +219,7 @@ def _jump(F, IX, means, r, ts, c, P):  # noqa: ANN001, N803
 
 @njit(**JIT)
 def _gain_jump(F, IX, means, r, ts, c, P):  # noqa: ANN001, N803
-    """``MetricStream._gain_jump``: the CUSUM's gain per window of ``step_s``."""
+    """``MetricStream._gain_jump_check``: the CUSUM's gain per window of ``step_s``."""
     at = F[r, GAIN_AT]
     if at != at or ts - at >= P[P_STEP_S]:
         F[r, GAIN_PREV] = c - F[r, GAIN_FROM] if at == at else NAN

@@ -260,7 +260,7 @@ class MetricStream:
         self._calm_at = float("nan")
         self._out_at = float("nan")
         self._jump_at = float("nan")
-        # the CUSUM's gain per window of step_hours (_gain_jump)
+        # the CUSUM's gain per window of step_hours (_gain_jump_check)
         self._gain_at = self._gain_from = self._gain_prev = self._gain_jump = float("nan")
         # the cohort's common movement a filter in front took out of the value (0 without)
         self.common = 0.0
@@ -512,9 +512,6 @@ class MetricStream:
                 self._home = self.cusum.reference.expected_mean()
             self.trend.forget()
 
-    def _gains(self) -> tuple[float, float, float, float]:
-        return self._gain_at, self._gain_from, self._gain_prev, self._gain_jump
-
     def state_dict(self) -> dict[str, Any]:
         return {
             "cusum": self.cusum.state_dict(),
@@ -544,7 +541,10 @@ class MetricStream:
             "calm_at": None if self._calm_at != self._calm_at else self._calm_at,
             "out_at": None if self._out_at != self._out_at else self._out_at,
             "jump_at": None if self._jump_at != self._jump_at else self._jump_at,
-            "gain": [None if v != v else v for v in self._gains()],
+            "gain": [
+                None if v != v else v
+                for v in (self._gain_at, self._gain_from, self._gain_prev, self._gain_jump)
+            ],
             "common": self.common,
             "run_common": self._run_common,
             "run_peak": self._run_peak,
