@@ -11,7 +11,7 @@ from api.schemas import examples as ex_
 from api.schemas.common import (
     MAX_ID,
     AgentResolutionName,
-    IdIn,
+    IntIn,
     ResolutionName,
     ReviewName,
     SeverityName,
@@ -195,7 +195,7 @@ class AnomaliesPublic(BaseModel):
 
 class AssignBody(BaseModel):
     model_config = body({"agent_id": 2})
-    agent_id: IdIn = Field(ge=1, le=MAX_ID, description="The agent to assign the case to.")
+    agent_id: IntIn = Field(ge=1, le=MAX_ID, description="The agent to assign the case to.")
     override_reason: str = Field(
         default="",
         max_length=500,

@@ -26,12 +26,16 @@ def body(example: dict[str, Any]) -> ConfigDict:
 
 def _not_bool(value: object) -> object:
     if isinstance(value, bool):
-        raise ValueError("expected an integer id, not true/false")
+        raise ValueError("expected an integer, not true/false")
     return value
 
 
-IdIn = Annotated[int, BeforeValidator(_not_bool)]
-"""An id in a request body: JSON ``true`` is not ``1``."""
+NOT_BOOL = BeforeValidator(_not_bool)
+IntIn = Annotated[int, NOT_BOOL]
+"""An integer in a request body (an id, a count, minutes): JSON ``true`` is not ``1``.
+Optional, its bounds go before ``NOT_BOOL`` (``Annotated[int, Field(ge=1), NOT_BOOL] |
+None``): after it, pydantic writes them into the JSON schema as ``ge``/``le``, which no
+client reads as ``minimum``/``maximum``."""
 
 
 def ex(example: dict[str, Any]) -> ConfigDict:

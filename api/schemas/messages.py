@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
-from api.schemas.common import IdIn, body, ex
+from api.schemas.common import MAX_ID, NOT_BOOL, body, ex
 
 MESSAGE = {
     "id": 7,
@@ -53,7 +53,7 @@ class InboundBody(BaseModel):
     model_config = body({"from": "+819012345678", "text": "The pump is rattling.", "case_id": 42})
     sender: str = Field(alias="from", min_length=3, max_length=320)
     text: str = Field(min_length=1, max_length=4000)
-    case_id: IdIn | None = Field(default=None, ge=1, le=2**31 - 1)
+    case_id: Annotated[int, Field(ge=1, le=MAX_ID), NOT_BOOL] | None = None
 
 
 class InboundAccepted(BaseModel):

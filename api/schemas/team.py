@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, Field
 
-from api.schemas.common import body, ex
+from api.schemas.common import MAX_ID, NOT_BOOL, IntIn, body, ex
 
 Tag = list[str]  # skills, languages, product lines, teams
 
@@ -68,7 +68,7 @@ class UserCreate(BaseModel):
         default=None, min_length=12, max_length=200, description="Omit to generate one."
     )
     locale: Literal["en", "ja"] = "en"
-    agent_id: int | None = Field(default=None, ge=1, le=2**31 - 1)
+    agent_id: Annotated[int, Field(ge=1, le=MAX_ID), NOT_BOOL] | None = None
 
 
 class UserCreated(UserPublic):
@@ -89,8 +89,8 @@ class AgentCreate(BaseModel):
     skills: Tag = _tags()
     languages: Tag = Field(default_factory=lambda: ["en"], min_length=1, max_length=20)
     product_lines: Tag = _tags()
-    tier: int = Field(default=1, ge=1, le=3, description="1 first line .. 3 expert.")
-    capacity: int = Field(default=5, ge=0, le=1000, description="Open cases the agent can hold.")
+    tier: IntIn = Field(default=1, ge=1, le=3, description="1 first line .. 3 expert.")
+    capacity: IntIn = Field(default=5, ge=0, le=1000, description="Open cases the agent can hold.")
     teams: Tag = _tags()
 
 
@@ -100,8 +100,8 @@ class AgentUpdate(BaseModel):
     skills: Tag | None = Field(default=None, max_length=50)
     languages: Tag | None = Field(default=None, min_length=1, max_length=20)
     product_lines: Tag | None = Field(default=None, max_length=50)
-    tier: int | None = Field(default=None, ge=1, le=3)
-    capacity: int | None = Field(default=None, ge=0, le=1000)
+    tier: Annotated[int, Field(ge=1, le=3), NOT_BOOL] | None = None
+    capacity: Annotated[int, Field(ge=0, le=1000), NOT_BOOL] | None = None
     teams: Tag | None = Field(default=None, max_length=50)
 
 
@@ -133,6 +133,6 @@ class WindowCreate(BaseModel):
     )
     device_id: str = Field(min_length=1, max_length=64)
     starts_at: AwareDatetime = Field(description="With a UTC offset.")
-    minutes: int = Field(ge=1, le=366 * 24 * 60, description="How long the window lasts.")
+    minutes: IntIn = Field(ge=1, le=366 * 24 * 60, description="How long the window lasts.")
     mode: Literal["suppress", "quiet"] = "suppress"
     reason: str = Field(default="", max_length=2000)

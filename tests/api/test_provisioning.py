@@ -117,3 +117,17 @@ def test_the_admin_page_adds_an_agent_and_a_login(base_url: str, world: World) -
         form = {"username": "sora", "password": password, "csrf_token": token}
         assert other.post("/login", data=form).status_code == 303
         assert other.get("/admin").status_code == 403  # an agent, not an admin
+
+
+def test_true_is_not_an_integer_in_an_admin_body(client: httpx.Client, world: World) -> None:
+    # JSON true would pass as 1 in lax parsing: a login bound to agent 1, an agent of tier 1
+    bodies = [
+        ("/api/v1/users", {"username": "booly", "role": "agent", "agent_id": True}),
+        ("/api/v1/agents", {"name": "B", "email": "b@example.com", "tier": True}),
+        ("/api/v1/agents", {"name": "B", "email": "b@example.com", "capacity": False}),
+    ]
+    for path, body in bodies:
+        refused = client.post(path, json=body, headers=admin(world))
+        assert refused.status_code == 422, (path, body, refused.text)
+        assert "not true/false" in refused.text
+    assert "booly" not in client.get("/api/v1/users", headers=admin(world)).text
