@@ -64,7 +64,7 @@ def parent(key: str) -> str:
 class CohortFilter:
     """Rows parallel to one StreamBlock's, one line of state per cohort, the cadence."""
 
-    name, version = "cohort", 2  # 2: each row has its own cohort and a parent
+    name, version = "cohort", 3  # 2: a cohort and a parent per row; 3: its past common
 
     def __init__(self, cfg: CohortConfig | None = None, capacity: int = 16) -> None:
         self.cfg = cfg or CohortConfig()

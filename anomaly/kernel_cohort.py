@@ -16,6 +16,12 @@ until its readings are scored again, so a new level after the gap (a replaced un
 is a jump to the detector. A row belongs to two cohorts (``cohort[r]``: its own, and the
 wider parent it falls back on while its own has fewer than ``min_devices`` rows); both
 commons learn from it. ``K``/``D`` measure the block's cadence from its first intervals.
+
+A reading more than a gap older than the latest its cohort learned from (a device that
+was offline and delivers its readings late, in one batch) is filtered by the common as
+it was at the reading's time (each cohort keeps a day of it, every ``HISTORY_S``), and
+it teaches neither the common nor the coupling: what its peers did since is no part of
+what it measured.
 """
 
 from __future__ import annotations
@@ -37,7 +43,13 @@ from anomaly.kernel import (
 from anomaly.kernel_stream import NONE, _update, snapshot
 
 R_LAST, R_SETTLE, R_SXY, R_SXX, N_R = 0, 1, 2, 3, 4
-C_ROWS, C_COMMON, N_C = 0, 1, 2
+# per cohort: rows, the common movement, the latest time it learned from, and its past
+# (the common at the end of each of the last HISTORY steps of HISTORY_S, with the step's
+# number, so a late reading is filtered by the common of its own time)
+HISTORY, HISTORY_S = 144, 600.0  # a day
+C_ROWS, C_COMMON, C_LAST, C_PAST = 0, 1, 2, 3
+C_STEP = C_PAST + HISTORY
+N_C = C_STEP + HISTORY
 K_COUNT, K_INTERVAL, K_FIXED, N_K = 0, 1, 2, 3  # cadence: samples, interval, 0/1/2 state
 (Q_TAU_S, Q_GAP_S, Q_SETTLE_S, Q_MIN_DEVICES, Q_CLIP, Q_INTERVAL_S, Q_BETA_S) = range(7)
 N_Q = 7
@@ -83,6 +95,9 @@ def _filter(F, IX, season, R, C, cohort, K, D, r, t, x, P, Q):  # noqa: ANN001, 
     c = cohort[r, 0] if C[cohort[r, 0], C_ROWS] >= Q[Q_MIN_DEVICES] else cohort[r, 1]
     enough = C[c, C_ROWS] >= Q[Q_MIN_DEVICES]
     common = C[c, C_COMMON] if enough else 0.0
+    late = t < C[c, C_LAST] - gap  # delivered late: its peers have moved on since
+    if late and enough:
+        common = _common_at(C, c, t)
     sigma = F[r, REF_SPREAD] * MAD_TO_SIGMA + P[P_MIN_SCALE]
     prior = 0.25 * sigma * sigma  # a weak pull of this device's coupling toward 1
     beta = (R[r, R_SXY] + prior) / (R[r, R_SXX] + prior)
@@ -91,7 +106,7 @@ def _filter(F, IX, season, R, C, cohort, K, D, r, t, x, P, Q):  # noqa: ANN001, 
     floor = 0.5 if c == cohort[r, 0] else 0.0
     beta = floor if beta < floor else (1.5 if beta > 1.5 else beta)
     keep = not (t < R[r, R_SETTLE])
-    if keep and IX[r, REF_N] >= P[P_WARMUP] / 2:  # ahead of the detector's warm-up
+    if keep and not late and IX[r, REF_N] >= P[P_WARMUP] / 2:  # ahead of the warm-up
         base = x - expected(F, season, r, t)
         bound = Q[Q_CLIP] * sigma
         for level in range(2):  # both commons learn, whichever this device uses
@@ -102,6 +117,7 @@ def _filter(F, IX, season, R, C, cohort, K, D, r, t, x, P, Q):  # noqa: ANN001, 
             res = bound if res > bound else (-bound if res < -bound else res)
             w = interval / (Q[Q_TAU_S] * C[own, C_ROWS])
             C[own, C_COMMON] += (w if w < 1.0 else 1.0) * res
+            _remember(C, own, t)
         if enough:
             # a robust (Huber) regression: what the current coupling leaves unexplained
             # counts up to one sigma, so a fault that grows while the cohort moves (a
@@ -114,6 +130,37 @@ def _filter(F, IX, season, R, C, cohort, K, D, r, t, x, P, Q):  # noqa: ANN001, 
             R[r, R_SXX] += a * (common * common - R[r, R_SXX])
     F[r, COMMON] = beta * common  # what the detector's value has lost (excursions)
     return x - beta * common, keep
+
+
+@njit(**JIT)
+def _remember(C, c, t):  # noqa: ANN001, N803
+    """Keep cohort ``c``'s common as it is after a reading at ``t`` (its step's last)."""
+    if t > C[c, C_LAST]:
+        C[c, C_LAST] = t
+    step = np.floor(t / HISTORY_S)
+    i = int(step) % HISTORY
+    C[c, C_PAST + i] = C[c, C_COMMON]
+    C[c, C_STEP + i] = step
+
+
+@njit(**JIT)
+def _common_at(C, c, t):  # noqa: ANN001, N803
+    """Cohort ``c``'s common at ``t``: between the ends of the step before ``t``'s and
+    of ``t``'s own; the one of them kept where the other is not (no reading in that
+    step); the current common where neither is (older than a day, or a silent cohort)."""
+    pos = t / HISTORY_S
+    step = np.floor(pos)
+    i, j = int(step - 1.0) % HISTORY, int(step) % HISTORY
+    before = C[c, C_STEP + i] == step - 1.0
+    after = C[c, C_STEP + j] == step
+    if before and after:
+        w = pos - step
+        return C[c, C_PAST + i] + w * (C[c, C_PAST + j] - C[c, C_PAST + i])
+    if before:
+        return C[c, C_PAST + i]
+    if after:
+        return C[c, C_PAST + j]
+    return C[c, C_COMMON]
 
 
 @njit(**JIT)

@@ -48,6 +48,7 @@ def _run(
     seed: int = 3,
     keep: list[DetectorBank] | None = None,  # the bank is appended here when given
     stream: StreamConfig | None = None,
+    late: tuple[float, float] | None = None,  # d00 offline (days), its readings sent after
 ) -> list[AnomalyEvent]:
     spec = PROFILES[model].metrics[metric]
     rng = np.random.default_rng(seed)
@@ -60,6 +61,7 @@ def _run(
     if keep is not None:
         keep.append(bank)
     events: list[AnomalyEvent] = []
+    held: list[Reading] = []
     for k in range(int(days * DAY / step)):
         ts = START_TS + k * step
         daily = spec.daily_amplitude * math.sin(2 * math.pi * ts / DAY)
@@ -69,6 +71,11 @@ def _run(
             x = shape(i, ts, level[i] + daily + noise[i])
             if x == x:
                 batch.append(Reading(d, ts, {metric: round(x, 3)}))
+        if late is not None and late[0] <= (ts - START_TS) / DAY < late[1]:
+            held += [r for r in batch if r.device_id == "d00"]
+            batch = [r for r in batch if r.device_id != "d00"]
+        elif held:
+            batch, held = held + batch, []
         events += bank.update(batch)
     return [e for e in events if e.kind == "anomaly"]
 
@@ -128,6 +135,20 @@ def test_a_cold_start_after_a_power_cut_opens_no_case() -> None:
         return x + (25.0 * math.exp(-since / 900.0) if 0 <= since < 3600 else 0.0)
 
     assert _run(cuts) == []
+
+
+@pytest.mark.parametrize("seed", [3, 4, 5])
+def test_readings_delivered_late_are_filtered_by_their_own_time_s_common(seed: int) -> None:
+    # every unit of the region cools 12 degrees in an hour (a cold snap, a usage change);
+    # one was offline for the 4 hours around it and sends those readings in one batch
+    # after: judged against the cohort's common of the batch's arrival, its readings
+    # from before the snap look 12 degrees hot, a spike of its own toward the limit
+    at = START_TS + 6.5 * DAY
+
+    def snap(i: int, ts: float, x: float) -> float:
+        return x - 12.0 * min(max((ts - at) / 3600.0, 0.0), 1.0)
+
+    assert _run(snap, days=8.0, seed=seed, late=(6.45, 6.65)) == []
 
 
 def test_a_sample_and_hold_sensor_is_healthy_and_a_dithering_stuck_one_is_not() -> None:
