@@ -95,8 +95,9 @@ class StreamBlock:
     # 5: an excursion the cohort shared is not counted (COMMON, RUN_COMMON, RUN_PEAK);
     # 6: the trend keeps the cohort's common movement per bucket beside its means;
     # 7: the two-day fit and the unit's own day-to-day wander (T_TFAST, T_DL, T_DLVAR);
-    # 8: a step while the CUSUM is already out is a jump (GAIN_AT .. GAIN_JUMP)
-    name, version = "stream", 8
+    # 8: a step while the CUSUM is already out is a jump (GAIN_AT .. GAIN_JUMP);
+    # 9: a sample-and-hold sensor's repeats count toward an excursion less its deadband
+    name, version = "stream", 9
 
     def __init__(self, spec: MetricSpec, cfg: StreamConfig, capacity: int = 16) -> None:
         self.spec, self.cfg, self.base = spec, cfg, cfg
@@ -111,7 +112,9 @@ class StreamBlock:
         self.F = np.zeros((capacity, k.N_F))
         nan = [k.LAST, k.FLAT_SINCE, k.STARTED_AT, k.T_LEVEL, k.T_ETA, k.HOME]
         nan += [k.CALM_AT, k.OUT_AT, k.JUMP_AT, k.GAIN_AT, k.GAIN_FROM, k.GAIN_PREV, k.GAIN_JUMP]
+        nan += [k.HOLD_LAST, k.HOLD_PREV, k.HOLD_JUMP]
         self.F[:, nan] = math.nan
+        self.F[:, k.HOLD_REVISIT] = 0.5  # unknown until the sensor has changed ~20 times
         self.F[:, k.QUIET_UNTIL] = -math.inf
         self.IX = np.zeros((capacity, k.N_I), dtype=np.int64)
         self.IX[:, k.T_BUCKET] = -1

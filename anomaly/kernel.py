@@ -108,8 +108,12 @@ _drop_stale_cache()
     GAIN_FROM,
     GAIN_PREV,
     GAIN_JUMP,
-) = range(43)
-N_F = 43
+    HOLD_LAST,
+    HOLD_PREV,
+    HOLD_JUMP,
+    HOLD_REVISIT,
+) = range(47)
+N_F = 47
 # integer columns
 (
     N,
@@ -212,6 +216,8 @@ SETTLE_MARGIN = 3.0  # meanwhile the normal-range check needs this many times it
 EXCURSION_ROOM = 0.2  # an excursion's readings are this share of the room toward the limit
 NOW_DAYS = 0.5  # the trend's level is the last day's mean: half a day of its slope to now
 SHARED = 0.5  # an excursion whose peak the cohort's common rise matched by this share is shared
+HOLD_ALPHA = 0.05  # a sensor's jumps and returns: EW over about its last 20 changes
+REVISIT_MAX = 0.2  # a sensor whose changes return to the value before this often quantises
 JIT = {"cache": True, "error_model": "numpy"}
 
 

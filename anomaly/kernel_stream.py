@@ -32,6 +32,11 @@ from anomaly.kernel import (
     GAIN_FROM,
     GAIN_JUMP,
     GAIN_PREV,
+    HOLD_ALPHA,
+    HOLD_JUMP,
+    HOLD_LAST,
+    HOLD_PREV,
+    HOLD_REVISIT,
     HOME,
     HOT,
     JIT,
@@ -39,6 +44,7 @@ from anomaly.kernel import (
     LAST,
     LAST_Z,
     LEVEL_FRAC,
+    MAD_TO_SIGMA,
     NAN,
     NOW_DAYS,
     OUT,
@@ -58,6 +64,7 @@ from anomaly.kernel import (
     P_HORIZON_DAYS,
     P_LEVEL_WANDER_Z,
     P_LIMIT,
+    P_MIN_SCALE,
     P_MOVED,
     P_OUT_FRAC,
     P_P_BIG,
@@ -80,7 +87,9 @@ from anomaly.kernel import (
     QUIET_UNTIL,
     RAMPING,
     REF_N,
+    REF_SPREAD,
     REF_TOTAL,
+    REVISIT_MAX,
     RUN,
     RUN_COMMON,
     RUN_PEAK,
@@ -155,7 +164,8 @@ def _update(F, IX, season, counts, means, r, ts, x, P):  # noqa: ANN001, N803
     _collapse(F, IX, r, n, x, P)
     c = _cusum(F, IX, season, counts, r, ts, x, P) / P[P_CUSUM_H]
     _jump(F, IX, means, r, ts, c, P)
-    excursion = _excursions(F, IX, season, r, ts, x, P[P_SIGN] * F[r, LAST_Z], P)
+    hold = _held(F, r, x)
+    excursion = _excursions(F, IX, season, r, ts, x, P[P_SIGN] * F[r, LAST_Z], hold, P)
     t = trend_update(F, IX, means, r, ts, d, P) / P[P_T_MIN]
     drift = _drift(F, IX, r, ts, c, t, P)
     warm = IX[r, REF_N] >= P[P_WARMUP]
@@ -304,14 +314,39 @@ def _shared(F, r, P):  # noqa: ANN001, N803
 
 
 @njit(**JIT)
-def _excursions(F, IX, season, r, ts, x, z, P):  # noqa: ANN001, N803
+def _held(F, r, x):  # noqa: ANN001, N803
+    """``MetricStream._held``: the sensor's deadband when this value repeats a held sample
+    of a sample-and-hold sensor, else 0."""
+    raw = x + F[r, COMMON]  # the value as the sensor sent it
+    last = F[r, HOLD_LAST]
+    if last != last:
+        F[r, HOLD_LAST] = raw
+        return 0.0
+    step = abs(raw - last)
+    if step <= 1e-9 * (1.0 + abs(raw)):  # the same sample again
+        jump = F[r, HOLD_JUMP]
+        return jump if jump == jump and F[r, HOLD_REVISIT] < REVISIT_MAX else 0.0
+    jump = F[r, HOLD_JUMP]
+    F[r, HOLD_JUMP] = step if jump != jump else jump + HOLD_ALPHA * (step - jump)
+    back = 1.0 if abs(raw - F[r, HOLD_PREV]) <= 1e-9 * (1.0 + abs(raw)) else 0.0
+    F[r, HOLD_REVISIT] += HOLD_ALPHA * (back - F[r, HOLD_REVISIT])
+    F[r, HOLD_PREV], F[r, HOLD_LAST] = last, raw
+    return 0.0
+
+
+@njit(**JIT)
+def _excursions(F, IX, season, r, ts, x, z, hold, P):  # noqa: ANN001, N803
     F[r, SPIKES] -= P[P_SPIKE_DECAY] * F[r, SPIKES]
     rel = z - F[r, ZBAR]
+    # a held sample says the sensor's value is within its deadband ``hold`` of it: it
+    # counts as far as the nearest value it allows
+    slack = hold / (F[r, REF_SPREAD] * MAD_TO_SIGMA + P[P_MIN_SCALE]) if hold > 0.0 else 0.0
     # the value's deviation toward the limit, needed in a run or at a candidate start
     dev = P[P_SIGN] * (x - expected(F, season, r, ts)) if IX[r, RUN] or rel > P[P_SPIKE_Z] else 0.0
     if IX[r, RUN]:
         IX[r, RUN] += 1
-        IX[r, ABOVE] += 1 if rel > P[P_SPIKE_Z] and _far(F, r, dev, P) else 0
+        far = rel - slack > P[P_SPIKE_Z] and _far(F, r, dev - hold, P)
+        IX[r, ABOVE] += 1 if far else 0
         F[r, RUN_PEAK] = dev if dev > F[r, RUN_PEAK] else F[r, RUN_PEAK]
         if rel >= 1.5:
             IX[r, BACK] = 0
@@ -324,7 +359,7 @@ def _excursions(F, IX, season, r, ts, x, z, P):  # noqa: ANN001, N803
         if IX[r, RUN] > P[P_SPIKE_MAX_RUN]:
             IX[r, RUN] = IX[r, BACK] = 0
             F[r, ZBAR] = z
-    elif rel > P[P_SPIKE_Z] and _far(F, r, dev, P):
+    elif rel - slack > P[P_SPIKE_Z] and _far(F, r, dev - hold, P):
         IX[r, RUN] = IX[r, ABOVE] = 1
         F[r, RUN_COMMON], F[r, RUN_PEAK] = F[r, COMMON], dev
     else:

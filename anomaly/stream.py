@@ -43,8 +43,10 @@ from anomaly.eta import MIN_MOVED
 from anomaly.kernel import (
     CALM,
     EXCURSION_ROOM,
+    HOLD_ALPHA,
     NOW_DAYS,
     QUIET_S,
+    REVISIT_MAX,
     SETTLE_MARGIN,
     SETTLE_S,
     SHARED,
@@ -209,6 +211,10 @@ class MetricStream:
         "common",
         "_run_common",
         "_run_peak",
+        "_hold_last",
+        "_hold_prev",
+        "_hold_jump",
+        "_hold_revisit",
     )
 
     def __init__(self, spec: MetricSpec, cfg: StreamConfig) -> None:
@@ -265,6 +271,9 @@ class MetricStream:
         # the cohort's common movement a filter in front took out of the value (0 without)
         self.common = 0.0
         self._run_common = self._run_peak = 0.0
+        # the sensor's samples as sent: the last, the one before, its jumps and returns
+        self._hold_last = self._hold_prev = self._hold_jump = float("nan")
+        self._hold_revisit = 0.5  # unknown until the sensor has changed ~20 times
 
     def update(self, ts: float, x: float) -> Edge:
         """Score one value, learn from it, and return the alarm edge (if any)."""
@@ -277,7 +286,7 @@ class MetricStream:
         self._collapse(n, x)
         c = self.cusum.update(ts, x) / cfg.cusum_h
         self._jump(ts, c)
-        excursion = self._excursions(ts, x, self.sign * self.cusum.last_z)
+        excursion = self._excursions(ts, x, self.sign * self.cusum.last_z, self._held(x))
         self.trend.noise_floor = RAMP_FLOOR * self.cusum.reference.sigma
         t = self.trend.update(ts, d, self.common) / cfg.t_min
         eta = self.trend.eta_ts
@@ -368,7 +377,34 @@ class MetricStream:
         failing part's spikes are its own; they hardly move what its peers share."""
         return self.sign * (self.common - self._run_common) >= SHARED * self._run_peak
 
-    def _excursions(self, ts: float, x: float, z: float) -> float:
+    def _held(self, x: float) -> float:
+        """The sensor's deadband when ``x`` repeats a held sample of a sample-and-hold
+        sensor, else 0.
+
+        A sample-and-hold sensor sends a new sample only when it moved by its deadband
+        from the one it holds; a repeat is no new measurement, only that the value is
+        still within the deadband of the held one. Its deadband is measured as the mean
+        of its jumps (``HOLD_ALPHA``: about its last 20). A quantised sensor repeats
+        too, but each repeat is a new sample, and its changes often return to the value
+        before (``REVISIT_MAX`` of them); a sample-and-hold sensor's values never do.
+        """
+        raw = x + self.common  # the value as the sensor sent it
+        last = self._hold_last
+        if last != last:
+            self._hold_last = raw
+            return 0.0
+        step = abs(raw - last)
+        if step <= 1e-9 * (1.0 + abs(raw)):  # the same sample again
+            jump = self._hold_jump
+            return jump if jump == jump and self._hold_revisit < REVISIT_MAX else 0.0
+        jump = self._hold_jump
+        self._hold_jump = step if jump != jump else jump + HOLD_ALPHA * (step - jump)
+        back = 1.0 if abs(raw - self._hold_prev) <= 1e-9 * (1.0 + abs(raw)) else 0.0
+        self._hold_revisit += HOLD_ALPHA * (back - self._hold_revisit)
+        self._hold_prev, self._hold_last = last, raw
+        return 0.0
+
+    def _excursions(self, ts: float, x: float, z: float, hold: float = 0.0) -> float:
         """Short runs far toward the limit that come back: spikes and episodes.
 
         A reading counts toward one only when it is also far (``_far``: ``EXCURSION_ROOM``
@@ -382,16 +418,22 @@ class MetricStream:
         step whose noise dips below the line once is not a return); one that lasts longer
         than ``spike_max_run`` is a level shift, not an excursion: it is not counted and
         becomes the new level.
+
+        A repeat of a sample-and-hold sensor's held sample (``hold``, its deadband, from
+        ``_held``) counts as far as the nearest value the deadband allows: a low sample
+        held through a heat spell is no run of far readings.
         """
         cfg = self.cfg
         self.spikes -= cfg.spike_decay * self.spikes
         rel = z - self._zbar
+        sigma = self.cusum.reference.sigma
+        slack = hold / sigma if hold > 0.0 else 0.0
         # the value's deviation toward the limit, needed in a run or at a candidate start
         expected = self.cusum.reference.expected
         dev = self.sign * (x - expected(ts)) if self._run or rel > cfg.spike_z else 0.0
         if self._run:
             self._run += 1
-            self._above += rel > cfg.spike_z and self._far(dev)
+            self._above += rel - slack > cfg.spike_z and self._far(dev - hold)
             self._run_peak = dev if dev > self._run_peak else self._run_peak
             if rel >= 1.5:
                 self._back = 0
@@ -404,7 +446,7 @@ class MetricStream:
             if self._run > cfg.spike_max_run:
                 self._run = self._back = 0
                 self._zbar = z
-        elif rel > cfg.spike_z and self._far(dev):
+        elif rel - slack > cfg.spike_z and self._far(dev - hold):
             self._run = self._above = 1
             self._run_common, self._run_peak = self.common, dev
         else:
@@ -548,6 +590,10 @@ class MetricStream:
             "common": self.common,
             "run_common": self._run_common,
             "run_peak": self._run_peak,
+            "hold": [
+                None if v != v else v
+                for v in (self._hold_last, self._hold_prev, self._hold_jump, self._hold_revisit)
+            ],
         }
 
     def load_state_dict(self, st: dict[str, Any]) -> None:
@@ -587,3 +633,7 @@ class MetricStream:
         self.common = float(st.get("common", 0.0))
         self._run_common = float(st.get("run_common", 0.0))
         self._run_peak = float(st.get("run_peak", 0.0))
+        hold = st.get("hold") or [None, None, None, 0.5]
+        self._hold_last, self._hold_prev, self._hold_jump, self._hold_revisit = (
+            float("nan") if v is None else float(v) for v in hold
+        )

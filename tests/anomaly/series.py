@@ -38,3 +38,30 @@ def with_spike(
     series: list[tuple[float, float]], at: int, size: float
 ) -> list[tuple[float, float]]:
     return [(ts, v + (size if i == at else 0.0)) for i, (ts, v) in enumerate(series)]
+
+
+def sample_and_hold(
+    series: list[tuple[float, float]], deadband: float
+) -> list[tuple[float, float]]:
+    """What a sample-and-hold sensor sends: a new sample only when it moved by
+    ``deadband`` from the one it holds, else the held one again."""
+    out: list[tuple[float, float]] = []
+    for ts, v in series:
+        held = out[-1][1] if out else None
+        out.append((ts, v if held is None or abs(v - held) >= deadband else held))
+    return out
+
+
+def quantised(series: list[tuple[float, float]], quantum: float) -> list[tuple[float, float]]:
+    """What a coarse sensor sends: each sample rounded to a multiple of ``quantum``."""
+    return [(ts, round(v / quantum) * quantum) for ts, v in series]
+
+
+def with_held(
+    series: list[tuple[float, float]], at: int, size: float, n: int
+) -> list[tuple[float, float]]:
+    """One sample ``size`` off at ``at``, sent again ``n - 1`` times (a held sample)."""
+    out = list(series)
+    for i in range(at, at + n):
+        out[i] = (series[i][0], series[at][1] + size)
+    return out

@@ -21,6 +21,7 @@ from anomaly.stream import MetricStream, StreamConfig
 from core.profiles import load_profiles
 from core.readings import Reading
 from simulator.fleet import Fleet
+from tests.anomaly.series import healthy, quantised, sample_and_hold, with_held
 
 PROFILES = load_profiles()
 CFG = StreamConfig()
@@ -291,3 +292,28 @@ def test_a_trend_a_coupling_error_explains_matches_and_is_not_a_trend(
         assert top < cfg.t_min, "what a coupling error of 0.5 explains is no trend"
     else:
         assert top >= cfg.t_min, "without the rule the leaked spell is a trend"
+
+
+@pytest.mark.parametrize("sensor", ["held", "quantised"])
+def test_a_held_sensor_s_repeats_match(sensor: str) -> None:
+    # a sample-and-hold sensor's repeats count toward an excursion less its deadband, a
+    # quantised one's in full: kernel and reference agree value for value, through a
+    # held sample and a far one
+    spec = PROFILES["aircon-x1"].metrics["cooling_delta_c"]
+    series = healthy(8 * 144, seed=2, level=10.0, noise=spec.noise)
+    if sensor == "held":
+        series = sample_and_hold(series, 2.0 * spec.noise)
+    else:
+        series = quantised(series, 2.0 * spec.noise)
+    series = with_held(with_held(series, 6 * 144, -2.4, 5), 7 * 144, -3.5, 5)
+    stream, block = MetricStream(spec, CFG), StreamBlock(spec, CFG)
+    row, edges = block.add(), 0
+    for ts, x in series:
+        a = stream.update(ts, x)
+        b = block.update(np.array([row]), np.array([ts]), np.array([x]))[0]
+        edges += bool(a)
+        assert EDGE.get(int(b)) == a, f"edge at {ts}"
+        wrong = _compare(stream, block, row)
+        assert not wrong, f"{wrong} differ at {ts}"
+        assert stream._hold_jump == block.F[row, k.HOLD_JUMP] or math.isnan(stream._hold_jump)
+    assert edges, "the far held sample raises an alarm"

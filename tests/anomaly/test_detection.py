@@ -22,7 +22,7 @@ from anomaly.stream import MetricStream, StreamConfig
 from core.events import AnomalyEvent
 from core.profiles import load_profiles
 from core.readings import Reading
-from tests.anomaly.series import healthy
+from tests.anomaly.series import healthy, quantised, sample_and_hold, with_held
 
 PROFILES = load_profiles()
 DAY = 86400.0
@@ -296,6 +296,36 @@ def test_an_excursion_is_a_share_of_the_way_to_the_limit_not_only_many_sigmas() 
     room = PUMP.limit - 47.0
     assert spikes(0.12 * room) == 0.0  # ~7 sigma, an eighth of the way
     assert spikes(0.5 * room) >= StreamConfig().spike_mass  # half the way: spikes
+
+
+def _held_low(sensor: str, drop: float) -> list[str]:
+    """An air conditioner's cooling sensor (sample-and-hold with a deadband of twice its
+    noise, or quantised to that step) sends one sample ``drop`` degrees low on day 7 and
+    then the same value four more times: the reference stream's alarm edges."""
+    series = healthy(8 * 144, seed=4, level=10.0, noise=AC.noise)
+    if sensor == "held":
+        series = sample_and_hold(series, 2.0 * AC.noise)
+    else:
+        series = quantised(series, 2.0 * AC.noise)
+    stream = MetricStream(AC, StreamConfig())
+    return [e for ts, x in with_held(series, 7 * 144, -drop, 5) if (e := stream.update(ts, x))]
+
+
+@pytest.mark.parametrize(
+    ("sensor", "drop", "alarms"),
+    [("held", 2.4, False), ("held", 3.5, True), ("quantised", 3.5, True)],
+    ids=["held-sample", "held-far-sample", "quantised"],
+)
+def test_a_held_sample_counts_toward_an_excursion_less_its_deadband(
+    sensor: str, drop: float, alarms: bool
+) -> None:
+    # a sample-and-hold sensor's repeat is no new measurement: only that the value is
+    # still within its deadband (its jumps, ~1.1 degrees here) of the held sample. A
+    # sample 2.4 degrees low (about 6 sigma, 40% of the way to the limit) held for 50
+    # minutes is one far reading, not five; 3.5 degrees low it is five all the same. A
+    # quantised sensor's repeats are new samples (its values come back to the step
+    # before, a sample-and-hold sensor's never do) and count in full.
+    assert ("anomaly" in _held_low(sensor, drop)) is alarms
 
 
 def _bump(cfg: StreamConfig, size: float) -> list[str]:
