@@ -235,7 +235,7 @@ def _gain_jump(F, IX, means, r, ts, c, P):  # noqa: ANN001, N803
         F[r, GAIN_PREV] = c - F[r, GAIN_FROM] if at == at else NAN
         F[r, GAIN_AT], F[r, GAIN_FROM] = ts, c
         return
-    if F[r, GAIN_FROM] < 1.0 or c - F[r, GAIN_FROM] < 1.0 or not F[r, GAIN_PREV] <= CALM:
+    if F[r, GAIN_FROM] < CALM or c - F[r, GAIN_FROM] < 1.0 or not F[r, GAIN_PREV] <= CALM:
         return
     last = F[r, GAIN_JUMP]
     if last != last or ts - last >= QUIET_S:

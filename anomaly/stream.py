@@ -342,8 +342,9 @@ class MetricStream:
         A unit whose CUSUM a spell (or its own weekend) has kept out for days and that
         then steps to a new level (a firmware update, a replaced or recalibrated unit
         back from hours off) never goes from calm to the threshold. Per window of
-        ``step_hours``, the CUSUM's gain: one that was already out at the window's start
-        and gains its whole threshold within the window, after a window that gained
+        ``step_hours``, the CUSUM's gain: one that was not calm at the window's start
+        (``CALM``; from calm, ``_jump``'s own rule holds) and gains its whole threshold
+        within the window, after a window that gained
         under ``CALM`` of it, has stepped; once a day at most (``QUIET_S``). A spell or
         a fault's daily peak raises the gain over hours, not from a flat hour to a full
         threshold in the next. The re-baseline's days out of control count from the
@@ -354,7 +355,7 @@ class MetricStream:
             self._gain_prev = c - self._gain_from if at == at else float("nan")
             self._gain_at, self._gain_from = ts, c
             return
-        if self._gain_from < 1.0 or c - self._gain_from < 1.0 or not self._gain_prev <= CALM:
+        if self._gain_from < CALM or c - self._gain_from < 1.0 or not self._gain_prev <= CALM:
             return
         last = self._gain_jump
         if last != last or ts - last >= QUIET_S:

@@ -166,6 +166,38 @@ def test_a_step_while_the_cusum_is_already_out_is_a_jump(seed: int) -> None:
             assert 7.0 <= day < 7.1, "the step is the jump"
 
 
+def _step_while_partly_out(seed: int) -> list[tuple[float, float]]:
+    """A pump's bearing: 2.4 hours of a small spell of its own leave its CUSUM part of
+    the way to its threshold (0.4-0.6 of it on these seeds, neither calm nor out), and an
+    hour later its level steps by 7 degrees."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(9 * 144):
+        ts, day = START_TS + 600.0 * i, i / 144
+        x = 45.0 + 2.0 * math.sin(2 * math.pi * ts / 86400.0) + rng.normal(0.0, 0.4)
+        x += 1.0 if 6.85 <= day < 6.95 else 0.0
+        x += 7.0 if day >= 7.0 else 0.0
+        out.append((ts, x))
+    return out
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_step_while_the_cusum_is_partly_out_is_a_jump(seed: int) -> None:
+    # between calm (the calm-to-threshold rule) and out (the rule above) there was a
+    # gap: a firmware step that came while a little of a spell was left in the CUSUM
+    # was no jump, and the trend read the step as a slope
+    spec = PROFILES["pump-p3"].metrics["bearing_temp_c"]
+    stream, block = MetricStream(spec, CFG), StreamBlock(spec, CFG)
+    row = block.add()
+    for ts, x in _step_while_partly_out(seed):
+        edge = stream.update(ts, x)
+        out = block.update(np.array([row]), np.array([ts]), np.array([x]))
+        assert EDGE.get(int(out[0])) == edge
+        assert not _compare(stream, block, row), ts
+    day = (stream._gain_jump - START_TS) / 86400.0
+    assert 7.0 <= day < 7.1, "the step is the jump"
+
+
 def test_a_fault_that_grows_while_the_cusum_is_out_is_no_jump() -> None:
     # a wear that grows as the square of time raises the CUSUM's gain hour by hour,
     # never from a flat hour to a whole threshold: it is caught as a drift
