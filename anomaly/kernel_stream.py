@@ -209,7 +209,7 @@ def _collapse(F, IX, r, n, x, P):  # noqa: ANN001, N803
 @njit(**JIT)
 def _jump(F, IX, means, r, ts, c, P):  # noqa: ANN001, N803
     """``MetricStream._jump``: the CUSUM went from calm to its threshold within
-    ``step_s``, after a quiet day, or (already out) gained its threshold within one
+    ``step_s``, after a quiet day, or (not calm) gained its threshold within one
     window of ``step_s`` after a window that gained under ``CALM``: a jump. The trend
     forgets the hours before it, so a one-off shift is not read as a trend (a movement
     that goes on shows again), and the normal-range check lets the new level settle
@@ -322,11 +322,9 @@ def _held(F, r, x):  # noqa: ANN001, N803
     if last != last:
         F[r, HOLD_LAST] = raw
         return 0.0
-    step = abs(raw - last)
+    step, jump = abs(raw - last), F[r, HOLD_JUMP]
     if step <= 1e-9 * (1.0 + abs(raw)):  # the same sample again
-        jump = F[r, HOLD_JUMP]
         return jump if jump == jump and F[r, HOLD_REVISIT] < REVISIT_MAX else 0.0
-    jump = F[r, HOLD_JUMP]
     F[r, HOLD_JUMP] = step if jump != jump else jump + HOLD_ALPHA * (step - jump)
     back = 1.0 if abs(raw - F[r, HOLD_PREV]) <= 1e-9 * (1.0 + abs(raw)) else 0.0
     F[r, HOLD_REVISIT] += HOLD_ALPHA * (back - F[r, HOLD_REVISIT])

@@ -394,18 +394,16 @@ class MetricStream:
         if last != last:
             self._hold_last = raw
             return 0.0
-        step = abs(raw - last)
+        step, jump = abs(raw - last), self._hold_jump
         if step <= 1e-9 * (1.0 + abs(raw)):  # the same sample again
-            jump = self._hold_jump
             return jump if jump == jump and self._hold_revisit < REVISIT_MAX else 0.0
-        jump = self._hold_jump
         self._hold_jump = step if jump != jump else jump + HOLD_ALPHA * (step - jump)
         back = 1.0 if abs(raw - self._hold_prev) <= 1e-9 * (1.0 + abs(raw)) else 0.0
         self._hold_revisit += HOLD_ALPHA * (back - self._hold_revisit)
         self._hold_prev, self._hold_last = last, raw
         return 0.0
 
-    def _excursions(self, ts: float, x: float, z: float, hold: float = 0.0) -> float:
+    def _excursions(self, ts: float, x: float, z: float, hold: float) -> float:
         """Short runs far toward the limit that come back: spikes and episodes.
 
         A reading counts toward one only when it is also far (``_far``: ``EXCURSION_ROOM``

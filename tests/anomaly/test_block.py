@@ -8,6 +8,7 @@ benign changes, dropouts, the daily cycle) and must agree on every number and ed
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import replace
 
 import numpy as np
@@ -18,7 +19,7 @@ from anomaly.bank import DetectorBank
 from anomaly.block import ANOMALY, RECOVERY, StreamBlock
 from anomaly.evaluate import START_TS
 from anomaly.stream import MetricStream, StreamConfig
-from core.profiles import load_profiles
+from core.profiles import MetricSpec, load_profiles
 from core.readings import Reading
 from simulator.fleet import Fleet
 from tests.anomaly.series import healthy, quantised, sample_and_hold, with_held
@@ -61,6 +62,7 @@ def _compare(stream: MetricStream, block: StreamBlock, row: int) -> list[str]:
         "jump_at": (stream._jump_at, F[k.JUMP_AT]),
         "gain_prev": (stream._gain_prev, F[k.GAIN_PREV]),
         "gain_jump": (stream._gain_jump, F[k.GAIN_JUMP]),
+        "hold_jump": (stream._hold_jump, F[k.HOLD_JUMP]),
         "flat_since": (
             stream._flat_since if stream._flat_since is not None else math.nan,
             F[k.FLAT_SINCE],
@@ -127,21 +129,44 @@ def test_outages_longer_than_the_window_and_a_passing_fault_match(cfg: StreamCon
     assert seen == ["anomaly", "recovery"]
 
 
+def _bearing(seed: int, days: int, extra: Callable[[float], float]) -> list[tuple[float, float]]:
+    """A pump's bearing every 10 minutes (45 degrees, a daily cycle of 2, noise 0.4)
+    plus ``extra(day)``."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(days * 144):
+        ts, day = START_TS + 600.0 * i, i / 144
+        x = 45.0 + 2.0 * math.sin(2 * math.pi * ts / 86400.0) + rng.normal(0.0, 0.4)
+        out.append((ts, x + extra(day)))
+    return out
+
+
+def _lockstep(spec: MetricSpec, series: list[tuple[float, float]]) -> tuple[MetricStream, list]:
+    """``series`` through the reference stream and a block row side by side, compared
+    value for value; the reference stream and its alarm edges."""
+    stream, block = MetricStream(spec, CFG), StreamBlock(spec, CFG)
+    row, seen = block.add(), []
+    for ts, x in series:
+        edge = stream.update(ts, x)
+        out = block.update(np.array([row]), np.array([ts]), np.array([x]))
+        assert EDGE.get(int(out[0])) == edge, f"edge at {ts}"
+        wrong = _compare(stream, block, row)
+        assert not wrong, f"{wrong} differ at {ts}"
+        seen += [edge] if edge else []
+    return stream, seen
+
+
 def _step_while_out(seed: int, step: float) -> list[tuple[float, float]]:
     """A pump's bearing: 0.8 days of a spell of its own puts its CUSUM out of control,
     and 0.2 days after the spell is gone (the CUSUM still out, no longer climbing) its
     level steps by ``step`` degrees (a replaced sensor, a firmware update) to the normal
     range's edge; the next spell, 1.5 days on, would push it past that edge."""
-    rng = np.random.default_rng(seed)
-    out = []
-    for i in range(14 * 144):
-        ts, day = START_TS + 600.0 * i, i / 144
-        x = 45.0 + 2.0 * math.sin(2 * math.pi * ts / 86400.0) + rng.normal(0.0, 0.4)
-        x += 1.5 if 6.0 <= day < 6.8 else 0.0
-        x += step if day >= 7.0 else 0.0
-        x += 2.0 * math.exp(-(((day - 8.5) / 0.8) ** 2))
-        out.append((ts, x))
-    return out
+
+    def extra(day: float) -> float:
+        spell = 1.5 if 6.0 <= day < 6.8 else 0.0
+        return spell + (step if day >= 7.0 else 0.0) + 2.0 * math.exp(-(((day - 8.5) / 0.8) ** 2))
+
+    return _bearing(seed, 14, extra)
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
@@ -152,14 +177,7 @@ def test_a_step_while_the_cusum_is_already_out_is_a_jump(seed: int) -> None:
     # push it "out of its normal range". Kernel and reference alike.
     spec = PROFILES["pump-p3"].metrics["bearing_temp_c"]
     for step in (7.0, 0.0):  # without the rule the step opens a case on these seeds
-        stream, block = MetricStream(spec, CFG), StreamBlock(spec, CFG)
-        row, seen = block.add(), []
-        for ts, x in _step_while_out(seed, step):
-            edge = stream.update(ts, x)
-            out = block.update(np.array([row]), np.array([ts]), np.array([x]))
-            assert EDGE.get(int(out[0])) == edge
-            assert not _compare(stream, block, row), ts
-            seen += [edge] if edge else []
+        stream, seen = _lockstep(spec, _step_while_out(seed, step))
         assert not seen, (step, seen)
         if step:
             day = (stream._gain_jump - START_TS) / 86400.0
@@ -170,15 +188,7 @@ def _step_while_partly_out(seed: int) -> list[tuple[float, float]]:
     """A pump's bearing: 2.4 hours of a small spell of its own leave its CUSUM part of
     the way to its threshold (0.4-0.6 of it on these seeds, neither calm nor out), and an
     hour later its level steps by 7 degrees."""
-    rng = np.random.default_rng(seed)
-    out = []
-    for i in range(9 * 144):
-        ts, day = START_TS + 600.0 * i, i / 144
-        x = 45.0 + 2.0 * math.sin(2 * math.pi * ts / 86400.0) + rng.normal(0.0, 0.4)
-        x += 1.0 if 6.85 <= day < 6.95 else 0.0
-        x += 7.0 if day >= 7.0 else 0.0
-        out.append((ts, x))
-    return out
+    return _bearing(seed, 9, lambda day: (6.85 <= day < 6.95) * 1.0 + (day >= 7.0) * 7.0)
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
@@ -186,14 +196,9 @@ def test_a_step_while_the_cusum_is_partly_out_is_a_jump(seed: int) -> None:
     # between calm (the calm-to-threshold rule) and out (the rule above) there was a
     # gap: a firmware step that came while a little of a spell was left in the CUSUM
     # was no jump, and the trend read the step as a slope
-    spec = PROFILES["pump-p3"].metrics["bearing_temp_c"]
-    stream, block = MetricStream(spec, CFG), StreamBlock(spec, CFG)
-    row = block.add()
-    for ts, x in _step_while_partly_out(seed):
-        edge = stream.update(ts, x)
-        out = block.update(np.array([row]), np.array([ts]), np.array([x]))
-        assert EDGE.get(int(out[0])) == edge
-        assert not _compare(stream, block, row), ts
+    stream, _ = _lockstep(
+        PROFILES["pump-p3"].metrics["bearing_temp_c"], _step_while_partly_out(seed)
+    )
     day = (stream._gain_jump - START_TS) / 86400.0
     assert 7.0 <= day < 7.1, "the step is the jump"
 
@@ -201,13 +206,12 @@ def test_a_step_while_the_cusum_is_partly_out_is_a_jump(seed: int) -> None:
 def test_a_fault_that_grows_while_the_cusum_is_out_is_no_jump() -> None:
     # a wear that grows as the square of time raises the CUSUM's gain hour by hour,
     # never from a flat hour to a whole threshold: it is caught as a drift
-    spec = PROFILES["pump-p3"].metrics["bearing_temp_c"]
-    stream, rng, seen = MetricStream(spec, CFG), np.random.default_rng(4), []
-    for i in range(16 * 144):
-        ts, day = START_TS + 600.0 * i, i / 144
-        x = 45.0 + 2.0 * math.sin(2 * math.pi * ts / 86400.0) + rng.normal(0.0, 0.4)
-        x += 1.5 if 6.0 <= day < 6.8 else 0.0
-        x += 35.0 * max(0.0, (day - 7.0) / 5.0) ** 2
+    stream, seen = MetricStream(PROFILES["pump-p3"].metrics["bearing_temp_c"], CFG), []
+
+    def wear(day: float) -> float:
+        return (1.5 if 6.0 <= day < 6.8 else 0.0) + 35.0 * max(0.0, (day - 7.0) / 5.0) ** 2
+
+    for ts, x in _bearing(4, 16, wear):
         if edge := stream.update(ts, x):
             seen.append(((ts - START_TS) / 86400.0, edge))
     assert stream._gain_jump != stream._gain_jump, "no jump"
@@ -338,14 +342,5 @@ def test_a_held_sensor_s_repeats_match(sensor: str) -> None:
     else:
         series = quantised(series, 2.0 * spec.noise)
     series = with_held(with_held(series, 6 * 144, -2.4, 5), 7 * 144, -3.5, 5)
-    stream, block = MetricStream(spec, CFG), StreamBlock(spec, CFG)
-    row, edges = block.add(), 0
-    for ts, x in series:
-        a = stream.update(ts, x)
-        b = block.update(np.array([row]), np.array([ts]), np.array([x]))[0]
-        edges += bool(a)
-        assert EDGE.get(int(b)) == a, f"edge at {ts}"
-        wrong = _compare(stream, block, row)
-        assert not wrong, f"{wrong} differ at {ts}"
-        assert stream._hold_jump == block.F[row, k.HOLD_JUMP] or math.isnan(stream._hold_jump)
+    _, edges = _lockstep(spec, series)
     assert edges, "the far held sample raises an alarm"
