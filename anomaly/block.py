@@ -96,8 +96,11 @@ class StreamBlock:
     # 6: the trend keeps the cohort's common movement per bucket beside its means;
     # 7: the two-day fit and the unit's own day-to-day wander (T_TFAST, T_DL, T_DLVAR);
     # 8: a step while the CUSUM is already out is a jump (GAIN_AT .. GAIN_JUMP);
-    # 9: a sample-and-hold sensor's repeats count toward an excursion less its deadband
-    name, version = "stream", 9
+    # 9: a sample-and-hold sensor's repeats count toward an excursion less its deadband;
+    # 10: ... and toward a flatline by the evidence of a stuck sensor (HOLD_RATE, FLAT
+    # moves to F: a count that grows by fractions); a jump holds the cohort filter's
+    # learning from the row until its reference learns again (STEPPED)
+    name, version = "stream", 10
 
     def __init__(self, spec: MetricSpec, cfg: StreamConfig, capacity: int = 16) -> None:
         self.spec, self.cfg, self.base = spec, cfg, cfg
@@ -112,7 +115,7 @@ class StreamBlock:
         self.F = np.zeros((capacity, k.N_F))
         nan = [k.LAST, k.FLAT_SINCE, k.STARTED_AT, k.T_LEVEL, k.T_ETA, k.HOME]
         nan += [k.CALM_AT, k.OUT_AT, k.JUMP_AT, k.GAIN_AT, k.GAIN_FROM, k.GAIN_PREV, k.GAIN_JUMP]
-        nan += [k.HOLD_LAST, k.HOLD_PREV, k.HOLD_JUMP]
+        nan += [k.HOLD_LAST, k.HOLD_PREV, k.HOLD_JUMP, k.STEPPED]
         self.F[:, nan] = math.nan
         self.F[:, k.HOLD_REVISIT] = 0.5  # unknown until the sensor has changed ~20 times
         self.F[:, k.QUIET_UNTIL] = -math.inf

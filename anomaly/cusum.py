@@ -91,6 +91,11 @@ class Cusum(Stateful):
     def reference(self) -> SeasonalBaseline:
         return self._ref
 
+    @property
+    def learning(self) -> bool:
+        """Both sums are under ``relearn``: the reference learns from each value."""
+        return self._up < self.relearn and self._down < self.relearn
+
     def _sums(self, ts: float, value: float) -> tuple[float, float]:
         if not self._ref.ready(ts):
             return self._up, self._down

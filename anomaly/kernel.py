@@ -112,15 +112,17 @@ _drop_stale_cache()
     HOLD_PREV,
     HOLD_JUMP,
     HOLD_REVISIT,
-) = range(47)
-N_F = 47
+    HOLD_RATE,
+    FLAT,
+    STEPPED,
+) = range(50)
+N_F = 50
 # integer columns
 (
     N,
     RUN,
     BACK,
     ABOVE,
-    FLAT,
     FITS_SEEN,
     HOT,
     BITS,
@@ -131,8 +133,8 @@ N_F = 47
     T_COUNT,
     T_LENGTH,
     T_FITS,
-) = range(15)
-N_I = 15
+) = range(14)
+N_I = 14
 # parameters
 (
     P_SMOOTH_ALPHA,
@@ -218,6 +220,9 @@ NOW_DAYS = 0.5  # the trend's level is the last day's mean: half a day of its sl
 SHARED = 0.5  # an excursion whose peak the cohort's common rise matched by this share is shared
 HOLD_ALPHA = 0.05  # a sensor's jumps and returns: EW over about its last 20 changes
 REVISIT_MAX = 0.2  # a sensor whose changes return to the value before this often quantises
+HOLD_RATE_ALPHA = 0.005  # the share of readings that repeat the held sample: EW over ~200
+HOLD_RATE_MIN = 0.2  # a sensor that repeats this often when healthy holds its samples
+HOLD_NATS = 0.2  # a held reading counts as flat by -ln P(a working sensor holds) / this
 JIT = {"cache": True, "error_model": "numpy"}
 
 

@@ -21,7 +21,13 @@ A reading more than a gap older than the latest its cohort learned from (a devic
 was offline and delivers its readings late, in one batch) is filtered by the common as
 it was at the reading's time (each cohort keeps a day of it, every ``HISTORY_S``), and
 it teaches neither the common nor the coupling: what its peers did since is no part of
-what it measured.
+what it measured. A row that jumped (``STEPPED``, set by the stream kernel's jump
+rules) learns no coupling until its reference learns again: until then its residuals
+carry its own step, and a step while the cohort moves would be learned as coupling (a
+relocated water heater's +4 sigma during a warm spell: a coupling too high, and a case
+a week later when the region cooled). It still teaches the common, clipped like any
+other: a step away from the limit is never a jump, and a cohort whose steps toward the
+limit were left out would learn only the steps away from it.
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ from anomaly.kernel import (
     P_WARMUP,
     REF_N,
     REF_SPREAD,
+    STEPPED,
     expected,
 )
 from anomaly.kernel_stream import NONE, _update, snapshot
@@ -118,7 +125,9 @@ def _filter(F, IX, season, R, C, cohort, K, D, r, t, x, P, Q):  # noqa: ANN001, 
             w = interval / (Q[Q_TAU_S] * C[own, C_ROWS])
             C[own, C_COMMON] += (w if w < 1.0 else 1.0) * res
             _remember(C, own, t)
-        if enough:
+        # a row that stepped (a jump) carries its own step until its reference has
+        # taken the new level: no coupling to what the cohort did meanwhile
+        if enough and F[r, STEPPED] != F[r, STEPPED]:
             # a robust (Huber) regression: what the current coupling leaves unexplained
             # counts up to one sigma, so a fault that grows while the cohort moves (a
             # weekend) is not learned as coupling, while a coupling that is off by a

@@ -21,6 +21,7 @@ from anomaly.kernel import (
     CALM_AT,
     COMMON,
     DESEASON,
+    DOWN,
     DRIFT,
     DV_LONG,
     DV_SHORT,
@@ -35,7 +36,11 @@ from anomaly.kernel import (
     HOLD_ALPHA,
     HOLD_JUMP,
     HOLD_LAST,
+    HOLD_NATS,
     HOLD_PREV,
+    HOLD_RATE,
+    HOLD_RATE_ALPHA,
+    HOLD_RATE_MIN,
     HOLD_REVISIT,
     HOME,
     HOT,
@@ -89,6 +94,7 @@ from anomaly.kernel import (
     REF_N,
     REF_SPREAD,
     REF_TOTAL,
+    RELEARN,
     REVISIT_MAX,
     RUN,
     RUN_COMMON,
@@ -113,6 +119,7 @@ from anomaly.kernel import (
     SMOOTH,
     SPIKES,
     STARTED_AT,
+    STEPPED,
     T_DL,
     T_DLVAR,
     T_ETA,
@@ -122,6 +129,7 @@ from anomaly.kernel import (
     T_RATE,
     T_SLOPE,
     T_TFAST,
+    UP,
     ZBAR,
     N,
     _cusum,
@@ -133,6 +141,7 @@ from anomaly.kernel import (
 from anomaly.kernel_trend import trend_forget, trend_update
 
 NONE, ANOMALY, RECOVERY = 0, 1, 2
+SQRT2 = math.sqrt(2.0)
 
 
 @njit(**JIT)
@@ -150,7 +159,7 @@ def snapshot(F, IX, season, r, ts, out):  # noqa: ANN001, N803
     out[S_EXPECTED] = expected(F, season, r, ts)
     out[S_ETA], out[S_RATE], out[S_LEVEL] = F[r, T_ETA], F[r, T_RATE], F[r, T_LEVEL]
     out[S_DRIFT], out[S_RAMPING], out[S_OUT] = F[r, DRIFT], F[r, RAMPING], F[r, OUT]
-    out[S_SPIKES], out[S_FLAT] = F[r, SPIKES], float(IX[r, FLAT])
+    out[S_SPIKES], out[S_FLAT] = F[r, SPIKES], F[r, FLAT]
     out[S_BASE] = expected_mean(F, r)
 
 
@@ -161,10 +170,12 @@ def _update(F, IX, season, counts, means, r, ts, x, P):  # noqa: ANN001, N803
     d = x - (_seasonal(season, r, ts) - F[r, REF_TOTAL] / BUCKETS)
     F[r, SMOOTH] += a * (x - F[r, SMOOTH])
     F[r, DESEASON] += a * (d - F[r, DESEASON])
-    _collapse(F, IX, r, n, x, P)
+    hold = _held(F, r, n, x)
+    _collapse(F, season, r, ts, n, x, hold, P)
     c = _cusum(F, IX, season, counts, r, ts, x, P) / P[P_CUSUM_H]
     _jump(F, IX, means, r, ts, c, P)
-    hold = _held(F, r, x)
+    if F[r, UP] < RELEARN and F[r, DOWN] < RELEARN:  # the reference learns again
+        F[r, STEPPED] = NAN
     excursion = _excursions(F, IX, season, r, ts, x, P[P_SIGN] * F[r, LAST_Z], hold, P)
     t = trend_update(F, IX, means, r, ts, d, P) / P[P_T_MIN]
     drift = _drift(F, IX, r, ts, c, t, P)
@@ -176,7 +187,7 @@ def _update(F, IX, season, counts, means, r, ts, x, P):  # noqa: ANN001, N803
         _level_frac(F, r, warm, P) / P[P_P_BIG],
         _out(F, r, ts, n, warm, P) / P[P_OUT_FRAC],
         excursion,
-        IX[r, FLAT] / P[P_FLAT_N],
+        F[r, FLAT] / P[P_FLAT_N],
         ramping,
     )
     if n > 6 and P[P_SIGN] * (F[r, SMOOTH] - P[P_LIMIT]) >= 0.0:
@@ -188,7 +199,7 @@ def _update(F, IX, season, counts, means, r, ts, x, P):  # noqa: ANN001, N803
 
 
 @njit(**JIT)
-def _collapse(F, IX, r, n, x, P):  # noqa: ANN001, N803
+def _collapse(F, season, r, ts, n, x, hold, P):  # noqa: ANN001, N803
     """``MetricStream._collapse``: the reading-to-reading variance against its own norm."""
     diff = x - F[r, LAST]
     F[r, LAST] = x
@@ -203,7 +214,20 @@ def _collapse(F, IX, r, n, x, P):  # noqa: ANN001, N803
     b = b / 10.0 if collapsed else b
     cap = 9.0 * F[r, DV_LONG]
     F[r, DV_LONG] += b * ((d2 if not warm or d2 < cap else cap) - F[r, DV_LONG])
-    IX[r, FLAT] = IX[r, FLAT] + 1 if collapsed else 0
+    F[r, FLAT] = F[r, FLAT] + _flat_weight(F, season, r, ts, x, hold, P) if collapsed else 0.0
+
+
+@njit(**JIT)
+def _flat_weight(F, season, r, ts, x, hold, P):  # noqa: ANN001, N803
+    """``MetricStream._flat_weight``: how much a collapsed reading counts as flat."""
+    if hold <= 0.0 or F[r, HOLD_RATE] < HOLD_RATE_MIN:
+        return 1.0
+    sigma = F[r, REF_SPREAD] * MAD_TO_SIGMA + P[P_MIN_SCALE]
+    u, d = (x - expected(F, season, r, ts)) / sigma, hold / sigma
+    q = 0.5 * (math.erf((d - u) / SQRT2) - math.erf((-d - u) / SQRT2))
+    q = q if q < F[r, HOLD_RATE] else F[r, HOLD_RATE]
+    w = -math.log(q) / HOLD_NATS if q > 0.0 else 1.0
+    return w if w < 1.0 else 1.0
 
 
 @njit(**JIT)
@@ -222,25 +246,32 @@ def _jump(F, IX, means, r, ts, c, P):  # noqa: ANN001, N803
         quiet = out != out or calm - out >= QUIET_S
         if calm == calm and ts - calm <= P[P_STEP_S] and quiet:
             trend_forget(F, IX, means, r)
-            F[r, JUMP_AT] = ts
+            F[r, JUMP_AT] = F[r, STEPPED] = ts
         F[r, CALM_AT] = NAN
         F[r, OUT_AT] = ts
 
 
 @njit(**JIT)
 def _gain_jump(F, IX, means, r, ts, c, P):  # noqa: ANN001, N803
-    """``MetricStream._gain_jump_check``: the CUSUM's gain per window of ``step_s``."""
+    """``MetricStream._gain_jump_check``: the CUSUM's gain per window of ``step_s``,
+    whole with the reading that closes the window."""
     at = F[r, GAIN_AT]
+    if at == at:
+        _gain_step(F, IX, means, r, ts, c)
     if at != at or ts - at >= P[P_STEP_S]:
         F[r, GAIN_PREV] = c - F[r, GAIN_FROM] if at == at else NAN
         F[r, GAIN_AT], F[r, GAIN_FROM] = ts, c
-        return
+
+
+@njit(**JIT)
+def _gain_step(F, IX, means, r, ts, c):  # noqa: ANN001, N803
+    """``MetricStream._gain_step``: a whole threshold after a window under ``CALM``."""
     if F[r, GAIN_FROM] < CALM or c - F[r, GAIN_FROM] < 1.0 or not F[r, GAIN_PREV] <= CALM:
         return
     last = F[r, GAIN_JUMP]
     if last != last or ts - last >= QUIET_S:
         trend_forget(F, IX, means, r)
-        F[r, JUMP_AT] = F[r, GAIN_JUMP] = F[r, FLAT_SINCE] = ts
+        F[r, JUMP_AT] = F[r, GAIN_JUMP] = F[r, FLAT_SINCE] = F[r, STEPPED] = ts
         F[r, GAIN_PREV] = NAN
 
 
@@ -314,7 +345,7 @@ def _shared(F, r, P):  # noqa: ANN001, N803
 
 
 @njit(**JIT)
-def _held(F, r, x):  # noqa: ANN001, N803
+def _held(F, r, n, x):  # noqa: ANN001, N803
     """``MetricStream._held``: the sensor's deadband when this value repeats a held sample
     of a sample-and-hold sensor, else 0."""
     raw = x + F[r, COMMON]  # the value as the sensor sent it
@@ -323,7 +354,11 @@ def _held(F, r, x):  # noqa: ANN001, N803
         F[r, HOLD_LAST] = raw
         return 0.0
     step, jump = abs(raw - last), F[r, HOLD_JUMP]
-    if step <= 1e-9 * (1.0 + abs(raw)):  # the same sample again
+    repeat = step <= 1e-9 * (1.0 + abs(raw))  # the same sample again
+    a = 1.0 / n if 1.0 / n > HOLD_RATE_ALPHA else HOLD_RATE_ALPHA
+    a = a / 10.0 if F[r, FLAT] > 0.0 else a  # a flat spell is not the sensor's habit
+    F[r, HOLD_RATE] += a * ((1.0 if repeat else 0.0) - F[r, HOLD_RATE])
+    if repeat:
         return jump if jump == jump and F[r, HOLD_REVISIT] < REVISIT_MAX else 0.0
     F[r, HOLD_JUMP] = step if jump != jump else jump + HOLD_ALPHA * (step - jump)
     back = 1.0 if abs(raw - F[r, HOLD_PREV]) <= 1e-9 * (1.0 + abs(raw)) else 0.0

@@ -19,7 +19,9 @@ The degradation score ``D`` (alarm at 1) is the largest of:
           differences over ~2 h, ``flat_alpha``) has stayed below ``collapse`` of the
           device's own norm (the same over ~3 days, ``var_alpha``) for ``flat_n``
           readings: a stuck sensor, exact or flipping its last bit; a sample-and-hold
-          or quantised sensor keeps its variance and does not fire;
+          or quantised sensor keeps its variance and does not fire; a long hold of a
+          sample-and-hold sensor counts only as far as a working one would not have
+          held (``_flat_weight``);
 - ramp:   a steady climb over the last few hourly means (``Trend.ramp``) while the CUSUM
           is out of control: ``min(cusum/h, ramp)`` (a fault creeping up before it trips);
 - breach: the smoothed value is past the limit.
@@ -44,6 +46,9 @@ from anomaly.kernel import (
     CALM,
     EXCURSION_ROOM,
     HOLD_ALPHA,
+    HOLD_NATS,
+    HOLD_RATE_ALPHA,
+    HOLD_RATE_MIN,
     NOW_DAYS,
     QUIET_S,
     REVISIT_MAX,
@@ -215,6 +220,8 @@ class MetricStream:
         "_hold_prev",
         "_hold_jump",
         "_hold_revisit",
+        "_hold_rate",
+        "_stepped",
     )
 
     def __init__(self, spec: MetricSpec, cfg: StreamConfig) -> None:
@@ -256,8 +263,8 @@ class MetricStream:
         self.smooth = self.deseason = 0.0
         self.spikes = self.score = self.drift = self.level_frac = self.out = 0.0
         self.ramping = 0.0
-        self._run = self._back = self._above = self._flat = 0
-        self._zbar = 0.0
+        self._run = self._back = self._above = 0
+        self._zbar = self._flat = 0.0
         self._last = float("nan")
         self._flat_since: float | None = None
         self._n = self._fits = self._hot = 0
@@ -274,6 +281,10 @@ class MetricStream:
         # the sensor's samples as sent: the last, the one before, its jumps and returns
         self._hold_last = self._hold_prev = self._hold_jump = float("nan")
         self._hold_revisit = 0.5  # unknown until the sensor has changed ~20 times
+        self._hold_rate = 0.0  # the share of its readings that repeat the held sample
+        # when it last jumped, until its reference learns again (the cohort filter in
+        # front, compiled only, learns nothing from it meanwhile: kernel_cohort)
+        self._stepped = float("nan")
 
     def update(self, ts: float, x: float) -> Edge:
         """Score one value, learn from it, and return the alarm edge (if any)."""
@@ -283,10 +294,13 @@ class MetricStream:
         d = x - self.cusum.reference.offset(ts)
         self.smooth += a * (x - self.smooth)
         self.deseason += a * (d - self.deseason)
-        self._collapse(n, x)
+        hold = self._held(n, x)
+        self._collapse(ts, n, x, hold)
         c = self.cusum.update(ts, x) / cfg.cusum_h
         self._jump(ts, c)
-        excursion = self._excursions(ts, x, self.sign * self.cusum.last_z, self._held(x))
+        if self.cusum.learning:
+            self._stepped = float("nan")
+        excursion = self._excursions(ts, x, self.sign * self.cusum.last_z, hold)
         self.trend.noise_floor = RAMP_FLOOR * self.cusum.reference.sigma
         t = self.trend.update(ts, d, self.common) / cfg.t_min
         eta = self.trend.eta_ts
@@ -332,7 +346,7 @@ class MetricStream:
             quiet = out != out or calm - out >= QUIET_S
             if calm == calm and ts - calm <= self.cfg.step_hours * 3600.0 and quiet:
                 self.trend.forget()
-                self._jump_at = ts
+                self._jump_at = self._stepped = ts
             self._calm_at = float("nan")
             self._out_at = ts
 
@@ -349,18 +363,25 @@ class MetricStream:
         a fault's daily peak raises the gain over hours, not from a flat hour to a full
         threshold in the next. The re-baseline's days out of control count from the
         step (it takes the trend's level, which the trend has to fit again first).
+        A window's gain is whole with the reading that closes it (the first one
+        ``step_hours`` after its start), which also opens the next.
         """
         at = self._gain_at
+        if at == at:
+            self._gain_step(ts, c)
         if at != at or ts - at >= self.cfg.step_hours * 3600.0:
             self._gain_prev = c - self._gain_from if at == at else float("nan")
             self._gain_at, self._gain_from = ts, c
-            return
+
+    def _gain_step(self, ts: float, c: float) -> None:
+        """The window (not calm at its start) has gained the whole threshold after a
+        window that gained under ``CALM``: a jump, once a day at most."""
         if self._gain_from < CALM or c - self._gain_from < 1.0 or not self._gain_prev <= CALM:
             return
         last = self._gain_jump
         if last != last or ts - last >= QUIET_S:
             self.trend.forget()
-            self._jump_at = self._gain_jump = ts
+            self._jump_at = self._gain_jump = self._stepped = ts
             self._flat_since = ts  # the new level's days out count from the step
             self._gain_prev = float("nan")
 
@@ -378,7 +399,7 @@ class MetricStream:
         failing part's spikes are its own; they hardly move what its peers share."""
         return self.sign * (self.common - self._run_common) >= SHARED * self._run_peak
 
-    def _held(self, x: float) -> float:
+    def _held(self, n: int, x: float) -> float:
         """The sensor's deadband when ``x`` repeats a held sample of a sample-and-hold
         sensor, else 0.
 
@@ -388,6 +409,10 @@ class MetricStream:
         of its jumps (``HOLD_ALPHA``: about its last 20). A quantised sensor repeats
         too, but each repeat is a new sample, and its changes often return to the value
         before (``REVISIT_MAX`` of them); a sample-and-hold sensor's values never do.
+
+        It also learns the share of readings that repeat (``_hold_rate``, EW over about
+        200 readings, ten times slower while the stream is flat): a sensor that holds
+        its samples does so when healthy too, a continuous one only once stuck.
         """
         raw = x + self.common  # the value as the sensor sent it
         last = self._hold_last
@@ -395,7 +420,11 @@ class MetricStream:
             self._hold_last = raw
             return 0.0
         step, jump = abs(raw - last), self._hold_jump
-        if step <= 1e-9 * (1.0 + abs(raw)):  # the same sample again
+        repeat = step <= 1e-9 * (1.0 + abs(raw))  # the same sample again
+        a = 1.0 / n if 1.0 / n > HOLD_RATE_ALPHA else HOLD_RATE_ALPHA
+        a = a / 10.0 if self._flat > 0.0 else a  # a flat spell is not the sensor's habit
+        self._hold_rate += a * ((1.0 if repeat else 0.0) - self._hold_rate)
+        if repeat:
             return jump if jump == jump and self._hold_revisit < REVISIT_MAX else 0.0
         self._hold_jump = step if jump != jump else jump + HOLD_ALPHA * (step - jump)
         back = 1.0 if abs(raw - self._hold_prev) <= 1e-9 * (1.0 + abs(raw)) else 0.0
@@ -452,8 +481,9 @@ class MetricStream:
             self._zbar += (3.0 if rel > 3.0 else (-3.0 if rel < -3.0 else rel)) / 12.0
         return self.spikes / cfg.spike_mass
 
-    def _collapse(self, n: int, x: float) -> None:
-        """Count readings whose short-term difference variance has collapsed."""
+    def _collapse(self, ts: float, n: int, x: float, hold: float) -> None:
+        """Count readings whose short-term difference variance has collapsed (each as
+        ``_flat_weight`` says)."""
         cfg, diff = self.cfg, x - self._last
         self._last = x
         if diff != diff:
@@ -467,7 +497,29 @@ class MetricStream:
         b = b / 10.0 if collapsed else b  # the norm barely moves while collapsed
         cap = 9.0 * self._dv_long  # a step or a spike is not the norm
         self._dv_long += b * ((d2 if not warm or d2 < cap else cap) - self._dv_long)
-        self._flat = self._flat + 1 if collapsed else 0
+        self._flat = self._flat + self._flat_weight(ts, x, hold) if collapsed else 0.0
+
+    def _flat_weight(self, ts: float, x: float, hold: float) -> float:
+        """How much a collapsed reading counts toward ``flat_n``: 1, or for a repeat of a
+        sample-and-hold sensor (``hold``, its deadband; a sensor that repeats
+        ``HOLD_RATE_MIN`` of its readings when healthy) the evidence the repeat gives.
+
+        A working sample-and-hold sensor holds its sample while its value stays within
+        the deadband, so a repeat says little while the expected value is near the held
+        one: with the value ``u`` sigmas from the expected and the deadband ``d`` sigmas,
+        a working sensor holds with ``q = P(|u + N(0, 1)| < d)``, and the repeat counts
+        ``-ln(q) / HOLD_NATS`` (at most 1). A sensor whose expected value moved past the
+        deadband under a held sample counts fully; a healthy 18-hour hold, where the
+        day's cycle stays inside it, does not reach ``flat_n``.
+        """
+        if hold <= 0.0 or self._hold_rate < HOLD_RATE_MIN:
+            return 1.0
+        ref = self.cusum.reference
+        u, d = (x - ref.expected(ts)) / ref.sigma, hold / ref.sigma
+        q = 0.5 * (math.erf((d - u) / math.sqrt(2.0)) - math.erf((-d - u) / math.sqrt(2.0)))
+        q = q if q < self._hold_rate else self._hold_rate  # no likelier than its habit
+        w = -math.log(q) / HOLD_NATS if q > 0.0 else 1.0
+        return w if w < 1.0 else 1.0
 
     def _out(self, ts: float) -> float:
         """How far the de-seasonalised level is past the normal range, per room to limit.
@@ -582,6 +634,7 @@ class MetricStream:
             "calm_at": None if self._calm_at != self._calm_at else self._calm_at,
             "out_at": None if self._out_at != self._out_at else self._out_at,
             "jump_at": None if self._jump_at != self._jump_at else self._jump_at,
+            "stepped": None if self._stepped != self._stepped else self._stepped,
             "gain": [
                 None if v != v else v
                 for v in (self._gain_at, self._gain_from, self._gain_prev, self._gain_jump)
@@ -591,7 +644,13 @@ class MetricStream:
             "run_peak": self._run_peak,
             "hold": [
                 None if v != v else v
-                for v in (self._hold_last, self._hold_prev, self._hold_jump, self._hold_revisit)
+                for v in (
+                    self._hold_last,
+                    self._hold_prev,
+                    self._hold_jump,
+                    self._hold_revisit,
+                    self._hold_rate,
+                )
             ],
         }
 
@@ -610,7 +669,7 @@ class MetricStream:
         self._back = int(st.get("back", 0))
         self._above = int(st.get("above", 0))
         self._zbar = float(st["zbar"])
-        self._flat = int(st["flat"])
+        self._flat = float(st["flat"])
         self._last = float("nan") if st["last"] is None else float(st["last"])
         self._flat_since = st["flat_since"]
         self._n = int(st["n"])
@@ -625,6 +684,8 @@ class MetricStream:
         self._out_at = float("nan") if out is None else float(out)
         jump = st.get("jump_at")
         self._jump_at = float("nan") if jump is None else float(jump)
+        stepped = st.get("stepped")
+        self._stepped = float("nan") if stepped is None else float(stepped)
         gain = st.get("gain") or [None] * 4
         self._gain_at, self._gain_from, self._gain_prev, self._gain_jump = (
             float("nan") if v is None else float(v) for v in gain
@@ -632,7 +693,12 @@ class MetricStream:
         self.common = float(st.get("common", 0.0))
         self._run_common = float(st.get("run_common", 0.0))
         self._run_peak = float(st.get("run_peak", 0.0))
-        hold = st.get("hold") or [None, None, None, 0.5]
-        self._hold_last, self._hold_prev, self._hold_jump, self._hold_revisit = (
-            float("nan") if v is None else float(v) for v in hold
-        )
+        hold = list(st.get("hold") or [None, None, None, 0.5])
+        hold += [0.0] * (5 - len(hold))  # before version 10 no repeat share was kept
+        (
+            self._hold_last,
+            self._hold_prev,
+            self._hold_jump,
+            self._hold_revisit,
+            self._hold_rate,
+        ) = (float("nan") if v is None else float(v) for v in hold)

@@ -65,3 +65,16 @@ def with_held(
     for i in range(at, at + n):
         out[i] = (series[i][0], series[at][1] + size)
     return out
+
+
+def steady_spell(seed: int, noise: float, days: int = 10) -> list[tuple[float, float]]:
+    """A pump's vibration (2.2 mm/s, a daily cycle of 0.1) on a sample-and-hold sensor
+    with a deadband of twice ``noise``, that runs steady for 20 hours from day 7 (a fifth
+    as noisy): the sensor holds one sample through most of them."""
+    rng = random.Random(seed)
+    out = []
+    for i in range(days * DAY_POINTS):
+        ts, day = T0 + STEP * i, i / DAY_POINTS
+        sd = noise * (0.2 if 7.0 <= day < 7.0 + 20 / 24 else 1.0)
+        out.append((ts, 2.2 + 0.1 * math.sin(2 * math.pi * day) + rng.gauss(0.0, sd)))
+    return sample_and_hold(out, 2.0 * noise)

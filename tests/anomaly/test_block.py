@@ -22,7 +22,7 @@ from anomaly.stream import MetricStream, StreamConfig
 from core.profiles import MetricSpec, load_profiles
 from core.readings import Reading
 from simulator.fleet import Fleet
-from tests.anomaly.series import healthy, quantised, sample_and_hold, with_held
+from tests.anomaly.series import healthy, quantised, sample_and_hold, steady_spell, with_held
 
 PROFILES = load_profiles()
 CFG = StreamConfig()
@@ -63,6 +63,9 @@ def _compare(stream: MetricStream, block: StreamBlock, row: int) -> list[str]:
         "gain_prev": (stream._gain_prev, F[k.GAIN_PREV]),
         "gain_jump": (stream._gain_jump, F[k.GAIN_JUMP]),
         "hold_jump": (stream._hold_jump, F[k.HOLD_JUMP]),
+        "hold_rate": (stream._hold_rate, F[k.HOLD_RATE]),
+        "flat": (stream._flat, F[k.FLAT]),
+        "stepped": (stream._stepped, F[k.STEPPED]),
         "flat_since": (
             stream._flat_since if stream._flat_since is not None else math.nan,
             F[k.FLAT_SINCE],
@@ -199,6 +202,28 @@ def test_a_step_while_the_cusum_is_partly_out_is_a_jump(seed: int) -> None:
     stream, _ = _lockstep(
         PROFILES["pump-p3"].metrics["bearing_temp_c"], _step_while_partly_out(seed)
     )
+    day = (stream._gain_jump - START_TS) / 86400.0
+    assert 7.0 <= day < 7.1, "the step is the jump"
+
+
+def test_a_held_sensor_s_flatline_evidence_matches() -> None:
+    # a steady pump's sample-and-hold vibration sensor holds one sample for 20 hours:
+    # the share of repeats and each repeat's weight toward the flatline, kernel and
+    # reference value for value
+    _lockstep(PROFILES["pump-p3"].metrics["vibration_mm_s"], steady_spell(3, 0.12))
+
+
+@pytest.mark.parametrize("seed", [3, 4, 5])
+def test_a_window_s_gain_is_whole_with_the_reading_that_closes_it(seed: int) -> None:
+    # a 1.8-degree step (about 4 sigma) while the CUSUM is partly out gains its whole
+    # threshold in six readings: the hour from the window's first reading to the one
+    # that closes it (and opens the next). Judged only on the readings inside the
+    # window, it gained under one threshold in this hour and the next hour's gain was
+    # no step: a relocated pump on a sample-and-hold flow sensor opened a case so
+    def extra(day: float) -> float:
+        return (6.85 <= day < 6.95) * 1.0 + (day >= 7.0) * 1.8
+
+    stream, _ = _lockstep(PROFILES["pump-p3"].metrics["bearing_temp_c"], _bearing(seed, 9, extra))
     day = (stream._gain_jump - START_TS) / 86400.0
     assert 7.0 <= day < 7.1, "the step is the jump"
 

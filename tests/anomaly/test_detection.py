@@ -20,9 +20,9 @@ from anomaly.cohort import CohortConfig
 from anomaly.evaluate import START_TS
 from anomaly.stream import MetricStream, StreamConfig
 from core.events import AnomalyEvent
-from core.profiles import load_profiles
+from core.profiles import MetricSpec, load_profiles
 from core.readings import Reading
-from tests.anomaly.series import healthy, quantised, sample_and_hold, with_held
+from tests.anomaly.series import healthy, quantised, sample_and_hold, steady_spell, with_held
 
 PROFILES = load_profiles()
 DAY = 86400.0
@@ -94,6 +94,32 @@ def _coupling(bank: DetectorBank, device: str, metric: str = "bearing_temp_c") -
     row = fleet.slots[metric][device]
     r = fleet.filters[metric]["cohort"].R[row]
     return float(r[kc.R_SXY] / r[kc.R_SXX])
+
+
+def _warm_then_cold(ts: float) -> float:
+    """Shared weather: a warm spell of +8 degrees on day 7.5, a cold one of -8 on day 11."""
+    day = (ts - START_TS) / DAY
+    return 8.0 * math.exp(-(((day - 7.5) / 1.2) ** 2)) - 8.0 * math.exp(
+        -(((day - 11.0) / 1.2) ** 2)
+    )
+
+
+@pytest.mark.parametrize("seed", [1, 2, 4])
+def test_a_step_while_the_cohort_moves_is_not_learned_as_coupling(seed: int) -> None:
+    # a pump relocated as a warm spell sets in steps 2.5 degrees (about 4 sigma) up: the
+    # jump rules see a step, but until its reference takes the new level its residuals
+    # carry the step, and during the spell the coupling regression read them as a
+    # coupling of 1.2; the cold spell after then pushed its filtered value up, a
+    # cusum+trend case on these seeds. A row that jumped teaches the cohort filter
+    # nothing until its reference learns again.
+    banks: list[DetectorBank] = []
+
+    def relocated(i: int, ts: float, x: float) -> float:
+        step = 2.5 if i == 0 and ts >= START_TS + 6.3 * DAY else 0.0
+        return x + _warm_then_cold(ts) + step
+
+    assert _run(relocated, days=13.0, seed=seed, keep=banks) == []
+    assert _coupling(banks[0], "d00") < 1.1, "the step was learned as coupling"
 
 
 def test_a_fault_that_grows_with_a_shared_spell_is_not_learned_as_coupling() -> None:
@@ -326,6 +352,54 @@ def test_a_held_sample_counts_toward_an_excursion_less_its_deadband(
     # quantised sensor's repeats are new samples (its values come back to the step
     # before, a sample-and-hold sensor's never do) and count in full.
     assert ("anomaly" in _held_low(sensor, drop)) is alarms
+
+
+VIB = PROFILES["pump-p3"].metrics["vibration_mm_s"]  # up, noise 0.12, daily cycle 0.1
+
+
+def _longest_hold(series: list[tuple[float, float]]) -> int:
+    best = run = 1
+    for (_, a), (_, b) in zip(series, series[1:], strict=False):
+        run = run + 1 if a == b else 1
+        best = max(best, run)
+    return best
+
+
+def _stuck_held(spec: MetricSpec, amplitude: float, seed: int) -> list[tuple[float, float]]:
+    """A sample-and-hold sensor (deadband twice its noise) stuck from day 7 at its level."""
+    level = sum(spec.normal) / 2
+    series = healthy(10 * 144, seed=seed, level=level, noise=spec.noise, amplitude=amplitude)
+    series = sample_and_hold(series, 2.0 * spec.noise)
+    return [(ts, level if ts >= START_TS + 7 * DAY else x) for ts, x in series]
+
+
+def _edge_days(spec: MetricSpec, series: list[tuple[float, float]]) -> list[tuple[float, str]]:
+    stream = MetricStream(spec, StreamConfig())
+    return [((ts - START_TS) / DAY, e) for ts, x in series if (e := stream.update(ts, x))]
+
+
+@pytest.mark.parametrize("seed", [3, 5, 9, 13])
+def test_a_sample_and_hold_sensor_s_long_hold_is_no_stuck_sensor(seed: int) -> None:
+    # a working sample-and-hold sensor holds its sample while its value stays within
+    # the deadband: its repeats are evidence of a stuck sensor only as far as a working
+    # one would not have held (its own share of repeats, or the expected value moved
+    # past the deadband). A 19-22 hour hold of a steady pump opened a variance-collapse
+    # case on these seeds, when every repeat counted as one flat reading (holds of a day
+    # and more, e^-14 unlikely for this sensor at its habit of 92% repeats, still do)
+    series = steady_spell(seed, VIB.noise)
+    assert 114 <= _longest_hold(series) <= 132, "the sensor holds one sample 19-22 hours"
+    assert _edge_days(VIB, series) == []
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_stuck_sample_and_hold_sensor_is_still_caught(seed: int) -> None:
+    # stuck at its level: an air conditioner's cooling, whose day's cycle (2.5 sigma)
+    # moves the expected value past the deadband, within a day; a pump's vibration,
+    # whose cycle stays inside it, once the hold is longer than its sensor's habit
+    for spec, amplitude, within in ((AC, 1.0, 1.0), (VIB, 0.1, 1.5)):
+        edges = _edge_days(spec, _stuck_held(spec, amplitude, seed))
+        assert edges and edges[0][1] == "anomaly", (spec.title, edges)
+        assert 7.0 < edges[0][0] < 7.0 + within, (spec.title, edges)
 
 
 def _bump(cfg: StreamConfig, size: float) -> list[str]:
