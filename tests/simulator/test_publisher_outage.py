@@ -61,9 +61,9 @@ def test_publishing_resumes_after_a_broker_restart(broker: Broker) -> None:
     time.sleep(0.5)
     tick = [0]
     stopped_at: list[int] = []
-    bounce = later(
-        1.5, lambda: stopped_at.append(tick[0]), broker.stop, lambda: time.sleep(1.0), broker.start
-    )
+    mark = lambda: stopped_at.append(tick[0])  # noqa: E731
+    # the tick when SIGTERM is sent, and the one when the broker has exited
+    bounce = later(1.5, mark, broker.stop, mark, lambda: time.sleep(1.0), broker.start)
     stats = publish(
         fleet,
         broker.url,
@@ -80,12 +80,14 @@ def test_publishing_resumes_after_a_broker_restart(broker: Broker) -> None:
     subscriber.loop_stop()
     # publish() returned, so the broker acknowledged every message (QoS 1).
     assert stats.readings == len(expected) and not stats.stopped
-    # Mosquitto 2.0 acknowledges a few messages in the instant SIGTERM arrives and then
-    # does not deliver them after the restart; any loss must be confined to that instant
-    # (the last ticks sent: 100 messages in flight are 2.5 ticks of 40 devices).
+    # Mosquitto 2.0 acknowledges messages while it shuts down after SIGTERM and then
+    # does not deliver them after the restart; any loss must be confined to that window
+    # (from the last ticks sent before it, 100 messages in flight are 2.5 ticks of 40
+    # devices, to the broker's exit: the publisher sends a tick every 35 ms, and a
+    # shutdown on a busy machine takes several)
     lost_ticks = {round((ts - START) / 600) for _, ts in expected - got}
-    assert lost_ticks <= set(range(stopped_at[0] - 4, stopped_at[0] + 3)), lost_ticks
-    after = {(d, ts) for d, ts in expected if ts >= START + (stopped_at[0] + 3) * 600}
+    assert lost_ticks <= set(range(stopped_at[0] - 4, stopped_at[1] + 3)), (lost_ticks, stopped_at)
+    after = {(d, ts) for d, ts in expected if ts >= START + (stopped_at[1] + 3) * 600}
     assert after <= got and len(after) > len(expected) / 2
 
 
