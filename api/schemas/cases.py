@@ -11,6 +11,7 @@ from api.schemas import examples as ex_
 from api.schemas.common import (
     MAX_ID,
     AgentResolutionName,
+    BoolIn,
     IntIn,
     ResolutionName,
     ReviewName,
@@ -221,7 +222,7 @@ class ResolveBody(BaseModel):
     )
     code: AgentResolutionName = Field(description="What happened; decides the customer's message.")
     note: str = Field(min_length=1, max_length=4000, description="What was done, and by whom.")
-    confirm: bool = Field(
+    confirm: BoolIn = Field(
         default=False,
         description="Resolve as fixed although the device's telemetry is still out of range "
         "(409 without it); the customer then hears 'fixed, we are watching'.",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool
 
 from api.schemas.examples import PROBLEM
 from core.cases import CaseStatus
@@ -36,6 +36,9 @@ IntIn = Annotated[int, NOT_BOOL]
 Optional, its bounds go before ``NOT_BOOL`` (``Annotated[int, Field(ge=1), NOT_BOOL] |
 None``): after it, pydantic writes them into the JSON schema as ``ge``/``le``, which no
 client reads as ``minimum``/``maximum``."""
+BoolIn = StrictBool
+"""A true/false in a request body: JSON ``true`` or ``false``, not ``0``, ``1`` or
+``"true"`` (which pydantic's lax mode would take, against the OpenAPI schema)."""
 
 
 def ex(example: dict[str, Any]) -> ConfigDict:

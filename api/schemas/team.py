@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, Field
 
-from api.schemas.common import MAX_ID, NOT_BOOL, IntIn, body, ex
+from api.schemas.common import MAX_ID, NOT_BOOL, BoolIn, IntIn, body, ex
 
 Tag = list[str]  # skills, languages, product lines, teams
 
@@ -78,7 +78,7 @@ class UserCreated(UserPublic):
 
 class UserUpdate(BaseModel):
     model_config = body({"active": False})
-    active: bool | None = None
+    active: BoolIn | None = None
     role: Literal["viewer", "agent", "admin"] | None = None
 
 
@@ -96,7 +96,7 @@ class AgentCreate(BaseModel):
 
 class AgentUpdate(BaseModel):
     model_config = body({"capacity": 8, "active": True})
-    active: bool | None = None
+    active: BoolIn | None = None
     skills: Tag | None = Field(default=None, max_length=50)
     languages: Tag | None = Field(default=None, min_length=1, max_length=20)
     product_lines: Tag | None = Field(default=None, max_length=50)

@@ -131,3 +131,14 @@ def test_true_is_not_an_integer_in_an_admin_body(client: httpx.Client, world: Wo
         assert refused.status_code == 422, (path, body, refused.text)
         assert "not true/false" in refused.text
     assert "booly" not in client.get("/api/v1/users", headers=admin(world)).text
+
+
+def test_zero_is_not_false_in_an_admin_body(client: httpx.Client, world: World) -> None:
+    # JSON 0 or "false" would pass as false in lax parsing: a login disabled by a client
+    # that sent a number, against the schema's boolean (the OpenAPI fuzzer found it)
+    client.post("/api/v1/users", json={"username": "zero", "role": "viewer"}, headers=admin(world))
+    for value in (0, 1, "false"):
+        refused = client.patch("/api/v1/users/zero", json={"active": value}, headers=admin(world))
+        assert refused.status_code == 422, (value, refused.text)
+    users = client.get("/api/v1/users", headers=admin(world)).json()["data"]
+    assert [u["active"] for u in users if u["username"] == "zero"] == [True]
