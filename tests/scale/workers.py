@@ -22,6 +22,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import nats
+import nats.errors
 import nats.js.errors
 import orjson
 import paho.mqtt.client as paho
@@ -233,10 +234,12 @@ def stored_points(path: Path) -> int:
             return 0
 
 
-def backlog(urls: list[str], partitions: int, stream: str = "KIZUKI") -> int:
-    """Messages of every partition's durable consumer not yet delivered or not yet acked."""
+def backlog(urls: list[str], partitions: int, stream: str = "KIZUKI") -> int | None:
+    """Messages of every partition's durable consumer not yet delivered or not yet acked;
+    None when the cluster did not answer within 2 s (while it elects a new leader after
+    a node was killed, JetStream's API requests time out: ask again)."""
 
-    async def ask() -> int:
+    async def ask() -> int | None:
         nc = await nats.connect(servers=urls, connect_timeout=2)
         try:
             js = nc.jetstream()
@@ -246,6 +249,8 @@ def backlog(urls: list[str], partitions: int, stream: str = "KIZUKI") -> int:
                     info = await js.consumer_info(stream, f"kizuki-p{p}", timeout=2)
                 except nats.js.errors.NotFoundError:
                     continue
+                except nats.errors.TimeoutError:
+                    return None
                 total += info.num_pending + info.num_ack_pending
             return total
         finally:
