@@ -211,6 +211,7 @@ BUCKETS, PERIOD_S = 24, 86400.0
 Z_CAP, RELEARN, SEASON_ALPHA, CLIP, MIN_SCALE, MIN_COUNT = 4.0, 2.0, 0.1, 3.0, 1e-9, 12
 MAD_TO_SIGMA = 1.2533
 NAN = math.nan
+SQRT2 = math.sqrt(2.0)
 CALM = 0.2  # a CUSUM below this share of its threshold is in control (jump detection)
 QUIET_S = 86400.0  # and a jump needs it to have stayed below its threshold this long
 SETTLE_S = 6 * 3600.0  # after a jump the new level settles this long before it is judged
@@ -249,6 +250,12 @@ def expected(F, season, r, ts):  # noqa: ANN001, N803
 
 
 @njit(**JIT)
+def sigma(F, r, P):  # noqa: ANN001, N803
+    """The reference's sigma: its robust spread, floored (``SeasonalBaseline.sigma``)."""
+    return F[r, REF_SPREAD] * MAD_TO_SIGMA + P[P_MIN_SCALE]
+
+
+@njit(**JIT)
 def expected_mean(F, r):  # noqa: ANN001, N803
     """The reference's level averaged over the day (``SeasonalBaseline.expected_mean``)."""
     return F[r, REF_LEVEL] + F[r, REF_TOTAL] / BUCKETS
@@ -264,7 +271,7 @@ def _learn_ref(F, IX, season, counts, r, ts, x, P):  # noqa: ANN001, N803
     a = 1.0 / n if n < 1.0 / alpha else alpha
     seasonal = season[r, i0] + w * (season[r, i1] - season[r, i0])
     res = x - F[r, REF_LEVEL] - seasonal
-    bound = CLIP * (F[r, REF_SPREAD] * MAD_TO_SIGMA + P[P_MIN_SCALE]) if n > 10 else abs(res)
+    bound = CLIP * sigma(F, r, P) if n > 10 else abs(res)
     rc = res if -bound <= res <= bound else (bound if res > 0 else -bound)
     F[r, REF_SPREAD] += a * (abs(rc) - F[r, REF_SPREAD])
     F[r, REF_LEVEL] += a * rc
@@ -283,8 +290,7 @@ def _cusum(F, IX, season, counts, r, ts, x, P):  # noqa: ANN001, N803
     bucket = int((ts % PERIOD_S) / PERIOD_S * BUCKETS) % BUCKETS
     ready = IX[r, REF_N] >= P[P_WARMUP] and counts[r, bucket] >= MIN_COUNT
     if ready:
-        sigma = F[r, REF_SPREAD] * MAD_TO_SIGMA + P[P_MIN_SCALE]
-        z = F[r, LAST_Z] = (x - expected(F, season, r, ts)) / sigma
+        z = F[r, LAST_Z] = (x - expected(F, season, r, ts)) / sigma(F, r, P)
         z = Z_CAP if z > Z_CAP else (-Z_CAP if z < -Z_CAP else z)
         up = F[r, UP] + z - P[P_K]
         down = F[r, DOWN] - z - P[P_K]

@@ -39,13 +39,11 @@ from anomaly.kernel import (
     CALM_AT,
     COMMON,
     JIT,
-    MAD_TO_SIGMA,
-    P_MIN_SCALE,
     P_WARMUP,
     REF_N,
-    REF_SPREAD,
     STEPPED,
     expected,
+    sigma,
 )
 from anomaly.kernel_stream import NONE, _update, snapshot
 
@@ -105,8 +103,8 @@ def _filter(F, IX, season, R, C, cohort, K, D, r, t, x, P, Q):  # noqa: ANN001, 
     late = t < C[c, C_LAST] - gap  # delivered late: its peers have moved on since
     if late and enough:
         common = _common_at(C, c, t)
-    sigma = F[r, REF_SPREAD] * MAD_TO_SIGMA + P[P_MIN_SCALE]
-    prior = 0.25 * sigma * sigma  # a weak pull of this device's coupling toward 1
+    s = sigma(F, r, P)
+    prior = 0.25 * s * s  # a weak pull of this device's coupling toward 1
     beta = (R[r, R_SXY] + prior) / (R[r, R_SXX] + prior)
     # a wider cohort shares only part of what moves this device (its weekends, not
     # its region's weather): the coupling it learns to it may fall to zero
@@ -115,7 +113,7 @@ def _filter(F, IX, season, R, C, cohort, K, D, r, t, x, P, Q):  # noqa: ANN001, 
     keep = not (t < R[r, R_SETTLE])
     if keep and not late and IX[r, REF_N] >= P[P_WARMUP] / 2:  # ahead of the warm-up
         base = x - expected(F, season, r, t)
-        bound = Q[Q_CLIP] * sigma
+        bound = Q[Q_CLIP] * s
         for level in range(2):  # both commons learn, whichever this device uses
             own = cohort[r, level]
             if level == 1 and own == cohort[r, 0]:
@@ -133,7 +131,7 @@ def _filter(F, IX, season, R, C, cohort, K, D, r, t, x, P, Q):  # noqa: ANN001, 
             # weekend) is not learned as coupling, while a coupling that is off by a
             # share of a large shared movement still corrects itself
             res = base - beta * common
-            res = sigma if res > sigma else (-sigma if res < -sigma else res)
+            res = s if res > s else (-s if res < -s else res)
             a = interval / Q[Q_BETA_S]  # this device's own coupling to the common movement
             R[r, R_SXY] += a * ((beta * common + res) * common - R[r, R_SXY])
             R[r, R_SXX] += a * (common * common - R[r, R_SXX])

@@ -49,7 +49,6 @@ from anomaly.kernel import (
     LAST,
     LAST_Z,
     LEVEL_FRAC,
-    MAD_TO_SIGMA,
     NAN,
     NOW_DAYS,
     OUT,
@@ -69,7 +68,6 @@ from anomaly.kernel import (
     P_HORIZON_DAYS,
     P_LEVEL_WANDER_Z,
     P_LIMIT,
-    P_MIN_SCALE,
     P_MOVED,
     P_OUT_FRAC,
     P_P_BIG,
@@ -92,7 +90,6 @@ from anomaly.kernel import (
     QUIET_UNTIL,
     RAMPING,
     REF_N,
-    REF_SPREAD,
     REF_TOTAL,
     RELEARN,
     REVISIT_MAX,
@@ -118,6 +115,7 @@ from anomaly.kernel import (
     SHARED,
     SMOOTH,
     SPIKES,
+    SQRT2,
     STARTED_AT,
     STEPPED,
     T_DL,
@@ -137,11 +135,11 @@ from anomaly.kernel import (
     accept,
     expected,
     expected_mean,
+    sigma,
 )
 from anomaly.kernel_trend import trend_forget, trend_update
 
 NONE, ANOMALY, RECOVERY = 0, 1, 2
-SQRT2 = math.sqrt(2.0)
 
 
 @njit(**JIT)
@@ -222,8 +220,8 @@ def _flat_weight(F, season, r, ts, x, hold, P):  # noqa: ANN001, N803
     """``MetricStream._flat_weight``: how much a collapsed reading counts as flat."""
     if hold <= 0.0 or F[r, HOLD_RATE] < HOLD_RATE_MIN:
         return 1.0
-    sigma = F[r, REF_SPREAD] * MAD_TO_SIGMA + P[P_MIN_SCALE]
-    u, d = (x - expected(F, season, r, ts)) / sigma, hold / sigma
+    s = sigma(F, r, P)
+    u, d = (x - expected(F, season, r, ts)) / s, hold / s
     q = 0.5 * (math.erf((d - u) / SQRT2) - math.erf((-d - u) / SQRT2))
     q = q if q < F[r, HOLD_RATE] else F[r, HOLD_RATE]
     w = -math.log(q) / HOLD_NATS if q > 0.0 else 1.0
@@ -345,6 +343,12 @@ def _shared(F, r, P):  # noqa: ANN001, N803
 
 
 @njit(**JIT)
+def _same(a, b):  # noqa: ANN001
+    """``stream.same``: ``a`` is ``b`` as a sensor resends it (to float noise)."""
+    return abs(a - b) <= 1e-9 * (1.0 + abs(a))
+
+
+@njit(**JIT)
 def _held(F, r, n, x):  # noqa: ANN001, N803
     """``MetricStream._held``: the sensor's deadband when this value repeats a held sample
     of a sample-and-hold sensor, else 0."""
@@ -354,14 +358,14 @@ def _held(F, r, n, x):  # noqa: ANN001, N803
         F[r, HOLD_LAST] = raw
         return 0.0
     step, jump = abs(raw - last), F[r, HOLD_JUMP]
-    repeat = step <= 1e-9 * (1.0 + abs(raw))  # the same sample again
+    repeat = _same(raw, last)  # the same sample again
     a = 1.0 / n if 1.0 / n > HOLD_RATE_ALPHA else HOLD_RATE_ALPHA
     a = a / 10.0 if F[r, FLAT] > 0.0 else a  # a flat spell is not the sensor's habit
     F[r, HOLD_RATE] += a * ((1.0 if repeat else 0.0) - F[r, HOLD_RATE])
     if repeat:
         return jump if jump == jump and F[r, HOLD_REVISIT] < REVISIT_MAX else 0.0
     F[r, HOLD_JUMP] = step if jump != jump else jump + HOLD_ALPHA * (step - jump)
-    back = 1.0 if abs(raw - F[r, HOLD_PREV]) <= 1e-9 * (1.0 + abs(raw)) else 0.0
+    back = 1.0 if _same(raw, F[r, HOLD_PREV]) else 0.0
     F[r, HOLD_REVISIT] += HOLD_ALPHA * (back - F[r, HOLD_REVISIT])
     F[r, HOLD_PREV], F[r, HOLD_LAST] = last, raw
     return 0.0
@@ -373,7 +377,7 @@ def _excursions(F, IX, season, r, ts, x, z, hold, P):  # noqa: ANN001, N803
     rel = z - F[r, ZBAR]
     # a held sample says the sensor's value is within its deadband ``hold`` of it: it
     # counts as far as the nearest value it allows
-    slack = hold / (F[r, REF_SPREAD] * MAD_TO_SIGMA + P[P_MIN_SCALE]) if hold > 0.0 else 0.0
+    slack = hold / sigma(F, r, P) if hold > 0.0 else 0.0
     # the value's deviation toward the limit, needed in a run or at a candidate start
     dev = P[P_SIGN] * (x - expected(F, season, r, ts)) if IX[r, RUN] or rel > P[P_SPIKE_Z] else 0.0
     if IX[r, RUN]:

@@ -16,7 +16,6 @@ from numba import njit
 from anomaly.kernel import (
     COMMON,
     JIT,
-    MAD_TO_SIGMA,
     NAN,
     P_ACCEL_Z,
     P_BUCKET_S,
@@ -28,14 +27,12 @@ from anomaly.kernel import (
     P_LAG,
     P_LIMIT,
     P_MIN_PAIRS,
-    P_MIN_SCALE,
     P_MOTION_N,
     P_QUANTILE,
     P_RAMP_N,
     P_RAMP_WANDER_Z,
     P_RAMP_Z,
     P_STEP_VETO,
-    REF_SPREAD,
     T_BUCKET,
     T_COUNT,
     T_CSUM,
@@ -51,6 +48,7 @@ from anomaly.kernel import (
     T_SUM,
     T_T,
     T_TFAST,
+    sigma,
 )
 from anomaly.trend import (
     CREEP_LINE,
@@ -107,7 +105,7 @@ def _close(F, IX, means, r, new_bucket, P):  # noqa: ANN001, N803
     IX[r, T_LENGTH] = min(IX[r, T_LENGTH] + shift, window)
     m = means[r, 0]
     noise = bucket_noise(m)
-    floor = RAMP_FLOOR * (F[r, REF_SPREAD] * MAD_TO_SIGMA + P[P_MIN_SCALE])
+    floor = RAMP_FLOOR * sigma(F, r, P)
     # a ramp must rise past the unit's own day-to-day wander (trend.Trend._ramp)
     least = P[P_RAMP_WANDER_Z] * math.sqrt(F[r, T_DLVAR])
     F[r, T_RAMP] = _ramp(m, IX[r, T_LENGTH], noise if noise > floor else floor, least, P)

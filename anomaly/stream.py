@@ -55,6 +55,7 @@ from anomaly.kernel import (
     SETTLE_MARGIN,
     SETTLE_S,
     SHARED,
+    SQRT2,
 )
 from anomaly.postprocess import Alarm, Edge
 from anomaly.trend import RAMP_FLOOR, Trend
@@ -163,6 +164,11 @@ class StreamConfig:
 
 REFERENCE_INTERVAL_S = 600.0
 SCALE_FLOOR = 0.01  # share of the room from the normal edge to the limit
+
+
+def same(a: float, b: float) -> bool:
+    """``a`` is ``b`` as a sensor resends it (equal to float noise): a held sample."""
+    return abs(a - b) <= 1e-9 * (1.0 + abs(a))
 
 
 def scale_floor(spec: MetricSpec) -> float:
@@ -420,14 +426,14 @@ class MetricStream:
             self._hold_last = raw
             return 0.0
         step, jump = abs(raw - last), self._hold_jump
-        repeat = step <= 1e-9 * (1.0 + abs(raw))  # the same sample again
+        repeat = same(raw, last)  # the same sample again
         a = 1.0 / n if 1.0 / n > HOLD_RATE_ALPHA else HOLD_RATE_ALPHA
         a = a / 10.0 if self._flat > 0.0 else a  # a flat spell is not the sensor's habit
         self._hold_rate += a * ((1.0 if repeat else 0.0) - self._hold_rate)
         if repeat:
             return jump if jump == jump and self._hold_revisit < REVISIT_MAX else 0.0
         self._hold_jump = step if jump != jump else jump + HOLD_ALPHA * (step - jump)
-        back = 1.0 if abs(raw - self._hold_prev) <= 1e-9 * (1.0 + abs(raw)) else 0.0
+        back = 1.0 if same(raw, self._hold_prev) else 0.0
         self._hold_revisit += HOLD_ALPHA * (back - self._hold_revisit)
         self._hold_prev, self._hold_last = last, raw
         return 0.0
@@ -516,7 +522,7 @@ class MetricStream:
             return 1.0
         ref = self.cusum.reference
         u, d = (x - ref.expected(ts)) / ref.sigma, hold / ref.sigma
-        q = 0.5 * (math.erf((d - u) / math.sqrt(2.0)) - math.erf((-d - u) / math.sqrt(2.0)))
+        q = 0.5 * (math.erf((d - u) / SQRT2) - math.erf((-d - u) / SQRT2))
         q = q if q < self._hold_rate else self._hold_rate  # no likelier than its habit
         w = -math.log(q) / HOLD_NATS if q > 0.0 else 1.0
         return w if w < 1.0 else 1.0
