@@ -324,6 +324,12 @@ def test_an_excursion_is_a_share_of_the_way_to_the_limit_not_only_many_sigmas() 
     assert spikes(0.5 * room) >= StreamConfig().spike_mass  # half the way: spikes
 
 
+def _edge_days(spec: MetricSpec, series: list[tuple[float, float]]) -> list[tuple[float, str]]:
+    """The reference stream's alarm edges over ``series``, each with its day."""
+    stream = MetricStream(spec, StreamConfig())
+    return [((ts - START_TS) / DAY, e) for ts, x in series if (e := stream.update(ts, x))]
+
+
 def _held_low(sensor: str, drop: float) -> list[str]:
     """An air conditioner's cooling sensor (sample-and-hold with a deadband of twice its
     noise, or quantised to that step) sends one sample ``drop`` degrees low on day 7 and
@@ -333,8 +339,7 @@ def _held_low(sensor: str, drop: float) -> list[str]:
         series = sample_and_hold(series, 2.0 * AC.noise)
     else:
         series = quantised(series, 2.0 * AC.noise)
-    stream = MetricStream(AC, StreamConfig())
-    return [e for ts, x in with_held(series, 7 * 144, -drop, 5) if (e := stream.update(ts, x))]
+    return [e for _, e in _edge_days(AC, with_held(series, 7 * 144, -drop, 5))]
 
 
 @pytest.mark.parametrize(
@@ -371,11 +376,6 @@ def _stuck_held(spec: MetricSpec, amplitude: float, seed: int) -> list[tuple[flo
     series = healthy(10 * 144, seed=seed, level=level, noise=spec.noise, amplitude=amplitude)
     series = sample_and_hold(series, 2.0 * spec.noise)
     return [(ts, level if ts >= START_TS + 7 * DAY else x) for ts, x in series]
-
-
-def _edge_days(spec: MetricSpec, series: list[tuple[float, float]]) -> list[tuple[float, str]]:
-    stream = MetricStream(spec, StreamConfig())
-    return [((ts - START_TS) / DAY, e) for ts, x in series if (e := stream.update(ts, x))]
 
 
 @pytest.mark.parametrize("seed", [3, 5, 9, 13])
