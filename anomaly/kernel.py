@@ -115,8 +115,11 @@ _drop_stale_cache()
     HOLD_RATE,
     FLAT,
     STEPPED,
-) = range(50)
-N_F = 50
+    GAIN_AT2,
+    GAIN_FROM2,
+    GAIN_PREV2,
+) = range(53)
+N_F = 53
 # integer columns
 (
     N,

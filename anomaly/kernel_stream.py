@@ -30,9 +30,12 @@ from anomaly.kernel import (
     FLAT,
     FLAT_SINCE,
     GAIN_AT,
+    GAIN_AT2,
     GAIN_FROM,
+    GAIN_FROM2,
     GAIN_JUMP,
     GAIN_PREV,
+    GAIN_PREV2,
     HOLD_ALPHA,
     HOLD_JUMP,
     HOLD_LAST,
@@ -252,25 +255,34 @@ def _jump(F, IX, means, r, ts, c, P):  # noqa: ANN001, N803
 @njit(**JIT)
 def _gain_jump(F, IX, means, r, ts, c, P):  # noqa: ANN001, N803
     """``MetricStream._gain_jump_check``: the CUSUM's gain per window of ``step_s``,
-    whole with the reading that closes the window."""
+    whole with the reading that closes the window; a second set of windows opens at
+    the first reading past the middle of each window of the first."""
     at = F[r, GAIN_AT]
     if at == at:
-        _gain_step(F, IX, means, r, ts, c)
+        _gain_step(F, IX, means, r, ts, c, GAIN_FROM, GAIN_PREV)
     if at != at or ts - at >= P[P_STEP_S]:
         F[r, GAIN_PREV] = c - F[r, GAIN_FROM] if at == at else NAN
         F[r, GAIN_AT], F[r, GAIN_FROM] = ts, c
+    at2 = F[r, GAIN_AT2]
+    if at2 == at2:
+        _gain_step(F, IX, means, r, ts, c, GAIN_FROM2, GAIN_PREV2)
+    mid = F[r, GAIN_AT] + 0.5 * P[P_STEP_S]  # the second set's windows open here
+    if ts >= mid and not at2 >= mid:
+        F[r, GAIN_PREV2] = c - F[r, GAIN_FROM2] if at2 == at2 else NAN
+        F[r, GAIN_AT2], F[r, GAIN_FROM2] = ts, c
 
 
 @njit(**JIT)
-def _gain_step(F, IX, means, r, ts, c):  # noqa: ANN001, N803
-    """``MetricStream._gain_step``: a whole threshold after a window under ``CALM``."""
-    if F[r, GAIN_FROM] < CALM or c - F[r, GAIN_FROM] < 1.0 or not F[r, GAIN_PREV] <= CALM:
+def _gain_step(F, IX, means, r, ts, c, start, prev):  # noqa: ANN001, N803
+    """``MetricStream._gain_step``: a whole threshold after a window under ``CALM``;
+    ``start`` and ``prev`` are the columns of one set's window start and last gain."""
+    if F[r, start] < CALM or c - F[r, start] < 1.0 or not F[r, prev] <= CALM:
         return
     last = F[r, GAIN_JUMP]
     if last != last or ts - last >= QUIET_S:
         trend_forget(F, IX, means, r)
         F[r, JUMP_AT] = F[r, GAIN_JUMP] = F[r, FLAT_SINCE] = F[r, STEPPED] = ts
-        F[r, GAIN_PREV] = NAN
+        F[r, GAIN_PREV] = F[r, GAIN_PREV2] = NAN
 
 
 @njit(**JIT)

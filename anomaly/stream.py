@@ -218,6 +218,9 @@ class MetricStream:
         "_gain_at",
         "_gain_from",
         "_gain_prev",
+        "_gain_at2",
+        "_gain_from2",
+        "_gain_prev2",
         "_gain_jump",
         "common",
         "_run_common",
@@ -281,6 +284,8 @@ class MetricStream:
         self._jump_at = float("nan")
         # the CUSUM's gain per window of step_hours (_gain_jump_check)
         self._gain_at = self._gain_from = self._gain_prev = self._gain_jump = float("nan")
+        # the same per window of a second set, half a window later
+        self._gain_at2 = self._gain_from2 = self._gain_prev2 = float("nan")
         # the cohort's common movement a filter in front took out of the value (0 without)
         self.common = 0.0
         self._run_common = self._run_peak = 0.0
@@ -370,26 +375,37 @@ class MetricStream:
         threshold in the next. The re-baseline's days out of control count from the
         step (it takes the trend's level, which the trend has to fit again first).
         A window's gain is whole with the reading that closes it (the first one
-        ``step_hours`` after its start), which also opens the next.
+        ``step_hours`` after its start), which also opens the next. A second set of
+        windows opens at the first reading past the middle of each window of the first
+        (also after a gap): a step that begins late in a window of one set (which then
+        gains only part of it, so the next window is not after a calm one) lies whole
+        in a window of the other.
         """
         at = self._gain_at
         if at == at:
-            self._gain_step(ts, c)
+            self._gain_step(ts, c, self._gain_from, self._gain_prev)
         if at != at or ts - at >= self.cfg.step_hours * 3600.0:
             self._gain_prev = c - self._gain_from if at == at else float("nan")
             self._gain_at, self._gain_from = ts, c
+        at2 = self._gain_at2
+        if at2 == at2:
+            self._gain_step(ts, c, self._gain_from2, self._gain_prev2)
+        mid = self._gain_at + 0.5 * self.cfg.step_hours * 3600.0
+        if ts >= mid and not at2 >= mid:
+            self._gain_prev2 = c - self._gain_from2 if at2 == at2 else float("nan")
+            self._gain_at2, self._gain_from2 = ts, c
 
-    def _gain_step(self, ts: float, c: float) -> None:
-        """The window (not calm at its start) has gained the whole threshold after a
-        window that gained under ``CALM``: a jump, once a day at most."""
-        if self._gain_from < CALM or c - self._gain_from < 1.0 or not self._gain_prev <= CALM:
+    def _gain_step(self, ts: float, c: float, start: float, prev: float) -> None:
+        """A window (not calm at its ``start``) has gained the whole threshold after a
+        window that gained under ``CALM`` (``prev``): a jump, once a day at most."""
+        if start < CALM or c - start < 1.0 or not prev <= CALM:
             return
         last = self._gain_jump
         if last != last or ts - last >= QUIET_S:
             self.trend.forget()
             self._jump_at = self._gain_jump = self._stepped = ts
             self._flat_since = ts  # the new level's days out count from the step
-            self._gain_prev = float("nan")
+            self._gain_prev = self._gain_prev2 = float("nan")
 
     def _far(self, dev: float) -> bool:
         """``dev`` (a value's deviation from the expected value toward the limit) is
@@ -643,7 +659,15 @@ class MetricStream:
             "stepped": None if self._stepped != self._stepped else self._stepped,
             "gain": [
                 None if v != v else v
-                for v in (self._gain_at, self._gain_from, self._gain_prev, self._gain_jump)
+                for v in (
+                    self._gain_at,
+                    self._gain_from,
+                    self._gain_prev,
+                    self._gain_jump,
+                    self._gain_at2,
+                    self._gain_from2,
+                    self._gain_prev2,
+                )
             ],
             "common": self.common,
             "run_common": self._run_common,
@@ -692,10 +716,17 @@ class MetricStream:
         self._jump_at = float("nan") if jump is None else float(jump)
         stepped = st.get("stepped")
         self._stepped = float("nan") if stepped is None else float(stepped)
-        gain = st.get("gain") or [None] * 4
-        self._gain_at, self._gain_from, self._gain_prev, self._gain_jump = (
-            float("nan") if v is None else float(v) for v in gain
-        )
+        gain = list(st.get("gain") or [])
+        gain += [None] * (7 - len(gain))  # before version 11 one set of windows was kept
+        (
+            self._gain_at,
+            self._gain_from,
+            self._gain_prev,
+            self._gain_jump,
+            self._gain_at2,
+            self._gain_from2,
+            self._gain_prev2,
+        ) = (float("nan") if v is None else float(v) for v in gain)
         self.common = float(st.get("common", 0.0))
         self._run_common = float(st.get("run_common", 0.0))
         self._run_peak = float(st.get("run_peak", 0.0))

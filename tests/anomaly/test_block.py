@@ -61,6 +61,9 @@ def _compare(stream: MetricStream, block: StreamBlock, row: int) -> list[str]:
         "hot": (float(stream._hot), float(IX[k.HOT])),
         "jump_at": (stream._jump_at, F[k.JUMP_AT]),
         "gain_prev": (stream._gain_prev, F[k.GAIN_PREV]),
+        "gain_at2": (stream._gain_at2, F[k.GAIN_AT2]),
+        "gain_from2": (stream._gain_from2, F[k.GAIN_FROM2]),
+        "gain_prev2": (stream._gain_prev2, F[k.GAIN_PREV2]),
         "gain_jump": (stream._gain_jump, F[k.GAIN_JUMP]),
         "hold_jump": (stream._hold_jump, F[k.HOLD_JUMP]),
         "hold_rate": (stream._hold_rate, F[k.HOLD_RATE]),
@@ -226,6 +229,33 @@ def test_a_window_s_gain_is_whole_with_the_reading_that_closes_it(seed: int) -> 
     stream, _ = _lockstep(PROFILES["pump-p3"].metrics["bearing_temp_c"], _bearing(seed, 9, extra))
     day = (stream._gain_jump - START_TS) / 86400.0
     assert 7.0 <= day < 7.1, "the step is the jump"
+
+
+@pytest.mark.parametrize("seed", [4, 5, 6])
+def test_a_step_late_in_a_window_is_whole_in_the_other_set_s(seed: int) -> None:
+    # a 2.5-degree step while the CUSUM is partly out, 50 minutes into an hour's window:
+    # that window gains under one threshold (two readings of the step), and the next
+    # one gains it all but is not after a calm window. The second set of windows, half
+    # an hour later, holds the step whole: a re-flashed water heater opened a
+    # "normal-range" case so
+    def extra(day: float) -> float:
+        return (6.85 <= day < 6.95) * 1.0 + (day >= 7.0 + 50 / 1440) * 2.5
+
+    stream, _ = _lockstep(PROFILES["pump-p3"].metrics["bearing_temp_c"], _bearing(seed, 9, extra))
+    day = (stream._gain_jump - START_TS) / 86400.0
+    assert 7.03 <= day < 7.1, "the step is the jump"
+
+
+def test_the_two_sets_of_windows_stay_half_a_window_apart_across_a_gap() -> None:
+    # a pump off for five hours: the first reading after the gap closes a window of
+    # each set; the second set opens its next one half an hour later, not on that
+    # same reading (else the two sets would be one from then on)
+    def gap(ts: float) -> bool:
+        return 1.5 <= (ts - START_TS) / 86400.0 < 1.5 + 5 / 24
+
+    series = [p for p in _bearing(1, 3, lambda day: 0.0) if not gap(p[0])]
+    stream, _ = _lockstep(PROFILES["pump-p3"].metrics["bearing_temp_c"], series)
+    assert abs(stream._gain_at2 - stream._gain_at) == 1800.0
 
 
 def test_a_fault_that_grows_while_the_cusum_is_out_is_no_jump() -> None:
