@@ -109,6 +109,23 @@ def evaluate(
         ),
     ] = None,
     failure_rate: Annotated[float, typer.Option(help="Share of devices that fail.")] = 0.1,
+    benign_rate: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            help="Share of devices with one benign change (a relocation, a firmware "
+            "update...). 1 with --benign gives every healthy device that change: a "
+            "per-class false-case rate over hundreds of devices instead of a dozen.",
+        ),
+    ] = 0.1,
+    benign: Annotated[
+        str,
+        typer.Option(
+            help="The benign changes to draw from, a comma list of: relocation, firmware, "
+            "seasonal, replacement, recalibration (default: all of them).",
+        ),
+    ] = "",
     source: Annotated[
         Path | None,
         typer.Option(
@@ -154,7 +171,23 @@ def evaluate(
         Confounders.parse(confounders)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--confounders") from None
-    spec = EvalSpec(devices=devices, days=days, failure_rate=failure_rate, confounders=confounders)
+    if source is not None and (benign or benign_rate != 0.1):
+        raise typer.BadParameter(
+            "--from scores the folder's own fleet; leave out --benign and --benign-rate",
+            param_hint="--benign",
+        )
+    try:
+        _check_benign(benign, Confounders.parse(confounders))
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--benign") from None
+    spec = EvalSpec(
+        devices=devices,
+        days=days,
+        failure_rate=failure_rate,
+        confounders=confounders,
+        benign_rate=benign_rate,
+        benign=benign,
+    )
     config, changed = _stream_settings(stream or [])
     try:
         result = _run(source, spec, seed_list, jobs, progress, config)
@@ -174,6 +207,8 @@ def evaluate(
             "--seeds": (seeds, None),
             "--failure-rate": (failure_rate, 0.1),
             "--confounders": (confounders, "all"),
+            "--benign-rate": (benign_rate, 0.1),
+            "--benign": (benign, ""),
         }
         options = [f"{k} {v}" for k, (v, default) in given.items() if v != default]
         options += [f"--stream {k}={v}" for k, v in changed.items()]
@@ -190,6 +225,14 @@ def evaluate(
 
 
 HINT = "--seeds"
+
+
+def _check_benign(text: str, on: Any) -> None:
+    """``--benign`` names kinds the simulator has (with the confounders it needs)."""
+    from anomaly.evaluate import benign_kinds
+    from simulator.fleet import check_kinds
+
+    check_kinds(benign_kinds(text), on)
 
 
 def _stream_settings(pairs: list[str]) -> tuple[BankConfig | None, dict[str, int | float]]:
@@ -316,10 +359,11 @@ def _table(k: dict[str, Any], b: dict[str, Any]) -> list[str]:
 
 def _fleet_line(run: dict[str, Any]) -> str:
     conf = ",".join(run.get("confounders") or []) or "none"
+    kinds = f": {run['benign']}" if run.get("benign") else ""
     return (
         f"{run['devices']} devices x {run['days']} days, seed {run['seed']}: "
         f"{run['failures_noticed_in_run']} failures noticed, {run['healthy_devices']} healthy "
-        f"({run['benign_change_devices']} with benign changes); confounders: {conf}"
+        f"({run['benign_change_devices']} with benign changes{kinds}); confounders: {conf}"
     )
 
 

@@ -53,6 +53,8 @@ class EvalSpec:
     failure_rate: float = 0.1
     step_s: float = 600.0
     confounders: str = "all"  # simulator.confounders.Confounders.parse
+    benign_rate: float = 0.1  # share of devices with one benign change
+    benign: str = ""  # the kinds of change to draw from, comma list ("": every kind)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +91,15 @@ def run(
 
     on = Confounders.parse(spec.confounders)
     fleet = Fleet(
-        spec.devices, spec.seed, spec.failure_rate, START_TS, spec.days, spec.step_s, confounders=on
+        spec.devices,
+        spec.seed,
+        spec.failure_rate,
+        START_TS,
+        spec.days,
+        spec.step_s,
+        benign_rate=spec.benign_rate,
+        confounders=on,
+        benign_kinds=benign_kinds(spec.benign),
     )
     conditions = _conditions(fleet.benign())
     source = Source(
@@ -105,12 +115,22 @@ def run(
             "failure_rate": spec.failure_rate,
             "step_s": spec.step_s,
             "confounders": on.names(),
+            **(
+                {"benign_rate": spec.benign_rate, "benign": spec.benign}
+                if (spec.benign_rate, spec.benign) != (0.1, "")
+                else {}
+            ),
         },
         START_TS,
         conditions,
         fleet.cohorts(),
     )
     return score(source, config, progress)
+
+
+def benign_kinds(text: str) -> tuple[str, ...]:
+    """``--benign``'s comma list as kinds (empty: every kind)."""
+    return tuple(k.strip() for k in text.split(",") if k.strip())
 
 
 def run_offline(

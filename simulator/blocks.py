@@ -52,10 +52,12 @@ def build_block(
     realism: Realism,
     draw: LifeDraw | None = None,
     seconds: Sequence[FailurePlan | None] = (),
+    kinds: tuple[str, ...] = (),
 ) -> tuple[ModelBlock, dict[int, tuple[BenignChange, ...]]]:
     """Arrays for the devices of one model; also each row's benign changes (and, with
     confounders, the device-level ones: revision B, power cuts, sensors...).
-    ``seconds``: per row, a second fault of a failing device (or None)."""
+    ``seconds``: per row, a second fault of a failing device (or None). ``kinds``: the
+    benign changes to draw from (empty: every kind the confounders allow)."""
     start, end, step = grid
     names = tuple(profile.metrics)
     specs = [profile.metrics[m] for m in names]
@@ -72,7 +74,7 @@ def build_block(
     # Peak load mid-afternoon local time, give or take an hour.
     phase = 2 * np.pi * (np.asarray(utc_offsets_h) - 9.0) / 24.0 + rng.normal(0, 0.25, n)
     valid = np.array([s.valid or (-np.inf, np.inf) for s in specs], dtype=float).T
-    kinds = KINDS + LIFE_KINDS if draw is not None and draw.on.replacement else KINDS
+    kinds = kinds or (KINDS + LIFE_KINDS if draw is not None and draw.on.replacement else KINDS)
     changes = {
         r: draw_benign(rng, profile, dict(zip(names, level[r], strict=True)), (start, end), kinds)
         for r in range(n)

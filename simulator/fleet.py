@@ -19,7 +19,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypedDict
 
@@ -27,7 +27,7 @@ import numpy as np
 
 from core.profiles import DeviceProfile, load_profiles
 from core.readings import Reading
-from simulator.benign import BenignChange, BenignTruth
+from simulator.benign import KINDS, LIFE_KINDS, BenignChange, BenignTruth
 from simulator.blocks import LifeDraw, build_block, first_breach
 from simulator.confounders import REGIONS_PER_ZONE, Confounders, regional_weather
 from simulator.customers import (
@@ -102,10 +102,12 @@ class Fleet:
         contact_factory: ContactFactory | None = None,
         plans: Mapping[int, FailurePlan] | None = None,
         confounders: Confounders | None = None,
+        benign_kinds: Sequence[str] = (),
     ) -> None:
         _check(n_devices, seed, failure_rate, benign_rate, days, step_s)
         self.seed = seed
         self.confounders = confounders or Confounders()
+        self._benign_kinds = check_kinds(benign_kinds, self.confounders)
         self._parameters: dict[str, object] = {
             "n_devices": n_devices,
             "seed": seed,
@@ -114,6 +116,7 @@ class Fleet:
             "days": days,
             "step_s": step_s,
             "benign_rate": benign_rate,
+            "benign_kinds": list(self._benign_kinds),
             "forced_failures": len(plans or {}),
             "realism": dataclasses.asdict(realism or Realism()),
             "confounders": self.confounders.names(),
@@ -213,6 +216,7 @@ class Fleet:
                 self.realism,
                 LifeDraw(on, life_rng, self.regions[rows], weather) if on.any else None,
                 [self._seconds.get(i) for i in rows],
+                self._benign_kinds,
             )
             blocks.append(block)
             benign.update({rows[r]: c for r, c in changes.items()})
@@ -367,6 +371,19 @@ class Fleet:
 
 def _prefix(model: str) -> str:
     return PREFIXES.get(model, model.split("-")[0])
+
+
+def check_kinds(kinds: Sequence[str], on: Confounders) -> tuple[str, ...]:
+    """``benign_kinds`` checked: known kinds, life kinds only with ``replacement``."""
+    allowed = KINDS + LIFE_KINDS if on.replacement else KINDS
+    unknown = [k for k in kinds if k not in allowed]
+    if unknown:
+        life = ", ".join(LIFE_KINDS)
+        extra = "" if on.replacement else f" ({life} need the replacement confounder)"
+        raise ValueError(
+            f"unknown benign kind {', '.join(unknown)}: choose from {', '.join(allowed)}{extra}"
+        )
+    return tuple(dict.fromkeys(kinds))
 
 
 def _check(n: int, seed: int, rate: float, benign: float, days: float, step: float) -> None:

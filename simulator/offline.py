@@ -14,8 +14,9 @@ A directory written by ``write_offline`` (``kizuki simulate --offline DIR``) hol
 - ``manifest.json``, written last (a directory without it is incomplete)::
 
     {"format": "kizuki-simulate-offline", "version": 1,
-     "fleet": {"n_devices", "seed", "failure_rate", "benign_rate", "start_ts", "days",
-               "step_s", "models", "realism", "forced_failures"[, "preset", "end_ts"]},
+     "fleet": {"n_devices", "seed", "failure_rate", "benign_rate", "benign_kinds",
+               "start_ts", "days", "step_s", "models", "realism", "forced_failures"
+               [, "preset", "end_ts"]},
      "window": {"start_ts", "end_ts", "step_s", "ticks"},
      "files": {"readings", "readings_format", "truth", "benign"},
      "counts": {"devices", "readings", "failures", "failures_noticed", "benign_changes"},
@@ -234,6 +235,7 @@ def rebuild_fleet(parameters: Mapping[str, Any]) -> Fleet:
             benign_rate=p["benign_rate"],
             realism=realism,
             confounders=on,
+            benign_kinds=tuple(p.get("benign_kinds", ())),
         )
     if fleet.parameters()["models"] != p["models"]:
         raise ValueError(f"this fleet used other device profiles: {p['models']}")

@@ -28,6 +28,11 @@ def _invoke(*args: str) -> Result:
     return CliRunner().invoke(app, ["evaluate", *args])
 
 
+def _panel(result: Result) -> str:
+    """The output with the usage panel's frame taken out, on one line."""
+    return " ".join(re.sub("[│╭╮╰╯─]", " ", result.output).split())
+
+
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("offline")
@@ -84,6 +89,51 @@ def test_a_detector_setting_is_scored_and_recorded(tmp_path: Path) -> None:
     assert data["kizuki"]["cases"] > 0
 
 
+def test_one_benign_change_on_every_healthy_device_is_scored_per_class(tmp_path: Path) -> None:
+    # a stress fleet for one class: every healthy device is re-flashed, so the
+    # scorecard's firmware row counts all of them (not the dozen of a default fleet)
+    args = [*TINY, "--seed", "2", "--benign", "firmware", "--benign-rate", "1"]
+    result = _invoke(*args, "--out", str(tmp_path), "--no-progress")
+    assert result.exit_code == 0, result.output
+    data = json.loads((tmp_path / "scorecard.json").read_text())
+    healthy = data["run"]["healthy_devices"]
+    conditions = data["kizuki"]["by_benign_condition"]
+    assert healthy > 0 and conditions["firmware"]["devices"] == healthy
+    assert "relocation" not in conditions and "seasonal" not in conditions
+    assert data["run"]["benign"] == "firmware" and data["run"]["benign_rate"] == 1.0
+    assert f"({healthy} with benign changes: firmware)" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--benign", "reflash"], "unknown benign kind reflash: choose from relocation"),
+        (
+            ["--benign", "recalibration", "--confounders", "weather"],
+            "recalibration need the replacement confounder",
+        ),
+        (["--benign-rate", "1.5"], "--benign-rate"),
+    ],
+)
+def test_a_bad_benign_option_is_a_usage_error(
+    args: list[str], message: str, tmp_path: Path
+) -> None:
+    result = _invoke(*TINY, *args, "--out", str(tmp_path / "x"))
+    assert result.exit_code == 2
+    text = _panel(result)
+    assert message in text, text
+    assert not (tmp_path / "x").exists(), "nothing is run"
+
+
+def test_benign_options_with_from_are_refused(folder: Path, tmp_path: Path) -> None:
+    # an offline folder holds its own fleet: drawing other benign changes cannot apply
+    result = _invoke("--from", str(folder), "--benign", "firmware", "--out", str(tmp_path / "x"))
+    assert result.exit_code == 2
+    text = _panel(result)
+    assert "the folder's own fleet; leave out --benign" in text, text
+    assert not (tmp_path / "x").exists(), "nothing is run"
+
+
 @pytest.mark.parametrize(
     ("setting", "message"),
     [
@@ -100,7 +150,7 @@ def test_a_bad_detector_setting_is_a_usage_error(
 ) -> None:
     result = _invoke(*TINY, "--stream", setting, "--out", str(tmp_path / "x"))
     assert result.exit_code == 2
-    text = " ".join(re.sub("[│╭╮╰╯─]", " ", result.output).split())  # the usage panel
+    text = _panel(result)
     assert "--stream" in text and message in text
     assert not (tmp_path / "x").exists(), "nothing is run"
 

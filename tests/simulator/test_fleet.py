@@ -6,6 +6,7 @@ import re
 
 import numpy as np
 import orjson
+import pytest
 
 from simulator.customers import Customer, default_contacts
 from simulator.fleet import Fleet
@@ -192,3 +193,26 @@ def test_demo_fleet_degrades_a_few_devices_before_the_end() -> None:
     for t in truths:
         assert t.notice_ts is not None and t.notice_ts - t.onset_ts >= 3 * 86400
         assert end - 2 * 86400 < t.notice_ts < end
+
+
+def test_a_fleet_can_draw_one_kind_of_benign_change_for_every_device() -> None:
+    # the stress fleet behind `kizuki evaluate --benign firmware --benign-rate 1`: every
+    # device gets a firmware update, and nothing else is drawn differently
+    from simulator.confounders import Confounders
+    from simulator.offline import rebuild_fleet
+
+    on = Confounders.parse("all")
+    fleet = Fleet(40, 4, 0.2, START, 3, confounders=on, benign_rate=1.0, benign_kinds=["firmware"])
+    changes = {b.device_id: b.kind for b in fleet.benign() if b.kind in ("firmware", "relocation")}
+    assert set(changes.values()) == {"firmware"} and len(changes) == 40
+    assert fleet.parameters()["benign_kinds"] == ["firmware"]
+    assert rebuild_fleet(fleet.parameters()).benign() == fleet.benign()
+    mixed = Fleet(40, 4, 0.2, START, 3, confounders=on, benign_rate=1.0)
+    faults = [
+        [(t.device_id, t.failure_mode, t.onset_ts) for t in f.truth()] for f in (mixed, fleet)
+    ]
+    assert faults[0] == faults[1] != [], "the same devices fail the same way, from the same time"
+    with pytest.raises(ValueError, match="unknown benign kind reflash: choose from relocation"):
+        Fleet(4, 4, 0.2, START, 1, benign_kinds=["reflash"])
+    with pytest.raises(ValueError, match="replacement, recalibration need the replacement"):
+        Fleet(4, 4, 0.2, START, 1, benign_kinds=["replacement"])
