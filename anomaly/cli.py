@@ -158,8 +158,9 @@ def evaluate(
     ] = None,
 ) -> None:
     """Scorecard: Kizuki vs a static 80%-of-limit threshold on a simulated fleet."""
-    from anomaly.evaluate import DEFAULT_SEEDS, EvalSpec, write
+    from anomaly.evaluate import DEFAULT_SEEDS, EvalSpec, benign_kinds, write
     from simulator.confounders import Confounders
+    from simulator.fleet import check_kinds
 
     if seeds is not None:
         seed_list = _parse_seeds(seeds)
@@ -168,7 +169,7 @@ def evaluate(
     if source is not None and seeds is not None:
         raise typer.BadParameter("--from scores one folder; leave out --seeds", param_hint=HINT)
     try:
-        Confounders.parse(confounders)
+        on = Confounders.parse(confounders)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--confounders") from None
     if source is not None and (benign or benign_rate != 0.1):
@@ -177,7 +178,7 @@ def evaluate(
             param_hint="--benign",
         )
     try:
-        _check_benign(benign, Confounders.parse(confounders))
+        check_kinds(benign_kinds(benign), on)  # the kinds exist, with what they need
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--benign") from None
     spec = EvalSpec(
@@ -225,14 +226,6 @@ def evaluate(
 
 
 HINT = "--seeds"
-
-
-def _check_benign(text: str, on: Any) -> None:
-    """``--benign`` names kinds the simulator has (with the confounders it needs)."""
-    from anomaly.evaluate import benign_kinds
-    from simulator.fleet import check_kinds
-
-    check_kinds(benign_kinds(text), on)
 
 
 def _stream_settings(pairs: list[str]) -> tuple[BankConfig | None, dict[str, int | float]]:

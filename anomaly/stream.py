@@ -183,6 +183,18 @@ def scale_floor(spec: MetricSpec) -> float:
 class MetricStream:
     """Detectors, smoothing and the alarm for one metric of one device."""
 
+    # the jump rule's gain windows and the sensor's held samples, in checkpoint order
+    GAIN = (
+        "_gain_at",
+        "_gain_from",
+        "_gain_prev",
+        "_gain_jump",
+        "_gain_at2",
+        "_gain_from2",
+        "_gain_prev2",
+    )
+    HOLD = ("_hold_last", "_hold_prev", "_hold_jump", "_hold_revisit", "_hold_rate")
+
     __slots__ = (
         "spec",
         "cfg",
@@ -657,31 +669,11 @@ class MetricStream:
             "out_at": None if self._out_at != self._out_at else self._out_at,
             "jump_at": None if self._jump_at != self._jump_at else self._jump_at,
             "stepped": None if self._stepped != self._stepped else self._stepped,
-            "gain": [
-                None if v != v else v
-                for v in (
-                    self._gain_at,
-                    self._gain_from,
-                    self._gain_prev,
-                    self._gain_jump,
-                    self._gain_at2,
-                    self._gain_from2,
-                    self._gain_prev2,
-                )
-            ],
+            "gain": [None if v != v else v for v in (getattr(self, n) for n in self.GAIN)],
             "common": self.common,
             "run_common": self._run_common,
             "run_peak": self._run_peak,
-            "hold": [
-                None if v != v else v
-                for v in (
-                    self._hold_last,
-                    self._hold_prev,
-                    self._hold_jump,
-                    self._hold_revisit,
-                    self._hold_rate,
-                )
-            ],
+            "hold": [None if v != v else v for v in (getattr(self, n) for n in self.HOLD)],
         }
 
     def load_state_dict(self, st: dict[str, Any]) -> None:
@@ -717,25 +709,13 @@ class MetricStream:
         stepped = st.get("stepped")
         self._stepped = float("nan") if stepped is None else float(stepped)
         gain = list(st.get("gain") or [])
-        gain += [None] * (7 - len(gain))  # before version 11 one set of windows was kept
-        (
-            self._gain_at,
-            self._gain_from,
-            self._gain_prev,
-            self._gain_jump,
-            self._gain_at2,
-            self._gain_from2,
-            self._gain_prev2,
-        ) = (float("nan") if v is None else float(v) for v in gain)
+        gain += [None] * (len(self.GAIN) - len(gain))  # before version 11: one set of windows
+        for name, v in zip(self.GAIN, gain, strict=True):
+            setattr(self, name, float("nan") if v is None else float(v))
         self.common = float(st.get("common", 0.0))
         self._run_common = float(st.get("run_common", 0.0))
         self._run_peak = float(st.get("run_peak", 0.0))
         hold = list(st.get("hold") or [None, None, None, 0.5])
-        hold += [0.0] * (5 - len(hold))  # before version 10 no repeat share was kept
-        (
-            self._hold_last,
-            self._hold_prev,
-            self._hold_jump,
-            self._hold_revisit,
-            self._hold_rate,
-        ) = (float("nan") if v is None else float(v) for v in hold)
+        hold += [0.0] * (len(self.HOLD) - len(hold))  # before version 10 no repeat share
+        for name, v in zip(self.HOLD, hold, strict=True):
+            setattr(self, name, float("nan") if v is None else float(v))
