@@ -120,6 +120,7 @@ from anomaly.kernel import (
     SPIKES,
     SQRT2,
     STARTED_AT,
+    STEEPER,
     STEPPED,
     T_DL,
     T_DLVAR,
@@ -235,7 +236,8 @@ def _flat_weight(F, season, r, ts, x, hold, P):  # noqa: ANN001, N803
 def _jump(F, IX, means, r, ts, c, P):  # noqa: ANN001, N803
     """``MetricStream._jump``: the CUSUM went from calm to its threshold within
     ``step_s``, after a quiet day, or (not calm) gained its threshold within one
-    window of ``step_s`` after a window that gained under ``CALM``: a jump. The trend
+    window of ``step_s`` after a window that gained under ``CALM`` or under a fifth of
+    it (``STEEPER``): a jump. The trend
     forgets the hours before it, so a one-off shift is not read as a trend (a movement
     that goes on shows again), and the normal-range check lets the new level settle
     (``_out``)."""
@@ -274,9 +276,11 @@ def _gain_jump(F, IX, means, r, ts, c, P):  # noqa: ANN001, N803
 
 @njit(**JIT)
 def _gain_step(F, IX, means, r, ts, c, start, prev):  # noqa: ANN001, N803
-    """``MetricStream._gain_step``: a whole threshold after a window under ``CALM``;
+    """``MetricStream._gain_step``: a whole threshold after a window under ``CALM``
+    or under a fifth of it (``STEEPER``);
     ``start`` and ``prev`` are the columns of one set's window start and last gain."""
-    if F[r, start] < CALM or c - F[r, start] < 1.0 or not F[r, prev] <= CALM:
+    gain = c - F[r, start]
+    if F[r, start] < CALM or gain < 1.0 or not (F[r, prev] <= CALM or F[r, prev] <= gain / STEEPER):
         return
     last = F[r, GAIN_JUMP]
     if last != last or ts - last >= QUIET_S:

@@ -56,6 +56,7 @@ from anomaly.kernel import (
     SETTLE_S,
     SHARED,
     SQRT2,
+    STEEPER,
 )
 from anomaly.postprocess import Alarm, Edge
 from anomaly.trend import RAMP_FLOOR, Trend
@@ -382,10 +383,13 @@ class MetricStream:
         ``step_hours``, the CUSUM's gain: one that was not calm at the window's start
         (``CALM``; from calm, ``_jump``'s own rule holds) and gains its whole threshold
         within the window, after a window that gained
-        under ``CALM`` of it, has stepped; once a day at most (``QUIET_S``). A spell or
-        a fault's daily peak raises the gain over hours, not from a flat hour to a full
-        threshold in the next. The re-baseline's days out of control count from the
-        step (it takes the trend's level, which the trend has to fit again first).
+        under ``CALM`` of it or under a fifth of what this one gained (``STEEPER``), has
+        stepped; once a day at most (``QUIET_S``). A spell or a fault's daily peak
+        raises the gain over hours, not from a flat hour to a full threshold in the
+        next; a step on a CUSUM that a spell keeps gaining a little makes the gain five
+        times steeper from one hour to the next. The re-baseline's days out of control
+        count from the step (it takes the trend's level, which the trend has to fit
+        again first).
         A window's gain is whole with the reading that closes it (the first one
         ``step_hours`` after its start), which also opens the next. A second set of
         windows opens at the first reading past the middle of each window of the first
@@ -409,8 +413,10 @@ class MetricStream:
 
     def _gain_step(self, ts: float, c: float, start: float, prev: float) -> None:
         """A window (not calm at its ``start``) has gained the whole threshold after a
-        window that gained under ``CALM`` (``prev``): a jump, once a day at most."""
-        if start < CALM or c - start < 1.0 or not prev <= CALM:
+        window that gained under ``CALM`` or under a fifth of it (``prev``,
+        ``STEEPER``): a jump, once a day at most."""
+        gain = c - start
+        if start < CALM or gain < 1.0 or not (prev <= CALM or prev <= gain / STEEPER):
             return
         last = self._gain_jump
         if last != last or ts - last >= QUIET_S:

@@ -246,6 +246,21 @@ def test_a_step_late_in_a_window_is_whole_in_the_other_set_s(seed: int) -> None:
     assert 7.03 <= day < 7.1, "the step is the jump"
 
 
+@pytest.mark.parametrize("seed", [5, 8])
+def test_a_step_after_a_window_that_gained_a_little_is_a_jump(seed: int) -> None:
+    # a pump whose bearing has run half a degree warm since noon (its CUSUM out,
+    # gaining 0.2-0.3 of its threshold an hour on these seeds: more than CALM) steps
+    # 2.5 degrees at midnight. The hour of the step gains over five times what the
+    # hour before it did: a jump. Relocated pumps whose CUSUM a spell kept gaining a
+    # little opened "normal-range" cases hours after the move
+    def extra(day: float) -> float:
+        return (day >= 6.5) * 0.5 + (day >= 7.0) * 2.5
+
+    stream, _ = _lockstep(PROFILES["pump-p3"].metrics["bearing_temp_c"], _bearing(seed, 9, extra))
+    day = (stream._gain_jump - START_TS) / 86400.0
+    assert 7.0 <= day < 7.1, "the step is the jump"
+
+
 def test_the_two_sets_of_windows_stay_half_a_window_apart_across_a_gap() -> None:
     # a pump off for five hours: the first reading after the gap closes a window of
     # each set; the second set opens its next one half an hour later, not on that
