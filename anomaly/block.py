@@ -100,8 +100,9 @@ class StreamBlock:
     # 10: ... and toward a flatline by the evidence of a stuck sensor (HOLD_RATE, FLAT
     # moves to F: a count that grows by fractions); a jump holds the cohort filter's
     # learning from the row until its reference learns again (STEPPED);
-    # 11: a second set of gain windows, half a window later (GAIN_AT2 .. GAIN_PREV2)
-    name, version = "stream", 11
+    # 11: a second set of gain windows, half a window later (GAIN_AT2 .. GAIN_PREV2);
+    # 12: each set's gain in the window before its last (GAIN_OLD, GAIN_OLD2: STEEPER)
+    name, version = "stream", 12
 
     def __init__(self, spec: MetricSpec, cfg: StreamConfig, capacity: int = 16) -> None:
         self.spec, self.cfg, self.base = spec, cfg, cfg
@@ -116,7 +117,7 @@ class StreamBlock:
         self.F = np.zeros((capacity, k.N_F))
         nan = [k.LAST, k.FLAT_SINCE, k.STARTED_AT, k.T_LEVEL, k.T_ETA, k.HOME]
         nan += [k.CALM_AT, k.OUT_AT, k.JUMP_AT, k.GAIN_AT, k.GAIN_FROM, k.GAIN_PREV, k.GAIN_JUMP]
-        nan += [k.GAIN_AT2, k.GAIN_FROM2, k.GAIN_PREV2]
+        nan += [k.GAIN_AT2, k.GAIN_FROM2, k.GAIN_PREV2, k.GAIN_OLD, k.GAIN_OLD2]
         nan += [k.HOLD_LAST, k.HOLD_PREV, k.HOLD_JUMP, k.STEPPED]
         self.F[:, nan] = math.nan
         self.F[:, k.HOLD_REVISIT] = 0.5  # unknown until the sensor has changed ~20 times

@@ -118,8 +118,10 @@ _drop_stale_cache()
     GAIN_AT2,
     GAIN_FROM2,
     GAIN_PREV2,
-) = range(53)
-N_F = 53
+    GAIN_OLD,
+    GAIN_OLD2,
+) = range(55)
+N_F = 55
 # integer columns
 (
     N,
@@ -216,7 +218,8 @@ MAD_TO_SIGMA = 1.2533
 NAN = math.nan
 SQRT2 = math.sqrt(2.0)
 CALM = 0.2  # a CUSUM below this share of its threshold is in control (jump detection)
-STEEPER = 5.0  # or (the gain rule) a window gained this many times what the last one did
+STEEPER = 5.0  # or (the gain rule) a window gained this many times what the two before did
+SUDDEN = 0.75  # from calm to the threshold within this share of step_s: a jump, quiet or not
 QUIET_S = 86400.0  # and a jump needs it to have stayed below its threshold this long
 SETTLE_S = 6 * 3600.0  # after a jump the new level settles this long before it is judged
 SETTLE_MARGIN = 3.0  # meanwhile the normal-range check needs this many times its margin

@@ -34,6 +34,8 @@ from anomaly.kernel import (
     GAIN_FROM,
     GAIN_FROM2,
     GAIN_JUMP,
+    GAIN_OLD,
+    GAIN_OLD2,
     GAIN_PREV,
     GAIN_PREV2,
     HOLD_ALPHA,
@@ -122,6 +124,7 @@ from anomaly.kernel import (
     STARTED_AT,
     STEEPER,
     STEPPED,
+    SUDDEN,
     T_DL,
     T_DLVAR,
     T_ETA,
@@ -235,9 +238,9 @@ def _flat_weight(F, season, r, ts, x, hold, P):  # noqa: ANN001, N803
 @njit(**JIT)
 def _jump(F, IX, means, r, ts, c, P):  # noqa: ANN001, N803
     """``MetricStream._jump``: the CUSUM went from calm to its threshold within
-    ``step_s``, after a quiet day, or (not calm) gained its threshold within one
-    window of ``step_s`` after a window that gained under ``CALM`` or under a fifth of
-    it (``STEEPER``): a jump. The trend
+    ``step_s``, after a quiet day (or within ``SUDDEN`` of it after any day), or (not
+    calm) gained its threshold within one window of ``step_s`` after a window that
+    gained under ``CALM`` (or two that gained under a fifth of it, ``STEEPER``): a jump. The trend
     forgets the hours before it, so a one-off shift is not read as a trend (a movement
     that goes on shows again), and the normal-range check lets the new level settle
     (``_out``)."""
@@ -247,7 +250,8 @@ def _jump(F, IX, means, r, ts, c, P):  # noqa: ANN001, N803
     elif c >= 1.0:
         calm, out = F[r, CALM_AT], F[r, OUT_AT]
         quiet = out != out or calm - out >= QUIET_S
-        if calm == calm and ts - calm <= P[P_STEP_S] and quiet:
+        sudden = ts - calm <= SUDDEN * P[P_STEP_S]
+        if calm == calm and ts - calm <= P[P_STEP_S] and (quiet or sudden):
             trend_forget(F, IX, means, r)
             F[r, JUMP_AT] = F[r, STEPPED] = ts
         F[r, CALM_AT] = NAN
@@ -261,26 +265,29 @@ def _gain_jump(F, IX, means, r, ts, c, P):  # noqa: ANN001, N803
     the first reading past the middle of each window of the first."""
     at = F[r, GAIN_AT]
     if at == at:
-        _gain_step(F, IX, means, r, ts, c, GAIN_FROM, GAIN_PREV)
+        _gain_step(F, IX, means, r, ts, c, GAIN_FROM, GAIN_PREV, GAIN_OLD)
     if at != at or ts - at >= P[P_STEP_S]:
+        F[r, GAIN_OLD] = F[r, GAIN_PREV]
         F[r, GAIN_PREV] = c - F[r, GAIN_FROM] if at == at else NAN
         F[r, GAIN_AT], F[r, GAIN_FROM] = ts, c
     at2 = F[r, GAIN_AT2]
     if at2 == at2:
-        _gain_step(F, IX, means, r, ts, c, GAIN_FROM2, GAIN_PREV2)
+        _gain_step(F, IX, means, r, ts, c, GAIN_FROM2, GAIN_PREV2, GAIN_OLD2)
     mid = F[r, GAIN_AT] + 0.5 * P[P_STEP_S]  # the second set's windows open here
     if ts >= mid and not at2 >= mid:
+        F[r, GAIN_OLD2] = F[r, GAIN_PREV2]
         F[r, GAIN_PREV2] = c - F[r, GAIN_FROM2] if at2 == at2 else NAN
         F[r, GAIN_AT2], F[r, GAIN_FROM2] = ts, c
 
 
 @njit(**JIT)
-def _gain_step(F, IX, means, r, ts, c, start, prev):  # noqa: ANN001, N803
-    """``MetricStream._gain_step``: a whole threshold after a window under ``CALM``
-    or under a fifth of it (``STEEPER``);
-    ``start`` and ``prev`` are the columns of one set's window start and last gain."""
+def _gain_step(F, IX, means, r, ts, c, start, prev, old):  # noqa: ANN001, N803
+    """``MetricStream._gain_step``: a whole threshold after a window under ``CALM``,
+    or after two that gained under a fifth of it together (``STEEPER``); ``start``,
+    ``prev`` and ``old`` are the columns of one set's window start and last two gains."""
     gain = c - F[r, start]
-    if F[r, start] < CALM or gain < 1.0 or not (F[r, prev] <= CALM or F[r, prev] <= gain / STEEPER):
+    steep = F[r, prev] + F[r, old] <= gain / STEEPER
+    if F[r, start] < CALM or gain < 1.0 or not (F[r, prev] <= CALM or steep):
         return
     last = F[r, GAIN_JUMP]
     if last != last or ts - last >= QUIET_S:

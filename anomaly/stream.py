@@ -57,6 +57,7 @@ from anomaly.kernel import (
     SHARED,
     SQRT2,
     STEEPER,
+    SUDDEN,
 )
 from anomaly.postprocess import Alarm, Edge
 from anomaly.trend import RAMP_FLOOR, Trend
@@ -193,6 +194,8 @@ class MetricStream:
         "_gain_at2",
         "_gain_from2",
         "_gain_prev2",
+        "_gain_old",
+        "_gain_old2",
     )
     HOLD = ("_hold_last", "_hold_prev", "_hold_jump", "_hold_revisit", "_hold_rate")
 
@@ -234,6 +237,8 @@ class MetricStream:
         "_gain_at2",
         "_gain_from2",
         "_gain_prev2",
+        "_gain_old",
+        "_gain_old2",
         "_gain_jump",
         "common",
         "_run_common",
@@ -299,6 +304,8 @@ class MetricStream:
         self._gain_at = self._gain_from = self._gain_prev = self._gain_jump = float("nan")
         # the same per window of a second set, half a window later
         self._gain_at2 = self._gain_from2 = self._gain_prev2 = float("nan")
+        # each set's gain in the window before its last (the STEEPER rule)
+        self._gain_old = self._gain_old2 = float("nan")
         # the cohort's common movement a filter in front took out of the value (0 without)
         self.common = 0.0
         self._run_common = self._run_peak = 0.0
@@ -358,8 +365,10 @@ class MetricStream:
     def _jump(self, ts: float, c: float) -> None:
         """A jump: the CUSUM went from calm (below ``CALM`` of its threshold) to the
         threshold within ``step_hours``, after a day below it (``QUIET_S``; a fault that
-        shows at peak hours first comes back every day and is no jump). The trend
-        forgets the hours before it, so a one-off shift is not read as a trend; a
+        shows at peak hours first comes back every day and is no jump), or within
+        ``SUDDEN`` of ``step_hours`` after any day: values near the CUSUM's cap from
+        the first one on, which a peak that builds over the hours does not give. The
+        trend forgets the hours before it, so a one-off shift is not read as a trend; a
         movement that goes on shows again. The normal-range check lets the new level
         settle (``_out``)."""
         self._gain_jump_check(ts, c)
@@ -368,7 +377,8 @@ class MetricStream:
         elif c >= 1.0:
             calm, out = self._calm_at, self._out_at
             quiet = out != out or calm - out >= QUIET_S
-            if calm == calm and ts - calm <= self.cfg.step_hours * 3600.0 and quiet:
+            sudden = ts - calm <= SUDDEN * self.cfg.step_hours * 3600.0
+            if calm == calm and ts - calm <= self.cfg.step_hours * 3600.0 and (quiet or sudden):
                 self.trend.forget()
                 self._jump_at = self._stepped = ts
             self._calm_at = float("nan")
@@ -383,13 +393,14 @@ class MetricStream:
         ``step_hours``, the CUSUM's gain: one that was not calm at the window's start
         (``CALM``; from calm, ``_jump``'s own rule holds) and gains its whole threshold
         within the window, after a window that gained
-        under ``CALM`` of it or under a fifth of what this one gained (``STEEPER``), has
-        stepped; once a day at most (``QUIET_S``). A spell or a fault's daily peak
-        raises the gain over hours, not from a flat hour to a full threshold in the
-        next; a step on a CUSUM that a spell keeps gaining a little makes the gain five
-        times steeper from one hour to the next. The re-baseline's days out of control
-        count from the step (it takes the trend's level, which the trend has to fit
-        again first).
+        under ``CALM`` of it, or after two windows that together gained under a fifth of
+        what this one gained (``STEEPER``), has stepped; once a day at most
+        (``QUIET_S``). A spell or a fault's daily peak raises the gain over hours, not
+        from a flat hour to a full threshold in the next; a step on a CUSUM that a spell
+        keeps gaining a little makes it five times steeper than the two hours before (a
+        fault under way gains in every hour, a lull in one of them is not enough). The
+        re-baseline's days out of control count from the step (it takes the trend's
+        level, which the trend has to fit again first).
         A window's gain is whole with the reading that closes it (the first one
         ``step_hours`` after its start), which also opens the next. A second set of
         windows opens at the first reading past the middle of each window of the first
@@ -399,24 +410,28 @@ class MetricStream:
         """
         at = self._gain_at
         if at == at:
-            self._gain_step(ts, c, self._gain_from, self._gain_prev)
+            self._gain_step(ts, c, self._gain_from, self._gain_prev, self._gain_old)
         if at != at or ts - at >= self.cfg.step_hours * 3600.0:
+            self._gain_old = self._gain_prev
             self._gain_prev = c - self._gain_from if at == at else float("nan")
             self._gain_at, self._gain_from = ts, c
         at2 = self._gain_at2
         if at2 == at2:
-            self._gain_step(ts, c, self._gain_from2, self._gain_prev2)
+            self._gain_step(ts, c, self._gain_from2, self._gain_prev2, self._gain_old2)
         mid = self._gain_at + 0.5 * self.cfg.step_hours * 3600.0
         if ts >= mid and not at2 >= mid:
+            self._gain_old2 = self._gain_prev2
             self._gain_prev2 = c - self._gain_from2 if at2 == at2 else float("nan")
             self._gain_at2, self._gain_from2 = ts, c
 
-    def _gain_step(self, ts: float, c: float, start: float, prev: float) -> None:
+    def _gain_step(self, ts: float, c: float, start: float, prev: float, old: float) -> None:
         """A window (not calm at its ``start``) has gained the whole threshold after a
-        window that gained under ``CALM`` or under a fifth of it (``prev``,
-        ``STEEPER``): a jump, once a day at most."""
+        window that gained under ``CALM`` (``prev``), or after two (``old``, ``prev``)
+        that gained under a fifth of it together (``STEEPER``): a jump, once a day at
+        most."""
         gain = c - start
-        if start < CALM or gain < 1.0 or not (prev <= CALM or prev <= gain / STEEPER):
+        steep = prev + old <= gain / STEEPER
+        if start < CALM or gain < 1.0 or not (prev <= CALM or steep):
             return
         last = self._gain_jump
         if last != last or ts - last >= QUIET_S:
@@ -715,7 +730,7 @@ class MetricStream:
         stepped = st.get("stepped")
         self._stepped = float("nan") if stepped is None else float(stepped)
         gain = list(st.get("gain") or [])
-        gain += [None] * (len(self.GAIN) - len(gain))  # before version 11: one set of windows
+        gain += [None] * (len(self.GAIN) - len(gain))  # older: one set, or no two-back gains
         for name, v in zip(self.GAIN, gain, strict=True):
             setattr(self, name, float("nan") if v is None else float(v))
         self.common = float(st.get("common", 0.0))

@@ -64,6 +64,8 @@ def _compare(stream: MetricStream, block: StreamBlock, row: int) -> list[str]:
         "gain_at2": (stream._gain_at2, F[k.GAIN_AT2]),
         "gain_from2": (stream._gain_from2, F[k.GAIN_FROM2]),
         "gain_prev2": (stream._gain_prev2, F[k.GAIN_PREV2]),
+        "gain_old": (stream._gain_old, F[k.GAIN_OLD]),
+        "gain_old2": (stream._gain_old2, F[k.GAIN_OLD2]),
         "gain_jump": (stream._gain_jump, F[k.GAIN_JUMP]),
         "hold_jump": (stream._hold_jump, F[k.HOLD_JUMP]),
         "hold_rate": (stream._hold_rate, F[k.HOLD_RATE]),
@@ -246,18 +248,42 @@ def test_a_step_late_in_a_window_is_whole_in_the_other_set_s(seed: int) -> None:
     assert 7.03 <= day < 7.1, "the step is the jump"
 
 
-@pytest.mark.parametrize("seed", [5, 8])
-def test_a_step_after_a_window_that_gained_a_little_is_a_jump(seed: int) -> None:
-    # a pump whose bearing has run half a degree warm since noon (its CUSUM out,
-    # gaining 0.2-0.3 of its threshold an hour on these seeds: more than CALM) steps
-    # 2.5 degrees at midnight. The hour of the step gains over five times what the
-    # hour before it did: a jump. Relocated pumps whose CUSUM a spell kept gaining a
-    # little opened "normal-range" cases hours after the move
+@pytest.mark.parametrize("seed", [5, 6, 7])
+def test_a_step_after_an_hour_that_gained_a_little_is_a_jump(seed: int) -> None:
+    # a pump's bearing: the tail of a spell keeps its CUSUM part of the way out (0.2
+    # degree warm: it neither gains nor falls), in the hour before midnight it runs
+    # 0.6 warmer (the CUSUM gains 0.2-0.35 of its threshold: more than CALM), and at
+    # midnight it steps 2.5 degrees. The hour of the step gains over five times what
+    # the two hours before it did together: a jump. Relocated pumps whose CUSUM a
+    # spell kept gaining a little opened "normal-range" cases hours after the move
     def extra(day: float) -> float:
-        return (day >= 6.5) * 0.5 + (day >= 7.0) * 2.5
+        late = 7.0 - 1 / 24 <= day < 7.0
+        return (6.6 <= day < 6.7) * 1.0 + (day >= 6.7) * 0.2 + late * 0.6 + (day >= 7.0) * 2.5
 
-    stream, _ = _lockstep(PROFILES["pump-p3"].metrics["bearing_temp_c"], _bearing(seed, 9, extra))
+    stream, _ = _lockstep(PROFILES["pump-p3"].metrics["bearing_temp_c"], _bearing(seed, 8, extra))
     day = (stream._gain_jump - START_TS) / 86400.0
+    assert 7.0 <= day < 7.1, "the step is the jump"
+
+
+@pytest.mark.parametrize("seed", [5, 11, 13])
+def test_a_sudden_step_from_calm_is_a_jump_after_a_day_that_was_not_quiet(seed: int) -> None:
+    # a spell of its own kept the pump's CUSUM out until the evening; at midnight,
+    # calm again, its bearing steps 2.5 degrees (6 sigma). From calm to the threshold
+    # at the CUSUM's cap takes under 45 minutes: a jump, though the CUSUM was out in
+    # the day before (the quiet day guards against a fault's daily peak, which builds
+    # over hours). Here no window of the gain rule starts out of calm and gains it all
+    # after a calm one; a re-flashed water heater opened a "normal-range" case so
+    def extra(day: float) -> float:
+        return (6.0 <= day < 6.25) * 1.5 + (day >= 7.0) * 2.5
+
+    spec = PROFILES["pump-p3"].metrics["bearing_temp_c"]
+    series = [p for p in _bearing(seed, 8, extra) if p[0] < START_TS + 7.1 * 86400.0]
+    head = [p for p in series if p[0] < START_TS + 7.0 * 86400.0]
+    before, _ = _lockstep(spec, head)
+    assert before._calm_at == head[-1][0], "calm when it steps"
+    assert before._out_at - START_TS > 6.5 * 86400.0, "out in the day before"
+    stream, _ = _lockstep(spec, series)
+    day = (stream._jump_at - START_TS) / 86400.0
     assert 7.0 <= day < 7.1, "the step is the jump"
 
 
