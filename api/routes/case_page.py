@@ -18,6 +18,7 @@ from api.i18n import pick_locale, translator
 from api.present import case_detail, customer_public
 from api.routes.cases import load_case, load_feedback
 from api.schemas import CaseDetail, NotificationPublic
+from api.schemas.cases import EXTERNAL_REF
 from api.schemas.common import MAX_ID
 from api.templating import flash, render
 from api.timeline import timeline
@@ -162,7 +163,7 @@ async def case_action(
     code: Annotated[str, Form(max_length=32)] = "",
     confirm: Annotated[bool, Form()] = False,
     override: Annotated[str, Form(max_length=500)] = "",
-    external_ref: Annotated[str, Form(max_length=120, pattern=r"^[\w.:/#-]*$")] = "",
+    external_ref: Annotated[str, Form(max_length=120, pattern=EXTERNAL_REF)] = "",
 ) -> Response:
     """Do ``action``; a refusal that the case's state explains (already acknowledged, an
     agent who does not fit, an SMS too long, a device still out of range) comes back on

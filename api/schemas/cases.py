@@ -204,10 +204,16 @@ class AssignBody(BaseModel):
     )
 
 
+# an id in another helpdesk: ASCII letters, digits and _.:/#- (spelled out, not \w: the
+# OpenAPI document's patterns are ECMA-262, where \w is ASCII only, while Python's and
+# pydantic's \w take any letter, so the server accepted ids its own schema refused)
+EXTERNAL_REF = r"^[A-Za-z0-9_.:/#-]*$"
+
+
 class LinkBody(BaseModel):
     model_config = body({"external_ref": "ZD-48213"})
     external_ref: str = Field(
-        max_length=120, pattern=r"^[\w.:/#-]*$", description="'' removes the link."
+        max_length=120, pattern=EXTERNAL_REF, description="'' removes the link."
     )
 
 
