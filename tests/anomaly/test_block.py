@@ -164,6 +164,12 @@ def _lockstep(spec: MetricSpec, series: list[tuple[float, float]]) -> tuple[Metr
     return stream, seen
 
 
+def _gain_jump_day(series: list[tuple[float, float]]) -> float:
+    """A pump's bearing ``series`` in lockstep: the day of the gain rule's jump (NaN: none)."""
+    stream, _ = _lockstep(PROFILES["pump-p3"].metrics["bearing_temp_c"], series)
+    return (stream._gain_jump - START_TS) / 86400.0
+
+
 def _step_while_out(seed: int, step: float) -> list[tuple[float, float]]:
     """A pump's bearing: 0.8 days of a spell of its own puts its CUSUM out of control,
     and 0.2 days after the spell is gone (the CUSUM still out, no longer climbing) its
@@ -204,10 +210,7 @@ def test_a_step_while_the_cusum_is_partly_out_is_a_jump(seed: int) -> None:
     # between calm (the calm-to-threshold rule) and out (the rule above) there was a
     # gap: a firmware step that came while a little of a spell was left in the CUSUM
     # was no jump, and the trend read the step as a slope
-    stream, _ = _lockstep(
-        PROFILES["pump-p3"].metrics["bearing_temp_c"], _step_while_partly_out(seed)
-    )
-    day = (stream._gain_jump - START_TS) / 86400.0
+    day = _gain_jump_day(_step_while_partly_out(seed))
     assert 7.0 <= day < 7.1, "the step is the jump"
 
 
@@ -228,8 +231,7 @@ def test_a_window_s_gain_is_whole_with_the_reading_that_closes_it(seed: int) -> 
     def extra(day: float) -> float:
         return (6.85 <= day < 6.95) * 1.0 + (day >= 7.0) * 1.8
 
-    stream, _ = _lockstep(PROFILES["pump-p3"].metrics["bearing_temp_c"], _bearing(seed, 9, extra))
-    day = (stream._gain_jump - START_TS) / 86400.0
+    day = _gain_jump_day(_bearing(seed, 9, extra))
     assert 7.0 <= day < 7.1, "the step is the jump"
 
 
@@ -243,8 +245,7 @@ def test_a_step_late_in_a_window_is_whole_in_the_other_set_s(seed: int) -> None:
     def extra(day: float) -> float:
         return (6.85 <= day < 6.95) * 1.0 + (day >= 7.0 + 50 / 1440) * 2.5
 
-    stream, _ = _lockstep(PROFILES["pump-p3"].metrics["bearing_temp_c"], _bearing(seed, 9, extra))
-    day = (stream._gain_jump - START_TS) / 86400.0
+    day = _gain_jump_day(_bearing(seed, 9, extra))
     assert 7.03 <= day < 7.1, "the step is the jump"
 
 
@@ -260,8 +261,7 @@ def test_a_step_after_an_hour_that_gained_a_little_is_a_jump(seed: int) -> None:
         late = 7.0 - 1 / 24 <= day < 7.0
         return (6.6 <= day < 6.7) * 1.0 + (day >= 6.7) * 0.2 + late * 0.6 + (day >= 7.0) * 2.5
 
-    stream, _ = _lockstep(PROFILES["pump-p3"].metrics["bearing_temp_c"], _bearing(seed, 8, extra))
-    day = (stream._gain_jump - START_TS) / 86400.0
+    day = _gain_jump_day(_bearing(seed, 8, extra))
     assert 7.0 <= day < 7.1, "the step is the jump"
 
 
