@@ -47,7 +47,9 @@ def attribute(
     return best
 
 
-SECOND_MARGIN = 0.25  # share of a metric's room moved beyond what the open modes explain
+# share of a metric's room moved beyond what the open modes explain (0.25 before the
+# seventeenth round: a second fault's case came when it had used most of its window)
+SECOND_MARGIN = 0.1
 
 
 def second_fault(
@@ -60,16 +62,22 @@ def second_fault(
 ) -> str | None:
     """A mode not yet open whose primary metric is ``metric``, when ``metric`` has moved
     further toward its limit than the open modes explain (``margin`` of its room past
-    the best fit of each open mode's ``effects``): a second fault on the device.
-    ``episodes``: the metric's alarm rests on excursions that come and go, which no
-    gradual fault makes: its intermittent mode, if none of the open ones is.
+    what they explain together): a second fault on the device. ``episodes``: the
+    metric's alarm rests on excursions that come and go, which no gradual fault makes:
+    its intermittent mode, if none of the open ones is.
+
+    Each open mode's extent is fitted to its ``effects`` on the *other* metrics (where
+    it has any): ``metric``'s own move is what is in question, and fitting it in
+    would let a second fault's rise pass for the first fault growing. The open modes'
+    shares of ``metric`` add up, as faults' effects do: two open faults that each move
+    the motor current a little explain more of it than either alone.
 
     >>> from core.profiles import load_profiles
     >>> ac = load_profiles()["aircon-x1"]
     >>> fracs = {"filter_dp_pa": 0.5, "cooling_delta_c": 0.2, "fan_rpm": 0.1}
     >>> second_fault(ac, fracs, "fan_rpm", {"filter_clog"}) is None
     True
-    >>> second_fault(ac, {**fracs, "fan_rpm": 0.45}, "fan_rpm", {"filter_clog"})
+    >>> second_fault(ac, {**fracs, "fan_rpm": 0.25}, "fan_rpm", {"filter_clog"})
     'fan_bearing_wear'
     """
     candidates = [
@@ -86,9 +94,9 @@ def second_fault(
     for name in open_modes:
         mode = profile.failure_modes[name]
         effects = mode.effects or {mode.metric: 1.0}
-        dot = sum(fracs.get(m, 0.0) * e for m, e in effects.items())
-        a = max(dot / sum(e * e for e in effects.values()), 0.0)
-        explained = max(explained, a * effects.get(metric, 0.0))
+        others = {m: e for m, e in effects.items() if m != metric} or effects
+        dot = sum(fracs.get(m, 0.0) * e for m, e in others.items())
+        explained += max(dot / sum(e * e for e in others.values()), 0.0) * effects.get(metric, 0.0)
     return candidates[0] if fracs.get(metric, 0.0) - explained >= margin else None
 
 

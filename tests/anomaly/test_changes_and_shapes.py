@@ -13,6 +13,7 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
+from anomaly.attribution import second_fault
 from anomaly.bank import DetectorBank
 from anomaly.evaluate import START_TS
 from core.events import AnomalyEvent
@@ -172,6 +173,58 @@ def test_a_second_fault_on_a_failing_device_opens_its_own_case() -> None:
     assert {e.device_id for e in events} == {"p00"}
     assert set(modes) == {"bearing_wear", "impeller_clog"}
     assert first_at < modes["bearing_wear"] < second_at < modes["impeller_clog"]
+
+
+def test_a_second_fault_is_caught_in_the_first_half_of_its_window() -> None:
+    """A heater's element wears from day 5 (it lengthens the heat-up time a little);
+    scale builds up from day 8. The heat-up alarm is the element's at first; the scale's
+    own case must come while its fault has more than half of its window left, not when
+    it has moved a quarter of the way past what the element explains (the rule before)."""
+    first_at, second_at = START_TS + 5 * DAY, START_TS + 8 * DAY
+    faults = PROFILES[HEATER].failure_modes
+
+    def severities(ts: float) -> dict[str, float]:
+        wear = 0.6 * max(0.0, (ts - first_at) / (6 * DAY)) ** 2
+        scale = 0.9 * max(0.0, (ts - second_at) / (5 * DAY)) ** 1.6
+        return {"element_degradation": wear, "scale_buildup": scale}
+
+    def heatup(ts: float) -> float:  # the heat-up time's share of its room, both faults
+        shares = severities(ts).items()
+        return sum(sev * faults[m].effects.get("heatup_min", 0.0) for m, sev in shares)
+
+    def two(i: int, ts: float, x: dict[str, float]) -> dict[str, float]:
+        if i != 0:
+            return x
+        for mode, sev in severities(ts).items():
+            for m, e in faults[mode].effects.items():
+                x[m] += sev * e * _toward(m) * _room(m)
+        return x
+
+    events = _run(two, model=HEATER, days=16.0)
+    modes = {e.failure_mode: e.ts for e in events}
+    assert {e.device_id for e in events} == {"p00"}
+    assert set(modes) == {"element_degradation", "scale_buildup"}
+    ticks = (START_TS + k * 600.0 for k in range(10**5))
+    notice = next(ts for ts in ticks if heatup(ts) >= 1.0)
+    assert second_at < modes["scale_buildup"] < second_at + 0.5 * (notice - second_at)
+
+
+def test_two_open_faults_explain_together_what_each_moves_a_little() -> None:
+    """A pump's worn bearing and its clogged impeller each raise the motor current a
+    little; together they raise it by the sum, which is no third fault (a motor
+    overload). A current that rises well past that sum is one."""
+    pump = PROFILES[MODEL]
+    wear, clog = 0.5, 0.5
+    fracs = {
+        "vibration_mm_s": wear,
+        "bearing_temp_c": 0.5 * wear,
+        "flow_lpm": clog,
+        "motor_current_a": 0.2 * wear + 0.3 * clog + 0.03,
+    }
+    both = {"bearing_wear", "impeller_clog"}
+    assert second_fault(pump, fracs, "motor_current_a", both) is None
+    more = {**fracs, "motor_current_a": fracs["motor_current_a"] + 0.15}
+    assert second_fault(pump, more, "motor_current_a", both) == "motor_overload"
 
 
 def test_episodes_on_a_metric_a_gradual_fault_already_moved_open_the_intermittent_mode() -> None:
