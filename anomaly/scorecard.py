@@ -9,7 +9,8 @@ Figures:
   with a case opened in [onset, notice) that names the failure mode really developing
   or a documented neighbour of it (``neighbours``: a mode with the same primary metric,
   which a service visit for either would find); a case naming another mode does not
-  count (it is reported as ``misattributed``);
+  count, and unless it names another failure of the same device that has begun (a
+  second fault) it is reported as ``misattributed``;
 - false cases per 1,000 healthy device-days: cases on devices without an injected
   failure (benign changes included) and cases on failing devices opened before the
   failure's onset, over the healthy device-days (a failing device's days before its
@@ -128,11 +129,22 @@ def _spread(values: Sequence[float]) -> dict[str, float | None]:
 def _failure_rows(
     cases: list[Case], truth: Sequence[Truth], accept: Accept
 ) -> tuple[list[dict[str, Any]], int]:
-    """One row per noticed failure; also how many in-window cases named a wrong mode."""
+    """One row per noticed failure; also how many in-window cases named a mode that no
+    failure of the device that had begun by then explains."""
     by_device: dict[str, list[Case]] = {}
     for c in cases:
         by_device.setdefault(c.device_id, []).append(c)
-    rows, wrong = [], 0
+    faults: dict[str, list[Truth]] = {}
+    for t in truth:
+        faults.setdefault(t.device_id, []).append(t)
+
+    def begun(c: Case) -> bool:  # a failure of the device under way names it
+        return any(
+            u.onset_ts <= c.opened_ts and c.failure_mode in accept(u) for u in faults[c.device_id]
+        )
+
+    rows: list[dict[str, Any]] = []
+    wrong: set[Case] = set()
     for t in truth:
         if t.notice_ts is None:
             continue
@@ -141,10 +153,10 @@ def _failure_rows(
         ]
         ok = accept(t)
         hits = [c for c in inside if c.failure_mode in ok]
-        wrong += len(inside) - len(hits)
+        wrong.update(c for c in inside if c not in hits and not begun(c))
         first = min(hits, key=lambda c: c.opened_ts) if hits else None
         rows.append(_row(t, t.notice_ts, first))
-    return rows, wrong
+    return rows, len(wrong)
 
 
 def _row(t: Truth, notice_ts: float, first: Case | None) -> dict[str, Any]:
