@@ -153,7 +153,7 @@ def _failure_rows(
         ]
         ok = accept(t)
         hits = [c for c in inside if c.failure_mode in ok]
-        wrong.update(c for c in inside if c not in hits and not begun(c))
+        wrong.update(c for c in inside if not begun(c))  # a hit's failure has begun
         first = min(hits, key=lambda c: c.opened_ts) if hits else None
         rows.append(_row(t, t.notice_ts, first))
     return rows, len(wrong)

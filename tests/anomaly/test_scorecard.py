@@ -2,27 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from anomaly.scorecard import Case, Population, scorecard
+from simulator.fleet import GroundTruth
 
 H = 3600.0
 
 
-@dataclass(frozen=True)
-class Fault:
-    device_id: str
-    failure_mode: str
-    onset_ts: float
-    notice_ts: float | None
-    kind: str = "gradual"
-    variant: str = "accelerating"
-
-
 def _misattributed(cases: list[Case]) -> int:
     truth = [
-        Fault("d1", "bearing_wear", 0.0, 100 * H),
-        Fault("d1", "impeller_clog", 40 * H, 90 * H),
+        GroundTruth("d1", "pump-p3", "bearing_wear", "gradual", 0.0, 100 * H),
+        GroundTruth("d1", "pump-p3", "impeller_clog", "gradual", 40 * H, 90 * H),
     ]
     pop = Population(healthy_ids={"d2"}, benign_ids=set(), days=10.0)
     return int(scorecard(cases, truth, pop)["misattributed_cases"])
