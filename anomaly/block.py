@@ -81,6 +81,9 @@ def params(spec: MetricSpec, cfg: StreamConfig) -> np.ndarray:
         k.P_WANDER_Z: cfg.wander_z,
         k.P_LEVEL_WANDER_Z: cfg.level_wander_z,
         k.P_RAMP_WANDER_Z: cfg.ramp_wander_z,
+        k.P_DETREND: cfg.trend_detrend,
+        k.P_NOW: cfg.drift_now,
+        k.P_ACCEL_SOFT: cfg.accel_soft,
     }
     for index, value in values.items():
         p[index] = value

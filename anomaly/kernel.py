@@ -192,8 +192,11 @@ N_I = 14
     P_WANDER_Z,
     P_LEVEL_WANDER_Z,
     P_RAMP_WANDER_Z,
-) = range(50)
-N_P = 50
+    P_DETREND,
+    P_NOW,
+    P_ACCEL_SOFT,
+) = range(53)
+N_P = 53
 # snapshot columns (the numbers an event needs, taken right after each value)
 (
     S_LEVEL_FRAC,

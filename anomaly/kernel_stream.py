@@ -74,6 +74,7 @@ from anomaly.kernel import (
     P_LEVEL_WANDER_Z,
     P_LIMIT,
     P_MOVED,
+    P_NOW,
     P_OUT_FRAC,
     P_P_BIG,
     P_REBASE_DAYS,
@@ -306,7 +307,8 @@ def _drift(F, IX, r, ts, c, t, P):  # noqa: ANN001, N803
     if IX[r, T_FITS] != IX[r, FITS_SEEN]:  # a bucket closed: is the trend still on?
         IX[r, FITS_SEEN] = IX[r, T_FITS]
         IX[r, HOT] = IX[r, HOT] + 1 if soon and t >= 1.0 else 0
-    on = soon and IX[r, HOT] >= P[P_DRIFT_FITS] and (fast or _moved(F, IX, r, P) >= P[P_MOVED])
+    moved = fast or _drift_moved(F, IX, r, P) >= P[P_MOVED]
+    on = soon and IX[r, HOT] >= P[P_DRIFT_FITS] and moved
     on = on and _past_wander(F, r, P)
     drift = (c if c < t else t) if on else 0.0
     F[r, DRIFT] = drift
@@ -335,6 +337,15 @@ def _fast(F, IX, r, P):  # noqa: ANN001, N803
         return True
     wander = F[r, T_DLVAR]  # 0 until the unit's own wander is known: no two-day fit
     return wander > 0.0 and F[r, T_DL] >= P[P_WANDER_Z] * math.sqrt(wander)
+
+
+@njit(**JIT)
+def _drift_moved(F, IX, r, P):  # noqa: ANN001, N803
+    """``MetricStream._drift_moved``: the share of the way a drift has moved (the
+    level now, with ``P_NOW``)."""
+    if P[P_NOW] <= 0.0 or IX[r, REF_N] < P[P_WARMUP] or F[r, T_LEVEL] != F[r, T_LEVEL]:
+        return _moved(F, IX, r, P)
+    return _way(F, r, F[r, T_LEVEL] + NOW_DAYS * F[r, T_SLOPE], P)
 
 
 @njit(**JIT)

@@ -17,9 +17,11 @@ from anomaly.kernel import (
     COMMON,
     JIT,
     NAN,
+    P_ACCEL_SOFT,
     P_ACCEL_Z,
     P_BUCKET_S,
     P_COUPLING,
+    P_DETREND,
     P_DIRECTION,
     P_FAST_COUPLING,
     P_FIT,
@@ -205,10 +207,10 @@ def _fit(F, IX, m, common, r, now, noise, P):  # noqa: ANN001, N803
     if len(diffs) < P[P_MIN_PAIRS]:
         return
     IX[r, T_FITS] += 1
-    t, med = _t_stat(np.sort(diffs), P)
+    t, med = _t_stat(starts, diffs, P)
     F[r, T_SLOPE] = med / (lag * P[P_BUCKET_S] / 86400.0)
     if P[P_COUPLING] > 0.0:
-        t = _t_stat(np.sort(_uncoupled(common, starts, diffs, lag, P[P_COUPLING], P)), P)[0]
+        t = _t_stat(starts, _uncoupled(common, starts, diffs, lag, P[P_COUPLING], P), P)[0]
     if P[P_STEP_VETO] and t >= 1.0:
         t = _without_step(m, starts, diffs, t, P)
     F[r, T_T] = t
@@ -270,17 +272,21 @@ def _fast(m, common, lag, P):  # noqa: ANN001, N803
         return 0.0
     if P[P_FAST_COUPLING] > 0.0:
         diffs = _uncoupled(common, starts, diffs, lag, P[P_FAST_COUPLING], P)
-    t = _t_stat(np.sort(diffs), P)[0]
+    t = _t_stat(starts, diffs, P)[0]
     if P[P_STEP_VETO] and t >= 1.0:
         t = _without_step(m, starts, diffs, t, P)
     return t
 
 
 @njit(**JIT)
-def _t_stat(d, P):  # noqa: ANN001, N803
+def _t_stat(starts, diffs, P):  # noqa: ANN001, N803
+    """``Trend._t_stat``: (t toward the limit, median) of the pairs' differences."""
+    d = np.sort(diffs)
     n = len(d)
     med = d[n // 2]
-    spread = (d[(3 * n) // 4] - d[n // 4]) / 1.349
+    spread = _iqr(d)
+    if P[P_DETREND] > 0.0:  # about a line, never under (1 - P_DETREND) of the plain spread
+        spread = max(_spread(starts, diffs), (1.0 - P[P_DETREND]) * spread)
     se = (spread + 1e-12) / math.sqrt(n)
     qi = int(P[P_QUANTILE] * n)
     if P[P_DIRECTION] > 0:
@@ -288,6 +294,34 @@ def _t_stat(d, P):  # noqa: ANN001, N803
     if P[P_DIRECTION] < 0:
         return max(-d[n - 1 - qi] / se, 0.0), med
     return abs(med / se), med
+
+
+@njit(**JIT)
+def _iqr(d):  # noqa: ANN001
+    """The interquartile range of sorted ``d`` as a normal sigma."""
+    n = len(d)
+    return (d[(3 * n) // 4] - d[n // 4]) / 1.349
+
+
+@njit(**JIT)
+def _spread(starts, diffs):  # noqa: ANN001
+    """``Trend._spread``: the sigma (interquartile range) of the differences about
+    their least-squares line over the pairs' starts."""
+    n, s0 = len(diffs), starts[0]
+    ms, md = 0.0, 0.0
+    for j in range(n):
+        ms += starts[j] - s0
+        md += diffs[j]
+    ms, md = ms / n, md / n
+    sxx, sxy = 0.0, 0.0
+    for j in range(n):
+        sxx += (starts[j] - s0 - ms) * (starts[j] - s0 - ms)
+        sxy += (starts[j] - s0 - ms) * (diffs[j] - md)
+    b = sxy / sxx if sxx > 0.0 else 0.0
+    res = np.empty(n)
+    for j in range(n):
+        res[j] = diffs[j] - md - b * (starts[j] - s0 - ms)
+    return _iqr(np.sort(res))
 
 
 @njit(**JIT)
@@ -302,13 +336,13 @@ def _without_step(m, starts, diffs, t, P):  # noqa: ANN001, N803
     if ratio >= P[P_STEP_VETO]:
         return t
     split, lag = valid[k], int(P[P_LAG])
-    kept = np.empty(len(diffs))
+    kept, at = np.empty(len(diffs)), np.empty(len(diffs), np.int64)
     c = 0
     for j in range(len(diffs)):
         if not (starts[j] < split <= starts[j] + lag):
-            kept[c] = diffs[j]
+            kept[c], at[c] = diffs[j], starts[j]
             c += 1
-    return _t_stat(np.sort(kept[:c]), P)[0] if c >= P[P_MIN_PAIRS] else 0.0
+    return _t_stat(at[:c], kept[:c], P)[0] if c >= P[P_MIN_PAIRS] else 0.0
 
 
 @njit(**JIT)
@@ -350,6 +384,9 @@ def _motion(m, length, sign, noise, P):  # noqa: ANN001, N803
     v_old, v_new = sign * (blocks[1] - blocks[0]), sign * (blocks[2] - blocks[1])
     accel = (v_new - v_old) / (days * days)
     se = math.sqrt(var[0] + 4.0 * var[1] + var[2]) / (days * days)
-    if accel < P[P_ACCEL_Z] * se:
+    z, full, soft = accel / (se + 1e-300), P[P_ACCEL_Z], P[P_ACCEL_SOFT]
+    if soft > 0.0 and soft < full and soft < z < full:
+        accel *= (z - soft) / (full - soft)  # part of the way out of the noise
+    elif z < full:
         return v_new / days, 0.0
     return v_new / days + accel * days / 2.0, accel

@@ -86,10 +86,17 @@ class StreamConfig:
     trend_coupling: float = 0.0
     # a second fit over the last this many buckets may stand for the trend once the
     # level has moved and the last day's move stands out of the unit's own wander
-    # (MetricStream._fast, Trend._fast). 0 (off) by default: 48 takes the worst seed's
-    # lead 0.557 -> 0.589 on the held-out seeds, and false cases 8 -> 14
-    # (docs/detection.md, ninth round)
+    # (MetricStream._fast, Trend._fast). 0 (off) by default: 48 takes the worst tuning
+    # seed's lead 0.549 -> 0.587 on seeds 21-28 and false cases 3 -> 4; with
+    # trend_detrend and drift_now 0.597 and 5, the lowest ETA ratio 0.67
+    # (docs/detection.md, ninth, seventeenth and eighteenth rounds)
     trend_fit_fast: int = 0
+    # > 0: the trend's t takes its spread about a line over time, never under 1 - this
+    # of the plain spread (Trend._t_stat, trend._spread): an accelerating fault's growth
+    # is no noise. 0 (off) by default: 1 takes the worst tuning seed's lead 0.549 ->
+    # 0.562 on seeds 21-28 for 3 -> 4 false cases, and the relocation stress fleet's
+    # share with a false case 3.8% -> 6.2% (docs/detection.md, eighteenth round)
+    trend_detrend: float = 0.0
     fast_coupling: float = 0.5  # that fit's share of the common movement (_uncoupled)
     wander_z: float = 3.0  # the last day's move over the unit's own day-to-day wander (RMS)
     # a drift's level off the reference must be this many times the unit's own
@@ -105,6 +112,11 @@ class StreamConfig:
     trend_quantile: float = 0.3
     horizon_days: float = 12.0
     drift_moved: float = MIN_MOVED  # share of the way to the limit a drift must have moved
+    # > 0: ... measured at the level now, half a day of the slope past the last day's
+    # mean (MetricStream._drift_moved). 0 (off) by default: with trend_detrend 1 it takes
+    # the worst tuning seed's lead 0.562 -> 0.575; alone, the relocation stress fleet's
+    # share 3.8% -> 5.1% (docs/detection.md, eighteenth round)
+    drift_now: float = 0.0
     p_big: float = 0.5
     out_frac: float = 0.05
     spike_z: float = 5.0
@@ -118,6 +130,11 @@ class StreamConfig:
     var_alpha: float = 1.0 / 432.0
     collapse: float = 0.05
     accel_z: float = 3.0
+    # > 0: an acceleration from this z (to accel_z) counts in part toward the trend's ETA
+    # and so its horizon (Trend._motion). 0 (off) by default: 2.0 takes the worst tuning
+    # seed's lead 0.575 -> 0.590 with trend_detrend and drift_now, false cases 4 -> 7
+    # (docs/detection.md, eighteenth round)
+    accel_soft: float = 0.0
     motion_n: int = 24
     smooth_alpha: float = 1.0 / 12.0
     rebase_days: float = 3.0
@@ -268,6 +285,8 @@ class MetricStream:
             fit=cfg.trend_fit,
             coupling=cfg.trend_coupling,
             fit_fast=cfg.trend_fit_fast,
+            detrend=cfg.trend_detrend,
+            accel_soft=cfg.accel_soft,
             fast_coupling=cfg.fast_coupling,
             ramp_wander_z=cfg.ramp_wander_z,
             lag=cfg.trend_lag,
@@ -342,7 +361,8 @@ class MetricStream:
         if self.trend.fits != self._fits:  # a bucket closed: is the trend still on?
             self._fits = self.trend.fits
             self._hot = self._hot + 1 if soon and t >= 1.0 else 0
-        on = soon and self._hot >= cfg.drift_fits and (fast or self._moved() >= cfg.drift_moved)
+        moved = fast or self._drift_moved() >= cfg.drift_moved
+        on = soon and self._hot >= cfg.drift_fits and moved
         on = on and self._past_wander()
         self.drift = (c if c < t else t) if on else 0.0
         ramp = self.trend.ramp if self.cusum.reference.warm else 0.0
@@ -614,6 +634,15 @@ class MetricStream:
         if not self.cusum.reference.warm or self.trend.level != self.trend.level:
             return 0.0
         return self._way(self.trend.level)
+
+    def _drift_moved(self) -> float:
+        """The share of the way a drift has moved: the trend's level (``_moved``) or,
+        with ``drift_now``, the level now (the last day's mean is centred half a day
+        back: half a day of the slope on, ``NOW_DAYS``)."""
+        trend = self.trend
+        if self.cfg.drift_now <= 0.0 or not self.cusum.reference.warm or trend.level != trend.level:
+            return self._moved()
+        return self._way(trend.level + NOW_DAYS * trend.slope_per_day)
 
     def _past_wander(self) -> bool:
         """The trend's level stands ``level_wander_z`` times this unit's own day-to-day

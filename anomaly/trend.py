@@ -60,6 +60,35 @@ def best_step_array(ys: np.ndarray) -> tuple[float, int]:  # shared with the fle
     return (best / sse_line if sse_line > 1e-12 else 1.0), at
 
 
+def _iqr(d: list[float]) -> float:
+    """The interquartile range of sorted ``d`` as a normal sigma."""
+    n = len(d)
+    return (d[(3 * n) // 4] - d[n // 4]) / 1.349
+
+
+def _spread(pairs: list[tuple[int, float]]) -> float:
+    """The sigma (interquartile range) of day-lag differences about their least-squares
+    line over the pairs' starts.
+
+    The differences of a fault that accelerates grow from pair to pair: their plain
+    spread is the acceleration, not noise, and holds the t down until the earliest pair
+    is past the onset, whatever the fault's size. About a line the growth is gone and
+    what is left is the unit's noise and its own wander within the window.
+    """
+    n, s0 = len(pairs), pairs[0][0]
+    ms, md = 0.0, 0.0
+    for i, d in pairs:
+        ms += i - s0
+        md += d
+    ms, md = ms / n, md / n
+    sxx, sxy = 0.0, 0.0
+    for i, d in pairs:
+        sxx += (i - s0 - ms) * (i - s0 - ms)
+        sxy += (i - s0 - ms) * (d - md)
+    b = sxy / sxx if sxx > 0.0 else 0.0
+    return _iqr(sorted(d - md - b * (i - s0 - ms) for i, d in pairs))
+
+
 def _bucket_noise(means: list[float]) -> float:
     """Noise of one bucket mean: the robust spread of consecutive differences / sqrt 2."""
     steps = sorted(abs(b - a) for a, b in zip(means, means[1:], strict=False) if a == a and b == b)
@@ -151,6 +180,8 @@ class Trend(Stateful):
         "fit_fast",
         "fast_coupling",
         "ramp_wander_z",
+        "detrend",
+        "accel_soft",
         "ramp",
         "noise_floor",
         "_noise",
@@ -190,6 +221,8 @@ class Trend(Stateful):
         fit_fast: int = 0,
         fast_coupling: float = 0.0,
         ramp_wander_z: float = 0.0,
+        detrend: float = 0.0,
+        accel_soft: float = 0.0,
     ) -> None:
         self.bucket_s = bucket_s
         self.window = window
@@ -208,6 +241,8 @@ class Trend(Stateful):
         self.fit_fast = fit_fast  # the two-day fit's window (_fast), 0: none
         self.fast_coupling = fast_coupling  # its share of the common movement's
         self.ramp_wander_z = ramp_wander_z  # a ramp rises this many times dl_var's root
+        self.detrend = detrend  # > 0: the t's spread is about a line over time (_spread)
+        self.accel_soft = accel_soft  # > 0: from this z the acceleration counts in part
         self.ramp = 0.0
         self.noise_floor = 0.0  # the owner's reading sigma times RAMP_FLOOR (see _ramp)
         self._noise = 0.0
@@ -312,13 +347,12 @@ class Trend(Stateful):
         pairs = self._pairs(self.fit)
         if len(pairs) < self.min_pairs:
             return
-        diffs = sorted(d for _, d in pairs)
         self.fits += 1
-        self._t, med = self._t_stat(diffs)
+        self._t, med = self._t_stat(pairs)
         self.slope_per_day = med / (lag * self.bucket_s / 86400.0)
         if self.coupling > 0.0:
             pairs = self._uncoupled(pairs, self.coupling)
-            self._t = self._t_stat(sorted(d for _, d in pairs))[0]
+            self._t = self._t_stat(pairs)[0]
         if self.step_veto and self._t >= 1.0:
             self._t = self._without_step(pairs, self._t)
         recent = [m for m in means[-lag:] if m == m]
@@ -365,7 +399,7 @@ class Trend(Stateful):
             return 0.0
         if self.fast_coupling > 0.0:
             pairs = self._uncoupled(pairs, self.fast_coupling)
-        t = self._t_stat(sorted(d for _, d in pairs))[0]
+        t = self._t_stat(pairs)[0]
         if self.step_veto and t >= 1.0:
             t = self._without_step(pairs, t)
         return t
@@ -402,19 +436,25 @@ class Trend(Stateful):
         if ratio >= self.step_veto:
             return t
         split, lag = valid[k], self.lag
-        kept = sorted(d for i, d in pairs if not i < split <= i + lag)
+        kept = [(i, d) for i, d in pairs if not i < split <= i + lag]
         return self._t_stat(kept)[0] if len(kept) >= self.min_pairs else 0.0
 
-    def _t_stat(self, diffs: list[float]) -> tuple[float, float]:
-        """(t toward ``direction``, median) of sorted differences.
+    def _t_stat(self, pairs: list[tuple[int, float]]) -> tuple[float, float]:
+        """(t toward ``direction``, median) of the pairs' differences.
 
         The t uses the ``quantile`` of the differences, below the median on purpose: a
         level shift makes up to half of them straddle it, which moves the median by the
         whole shift but a lower quantile hardly at all; a real trend moves them all.
+        Its standard error is the differences' spread (interquartile range), or with
+        ``detrend`` their spread about a straight line over time (``_spread``), never
+        under ``1 - detrend`` of the plain one.
         """
+        diffs = sorted(d for _, d in pairs)
         n, q = len(diffs), self.quantile
         med = diffs[n // 2]
-        spread = (diffs[(3 * n) // 4] - diffs[n // 4]) / 1.349  # IQR -> sigma
+        spread = _iqr(diffs)
+        if self.detrend > 0.0:  # about a line, never under (1 - detrend) of the plain spread
+            spread = max(_spread(pairs), (1.0 - self.detrend) * spread)
         se = (spread + 1e-12) / math.sqrt(n)
         if self.direction == "up":
             return max(diffs[int(q * n)] / se, 0.0), med
@@ -472,7 +512,10 @@ class Trend(Stateful):
         v_old, v_new = sign * (blocks[1] - blocks[0]), sign * (blocks[2] - blocks[1])
         accel = (v_new - v_old) / (days * days)
         se = math.sqrt(var[0] + 4.0 * var[1] + var[2]) / (days * days)
-        if accel < self.accel_z * se:
+        z, full, soft = accel / (se + 1e-300), self.accel_z, self.accel_soft
+        if soft > 0.0 and soft < full and soft < z < full:
+            accel *= (z - soft) / (full - soft)  # part of the way out of the noise
+        elif z < full:
             return v_new / days, 0.0
         return v_new / days + accel * days / 2.0, accel
 

@@ -302,6 +302,44 @@ def test_an_accelerating_fault_is_caught_on_its_last_two_days(seed: int) -> None
     assert 24.0 <= fast <= slow - 8.0
 
 
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_an_accelerating_fault_s_own_growth_need_not_hold_its_trend_back(seed: int) -> None:
+    # the differences of a fault that grows as the square of time grow from pair to
+    # pair; as their spread, that growth holds the t down until the earliest pair is
+    # past the onset (about 49 hours, whatever the fault's size). Their spread about a
+    # line over time (trend_detrend 1, off by default: eighteenth round) is the unit's
+    # noise: the case opens 4 hours or more earlier
+    plain = _opened(StreamConfig(), seed)
+    detrended = _opened(replace(StreamConfig(), trend_detrend=1.0), seed)
+    assert plain is not None and detrended is not None
+    assert 24.0 <= detrended <= plain - 4.0
+
+
+def _drift_opened(cfg: StreamConfig, seed: int) -> float | None:
+    """Hours from the onset of a straight drift of 3% of the room a day (a bearing from
+    45 toward the limit of 80) to its case."""
+    rng = np.random.default_rng(seed)
+    stream, room = MetricStream(PUMP, cfg), PUMP.limit - 45.0
+    for i in range(16 * 144):
+        s = max(0.0, (i - 7 * 144) / 144)
+        x = 45.0 + 2.0 * math.sin(2 * math.pi * i / 144) + rng.normal(0.0, 0.4) + 0.03 * room * s
+        if stream.update(START_TS + 600.0 * i, x) == "anomaly":
+            return (i - 7 * 144) / 6.0
+    return None
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_drift_s_level_can_be_judged_where_it_is_now(seed: int) -> None:
+    # the trend's level is the last day's mean, centred half a day back; a drift must
+    # have moved 5% of the way, and with drift_now (off by default: eighteenth round)
+    # that is the level now, half a day of its slope on: the case opens 6 hours or more
+    # earlier (about 45 hours after the onset instead of 54)
+    then = _drift_opened(StreamConfig(), seed)
+    now = _drift_opened(replace(StreamConfig(), drift_now=1.0), seed)
+    assert then is not None and now is not None
+    assert 24.0 <= now <= then - 6.0
+
+
 def test_a_revision_above_the_normal_range_is_its_own_normal() -> None:
     def revision(i: int, ts: float, x: float) -> float:
         return x + (PUMP.normal[1] - PUMP.normal[0]) * (0.5 if i % 2 else 0.0)

@@ -163,3 +163,25 @@ def test_a_faults_own_days_are_not_learned_as_the_units_wander(monkeypatch):
     monkeypatch.setattr(trend, "WANDER_OWN", math.inf)
     before, after = _wander_through_a_fault()
     assert after > 3.0 * before, "the days of the fault learned as wander"
+
+
+def _young_acceleration(**kw: float) -> float:
+    """The acceleration ``Trend._motion`` counts on three days of hourly means that speed
+    up by about two standard errors of the period means (an alternating wobble of 0.3
+    per hour is the noise)."""
+    det = Trend(window=72, direction="up", quantile=0.3, min_pairs=24, limit=50.0, **kw)
+    for i in range(4 * DAY_POINTS):
+        hour = i // 6
+        day = max(0.0, (i - DAY_POINTS) / DAY_POINTS)
+        det.update(600.0 * i, 10.0 + 0.3 * day * day + (0.3 if hour % 2 else -0.3))
+    return det._motion()[1]
+
+
+def test_an_acceleration_part_of_the_way_out_of_the_noise_counts_in_part():
+    # accel_soft (off by default): between that z and accel_z the acceleration counts
+    # in proportion, so the ETA (and the drift's horizon) does not jump between a curve
+    # and a straight line as the acceleration's z crosses accel_z
+    assert _young_acceleration() == 0.0  # under accel_z = 3: a straight line
+    full = _young_acceleration(accel_z=1.0)
+    part = _young_acceleration(accel_soft=1.0)
+    assert 0.0 < part < full
