@@ -307,8 +307,8 @@ def _drift(F, IX, r, ts, c, t, P):  # noqa: ANN001, N803
     if IX[r, T_FITS] != IX[r, FITS_SEEN]:  # a bucket closed: is the trend still on?
         IX[r, FITS_SEEN] = IX[r, T_FITS]
         IX[r, HOT] = IX[r, HOT] + 1 if soon and t >= 1.0 else 0
-    moved = fast or _drift_moved(F, IX, r, P) >= P[P_MOVED]
-    on = soon and IX[r, HOT] >= P[P_DRIFT_FITS] and moved
+    on = soon and IX[r, HOT] >= P[P_DRIFT_FITS]
+    on = on and (fast or _drift_moved(F, IX, r, P) >= P[P_MOVED])
     on = on and _past_wander(F, r, P)
     drift = (c if c < t else t) if on else 0.0
     F[r, DRIFT] = drift

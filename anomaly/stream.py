@@ -361,8 +361,8 @@ class MetricStream:
         if self.trend.fits != self._fits:  # a bucket closed: is the trend still on?
             self._fits = self.trend.fits
             self._hot = self._hot + 1 if soon and t >= 1.0 else 0
-        moved = fast or self._drift_moved() >= cfg.drift_moved
-        on = soon and self._hot >= cfg.drift_fits and moved
+        on = soon and self._hot >= cfg.drift_fits
+        on = on and (fast or self._drift_moved() >= cfg.drift_moved)
         on = on and self._past_wander()
         self.drift = (c if c < t else t) if on else 0.0
         ramp = self.trend.ramp if self.cusum.reference.warm else 0.0

@@ -276,14 +276,17 @@ def test_a_fault_on_a_lone_unit_in_its_weather_is_still_caught() -> None:
     assert onset < events[0].ts < onset + 5 * DAY  # 28 degrees past its level by then
 
 
-def _opened(cfg: StreamConfig, seed: int) -> float | None:
-    """Hours from the onset of a bearing fault that grows as the square of time over
-    5 days (from 47 toward the limit of 80) to its case."""
+def _opened(
+    cfg: StreamConfig, seed: int, rise: Callable[[float], float] = lambda d: (d / 5.0) ** 2
+) -> float | None:
+    """Hours from the onset of a bearing fault (from 45 toward the limit of 80, on day
+    7) to its case; ``rise``: its share of the room ``d`` days after the onset (by
+    default it grows as the square of time over 5 days)."""
     rng = np.random.default_rng(seed)
     stream, room = MetricStream(PUMP, cfg), PUMP.limit - 45.0
-    for i in range(14 * 144):
-        s = max(0.0, (i - 7 * 144) / (5 * 144))
-        x = 45.0 + 2.0 * math.sin(2 * math.pi * i / 144) + rng.normal(0.0, 0.4) + room * s**2
+    for i in range(16 * 144):
+        d = max(0.0, (i - 7 * 144) / 144)
+        x = 45.0 + 2.0 * math.sin(2 * math.pi * i / 144) + rng.normal(0.0, 0.4) + room * rise(d)
         if stream.update(START_TS + 600.0 * i, x) == "anomaly":
             return (i - 7 * 144) / 6.0
     return None
@@ -315,27 +318,17 @@ def test_an_accelerating_fault_s_own_growth_need_not_hold_its_trend_back(seed: i
     assert 24.0 <= detrended <= plain - 4.0
 
 
-def _drift_opened(cfg: StreamConfig, seed: int) -> float | None:
-    """Hours from the onset of a straight drift of 3% of the room a day (a bearing from
-    45 toward the limit of 80) to its case."""
-    rng = np.random.default_rng(seed)
-    stream, room = MetricStream(PUMP, cfg), PUMP.limit - 45.0
-    for i in range(16 * 144):
-        s = max(0.0, (i - 7 * 144) / 144)
-        x = 45.0 + 2.0 * math.sin(2 * math.pi * i / 144) + rng.normal(0.0, 0.4) + 0.03 * room * s
-        if stream.update(START_TS + 600.0 * i, x) == "anomaly":
-            return (i - 7 * 144) / 6.0
-    return None
-
-
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_a_drift_s_level_can_be_judged_where_it_is_now(seed: int) -> None:
     # the trend's level is the last day's mean, centred half a day back; a drift must
     # have moved 5% of the way, and with drift_now (off by default: eighteenth round)
     # that is the level now, half a day of its slope on: the case opens 6 hours or more
     # earlier (about 45 hours after the onset instead of 54)
-    then = _drift_opened(StreamConfig(), seed)
-    now = _drift_opened(replace(StreamConfig(), drift_now=1.0), seed)
+    def drift(d: float) -> float:  # a straight drift of 3% of the room a day
+        return 0.03 * d
+
+    then = _opened(StreamConfig(), seed, drift)
+    now = _opened(replace(StreamConfig(), drift_now=1.0), seed, drift)
     assert then is not None and now is not None
     assert 24.0 <= now <= then - 6.0
 
