@@ -96,6 +96,15 @@ class Cusum(Stateful):
         """Both sums are under ``relearn``: the reference learns from each value."""
         return self._up < self.relearn and self._down < self.relearn
 
+    @property
+    def away(self) -> float:
+        """The sum against ``direction`` (a shift away from the limit), 0 for both."""
+        if self.direction == "up":
+            return self._down
+        if self.direction == "down":
+            return self._up
+        return 0.0
+
     def _sums(self, ts: float, value: float) -> tuple[float, float]:
         if not self._ref.ready(ts):
             return self._up, self._down

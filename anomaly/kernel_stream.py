@@ -496,6 +496,9 @@ def _alarm(F, IX, r, ts, score, P):  # noqa: ANN001, N803
 def _rebase(F, IX, means, r, ts, c, P):  # noqa: ANN001, N803
     """``MetricStream._maybe_rebase``: a shift held without an alarm is the new normal;
     the trend forgets the hours before it and the device's own level moves there."""
+    away = F[r, DOWN] if P[P_SIGN] > 0 else F[r, UP]
+    if away / P[P_CUSUM_H] > c:
+        c = away / P[P_CUSUM_H]
     if IX[r, ACTIVE] or c < 1.0:
         F[r, FLAT_SINCE] = NAN
         return

@@ -677,6 +677,12 @@ class MetricStream:
         return self.level_frac
 
     def _maybe_rebase(self, ts: float, c: float, t: float) -> None:
+        """A shift held ``rebase_days`` without an alarm becomes the new normal: one
+        toward the limit (``c``) or away from it (the other sum; held away, the
+        reference would learn nothing again and the unit would wait for a fault to
+        climb back past its old level)."""
+        away = self.cusum.away / self.cfg.cusum_h
+        c = away if away > c else c
         if self.alarm.active or c < 1.0:
             self._flat_since = None
             return

@@ -209,6 +209,18 @@ def test_a_step_while_the_cusum_is_already_out_is_a_jump(seed: int) -> None:
             assert 7.0 <= day < 7.1, "the step is the jump"
 
 
+@pytest.mark.parametrize("seed", [1, 2])
+def test_a_shift_held_away_from_the_limit_becomes_the_new_normal(seed: int) -> None:
+    # a relocated pump's bearing runs 3 degrees cooler from day 6: away from its limit,
+    # so no alarm, and its reference once learned nothing again (the sum away from the
+    # limit grew without end); held for rebase_days it is taken as the new normal
+    series = _bearing(seed, 12, lambda day: -3.0 if day >= 6.0 else 0.0)
+    stream, seen = _lockstep(PROFILES["pump-p3"].metrics["bearing_temp_c"], series)
+    assert not seen
+    assert stream.cusum.learning
+    assert stream.cusum.reference.expected_mean() == pytest.approx(42.0, abs=0.3)
+
+
 def _step_while_partly_out(seed: int) -> list[tuple[float, float]]:
     """A pump's bearing: 2.4 hours of a small spell of its own leave its CUSUM part of
     the way to its threshold (0.4-0.6 of it on these seeds, neither calm nor out), and an

@@ -308,3 +308,24 @@ def test_a_motor_that_creeps_over_a_weekend_the_cohort_shares_is_caught_before_t
     events = [e for e in _run(overload, days=16.0) if e.device_id == "p00"]
     assert events and events[0].failure_mode == "motor_overload"
     assert onset < events[0].ts < onset + creep
+
+
+def test_a_unit_that_stepped_away_from_its_limit_is_judged_from_its_new_level() -> None:
+    # a relocated pump draws less current from day 8 on (a step away from its limit);
+    # from day 13 it and another pump develop the same overload. Held away, its
+    # reference once learned nothing again: its fault had to climb back past the old
+    # level first, and its case came 30 hours after the other pump's (now 3 hours)
+    metric, onset = "motor_current_a", START_TS + 13 * DAY
+
+    def stepped_then_failing(i: int, ts: float, x: dict[str, float]) -> dict[str, float]:
+        if i == 0 and ts >= START_TS + 8 * DAY:
+            x[metric] -= 0.4 * _toward(metric) * _width(metric)
+        if i < 2 and ts >= onset:  # 10% of the way to the limit a day
+            x[metric] += 0.1 * _toward(metric) * _room(metric) * (ts - onset) / DAY
+        return x
+
+    first: dict[str, float] = {}
+    for e in sorted(_run(stepped_then_failing, days=19.0), key=lambda e: e.ts):
+        first.setdefault(e.device_id, e.ts)
+    assert set(first) == {"p00", "p01"}, "the two failing pumps, and no other"
+    assert first["p00"] - first["p01"] < 12 * 3600.0
