@@ -494,8 +494,10 @@ def _alarm(F, IX, r, ts, score, P):  # noqa: ANN001, N803
 
 @njit(**JIT)
 def _rebase(F, IX, means, r, ts, c, P):  # noqa: ANN001, N803
-    """``MetricStream._maybe_rebase``: a shift held without an alarm is the new normal;
-    the trend forgets the hours before it and the device's own level moves there."""
+    """``MetricStream._maybe_rebase``: a shift held without an alarm, toward the limit
+    or away from it, is the new normal; the trend forgets the hours before it and, for a
+    shift toward the limit, the device's own level moves there."""
+    toward = c
     away = F[r, DOWN] if P[P_SIGN] > 0 else F[r, UP]
     if away / P[P_CUSUM_H] > c:
         c = away / P[P_CUSUM_H]
@@ -507,6 +509,6 @@ def _rebase(F, IX, means, r, ts, c, P):  # noqa: ANN001, N803
     elif ts - F[r, FLAT_SINCE] >= P[P_REBASE_DAYS] * 86400:
         accept(F, IX, r, F[r, T_LEVEL], P)
         F[r, FLAT_SINCE] = NAN
-        if IX[r, REF_N] >= P[P_WARMUP]:
+        if IX[r, REF_N] >= P[P_WARMUP] and toward >= 1.0:  # away: the edge stays
             F[r, HOME] = expected_mean(F, r)
         trend_forget(F, IX, means, r)

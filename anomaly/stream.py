@@ -680,8 +680,11 @@ class MetricStream:
         """A shift held ``rebase_days`` without an alarm becomes the new normal: one
         toward the limit (``c``) or away from it (the other sum; held away, the
         reference would learn nothing again and the unit would wait for a fault to
-        climb back past its old level)."""
-        away = self.cusum.away / self.cfg.cusum_h
+        climb back past its old level). Only a shift toward the limit moves the
+        device's own level for its normal-range edge (``_out``): a unit that ran away
+        from its limit for days (a lone unit in a cool spell) has not narrowed what is
+        normal for it."""
+        toward, away = c, self.cusum.away / self.cfg.cusum_h
         c = away if away > c else c
         if self.alarm.active or c < 1.0:
             self._flat_since = None
@@ -691,7 +694,7 @@ class MetricStream:
         elif ts - self._flat_since >= self.cfg.rebase_days * 86400:
             self.cusum.accept(self.trend.level)
             self._flat_since = None
-            if self.cusum.reference.warm:
+            if self.cusum.reference.warm and toward >= 1.0:  # away: the edge stays
                 self._home = self.cusum.reference.expected_mean()
             self.trend.forget()
 
