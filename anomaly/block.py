@@ -104,8 +104,9 @@ class StreamBlock:
     # moves to F: a count that grows by fractions); a jump holds the cohort filter's
     # learning from the row until its reference learns again (STEPPED);
     # 11: a second set of gain windows, half a window later (GAIN_AT2 .. GAIN_PREV2);
-    # 12: each set's gain in the window before its last (GAIN_OLD, GAIN_OLD2: STEEPER)
-    name, version = "stream", 12
+    # 12: each set's gain in the window before its last (GAIN_OLD, GAIN_OLD2: STEEPER);
+    # 13: a step away from the limit, held, is re-baselined (AWAY_CALM, AWAY_STEP)
+    name, version = "stream", 13
 
     def __init__(self, spec: MetricSpec, cfg: StreamConfig, capacity: int = 16) -> None:
         self.spec, self.cfg, self.base = spec, cfg, cfg
@@ -121,7 +122,7 @@ class StreamBlock:
         nan = [k.LAST, k.FLAT_SINCE, k.STARTED_AT, k.T_LEVEL, k.T_ETA, k.HOME]
         nan += [k.CALM_AT, k.OUT_AT, k.JUMP_AT, k.GAIN_AT, k.GAIN_FROM, k.GAIN_PREV, k.GAIN_JUMP]
         nan += [k.GAIN_AT2, k.GAIN_FROM2, k.GAIN_PREV2, k.GAIN_OLD, k.GAIN_OLD2]
-        nan += [k.HOLD_LAST, k.HOLD_PREV, k.HOLD_JUMP, k.STEPPED]
+        nan += [k.HOLD_LAST, k.HOLD_PREV, k.HOLD_JUMP, k.STEPPED, k.AWAY_CALM, k.AWAY_STEP]
         self.F[:, nan] = math.nan
         self.F[:, k.HOLD_REVISIT] = 0.5  # unknown until the sensor has changed ~20 times
         self.F[:, k.QUIET_UNTIL] = -math.inf

@@ -120,8 +120,10 @@ _drop_stale_cache()
     GAIN_PREV2,
     GAIN_OLD,
     GAIN_OLD2,
-) = range(55)
-N_F = 55
+    AWAY_CALM,
+    AWAY_STEP,
+) = range(57)
+N_F = 57
 # integer columns
 (
     N,

@@ -36,6 +36,7 @@ import numpy as np
 from numba import njit
 
 from anomaly.kernel import (
+    AWAY_CALM,
     CALM_AT,
     COMMON,
     JIT,
@@ -96,6 +97,8 @@ def _filter(F, IX, season, R, C, cohort, K, D, r, t, x, P, Q):  # noqa: ANN001, 
         R[r, R_SETTLE] = t + Q[Q_SETTLE_S]
         if F[r, CALM_AT] >= last:  # calm before the gap: a jump is timed from the restart
             F[r, CALM_AT] = t + Q[Q_SETTLE_S]
+        if F[r, AWAY_CALM] >= last:  # and so is a step away from the limit
+            F[r, AWAY_CALM] = t + Q[Q_SETTLE_S]
     # the device's own cohort, or its parent (a wider one) while its own is too small
     c = cohort[r, 0] if C[cohort[r, 0], C_ROWS] >= Q[Q_MIN_DEVICES] else cohort[r, 1]
     enough = C[c, C_ROWS] >= Q[Q_MIN_DEVICES]

@@ -13,6 +13,8 @@ from numba import njit
 from anomaly.kernel import (
     ABOVE,
     ACTIVE,
+    AWAY_CALM,
+    AWAY_STEP,
     BACK,
     BELOW,
     BITS,
@@ -495,12 +497,19 @@ def _alarm(F, IX, r, ts, score, P):  # noqa: ANN001, N803
 @njit(**JIT)
 def _rebase(F, IX, means, r, ts, c, P):  # noqa: ANN001, N803
     """``MetricStream._maybe_rebase``: a shift held without an alarm, toward the limit
-    or away from it, is the new normal; the trend forgets the hours before it and, for a
-    shift toward the limit, the device's own level moves there."""
+    or away from it after a step, is the new normal; the trend forgets the hours before
+    it and, for a shift toward the limit, the device's own level moves there."""
     toward = c
-    away = F[r, DOWN] if P[P_SIGN] > 0 else F[r, UP]
-    if away / P[P_CUSUM_H] > c:
-        c = away / P[P_CUSUM_H]
+    away = (F[r, DOWN] if P[P_SIGN] > 0 else F[r, UP]) / P[P_CUSUM_H]
+    if away < CALM:
+        F[r, AWAY_CALM] = ts
+        F[r, AWAY_STEP] = NAN
+    elif away >= 1.0 and F[r, AWAY_STEP] != F[r, AWAY_STEP]:
+        calm = F[r, AWAY_CALM]
+        if calm == calm and ts - calm <= P[P_STEP_S]:
+            F[r, AWAY_STEP] = ts
+    if F[r, AWAY_STEP] == F[r, AWAY_STEP] and away > c:
+        c = away
     if IX[r, ACTIVE] or c < 1.0:
         F[r, FLAT_SINCE] = NAN
         return

@@ -266,6 +266,8 @@ class MetricStream:
         "_hold_revisit",
         "_hold_rate",
         "_stepped",
+        "_away_calm",
+        "_away_step",
     )
 
     def __init__(self, spec: MetricSpec, cfg: StreamConfig) -> None:
@@ -335,6 +337,8 @@ class MetricStream:
         # when it last jumped, until its reference learns again (the cohort filter in
         # front, compiled only, learns nothing from it meanwhile: kernel_cohort)
         self._stepped = float("nan")
+        # when the sum away from the limit was last calm, and when it then stepped
+        self._away_calm = self._away_step = float("nan")
 
     def update(self, ts: float, x: float) -> Edge:
         """Score one value, learn from it, and return the alarm edge (if any)."""
@@ -678,14 +682,23 @@ class MetricStream:
 
     def _maybe_rebase(self, ts: float, c: float, t: float) -> None:
         """A shift held ``rebase_days`` without an alarm becomes the new normal: one
-        toward the limit (``c``) or away from it (the other sum; held away, the
+        toward the limit (``c``), or one away from it that came as a step (the other
+        sum went from calm, under ``CALM`` of its threshold, to the threshold within
+        ``step_hours``: a relocation, a replaced or recalibrated unit). Held away, the
         reference would learn nothing again and the unit would wait for a fault to
-        climb back past its old level). Only a shift toward the limit moves the
-        device's own level for its normal-range edge (``_out``): a unit that ran away
-        from its limit for days (a lone unit in a cool spell) has not narrowed what is
-        normal for it."""
+        climb back past its old level; a spell that holds a lone unit away for days
+        comes on over many hours and is no new normal (its end would read as a rise).
+        Only a shift toward the limit moves the device's own level for its
+        normal-range edge (``_out``)."""
         toward, away = c, self.cusum.away / self.cfg.cusum_h
-        c = away if away > c else c
+        if away < CALM:
+            self._away_calm, self._away_step = ts, float("nan")
+        elif away >= 1.0 and self._away_step != self._away_step:
+            calm = self._away_calm
+            if calm == calm and ts - calm <= self.cfg.step_hours * 3600.0:
+                self._away_step = ts
+        if self._away_step == self._away_step and away > c:
+            c = away
         if self.alarm.active or c < 1.0:
             self._flat_since = None
             return
@@ -728,6 +741,7 @@ class MetricStream:
             "out_at": None if self._out_at != self._out_at else self._out_at,
             "jump_at": None if self._jump_at != self._jump_at else self._jump_at,
             "stepped": None if self._stepped != self._stepped else self._stepped,
+            "away": [None if v != v else v for v in (self._away_calm, self._away_step)],
             "gain": [None if v != v else v for v in (getattr(self, n) for n in self.GAIN)],
             "common": self.common,
             "run_common": self._run_common,
@@ -767,6 +781,8 @@ class MetricStream:
         self._jump_at = float("nan") if jump is None else float(jump)
         stepped = st.get("stepped")
         self._stepped = float("nan") if stepped is None else float(stepped)
+        away = list(st.get("away") or [None, None])
+        self._away_calm, self._away_step = (float("nan") if v is None else float(v) for v in away)
         gain = list(st.get("gain") or [])
         gain += [None] * (len(self.GAIN) - len(gain))  # older: one set, or no two-back gains
         for name, v in zip(self.GAIN, gain, strict=True):

@@ -71,6 +71,8 @@ def _compare(stream: MetricStream, block: StreamBlock, row: int) -> list[str]:
         "hold_rate": (stream._hold_rate, F[k.HOLD_RATE]),
         "flat": (stream._flat, F[k.FLAT]),
         "stepped": (stream._stepped, F[k.STEPPED]),
+        "away_calm": (stream._away_calm, F[k.AWAY_CALM]),
+        "away_step": (stream._away_step, F[k.AWAY_STEP]),
         "flat_since": (
             stream._flat_since if stream._flat_since is not None else math.nan,
             F[k.FLAT_SINCE],
@@ -219,6 +221,22 @@ def test_a_shift_held_away_from_the_limit_becomes_the_new_normal(seed: int) -> N
     assert not seen
     assert stream.cusum.learning
     assert stream.cusum.reference.expected_mean() == pytest.approx(42.0, abs=0.3)
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_a_spell_that_holds_a_unit_away_from_the_limit_is_no_new_normal(seed: int) -> None:
+    # the same bearing cools by 3 degrees over 12 hours from day 6 and stays there (a
+    # unit alone in its region in a cool spell): not a step, so after 4 days away its
+    # reference is still its own level, and the spell's end will be no rise
+    def spell(day: float) -> float:
+        return -3.0 * min(max((day - 6.0) * 2.0, 0.0), 1.0)
+
+    stream, seen = _lockstep(
+        PROFILES["pump-p3"].metrics["bearing_temp_c"], _bearing(seed, 10, spell)
+    )
+    assert not seen
+    assert not stream.cusum.learning
+    assert stream.cusum.reference.expected_mean() == pytest.approx(45.0, abs=0.3)
 
 
 def _step_while_partly_out(seed: int) -> list[tuple[float, float]]:
