@@ -333,7 +333,7 @@ def _fast(F, IX, r, P):  # noqa: ANN001, N803
     """``MetricStream._fast``: the two-day fit may stand for the trend."""
     if _moved(F, IX, r, P) <= 0.0:
         return False
-    if _way(F, r, F[r, T_LEVEL] + NOW_DAYS * F[r, T_SLOPE], P) < P[P_MOVED]:
+    if _moved_now(F, r, P) < P[P_MOVED]:
         return False
     if P[P_WANDER_Z] <= 0.0:
         return True
@@ -347,6 +347,12 @@ def _drift_moved(F, IX, r, P):  # noqa: ANN001, N803
     level now, with ``P_NOW``)."""
     if P[P_NOW] <= 0.0 or IX[r, REF_N] < P[P_WARMUP] or F[r, T_LEVEL] != F[r, T_LEVEL]:
         return _moved(F, IX, r, P)
+    return _moved_now(F, r, P)
+
+
+@njit(**JIT)
+def _moved_now(F, r, P):  # noqa: ANN001, N803
+    """``MetricStream._moved_now``: the share of the way the level has moved now."""
     return _way(F, r, F[r, T_LEVEL] + NOW_DAYS * F[r, T_SLOPE], P)
 
 

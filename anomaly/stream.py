@@ -646,7 +646,13 @@ class MetricStream:
         trend = self.trend
         if self.cfg.drift_now <= 0.0 or not self.cusum.reference.warm or trend.level != trend.level:
             return self._moved()
-        return self._way(trend.level + NOW_DAYS * trend.slope_per_day)
+        return self._moved_now()
+
+    def _moved_now(self) -> float:
+        """The share of the way the level has moved *now*: the trend's level is the last
+        day's mean, centred half a day back, so half a day of its slope on
+        (``NOW_DAYS``)."""
+        return self._way(self.trend.level + NOW_DAYS * self.trend.slope_per_day)
 
     def _past_wander(self) -> bool:
         """The trend's level stands ``level_wander_z`` times this unit's own day-to-day
@@ -669,7 +675,7 @@ class MetricStream:
         cfg, trend = self.cfg, self.trend
         if self._moved() <= 0.0:
             return False
-        if self._way(trend.level + NOW_DAYS * trend.slope_per_day) < cfg.drift_moved:
+        if self._moved_now() < cfg.drift_moved:
             return False
         if cfg.wander_z <= 0.0:
             return True
