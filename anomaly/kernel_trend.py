@@ -53,6 +53,9 @@ from anomaly.kernel import (
     sigma,
 )
 from anomaly.trend import (
+    BEND_FIT,
+    BEND_LINE,
+    BEND_RUN,
     CREEP_LINE,
     CREEP_N,
     CREEP_ROOM,
@@ -61,6 +64,7 @@ from anomaly.trend import (
     WANDER_FITS,
     WANDER_N,
     WANDER_OWN,
+    best_bend_array,
     best_step_array,
 )
 
@@ -110,7 +114,7 @@ def _close(F, IX, means, r, new_bucket, P):  # noqa: ANN001, N803
     floor = RAMP_FLOOR * sigma(F, r, P)
     # a ramp must rise past the unit's own day-to-day wander (trend.Trend._ramp)
     least = P[P_RAMP_WANDER_Z] * math.sqrt(F[r, T_DLVAR])
-    F[r, T_RAMP] = _ramp(m, IX[r, T_LENGTH], noise if noise > floor else floor, least, P)
+    F[r, T_RAMP] = _ramp(m, IX[r, T_LENGTH], noise if noise > floor else floor, least, noise, P)
     _fit(F, IX, m, means[r, 1], r, (IX[r, T_BUCKET] + 1 + gap) * P[P_BUCKET_S], noise, P)
 
 
@@ -144,7 +148,7 @@ def _climb(last, down, noise, ramp_z, least):  # noqa: ANN001
 
 
 @njit(**JIT)
-def _creep(last, down, noise, limit, least):  # noqa: ANN001
+def _creep(last, down, noise, limit, least, spread):  # noqa: ANN001
     """``trend._creep``."""
     n = len(last)
     if noise <= 0.0:
@@ -160,22 +164,54 @@ def _creep(last, down, noise, limit, least):  # noqa: ANN001
     for i in range(n):
         sxy += (i - mx) * (last[i] - my)
     rise = sign * sxy / (n * (n * n - 1) / 12.0) * (n - 1)
-    half = n // 2
-    a, b, c = 0.0, 0.0, 0.0
-    for j in range(3):
-        a += last[j]
-        b += last[half - 3 + j]
-        c += last[n - 3 + j]
-    first, second = sign * (b - a) / 3.0, sign * (c - b) / 3.0
-    if rise <= 0.0 or rise < least or min(first, second) < 0.25 * rise:
-        return 0.0
-    if rise < CREEP_ROOM * abs(limit - last[0]) or best_step_array(last)[0] < CREEP_LINE:
-        return 0.0
-    return rise / (CREEP_Z * noise)
+    big = rise >= CREEP_ROOM * abs(limit - last[0])
+    if _rises(last, rise, sign, least) and big and best_step_array(last)[0] >= CREEP_LINE:
+        return rise / (CREEP_Z * noise)
+    return _bent(last, sign, noise, limit, least, spread)
 
 
 @njit(**JIT)
-def _ramp(m, length, noise, least, P):  # noqa: ANN001, N803
+def _rises(seg, rise, sign, least):  # noqa: ANN001
+    """``trend._rises``."""
+    n, half = len(seg), len(seg) // 2
+    a, b, c = 0.0, 0.0, 0.0
+    for j in range(3):
+        a += seg[j]
+        b += seg[half - 3 + j]
+        c += seg[n - 3 + j]
+    first, second = sign * (b - a) / 3.0, sign * (c - b) / 3.0
+    return rise > 0.0 and rise >= least and min(first, second) >= 0.25 * rise
+
+
+@njit(**JIT)
+def _bent(last, sign, noise, limit, least, spread):  # noqa: ANN001
+    """``trend._bent``."""
+    n = len(last)
+    ratio, k, slope, sse = best_bend_array(last, BEND_RUN)
+    if k == 0 or ratio < BEND_LINE or sse > (n - 3) * (BEND_FIT * spread) ** 2:
+        return 0.0
+    rise = sign * slope * (n - 1 - k)
+    if rise <= 0.0 or rise < least or rise < CREEP_ROOM * abs(limit - last[0]):
+        return 0.0
+    return rise / (CREEP_Z * noise) if _steady(last[k:], rise, sign) else 0.0
+
+
+@njit(**JIT)
+def _steady(seg, rise, sign):  # noqa: ANN001
+    """``trend._steady``."""
+    n, half = len(seg), len(seg) // 2
+    a, b, c = 0.0, 0.0, 0.0
+    for j in range(3):
+        a += seg[j]
+        b += seg[half - 3 + j]
+        c += seg[n - 3 + j]
+    first, second = sign * (b - a) / 3.0, sign * (c - b) / 3.0
+    rate = 0.5 * rise / (n - 1)
+    return first >= rate * (half - 3) and second >= rate * (n - half)
+
+
+@njit(**JIT)
+def _ramp(m, length, noise, least, spread, P):  # noqa: ANN001, N803
     k = int(P[P_RAMP_N])
     if k == 0 or length < k + 2:
         return 0.0
@@ -185,7 +221,7 @@ def _ramp(m, length, noise, least, P):  # noqa: ANN001, N803
     short = now if now < before else before
     if length < CREEP_N:
         return short
-    creep = _creep(m[w - CREEP_N :], down, noise, P[P_LIMIT], least)
+    creep = _creep(m[w - CREEP_N :], down, noise, P[P_LIMIT], least, spread)
     return creep if creep > short else short
 
 

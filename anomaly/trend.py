@@ -60,6 +60,52 @@ def best_step_array(ys: np.ndarray) -> tuple[float, int]:  # shared with the fle
     return (best / sse_line if sse_line > 1e-12 else 1.0), at
 
 
+@njit(cache=True, error_model="numpy")
+def best_bend_array(ys: np.ndarray, run: int) -> tuple[float, int, float, float]:  # kernel too
+    """The best line that is flat and then bends once into a slope (``a + b * max(0, i -
+    k)``, with at least ``run`` values after the bend ``k >= 1``): the squared error of
+    the best single step over its own (large when a creep began inside the window, small
+    for a level shift), ``k``, ``b`` and its own squared error. ``(0, 0, 0, 0)`` when the
+    window is too short.
+
+    >>> ratio, k, b, sse = best_bend_array(np.array([0.0] * 8 + [0.5 * i for i in range(16)]), 12)
+    >>> ratio > 10.0, k, round(b, 3), round(sse, 6)
+    (True, 8, 0.5, 0.0)
+    """
+    n = len(ys)
+    if n < 8 or n - 1 - run < 1:
+        return 0.0, 0, 0.0, 0.0
+    total = 0.0
+    for y in ys:
+        total += y
+    my = total / n
+    sst = 0.0
+    for y in ys:
+        sst += (y - my) * (y - my)
+    step, prefix = sst, ys[0] + ys[1]
+    for k in range(2, n - 1):
+        m1, m2 = prefix / k, (total - prefix) / (n - k)
+        sse = sst - k * (m1 - my) * (m1 - my) - (n - k) * (m2 - my) * (m2 - my)
+        step = sse if sse < step else step
+        prefix += ys[k]
+    best, at, slope = sst, 0, 0.0
+    for k in range(1, n - run):
+        m = n - 1 - k  # x = 1..m after the bend
+        sx = m * (m + 1) / 2.0
+        sxx = m * (m + 1) * (2 * m + 1) / 6.0 - sx * sx / n
+        sxy = 0.0
+        for i in range(k + 1, n):
+            sxy += (i - k) * (ys[i] - my)
+        if sxx <= 0.0:
+            continue
+        sse = sst - sxy * sxy / sxx
+        if sse < best:
+            best, at, slope = sse, k, sxy / sxx
+    if at == 0:
+        return 0.0, 0, 0.0, 0.0
+    return (step / best if best > 1e-12 else 1e12), at, slope, best
+
+
 def _iqr(d: list[float]) -> float:
     """The interquartile range of sorted ``d`` as a normal sigma."""
     n = len(d)
@@ -98,13 +144,17 @@ def _bucket_noise(means: list[float]) -> float:
 
 
 CREEP_N, CREEP_Z, CREEP_LINE, CREEP_ROOM = 24, 8.0, 1.5, 0.12  # see _creep
+# a creep that began inside the window: this many buckets after its bend, its fit this
+# many times better than one step's (the bend is one more choice than a line), and what
+# it leaves within this many bucket noises (RMS): nothing else moved the day
+BEND_RUN, BEND_LINE, BEND_FIT = 12, 2.5, 1.5
 WANDER_FITS, WANDER_N = 72, 168  # Trend._wander: from the third day of fits, over a week
 WANDER_OWN = 9.0  # a move toward the limit over this many times dl_var is not learned
 RAMP_FLOOR = 0.4  # a ramp's noise is at least this share of one reading's sigma
 
 
 def _creep(
-    last: list[float], direction: str, noise: float, limit: float, least: float = 0.0
+    last: list[float], direction: str, noise: float, limit: float, least: float, spread: float
 ) -> float:
     """Rise of a least-squares line through ``last`` in ``CREEP_Z`` noises, when a line
     explains it better than one step (``best_step`` ratio at least ``CREEP_LINE``), each
@@ -112,7 +162,11 @@ def _creep(
     least ``CREEP_ROOM`` of the room from the window's start to ``limit`` (a device's
     own slow wander is clear in the noise of hourly means, but small in the room) and
     ``least`` (the owner's day-to-day wander times ``ramp_wander_z``: a climb that this
-    unit makes by itself, as a lone unit does in the weather, is no creep)."""
+    unit makes by itself, as a lone unit does in the weather, is no creep).
+
+    A creep that began inside the window (flat, then a line: ``_bent``) counts the same
+    way over the part after its bend; ``spread`` is the noise of one hourly mean as
+    measured (``noise`` may be a floor above it)."""
     n = len(last)
     if noise <= 0.0 or any(m != m for m in last):
         return 0.0
@@ -120,14 +174,58 @@ def _creep(
     mx, my = (n - 1) / 2.0, sum(last) / n
     sxy = sum((i - mx) * (m - my) for i, m in enumerate(last))
     rise = sign * sxy / (n * (n * n - 1) / 12.0) * (n - 1)
-    half = n // 2
-    first = sign * (sum(last[half - 3 : half]) - sum(last[:3])) / 3.0
-    second = sign * (sum(last[-3:]) - sum(last[half - 3 : half])) / 3.0
-    if rise <= 0.0 or rise < least or min(first, second) < 0.25 * rise:
+    line = _rises(last, rise, sign, least) and _big(last, rise, limit)
+    if line and best_step(last)[0] >= CREEP_LINE:
+        return rise / (CREEP_Z * noise)
+    return _bent(last, sign, noise, limit, least, spread)
+
+
+def _rises(seg: list[float], rise: float, sign: float, least: float) -> bool:
+    """``rise`` is toward the limit, at least ``least``, and each half of ``seg`` carries a
+    quarter of it (a line, not a step or a bend back)."""
+    half = len(seg) // 2
+    first = sign * (sum(seg[half - 3 : half]) - sum(seg[:3])) / 3.0
+    second = sign * (sum(seg[-3:]) - sum(seg[half - 3 : half])) / 3.0
+    return rise > 0.0 and rise >= least and min(first, second) >= 0.25 * rise
+
+
+def _big(last: list[float], rise: float, limit: float) -> bool:
+    return rise >= CREEP_ROOM * abs(limit - last[0])
+
+
+def _bent(
+    last: list[float], sign: float, noise: float, limit: float, least: float, spread: float
+) -> float:
+    """A creep that began inside the window: the best bend (``best_bend_array``: flat,
+    then a line over at least ``BEND_RUN`` buckets) explains the window ``BEND_LINE``
+    times better than one step (more than a straight line must: the bend is chosen
+    too), and the line after the bend rises as ``_creep`` asks of a whole window's
+    (each of its halves at half its rate at least: ``_steady``). A
+    motor that starts to overheat 18 hours before it trips leaves the first hours of
+    the day flat: a straight line through them all is no fit, a step fits better
+    still, but the bend fits best, to within the hourly means' own noise (``spread``,
+    ``BEND_FIT``; not the floor a sample-and-hold sensor's ramps get).
+    A unit alone in its region bends with each weather front, but the front's day
+    wanders before and after; its own day-to-day wander (``least``), that fit and the
+    margin over a step keep those out."""
+    n = len(last)
+    ratio, k, slope, sse = best_bend_array(np.asarray(last, dtype=np.float64), BEND_RUN)
+    if k == 0 or ratio < BEND_LINE or sse > (n - 3) * (BEND_FIT * spread) ** 2:
         return 0.0
-    if rise < CREEP_ROOM * abs(limit - last[0]) or best_step(last)[0] < CREEP_LINE:
+    rise = sign * slope * (n - 1 - k)
+    if rise <= 0.0 or rise < least or not _big(last, rise, limit):
         return 0.0
-    return rise / (CREEP_Z * noise)
+    return rise / (CREEP_Z * noise) if _steady(last[k:], rise, sign) else 0.0
+
+
+def _steady(seg: list[float], rise: float, sign: float) -> bool:
+    """Each half of ``seg`` (means of 3 at its ends and middle) rises at no less than
+    half the rate of ``rise`` over the whole: a line, not a step at its end."""
+    n, half = len(seg), len(seg) // 2
+    first = sign * (sum(seg[half - 3 : half]) - sum(seg[:3])) / 3.0
+    second = sign * (sum(seg[-3:]) - sum(seg[half - 3 : half])) / 3.0
+    rate = 0.5 * rise / (n - 1)
+    return first >= rate * (half - 3) and second >= rate * (n - half)
 
 
 def _climb(
@@ -315,7 +413,9 @@ class Trend(Stateful):
         day-lag trend can. A slower creep over the last day (``_creep``: a straight
         line, not a step, rising ``CREEP_Z`` bucket noises) counts as a ramp too: a
         motor that overheats for a day or two before it trips (a whole day, because
-        half a day of an imperfectly learned daily cycle is a line too). The
+        half a day of an imperfectly learned daily cycle is a line too), and so does one
+        that began within the day (``_bent``: flat, then a line over at least
+        ``BEND_RUN`` buckets, which fits the day far better than one step does). The
         noise is never taken below ``noise_floor`` (set by the owner from one reading's
         sigma): hourly means of a sample-and-hold sensor ramp between its jumps while the
         daily cycle moves under a held value, by up to its deadband, which is no fault.
@@ -331,7 +431,8 @@ class Trend(Stateful):
         )
         if len(means) < CREEP_N or self.limit is None:
             return short
-        return max(short, _creep(means[-CREEP_N:], self.direction, noise, self.limit, least))
+        creep = _creep(means[-CREEP_N:], self.direction, noise, self.limit, least, self._noise)
+        return max(short, creep)
 
     def _pairs(self, fit: int) -> list[tuple[int, float]]:
         """(start, day-lag difference) of the pairs within the last ``fit`` buckets."""

@@ -239,6 +239,22 @@ def test_a_spell_that_holds_a_unit_away_from_the_limit_is_no_new_normal(seed: in
     assert stream.cusum.reference.expected_mean() == pytest.approx(45.0, abs=0.3)
 
 
+@pytest.mark.parametrize("seed", [1, 2])
+def test_a_creep_that_began_within_the_day_matches_and_is_a_ramp(seed: int) -> None:
+    # a bearing that starts to heat on day 7 by 0.4 degrees an hour: 18 hours on, the last
+    # day's hourly means are flat, then a line (trend._bent, kernel_trend._bent); the
+    # ramp opens the case, kernel and reference alike, within the day; a step of the same
+    # 6 degrees at the same hour is no creep
+    spec = PROFILES["pump-p3"].metrics["bearing_temp_c"]
+    creep = _bearing(seed, 9, lambda day: max(0.0, (day - 7.0) * 24.0 * 0.4))
+    stream, seen = _lockstep(spec, [(ts, x) for ts, x in creep if ts < START_TS + 7.75 * 86400.0])
+    assert seen == ["anomaly"]
+    assert stream.ramping >= 1.0
+    step = _bearing(seed, 9, lambda day: 6.0 if day >= 7.0 else 0.0)
+    stream, seen = _lockstep(spec, [(ts, x) for ts, x in step if ts < START_TS + 7.75 * 86400.0])
+    assert stream.trend.ramp < 1.0
+
+
 def _step_while_partly_out(seed: int) -> list[tuple[float, float]]:
     """A pump's bearing: 2.4 hours of a small spell of its own leave its CUSUM part of
     the way to its threshold (0.4-0.6 of it on these seeds, neither calm nor out), and an

@@ -290,6 +290,31 @@ def test_a_motor_that_creeps_for_a_day_before_it_trips_is_caught_before_the_trip
     assert onset < first.ts < onset + creep  # before the trip, which the customer notices
 
 
+@pytest.mark.parametrize(("hours", "left"), [(18.0, 0.2), (24.0, 0.35)])
+def test_a_creep_that_began_within_the_day_is_caught_hours_before_the_trip(
+    hours: float, left: float
+) -> None:
+    # the last day's hourly means are flat, then a line: no straight line through them
+    # all, and no step; the bend is the creep (trend._bent). Without it the first case
+    # came from the normal range, an hour or two before the trip (6-7% of the creep)
+    onset, creep = START_TS + 7 * DAY, hours * 3600.0
+    metric = "motor_current_a"
+
+    def overload(i: int, ts: float, x: dict[str, float]) -> dict[str, float]:
+        if i != 0 or ts < onset:
+            return x
+        share = min((ts - onset) / creep, 1.0) * 0.3 if ts < onset + creep else 1.3
+        x[metric] += share * _toward(metric) * _room(metric)
+        return x
+
+    events = _run(overload)
+    assert {e.device_id for e in events} == {"p00"}
+    first = events[0]
+    assert first.failure_mode == "motor_overload"
+    assert "ramp" in first.why.detectors
+    assert onset < first.ts <= onset + (1.0 - left) * creep
+
+
 def test_a_motor_that_creeps_over_a_weekend_the_cohort_shares_is_caught_before_the_trip() -> None:
     # the cohort's weekend and the creep rise together: the device must not learn its
     # fault as coupling to the cohort (and subtract it with the weekend)

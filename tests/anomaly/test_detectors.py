@@ -128,6 +128,24 @@ def test_half_a_day_of_weather_is_not_a_trend():
     assert max(scores(hasty, series)) > 3.0, "half a day of pairs reads the spell as a trend"
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_a_day_that_bends_into_a_climb_is_a_creep_and_a_dip_or_a_step_is_not(seed):
+    # 24 hourly means (noise 0.3, limit 80): flat for 12 hours, then a climb of 0.6 an
+    # hour (a motor that began to overheat this morning); a straight line through the
+    # whole day is no fit and a step fits better, but the bend fits best (trend._bent).
+    # The same climb after a dip (a lone unit in a weather trough: the day wandered
+    # before it rose) and a step of the same size are no creep.
+    e = np.random.default_rng(seed).normal(0.0, 0.3, 24)
+    climb = [0.6 * max(0, i - 11) for i in range(24)]
+    dip = [-2.5 * math.sin(math.pi * i / 11) if i < 12 else 0.0 for i in range(24)]
+    bend = [47.0 + c + x for c, x in zip(climb, e, strict=True)]
+    trough = [47.0 + c + d + x for c, d, x in zip(climb, dip, e, strict=True)]
+    step = [47.0 + 4.0 * (i >= 12) + x for i, x in enumerate(e)]
+    creep = [trend._creep(m, "up", 0.3, 80.0, 1.0, 0.3) for m in (bend, trough, step)]
+    assert creep[0] >= 2.5
+    assert creep[1:] == [0.0, 0.0]
+
+
 def test_peer_model_flags_the_device_unlike_its_peers():
     rng = np.random.default_rng(1)
     X = rng.normal(0.0, 0.05, size=(150, 6))
