@@ -173,14 +173,20 @@ def _creep(last, down, noise, limit, least, spread):  # noqa: ANN001
 @njit(**JIT)
 def _rises(seg, rise, sign, least):  # noqa: ANN001
     """``trend._rises``."""
+    first, second = _halves(seg, sign)
+    return rise > 0.0 and rise >= least and min(first, second) >= 0.25 * rise
+
+
+@njit(**JIT)
+def _halves(seg, sign):  # noqa: ANN001
+    """``trend._halves``."""
     n, half = len(seg), len(seg) // 2
     a, b, c = 0.0, 0.0, 0.0
     for j in range(3):
         a += seg[j]
         b += seg[half - 3 + j]
         c += seg[n - 3 + j]
-    first, second = sign * (b - a) / 3.0, sign * (c - b) / 3.0
-    return rise > 0.0 and rise >= least and min(first, second) >= 0.25 * rise
+    return sign * (b - a) / 3.0, sign * (c - b) / 3.0
 
 
 @njit(**JIT)
@@ -200,12 +206,7 @@ def _bent(last, sign, noise, limit, least, spread):  # noqa: ANN001
 def _steady(seg, rise, sign):  # noqa: ANN001
     """``trend._steady``."""
     n, half = len(seg), len(seg) // 2
-    a, b, c = 0.0, 0.0, 0.0
-    for j in range(3):
-        a += seg[j]
-        b += seg[half - 3 + j]
-        c += seg[n - 3 + j]
-    first, second = sign * (b - a) / 3.0, sign * (c - b) / 3.0
+    first, second = _halves(seg, sign)
     rate = 0.5 * rise / (n - 1)
     return first >= rate * (half - 3) and second >= rate * (n - half)
 

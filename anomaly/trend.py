@@ -183,10 +183,17 @@ def _creep(
 def _rises(seg: list[float], rise: float, sign: float, least: float) -> bool:
     """``rise`` is toward the limit, at least ``least``, and each half of ``seg`` carries a
     quarter of it (a line, not a step or a bend back)."""
+    first, second = _halves(seg, sign)
+    return rise > 0.0 and rise >= least and min(first, second) >= 0.25 * rise
+
+
+def _halves(seg: list[float], sign: float) -> tuple[float, float]:
+    """The rise toward the limit over each half of ``seg`` (means of 3 values at its
+    ends and its middle)."""
     half = len(seg) // 2
     first = sign * (sum(seg[half - 3 : half]) - sum(seg[:3])) / 3.0
     second = sign * (sum(seg[-3:]) - sum(seg[half - 3 : half])) / 3.0
-    return rise > 0.0 and rise >= least and min(first, second) >= 0.25 * rise
+    return first, second
 
 
 def _big(last: list[float], rise: float, limit: float) -> bool:
@@ -219,11 +226,10 @@ def _bent(
 
 
 def _steady(seg: list[float], rise: float, sign: float) -> bool:
-    """Each half of ``seg`` (means of 3 at its ends and middle) rises at no less than
-    half the rate of ``rise`` over the whole: a line, not a step at its end."""
+    """Each half of ``seg`` (``_halves``) rises at no less than half the rate of ``rise``
+    over the whole: a line, not a step at its end."""
     n, half = len(seg), len(seg) // 2
-    first = sign * (sum(seg[half - 3 : half]) - sum(seg[:3])) / 3.0
-    second = sign * (sum(seg[-3:]) - sum(seg[half - 3 : half])) / 3.0
+    first, second = _halves(seg, sign)
     rate = 0.5 * rise / (n - 1)
     return first >= rate * (half - 3) and second >= rate * (n - half)
 
