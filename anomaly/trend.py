@@ -147,7 +147,7 @@ CREEP_N, CREEP_Z, CREEP_LINE, CREEP_ROOM = 24, 8.0, 1.5, 0.12  # see _creep
 # a creep that began inside the window: this many buckets after its bend, its fit this
 # many times better than one step's (the bend is one more choice than a line), and what
 # it leaves within this many bucket noises (RMS): nothing else moved the day
-BEND_RUN, BEND_LINE, BEND_FIT = 12, 2.5, 1.5
+BEND_RUN, BEND_LINE, BEND_FIT = 8, 2.5, 1.5
 WANDER_FITS, WANDER_N = 72, 168  # Trend._wander: from the third day of fits, over a week
 WANDER_OWN = 9.0  # a move toward the limit over this many times dl_var is not learned
 RAMP_FLOOR = 0.4  # a ramp's noise is at least this share of one reading's sigma
