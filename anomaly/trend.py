@@ -49,6 +49,16 @@ def best_step_array(ys: np.ndarray) -> tuple[float, int]:  # shared with the fle
         sxy += (i - mx) * (ys[i] - my)
     sxx = n * (n * n - 1) / 12.0
     sse_line = sst - sxy * sxy / sxx
+    best, at = _step_sse(ys, total, sst)
+    return (best / sse_line if sse_line > 1e-12 else 1.0), at
+
+
+@njit(cache=True, error_model="numpy")
+def _step_sse(ys: np.ndarray, total: float, sst: float) -> tuple[float, int]:
+    """The squared error of the best single step in ``ys`` (their sum ``total``, their
+    squared deviations from the mean ``sst``) and where it starts."""
+    n = len(ys)
+    my = total / n
     best, at, prefix = sst, 0, ys[0] + ys[1]
     for k in range(2, n - 1):
         m1, m2 = prefix / k, (total - prefix) / (n - k)
@@ -57,7 +67,7 @@ def best_step_array(ys: np.ndarray) -> tuple[float, int]:  # shared with the fle
         if sse < best:
             best, at = sse, k
         prefix += ys[k]
-    return (best / sse_line if sse_line > 1e-12 else 1.0), at
+    return best, at
 
 
 @njit(cache=True, error_model="numpy")
@@ -82,12 +92,7 @@ def best_bend_array(ys: np.ndarray, run: int) -> tuple[float, int, float, float]
     sst = 0.0
     for y in ys:
         sst += (y - my) * (y - my)
-    step, prefix = sst, ys[0] + ys[1]
-    for k in range(2, n - 1):
-        m1, m2 = prefix / k, (total - prefix) / (n - k)
-        sse = sst - k * (m1 - my) * (m1 - my) - (n - k) * (m2 - my) * (m2 - my)
-        step = sse if sse < step else step
-        prefix += ys[k]
+    step = _step_sse(ys, total, sst)[0]
     best, at, slope = sst, 0, 0.0
     for k in range(1, n - run):
         m = n - 1 - k  # x = 1..m after the bend

@@ -269,21 +269,26 @@ def test_a_replaced_unit_whose_new_level_sits_at_the_normal_edge_opens_no_case()
     assert _run(replaced) == []
 
 
+def _overload(onset: float, creep: float) -> Shape:
+    """Device 0's motor current creeps from ``onset`` to 0.3 of the way over ``creep``
+    seconds, then trips (1.3 of the way, past the limit)."""
+    metric = "motor_current_a"
+
+    def shape(i: int, ts: float, x: dict[str, float]) -> dict[str, float]:
+        if i == 0 and ts >= onset:
+            share = min((ts - onset) / creep, 1.0) * 0.3 if ts < onset + creep else 1.3
+            x[metric] += share * _toward(metric) * _room(metric)
+        return x
+
+    return shape
+
+
 @pytest.mark.parametrize("hours", [30.0, 44.0])
 def test_a_motor_that_creeps_for_a_day_before_it_trips_is_caught_before_the_trip(
     hours: float,
 ) -> None:
     onset, creep = START_TS + 7 * DAY, hours * 3600.0
-    metric = "motor_current_a"
-
-    def overload(i: int, ts: float, x: dict[str, float]) -> dict[str, float]:
-        if i != 0 or ts < onset:
-            return x
-        share = min((ts - onset) / creep, 1.0) * 0.3 if ts < onset + creep else 1.3
-        x[metric] += share * _toward(metric) * _room(metric)
-        return x
-
-    events = _run(overload)
+    events = _run(_overload(onset, creep))
     assert {e.device_id for e in events} == {"p00"}
     first = events[0]
     assert first.failure_mode == "motor_overload"
@@ -298,16 +303,7 @@ def test_a_creep_that_began_within_the_day_is_caught_hours_before_the_trip(
     # all, and no step; the bend is the creep (trend._bent). Without it the first case
     # came from the normal range, an hour or two before the trip (6-7% of the creep)
     onset, creep = START_TS + 7 * DAY, hours * 3600.0
-    metric = "motor_current_a"
-
-    def overload(i: int, ts: float, x: dict[str, float]) -> dict[str, float]:
-        if i != 0 or ts < onset:
-            return x
-        share = min((ts - onset) / creep, 1.0) * 0.3 if ts < onset + creep else 1.3
-        x[metric] += share * _toward(metric) * _room(metric)
-        return x
-
-    events = _run(overload)
+    events = _run(_overload(onset, creep))
     assert {e.device_id for e in events} == {"p00"}
     first = events[0]
     assert first.failure_mode == "motor_overload"
@@ -319,16 +315,14 @@ def test_a_motor_that_creeps_over_a_weekend_the_cohort_shares_is_caught_before_t
     # the cohort's weekend and the creep rise together: the device must not learn its
     # fault as coupling to the cohort (and subtract it with the weekend)
     onset, creep = START_TS + 12 * DAY, 34 * 3600.0  # days 12-13 are a weekend
-    metric = "motor_current_a"
+    trip = _overload(onset, creep)
 
     def overload(i: int, ts: float, x: dict[str, float]) -> dict[str, float]:
         weekend = ((ts - START_TS) / DAY) % 7 >= 5
         own = (1.2 + 0.04 * i) * weekend
-        x = {m: v + own * SPECS[m].daily_amplitude * _toward(m) for m, v in x.items()}
-        if i == 0 and ts >= onset:
-            share = min((ts - onset) / creep, 1.0) * 0.3 if ts < onset + creep else 1.3
-            x[metric] += share * _toward(metric) * _room(metric)
-        return x
+        return trip(
+            i, ts, {m: v + own * SPECS[m].daily_amplitude * _toward(m) for m, v in x.items()}
+        )
 
     events = [e for e in _run(overload, days=16.0) if e.device_id == "p00"]
     assert events and events[0].failure_mode == "motor_overload"
