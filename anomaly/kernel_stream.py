@@ -303,8 +303,9 @@ def _gain_step(F, IX, means, r, ts, c, start, prev, old):  # noqa: ANN001, N803
 def _drift(F, IX, r, ts, c, t, P):  # noqa: ANN001, N803
     eta = F[r, T_ETA]
     soon = eta == eta and eta - ts < P[P_HORIZON_DAYS] * 86400
-    fast = P[P_FIT_FAST] > 0 and _fast(F, IX, r, P)
-    if fast and F[r, T_TFAST] / P[P_T_MIN] > t:
+    # the two-day fit stands for the trend only where it says more than the whole window
+    fast = P[P_FIT_FAST] > 0 and F[r, T_TFAST] / P[P_T_MIN] > t and _fast(F, IX, r, P)
+    if fast:
         t = F[r, T_TFAST] / P[P_T_MIN]
     if IX[r, T_FITS] != IX[r, FITS_SEEN]:  # a bucket closed: is the trend still on?
         IX[r, FITS_SEEN] = IX[r, T_FITS]

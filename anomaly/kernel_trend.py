@@ -60,6 +60,7 @@ from anomaly.trend import (
     CREEP_N,
     CREEP_ROOM,
     CREEP_Z,
+    FAST_BEND,
     RAMP_FLOOR,
     WANDER_FITS,
     WANDER_N,
@@ -312,7 +313,16 @@ def _fast(m, common, lag, P):  # noqa: ANN001, N803
     t = _t_stat(starts, diffs, P)[0]
     if P[P_STEP_VETO] and t >= 1.0:
         t = _without_step(m, starts, diffs, t, P)
+    if t >= 1.0 and not _bends(m[max(len(m) - int(P[P_FIT_FAST]), 0) :]):
+        return 0.0
     return t
+
+
+@njit(**JIT)
+def _bends(m):  # noqa: ANN001
+    """``trend._bends``: the buckets that are not NaN bend better than they step."""
+    ys = m[~np.isnan(m)]
+    return best_bend_array(ys, BEND_RUN)[0] >= FAST_BEND
 
 
 @njit(**JIT)

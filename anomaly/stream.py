@@ -359,8 +359,10 @@ class MetricStream:
         t = self.trend.update(ts, d, self.common) / cfg.t_min
         eta = self.trend.eta_ts
         soon = eta is not None and eta - ts < cfg.horizon_days * 86400
-        fast = cfg.trend_fit_fast > 0 and self._fast()
-        if fast and self.trend.t_fast / cfg.t_min > t:
+        # the two-day fit stands for the trend (and its level gate for the drift's) only
+        # where it says more than the whole window: the plain t keeps the plain gate
+        fast = cfg.trend_fit_fast > 0 and self.trend.t_fast / cfg.t_min > t and self._fast()
+        if fast:
             t = self.trend.t_fast / cfg.t_min
         if self.trend.fits != self._fits:  # a bucket closed: is the trend still on?
             self._fits = self.trend.fits

@@ -153,6 +153,10 @@ CREEP_N, CREEP_Z, CREEP_LINE, CREEP_ROOM = 24, 8.0, 1.5, 0.12  # see _creep
 # many times better than one step's (the bend is one more choice than a line), and what
 # it leaves within this many bucket noises (RMS): nothing else moved the day
 BEND_RUN, BEND_LINE, BEND_FIT = 8, 2.5, 1.5
+# the two-day fit (Trend._fast) counts only when its buckets bend at least this much
+# better than they step (best_bend_array): a step within the last day moves most of its
+# 24 pairs, which no quantile of them can ignore
+FAST_BEND = 1.0
 WANDER_FITS, WANDER_N = 72, 168  # Trend._wander: from the third day of fits, over a week
 WANDER_OWN = 9.0  # a move toward the limit over this many times dl_var is not learned
 RAMP_FLOOR = 0.4  # a ramp's noise is at least this share of one reading's sigma
@@ -228,6 +232,13 @@ def _bent(
     if rise <= 0.0 or rise < least or not _big(last, rise, limit):
         return 0.0
     return rise / (CREEP_Z * noise) if _steady(last[k:], rise, sign) else 0.0
+
+
+def _bends(means: list[float]) -> bool:
+    """The buckets (those not NaN) bend into a line (``best_bend_array``) ``FAST_BEND``
+    times better than they step: a rise, not a level shift."""
+    ys = np.asarray([m for m in means if m == m], dtype=np.float64)
+    return bool(best_bend_array(ys, BEND_RUN)[0] >= FAST_BEND)
 
 
 def _steady(seg: list[float], rise: float, sign: float) -> bool:
@@ -514,6 +525,8 @@ class Trend(Stateful):
         t = self._t_stat(pairs)[0]
         if self.step_veto and t >= 1.0:
             t = self._without_step(pairs, t)
+        if t >= 1.0 and not _bends(self._means[-self.fit_fast :]):
+            return 0.0
         return t
 
     def _uncoupled(

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from anomaly import kernel_cohort as kc
+from anomaly import trend
 from anomaly.bank import BankConfig, DetectorBank
 from anomaly.cohort import CohortConfig
 from anomaly.evaluate import START_TS
@@ -303,6 +304,36 @@ def test_an_accelerating_fault_is_caught_on_its_last_two_days(seed: int) -> None
     slow = _opened(StreamConfig(), seed)
     assert fast is not None and slow is not None
     assert 24.0 <= fast <= slow - 8.0
+
+
+def _stepped(cfg: StreamConfig, seed: int) -> float | None:
+    """Hours from a step of 8% of the way toward the limit (a relocated unit runs a
+    little hotter) on day 7 to its case, or None. The readings are noisy (2.5 degrees)
+    and wander a little over hours, so the CUSUM climbs over hours (no jump) and one
+    step explains the window's hourly means too poorly for the step veto."""
+    rng = np.random.default_rng(seed)
+    stream, room = MetricStream(PUMP, cfg), PUMP.limit - 45.0
+    a, wander = math.exp(-1.0 / 72.0), 0.0
+    for i in range(16 * 144):
+        wander = a * wander + math.sqrt(1.0 - a * a) * rng.normal(0.0, 0.3)
+        x = 45.0 + 2.0 * math.sin(2 * math.pi * i / 144) + rng.normal(0.0, 2.5) + wander
+        x += 0.08 * room if i >= 7 * 144 else 0.0
+        if stream.update(START_TS + 600.0 * i, x) == "anomaly":
+            return (i - 7 * 144) / 6.0
+    return None
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_step_toward_the_limit_is_no_two_day_trend(
+    seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a day after a step most of the two-day fit's 24 pairs straddle it, and no quantile
+    # of them can ignore that: the two-day fit counts only when its hourly means bend
+    # into a line better than they step (trend.FAST_BEND; twenty-first round)
+    fast = replace(StreamConfig(), trend_fit_fast=48, wander_z=4.0)
+    assert _stepped(fast, seed) is None
+    monkeypatch.setattr(trend, "FAST_BEND", 0.0)  # the reference reads it at each fit
+    assert _stepped(fast, seed) is not None, "without the bend the step is a trend"
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
