@@ -86,10 +86,11 @@ class StreamConfig:
     trend_coupling: float = 0.0
     # a second fit over the last this many buckets may stand for the trend once the
     # level has moved and the last day's move stands out of the unit's own wander
-    # (MetricStream._fast, Trend._fast). 0 (off) by default: 48 takes the worst tuning
-    # seed's lead 0.549 -> 0.587 on seeds 21-28 and false cases 3 -> 4; with
-    # trend_detrend and drift_now 0.597 and 5, the lowest ETA ratio 0.67
-    # (docs/detection.md, ninth, seventeenth and eighteenth rounds)
+    # (MetricStream._fast, Trend._fast), where its t is the larger and its hourly means
+    # bend rather than step (trend.FAST_BEND). 0 (off) by default: 48 with wander_z 4
+    # takes the worst tuning seed's lead 0.572 -> 0.592 on seeds 21-28 (false cases
+    # 2 -> 2), the worst held-out seed's 0.575 -> 0.581 for one false case on a
+    # recalibrated unit (docs/detection.md, ninth, eighteenth and twenty-first rounds)
     trend_fit_fast: int = 0
     # > 0: the trend's t takes its spread about a line over time, never under 1 - this
     # of the plain spread (Trend._t_stat, trend._spread): an accelerating fault's growth
