@@ -516,7 +516,9 @@ class Trend(Stateful):
         """The t of the pairs within the last ``fit_fast`` buckets (two days), each
         difference less ``fast_coupling`` of the common's over the same pair, with the
         step veto: a fault that accelerates shows here a day before the whole window's
-        t, whose earlier pairs still hold the days before it."""
+        t, whose earlier pairs still hold the days before it. It counts only when its
+        buckets bend rather than step (``_bends``): a day after a step most of its
+        pairs straddle it, which no quantile of them can ignore."""
         pairs = self._pairs(self.fit_fast)
         if len(pairs) < self.min_pairs:
             return 0.0
