@@ -84,6 +84,7 @@ def params(spec: MetricSpec, cfg: StreamConfig) -> np.ndarray:
         k.P_DETREND: cfg.trend_detrend,
         k.P_NOW: cfg.drift_now,
         k.P_ACCEL_SOFT: cfg.accel_soft,
+        k.P_VETO_BEND: cfg.veto_bend,
     }
     for index, value in values.items():
         p[index] = value

@@ -197,8 +197,9 @@ N_I = 14
     P_DETREND,
     P_NOW,
     P_ACCEL_SOFT,
-) = range(53)
-N_P = 53
+    P_VETO_BEND,
+) = range(54)
+N_P = 54
 # snapshot columns (the numbers an event needs, taken right after each value)
 (
     S_LEVEL_FRAC,

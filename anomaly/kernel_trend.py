@@ -35,6 +35,7 @@ from anomaly.kernel import (
     P_RAMP_WANDER_Z,
     P_RAMP_Z,
     P_STEP_VETO,
+    P_VETO_BEND,
     T_BUCKET,
     T_COUNT,
     T_CSUM,
@@ -61,6 +62,8 @@ from anomaly.trend import (
     CREEP_ROOM,
     CREEP_Z,
     FAST_BEND,
+    FAST_KEEP,
+    HALF_DAY,
     RAMP_FLOOR,
     WANDER_FITS,
     WANDER_N,
@@ -315,7 +318,28 @@ def _fast(m, common, lag, P):  # noqa: ANN001, N803
         t = _without_step(m, starts, diffs, t, P)
     if t >= 1.0 and not _bends(m[max(len(m) - int(P[P_FIT_FAST]), 0) :]):
         return 0.0
+    if t >= 1.0 and _stalled(m, P[P_DIRECTION]):
+        return 0.0
     return t
+
+
+@njit(**JIT)
+def _stalled(m, sign):  # noqa: ANN001
+    """``trend._stalled``: the last half-day moved less than FAST_KEEP of the one before."""
+    n = len(m)
+    if sign == 0.0 or n < 3 * HALF_DAY:
+        return False
+    means = np.empty(3)
+    for j in range(3):
+        total, count = 0.0, 0
+        for i in range(n - (3 - j) * HALF_DAY, n - (2 - j) * HALF_DAY):
+            if m[i] == m[i]:
+                total += m[i]
+                count += 1
+        if count < HALF_DAY // 2:
+            return False
+        means[j] = total / count
+    return sign * (means[2] - means[1]) < FAST_KEEP * sign * (means[1] - means[0])
 
 
 @njit(**JIT)
@@ -382,6 +406,8 @@ def _without_step(m, starts, diffs, t, P):  # noqa: ANN001, N803
     ratio, k = best_step_array(m[valid[:n]])
     if ratio >= P[P_STEP_VETO]:
         return t
+    if P[P_VETO_BEND] > 0.0 and best_bend_array(m[valid[:n]], BEND_RUN)[0] >= P[P_VETO_BEND]:
+        return t  # Trend._without_step: a bend, no step
     split, lag = valid[k], int(P[P_LAG])
     kept, at = np.empty(len(diffs)), np.empty(len(diffs), np.int64)
     c = 0

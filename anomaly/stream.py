@@ -86,11 +86,12 @@ class StreamConfig:
     trend_coupling: float = 0.0
     # a second fit over the last this many buckets may stand for the trend once the
     # level has moved and the last day's move stands out of the unit's own wander
-    # (MetricStream._fast, Trend._fast), where its t is the larger and its hourly means
-    # bend rather than step (trend.FAST_BEND). 0 (off) by default: 48 with wander_z 4
-    # takes the worst tuning seed's lead 0.572 -> 0.592 on seeds 21-28 (false cases
-    # 2 -> 2), the worst held-out seed's 0.575 -> 0.581 for one false case on a
-    # recalibrated unit (docs/detection.md, ninth, eighteenth and twenty-first rounds)
+    # (MetricStream._fast, Trend._fast), where its t is the larger, its hourly means
+    # bend rather than step (trend.FAST_BEND) and have not stopped (trend._stalled).
+    # 0 (off) by default: 48 with wander_z 4 and veto_bend 2.5 takes the worst
+    # held-out seed's lead 0.575 -> 0.5996 with no false case (seeds 21-28: 0.572 ->
+    # 0.592, false cases 2 -> 2; docs/detection.md, ninth, eighteenth, twenty-first and
+    # twenty-second rounds)
     trend_fit_fast: int = 0
     # > 0: the trend's t takes its spread about a line over time, never under 1 - this
     # of the plain spread (Trend._t_stat, trend._spread): an accelerating fault's growth
@@ -110,6 +111,12 @@ class StreamConfig:
     t_min: float = 3.0
     drift_fits: int = 2
     step_veto: float = 0.5
+    # > 0: the step veto spares a window whose hourly means bend into a line (flat, then
+    # rising) this many times better than they step (Trend._without_step): the knee of
+    # an accelerating fault is no level shift, yet with the two-day fit's 24 pairs the
+    # veto drops them all. 0 (off) by default: 2.5 (trend.BEND_LINE) matters with
+    # trend_fit_fast (docs/detection.md, twenty-second round)
+    veto_bend: float = 0.0
     trend_quantile: float = 0.3
     horizon_days: float = 12.0
     drift_moved: float = MIN_MOVED  # share of the way to the limit a drift must have moved
@@ -297,6 +304,7 @@ class MetricStream:
             limit=spec.limit,
             direction=spec.direction,
             step_veto=cfg.step_veto,
+            veto_bend=cfg.veto_bend,
             quantile=cfg.trend_quantile,
             accel_z=cfg.accel_z,
             motion_n=cfg.motion_n,

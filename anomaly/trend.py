@@ -157,6 +157,10 @@ BEND_RUN, BEND_LINE, BEND_FIT = 8, 2.5, 1.5
 # better than they step (best_bend_array): a step within the last day moves most of its
 # 24 pairs, which no quantile of them can ignore
 FAST_BEND = 1.0
+# ... and only while it still rises: the last half-day's move toward the limit is at
+# least this share of the half-day's before (Trend._fast, _stalled): a day after a
+# step the means have stopped, a fault's keep going
+FAST_KEEP, HALF_DAY = 0.25, 12
 WANDER_FITS, WANDER_N = 72, 168  # Trend._wander: from the third day of fits, over a week
 WANDER_OWN = 9.0  # a move toward the limit over this many times dl_var is not learned
 RAMP_FLOOR = 0.4  # a ramp's noise is at least this share of one reading's sigma
@@ -241,6 +245,24 @@ def _bends(means: list[float]) -> bool:
     return bool(best_bend_array(ys, BEND_RUN)[0] >= FAST_BEND)
 
 
+def _stalled(means: list[float], sign: float) -> bool:
+    """The last ``HALF_DAY`` buckets moved toward ``sign`` less than ``FAST_KEEP`` of what
+    the ``HALF_DAY`` before them did (their means, NaN left out; False without enough
+    of them or a direction)."""
+    thirds = [
+        [
+            m
+            for m in means[len(means) - (3 - j) * HALF_DAY : len(means) - (2 - j) * HALF_DAY]
+            if m == m
+        ]
+        for j in range(3)
+    ]
+    if sign == 0.0 or len(means) < 3 * HALF_DAY or min(len(x) for x in thirds) < HALF_DAY // 2:
+        return False
+    a, b, c = (sum(x) / len(x) for x in thirds)
+    return bool(sign * (c - b) < FAST_KEEP * sign * (b - a))
+
+
 def _steady(seg: list[float], rise: float, sign: float) -> bool:
     """Each half of ``seg`` (``_halves``) rises at no less than half the rate of ``rise``
     over the whole: a line, not a step at its end."""
@@ -291,6 +313,7 @@ class Trend(Stateful):
         "direction",
         "min_pairs",
         "step_veto",
+        "veto_bend",
         "quantile",
         "accel_z",
         "ramp_n",
@@ -331,6 +354,7 @@ class Trend(Stateful):
         direction: str = "both",
         min_pairs: int = 24,
         step_veto: float = 0.0,
+        veto_bend: float = 0.0,
         quantile: float = 0.5,
         accel_z: float = 3.0,
         ramp_n: int = 3,
@@ -352,6 +376,7 @@ class Trend(Stateful):
         self.direction = direction
         self.min_pairs = min_pairs
         self.step_veto = step_veto
+        self.veto_bend = veto_bend  # > 0: a window that bends this much better is no step
         self.quantile = quantile
         self.accel_z = accel_z
         self.motion_n = motion_n
@@ -518,7 +543,8 @@ class Trend(Stateful):
         step veto: a fault that accelerates shows here a day before the whole window's
         t, whose earlier pairs still hold the days before it. It counts only when its
         buckets bend rather than step (``_bends``): a day after a step most of its
-        pairs straddle it, which no quantile of them can ignore."""
+        pairs straddle it, which no quantile of them can ignore; and only while they
+        still rise (``_stalled``): by then a step's last half-day has stopped."""
         pairs = self._pairs(self.fit_fast)
         if len(pairs) < self.min_pairs:
             return 0.0
@@ -528,6 +554,8 @@ class Trend(Stateful):
         if self.step_veto and t >= 1.0:
             t = self._without_step(pairs, t)
         if t >= 1.0 and not _bends(self._means[-self.fit_fast :]):
+            return 0.0
+        if t >= 1.0 and _stalled(self._means, self._toward()):
             return 0.0
         return t
 
@@ -559,9 +587,12 @@ class Trend(Stateful):
         also moves the differences on either side of it.
         """
         valid = [i for i, m in enumerate(self._means) if m == m]
-        ratio, k = best_step([self._means[i] for i in valid])
+        ys = np.asarray([self._means[i] for i in valid], dtype=np.float64)
+        ratio, k = best_step_array(ys)
         if ratio >= self.step_veto:
             return t
+        if self.veto_bend > 0.0 and best_bend_array(ys, BEND_RUN)[0] >= self.veto_bend:
+            return t  # flat, then a line: the knee of a fault that accelerates, no step
         split, lag = valid[k], self.lag
         kept = [(i, d) for i, d in pairs if not i < split <= i + lag]
         return self._t_stat(kept)[0] if len(kept) >= self.min_pairs else 0.0

@@ -86,14 +86,15 @@ def fleet() -> Fleet:
     return Fleet(18, 5, 0.5, START_TS, 16.0, 600.0, benign_rate=0.4)
 
 
-# the shipped settings, the two-day fit that may stand for the trend (eighth round), and
+# the shipped settings, the two-day fit that may stand for the trend (eighth round) with
+# the step veto that spares a bend (twenty-second round), and
 # the eighteenth round's options: the t's spread about a line with the drift's level now,
 # and that spread held to half the plain one with a partly counted acceleration
 @pytest.mark.parametrize(
     "cfg",
     [
         CFG,
-        replace(CFG, trend_fit_fast=48),
+        replace(CFG, trend_fit_fast=48, veto_bend=2.5),
         replace(CFG, trend_detrend=1.0, drift_now=1.0),
         replace(CFG, trend_detrend=0.5, accel_soft=1.5),
     ],

@@ -333,7 +333,56 @@ def test_a_step_toward_the_limit_is_no_two_day_trend(
     fast = replace(StreamConfig(), trend_fit_fast=48, wander_z=4.0)
     assert _stepped(fast, seed) is None
     monkeypatch.setattr(trend, "FAST_BEND", 0.0)  # the reference reads it at each fit
-    assert _stepped(fast, seed) is not None, "without the bend the step is a trend"
+    monkeypatch.setattr(trend, "_stalled", lambda means, sign: False)
+    assert _stepped(fast, seed) is not None, "without the guards the step is a trend"
+
+
+@pytest.mark.parametrize("seed", [3, 6])
+def test_a_step_whose_means_have_stopped_is_no_two_day_trend(
+    seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the second guard alone (twenty-second round): a day after the step the last
+    # half-day's means have stopped rising (under FAST_KEEP of the half-day's before);
+    # a fault's keep going. With these noise seeds it is what keeps the step out once
+    # the bend guard is off (with seeds 1, 2, 4 and 5 the bend guard is what does)
+    fast = replace(StreamConfig(), trend_fit_fast=48, wander_z=4.0)
+    monkeypatch.setattr(trend, "FAST_BEND", 0.0)
+    assert _stepped(fast, seed) is None
+    monkeypatch.setattr(trend, "_stalled", lambda means, sign: False)
+    assert _stepped(fast, seed) is not None, "without the stall guard the step is a trend"
+
+
+def test_a_stall_is_a_rise_that_stopped_not_one_that_goes_on() -> None:
+    hours = np.arange(72.0)
+    # a step a day ago (every pair of the two-day fit straddles it), and half a day
+    # later than that (the last 14 hours' means have not moved)
+    step, later = np.where(hours >= 48, 1.0, 0.0), np.where(hours >= 38, 1.0, 0.0)
+    line = hours / 72.0
+    square = (np.clip(hours - 24.0, 0.0, None) / 48.0) ** 2
+    assert trend._stalled(list(step), 1.0) and trend._stalled(list(later), 1.0)
+    assert not trend._stalled(list(line), 1.0)
+    assert not trend._stalled(list(square), 1.0)
+    assert trend._stalled(list(-square), -1.0) is False  # toward a lower limit
+    assert trend._stalled(list(square[:30]), 1.0) is False  # under 36 hours: no verdict
+
+
+@pytest.mark.parametrize("seed", [1, 3, 5])
+def test_the_knee_of_an_exponential_fault_is_no_step(seed: int) -> None:
+    # a fault that grows as e^t over three days lies flat for a day and a half, then
+    # rises ever faster: one step at the knee explains the window's hourly means more
+    # than twice as well as a straight line, so the step veto drops every pair across
+    # it, all of the two-day fit's. Flat-then-a-line explains them better than any
+    # step: with veto_bend (off by default: twenty-second round) the veto spares it and
+    # the two-day fit opens the case 2 hours or more earlier (about 29 hours after the
+    # onset instead of 31-33)
+    def knee(d: float) -> float:
+        return math.expm1(d) / math.expm1(3.0)
+
+    fast = replace(StreamConfig(), trend_fit_fast=48, wander_z=4.0)
+    vetoed = _opened(fast, seed, knee)
+    spared = _opened(replace(fast, veto_bend=2.5), seed, knee)
+    assert vetoed is not None and spared is not None
+    assert 24.0 <= spared <= vetoed - 2.0
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
