@@ -325,17 +325,14 @@ def _fast(m, common, lag, P):  # noqa: ANN001, N803
 
 @njit(**JIT)
 def _stalled(m, sign):  # noqa: ANN001
-    """``trend._stalled``: the last half-day moved less than FAST_KEEP of the one before."""
+    """``trend._stalled``: the last half-day moved less than FAST_KEEP of the one before
+    (``sign``: P_DIRECTION, never 0 here)."""
     n = len(m)
-    if sign == 0.0 or n < 3 * HALF_DAY:
+    if n < 3 * HALF_DAY:
         return False
     means = np.empty(3)
     for j in range(3):
-        total, count = 0.0, 0
-        for i in range(n - (3 - j) * HALF_DAY, n - (2 - j) * HALF_DAY):
-            if m[i] == m[i]:
-                total += m[i]
-                count += 1
+        total, count = _mean(m[n - (3 - j) * HALF_DAY : n - (2 - j) * HALF_DAY])
         if count < HALF_DAY // 2:
             return False
         means[j] = total / count
@@ -403,10 +400,11 @@ def _without_step(m, starts, diffs, t, P):  # noqa: ANN001, N803
         if m[j] == m[j]:
             valid[n] = j
             n += 1
-    ratio, k = best_step_array(m[valid[:n]])
+    ys = m[valid[:n]]
+    ratio, k = best_step_array(ys)
     if ratio >= P[P_STEP_VETO]:
         return t
-    if P[P_VETO_BEND] > 0.0 and best_bend_array(m[valid[:n]], BEND_RUN)[0] >= P[P_VETO_BEND]:
+    if P[P_VETO_BEND] > 0.0 and best_bend_array(ys, BEND_RUN)[0] >= P[P_VETO_BEND]:
         return t  # Trend._without_step: a bend, no step
     split, lag = valid[k], int(P[P_LAG])
     kept, at = np.empty(len(diffs)), np.empty(len(diffs), np.int64)

@@ -249,15 +249,14 @@ def _stalled(means: list[float], sign: float) -> bool:
     """The last ``HALF_DAY`` buckets moved toward ``sign`` less than ``FAST_KEEP`` of what
     the ``HALF_DAY`` before them did (their means, NaN left out; False without enough
     of them or a direction)."""
+    n = len(means)
+    if sign == 0.0 or n < 3 * HALF_DAY:
+        return False
     thirds = [
-        [
-            m
-            for m in means[len(means) - (3 - j) * HALF_DAY : len(means) - (2 - j) * HALF_DAY]
-            if m == m
-        ]
+        [m for m in means[n - (3 - j) * HALF_DAY : n - (2 - j) * HALF_DAY] if m == m]
         for j in range(3)
     ]
-    if sign == 0.0 or len(means) < 3 * HALF_DAY or min(len(x) for x in thirds) < HALF_DAY // 2:
+    if min(len(x) for x in thirds) < HALF_DAY // 2:
         return False
     a, b, c = (sum(x) / len(x) for x in thirds)
     return bool(sign * (c - b) < FAST_KEEP * sign * (b - a))
