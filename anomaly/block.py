@@ -106,8 +106,10 @@ class StreamBlock:
     # learning from the row until its reference learns again (STEPPED);
     # 11: a second set of gain windows, half a window later (GAIN_AT2 .. GAIN_PREV2);
     # 12: each set's gain in the window before its last (GAIN_OLD, GAIN_OLD2: STEEPER);
-    # 13: a step away from the limit, held, is re-baselined (AWAY_CALM, AWAY_STEP)
-    name, version = "stream", 13
+    # 13: a step away from the limit, held, is re-baselined (AWAY_CALM, AWAY_STEP);
+    # 14: a move toward the limit the unit came back from is learned as its wander
+    # (T_HELD_SQ .. T_HELD_AT)
+    name, version = "stream", 14
 
     def __init__(self, spec: MetricSpec, cfg: StreamConfig, capacity: int = 16) -> None:
         self.spec, self.cfg, self.base = spec, cfg, cfg

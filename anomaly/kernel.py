@@ -122,8 +122,12 @@ _drop_stale_cache()
     GAIN_OLD2,
     AWAY_CALM,
     AWAY_STEP,
-) = range(57)
-N_F = 57
+    T_HELD_SQ,
+    T_HELD_N,
+    T_HELD_DL,
+    T_HELD_AT,
+) = range(61)
+N_F = 61
 # integer columns
 (
     N,

@@ -147,7 +147,7 @@ from anomaly.kernel import (
     expected_mean,
     sigma,
 )
-from anomaly.kernel_trend import trend_forget, trend_update
+from anomaly.kernel_trend import trend_drop_held, trend_forget, trend_update
 
 NONE, ANOMALY, RECOVERY = 0, 1, 2
 
@@ -202,6 +202,8 @@ def _update(F, IX, season, counts, means, r, ts, x, P):  # noqa: ANN001, N803
         score = 2.0
     F[r, SCORE] = score
     edge = _alarm(F, IX, r, ts, score, P)
+    if IX[r, ACTIVE]:  # while a case is open the moves are its own (a repair ends them)
+        trend_drop_held(F, r)
     _rebase(F, IX, means, r, ts, c, P)
     return edge
 

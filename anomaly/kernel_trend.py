@@ -43,6 +43,10 @@ from anomaly.kernel import (
     T_DLVAR,
     T_ETA,
     T_FITS,
+    T_HELD_AT,
+    T_HELD_DL,
+    T_HELD_N,
+    T_HELD_SQ,
     T_LENGTH,
     T_LEVEL,
     T_RAMP,
@@ -65,7 +69,9 @@ from anomaly.trend import (
     FAST_KEEP,
     HALF_DAY,
     RAMP_FLOOR,
+    WANDER_BACK,
     WANDER_FITS,
+    WANDER_HOLD,
     WANDER_N,
     WANDER_OWN,
     best_bend_array,
@@ -98,6 +104,13 @@ def trend_forget(F, IX, means, r):  # noqa: ANN001, N803
     F[r, T_T] = 0.0
     F[r, T_TFAST] = 0.0
     F[r, T_RAMP] = 0.0
+    trend_drop_held(F, r)
+
+
+@njit(**JIT)
+def trend_drop_held(F, r):  # noqa: ANN001, N803
+    """``Trend.drop_held``: the moves held out of the wander are no longer learned."""
+    F[r, T_HELD_SQ] = F[r, T_HELD_N] = F[r, T_HELD_DL] = 0.0
 
 
 @njit(**JIT)
@@ -299,7 +312,18 @@ def _wander(F, IX, m, r, lag, a1, c1, P):  # noqa: ANN001, N803
     a = 1.0 / n if n < WANDER_N else 1.0 / WANDER_N
     sq = dl * dl
     if n > 24 and dl > 0.0 and sq > WANDER_OWN * F[r, T_DLVAR]:
-        return  # a move toward the limit this far out is no wander to learn (a fault's)
+        F[r, T_HELD_SQ] += sq  # held out until the unit comes back from it
+        F[r, T_HELD_N] += 1.0
+        F[r, T_HELD_DL] = dl if dl > F[r, T_HELD_DL] else F[r, T_HELD_DL]
+        F[r, T_HELD_AT] = IX[r, T_FITS]
+        return
+    if F[r, T_HELD_N] > 0.0 and IX[r, T_FITS] - F[r, T_HELD_AT] > WANDER_HOLD:
+        trend_drop_held(F, r)
+    if F[r, T_HELD_N] > 0.0 and dl <= -WANDER_BACK * F[r, T_HELD_DL]:
+        held = F[r, T_HELD_SQ] / F[r, T_HELD_N]
+        for _ in range(int(F[r, T_HELD_N])):
+            F[r, T_DLVAR] += (held - F[r, T_DLVAR]) * a
+        trend_drop_held(F, r)
     if n > 24 and sq > 9.0 * F[r, T_DLVAR]:
         sq = 9.0 * F[r, T_DLVAR]
     F[r, T_DLVAR] += (sq - F[r, T_DLVAR]) * a

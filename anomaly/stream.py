@@ -394,6 +394,8 @@ class MetricStream:
             score = 2.0
         self.score = score
         edge = self.alarm.step(ts, score)
+        if self.alarm.active:  # while a case is open the moves are its own (a repair ends them)
+            self.trend.drop_held()
         self._maybe_rebase(ts, c, t)
         return edge
 

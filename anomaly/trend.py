@@ -163,6 +163,10 @@ FAST_BEND = 1.0
 FAST_KEEP, HALF_DAY = 0.25, 12
 WANDER_FITS, WANDER_N = 72, 168  # Trend._wander: from the third day of fits, over a week
 WANDER_OWN = 9.0  # a move toward the limit over this many times dl_var is not learned
+# ... until the last day's mean has come back this share of the largest such move, within
+# WANDER_HOLD fits of the last one withheld: a spell the unit came back from was its own
+# wander after all (a lone unit's weather), learned then; a fault's move stays out
+WANDER_BACK, WANDER_HOLD = 0.5, 48
 RAMP_FLOOR = 0.4  # a ramp's noise is at least this share of one reading's sigma
 
 
@@ -337,6 +341,10 @@ class Trend(Stateful):
         "t_fast",
         "dl",
         "dl_var",
+        "_held_sq",
+        "_held_n",
+        "_held_dl",
+        "_held_at",
         "slope_per_day",
         "rate_per_day",
         "level",
@@ -400,6 +408,9 @@ class Trend(Stateful):
         self.t_fast = 0.0  # the t of the last ``fit_fast`` buckets (see _fast)
         self.dl = 0.0  # the last day's mean less the day's before, toward direction
         self.dl_var = 0.0  # the running mean square of dl: this unit's own day-to-day wander
+        # the moves toward the limit not learned yet (_wander): their sum of squares,
+        # number, largest and the fit of the last
+        self._held_sq, self._held_n, self._held_dl, self._held_at = 0.0, 0, 0.0, 0
         self.slope_per_day = 0.0
         self.rate_per_day = 0.0
         self.fits = 0
@@ -436,6 +447,13 @@ class Trend(Stateful):
         self._t = 0.0
         self.t_fast = 0.0
         self.ramp = 0.0
+        self.drop_held()
+
+    def drop_held(self) -> None:
+        """The moves held out of the wander (``_wander``) are no longer learned: they
+        were a fault's (a case is open on them, and a repair may end them) or are
+        before a new normal."""
+        self._held_sq, self._held_n, self._held_dl = 0.0, 0, 0.0
 
     def _close(self, new_bucket: int) -> None:
         gap = min(new_bucket - self._bucket - 1, self.window)
@@ -519,7 +537,13 @@ class Trend(Stateful):
         week of fits, a square over nine times the mean capped; a move toward the limit
         over ``WANDER_OWN`` times the mean is not learned: a fault's own days would
         raise the wander the gates measure it against). A unit whose level wanders on
-        its own over days shows it here, before any fault does."""
+        its own over days shows it here, before any fault does.
+
+        A move held out that way is learned after all once the last day's mean has
+        come back ``WANDER_BACK`` of the largest of them, within ``WANDER_HOLD`` fits
+        of the last: a spell the unit returned from was its own wander (a unit alone
+        in its region, whose weather no peers cancel, had a calm first week and
+        under-read it), while a fault does not come back by itself."""
         lag, means = self.lag, self._means
         if len(means) < 2 * lag or self.fits < WANDER_FITS:
             return
@@ -531,7 +555,20 @@ class Trend(Stateful):
         a = 1.0 / n if n < WANDER_N else 1.0 / WANDER_N
         sq = dl * dl
         if n > 24 and dl > 0.0 and sq > WANDER_OWN * self.dl_var:
-            return  # a move toward the limit this far out is no wander to learn (a fault's)
+            # a move toward the limit this far out is no wander to learn (a fault's)
+            # unless the unit comes back from it
+            self._held_sq += sq
+            self._held_n += 1
+            self._held_dl = dl if dl > self._held_dl else self._held_dl
+            self._held_at = self.fits
+            return
+        if self._held_n and self.fits - self._held_at > WANDER_HOLD:
+            self.drop_held()
+        if self._held_n and dl <= -WANDER_BACK * self._held_dl:
+            held = self._held_sq / self._held_n  # the hours held out, learned now
+            for _ in range(self._held_n):
+                self.dl_var += (held - self.dl_var) * a
+            self.drop_held()
         if n > 24 and sq > 9.0 * self.dl_var:
             sq = 9.0 * self.dl_var
         self.dl_var += (sq - self.dl_var) * a
@@ -688,6 +725,7 @@ class Trend(Stateful):
             "t_fast": self.t_fast,
             "dl": self.dl,
             "dl_var": self.dl_var,
+            "held": [self._held_sq, self._held_n, self._held_dl, self._held_at],
             "slope_per_day": self.slope_per_day,
             "rate_per_day": self.rate_per_day,
             "fits": self.fits,
@@ -708,6 +746,9 @@ class Trend(Stateful):
         self.t_fast = float(state.get("t_fast", 0.0))
         self.dl = float(state.get("dl", 0.0))
         self.dl_var = float(state.get("dl_var", 0.0))
+        held = state.get("held", [0.0, 0, 0.0, 0])
+        self._held_sq, self._held_dl = float(held[0]), float(held[2])
+        self._held_n, self._held_at = int(held[1]), int(held[3])
         self.slope_per_day = float(state["slope_per_day"])
         self.rate_per_day = float(state.get("rate_per_day", self.slope_per_day))
         self.fits = int(state.get("fits", 0))
